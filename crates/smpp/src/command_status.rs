@@ -8,7 +8,7 @@ use std::fmt;
 macro_rules! statuses {
     ($( $(#[$doc:meta])* $name:ident = $value:literal, $text:literal; )*) => {
         /// An SMPP `command_status` value, with the spec's name and meaning on each variant.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
         #[allow(non_camel_case_types)]
         pub enum CommandStatus {
             $( $(#[$doc])* $name, )*
@@ -59,6 +59,7 @@ macro_rules! statuses {
 
 statuses! {
     /// No error.
+    #[default]
     ESME_ROK = 0x0000_0000, "No Error";
     /// Message length is invalid.
     ESME_RINVMSGLEN = 0x0000_0001, "Message Length is invalid";
@@ -207,12 +208,6 @@ impl CommandStatus {
             self,
             Self::ESME_RTHROTTLED | Self::ESME_RMSGQFUL | Self::ESME_RSYSERR | Self::ESME_RX_T_APPN
         )
-    }
-}
-
-impl Default for CommandStatus {
-    fn default() -> Self {
-        Self::ESME_ROK
     }
 }
 

@@ -181,8 +181,13 @@ impl Pdu {
             return Err(DecodeError::new(header, length_error()));
         }
         let mut r = Reader::new(&frame, HEADER_LEN);
-        // An error response may omit its body (SMPP 3.4 §4); any response may, leniently.
-        let empty_response = header.command_id.is_response() && r.remaining() == 0;
+        // An error response may omit its body (SMPP 3.4 §4); any response may, leniently,
+        // except a successful query_broadcast_sm_resp, whose mandatory TLVs an empty body
+        // lacks (re-encoded, it would not decode again).
+        let empty_response = header.command_id.is_response()
+            && r.remaining() == 0
+            && !(header.command_status.is_ok()
+                && header.command_id == CommandId::QueryBroadcastSmResp);
         let body = if empty_response {
             PduBody::error_response(header.command_id)
                 .ok_or_else(|| DecodeError::new(header, unknown_command()))?
@@ -215,11 +220,11 @@ impl Pdu {
         out.put_u32(self.command_id().as_u32());
         out.put_u32(self.command_status.as_u32());
         out.put_u32(self.sequence_number);
-        if !self.omits_body() {
-            if let Err(e) = self.body.encode(out) {
-                out.truncate(start);
-                return Err(e);
-            }
+        if !self.omits_body()
+            && let Err(e) = self.body.encode(out)
+        {
+            out.truncate(start);
+            return Err(e);
         }
         let len = (out.len() - start) as u32;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());

@@ -137,6 +137,7 @@ pub enum SessionError {
 }
 
 /// A request to the driver.
+#[allow(clippy::large_enum_variant, reason = "requests are the common case; unbind is rare")]
 enum Command {
     Request {
         body: PduBody,

@@ -537,7 +537,8 @@ mod tests {
             assert!(tag.name().is_some());
             assert!(!tag.is_vendor());
         }
-        assert_eq!(Tag::ALL.len(), 65);
+        // SMPP 5.0 §4.8.4 defines 64 TLVs (SMPP 3.4's set included).
+        assert_eq!(Tag::ALL.len(), 64);
     }
 
     #[test]

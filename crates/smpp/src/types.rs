@@ -311,7 +311,7 @@ impl RegisteredDelivery {
     }
 }
 
-/// The `data_coding` octet; [`crate::text::Alphabet`] says what it means for the text.
+/// The `data_coding` octet (SMPP 5.0 §4.7.7): the alphabet and message class of the text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct DataCoding(pub u8);
 

@@ -433,12 +433,12 @@ where
         if self.close.is_some() || self.unbinding.is_some() {
             return;
         }
-        if let Some(limit) = self.config.inactivity_timeout {
-            if now >= self.last_activity + limit {
-                tracing::debug!("smpp session inactive, unbinding");
-                self.start_unbind();
-                return;
-            }
+        if let Some(limit) = self.config.inactivity_timeout
+            && now >= self.last_activity + limit
+        {
+            tracing::debug!("smpp session inactive, unbinding");
+            self.start_unbind();
+            return;
         }
         if !self.enquire_outstanding && now >= self.last_rx + self.config.enquire_link_interval {
             if self
@@ -492,12 +492,10 @@ where
             Some(Unbinding::Peer {
                 deadline,
                 sequence_number,
-            }) => {
-                if self.inbound_outstanding == 0 || now >= deadline {
-                    self.queue(&Pdu::new(sequence_number, PduBody::UnbindResp));
-                    self.unbinding = None;
-                    self.close_with(CloseReason::PeerUnbound);
-                }
+            }) if self.inbound_outstanding == 0 || now >= deadline => {
+                self.queue(&Pdu::new(sequence_number, PduBody::UnbindResp));
+                self.unbinding = None;
+                self.close_with(CloseReason::PeerUnbound);
             }
             _ => {}
         }

@@ -116,28 +116,29 @@ where
     conn.write(&Pdu::new(1, body)).await?;
     loop {
         let read = conn.read().await?;
-        if let Ok(pdu) = &read {
-            if pdu.sequence_number == 1 && pdu.command_id().is_response() {
-                let resp = match (&pdu.body, pdu.command_status) {
-                    (_, status) if !status.is_ok() => return Err(BindError::Rejected(status)),
-                    (
-                        PduBody::BindTransmitterResp(r)
-                        | PduBody::BindReceiverResp(r)
-                        | PduBody::BindTransceiverResp(r),
-                        _,
-                    ) => r.clone(),
-                    _ => return Err(BindError::Rejected(CommandStatus::ESME_RBINDFAIL)),
-                };
-                let parts = Parts {
-                    io: conn.io,
-                    rbuf: conn.rbuf,
-                    side: Side::Esme,
-                    state: SessionState::Bound(mode),
-                    next_sequence: 2,
-                };
-                let (session, inbox) = spawn(parts, config);
-                return Ok((session, inbox, resp));
-            }
+        if let Ok(pdu) = &read
+            && pdu.sequence_number == 1
+            && pdu.command_id().is_response()
+        {
+            let resp = match (&pdu.body, pdu.command_status) {
+                (_, status) if !status.is_ok() => return Err(BindError::Rejected(status)),
+                (
+                    PduBody::BindTransmitterResp(r)
+                    | PduBody::BindReceiverResp(r)
+                    | PduBody::BindTransceiverResp(r),
+                    _,
+                ) => r.clone(),
+                _ => return Err(BindError::Rejected(CommandStatus::ESME_RBINDFAIL)),
+            };
+            let parts = Parts {
+                io: conn.io,
+                rbuf: conn.rbuf,
+                side: Side::Esme,
+                state: SessionState::Bound(mode),
+                next_sequence: 2,
+            };
+            let (session, inbox) = spawn(parts, config);
+            return Ok((session, inbox, resp));
         }
         conn.serve_unbound(read).await?;
     }
@@ -152,22 +153,19 @@ where
     let mut conn = Opening::new(io, &config);
     loop {
         let read = conn.read().await?;
-        if let Ok(pdu) = &read {
-            if let Some(mode) = BindMode::from_command(pdu.command_id()) {
-                let (PduBody::BindTransmitter(bind)
-                | PduBody::BindReceiver(bind)
-                | PduBody::BindTransceiver(bind)) = &pdu.body
-                else {
-                    unreachable!("from_command matched a bind id");
-                };
-                return Ok(BindRequest {
-                    mode,
-                    bind: bind.clone(),
-                    sequence_number: pdu.sequence_number,
-                    conn,
-                    config,
-                });
-            }
+        if let Ok(pdu) = &read
+            && let PduBody::BindTransmitter(bind)
+            | PduBody::BindReceiver(bind)
+            | PduBody::BindTransceiver(bind) = &pdu.body
+            && let Some(mode) = BindMode::from_command(pdu.command_id())
+        {
+            return Ok(BindRequest {
+                mode,
+                bind: bind.clone(),
+                sequence_number: pdu.sequence_number,
+                conn,
+                config,
+            });
         }
         conn.serve_unbound(read).await?;
     }
