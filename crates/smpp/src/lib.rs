@@ -7,6 +7,9 @@
 //!
 //! - [`command_id`], [`command_status`]: the operation and status tables.
 //! - [`pdu`]: every PDU body; [`tlv`]: tagged parameters, kept byte-exact.
+//! - [`text`]: GSM 03.38 (with national shift tables), UCS-2, Latin-1; the cheapest coding
+//!   and segment count; [`concat`]: splitting long messages (UDH, SAR, payload) and back.
+//! - [`receipt`]: delivery receipts (text and TLV forms); [`time`]: SMPP time formats.
 //! - [`types`]: C-octet strings, addresses, `esm_class`, `registered_delivery`, [`Quirks`].
 //! - `session` (feature `session`): the tokio session engine shared by the SMSC side (edge)
 //!   and the ESME side (connector).
@@ -14,12 +17,16 @@
 
 pub mod command_id;
 pub mod command_status;
+pub mod concat;
 pub mod error;
 pub mod frame;
 pub mod header;
 pub mod pdu;
+pub mod receipt;
 #[cfg(feature = "session")]
 pub mod session;
+pub mod text;
+pub mod time;
 pub mod tlv;
 pub mod types;
 mod wire;

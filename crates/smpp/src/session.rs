@@ -137,7 +137,10 @@ pub enum SessionError {
 }
 
 /// A request to the driver.
-#[allow(clippy::large_enum_variant, reason = "requests are the common case; unbind is rare")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "requests are the common case; unbind is rare"
+)]
 enum Command {
     Request {
         body: PduBody,

@@ -1,6 +1,7 @@
 //! Tagged Length Value parameters (SMPP 5.0 §4.8; SMPP 3.4 §5.3).
 //!
-//! Every TLV of a PDU is kept, in order, as its tag and a `Bytes` slice of the read buffer,
+//! Every TLV of a PDU is kept, in order, as its tag and a `Bytes` slice of the read buffer
+//! (one-octet values point into a static table instead, which saves the reference count),
 //! so unknown and vendor-specific TLVs (0x1400–0x3FFF) are re-emitted byte-exact. Each
 //! standard tag has a [`TagSpec`] giving its name and value format; [`Tlv::typed`] reads a
 //! value by it, and [`Tlvs`] has getters for the ones Herald uses.
@@ -38,6 +39,7 @@ pub enum ValueFormat {
 
 impl ValueFormat {
     /// True when `len` is a length this format allows.
+    #[inline]
     pub const fn allows(self, len: usize) -> bool {
         match self {
             Self::Empty => len == 0,
@@ -70,10 +72,22 @@ macro_rules! tags {
             $( $(#[$doc])* pub const $name: Tag = Tag($value); )*
 
             /// The specification's entry for this tag, or `None` for an unknown or vendor tag.
+            #[inline]
             pub const fn spec(self) -> Option<TagSpec> {
                 use ValueFormat::*;
                 match self.0 {
                     $( $value => Some(TagSpec { name: $wire, format: $format }), )*
+                    _ => None,
+                }
+            }
+
+            /// The value format alone: small enough to come back in registers, for the
+            /// decoder's length check on every TLV.
+            #[inline]
+            pub const fn format(self) -> Option<ValueFormat> {
+                use ValueFormat::*;
+                match self.0 {
+                    $( $value => Some($format), )*
                     _ => None,
                 }
             }
@@ -318,10 +332,11 @@ impl Tlv {
 
     /// True when the value's length is what the tag's specification allows (always true
     /// for unknown tags).
+    #[inline]
     pub fn has_expected_length(&self) -> bool {
         self.tag
-            .spec()
-            .is_none_or(|spec| spec.format.allows(self.value.len()))
+            .format()
+            .is_none_or(|format| format.allows(self.value.len()))
     }
 
     /// The value read by the tag's format. Unknown tags give [`TlvValue::Octets`]. A C-octet

@@ -20,6 +20,7 @@ pub(crate) struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     /// A reader over `frame` starting at `pos` (just after the header).
+    #[inline]
     pub(crate) fn new(frame: &'a Bytes, pos: usize) -> Self {
         Self {
             frame,
@@ -28,10 +29,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn remaining(&self) -> usize {
         self.frame.len() - self.pos
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self, field: &'static str) -> Result<u8, BodyError> {
         let b = *self
             .frame
@@ -41,6 +44,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self, field: &'static str) -> Result<u32, BodyError> {
         let b = self
             .frame
@@ -52,20 +56,27 @@ impl<'a> Reader<'a> {
 
     /// A C-octet string whose specified size, NUL included, is `max`. Longer ones are let
     /// through and flagged; a missing NUL is a truncated body.
+    #[inline]
     pub(crate) fn c_string(
         &mut self,
         field: &'static str,
         max: usize,
     ) -> Result<COctetString, BodyError> {
-        let rest = &self.frame[self.pos..];
-        let len = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or_else(|| BodyError::truncated(field))?;
+        // One pass for the NUL and the ASCII check: these fields are short.
+        let mut ascii = true;
+        let mut nul = None;
+        for (i, &b) in self.frame[self.pos..].iter().enumerate() {
+            if b == 0 {
+                nul = Some(i);
+                break;
+            }
+            ascii &= b.is_ascii();
+        }
+        let len = nul.ok_or_else(|| BodyError::truncated(field))?;
         if len >= max {
             self.quirks |= Quirks::OVERLONG_FIELD;
         }
-        if !rest[..len].is_ascii() {
+        if !ascii {
             self.quirks |= Quirks::NON_ASCII_FIELD;
         }
         let s = COctetString::from_slice_unchecked(self.frame.slice(self.pos..self.pos + len));
@@ -74,6 +85,7 @@ impl<'a> Reader<'a> {
     }
 
     /// TON, NPI and a C-octet string address.
+    #[inline]
     pub(crate) fn address(
         &mut self,
         field: &'static str,
@@ -86,6 +98,7 @@ impl<'a> Reader<'a> {
     }
 
     /// `sm_length` and the `short_message` it announces.
+    #[inline]
     pub(crate) fn short_message(&mut self) -> Result<Bytes, BodyError> {
         let declared = self.u8("sm_length")?;
         let available = self.remaining();
@@ -109,7 +122,7 @@ impl<'a> Reader<'a> {
         if self.remaining() == 0 {
             return Ok(Tlvs::new());
         }
-        let mut tlvs = Tlvs::with_capacity(4);
+        let mut tlvs = Tlvs::with_capacity(count_tlvs(&self.frame[self.pos..]));
         while self.remaining() >= 4 {
             let h = &self.frame[self.pos..self.pos + 4];
             let tag = Tag(u16::from_be_bytes([h[0], h[1]]));
@@ -126,18 +139,19 @@ impl<'a> Reader<'a> {
                 });
             }
             let start = self.pos + 4;
-            let tlv = Tlv {
-                tag,
-                value: self.frame.slice(start..start + length as usize),
+            let value = match length {
+                1 => one_octet(self.frame[start]),
+                _ => self.frame.slice(start..start + length as usize),
             };
+            let tlv = Tlv { tag, value };
             if !tlv.has_expected_length() {
                 self.quirks |= Quirks::TLV_UNEXPECTED_LENGTH;
             }
-            if tlvs.get(tag).is_some() {
-                self.quirks |= Quirks::DUPLICATE_TLV;
-            }
             tlvs.push(tlv);
             self.pos = start + length as usize;
+        }
+        if has_duplicate_tag(&tlvs) {
+            self.quirks |= Quirks::DUPLICATE_TLV;
         }
         self.trailing_into(&mut tlvs);
         Ok(tlvs)
@@ -156,6 +170,57 @@ impl<'a> Reader<'a> {
             tlvs.trailing = self.frame.slice(self.pos..);
             self.pos = self.frame.len();
         }
+    }
+}
+
+/// Every one-octet value, in order.
+static OCTETS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// A one-octet value as a static slice. Slicing the read buffer costs an atomic reference
+/// count increment and, on drop, a decrement; one-octet TLVs (SAR counters, states,
+/// flags) are common enough that skipping both is worth a tenth of the decode time.
+fn one_octet(b: u8) -> Bytes {
+    let i = usize::from(b);
+    Bytes::from_static(&OCTETS[i..=i])
+}
+
+/// How many TLV headers `octets` holds, so that their list is allocated once.
+fn count_tlvs(mut octets: &[u8]) -> usize {
+    let mut n = 0;
+    while let [_, _, hi, lo, rest @ ..] = octets {
+        n += 1;
+        octets = rest
+            .get(usize::from(u16::from_be_bytes([*hi, *lo]))..)
+            .unwrap_or(&[]);
+    }
+    n
+}
+
+/// True when two TLVs share a tag. A frame can hold some 17,000 empty TLVs, so the pairwise
+/// check that suits the usual handful would let one hostile PDU take tens of milliseconds.
+fn has_duplicate_tag(tlvs: &Tlvs) -> bool {
+    const PAIRWISE_MAX: usize = 16;
+    if tlvs.len() <= PAIRWISE_MAX {
+        let mut seen = [0u16; PAIRWISE_MAX];
+        for (i, tlv) in tlvs.iter().enumerate() {
+            if seen[..i].contains(&tlv.tag.0) {
+                return true;
+            }
+            seen[i] = tlv.tag.0;
+        }
+        false
+    } else {
+        let mut tags: Vec<u16> = tlvs.iter().map(|t| t.tag.0).collect();
+        tags.sort_unstable();
+        tags.windows(2).any(|w| w[0] == w[1])
     }
 }
 

@@ -1,6 +1,8 @@
 //! The session engine against a scripted raw peer, over an in-memory duplex pipe, with
 //! paused time: every timer (bind, response, enquire_link, inactivity, unbind) is exercised
 //! by the clock advancing, not by real sleeps.
+#![cfg(feature = "session")]
+#![allow(clippy::unwrap_used, reason = "a test fails by panicking")]
 
 use std::time::Duration;
 
