@@ -8,7 +8,7 @@
 //! - [`command_id`], [`command_status`]: the operation and status tables.
 //! - [`pdu`]: every PDU body; [`tlv`]: tagged parameters, kept byte-exact.
 //! - [`text`]: GSM 03.38 (with national shift tables), UCS-2, Latin-1; the cheapest coding
-//!   and segment count; [`concat`]: splitting long messages (UDH, SAR, payload) and back.
+//!   and segment count; [`concat`](mod@concat): splitting long messages (UDH, SAR, payload) and back.
 //! - [`receipt`]: delivery receipts (text and TLV forms); [`time`]: SMPP time formats.
 //! - [`types`]: C-octet strings, addresses, `esm_class`, `registered_delivery`, [`Quirks`].
 //! - `session` (feature `session`): the tokio session engine shared by the SMSC side (edge)
