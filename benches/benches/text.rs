@@ -47,7 +47,10 @@ fn gsm7_packing(c: &mut Criterion) {
 fn gsm7_text(c: &mut Criterion) {
     // The extension characters once, at the start; only basic-table characters after them.
     let mut message = String::from("Price 12€ {code} [ok]. ");
-    message.extend(text_of("Meet at the station @ 10:30, bring £5 & your ID. ", 137).chars());
+    message.push_str(&text_of(
+        "Meet at the station @ 10:30, bring £5 & your ID. ",
+        137,
+    ));
     assert_eq!(message.chars().count(), 160);
     assert_eq!(message.matches(['€', '{', '}', '[', ']']).count(), 5);
     let septets = text::encode(&message, Encoding::GSM7).expect("GSM text");

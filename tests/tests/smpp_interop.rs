@@ -93,11 +93,10 @@ async fn third_party_esme_against_our_smsc(esme: Esme) {
     );
 }
 
-#[tokio::test]
-async fn smpplib_esme_binds_submits_gets_receipts_and_unbinds() {
+async fn third_party_esme_full_exchange(esme: Esme) {
     let sim = SimSmsc::start_local(sim_config()).await.unwrap();
     let port = sim.local_addr().port();
-    let run = Esme::Smpplib
+    let run = esme
         .run(
             port,
             &[
@@ -121,34 +120,18 @@ async fn smpplib_esme_binds_submits_gets_receipts_and_unbinds() {
 }
 
 #[tokio::test]
+async fn smpplib_esme_binds_submits_gets_receipts_and_unbinds() {
+    third_party_esme_full_exchange(Esme::Smpplib).await;
+}
+
+#[tokio::test]
 async fn smpplib_long_message_parts_are_accepted() {
     third_party_esme_against_our_smsc(Esme::Smpplib).await;
 }
 
 #[tokio::test]
 async fn node_smpp_esme_binds_submits_gets_receipts_and_unbinds() {
-    let sim = SimSmsc::start_local(sim_config()).await.unwrap();
-    let port = sim.local_addr().port();
-    let run = Esme::NodeSmpp
-        .run(
-            port,
-            &[
-                "--system-id",
-                "interop",
-                "--password",
-                "secret",
-                "--count",
-                "5",
-                "--expect-deliver",
-                "5",
-                "--timeout",
-                "20",
-            ],
-        )
-        .await
-        .unwrap();
-    assert_eq!(run.code, 0, "{}", run.summary);
-    assert_full_exchange(&run.summary, 5);
+    third_party_esme_full_exchange(Esme::NodeSmpp).await;
 }
 
 #[tokio::test]

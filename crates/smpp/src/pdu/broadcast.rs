@@ -4,7 +4,7 @@
 
 use bytes::{BufMut, BytesMut};
 
-use super::{Body, EncodeError};
+use super::{Body, EncodeError, MessageIdResp, QuerySm};
 use crate::error::BodyError;
 use crate::tlv::{Tag, Tlvs};
 use crate::types::{Address, COctetString, DataCoding};
@@ -87,65 +87,14 @@ impl Body for BroadcastSm {
     }
 }
 
-/// The body of `broadcast_sm_resp`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct BroadcastSmResp {
-    /// The SMSC's id for the broadcast.
-    pub message_id: COctetString,
-    /// Optional: `broadcast_error_status`, failed `broadcast_area_identifier`s.
-    pub tlvs: Tlvs,
-}
+/// The body of `broadcast_sm_resp`: the broadcast's message id and optional TLVs
+/// (`broadcast_error_status`, failed `broadcast_area_identifier`s), laid out like
+/// `submit_sm_resp`.
+pub type BroadcastSmResp = MessageIdResp;
 
-impl Body for BroadcastSmResp {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, BodyError> {
-        Ok(BroadcastSmResp {
-            message_id: r.c_string("message_id", 65)?,
-            tlvs: r.tlvs()?,
-        })
-    }
-
-    fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        put_c_string(out, &self.message_id);
-        self.tlvs.encode(out);
-        Ok(())
-    }
-
-    fn wire_len(&self) -> usize {
-        self.message_id.wire_len() + self.tlvs.wire_len()
-    }
-}
-
-/// The body of `query_broadcast_sm`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct QueryBroadcastSm {
-    /// The broadcast to query.
-    pub message_id: COctetString,
-    /// Its originator.
-    pub source: Address,
-    /// Optional: `user_message_reference`.
-    pub tlvs: Tlvs,
-}
-
-impl Body for QueryBroadcastSm {
-    fn decode(r: &mut Reader<'_>) -> Result<Self, BodyError> {
-        Ok(QueryBroadcastSm {
-            message_id: r.c_string("message_id", 65)?,
-            source: r.address("source_addr", 21)?,
-            tlvs: r.tlvs()?,
-        })
-    }
-
-    fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        put_c_string(out, &self.message_id);
-        put_address(out, &self.source);
-        self.tlvs.encode(out);
-        Ok(())
-    }
-
-    fn wire_len(&self) -> usize {
-        self.message_id.wire_len() + address_len(&self.source) + self.tlvs.wire_len()
-    }
-}
+/// The body of `query_broadcast_sm`: message id, originator and optional
+/// `user_message_reference`, laid out like `query_sm`.
+pub type QueryBroadcastSm = QuerySm;
 
 /// The body of `query_broadcast_sm_resp`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
