@@ -37,6 +37,8 @@ pub enum InboundOverflow {
     /// Answer the excess request at once with `ESME_RTHROTTLED` (what an SMSC does).
     Throttle,
     /// Stop reading until the application answers some: TCP pushes back on the peer.
+    /// The peer's `enquire_link`s wait too, so its keep-alive timeout should exceed the
+    /// application's slowest answer.
     Backpressure,
 }
 
@@ -159,6 +161,7 @@ struct Status {
 }
 
 /// The application's handle on a session: send requests, unbind, watch its state.
+/// Dropping every clone unbinds the session.
 #[derive(Clone)]
 pub struct Session {
     commands: mpsc::Sender<Command>,
