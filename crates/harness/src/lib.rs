@@ -182,15 +182,19 @@ impl NatsServer {
 }
 
 fn spawn_nats(store: &Path, port: u16, monitor_port: u16) -> Result<Child, HarnessError> {
+    spawn_nats_with(store, port, monitor_port, &[])
+}
+
+fn spawn_nats_with(
+    store: &Path,
+    port: u16,
+    monitor_port: u16,
+    extra: &[String],
+) -> Result<Child, HarnessError> {
+    let (port, monitor_port) = (port.to_string(), monitor_port.to_string());
     Command::new("nats-server")
-        .args([
-            "-a",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-m",
-            &monitor_port.to_string(),
-        ])
+        .args(["-a", "127.0.0.1", "-p", &port, "-m", &monitor_port])
+        .args(extra)
         .arg("-js")
         .arg("-sd")
         .arg(store)
@@ -268,9 +272,21 @@ impl Etcd {
 }
 
 fn spawn_etcd(data: &Path, client_port: u16, peer_port: u16) -> Result<Child, HarnessError> {
+    let initial = format!("default=http://127.0.0.1:{peer_port}");
+    spawn_etcd_member(data, "default", client_port, peer_port, &initial)
+}
+
+fn spawn_etcd_member(
+    data: &Path,
+    name: &str,
+    client_port: u16,
+    peer_port: u16,
+    initial_cluster: &str,
+) -> Result<Child, HarnessError> {
     let client = format!("http://127.0.0.1:{client_port}");
     let peer = format!("http://127.0.0.1:{peer_port}");
     Command::new("etcd")
+        .args(["--name", name, "--initial-cluster-token", "herald-test"])
         .arg("--data-dir")
         .arg(data)
         .args([
@@ -285,7 +301,7 @@ fn spawn_etcd(data: &Path, client_port: u16, peer_port: u16) -> Result<Child, Ha
             "--initial-advertise-peer-urls",
             &peer,
         ])
-        .args(["--initial-cluster", &format!("default={peer}")])
+        .args(["--initial-cluster", initial_cluster])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -301,6 +317,209 @@ async fn wait_etcd(child: &mut Child, port: u16) -> Result<(), HarnessError> {
         matches!(http_get(port, "/health").await, Some((200, body)) if body.contains("true"))
     })
     .await
+}
+
+/// How many members the test clusters have.
+pub const CLUSTER_SIZE: usize = 3;
+
+/// One member of a test cluster: its process (when running) and how to start it again.
+struct Member {
+    child: Option<Child>,
+    port: u16,
+    health_port: u16,
+    args: Vec<String>,
+    data: PathBuf,
+}
+
+/// Starts configuring a 3-node NATS cluster with JetStream (for R3 streams).
+pub fn nats_cluster() -> NatsClusterBuilder {
+    NatsClusterBuilder::default()
+}
+
+/// Builder of a [`NatsCluster`].
+#[derive(Debug, Default)]
+pub struct NatsClusterBuilder {
+    _private: (),
+}
+
+impl NatsClusterBuilder {
+    /// Starts three servers routed to each other and waits until all are healthy.
+    pub async fn run(self) -> Result<NatsCluster, HarnessError> {
+        let dir = tempfile::tempdir()?;
+        let ports: Vec<(u16, u16, u16)> = (0..CLUSTER_SIZE)
+            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
+            .collect::<std::io::Result<_>>()?;
+        let routes = ports
+            .iter()
+            .map(|(_, _, cluster)| format!("nats://127.0.0.1:{cluster}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members = Vec::new();
+        for (i, &(port, monitor, cluster)) in ports.iter().enumerate() {
+            let args = vec![
+                "-n".to_owned(),
+                format!("n{i}"),
+                "--cluster_name".to_owned(),
+                "herald-test".to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{cluster}"),
+                "--routes".to_owned(),
+                routes.clone(),
+            ];
+            let data = dir.path().join(format!("n{i}"));
+            let child = spawn_nats_with(&data, port, monitor, &args)?;
+            members.push(Member {
+                child: Some(child),
+                port,
+                health_port: monitor,
+                args,
+                data,
+            });
+        }
+        let mut cluster = NatsCluster { members, _dir: dir };
+        for i in 0..CLUSTER_SIZE {
+            cluster.wait(i).await?;
+        }
+        Ok(cluster)
+    }
+}
+
+/// A running 3-node NATS cluster; every member is killed on drop.
+pub struct NatsCluster {
+    members: Vec<Member>,
+    _dir: tempfile::TempDir,
+}
+
+impl NatsCluster {
+    /// Client URLs of all members, for a client that fails over between them.
+    pub fn client_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("nats://127.0.0.1:{}", m.port))
+            .collect()
+    }
+
+    /// Kills member `i` with SIGKILL.
+    pub async fn stop(&mut self, i: usize) {
+        if let Some(mut child) = self.members.get_mut(i).and_then(|m| m.child.take()) {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts member `i` again with its store and waits until it is healthy.
+    pub async fn start(&mut self, i: usize) -> Result<(), HarnessError> {
+        self.stop(i).await;
+        if let Some(m) = self.members.get_mut(i) {
+            m.child = Some(spawn_nats_with(&m.data, m.port, m.health_port, &m.args)?);
+        }
+        self.wait(i).await
+    }
+
+    async fn wait(&mut self, i: usize) -> Result<(), HarnessError> {
+        let Some(m) = self.members.get_mut(i) else {
+            return Ok(());
+        };
+        let Some(child) = m.child.as_mut() else {
+            return Ok(());
+        };
+        let port = m.health_port;
+        // Plain /healthz also waits for JetStream to be current with the cluster.
+        wait_healthy("nats-server", child, || async move {
+            matches!(http_get(port, "/healthz").await, Some((200, _)))
+        })
+        .await
+    }
+}
+
+/// Starts configuring a 3-member etcd cluster.
+pub fn etcd_cluster() -> EtcdClusterBuilder {
+    EtcdClusterBuilder::default()
+}
+
+/// Builder of an [`EtcdCluster`].
+#[derive(Debug, Default)]
+pub struct EtcdClusterBuilder {
+    _private: (),
+}
+
+impl EtcdClusterBuilder {
+    /// Starts three members together and waits until each reports a healthy cluster.
+    pub async fn run(self) -> Result<EtcdCluster, HarnessError> {
+        let dir = tempfile::tempdir()?;
+        let ports: Vec<(u16, u16)> = (0..CLUSTER_SIZE)
+            .map(|_| Ok((free_port()?, free_port()?)))
+            .collect::<std::io::Result<_>>()?;
+        let initial = ports
+            .iter()
+            .enumerate()
+            .map(|(i, (_, peer))| format!("e{i}=http://127.0.0.1:{peer}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut members = Vec::new();
+        for (i, &(client, peer)) in ports.iter().enumerate() {
+            let data = dir.path().join(format!("e{i}"));
+            let name = format!("e{i}");
+            let child = spawn_etcd_member(&data, &name, client, peer, &initial)?;
+            let args = vec![name, peer.to_string(), initial.clone()];
+            members.push(Member {
+                child: Some(child),
+                port: client,
+                health_port: client,
+                args,
+                data,
+            });
+        }
+        let mut cluster = EtcdCluster { members, _dir: dir };
+        for i in 0..CLUSTER_SIZE {
+            cluster.wait(i).await?;
+        }
+        Ok(cluster)
+    }
+}
+
+/// A running 3-member etcd cluster; every member is killed on drop.
+pub struct EtcdCluster {
+    members: Vec<Member>,
+    _dir: tempfile::TempDir,
+}
+
+impl EtcdCluster {
+    /// Client URLs of all members.
+    pub fn client_urls(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .map(|m| format!("http://127.0.0.1:{}", m.port))
+            .collect()
+    }
+
+    /// Kills member `i` with SIGKILL.
+    pub async fn stop(&mut self, i: usize) {
+        if let Some(mut child) = self.members.get_mut(i).and_then(|m| m.child.take()) {
+            let _ = child.kill().await;
+        }
+    }
+
+    /// Starts member `i` again with its data and waits until it is healthy.
+    pub async fn start(&mut self, i: usize) -> Result<(), HarnessError> {
+        self.stop(i).await;
+        if let Some(m) = self.members.get_mut(i) {
+            let peer: u16 = m.args[1].parse().unwrap_or_default();
+            m.child = Some(spawn_etcd_member(
+                &m.data, &m.args[0], m.port, peer, &m.args[2],
+            )?);
+        }
+        self.wait(i).await
+    }
+
+    async fn wait(&mut self, i: usize) -> Result<(), HarnessError> {
+        let Some(m) = self.members.get_mut(i) else {
+            return Ok(());
+        };
+        let Some(child) = m.child.as_mut() else {
+            return Ok(());
+        };
+        wait_etcd(child, m.port).await
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +576,60 @@ mod tests {
             down,
             "nats-server still answers after its handle was dropped"
         );
+    }
+
+    #[tokio::test]
+    async fn nats_cluster_keeps_serving_with_one_member_down() {
+        let mut cluster = nats_cluster().run().await.unwrap();
+        assert_eq!(cluster.client_urls().len(), 3);
+        let port = cluster.members[1].health_port;
+        let (_, routez) = http_get(port, "/routez").await.unwrap();
+        assert!(routez.contains("\"num_routes\""), "{routez}");
+        cluster.stop(0).await;
+        assert!(
+            http_get(cluster.members[0].health_port, "/healthz")
+                .await
+                .is_none()
+        );
+        assert!(
+            health_becomes(port, "/healthz", true).await,
+            "two of three keep serving"
+        );
+        cluster.start(0).await.unwrap();
+    }
+
+    /// Polls a health endpoint until it is (or is not) healthy; false after 20 s.
+    async fn health_becomes(port: u16, path: &str, healthy: bool) -> bool {
+        for _ in 0..100 {
+            let ok = matches!(http_get(port, path).await, Some((200, _)));
+            if ok == healthy {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn etcd_cluster_survives_a_member_restart() {
+        let mut cluster = etcd_cluster().run().await.unwrap();
+        assert_eq!(cluster.client_urls().len(), 3);
+        let first = cluster.members[0].port;
+        cluster.stop(1).await;
+        assert_eq!(http_get(cluster.members[1].port, "/health").await, None);
+        // Two of three keep quorum (after a new election if member 1 led).
+        assert!(
+            health_becomes(first, "/health", true).await,
+            "two members keep quorum"
+        );
+        // One of three has none: the members really are one cluster.
+        cluster.stop(2).await;
+        assert!(
+            health_becomes(first, "/health", false).await,
+            "a lone member has no quorum"
+        );
+        cluster.start(1).await.unwrap();
+        assert!(health_becomes(first, "/health", true).await);
+        cluster.start(2).await.unwrap();
     }
 }
