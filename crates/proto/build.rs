@@ -1,0 +1,17 @@
+//! Generates Rust from `proto/` with tonic and prost (needs `protoc`, installed by
+//! `scripts/install-deps.sh`).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "herald/bus/v1/bus.proto",
+        "herald/node/v1/node.proto",
+        "herald/admin/v1/admin.proto",
+    ];
+    let paths: Vec<_> = files.iter().map(|f| root.join(f)).collect();
+    for path in &paths {
+        println!("cargo:rerun-if-changed={}", path.display());
+    }
+    tonic_prost_build::configure().compile_protos(&paths, &[root])?;
+    Ok(())
+}
