@@ -16,9 +16,9 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use herald_smpp::pdu::{DeliverSm, MessageIdResp};
-use herald_smpp::receipt::{DeliveryReceipt, MessageState};
+use herald_smpp::receipt::{DeliveryReceipt, MessageState, ReceiptTlvs};
 use herald_smpp::session::{self, Inbound, Session, SessionConfig, SessionState};
-use herald_smpp::{CommandStatus, EsmClass, PduBody, Tag, Tlv, Tlvs};
+use herald_smpp::{CommandStatus, EsmClass, PduBody, Tlvs};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
@@ -233,12 +233,15 @@ fn on_request(shared: &Arc<Shared>, inbound: Inbound) {
     let Ok(text) = receipt.to_text() else {
         return;
     };
+    let receipt_tlvs = ReceiptTlvs {
+        receipted_message_id: Some(id),
+        message_state: Some(shared.config.receipt_state),
+        network_error_code: None,
+    };
     let mut tlvs = Tlvs::new();
-    tlvs.push(Tlv::c_string(Tag::RECEIPTED_MESSAGE_ID, id.as_bytes()));
-    tlvs.push(Tlv::u8(
-        Tag::MESSAGE_STATE,
-        shared.config.receipt_state.into(),
-    ));
+    if receipt_tlvs.write_into(&mut tlvs).is_err() {
+        return;
+    }
     let deliver = DeliverSm {
         source: dest,
         dest: source,

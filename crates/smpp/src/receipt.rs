@@ -53,20 +53,11 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::SystemTime;
 
-use bytes::BufMut;
+use crate::tlv::{Tag, Tlv, Tlvs};
 
 use crate::time::{
     ReceiptDateFormat, SmppTime, TimeError, format_receipt_date, parse_receipt_date,
 };
-
-/// TLV tag of `receipted_message_id` (C-octet string, at most 65 octets with NUL).
-pub const TAG_RECEIPTED_MESSAGE_ID: u16 = 0x001E;
-
-/// TLV tag of `network_error_code` (3 octets).
-pub const TAG_NETWORK_ERROR_CODE: u16 = 0x0423;
-
-/// TLV tag of `message_state` (1 octet).
-pub const TAG_MESSAGE_STATE: u16 = 0x0427;
 
 /// Longest `receipted_message_id`, in octets, excluding the NUL terminator.
 pub const MAX_RECEIPTED_MESSAGE_ID_LEN: usize = 64;
@@ -94,14 +85,6 @@ pub enum ReceiptError {
     /// A receipt date cannot be expressed (outside 2000..=2099 UTC).
     #[error("receipt date: {0}")]
     Date(#[from] TimeError),
-    /// The TLV area ends inside a TLV header or value.
-    #[error("TLV area truncated at offset {offset}: {missing} more octets needed")]
-    TlvTruncated {
-        /// Offset of the incomplete header or value within the TLV area.
-        offset: usize,
-        /// How many octets are missing.
-        missing: usize,
-    },
     /// A fixed-size receipt TLV has the wrong length.
     #[error("TLV 0x{tag:04x} has length {actual}, expected {expected}")]
     TlvLength {
@@ -480,7 +463,7 @@ impl NetworkErrorCode {
                 code: u16::from_be_bytes([hi, lo]),
             }),
             _ => Err(ReceiptError::TlvLength {
-                tag: TAG_NETWORK_ERROR_CODE,
+                tag: Tag::NETWORK_ERROR_CODE.0,
                 expected: 3,
                 actual: bytes.len(),
             }),
@@ -509,60 +492,43 @@ pub struct ReceiptTlvs {
 }
 
 impl ReceiptTlvs {
-    /// Picks the receipt TLVs out of a PDU's TLV area, skipping all other tags.
+    /// Picks the receipt TLVs out of a PDU's TLVs (as the codec decoded them), skipping
+    /// all other tags.
     ///
     /// If a receipt TLV occurs more than once the first occurrence wins (each is
     /// still validated).
-    pub fn decode(area: &[u8]) -> Result<Self, ReceiptError> {
+    pub fn from_tlvs(tlvs: &Tlvs) -> Result<Self, ReceiptError> {
         let mut out = Self::default();
-        let mut rest = area;
-        let mut offset = 0usize;
-        while !rest.is_empty() {
-            let Some(([t0, t1, l0, l1], body)) = rest.split_first_chunk::<4>() else {
-                return Err(ReceiptError::TlvTruncated {
-                    offset,
-                    missing: 4 - rest.len(),
-                });
-            };
-            let tag = u16::from_be_bytes([*t0, *t1]);
-            let len = usize::from(u16::from_be_bytes([*l0, *l1]));
-            let Some((value, next)) = body.split_at_checked(len) else {
-                return Err(ReceiptError::TlvTruncated {
-                    offset: offset + 4,
-                    missing: len - body.len(),
-                });
-            };
-            out.accept(tag, value)?;
-            offset += 4 + len;
-            rest = next;
+        for tlv in tlvs {
+            out.accept(tlv.tag, &tlv.value)?;
         }
         Ok(out)
     }
 
     /// Offers one TLV; returns whether its tag is a receipt TLV.
     ///
-    /// For PDU decoders that already split the TLV area. A receipt TLV that was
+    /// For callers walking the TLVs themselves. A receipt TLV that was
     /// already set is validated but not overwritten.
-    pub fn accept(&mut self, tag: u16, value: &[u8]) -> Result<bool, ReceiptError> {
+    pub fn accept(&mut self, tag: Tag, value: &[u8]) -> Result<bool, ReceiptError> {
         match tag {
-            TAG_RECEIPTED_MESSAGE_ID => {
+            Tag::RECEIPTED_MESSAGE_ID => {
                 let id = decode_c_octet_id(value)?;
                 self.receipted_message_id.get_or_insert(id);
                 Ok(true)
             }
-            TAG_MESSAGE_STATE => match *value {
+            Tag::MESSAGE_STATE => match *value {
                 [state] => {
                     self.message_state
                         .get_or_insert(MessageState::from_u8(state));
                     Ok(true)
                 }
                 _ => Err(ReceiptError::TlvLength {
-                    tag,
+                    tag: tag.0,
                     expected: 1,
                     actual: value.len(),
                 }),
             },
-            TAG_NETWORK_ERROR_CODE => {
+            Tag::NETWORK_ERROR_CODE => {
                 let code = NetworkErrorCode::from_bytes(value)?;
                 self.network_error_code.get_or_insert(code);
                 Ok(true)
@@ -571,39 +537,23 @@ impl ReceiptTlvs {
         }
     }
 
-    /// Number of octets [`ReceiptTlvs::encode`] writes.
-    pub fn encoded_len(&self) -> usize {
-        self.receipted_message_id
-            .as_ref()
-            .map_or(0, |id| 4 + id.len() + 1)
-            + self.message_state.map_or(0, |_| 4 + 1)
-            + self.network_error_code.map_or(0, |_| 4 + 3)
-    }
-
-    /// Appends the present TLVs, in tag-table order, to `dst`.
+    /// Sets the present receipt TLVs on a PDU's TLVs, replacing any already there.
     ///
-    /// The id is written as UTF-8 with a NUL terminator; it must be at most 64
-    /// octets without NUL. Nothing is written if validation fails.
-    pub fn encode(&self, dst: &mut impl BufMut) -> Result<(), ReceiptError> {
+    /// The id must be at most 64 octets without NUL and contain no NUL. Nothing is
+    /// changed if validation fails.
+    pub fn write_into(&self, tlvs: &mut Tlvs) -> Result<(), ReceiptError> {
         let id = match &self.receipted_message_id {
             Some(id) => Some(check_c_octet_id(id)?),
             None => None,
         };
         if let Some(id) = id {
-            dst.put_u16(TAG_RECEIPTED_MESSAGE_ID);
-            dst.put_u16(id.1);
-            dst.put_slice(id.0);
-            dst.put_u8(0);
+            tlvs.set(Tlv::c_string(Tag::RECEIPTED_MESSAGE_ID, id));
         }
         if let Some(state) = self.message_state {
-            dst.put_u16(TAG_MESSAGE_STATE);
-            dst.put_u16(1);
-            dst.put_u8(state.to_u8());
+            tlvs.set(Tlv::u8(Tag::MESSAGE_STATE, state.to_u8()));
         }
         if let Some(code) = self.network_error_code {
-            dst.put_u16(TAG_NETWORK_ERROR_CODE);
-            dst.put_u16(3);
-            dst.put_slice(&code.to_bytes());
+            tlvs.set(Tlv::new(Tag::NETWORK_ERROR_CODE, code.to_bytes().to_vec()));
         }
         Ok(())
     }
@@ -889,7 +839,7 @@ fn decode_c_octet_id(value: &[u8]) -> Result<String, ReceiptError> {
 }
 
 /// Validates an id for encoding; returns its octets and the TLV length (with NUL).
-fn check_c_octet_id(id: &str) -> Result<(&[u8], u16), ReceiptError> {
+fn check_c_octet_id(id: &str) -> Result<&[u8], ReceiptError> {
     let bytes = id.as_bytes();
     if bytes.contains(&0) {
         return Err(ReceiptError::MessageIdNul);
@@ -897,9 +847,7 @@ fn check_c_octet_id(id: &str) -> Result<(&[u8], u16), ReceiptError> {
     if bytes.len() > MAX_RECEIPTED_MESSAGE_ID_LEN {
         return Err(ReceiptError::MessageIdTooLong(bytes.len()));
     }
-    let len =
-        u16::try_from(bytes.len() + 1).map_err(|_| ReceiptError::MessageIdTooLong(bytes.len()))?;
-    Ok((bytes, len))
+    Ok(bytes)
 }
 
 fn invalid(field: &str, reason: &'static str) -> ReceiptError {
@@ -996,7 +944,6 @@ fn check_named_extra(field: &ExtraField, next_name: Option<&str>) -> Result<(), 
 mod tests {
     use super::*;
     use crate::time::AbsoluteTime;
-    use bytes::BytesMut;
     use proptest::prelude::*;
     use std::time::Duration;
 
@@ -1555,7 +1502,7 @@ mod tests {
             assert_eq!(
                 NetworkErrorCode::from_bytes(bad),
                 Err(ReceiptError::TlvLength {
-                    tag: TAG_NETWORK_ERROR_CODE,
+                    tag: Tag::NETWORK_ERROR_CODE.0,
                     expected: 3,
                     actual: bad.len()
                 })
@@ -1563,82 +1510,87 @@ mod tests {
         }
     }
 
+    /// The TLVs as they go on the wire: tag, length, value.
+    fn wire(tlvs: &Tlvs) -> Vec<u8> {
+        let mut out = Vec::new();
+        for tlv in tlvs {
+            out.extend_from_slice(&tlv.tag.0.to_be_bytes());
+            out.extend_from_slice(&(tlv.value.len() as u16).to_be_bytes());
+            out.extend_from_slice(&tlv.value);
+        }
+        out
+    }
+
+    fn tlvs_of(items: &[(u16, &[u8])]) -> Tlvs {
+        items
+            .iter()
+            .map(|(tag, value)| Tlv::new(Tag(*tag), value.to_vec()))
+            .collect()
+    }
+
     #[test]
     fn tlvs_encode_and_decode() {
-        let tlvs = ReceiptTlvs {
+        let receipt = ReceiptTlvs {
             receipted_message_id: Some("5bce5cd49a0e96e1492173869".to_owned()),
             message_state: Some(MessageState::Delivered),
             network_error_code: Some(NetworkErrorCode::new(3, 0)),
         };
-        let mut buf = BytesMut::new();
-        tlvs.encode(&mut buf).unwrap();
-        assert_eq!(buf.len(), tlvs.encoded_len());
+        let mut tlvs = Tlvs::new();
+        receipt.write_into(&mut tlvs).unwrap();
         let mut expected = vec![0x00, 0x1E, 0x00, 26];
         expected.extend_from_slice(b"5bce5cd49a0e96e1492173869\0");
         expected.extend_from_slice(&[0x04, 0x27, 0x00, 0x01, 0x02]);
         expected.extend_from_slice(&[0x04, 0x23, 0x00, 0x03, 0x03, 0x00, 0x00]);
-        assert_eq!(&buf[..], &expected[..]);
-        assert_eq!(ReceiptTlvs::decode(&buf).unwrap(), tlvs);
-        assert_eq!(ReceiptTlvs::decode(&[]).unwrap(), ReceiptTlvs::default());
+        assert_eq!(wire(&tlvs), expected);
+        assert_eq!(ReceiptTlvs::from_tlvs(&tlvs).unwrap(), receipt);
+        assert_eq!(
+            ReceiptTlvs::from_tlvs(&Tlvs::new()).unwrap(),
+            ReceiptTlvs::default()
+        );
     }
 
     #[test]
     fn tlv_decode_skips_other_tags_and_keeps_first() {
-        let area = [
-            0x02, 0x04, 0x00, 0x02, 0xAB, 0xCD, // user_message_reference, skipped
-            0x04, 0x27, 0x00, 0x01, 0x05, // message_state UNDELIVERABLE
-            0x04, 0x27, 0x00, 0x01, 0x02, // duplicate, ignored
-            0x00, 0x1E, 0x00, 0x03, b'a', b'b', b'c', // id without NUL, tolerated
-        ];
-        let tlvs = ReceiptTlvs::decode(&area).unwrap();
-        assert_eq!(tlvs.message_state, Some(MessageState::Undeliverable));
-        assert_eq!(tlvs.receipted_message_id.as_deref(), Some("abc"));
-        assert_eq!(tlvs.network_error_code, None);
+        let tlvs = tlvs_of(&[
+            (0x0204, &[0xAB, 0xCD]), // user_message_reference, skipped
+            (0x0427, &[0x05]),       // message_state UNDELIVERABLE
+            (0x0427, &[0x02]),       // duplicate, ignored
+            (0x001E, b"abc"),        // id without NUL, tolerated
+        ]);
+        let receipt = ReceiptTlvs::from_tlvs(&tlvs).unwrap();
+        assert_eq!(receipt.message_state, Some(MessageState::Undeliverable));
+        assert_eq!(receipt.receipted_message_id.as_deref(), Some("abc"));
+        assert_eq!(receipt.network_error_code, None);
         let mut t = ReceiptTlvs::default();
-        assert_eq!(t.accept(0x1234, b"x"), Ok(false));
-        assert_eq!(t.accept(TAG_MESSAGE_STATE, &[0x63]), Ok(true));
+        assert_eq!(t.accept(Tag(0x1234), b"x"), Ok(false));
+        assert_eq!(t.accept(Tag::MESSAGE_STATE, &[0x63]), Ok(true));
         assert_eq!(t.message_state, Some(MessageState::Other(0x63)));
     }
 
     #[test]
     fn tlv_decode_errors() {
+        // A TLV stream cut short is the codec's error (ESME_RINVTLVSTREAM, tests/malformed.rs).
         assert_eq!(
-            ReceiptTlvs::decode(&[0x04, 0x27, 0x00]),
-            Err(ReceiptError::TlvTruncated {
-                offset: 0,
-                missing: 1
-            })
-        );
-        assert_eq!(
-            ReceiptTlvs::decode(&[0x04, 0x27, 0x00, 0x01, 0x02, 0x00, 0x1E, 0x00, 0x05, b'a']),
-            Err(ReceiptError::TlvTruncated {
-                offset: 9,
-                missing: 4
-            })
-        );
-        assert_eq!(
-            ReceiptTlvs::decode(&[0x04, 0x27, 0x00, 0x02, 0x02, 0x00]),
+            ReceiptTlvs::from_tlvs(&tlvs_of(&[(0x0427, &[0x02, 0x00])])),
             Err(ReceiptError::TlvLength {
-                tag: TAG_MESSAGE_STATE,
+                tag: Tag::MESSAGE_STATE.0,
                 expected: 1,
                 actual: 2
             })
         );
         assert_eq!(
-            ReceiptTlvs::decode(&[0x00, 0x1E, 0x00, 0x04, b'a', 0, b'b', 0]),
+            ReceiptTlvs::from_tlvs(&tlvs_of(&[(0x001E, b"a\0b\0")])),
             Err(ReceiptError::MessageIdNul)
         );
-        let mut long = vec![0x00, 0x1E, 0x00, 66];
-        long.extend(std::iter::repeat_n(b'7', 65));
+        let mut long = vec![b'7'; 65];
         long.push(0);
         assert_eq!(
-            ReceiptTlvs::decode(&long),
+            ReceiptTlvs::from_tlvs(&tlvs_of(&[(0x001E, &long)])),
             Err(ReceiptError::MessageIdTooLong(65))
         );
         // Padding NULs after the terminator are tolerated.
-        let padded = [0x00, 0x1E, 0x00, 0x04, b'i', b'd', 0, 0];
         assert_eq!(
-            ReceiptTlvs::decode(&padded)
+            ReceiptTlvs::from_tlvs(&tlvs_of(&[(0x001E, b"id\0\0")]))
                 .unwrap()
                 .receipted_message_id
                 .as_deref(),
@@ -1648,28 +1600,31 @@ mod tests {
 
     #[test]
     fn tlv_encode_validates_id() {
-        let mut buf = BytesMut::new();
-        let tlvs = ReceiptTlvs {
+        let mut tlvs = Tlvs::new();
+        let receipt = ReceiptTlvs {
             receipted_message_id: Some("x".repeat(65)),
             message_state: Some(MessageState::Delivered),
             ..ReceiptTlvs::default()
         };
         assert_eq!(
-            tlvs.encode(&mut buf),
+            receipt.write_into(&mut tlvs),
             Err(ReceiptError::MessageIdTooLong(65))
         );
-        assert!(buf.is_empty());
-        let tlvs = ReceiptTlvs {
+        assert!(tlvs.is_empty());
+        let receipt = ReceiptTlvs {
             receipted_message_id: Some("a\0b".to_owned()),
             ..ReceiptTlvs::default()
         };
-        assert_eq!(tlvs.encode(&mut buf), Err(ReceiptError::MessageIdNul));
+        assert_eq!(
+            receipt.write_into(&mut tlvs),
+            Err(ReceiptError::MessageIdNul)
+        );
         let max = ReceiptTlvs {
             receipted_message_id: Some("x".repeat(64)),
             ..ReceiptTlvs::default()
         };
-        max.encode(&mut buf).unwrap();
-        assert_eq!(ReceiptTlvs::decode(&buf).unwrap(), max);
+        max.write_into(&mut tlvs).unwrap();
+        assert_eq!(ReceiptTlvs::from_tlvs(&tlvs).unwrap(), max);
     }
 
     #[test]
@@ -1800,7 +1755,11 @@ mod tests {
         #[test]
         fn parse_never_panics_on_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = DeliveryReceipt::parse(&bytes);
-            let _ = ReceiptTlvs::decode(&bytes);
+            let tlvs: Tlvs = [0x001E, 0x0427, 0x0423]
+                .into_iter()
+                .map(|tag| Tlv::new(Tag(tag), bytes.clone()))
+                .collect();
+            let _ = ReceiptTlvs::from_tlvs(&tlvs);
         }
 
         #[test]
@@ -1828,15 +1787,14 @@ mod tests {
             state in proptest::option::of(any::<u8>()),
             code in proptest::option::of((any::<u8>(), any::<u16>())),
         ) {
-            let tlvs = ReceiptTlvs {
+            let receipt = ReceiptTlvs {
                 receipted_message_id: id,
                 message_state: state.map(MessageState::from_u8),
                 network_error_code: code.map(|(t, c)| NetworkErrorCode::new(t, c)),
             };
-            let mut buf = BytesMut::new();
-            tlvs.encode(&mut buf).unwrap();
-            prop_assert_eq!(buf.len(), tlvs.encoded_len());
-            prop_assert_eq!(ReceiptTlvs::decode(&buf).unwrap(), tlvs);
+            let mut tlvs = Tlvs::new();
+            receipt.write_into(&mut tlvs).unwrap();
+            prop_assert_eq!(ReceiptTlvs::from_tlvs(&tlvs).unwrap(), receipt);
         }
 
         #[test]
