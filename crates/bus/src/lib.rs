@@ -1,1 +1,122 @@
-//! Placeholder while the crate is written.
+//! Herald's message bus on NATS JetStream.
+//!
+//! Every role talks to the others through the streams declared here: the edge publishes
+//! accepted messages to `HERALD_MT`, routers move them to a carrier's queue in
+//! `HERALD_OUT`, connectors publish receipts and MO to `HERALD_EVENTS` and `HERALD_MO`, and
+//! anything that cannot be processed ends in `HERALD_DLQ`. Two KV buckets hold the status
+//! of each message and the carrier-id → Herald-id map.
+//!
+//! - [`topology`]: stream, consumer and bucket definitions, created or updated at start,
+//!   never deleted.
+//! - [`subject`]: subject names and KV key encoding.
+//! - [`publish`]: pipelined publishing with the message id as the dedup id.
+//! - [`consume`]: durable pull consumers; ack, retry with backoff, in-progress, dead letters.
+//! - [`kv`]: the status store and the carrier-id map.
+//!
+//! [`Bus::connect`] is the entry point: it connects, declares the topology and hands out
+//! publishers, consumers and stores.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod consume;
+pub mod error;
+pub mod kv;
+pub mod publish;
+pub mod subject;
+pub mod topology;
+
+use async_nats::jetstream;
+
+pub use config::BusConfig;
+pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
+pub use error::BusError;
+pub use kv::{CarrierIdMap, StatusStore};
+pub use publish::{Acked, Outgoing, PendingAck, Publisher};
+pub use topology::{StreamKind, Topology};
+
+/// A connection to the bus with its topology declared.
+#[derive(Clone, Debug)]
+pub struct Bus {
+    client: async_nats::Client,
+    jetstream: jetstream::Context,
+    config: BusConfig,
+}
+
+impl Bus {
+    /// Connects to NATS, then creates or updates every stream and bucket Herald uses.
+    ///
+    /// Fails with [`BusError::Connect`] when no server answers within the connect timeout,
+    /// and with [`BusError::Topology`] when a stream cannot be declared (for example a
+    /// retention policy that differs from an existing stream's, which JetStream cannot
+    /// change in place).
+    pub async fn connect(config: BusConfig) -> Result<Self, BusError> {
+        let client = config
+            .connect_options()
+            .connect(config.urls.join(","))
+            .await
+            .map_err(|source| BusError::Connect {
+                urls: config.urls.join(","),
+                source: Box::new(source),
+            })?;
+        let jetstream = jetstream::ContextBuilder::new()
+            .timeout(config.request_timeout)
+            .max_ack_inflight(config.max_inflight_publishes)
+            .backpressure_on_inflight(false)
+            .build(client.clone());
+        let bus = Bus {
+            client,
+            jetstream,
+            config,
+        };
+        bus.topology().ensure(&bus.jetstream).await?;
+        Ok(bus)
+    }
+
+    /// The declared topology: stream, consumer and bucket settings from the config.
+    pub fn topology(&self) -> Topology {
+        Topology::new(&self.config)
+    }
+
+    /// A publisher sharing this connection; cheap to clone.
+    pub fn publisher(&self) -> Publisher {
+        Publisher::new(self.jetstream.clone(), self.config.request_timeout)
+    }
+
+    /// Creates or updates the durable consumer `spec` and returns a handle to pull from it.
+    pub async fn consumer(&self, spec: ConsumerSpec) -> Result<WorkConsumer, BusError> {
+        WorkConsumer::create(&self.jetstream, self.publisher(), spec).await
+    }
+
+    /// The message status store.
+    pub async fn status_store(&self) -> Result<StatusStore, BusError> {
+        StatusStore::open(&self.jetstream).await
+    }
+
+    /// The carrier-id map.
+    pub async fn carrier_id_map(&self) -> Result<CarrierIdMap, BusError> {
+        CarrierIdMap::open(&self.jetstream).await
+    }
+
+    /// The underlying JetStream context, for tools and tests.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.jetstream
+    }
+
+    /// The underlying NATS client.
+    pub fn client(&self) -> &async_nats::Client {
+        &self.client
+    }
+
+    /// True while the client holds a connection to a server.
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Flushes what the client buffered and waits for the server to have it.
+    pub async fn flush(&self) -> Result<(), BusError> {
+        self.client
+            .flush()
+            .await
+            .map_err(|source| BusError::Nats(Box::new(source)))
+    }
+}

@@ -1,0 +1,59 @@
+//! How the bus connects and sizes its streams.
+
+use std::time::Duration;
+
+/// Connection and topology settings. The role binaries fill this from Herald's config.
+#[derive(Clone, Debug)]
+pub struct BusConfig {
+    /// NATS server URLs; the client fails over between them.
+    pub urls: Vec<String>,
+    /// Client name shown in NATS monitoring, usually `<role>-<node id>`.
+    pub name: String,
+    /// Stream and bucket replicas: 1 for a single server, 3 in a cluster.
+    pub replicas: usize,
+    /// How long a message id is remembered to drop a republished copy.
+    pub duplicate_window: Duration,
+    /// How long receipts and MO wait for their account's sessions.
+    pub events_max_age: Duration,
+    /// How long dead letters are kept.
+    pub dead_letter_max_age: Duration,
+    /// How long a message's status stays queryable.
+    pub status_ttl: Duration,
+    /// How long a carrier message id maps to its Herald id (the longest a carrier may
+    /// take to send a receipt).
+    pub id_map_ttl: Duration,
+    /// Publishes waiting for their ack before [`crate::BusError::Full`].
+    pub max_inflight_publishes: usize,
+    /// Timeout of JetStream API calls and publish acks.
+    pub request_timeout: Duration,
+    /// Timeout of the first connection.
+    pub connect_timeout: Duration,
+}
+
+impl BusConfig {
+    /// Settings for one local server, as tests and `herald dev` use.
+    pub fn local(url: impl Into<String>) -> Self {
+        BusConfig {
+            urls: vec![url.into()],
+            name: "herald".into(),
+            replicas: 1,
+            duplicate_window: Duration::from_secs(120),
+            events_max_age: Duration::from_secs(3 * 24 * 3600),
+            dead_letter_max_age: Duration::from_secs(14 * 24 * 3600),
+            status_ttl: Duration::from_secs(3 * 24 * 3600),
+            id_map_ttl: Duration::from_secs(3 * 24 * 3600),
+            max_inflight_publishes: 8192,
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    pub(crate) fn connect_options(&self) -> async_nats::ConnectOptions {
+        async_nats::ConnectOptions::new()
+            .name(&self.name)
+            .connection_timeout(self.connect_timeout)
+            .request_timeout(Some(self.request_timeout))
+            // After the first connection, reconnect forever: a node outlives a NATS restart.
+            .max_reconnects(None)
+    }
+}

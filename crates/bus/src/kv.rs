@@ -1,0 +1,230 @@
+//! The two KV buckets: message status by id, and carrier message id → Herald id.
+//!
+//! Both are JetStream KV buckets with a TTL ([`crate::BusConfig::status_ttl`],
+//! [`crate::BusConfig::id_map_ttl`]), so they bound themselves without a sweeper.
+
+use async_nats::jetstream::{self, kv};
+use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
+
+use crate::error::{BusError, NatsError};
+use crate::publish::encode;
+use crate::subject::kv_key;
+use crate::topology::{CARRIER_ID_BUCKET, STATUS_BUCKET};
+
+/// Where a message is in Herald; later stages are never overwritten by earlier ones.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Published by an edge.
+    Accepted,
+    /// Handed to a carrier's queue by a router.
+    Routed,
+    /// Accepted by the carrier (submit_sm_resp OK).
+    Submitted,
+    /// Final: a receipt arrived, or Herald gave up and made one.
+    Final,
+}
+
+impl Stage {
+    /// The name stored in [`MessageStatus::stage`].
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Stage::Accepted => "accepted",
+            Stage::Routed => "routed",
+            Stage::Submitted => "submitted",
+            Stage::Final => "final",
+        }
+    }
+
+    /// Parses a stored stage name; unknown names sort first, so they never block.
+    pub fn parse(name: &str) -> Option<Stage> {
+        match name {
+            "accepted" => Some(Stage::Accepted),
+            "routed" => Some(Stage::Routed),
+            "submitted" => Some(Stage::Submitted),
+            "final" => Some(Stage::Final),
+            _ => None,
+        }
+    }
+}
+
+/// Message status by Herald id: what `query_sm` and message lookup read.
+#[derive(Clone, Debug)]
+pub struct StatusStore {
+    store: kv::Store,
+}
+
+/// How many times [`StatusStore::advance`] retries a lost compare-and-swap race.
+const ADVANCE_ATTEMPTS: usize = 8;
+
+impl StatusStore {
+    pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
+        let store = jetstream
+            .get_key_value(STATUS_BUCKET)
+            .await
+            .map_err(|source| BusError::Kv {
+                bucket: STATUS_BUCKET,
+                action: "open",
+                source: Box::new(source),
+            })?;
+        Ok(StatusStore { store })
+    }
+
+    /// The latest status of `message_id`, if known and not expired.
+    pub async fn get(&self, message_id: &str) -> Result<Option<MessageStatus>, BusError> {
+        let value = self
+            .store
+            .get(kv_key(message_id))
+            .await
+            .map_err(|source| kv_error(STATUS_BUCKET, "get", source))?;
+        value.map(|bytes| decode(STATUS_BUCKET, &bytes)).transpose()
+    }
+
+    /// Records `status` if its stage is not behind the stored one; returns whether it
+    /// was written. Concurrent writers (a receipt racing the submit confirmation) are
+    /// ordered by compare-and-swap on the key's revision, so a late "submitted" never
+    /// hides a "final".
+    pub async fn advance(&self, status: &MessageStatus) -> Result<bool, BusError> {
+        let key = kv_key(&status.message_id);
+        let stage = Stage::parse(&status.stage);
+        let value = encode(status);
+        for _ in 0..ADVANCE_ATTEMPTS {
+            let current = self
+                .store
+                .entry(key.clone())
+                .await
+                .map_err(|source| kv_error(STATUS_BUCKET, "get", source))?;
+            let written: Result<u64, (bool, NatsError)> =
+                match current.filter(|e| e.operation == kv::Operation::Put) {
+                    None => self.store.create(&key, value.clone()).await.map_err(|e| {
+                        (
+                            e.kind() == kv::CreateErrorKind::AlreadyExists,
+                            Box::new(e) as _,
+                        )
+                    }),
+                    Some(entry) => {
+                        let stored: MessageStatus = decode(STATUS_BUCKET, &entry.value)?;
+                        if stage < Stage::parse(&stored.stage) {
+                            return Ok(false);
+                        }
+                        self.store
+                            .update(&key, value.clone(), entry.revision)
+                            .await
+                            .map_err(|e| {
+                                (
+                                    e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                                    Box::new(e) as _,
+                                )
+                            })
+                    }
+                };
+            match written {
+                Ok(_) => return Ok(true),
+                Err((true, _lost_race)) => continue,
+                Err((false, source)) => {
+                    return Err(BusError::Kv {
+                        bucket: STATUS_BUCKET,
+                        action: "write",
+                        source,
+                    });
+                }
+            }
+        }
+        Err(BusError::Kv {
+            bucket: STATUS_BUCKET,
+            action: "advance",
+            source: "too many concurrent writers".into(),
+        })
+    }
+
+    /// The stored revisions of `message_id`, oldest first: its recent status history.
+    pub async fn history(&self, message_id: &str) -> Result<Vec<MessageStatus>, BusError> {
+        use futures::StreamExt as _;
+        let mut entries = self
+            .store
+            .history(kv_key(message_id))
+            .await
+            .map_err(|source| kv_error(STATUS_BUCKET, "history", source))?;
+        let mut history = Vec::new();
+        while let Some(entry) = entries.next().await {
+            let entry = entry.map_err(|source| kv_error(STATUS_BUCKET, "history", source))?;
+            if entry.operation == kv::Operation::Put {
+                history.push(decode(STATUS_BUCKET, &entry.value)?);
+            }
+        }
+        Ok(history)
+    }
+}
+
+/// Carrier message id → Herald message, for matching receipts.
+#[derive(Clone, Debug)]
+pub struct CarrierIdMap {
+    store: kv::Store,
+}
+
+impl CarrierIdMap {
+    pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
+        let store = jetstream
+            .get_key_value(CARRIER_ID_BUCKET)
+            .await
+            .map_err(|source| BusError::Kv {
+                bucket: CARRIER_ID_BUCKET,
+                action: "open",
+                source: Box::new(source),
+            })?;
+        Ok(CarrierIdMap { store })
+    }
+
+    /// Records that `carrier` knows the message as `carrier_message_id`.
+    pub async fn insert(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+        mapping: &CarrierIdMapping,
+    ) -> Result<(), BusError> {
+        self.store
+            .put(key(carrier, carrier_message_id), encode(mapping))
+            .await
+            .map_err(|source| kv_error(CARRIER_ID_BUCKET, "put", source))?;
+        Ok(())
+    }
+
+    /// The Herald message `carrier` calls `carrier_message_id`, if recorded and not
+    /// expired.
+    pub async fn get(
+        &self,
+        carrier: &str,
+        carrier_message_id: &str,
+    ) -> Result<Option<CarrierIdMapping>, BusError> {
+        let value = self
+            .store
+            .get(key(carrier, carrier_message_id))
+            .await
+            .map_err(|source| kv_error(CARRIER_ID_BUCKET, "get", source))?;
+        value
+            .map(|bytes| decode(CARRIER_ID_BUCKET, &bytes))
+            .transpose()
+    }
+}
+
+fn key(carrier: &str, carrier_message_id: &str) -> String {
+    format!("{carrier}.{}", kv_key(carrier_message_id))
+}
+
+fn kv_error(
+    bucket: &'static str,
+    action: &'static str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> BusError {
+    BusError::Kv {
+        bucket,
+        action,
+        source: Box::new(source),
+    }
+}
+
+fn decode<M: prost::Message + Default>(bucket: &'static str, bytes: &[u8]) -> Result<M, BusError> {
+    M::decode(bytes).map_err(|source| BusError::Decode {
+        what: bucket,
+        source,
+    })
+}

@@ -1,0 +1,215 @@
+//! Pipelined publishing.
+//!
+//! [`Publisher::publish`] hands the message to the client and returns at once with a
+//! [`PendingAck`]; the caller awaits that when it needs the answer. A session with a
+//! window of 100 therefore has 100 publishes in flight on one connection, and each caller
+//! gets its own completion. The message id goes out as `Nats-Msg-Id`, so a republish of
+//! the same message within the stream's duplicate window is stored once.
+//!
+//! The number of publishes awaiting acks is bounded by
+//! [`crate::BusConfig::max_inflight_publishes`]; past it, `publish` fails at once with
+//! [`BusError::Full`] instead of queueing without bound.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, context::PublishErrorKind};
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use herald_proto::bus::v1::{Event, MoMessage, MtMessage, event};
+
+use crate::error::BusError;
+use crate::subject;
+
+/// Header carrying the Herald message id on every bus message.
+pub const MESSAGE_ID_HEADER: &str = "Herald-Msg-Id";
+/// Header carrying the account, so consumers can route without decoding the body.
+pub const ACCOUNT_HEADER: &str = "Herald-Account";
+
+/// A message ready to publish: subject, dedup id, body and headers.
+#[derive(Clone, Debug)]
+pub struct Outgoing {
+    subject: String,
+    id: String,
+    payload: Bytes,
+    headers: HeaderMap,
+}
+
+impl Outgoing {
+    /// A message with `id` as its dedup id.
+    pub fn new(subject: impl Into<String>, id: impl Into<String>, payload: Bytes) -> Self {
+        Outgoing {
+            subject: subject.into(),
+            id: id.into(),
+            payload,
+            headers: HeaderMap::new(),
+        }
+    }
+
+    /// An accepted MT for the routers.
+    pub fn accepted(mt: &MtMessage) -> Self {
+        Outgoing::new(subject::mt(&mt.account_id), mt.id.clone(), encode(mt))
+            .header(MESSAGE_ID_HEADER, &mt.id)
+            .header(ACCOUNT_HEADER, &mt.account_id)
+    }
+
+    /// A routed MT for `carrier`'s queue. Each attempt has its own dedup id, so a
+    /// failover to another carrier is not taken for a duplicate.
+    pub fn routed(carrier: &str, mt: &MtMessage) -> Self {
+        let id = format!("{}:{}", mt.id, mt.attempt);
+        Outgoing::new(subject::out(carrier), id, encode(mt))
+            .header(MESSAGE_ID_HEADER, &mt.id)
+            .header(ACCOUNT_HEADER, &mt.account_id)
+    }
+
+    /// A receipt or MO for `account`'s sessions; `id` dedups a carrier's repeated receipt.
+    pub fn event(account: &str, id: impl Into<String>, event: &Event) -> Self {
+        let subject = match event.kind {
+            Some(event::Kind::Mo(_)) => subject::mo_event(account),
+            _ => subject::receipt(account),
+        };
+        let id = id.into();
+        Outgoing::new(subject, id.clone(), encode(event))
+            .header(MESSAGE_ID_HEADER, &id)
+            .header(ACCOUNT_HEADER, account)
+    }
+
+    /// An MO from `mo.carrier_id`, for MO routing.
+    pub fn mo(mo: &MoMessage) -> Self {
+        Outgoing::new(subject::mo(&mo.carrier_id), mo.id.clone(), encode(mo))
+            .header(MESSAGE_ID_HEADER, &mo.id)
+    }
+
+    /// Adds a header (trace context, reasons); later values of one name are kept too.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Adds every `(name, value)` pair, such as the trace context of the current span.
+    pub fn headers<'a>(mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        for (name, value) in pairs {
+            self.headers.append(name, value);
+        }
+        self
+    }
+
+    /// The subject it goes to.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// Its dedup id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Encodes a protobuf message into a fresh buffer of the exact size.
+pub fn encode(message: &impl prost::Message) -> Bytes {
+    Bytes::from(message.encode_to_vec())
+}
+
+/// The server's answer to one publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acked {
+    /// The stream that stored it.
+    pub stream: String,
+    /// Its sequence in that stream.
+    pub sequence: u64,
+    /// True when the id was seen within the duplicate window and this copy was dropped;
+    /// the first copy is stored, so to the publisher this is still a success.
+    pub duplicate: bool,
+}
+
+/// A publish on its way; await it for the server's ack.
+#[must_use = "a publish is only durable once its ack arrives"]
+pub struct PendingAck {
+    subject: String,
+    timeout: Duration,
+    ack: jetstream::context::PublishAckFuture,
+}
+
+impl std::fmt::Debug for PendingAck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingAck")
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IntoFuture for PendingAck {
+    type Output = Result<Acked, BusError>;
+    type IntoFuture = BoxFuture<'static, Self::Output>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        let PendingAck {
+            subject,
+            timeout,
+            ack,
+        } = self;
+        Box::pin(async move {
+            match ack.await {
+                Ok(ack) => Ok(Acked {
+                    stream: ack.stream,
+                    sequence: ack.sequence,
+                    duplicate: ack.duplicate,
+                }),
+                Err(err) if err.kind() == PublishErrorKind::TimedOut => {
+                    Err(BusError::AckTimeout(timeout))
+                }
+                Err(err) => Err(BusError::Publish {
+                    subject,
+                    source: Box::new(err),
+                }),
+            }
+        })
+    }
+}
+
+/// Publishes to JetStream with many publishes in flight. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    jetstream: jetstream::Context,
+    timeout: Duration,
+}
+
+impl Publisher {
+    pub(crate) fn new(jetstream: jetstream::Context, timeout: Duration) -> Self {
+        Publisher { jetstream, timeout }
+    }
+
+    /// Sends `message` and returns its pending ack without waiting for it.
+    ///
+    /// Fails at once with [`BusError::Full`] when too many acks are outstanding.
+    pub async fn publish(&self, message: Outgoing) -> Result<PendingAck, BusError> {
+        let Outgoing {
+            subject,
+            id,
+            payload,
+            headers,
+        } = message;
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(payload)
+            .headers(headers)
+            .message_id(id);
+        match self.jetstream.send_publish(subject.clone(), publish).await {
+            Ok(ack) => Ok(PendingAck {
+                subject,
+                timeout: self.timeout,
+                ack,
+            }),
+            Err(err) if err.kind() == PublishErrorKind::MaxAckPending => Err(BusError::Full),
+            Err(err) => Err(BusError::Publish {
+                subject,
+                source: Box::new(err),
+            }),
+        }
+    }
+
+    /// Publishes and waits for the ack.
+    pub async fn publish_acked(&self, message: Outgoing) -> Result<Acked, BusError> {
+        self.publish(message).await?.await
+    }
+}

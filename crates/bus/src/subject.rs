@@ -1,0 +1,98 @@
+//! Subject names and KV keys.
+//!
+//! Account and carrier ids are validated by the rules store to `[a-z0-9_-]`, so they are
+//! single NATS tokens as they are. Carrier message ids are the carriers' own strings and
+//! may hold anything, so [`kv_key`] escapes them.
+
+/// Accepted MT for an account: `herald.mt.<account>`.
+pub fn mt(account: &str) -> String {
+    format!("herald.mt.{account}")
+}
+
+/// Every accepted MT, the routers' filter.
+pub const MT_ALL: &str = "herald.mt.>";
+
+/// A carrier's queue: `herald.out.<carrier>`.
+pub fn out(carrier: &str) -> String {
+    format!("herald.out.{carrier}")
+}
+
+/// Every carrier queue.
+pub const OUT_ALL: &str = "herald.out.>";
+
+/// Receipts for an account: `herald.ev.<account>.dlr`.
+pub fn receipt(account: &str) -> String {
+    format!("herald.ev.{account}.dlr")
+}
+
+/// MO routed to an account: `herald.ev.<account>.mo`.
+pub fn mo_event(account: &str) -> String {
+    format!("herald.ev.{account}.mo")
+}
+
+/// Everything for one account, the filter of its event consumer.
+pub fn events_of(account: &str) -> String {
+    format!("herald.ev.{account}.>")
+}
+
+/// Every account's events.
+pub const EVENTS_ALL: &str = "herald.ev.>";
+
+/// MO from a carrier, before MO routing: `herald.mo.<carrier>`.
+pub fn mo(carrier: &str) -> String {
+    format!("herald.mo.{carrier}")
+}
+
+/// Every carrier's MO, the routers' filter.
+pub const MO_ALL: &str = "herald.mo.>";
+
+/// Where a message that cannot be processed goes: `herald.dlq.<rest of its subject>`.
+pub fn dead_letter(original: &str) -> String {
+    let rest = original.strip_prefix("herald.").unwrap_or(original);
+    format!("herald.dlq.{rest}")
+}
+
+/// Every dead letter.
+pub const DLQ_ALL: &str = "herald.dlq.>";
+
+/// Encodes an arbitrary string as a KV key token: `[A-Za-z0-9_-]` stay, every other byte
+/// becomes `=XX` (upper-case hex). Injective, so distinct ids never share a key.
+pub fn kv_key(raw: &str) -> String {
+    let mut key = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            key.push(char::from(b));
+        } else {
+            key.push('=');
+            key.push(char::from(HEX[usize::from(b >> 4)]));
+            key.push(char::from(HEX[usize::from(b & 0xF)]));
+        }
+    }
+    key
+}
+
+const HEX: &[u8; 16] = b"0123456789ABCDEF";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subjects_follow_the_layout() {
+        assert_eq!(mt("acme"), "herald.mt.acme");
+        assert_eq!(out("vodafone-uk"), "herald.out.vodafone-uk");
+        assert_eq!(receipt("acme"), "herald.ev.acme.dlr");
+        assert_eq!(events_of("acme"), "herald.ev.acme.>");
+        assert_eq!(dead_letter("herald.out.tmo"), "herald.dlq.out.tmo");
+    }
+
+    #[test]
+    fn kv_keys_escape_everything_outside_the_safe_set() {
+        assert_eq!(kv_key("0A1b_c-9"), "0A1b_c-9");
+        assert_eq!(kv_key("a.b c"), "a=2Eb=20c");
+        assert_eq!(kv_key("="), "=3D");
+        assert_eq!(kv_key("ü"), "=C3=BC");
+        // Injective on the cases that could collide.
+        assert_ne!(kv_key("=2E"), kv_key("."));
+    }
+}

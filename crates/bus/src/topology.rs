@@ -1,0 +1,181 @@
+//! The streams, and the buckets, Herald declares at start.
+//!
+//! | stream | subjects | retention | consumers |
+//! | --- | --- | --- | --- |
+//! | `HERALD_MT` | `herald.mt.<account>` | work queue | `routers`, shared by every router |
+//! | `HERALD_OUT` | `herald.out.<carrier>` | work queue | `carrier-<id>`, one per carrier |
+//! | `HERALD_EVENTS` | `herald.ev.<account>.{dlr,mo}` | limits, max age | `account-<id>`, one per account |
+//! | `HERALD_MO` | `herald.mo.<carrier>` | work queue | `routers` |
+//! | `HERALD_DLQ` | `herald.dlq.>` | limits, max age | read by operators |
+//!
+//! Events use limits retention rather than work queue or interest: an account that has
+//! never bound has no consumer yet, and its receipts must wait for it rather than vanish.
+//!
+//! Declaring is create-or-update and never deletes: a node that starts with the same
+//! config changes nothing, and none of these calls purges a stream.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+
+use crate::config::BusConfig;
+use crate::error::BusError;
+use crate::subject;
+
+/// The streams Herald uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    /// Accepted MT, waiting for a router.
+    Mt,
+    /// Routed MT, waiting for a carrier's connector.
+    Out,
+    /// Receipts and MO, waiting for an account's sessions.
+    Events,
+    /// MO from carriers, waiting for MO routing.
+    Mo,
+    /// Messages no consumer could process.
+    DeadLetters,
+}
+
+impl StreamKind {
+    /// Every stream, in declaration order.
+    pub const ALL: [StreamKind; 5] = [
+        StreamKind::Mt,
+        StreamKind::Out,
+        StreamKind::Events,
+        StreamKind::Mo,
+        StreamKind::DeadLetters,
+    ];
+
+    /// The JetStream stream name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            StreamKind::Mt => "HERALD_MT",
+            StreamKind::Out => "HERALD_OUT",
+            StreamKind::Events => "HERALD_EVENTS",
+            StreamKind::Mo => "HERALD_MO",
+            StreamKind::DeadLetters => "HERALD_DLQ",
+        }
+    }
+
+    /// The subjects it captures.
+    pub const fn subjects(self) -> &'static str {
+        match self {
+            StreamKind::Mt => subject::MT_ALL,
+            StreamKind::Out => subject::OUT_ALL,
+            StreamKind::Events => subject::EVENTS_ALL,
+            StreamKind::Mo => subject::MO_ALL,
+            StreamKind::DeadLetters => subject::DLQ_ALL,
+        }
+    }
+}
+
+/// The message status bucket (`query_sm`, message lookup).
+pub const STATUS_BUCKET: &str = "herald_status";
+/// The carrier message id → Herald id bucket.
+pub const CARRIER_ID_BUCKET: &str = "herald_carrier_ids";
+/// Revisions kept per status key: the message's recent status history.
+pub const STATUS_HISTORY: i64 = 8;
+
+/// Stream and bucket configurations derived from a [`BusConfig`].
+#[derive(Clone, Debug)]
+pub struct Topology {
+    replicas: usize,
+    duplicate_window: Duration,
+    events_max_age: Duration,
+    dead_letter_max_age: Duration,
+    status_ttl: Duration,
+    id_map_ttl: Duration,
+}
+
+impl Topology {
+    /// The topology for `config`.
+    pub fn new(config: &BusConfig) -> Self {
+        Topology {
+            replicas: config.replicas.max(1),
+            duplicate_window: config.duplicate_window,
+            events_max_age: config.events_max_age,
+            dead_letter_max_age: config.dead_letter_max_age,
+            status_ttl: config.status_ttl,
+            id_map_ttl: config.id_map_ttl,
+        }
+    }
+
+    /// The JetStream configuration of `kind`.
+    pub fn stream(&self, kind: StreamKind) -> stream::Config {
+        let (retention, max_age) = match kind {
+            StreamKind::Mt | StreamKind::Out | StreamKind::Mo => {
+                (stream::RetentionPolicy::WorkQueue, Duration::ZERO)
+            }
+            StreamKind::Events => (stream::RetentionPolicy::Limits, self.events_max_age),
+            StreamKind::DeadLetters => (stream::RetentionPolicy::Limits, self.dead_letter_max_age),
+        };
+        stream::Config {
+            name: kind.name().to_owned(),
+            subjects: vec![kind.subjects().to_owned()],
+            retention,
+            max_age,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            duplicate_window: self.duplicate_window,
+            // Publishers must hear "full" rather than have old messages dropped.
+            discard: stream::DiscardPolicy::New,
+            // A stream is Herald's record of what it accepted: nobody deletes single
+            // messages out from under the consumers.
+            deny_delete: true,
+            allow_direct: true,
+            ..Default::default()
+        }
+    }
+
+    /// The KV configuration of the status bucket.
+    pub fn status_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: STATUS_BUCKET.to_owned(),
+            description: "Herald message status by message id".to_owned(),
+            history: STATUS_HISTORY,
+            max_age: self.status_ttl,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
+    /// The KV configuration of the carrier-id bucket.
+    pub fn carrier_id_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: CARRIER_ID_BUCKET.to_owned(),
+            description: "Herald message id by carrier and carrier message id".to_owned(),
+            history: 1,
+            max_age: self.id_map_ttl,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
+    /// Creates what is missing and updates what differs. Never deletes a stream, a
+    /// consumer or a message.
+    pub async fn ensure(&self, jetstream: &jetstream::Context) -> Result<(), BusError> {
+        for kind in StreamKind::ALL {
+            jetstream
+                .create_or_update_stream(self.stream(kind))
+                .await
+                .map_err(|source| BusError::Topology {
+                    what: format!("stream {}", kind.name()),
+                    source: Box::new(source),
+                })?;
+        }
+        for bucket in [self.status_bucket(), self.carrier_id_bucket()] {
+            let name = bucket.bucket.clone();
+            jetstream
+                .create_or_update_key_value(bucket)
+                .await
+                .map_err(|source| BusError::Topology {
+                    what: format!("KV bucket {name}"),
+                    source: Box::new(source),
+                })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,436 @@
+//! The bus against a real `nats-server` with JetStream: topology, pipelined publishing with
+//! dedup, pull consumers with retry, in-progress and dead letters, the KV buckets, and a
+//! server restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use bytes::Bytes;
+use herald_bus::consume::{DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, DLQ_SUBJECT_HEADER};
+use herald_bus::kv::Stage;
+use herald_bus::{Bus, BusConfig, BusError, ConsumerSpec, Outgoing, StreamKind, subject};
+use herald_harness::NatsServer;
+use herald_proto::bus::v1::{
+    Address, CarrierIdMapping, Event, MessageState, MessageStatus, MtMessage, Receipt, event,
+};
+
+/// Generous bound for things that normally take milliseconds, so a loaded machine does
+/// not fail the test; no assertion is about speed.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+async fn start() -> (NatsServer, Bus) {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let bus = Bus::connect(BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    (nats, bus)
+}
+
+fn mt(id: &str, account: &str) -> MtMessage {
+    MtMessage {
+        id: id.into(),
+        account_id: account.into(),
+        destination: Some(Address {
+            addr: "447700900001".into(),
+            ton: 1,
+            npi: 1,
+        }),
+        payload: b"hello".to_vec(),
+        ..Default::default()
+    }
+}
+
+async fn stream_messages(bus: &Bus, kind: StreamKind) -> u64 {
+    let mut stream = bus.jetstream().get_stream(kind.name()).await.unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+#[tokio::test]
+async fn declaring_twice_changes_nothing_and_keeps_messages() {
+    let (nats, bus) = start().await;
+    bus.publisher()
+        .publish_acked(Outgoing::accepted(&mt("m1", "acme")))
+        .await
+        .unwrap();
+
+    // A second node starting with the same config.
+    let again = Bus::connect(BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    assert_eq!(stream_messages(&again, StreamKind::Mt).await, 1);
+    for kind in StreamKind::ALL {
+        let mut stream = again.jetstream().get_stream(kind.name()).await.unwrap();
+        let config = stream.info().await.unwrap().config.clone();
+        assert_eq!(config.subjects, vec![kind.subjects().to_owned()]);
+    }
+}
+
+#[tokio::test]
+async fn many_publishes_in_flight_each_get_their_ack_and_duplicates_are_dropped() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.publisher();
+    let mut pending = Vec::new();
+    for i in 0..500 {
+        pending.push(
+            publisher
+                .publish(Outgoing::accepted(&mt(&format!("m{i}"), "acme")))
+                .await
+                .unwrap(),
+        );
+    }
+    let mut sequences = HashSet::new();
+    for ack in pending {
+        let ack = ack.await.unwrap();
+        assert_eq!(ack.stream, "HERALD_MT");
+        assert!(!ack.duplicate);
+        sequences.insert(ack.sequence);
+    }
+    assert_eq!(sequences.len(), 500, "every publish has its own sequence");
+
+    // The same id again (an edge retrying after a lost ack) is stored once.
+    let again = publisher
+        .publish_acked(Outgoing::accepted(&mt("m7", "acme")))
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 500);
+}
+
+#[tokio::test]
+async fn past_the_in_flight_limit_publish_fails_at_once_with_full() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let mut config = BusConfig::local(nats.client_url());
+    config.max_inflight_publishes = 2;
+    let bus = Bus::connect(config).await.unwrap();
+    let publisher = bus.publisher();
+    let first = publisher
+        .publish(Outgoing::accepted(&mt("a", "acme")))
+        .await
+        .unwrap();
+    let second = publisher
+        .publish(Outgoing::accepted(&mt("b", "acme")))
+        .await
+        .unwrap();
+    let third = publisher
+        .publish(Outgoing::accepted(&mt("c", "acme")))
+        .await;
+    assert!(matches!(third, Err(BusError::Full)), "{third:?}");
+    first.await.unwrap();
+    second.await.unwrap();
+    // Acks returned free the slots again.
+    publisher
+        .publish_acked(Outgoing::accepted(&mt("c", "acme")))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn consumers_see_body_and_headers_and_ack_removes_from_the_work_queue() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.publisher();
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    publisher
+        .publish_acked(
+            Outgoing::accepted(&mt("m1", "acme")).headers([("traceparent", traceparent)]),
+        )
+        .await
+        .unwrap();
+
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    let delivery = next(&mut deliveries).await;
+    assert_eq!(delivery.subject(), "herald.mt.acme");
+    assert_eq!(delivery.header("traceparent"), Some(traceparent));
+    assert_eq!(delivery.header("Herald-Msg-Id"), Some("m1"));
+    assert_eq!(delivery.header("Herald-Account"), Some("acme"));
+    assert_eq!(delivery.deliveries(), 1);
+    let decoded: MtMessage = delivery.decode().unwrap();
+    assert_eq!(decoded, mt("m1", "acme"));
+    delivery.ack_confirmed().await.unwrap();
+    assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 0);
+}
+
+#[tokio::test]
+async fn retry_redelivers_after_the_backoff_then_dead_letters_after_max_deliveries() {
+    let (_nats, bus) = start().await;
+    let mut spec = ConsumerSpec::carrier("tmo");
+    spec.max_deliveries = 3;
+    spec.backoff = vec![Duration::from_millis(100), Duration::from_millis(200)];
+    assert_eq!(spec.delay_after(1), Duration::from_millis(100));
+    assert_eq!(spec.delay_after(2), Duration::from_millis(200));
+    assert_eq!(spec.delay_after(9), Duration::from_millis(200));
+    let consumer = bus.consumer(spec).await.unwrap();
+    let mut m = mt("m1", "acme");
+    m.attempt = 1;
+    bus.publisher()
+        .publish_acked(Outgoing::routed("tmo", &m))
+        .await
+        .unwrap();
+
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    for expected in 1..=3 {
+        let delivery = next(&mut deliveries).await;
+        assert_eq!(delivery.deliveries(), expected);
+        delivery.retry("carrier said 0x58").await.unwrap();
+    }
+
+    // The third failure was the last allowed: it is in the dead letters, with why.
+    let dlq = bus
+        .consumer(ConsumerSpec::new(
+            StreamKind::DeadLetters,
+            "ops",
+            subject::DLQ_ALL,
+        ))
+        .await
+        .unwrap();
+    let mut letters = dlq.messages(16).await.unwrap();
+    let letter = next(&mut letters).await;
+    assert_eq!(letter.subject(), "herald.dlq.out.tmo");
+    assert_eq!(letter.header(DLQ_REASON_HEADER), Some("carrier said 0x58"));
+    assert_eq!(letter.header(DLQ_SUBJECT_HEADER), Some("herald.out.tmo"));
+    assert_eq!(letter.header(DLQ_DELIVERIES_HEADER), Some("3"));
+    assert_eq!(letter.decode::<MtMessage>().unwrap(), m);
+    letter.ack().await.unwrap();
+    assert_eq!(
+        stream_messages(&bus, StreamKind::Out).await,
+        0,
+        "terminated, not redelivered"
+    );
+}
+
+#[tokio::test]
+async fn a_message_whose_worker_keeps_dying_goes_to_the_dead_letters() {
+    let (_nats, bus) = start().await;
+    let mut spec = ConsumerSpec::routers();
+    spec.ack_wait = Duration::from_millis(300);
+    spec.max_deliveries = 2;
+    let consumer = bus.consumer(spec).await.unwrap();
+    bus.publisher()
+        .publish_acked(Outgoing::accepted(&mt("poison", "acme")))
+        .await
+        .unwrap();
+
+    // Two workers take it and vanish without a word (dropped, as by a crash).
+    for _ in 0..2 {
+        let mut deliveries = consumer.messages(1).await.unwrap();
+        drop(next(&mut deliveries).await);
+    }
+    // The next puller sees the third delivery and moves it aside instead of working on it.
+    let mut deliveries = consumer.messages(1).await.unwrap();
+    let pulled = tokio::time::timeout(Duration::from_secs(3), deliveries.next()).await;
+    assert!(
+        pulled.is_err(),
+        "the poison message must not be handed out again"
+    );
+    assert_eq!(stream_messages(&bus, StreamKind::DeadLetters).await, 1);
+    assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 0);
+}
+
+#[tokio::test]
+async fn in_progress_keeps_a_slow_message_from_being_redelivered() {
+    let (_nats, bus) = start().await;
+    let mut spec = ConsumerSpec::routers();
+    spec.ack_wait = Duration::from_millis(500);
+    let consumer = bus.consumer(spec).await.unwrap();
+    bus.publisher()
+        .publish_acked(Outgoing::accepted(&mt("slow", "acme")))
+        .await
+        .unwrap();
+
+    let mut deliveries = consumer.messages(4).await.unwrap();
+    let delivery = next(&mut deliveries).await;
+    // Work for four ack waits, saying so every 100 ms.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        delivery.in_progress().await.unwrap();
+    }
+    let redelivered = tokio::time::timeout(Duration::from_millis(50), deliveries.next()).await;
+    assert!(redelivered.is_err(), "no second copy while in progress");
+    delivery.ack_confirmed().await.unwrap();
+    let mut info_consumer = consumer.clone();
+    assert_eq!(info_consumer.backlog().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn events_wait_for_an_account_that_never_bound() {
+    let (_nats, bus) = start().await;
+    let receipt = Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: "m1".into(),
+            account_id: "acme".into(),
+            state: MessageState::Delivered.into(),
+            ..Default::default()
+        })),
+    };
+    bus.publisher()
+        .publish_acked(Outgoing::event("acme", "dlr:m1:3", &receipt))
+        .await
+        .unwrap();
+    // No consumer existed when it was published; the one created later still gets it.
+    let consumer = bus.consumer(ConsumerSpec::account("acme")).await.unwrap();
+    let mut deliveries = consumer.messages(4).await.unwrap();
+    let delivery = next(&mut deliveries).await;
+    assert_eq!(delivery.subject(), "herald.ev.acme.dlr");
+    assert_eq!(delivery.decode::<Event>().unwrap(), receipt);
+}
+
+#[tokio::test]
+async fn status_only_moves_forward_and_keeps_its_history() {
+    let (_nats, bus) = start().await;
+    let store = bus.status_store().await.unwrap();
+    let status = |stage: Stage, state: MessageState| MessageStatus {
+        message_id: "0196f3a2.c4".into(),
+        account_id: "acme".into(),
+        stage: stage.as_str().into(),
+        state: state.into(),
+        ..Default::default()
+    };
+    assert!(store.get("0196f3a2.c4").await.unwrap().is_none());
+    assert!(
+        store
+            .advance(&status(Stage::Accepted, MessageState::Accepted))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .advance(&status(Stage::Final, MessageState::Delivered))
+            .await
+            .unwrap()
+    );
+    // The submit confirmation arriving after the receipt does not hide it.
+    assert!(
+        !store
+            .advance(&status(Stage::Submitted, MessageState::Enroute))
+            .await
+            .unwrap()
+    );
+    let latest = store.get("0196f3a2.c4").await.unwrap().unwrap();
+    assert_eq!(latest.state(), MessageState::Delivered);
+    let history = store.history("0196f3a2.c4").await.unwrap();
+    let stages: Vec<_> = history.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(stages, ["accepted", "final"]);
+}
+
+#[tokio::test]
+async fn concurrent_status_writers_end_on_the_latest_stage() {
+    let (_nats, bus) = start().await;
+    let store = bus.status_store().await.unwrap();
+    let mut tasks = Vec::new();
+    for (i, stage) in [
+        Stage::Accepted,
+        Stage::Routed,
+        Stage::Submitted,
+        Stage::Final,
+    ]
+    .into_iter()
+    .cycle()
+    .take(16)
+    .enumerate()
+    {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let status = MessageStatus {
+                message_id: "race".into(),
+                stage: stage.as_str().into(),
+                error: i.to_string(),
+                ..Default::default()
+            };
+            store.advance(&status).await.unwrap()
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.get("race").await.unwrap().unwrap().stage, "final");
+}
+
+#[tokio::test]
+async fn carrier_ids_map_back_to_herald_ids_whatever_their_characters() {
+    let (_nats, bus) = start().await;
+    let map = bus.carrier_id_map().await.unwrap();
+    let mapping = CarrierIdMapping {
+        message_id: "m1".into(),
+        account_id: "acme".into(),
+        ..Default::default()
+    };
+    map.insert("tmo", "AB.12/x y", &mapping).await.unwrap();
+    assert_eq!(map.get("tmo", "AB.12/x y").await.unwrap(), Some(mapping));
+    assert_eq!(map.get("tmo", "AB.12/x_y").await.unwrap(), None);
+    assert_eq!(map.get("vodafone", "AB.12/x y").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn publishing_and_consuming_resume_after_nats_restarts() {
+    let (mut nats, bus) = start().await;
+    let publisher = bus.publisher();
+    publisher
+        .publish_acked(Outgoing::accepted(&mt("before", "acme")))
+        .await
+        .unwrap();
+    nats.restart().await.unwrap();
+
+    // The client reconnects by itself; publish until it has (each try has its own
+    // bounded timeout, so this cannot hang).
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match publisher
+            .publish_acked(Outgoing::accepted(&mt("after", "acme")))
+            .await
+        {
+            Ok(_) => break,
+            Err(err) if tokio::time::Instant::now() < deadline => {
+                eprintln!("not yet: {err}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("bus did not recover: {err}"),
+        }
+    }
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let mut ids = HashSet::new();
+    while ids.len() < 2 {
+        let delivery = next(&mut deliveries).await;
+        ids.insert(delivery.header("Herald-Msg-Id").unwrap().to_owned());
+        delivery.ack().await.unwrap();
+    }
+    assert_eq!(
+        ids,
+        HashSet::from(["before".to_owned(), "after".to_owned()])
+    );
+}
+
+#[tokio::test]
+async fn raw_payloads_that_are_not_envelopes_are_reported_not_panicked_on() {
+    let (_nats, bus) = start().await;
+    bus.publisher()
+        .publish_acked(Outgoing::new(
+            subject::mt("acme"),
+            "junk",
+            Bytes::from_static(&[0xFF; 7]),
+        ))
+        .await
+        .unwrap();
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(1).await.unwrap();
+    let delivery = next(&mut deliveries).await;
+    let err = delivery.decode::<MtMessage>().unwrap_err();
+    assert!(matches!(err, BusError::Decode { .. }), "{err}");
+    delivery.dead_letter("undecodable").await.unwrap();
+    assert_eq!(stream_messages(&bus, StreamKind::DeadLetters).await, 1);
+}
+
+async fn next(deliveries: &mut herald_bus::Deliveries) -> herald_bus::Delivery {
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            match deliveries.next().await {
+                Some(Ok(delivery)) => return delivery,
+                Some(Err(err)) => eprintln!("transient: {err}"),
+                None => panic!("consumer gone"),
+            }
+        }
+    })
+    .await
+    .expect("a message within the patience bound")
+}
