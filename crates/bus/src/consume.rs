@@ -132,7 +132,14 @@ impl ConsumerSpec {
 #[derive(Clone, Debug)]
 pub struct WorkConsumer {
     consumer: jetstream::consumer::Consumer<pull::Config>,
-    spec: Arc<ConsumerSpec>,
+    shared: Arc<Shared>,
+}
+
+/// What every delivery of one consumer needs, behind one `Arc` so that handing out a
+/// delivery costs one reference count, not a clone of the JetStream context.
+#[derive(Debug)]
+struct Shared {
+    spec: ConsumerSpec,
     dead_letters: Publisher,
 }
 
@@ -156,14 +163,13 @@ impl WorkConsumer {
             .map_err(|e| topology_error(Box::new(e)))?;
         Ok(WorkConsumer {
             consumer,
-            spec: Arc::new(spec),
-            dead_letters,
+            shared: Arc::new(Shared { spec, dead_letters }),
         })
     }
 
     /// Its spec.
     pub fn spec(&self) -> &ConsumerSpec {
-        &self.spec
+        &self.shared.spec
     }
 
     /// Starts pulling, `batch` messages per pull request.
@@ -177,15 +183,14 @@ impl WorkConsumer {
             .map_err(|source| self.error("pull", Box::new(source)))?;
         Ok(Deliveries {
             stream,
-            spec: self.spec.clone(),
-            dead_letters: self.dead_letters.clone(),
+            shared: self.shared.clone(),
         })
     }
 
     /// Messages the server holds for this consumer that nobody has pulled yet, plus those
     /// pulled and not acked.
     pub async fn backlog(&mut self) -> Result<u64, BusError> {
-        let durable = self.spec.durable.clone();
+        let durable = self.shared.spec.durable.clone();
         let info = self
             .consumer
             .info()
@@ -200,7 +205,7 @@ impl WorkConsumer {
 
     fn error(&self, action: &'static str, source: async_nats::Error) -> BusError {
         BusError::Consume {
-            consumer: self.spec.durable.clone(),
+            consumer: self.shared.spec.durable.clone(),
             action,
             source,
         }
@@ -210,14 +215,13 @@ impl WorkConsumer {
 /// The messages of a consumer, as they arrive.
 pub struct Deliveries {
     stream: pull::Stream,
-    spec: Arc<ConsumerSpec>,
-    dead_letters: Publisher,
+    shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Deliveries {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Deliveries")
-            .field("consumer", &self.spec.durable)
+            .field("consumer", &self.shared.spec.durable)
             .finish_non_exhaustive()
     }
 }
@@ -234,14 +238,14 @@ impl Deliveries {
                 Ok(message) => message,
                 Err(source) => {
                     return Some(Err(BusError::Consume {
-                        consumer: self.spec.durable.clone(),
+                        consumer: self.shared.spec.durable.clone(),
                         action: "pull",
                         source: Box::new(source),
                     }));
                 }
             };
-            let delivery = Delivery::new(message, self.spec.clone(), self.dead_letters.clone());
-            if delivery.deliveries > self.spec.max_deliveries {
+            let delivery = Delivery::new(message, self.shared.clone());
+            if delivery.deliveries > self.shared.spec.max_deliveries {
                 let reason = format!("delivered {} times", delivery.deliveries);
                 if let Err(err) = delivery.dead_letter(&reason).await {
                     return Some(Err(err));
@@ -259,12 +263,11 @@ pub struct Delivery {
     message: jetstream::Message,
     deliveries: u32,
     stream_sequence: u64,
-    spec: Arc<ConsumerSpec>,
-    dead_letters: Publisher,
+    shared: Arc<Shared>,
 }
 
 impl Delivery {
-    fn new(message: jetstream::Message, spec: Arc<ConsumerSpec>, dead_letters: Publisher) -> Self {
+    fn new(message: jetstream::Message, shared: Arc<Shared>) -> Self {
         let (deliveries, stream_sequence) = message
             .info()
             .map(|info| {
@@ -278,8 +281,7 @@ impl Delivery {
             message,
             deliveries,
             stream_sequence,
-            spec,
-            dead_letters,
+            shared,
         }
     }
 
@@ -337,10 +339,10 @@ impl Delivery {
     /// Failed for now: redeliver after the backoff for this attempt, or move it to the
     /// dead letters when this was its last allowed delivery.
     pub async fn retry(self, reason: &str) -> Result<(), BusError> {
-        if self.deliveries >= self.spec.max_deliveries {
+        if self.deliveries >= self.shared.spec.max_deliveries {
             return self.dead_letter(reason).await;
         }
-        let delay = self.spec.delay_after(self.deliveries);
+        let delay = self.shared.spec.delay_after(self.deliveries);
         self.retry_after(delay).await
     }
 
@@ -364,7 +366,7 @@ impl Delivery {
     /// Gives up: publishes it to the dead-letter subject with the reason, waits for that
     /// to be stored, then terminates it so it is never redelivered.
     pub async fn dead_letter(self, reason: &str) -> Result<(), BusError> {
-        let origin = format!("{}:{}", self.spec.stream.name(), self.stream_sequence);
+        let origin = format!("{}:{}", self.shared.spec.stream.name(), self.stream_sequence);
         let mut letter = Outgoing::new(
             subject::dead_letter(self.subject()),
             format!("dlq:{origin}"),
@@ -387,9 +389,9 @@ impl Delivery {
             .header(DLQ_SUBJECT_HEADER, self.subject())
             .header(DLQ_DELIVERIES_HEADER, &self.deliveries.to_string())
             .header(DLQ_ORIGIN_HEADER, &origin);
-        self.dead_letters.publish_acked(letter).await?;
+        self.shared.dead_letters.publish_acked(letter).await?;
         tracing::warn!(
-            consumer = %self.spec.durable,
+            consumer = %self.shared.spec.durable,
             subject = %self.subject(),
             deliveries = self.deliveries,
             reason,
@@ -403,7 +405,7 @@ impl Delivery {
 
     fn error(&self, action: &'static str, source: async_nats::Error) -> BusError {
         BusError::Consume {
-            consumer: self.spec.durable.clone(),
+            consumer: self.shared.spec.durable.clone(),
             action,
             source,
         }
