@@ -1,1 +1,33 @@
-//! Placeholder while the crate is written.
+//! Herald's telemetry: everything a node needs to be observed.
+//!
+//! - [`names`]: every Herald metric name, its type, unit, labels and meaning, in one place;
+//!   [`describe_all`] registers them with the recorder.
+//! - [`install_metrics`]: the process-wide Prometheus recorder (idempotent), with latency
+//!   buckets for `_seconds` histograms.
+//! - [`AdminServer`] and [`Readiness`]: the admin HTTP port serving `/metrics`, `/healthz`
+//!   and `/readyz`, and the named readiness checks components flip.
+//! - [`init`]: logs (human or JSON) and traces (OpenTelemetry, exported over OTLP/gRPC when
+//!   an endpoint is configured); the returned [`TelemetryGuard`] flushes on drop.
+//! - [`inject_current`], [`extract_parent`], [`set_parent`]: W3C trace context in bus
+//!   message headers, without depending on NATS.
+
+#![forbid(unsafe_code)]
+
+mod admin;
+mod error;
+pub mod names;
+mod propagation;
+mod readiness;
+mod recorder;
+mod tracing_setup;
+
+pub use admin::AdminServer;
+pub use error::TelemetryError;
+pub use names::{describe_all, set_node_info};
+pub use propagation::{
+    TRACEPARENT, TRACESTATE, extract_parent, inject_context, inject_current, set_parent,
+    set_parent_from,
+};
+pub use readiness::{Readiness, ReadyFlag};
+pub use recorder::{LATENCY_BUCKETS, MetricsHandle, install_metrics};
+pub use tracing_setup::{LogFormat, TelemetryConfig, TelemetryGuard, init};

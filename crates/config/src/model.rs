@@ -1,0 +1,457 @@
+//! The configuration structs: one field per setting, its doc comment the user's reference.
+//!
+//! Every section has `#[serde(default)]` (a missing field takes its default) and
+//! `#[serde(deny_unknown_fields)]` (a misspelt field is an error, not silently ignored).
+//! `docs/configuration.md` and `crates/config/herald.example.toml` repeat these defaults;
+//! tests keep the three in step.
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Herald's whole configuration. Every role reads the same struct and uses its sections.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Who this node is.
+    pub node: NodeConfig,
+    /// The admin HTTP port: `/metrics`, `/healthz`, `/readyz`.
+    pub admin: AdminConfig,
+    /// The gRPC port of `NodeService`, served by every node.
+    pub grpc: GrpcConfig,
+    /// The NATS JetStream bus.
+    pub nats: NatsConfig,
+    /// The etcd cluster holding rules and leases.
+    pub etcd: EtcdConfig,
+    /// Logs and traces.
+    pub telemetry: TelemetryConfig,
+    /// The edge role: SMPP server for ESMEs and HTTP submit API.
+    pub edge: EdgeConfig,
+    /// The router role.
+    pub router: RouterConfig,
+    /// The connector role: SMPP client binds to carriers.
+    pub connector: ConnectorConfig,
+    /// The control role: the admin gRPC API.
+    pub control: ControlConfig,
+}
+
+/// Who this node is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's id, unique in the cluster: it names the node in etcd, in metrics and in
+    /// traces. Letters, digits, `.`, `_` and `-`, at most 64. Unset: the host name (the
+    /// `HOSTNAME` variable, then the kernel's host name), else a generated `herald-<hex>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The region or zone this node runs in, shown in the cluster view. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+}
+
+impl NodeConfig {
+    /// The node id: after [`crate::Config::load`] always the configured or derived id;
+    /// `herald` on a config that did not go through `load`.
+    pub fn id(&self) -> &str {
+        self.id.as_deref().unwrap_or("herald")
+    }
+}
+
+/// The admin HTTP port.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Address of the admin HTTP server (`/metrics`, `/healthz`, `/readyz`).
+    pub listen: SocketAddr,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig { listen: any(9090) }
+    }
+}
+
+/// The gRPC port every node serves.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GrpcConfig {
+    /// Address of the gRPC server of `NodeService` (health, info, drain, sessions, binds).
+    pub listen: SocketAddr,
+}
+
+impl Default for GrpcConfig {
+    fn default() -> Self {
+        GrpcConfig { listen: any(9091) }
+    }
+}
+
+/// The NATS JetStream bus.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// NATS server URLs (`nats://host:4222`, `tls://host:4222`); the client fails over
+    /// between them.
+    pub urls: Vec<String>,
+    /// Replicas of every stream and bucket: 1 for a single server, 3 in a cluster (1 to 5).
+    pub replicas: usize,
+    /// Timeout of the first connection to NATS.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Timeout of JetStream API calls and publish acks.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// Publishes awaiting their ack, per process, before new ones are refused (the edge
+    /// then answers `ESME_RMSGQFUL`).
+    pub max_inflight_publishes: usize,
+    /// NATS credentials file (`.creds`: user JWT and NKey seed). Unset: connect without.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<PathBuf>,
+    /// How long a message id is remembered so a republished copy is dropped.
+    #[serde(with = "humantime_serde")]
+    pub duplicate_window: Duration,
+    /// How long receipts and MO wait in the bus for their account's sessions.
+    #[serde(with = "humantime_serde")]
+    pub events_max_age: Duration,
+    /// How long dead letters are kept.
+    #[serde(with = "humantime_serde")]
+    pub dead_letter_max_age: Duration,
+    /// How long a message's status stays queryable (`query_sm`, message lookup).
+    #[serde(with = "humantime_serde")]
+    pub status_ttl: Duration,
+    /// How long a carrier message id maps to its Herald id: the longest a carrier may take
+    /// to send a receipt.
+    #[serde(with = "humantime_serde")]
+    pub id_map_ttl: Duration,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            urls: vec!["nats://127.0.0.1:4222".to_owned()],
+            replicas: 1,
+            connect_timeout: secs(5),
+            request_timeout: secs(5),
+            max_inflight_publishes: 8192,
+            credentials: None,
+            duplicate_window: secs(120),
+            events_max_age: days(3),
+            dead_letter_max_age: days(14),
+            status_ttl: days(3),
+            id_map_ttl: days(3),
+        }
+    }
+}
+
+/// The etcd cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EtcdConfig {
+    /// etcd endpoints (`http://host:2379` or `https://...`).
+    pub endpoints: Vec<String>,
+    /// Key prefix of everything Herald stores; starts and ends with `/`.
+    pub prefix: String,
+    /// Timeout of the first connection to etcd.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// TTL of this node's lease (its registration and the bind slots it holds): how long
+    /// after a crash others take over. Whole seconds, at least 1s.
+    #[serde(with = "humantime_serde")]
+    pub lease_ttl: Duration,
+}
+
+impl Default for EtcdConfig {
+    fn default() -> Self {
+        EtcdConfig {
+            endpoints: vec!["http://127.0.0.1:2379".to_owned()],
+            prefix: "/herald/v1/".to_owned(),
+            connect_timeout: secs(5),
+            lease_ttl: secs(10),
+        }
+    }
+}
+
+/// Logs and traces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryConfig {
+    /// Log line format on stderr: `human` or `json`.
+    pub log_format: LogFormat,
+    /// Which logs and spans are kept, in `tracing` `EnvFilter` syntax (`info`,
+    /// `warn,herald_edge=debug`).
+    pub log_filter: String,
+    /// OTLP/gRPC collector receiving traces (`http://otel-collector:4317`). Unset: traces
+    /// are not exported (trace context is still carried between nodes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            log_format: LogFormat::Human,
+            log_filter: "info".to_owned(),
+            otlp_endpoint: None,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The edge role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Address of the SMPP server (plain TCP).
+    pub smpp_listen: SocketAddr,
+    /// SMPP over TLS. Unset: no TLS listener. Setting `cert` and `key` enables it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<EdgeTlsConfig>,
+    /// Address of the HTTP submit API. Unset: no HTTP API.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
+    /// How long a new connection may take to send its bind before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub bind_timeout: Duration,
+    /// Silence on a session after which the edge sends `enquire_link`.
+    #[serde(with = "humantime_serde")]
+    pub enquire_link_interval: Duration,
+    /// Silence on a session after which the edge unbinds it; longer than
+    /// `enquire_link_interval`.
+    #[serde(with = "humantime_serde")]
+    pub inactivity_timeout: Duration,
+    /// How long the edge waits for an ESME's response to its requests (`deliver_sm`,
+    /// `enquire_link`, `unbind`) before giving up on it.
+    #[serde(with = "humantime_serde")]
+    pub response_timeout: Duration,
+    /// Largest window a session may use: requests in flight in each direction. An account's
+    /// own window, when smaller, applies.
+    pub max_window: u32,
+    /// Largest PDU accepted, in octets, header included; a longer one closes the session.
+    pub max_pdu_len: u32,
+    /// Sessions this edge holds at most; binds beyond are refused with `ESME_RBINDFAIL`.
+    pub max_sessions: u32,
+    /// Delay before answering a failed bind (wrong password, unknown system id), to slow
+    /// down password guessing.
+    #[serde(with = "humantime_serde")]
+    pub failed_bind_delay: Duration,
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        EdgeConfig {
+            smpp_listen: any(2775),
+            tls: None,
+            http_listen: None,
+            bind_timeout: secs(10),
+            enquire_link_interval: secs(30),
+            inactivity_timeout: secs(120),
+            response_timeout: secs(10),
+            max_window: 100,
+            max_pdu_len: 70_000,
+            max_sessions: 10_000,
+            failed_bind_delay: secs(1),
+        }
+    }
+}
+
+/// SMPP over TLS on the edge.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeTlsConfig {
+    /// Address of the SMPP-over-TLS server.
+    #[serde(default = "default_tls_listen")]
+    pub listen: SocketAddr,
+    /// Certificate chain, PEM. Required when `edge.tls` is set.
+    pub cert: PathBuf,
+    /// Private key, PEM. Required when `edge.tls` is set.
+    pub key: PathBuf,
+}
+
+fn default_tls_listen() -> SocketAddr {
+    any(3550)
+}
+
+/// The router role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RouterConfig {
+    /// Messages routed concurrently by this router.
+    pub workers: usize,
+    /// Messages fetched from the bus per pull.
+    pub batch: usize,
+    /// How long the bus waits for a router's ack before redelivering a message to another.
+    #[serde(with = "humantime_serde")]
+    pub ack_wait: Duration,
+    /// Deliveries after which a message that keeps failing goes to the dead letters.
+    pub max_deliveries: u32,
+    /// UTC offset for routing-rule time windows that name none (`+00:00`, `-05:00`, `Z`).
+    pub default_timezone: UtcOffset,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            workers: 4,
+            batch: 100,
+            ack_wait: secs(30),
+            max_deliveries: 10,
+            default_timezone: UtcOffset::UTC,
+        }
+    }
+}
+
+/// The connector role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectorConfig {
+    /// Messages fetched from a carrier's queue per pull.
+    pub batch: usize,
+    /// How long the bus waits for a connector's ack (the carrier's answer included) before
+    /// redelivering a message.
+    #[serde(with = "humantime_serde")]
+    pub ack_wait: Duration,
+    /// Deliveries after which a message that keeps failing goes to the dead letters.
+    pub max_deliveries: u32,
+    /// First delay before rebinding to a carrier after a lost or refused bind; doubles on
+    /// each failure.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_backoff_min: Duration,
+    /// Longest delay between rebind attempts.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_backoff_max: Duration,
+    /// How long a receipt whose carrier message id is not mapped yet (the receipt overtook
+    /// the `submit_sm_resp` bookkeeping) is retried before it is reported unmatched.
+    #[serde(with = "humantime_serde")]
+    pub receipt_match_retry: Duration,
+}
+
+impl Default for ConnectorConfig {
+    fn default() -> Self {
+        ConnectorConfig {
+            batch: 100,
+            ack_wait: secs(30),
+            max_deliveries: 10,
+            reconnect_backoff_min: secs(1),
+            reconnect_backoff_max: secs(60),
+            receipt_match_retry: secs(30),
+        }
+    }
+}
+
+/// The control role.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ControlConfig {
+    /// Address of the admin gRPC API (`AdminService`) that `heraldctl` talks to.
+    pub listen: SocketAddr,
+    /// File of API tokens, one per line; `heraldctl` sends one as a bearer token. Unset:
+    /// the API takes no token (keep it on a private network).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens_file: Option<PathBuf>,
+}
+
+impl Default for ControlConfig {
+    fn default() -> Self {
+        ControlConfig {
+            listen: any(9092),
+            tokens_file: None,
+        }
+    }
+}
+
+/// A fixed offset from UTC, written `+HH:MM`, `-HH:MM` or `Z`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UtcOffset {
+    minutes: i16,
+}
+
+impl UtcOffset {
+    /// UTC itself.
+    pub const UTC: UtcOffset = UtcOffset { minutes: 0 };
+
+    /// The offset from UTC in minutes (east positive), from -12:00 to +14:00.
+    pub const fn minutes(self) -> i16 {
+        self.minutes
+    }
+}
+
+/// Why a UTC offset did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid UTC offset {0:?}: expected +HH:MM, -HH:MM or Z, from -12:00 to +14:00")]
+pub struct UtcOffsetError(String);
+
+impl FromStr for UtcOffset {
+    type Err = UtcOffsetError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let error = || UtcOffsetError(s.to_owned());
+        if s == "Z" || s.eq_ignore_ascii_case("utc") {
+            return Ok(UtcOffset::UTC);
+        }
+        let (sign, rest) = match s.as_bytes().first() {
+            Some(b'+') => (1, &s[1..]),
+            Some(b'-') => (-1, &s[1..]),
+            _ => return Err(error()),
+        };
+        let (hours, mins) = rest.split_once(':').ok_or_else(error)?;
+        if hours.len() != 2 || mins.len() != 2 {
+            return Err(error());
+        }
+        let hours: i16 = hours.parse().map_err(|_| error())?;
+        let mins: i16 = mins.parse().map_err(|_| error())?;
+        if mins >= 60 {
+            return Err(error());
+        }
+        let minutes = sign * (hours * 60 + mins);
+        if !(-12 * 60..=14 * 60).contains(&minutes) {
+            return Err(error());
+        }
+        Ok(UtcOffset { minutes })
+    }
+}
+
+impl fmt::Display for UtcOffset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sign = if self.minutes < 0 { '-' } else { '+' };
+        let abs = self.minutes.unsigned_abs();
+        write!(f, "{sign}{:02}:{:02}", abs / 60, abs % 60)
+    }
+}
+
+impl Serialize for UtcOffset {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for UtcOffset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+const fn any(port: u16) -> SocketAddr {
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+const fn days(n: u64) -> Duration {
+    Duration::from_secs(n * 24 * 3600)
+}

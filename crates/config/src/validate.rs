@@ -1,0 +1,261 @@
+//! Checks that values which parsed also make sense: run before any port is bound.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::{Config, ConfigErrors};
+
+/// NATS URL schemes the client understands.
+const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
+
+impl Config {
+    /// Checks every section and returns every problem found, each with its key.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigErrors`] listing each problem: empty lists, zero sizes and durations,
+    /// missing files, contradictory timeouts, two listeners on one address.
+    pub fn validate(&self) -> Result<(), ConfigErrors> {
+        let mut e = ConfigErrors::default();
+        self.validate_node(&mut e);
+        self.validate_nats(&mut e);
+        self.validate_etcd(&mut e);
+        self.validate_telemetry(&mut e);
+        self.validate_edge(&mut e);
+        self.validate_router(&mut e);
+        self.validate_connector(&mut e);
+        if let Some(path) = &self.control.tokens_file {
+            file_exists(&mut e, "control.tokens_file", path);
+        }
+        self.validate_listeners(&mut e);
+        e.into_result()
+    }
+
+    fn validate_node(&self, e: &mut ConfigErrors) {
+        if let Some(id) = &self.node.id {
+            name(e, "node.id", id);
+        }
+        if let Some(region) = &self.node.region {
+            name(e, "node.region", region);
+        }
+    }
+
+    fn validate_nats(&self, e: &mut ConfigErrors) {
+        let n = &self.nats;
+        if n.urls.is_empty() {
+            e.add("nats.urls", "empty: give at least one NATS server URL");
+        }
+        for (i, url) in n.urls.iter().enumerate() {
+            let scheme_ok = match url.split_once("://") {
+                Some((scheme, rest)) => NATS_SCHEMES.contains(&scheme) && !rest.is_empty(),
+                None => !url.is_empty(),
+            };
+            if !scheme_ok || url.contains(char::is_whitespace) {
+                e.add(
+                    format!("nats.urls[{i}]"),
+                    format!("{url:?} is not a NATS URL (nats://host:4222, tls://host:4222)"),
+                );
+            }
+        }
+        if !(1..=5).contains(&n.replicas) {
+            e.add(
+                "nats.replicas",
+                format!("must be from 1 to 5, not {}", n.replicas),
+            );
+        }
+        positive(e, "nats.connect_timeout", n.connect_timeout);
+        positive(e, "nats.request_timeout", n.request_timeout);
+        at_least_one(e, "nats.max_inflight_publishes", n.max_inflight_publishes);
+        if let Some(path) = &n.credentials {
+            file_exists(e, "nats.credentials", path);
+        }
+        positive(e, "nats.duplicate_window", n.duplicate_window);
+        positive(e, "nats.events_max_age", n.events_max_age);
+        positive(e, "nats.dead_letter_max_age", n.dead_letter_max_age);
+        positive(e, "nats.status_ttl", n.status_ttl);
+        positive(e, "nats.id_map_ttl", n.id_map_ttl);
+    }
+
+    fn validate_etcd(&self, e: &mut ConfigErrors) {
+        let c = &self.etcd;
+        if c.endpoints.is_empty() {
+            e.add("etcd.endpoints", "empty: give at least one etcd endpoint");
+        }
+        for (i, endpoint) in c.endpoints.iter().enumerate() {
+            if !is_http_url(endpoint) {
+                e.add(
+                    format!("etcd.endpoints[{i}]"),
+                    format!("{endpoint:?} is not an etcd endpoint (http://host:2379)"),
+                );
+            }
+        }
+        if !c.prefix.starts_with('/') || !c.prefix.ends_with('/') {
+            e.add(
+                "etcd.prefix",
+                format!("{:?} must start and end with '/'", c.prefix),
+            );
+        }
+        positive(e, "etcd.connect_timeout", c.connect_timeout);
+        if c.lease_ttl < Duration::from_secs(1) || c.lease_ttl.subsec_nanos() != 0 {
+            e.add(
+                "etcd.lease_ttl",
+                format!(
+                    "must be a whole number of seconds, at least 1s, not {:?}",
+                    c.lease_ttl
+                ),
+            );
+        }
+    }
+
+    fn validate_telemetry(&self, e: &mut ConfigErrors) {
+        let t = &self.telemetry;
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(&t.log_filter) {
+            e.add(
+                "telemetry.log_filter",
+                format!("{:?} is not a valid filter: {error}", t.log_filter),
+            );
+        }
+        if let Some(endpoint) = &t.otlp_endpoint
+            && !is_http_url(endpoint)
+        {
+            e.add(
+                "telemetry.otlp_endpoint",
+                format!("{endpoint:?} is not an OTLP/gRPC URL (http://collector:4317)"),
+            );
+        }
+    }
+
+    fn validate_edge(&self, e: &mut ConfigErrors) {
+        let c = &self.edge;
+        if let Some(tls) = &c.tls {
+            file_exists(e, "edge.tls.cert", &tls.cert);
+            file_exists(e, "edge.tls.key", &tls.key);
+        }
+        positive(e, "edge.bind_timeout", c.bind_timeout);
+        positive(e, "edge.enquire_link_interval", c.enquire_link_interval);
+        positive(e, "edge.inactivity_timeout", c.inactivity_timeout);
+        positive(e, "edge.response_timeout", c.response_timeout);
+        if c.enquire_link_interval >= c.inactivity_timeout {
+            e.add(
+                "edge.enquire_link_interval",
+                format!(
+                    "must be shorter than edge.inactivity_timeout ({} is not shorter than {})",
+                    humantime_serde::re::humantime::format_duration(c.enquire_link_interval),
+                    humantime_serde::re::humantime::format_duration(c.inactivity_timeout),
+                ),
+            );
+        }
+        at_least_one(e, "edge.max_window", c.max_window as usize);
+        if !(512..=16 * 1024 * 1024).contains(&c.max_pdu_len) {
+            e.add(
+                "edge.max_pdu_len",
+                format!("must be from 512 to 16777216, not {}", c.max_pdu_len),
+            );
+        }
+        at_least_one(e, "edge.max_sessions", c.max_sessions as usize);
+    }
+
+    fn validate_router(&self, e: &mut ConfigErrors) {
+        let c = &self.router;
+        at_least_one(e, "router.workers", c.workers);
+        at_least_one(e, "router.batch", c.batch);
+        positive(e, "router.ack_wait", c.ack_wait);
+        at_least_one(e, "router.max_deliveries", c.max_deliveries as usize);
+    }
+
+    fn validate_connector(&self, e: &mut ConfigErrors) {
+        let c = &self.connector;
+        at_least_one(e, "connector.batch", c.batch);
+        positive(e, "connector.ack_wait", c.ack_wait);
+        at_least_one(e, "connector.max_deliveries", c.max_deliveries as usize);
+        positive(
+            e,
+            "connector.reconnect_backoff_min",
+            c.reconnect_backoff_min,
+        );
+        if c.reconnect_backoff_min > c.reconnect_backoff_max {
+            e.add(
+                "connector.reconnect_backoff_min",
+                "must not be longer than connector.reconnect_backoff_max",
+            );
+        }
+    }
+
+    /// Every listener this config names, with its key. All roles' listeners are checked
+    /// together, since `herald dev` runs every role in one process.
+    pub fn listeners(&self) -> Vec<(&'static str, SocketAddr)> {
+        let mut listeners = vec![
+            ("admin.listen", self.admin.listen),
+            ("grpc.listen", self.grpc.listen),
+            ("edge.smpp_listen", self.edge.smpp_listen),
+        ];
+        if let Some(tls) = &self.edge.tls {
+            listeners.push(("edge.tls.listen", tls.listen));
+        }
+        if let Some(http) = self.edge.http_listen {
+            listeners.push(("edge.http_listen", http));
+        }
+        listeners.push(("control.listen", self.control.listen));
+        listeners
+    }
+
+    fn validate_listeners(&self, e: &mut ConfigErrors) {
+        let listeners = self.listeners();
+        for (i, (key, addr)) in listeners.iter().enumerate() {
+            if let Some((other, _)) = listeners[..i].iter().find(|(_, a)| clash(*a, *addr)) {
+                e.add(
+                    *key,
+                    format!("{addr} is also {other}'s address: one port, one listener"),
+                );
+            }
+        }
+    }
+}
+
+/// Two listeners clash when they use the same port on overlapping addresses (the same IP,
+/// or either one the unspecified address). Port 0 asks the OS for a free port: no clash.
+fn clash(a: SocketAddr, b: SocketAddr) -> bool {
+    a.port() != 0
+        && a.port() == b.port()
+        && (a.ip() == b.ip() || a.ip().is_unspecified() || b.ip().is_unspecified())
+}
+
+fn positive(e: &mut ConfigErrors, key: &str, value: Duration) {
+    if value.is_zero() {
+        e.add(key, "must be longer than zero");
+    }
+}
+
+fn at_least_one(e: &mut ConfigErrors, key: &str, value: usize) {
+    if value == 0 {
+        e.add(key, "must be at least 1");
+    }
+}
+
+fn file_exists(e: &mut ConfigErrors, key: &str, path: &Path) {
+    if !path.is_file() {
+        e.add(key, format!("file {} does not exist", path.display()));
+    }
+}
+
+fn name(e: &mut ConfigErrors, key: &str, value: &str) {
+    let valid = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !valid {
+        e.add(
+            key,
+            format!("{value:?}: use 1 to 64 letters, digits, '.', '_' or '-'"),
+        );
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    ["http://", "https://"].iter().any(|scheme| {
+        url.strip_prefix(scheme)
+            .is_some_and(|rest| !rest.is_empty())
+    }) && !url.contains(char::is_whitespace)
+}

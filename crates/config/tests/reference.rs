@@ -1,0 +1,107 @@
+//! The reference stays true: `herald.example.toml` is the defaults, and it and
+//! `docs/configuration.md` mention every key.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use figment::value::Value;
+use herald_config::{Config, EdgeTlsConfig, LoadOptions};
+
+const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
+
+/// A config with every optional key set, so every key path appears when serialised.
+fn everything_set() -> Config {
+    let mut config = Config::default();
+    config.node.id = Some("edge-1".into());
+    config.node.region = Some("eu".into());
+    config.nats.credentials = Some("/c".into());
+    config.telemetry.otlp_endpoint = Some("http://c:4317".into());
+    config.edge.tls = Some(EdgeTlsConfig {
+        listen: "0.0.0.0:3550".parse().unwrap(),
+        cert: "/c".into(),
+        key: "/k".into(),
+    });
+    config.edge.http_listen = Some("0.0.0.0:8080".parse().unwrap());
+    config.control.tokens_file = Some("/t".into());
+    config
+}
+
+fn key_paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Dict(_, dict) => {
+            for (k, v) in dict {
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                key_paths(v, &path, out);
+            }
+        }
+        _ => {
+            out.insert(prefix.to_owned());
+        }
+    }
+}
+
+fn all_keys() -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    key_paths(&Value::serialize(everything_set()).unwrap(), "", &mut keys);
+    assert!(
+        keys.contains("edge.tls.cert") && keys.contains("nats.urls"),
+        "{keys:?}"
+    );
+    keys
+}
+
+#[test]
+fn the_example_file_is_the_defaults() {
+    let env: BTreeMap<String, String> = [("HOSTNAME".to_owned(), "test-host".to_owned())].into();
+    let loaded = Config::load(LoadOptions {
+        file: Some(Path::new(MANIFEST).join("herald.example.toml")),
+        env,
+        overrides: vec![],
+    })
+    .unwrap();
+    let mut expected = Config::default();
+    expected.node.id = Some("test-host".into());
+    assert_eq!(loaded, expected);
+}
+
+#[test]
+fn the_example_file_lists_every_key() {
+    let text = std::fs::read_to_string(Path::new(MANIFEST).join("herald.example.toml")).unwrap();
+    let mut listed = BTreeSet::new();
+    let mut section = String::new();
+    for line in text.lines() {
+        let line = line.trim_start_matches('#').trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = header.to_owned();
+        } else if let Some((key, _)) = line.split_once(" = ")
+            && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        {
+            listed.insert(format!("{section}.{key}"));
+        }
+    }
+    let missing: Vec<_> = all_keys().difference(&listed).cloned().collect();
+    assert!(
+        missing.is_empty(),
+        "missing from herald.example.toml: {missing:?}"
+    );
+}
+
+#[test]
+fn the_docs_mention_every_key() {
+    let docs =
+        std::fs::read_to_string(Path::new(MANIFEST).join("../../docs/configuration.md")).unwrap();
+    let missing: Vec<_> = all_keys()
+        .into_iter()
+        .filter(|k| !docs.contains(&format!("`{k}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "missing from docs/configuration.md: {missing:?}"
+    );
+}

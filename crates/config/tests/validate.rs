@@ -1,0 +1,111 @@
+//! Validation: every problem at once, each with its key.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::time::Duration;
+
+use herald_config::{Config, EdgeTlsConfig, UtcOffset};
+
+fn keys(config: &Config) -> Vec<String> {
+    config
+        .validate()
+        .unwrap_err()
+        .problems()
+        .iter()
+        .map(|p| p.key.clone())
+        .collect()
+}
+
+#[test]
+fn defaults_are_valid() {
+    Config::default().validate().unwrap();
+}
+
+#[test]
+fn several_problems_are_collected_at_once() {
+    let mut config = Config::default();
+    config.nats.urls.clear();
+    config.edge.max_window = 0;
+    config.edge.enquire_link_interval = Duration::from_secs(300);
+    config.edge.tls = Some(EdgeTlsConfig {
+        listen: "0.0.0.0:3550".parse().unwrap(),
+        cert: "/nonexistent/edge.crt".into(),
+        key: "/nonexistent/edge.key".into(),
+    });
+    config.etcd.prefix = "herald".into();
+    config.router.workers = 0;
+
+    let errors = config.validate().unwrap_err();
+    let text = errors.to_string();
+    for expected in [
+        "nats.urls: empty",
+        "edge.max_window: must be at least 1",
+        "edge.enquire_link_interval: must be shorter than edge.inactivity_timeout",
+        "edge.tls.cert: file /nonexistent/edge.crt does not exist",
+        "edge.tls.key: file /nonexistent/edge.key does not exist",
+        "etcd.prefix:",
+        "router.workers: must be at least 1",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    assert_eq!(errors.len(), 7, "{text}");
+}
+
+#[test]
+fn two_listeners_on_one_address_clash() {
+    let mut config = Config::default();
+    config.control.listen = "127.0.0.1:9090".parse().unwrap(); // admin has 0.0.0.0:9090
+    config.edge.http_listen = Some("0.0.0.0:2775".parse().unwrap()); // edge.smpp_listen
+    assert_eq!(keys(&config), ["edge.http_listen", "control.listen"]);
+
+    // Port 0 asks the OS for a free port: any number of listeners may.
+    let mut config = Config::default();
+    config.admin.listen = "127.0.0.1:0".parse().unwrap();
+    config.grpc.listen = "127.0.0.1:0".parse().unwrap();
+    config.validate().unwrap();
+    // Same port on two distinct IPs is fine.
+    config.control.listen = "127.0.0.2:2775".parse().unwrap();
+    config.edge.smpp_listen = "127.0.0.1:2775".parse().unwrap();
+    config.validate().unwrap();
+}
+
+#[test]
+fn urls_endpoints_and_names_are_checked() {
+    let mut config = Config::default();
+    config.nats.urls = vec!["nats://a:4222".into(), "http://b:4222".into()];
+    config.etcd.endpoints = vec!["e1:2379".into()];
+    config.telemetry.otlp_endpoint = Some("collector:4317".into());
+    config.node.id = Some("edge/1".into());
+    config.nats.replicas = 7;
+    config.etcd.lease_ttl = Duration::from_millis(1500);
+    config.connector.reconnect_backoff_min = Duration::from_secs(120);
+    assert_eq!(
+        keys(&config),
+        [
+            "node.id",
+            "nats.urls[1]",
+            "nats.replicas",
+            "etcd.endpoints[0]",
+            "etcd.lease_ttl",
+            "telemetry.otlp_endpoint",
+            "connector.reconnect_backoff_min",
+        ]
+    );
+}
+
+#[test]
+fn utc_offsets_parse_and_print() {
+    for (text, minutes, shown) in [
+        ("Z", 0, "+00:00"),
+        ("+05:30", 330, "+05:30"),
+        ("-03:00", -180, "-03:00"),
+        ("+14:00", 840, "+14:00"),
+    ] {
+        let offset: UtcOffset = text.parse().unwrap();
+        assert_eq!(offset.minutes(), minutes);
+        assert_eq!(offset.to_string(), shown);
+    }
+    for bad in ["", "5", "+5:00", "+15:00", "+01:60", "-12:01", "+aa:00"] {
+        assert!(bad.parse::<UtcOffset>().is_err(), "{bad:?}");
+    }
+}

@@ -1,0 +1,396 @@
+//! Every Herald metric, named in one place.
+//!
+//! Names follow the Prometheus conventions: a `herald_<component>_` prefix, base units
+//! (`_seconds`), `_total` on counters. Labels are bounded: only the keys in [`labels`]
+//! are used, and their values come from configuration or from small fixed sets, never
+//! from traffic (no phone number, message id or free text ever becomes a label).
+//!
+//! | label | values |
+//! | --- | --- |
+//! | `account` | an account id from the rules (bounded by the number of accounts) |
+//! | `carrier` | a carrier id from the rules (bounded by the number of carriers) |
+//! | `status` | a small fixed set per metric: an SMPP status name (`ESME_ROK`, `ESME_RTHROTTLED`, ...) or an outcome word (`ok`, `error`, ...) |
+//! | `role` | `edge`, `router`, `connector`, `control` (`dev` runs several in one process) |
+//!
+//! [`herald_node_info`](NODE_INFO) alone also carries `node` and `version`, constant for
+//! the life of a process.
+//!
+//! [`ALL`] lists every metric with its type, unit, labels and help text; [`describe_all`]
+//! registers them with the installed recorder, and `docs/metrics.md` is the same table for
+//! operators (a test keeps them in step).
+
+use metrics::Unit;
+
+/// The label keys Herald uses.
+pub mod labels {
+    /// An account id.
+    pub const ACCOUNT: &str = "account";
+    /// A carrier id.
+    pub const CARRIER: &str = "carrier";
+    /// An outcome: an SMPP status name or an outcome word, from a fixed set per metric.
+    pub const STATUS: &str = "status";
+    /// The role of the component that recorded the sample.
+    pub const ROLE: &str = "role";
+    /// The node id (only on `herald_node_info`).
+    pub const NODE: &str = "node";
+    /// The Herald version (only on `herald_node_info`).
+    pub const VERSION: &str = "version";
+}
+
+use labels::{ACCOUNT, CARRIER, NODE, ROLE, STATUS, VERSION};
+
+// Edge: SMPP server for ESMEs and HTTP submit API.
+
+/// Bind requests from ESMEs, by outcome (`status`: the `bind_*_resp` status name).
+pub const EDGE_BINDS_TOTAL: &str = "herald_edge_binds_total";
+/// ESME sessions currently bound on this edge.
+pub const EDGE_SESSIONS: &str = "herald_edge_sessions";
+/// `submit_sm` answered, by the `submit_sm_resp` status name.
+pub const EDGE_SUBMIT_TOTAL: &str = "herald_edge_submit_total";
+/// Time from reading a `submit_sm` to writing its `submit_sm_resp` (includes the bus ack).
+pub const EDGE_SUBMIT_SECONDS: &str = "herald_edge_submit_seconds";
+/// `deliver_sm` (receipts and MO) sent to ESMEs, by the `deliver_sm_resp` status name
+/// (`timeout` when none came).
+pub const EDGE_DELIVER_TOTAL: &str = "herald_edge_deliver_total";
+/// Time from writing a `deliver_sm` to reading its `deliver_sm_resp`.
+pub const EDGE_DELIVER_SECONDS: &str = "herald_edge_deliver_seconds";
+/// HTTP submit API requests, by HTTP status code.
+pub const EDGE_HTTP_SUBMIT_TOTAL: &str = "herald_edge_http_submit_total";
+
+// Router.
+
+/// MT messages routed, by outcome (`routed`, `rejected`, `no_route`, `throttled`);
+/// `carrier` is empty when no carrier was chosen.
+pub const ROUTER_ROUTE_TOTAL: &str = "herald_router_route_total";
+/// Time to route one MT message: from consuming it to the ack of its publish to the
+/// carrier queue.
+pub const ROUTER_ROUTE_SECONDS: &str = "herald_router_route_seconds";
+/// MO messages routed to accounts, by outcome (`routed`, `no_route`).
+pub const ROUTER_MO_TOTAL: &str = "herald_router_mo_total";
+
+// Connector.
+
+/// Carrier binds currently up.
+pub const CONNECTOR_BINDS: &str = "herald_connector_binds";
+/// Bind attempts to carriers, by outcome (the `bind_*_resp` status name, or `error`).
+pub const CONNECTOR_BIND_ATTEMPTS_TOTAL: &str = "herald_connector_bind_attempts_total";
+/// `submit_sm` sent to carriers, by the carrier's `submit_sm_resp` status name
+/// (`timeout` when none came).
+pub const CONNECTOR_SUBMIT_TOTAL: &str = "herald_connector_submit_total";
+/// Time from writing a `submit_sm` to a carrier to reading its `submit_sm_resp`.
+pub const CONNECTOR_SUBMIT_SECONDS: &str = "herald_connector_submit_seconds";
+/// Submits to carriers awaiting their response (the window in use).
+pub const CONNECTOR_INFLIGHT: &str = "herald_connector_inflight";
+/// Delivery receipts from carriers, by outcome (`matched`, `unmatched`, `invalid`).
+pub const CONNECTOR_RECEIPTS_TOTAL: &str = "herald_connector_receipts_total";
+/// MO messages received from carriers.
+pub const CONNECTOR_MO_TOTAL: &str = "herald_connector_mo_total";
+
+// Bus (JetStream).
+
+/// Publishes to the bus, by outcome (`ok`, `duplicate`, `full`, `error`).
+pub const BUS_PUBLISH_TOTAL: &str = "herald_bus_publish_total";
+/// Time from a publish to its JetStream ack.
+pub const BUS_PUBLISH_SECONDS: &str = "herald_bus_publish_seconds";
+/// Publishes currently awaiting their ack.
+pub const BUS_INFLIGHT_PUBLISHES: &str = "herald_bus_inflight_publishes";
+/// Messages consumed from the bus, by outcome (`ack`, `nak`, `term`, `dead_letter`).
+pub const BUS_CONSUME_TOTAL: &str = "herald_bus_consume_total";
+/// 1 while connected to NATS, 0 otherwise.
+pub const BUS_CONNECTED: &str = "herald_bus_connected";
+
+// Rules (etcd).
+
+/// The etcd revision of the rules snapshot this node routes with.
+pub const RULES_REVISION: &str = "herald_rules_revision";
+/// Rules snapshot rebuilds (start-up and every watch event), by outcome (`ok`, `error`).
+pub const RULES_RELOAD_TOTAL: &str = "herald_rules_reload_total";
+/// Unix time of the last successful rules snapshot rebuild.
+pub const RULES_LAST_RELOAD_TIMESTAMP_SECONDS: &str = "herald_rules_last_reload_timestamp_seconds";
+/// 1 while etcd is unreachable and the node serves its last-known-good rules.
+pub const RULES_STALE: &str = "herald_rules_stale";
+
+// Node.
+
+/// Always 1; its labels say which node, role and version this process is.
+pub const NODE_INFO: &str = "herald_node_info";
+/// 1 while `/readyz` answers 200, 0 otherwise (not ready yet, or draining).
+pub const NODE_READY: &str = "herald_node_ready";
+
+/// The type of a metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// Only goes up; resets on restart.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// A distribution, rendered as a Prometheus histogram.
+    Histogram,
+}
+
+impl MetricKind {
+    /// The Prometheus type name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MetricKind::Counter => "counter",
+            MetricKind::Gauge => "gauge",
+            MetricKind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric: its name, type, unit, label keys and help text.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricDef {
+    /// The full Prometheus name.
+    pub name: &'static str,
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// The unit of its values.
+    pub unit: Unit,
+    /// The label keys it is recorded with.
+    pub labels: &'static [&'static str],
+    /// The help text shown in `/metrics`.
+    pub help: &'static str,
+}
+
+const fn def(
+    name: &'static str,
+    kind: MetricKind,
+    unit: Unit,
+    labels: &'static [&'static str],
+    help: &'static str,
+) -> MetricDef {
+    MetricDef {
+        name,
+        kind,
+        unit,
+        labels,
+        help,
+    }
+}
+
+use MetricKind::{Counter, Gauge, Histogram};
+
+/// Every Herald metric.
+pub const ALL: &[MetricDef] = &[
+    def(
+        EDGE_BINDS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, STATUS],
+        "Bind requests from ESMEs, by outcome.",
+    ),
+    def(
+        EDGE_SESSIONS,
+        Gauge,
+        Unit::Count,
+        &[ACCOUNT],
+        "ESME sessions currently bound on this edge.",
+    ),
+    def(
+        EDGE_SUBMIT_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, STATUS],
+        "submit_sm answered, by submit_sm_resp status.",
+    ),
+    def(
+        EDGE_SUBMIT_SECONDS,
+        Histogram,
+        Unit::Seconds,
+        &[ACCOUNT],
+        "Time from reading a submit_sm to writing its submit_sm_resp.",
+    ),
+    def(
+        EDGE_DELIVER_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, STATUS],
+        "deliver_sm sent to ESMEs, by deliver_sm_resp status.",
+    ),
+    def(
+        EDGE_DELIVER_SECONDS,
+        Histogram,
+        Unit::Seconds,
+        &[ACCOUNT],
+        "Time from writing a deliver_sm to reading its deliver_sm_resp.",
+    ),
+    def(
+        EDGE_HTTP_SUBMIT_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, STATUS],
+        "HTTP submit API requests, by HTTP status code.",
+    ),
+    def(
+        ROUTER_ROUTE_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, CARRIER, STATUS],
+        "MT messages routed, by outcome.",
+    ),
+    def(
+        ROUTER_ROUTE_SECONDS,
+        Histogram,
+        Unit::Seconds,
+        &[CARRIER],
+        "Time to route one MT message, consume to publish ack.",
+    ),
+    def(
+        ROUTER_MO_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, CARRIER, STATUS],
+        "MO messages routed to accounts, by outcome.",
+    ),
+    def(
+        CONNECTOR_BINDS,
+        Gauge,
+        Unit::Count,
+        &[CARRIER],
+        "Carrier binds currently up.",
+    ),
+    def(
+        CONNECTOR_BIND_ATTEMPTS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER, STATUS],
+        "Bind attempts to carriers, by outcome.",
+    ),
+    def(
+        CONNECTOR_SUBMIT_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER, STATUS],
+        "submit_sm sent to carriers, by submit_sm_resp status.",
+    ),
+    def(
+        CONNECTOR_SUBMIT_SECONDS,
+        Histogram,
+        Unit::Seconds,
+        &[CARRIER],
+        "Time from writing a submit_sm to a carrier to reading its response.",
+    ),
+    def(
+        CONNECTOR_INFLIGHT,
+        Gauge,
+        Unit::Count,
+        &[CARRIER],
+        "Submits to carriers awaiting their response.",
+    ),
+    def(
+        CONNECTOR_RECEIPTS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER, STATUS],
+        "Delivery receipts from carriers, by outcome.",
+    ),
+    def(
+        CONNECTOR_MO_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER],
+        "MO messages received from carriers.",
+    ),
+    def(
+        BUS_PUBLISH_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ROLE, STATUS],
+        "Publishes to the bus, by outcome.",
+    ),
+    def(
+        BUS_PUBLISH_SECONDS,
+        Histogram,
+        Unit::Seconds,
+        &[ROLE],
+        "Time from a publish to its JetStream ack.",
+    ),
+    def(
+        BUS_INFLIGHT_PUBLISHES,
+        Gauge,
+        Unit::Count,
+        &[ROLE],
+        "Publishes currently awaiting their ack.",
+    ),
+    def(
+        BUS_CONSUME_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ROLE, STATUS],
+        "Messages consumed from the bus, by outcome.",
+    ),
+    def(
+        BUS_CONNECTED,
+        Gauge,
+        Unit::Count,
+        &[ROLE],
+        "1 while connected to NATS, 0 otherwise.",
+    ),
+    def(
+        RULES_REVISION,
+        Gauge,
+        Unit::Count,
+        &[],
+        "etcd revision of the rules snapshot in use.",
+    ),
+    def(
+        RULES_RELOAD_TOTAL,
+        Counter,
+        Unit::Count,
+        &[STATUS],
+        "Rules snapshot rebuilds, by outcome.",
+    ),
+    def(
+        RULES_LAST_RELOAD_TIMESTAMP_SECONDS,
+        Gauge,
+        Unit::Seconds,
+        &[],
+        "Unix time of the last successful rules rebuild.",
+    ),
+    def(
+        RULES_STALE,
+        Gauge,
+        Unit::Count,
+        &[],
+        "1 while serving last-known-good rules with etcd unreachable.",
+    ),
+    def(
+        NODE_INFO,
+        Gauge,
+        Unit::Count,
+        &[NODE, ROLE, VERSION],
+        "Always 1; labels name this node, its role and version.",
+    ),
+    def(
+        NODE_READY,
+        Gauge,
+        Unit::Count,
+        &[],
+        "1 while /readyz answers 200, 0 otherwise.",
+    ),
+];
+
+/// Registers the help text and unit of every metric in [`ALL`] with the installed
+/// recorder. [`crate::install_metrics`] calls it; calling it again is harmless.
+pub fn describe_all() {
+    for def in ALL {
+        match def.kind {
+            MetricKind::Counter => metrics::describe_counter!(def.name, def.unit, def.help),
+            MetricKind::Gauge => metrics::describe_gauge!(def.name, def.unit, def.help),
+            MetricKind::Histogram => metrics::describe_histogram!(def.name, def.unit, def.help),
+        }
+    }
+}
+
+/// Sets [`NODE_INFO`] to 1 with this process's node id, role and version.
+pub fn set_node_info(node: &str, role: &str) {
+    metrics::gauge!(
+        NODE_INFO,
+        NODE => node.to_owned(),
+        ROLE => role.to_owned(),
+        VERSION => env!("CARGO_PKG_VERSION"),
+    )
+    .set(1.0);
+}

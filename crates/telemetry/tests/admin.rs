@@ -1,0 +1,173 @@
+//! The admin HTTP port over a real loopback socket: `/metrics`, `/healthz`, `/readyz`.
+
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+use std::net::SocketAddr;
+
+use herald_telemetry::{AdminServer, Readiness, install_metrics, names};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A minimal HTTP/1.1 GET: returns the status code and the body.
+async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8(response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+struct Running {
+    addr: SocketAddr,
+    readiness: Readiness,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), herald_telemetry::TelemetryError>>,
+}
+
+async fn start() -> Running {
+    let server = AdminServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let addr = server.local_addr();
+    let readiness = server.readiness().clone();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        readiness,
+        stop,
+        task,
+    }
+}
+
+impl Running {
+    async fn stop(self) {
+        self.stop.send(()).unwrap();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn metrics_serves_an_incremented_counter() {
+    let server = start().await;
+    metrics::counter!(names::EDGE_SUBMIT_TOTAL, "account" => "acme", "status" => "ESME_ROK")
+        .increment(3);
+    metrics::histogram!(names::EDGE_SUBMIT_SECONDS, "account" => "acme").record(0.002);
+
+    let (status, body) = get(server.addr, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        body.contains(r#"herald_edge_submit_total{account="acme",status="ESME_ROK"} 3"#),
+        "{body}"
+    );
+    // Described, and `_seconds` histograms get the latency buckets.
+    assert!(body.contains("# HELP herald_edge_submit_total"), "{body}");
+    assert!(
+        body.contains(r#"herald_edge_submit_seconds_bucket{account="acme",le="0.00005"}"#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"herald_edge_submit_seconds_bucket{account="acme",le="10"}"#),
+        "{body}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn healthz_is_ok_while_running() {
+    let server = start().await;
+    assert_eq!(get(server.addr, "/healthz").await, (200, "ok".to_owned()));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_follows_checks_and_drain() {
+    let server = start().await;
+    let bus = server.readiness.register("bus");
+    let rules = server.readiness.register("rules");
+
+    let (status, body) = get(server.addr, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("bus") && body.contains("rules"), "{body}");
+
+    bus.set(true);
+    let (status, body) = get(server.addr, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(!body.contains("bus") && body.contains("rules"), "{body}");
+
+    rules.set(true);
+    assert_eq!(get(server.addr, "/readyz").await.0, 200);
+
+    server.readiness.drain();
+    let (status, body) = get(server.addr, "/readyz").await;
+    assert_eq!(status, 503);
+    assert!(body.contains("draining"), "{body}");
+    // Draining is final: checks flipping back do not make the node ready again.
+    bus.set(true);
+    assert_eq!(get(server.addr, "/readyz").await.0, 503);
+    server.stop().await;
+}
+
+#[test]
+fn install_is_idempotent() {
+    let first = install_metrics().unwrap();
+    let second = install_metrics().unwrap();
+    metrics::counter!(names::RULES_RELOAD_TOTAL, "status" => "ok").increment(1);
+    assert!(second.render().contains("herald_rules_reload_total"));
+    assert_eq!(first.render(), second.render());
+}
+
+#[test]
+fn readiness_without_checks_is_ready() {
+    let readiness = Readiness::new();
+    assert!(readiness.is_ready());
+    let flag = readiness.register("grpc");
+    let again = readiness.register("grpc");
+    assert!(!readiness.is_ready());
+    again.set(true);
+    assert!(flag.get() && readiness.is_ready());
+    assert_eq!(readiness.checks(), vec![("grpc".to_owned(), true)]);
+}
+
+#[test]
+fn every_metric_is_named_by_convention_and_documented() {
+    let docs = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/metrics.md"
+    ))
+    .unwrap();
+    let allowed = ["account", "carrier", "status", "role", "node", "version"];
+    let mut seen = std::collections::HashSet::new();
+    assert!(
+        names::ALL.iter().all(|def| seen.insert(def.name)),
+        "duplicate metric name"
+    );
+    for def in names::ALL {
+        assert!(def.name.starts_with("herald_"), "{}", def.name);
+        match def.kind {
+            names::MetricKind::Counter => assert!(def.name.ends_with("_total"), "{}", def.name),
+            _ => assert!(!def.name.ends_with("_total"), "{}", def.name),
+        }
+        if def.kind == names::MetricKind::Histogram {
+            assert!(def.name.ends_with("_seconds"), "{}", def.name);
+        }
+        assert!(
+            def.labels.iter().all(|l| allowed.contains(l)),
+            "{}",
+            def.name
+        );
+        assert!(
+            docs.contains(&format!("`{}`", def.name)),
+            "{} missing from docs/metrics.md",
+            def.name
+        );
+    }
+}
