@@ -305,6 +305,16 @@ impl Delivery {
         self.headers()?.get(name).map(|v| v.as_str())
     }
 
+    /// Makes `span` a child of the trace the publisher was in, when the message carries
+    /// a trace context.
+    pub fn join_trace(&self, span: &tracing::Span) {
+        if self.header(herald_telemetry::TRACEPARENT).is_some() {
+            let _ = herald_telemetry::set_parent_from(span, |name| {
+                self.header(name).map(str::to_owned)
+            });
+        }
+    }
+
     /// How many times it has been delivered, this time included.
     pub fn deliveries(&self) -> u32 {
         self.deliveries

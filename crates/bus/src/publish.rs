@@ -6,6 +6,10 @@
 //! gets its own completion. The message id goes out as `Nats-Msg-Id`, so a republish of
 //! the same message within the stream's duplicate window is stored once.
 //!
+//! The typed constructors ([`Outgoing::accepted`] and the rest) put the message id, the
+//! account and the current span's trace context in headers, so a consumer can route and
+//! join the trace without decoding the body.
+//!
 //! The number of publishes awaiting acks is bounded by
 //! [`crate::BusConfig::max_inflight_publishes`]; past it, `publish` fails at once with
 //! [`BusError::Full`] instead of queueing without bound.
@@ -52,6 +56,7 @@ impl Outgoing {
         Outgoing::new(subject::mt(&mt.account_id), mt.id.clone(), encode(mt))
             .header(MESSAGE_ID_HEADER, &mt.id)
             .header(ACCOUNT_HEADER, &mt.account_id)
+            .with_trace_context()
     }
 
     /// A routed MT for `carrier`'s queue. Each attempt has its own dedup id, so a
@@ -61,6 +66,7 @@ impl Outgoing {
         Outgoing::new(subject::out(carrier), id, encode(mt))
             .header(MESSAGE_ID_HEADER, &mt.id)
             .header(ACCOUNT_HEADER, &mt.account_id)
+            .with_trace_context()
     }
 
     /// A receipt or MO for `account`'s sessions; `id` dedups a carrier's repeated receipt.
@@ -73,12 +79,14 @@ impl Outgoing {
         Outgoing::new(subject, id.clone(), encode(event))
             .header(MESSAGE_ID_HEADER, &id)
             .header(ACCOUNT_HEADER, account)
+            .with_trace_context()
     }
 
     /// An MO from `mo.carrier_id`, for MO routing.
     pub fn mo(mo: &MoMessage) -> Self {
         Outgoing::new(subject::mo(&mo.carrier_id), mo.id.clone(), encode(mo))
             .header(MESSAGE_ID_HEADER, &mo.id)
+            .with_trace_context()
     }
 
     /// Adds a header (trace context, reasons); later values of one name are kept too.
@@ -87,7 +95,16 @@ impl Outgoing {
         self
     }
 
-    /// Adds every `(name, value)` pair, such as the trace context of the current span.
+    /// Adds the trace context of the current span (`traceparent`, `tracestate`), so the
+    /// consumer's work joins the same trace.
+    pub fn with_trace_context(mut self) -> Self {
+        herald_telemetry::inject_current(|name, value| {
+            self.headers.insert(name, value.as_str());
+        });
+        self
+    }
+
+    /// Adds every `(name, value)` pair.
     pub fn headers<'a>(mut self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         for (name, value) in pairs {
             self.headers.append(name, value);
