@@ -226,7 +226,14 @@ async fn consume_herald(bus: &Bus, decode: bool) -> f64 {
     let rate = rate(started);
     // A work queue allows one consumer per subject: make room for the raw side's.
     drop(deliveries);
-    let stream = bus.jetstream().get_stream(StreamKind::Mt.name()).await.unwrap();
-    stream.delete_consumer(&consumer.spec().durable).await.unwrap();
+    let stream = bus
+        .jetstream()
+        .get_stream(StreamKind::Mt.name())
+        .await
+        .unwrap();
+    stream
+        .delete_consumer(&consumer.spec().durable)
+        .await
+        .unwrap();
     rate
 }

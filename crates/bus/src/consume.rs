@@ -376,7 +376,11 @@ impl Delivery {
     /// Gives up: publishes it to the dead-letter subject with the reason, waits for that
     /// to be stored, then terminates it so it is never redelivered.
     pub async fn dead_letter(self, reason: &str) -> Result<(), BusError> {
-        let origin = format!("{}:{}", self.shared.spec.stream.name(), self.stream_sequence);
+        let origin = format!(
+            "{}:{}",
+            self.shared.spec.stream.name(),
+            self.stream_sequence
+        );
         let mut letter = Outgoing::new(
             subject::dead_letter(self.subject()),
             format!("dlq:{origin}"),

@@ -1,12 +1,26 @@
 //! The edge role: the SMPP server that ESMEs bind to.
 //!
 //! The edge is stateless: any ESME may bind to any edge replica, and everything it accepts
-//! is on the bus before the ESME hears OK.
+//! is on the bus before the ESME hears OK. What it keeps in memory (the sessions bound to
+//! it, a rate limiter per account) is rebuilt by the ESMEs binding again.
 //!
-//! - [`message_id`]: cluster-unique, time-sortable message ids made without coordination.
+//! - [`server`]: [`Edge`], the listener and one task per connection.
+//! - [`bind`]: authenticating a bind against the rules store.
+//! - [`requests`]: answering a bound session's requests: `submit_sm`, `data_sm`,
+//!   `submit_multi`, `query_sm`, and the rest.
+//! - [`delivery`]: receipts and MO from the bus to the account's bound sessions.
 //! - [`submit`]: checks a `submit_sm` field by field, with the status the specification
 //!   gives each fault, and turns it into the bus envelope.
+//! - [`message_id`]: cluster-unique, time-sortable message ids made without coordination.
+//! - [`quota`]: the per-account rate limit.
 #![forbid(unsafe_code)]
 
+pub mod bind;
+pub mod delivery;
 pub mod message_id;
+pub mod quota;
+pub mod requests;
+pub mod server;
 pub mod submit;
+
+pub use server::{Edge, EdgeDeps, EdgeError};

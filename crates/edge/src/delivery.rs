@@ -1,0 +1,358 @@
+//! Receipts and MO from the bus to an account's bound sessions.
+//!
+//! Every edge that holds a receiver or transceiver session of an account pulls from that
+//! account's durable consumer (`account-<id>`), so the account's events are shared among
+//! the edges its sessions are on, whichever edge the message was submitted through. On
+//! this edge, deliveries go round-robin over the account's sessions. An event is acked
+//! on the bus only after the ESME answered `deliver_sm_resp` OK; an error or a timeout
+//! puts it back with backoff. With no session bound anywhere, events wait in the stream
+//! (up to its retention) and go out when one binds.
+//!
+//! | ESME's answer | what happens |
+//! | --- | --- |
+//! | `ESME_ROK` | acked |
+//! | `ESME_RX_P_APPN`, `ESME_RX_R_APPN` (permanent, reject) | dead-lettered |
+//! | anything else, timeout, session lost | redelivered after the backoff |
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use herald_bus::{ConsumerSpec, Delivery};
+use herald_proto::bus::v1::{self as bus, Event, MoMessage, Receipt, event};
+use herald_smpp::pdu::SubmitSm;
+use herald_smpp::receipt::{DeliveryReceipt, MessageState, NetworkErrorCode, ReceiptTlvs};
+use herald_smpp::session::Session;
+use herald_smpp::types::{Address, COctetString, DataCoding, EsmClass, Npi, Ton};
+use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
+use herald_telemetry::names;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::server::Shared;
+
+/// Events pulled per request.
+const BATCH: usize = 64;
+/// `deliver_sm`s awaiting their response per account on this edge.
+const MAX_IN_FLIGHT: usize = 256;
+/// How long an event waits when the account's sessions here just went away.
+const NO_SESSION_DELAY: Duration = Duration::from_secs(1);
+
+type SessionList = Vec<(u64, Session)>;
+
+/// The receiver sessions of each account on this edge, and their delivery tasks.
+#[derive(Debug, Default)]
+pub(crate) struct Receivers {
+    accounts: Mutex<HashMap<String, AccountReceivers>>,
+    next_id: std::sync::atomic::AtomicU64,
+}
+
+#[derive(Debug)]
+struct AccountReceivers {
+    sessions: watch::Sender<SessionList>,
+    task: JoinHandle<()>,
+}
+
+impl Receivers {
+    /// Adds `session` to `account`'s receivers, starting its delivery task if it is the
+    /// first; the session leaves when the guard drops.
+    pub(crate) fn register(
+        &self,
+        shared: &Arc<Shared>,
+        account: &str,
+        session: Session,
+    ) -> ReceiverGuard {
+        let id = self
+            .next_id
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Ok(mut accounts) = self.accounts.lock() {
+            let entry = accounts.entry(account.to_owned()).or_insert_with(|| {
+                let (tx, rx) = watch::channel(Vec::new());
+                let task = tokio::spawn(deliver(Arc::downgrade(shared), account.to_owned(), rx));
+                AccountReceivers { sessions: tx, task }
+            });
+            entry.sessions.send_modify(|list| list.push((id, session)));
+        }
+        ReceiverGuard {
+            shared: Arc::downgrade(shared),
+            account: account.to_owned(),
+            id,
+        }
+    }
+
+    fn unregister(&self, account: &str, id: u64) {
+        let Ok(mut accounts) = self.accounts.lock() else {
+            return;
+        };
+        let Some(entry) = accounts.get_mut(account) else {
+            return;
+        };
+        entry
+            .sessions
+            .send_modify(|list| list.retain(|(i, _)| *i != id));
+        if entry.sessions.borrow().is_empty() {
+            // What the task had in flight is redelivered to another edge after the
+            // consumer's ack wait; nothing is lost.
+            entry.task.abort();
+            accounts.remove(account);
+        }
+    }
+}
+
+/// Keeps a session among its account's receivers.
+#[derive(Debug)]
+pub(crate) struct ReceiverGuard {
+    shared: Weak<Shared>,
+    account: String,
+    id: u64,
+}
+
+impl Drop for ReceiverGuard {
+    fn drop(&mut self) {
+        if let Some(shared) = self.shared.upgrade() {
+            shared.receivers.unregister(&self.account, self.id);
+        }
+    }
+}
+
+/// The delivery loop of one account on this edge; restarts its consumer after errors.
+async fn deliver(shared: Weak<Shared>, account: String, sessions: watch::Receiver<SessionList>) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let Some(strong) = shared.upgrade() else {
+            return;
+        };
+        let consumer = strong.bus.consumer(ConsumerSpec::account(&account)).await;
+        drop(strong);
+        let result = match consumer {
+            Ok(consumer) => match consumer.messages(BATCH).await {
+                Ok(deliveries) => {
+                    backoff = Duration::from_millis(100);
+                    pump(deliveries, &account, &sessions).await;
+                    continue;
+                }
+                Err(err) => err,
+            },
+            Err(err) => err,
+        };
+        tracing::warn!(%account, error = %result, ?backoff, "event consumer unavailable");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+async fn pump(
+    mut deliveries: herald_bus::Deliveries,
+    account: &str,
+    sessions: &watch::Receiver<SessionList>,
+) {
+    let mut in_flight: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
+    let mut turn = 0usize;
+    loop {
+        tokio::select! {
+            next = deliveries.next(), if in_flight.len() < MAX_IN_FLIGHT => match next {
+                Some(Ok(delivery)) => {
+                    let session = {
+                        let list = sessions.borrow();
+                        turn = turn.wrapping_add(1);
+                        (!list.is_empty()).then(|| list[turn % list.len()].1.clone())
+                    };
+                    in_flight.push(Box::pin(deliver_one(delivery, session, account.to_owned())));
+                }
+                Some(Err(err)) => tracing::debug!(%account, error = %err, "pull interrupted"),
+                None => return,
+            },
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+        }
+    }
+}
+
+async fn deliver_one(delivery: Delivery, session: Option<Session>, account: String) {
+    let Some(session) = session else {
+        let _ = delivery.retry_after(NO_SESSION_DELAY).await;
+        return;
+    };
+    let event: Event = match delivery.decode() {
+        Ok(event) => event,
+        Err(err) => {
+            let _ = delivery
+                .dead_letter(&format!("undecodable event: {err}"))
+                .await;
+            return;
+        }
+    };
+    let Some(sm) = deliver_sm(&event) else {
+        let _ = delivery
+            .dead_letter("event with neither receipt nor MO")
+            .await;
+        return;
+    };
+    let started = std::time::Instant::now();
+    let outcome = session.request(PduBody::DeliverSm(sm)).await;
+    metrics::histogram!(names::EDGE_DELIVER_SECONDS).record(started.elapsed().as_secs_f64());
+    let status = match &outcome {
+        Ok(resp) => resp.command_status,
+        Err(_) => CommandStatus::ESME_RSYSERR,
+    };
+    let status = if outcome.is_err() {
+        "timeout"
+    } else {
+        status.name()
+    };
+    metrics::counter!(
+        names::EDGE_DELIVER_TOTAL,
+        names::labels::ACCOUNT => account.clone(),
+        names::labels::STATUS => status
+    )
+    .increment(1);
+    let result = match outcome {
+        Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => delivery.ack().await,
+        Ok(resp)
+            if matches!(
+                resp.command_status,
+                CommandStatus::ESME_RX_P_APPN | CommandStatus::ESME_RX_R_APPN
+            ) =>
+        {
+            delivery
+                .dead_letter(&format!("ESME refused: {}", resp.command_status))
+                .await
+        }
+        Ok(resp) => {
+            delivery
+                .retry(&format!("ESME answered {}", resp.command_status))
+                .await
+        }
+        Err(err) => delivery.retry(&err.to_string()).await,
+    };
+    if let Err(err) = result {
+        tracing::warn!(%account, error = %err, "could not settle a delivery");
+    }
+}
+
+/// The `deliver_sm` that carries `event` to the ESME.
+pub fn deliver_sm(event: &Event) -> Option<SubmitSm> {
+    match event.kind.as_ref()? {
+        event::Kind::Receipt(receipt) => Some(receipt_sm(receipt)),
+        event::Kind::Mo(mo) => Some(mo_sm(mo)),
+    }
+}
+
+/// A receipt as `deliver_sm`: the Appendix B text in `short_message` and the same facts in
+/// `receipted_message_id`, `message_state` and `network_error_code`, so ESMEs that read
+/// either form find the Herald id they were given.
+pub fn receipt_sm(receipt: &Receipt) -> SubmitSm {
+    let state = smpp_state(receipt.state());
+    let mut text = DeliveryReceipt::new(receipt.message_id.clone());
+    text.submitted = Some(1);
+    text.delivered = Some(u32::from(state == MessageState::Delivered));
+    text.submit_date = time(receipt.submit_unix_ms);
+    text.done_date = time(receipt.done_unix_ms);
+    text.state = Some(state);
+    text.error = Some(format!("{:03}", receipt.network_error_code.min(999)));
+    text.text = Some(String::new());
+    let short_message = text.to_text().map(Bytes::from).unwrap_or_default();
+    let mut sm = SubmitSm {
+        // The receipt comes from the phone the message went to, back to its sender.
+        source: address(receipt.destination.as_ref()),
+        dest: address(receipt.source.as_ref()),
+        esm_class: EsmClass(EsmClass::DELIVERY_RECEIPT),
+        short_message,
+        ..SubmitSm::default()
+    };
+    let tlvs = ReceiptTlvs {
+        receipted_message_id: Some(receipt.message_id.clone()),
+        message_state: Some(state),
+        network_error_code: (receipt.network_error_code != 0).then(|| NetworkErrorCode {
+            // 3: GSM, the network type the codes most carriers send belong to.
+            network_type: 3,
+            code: u16::try_from(receipt.network_error_code).unwrap_or(u16::MAX),
+        }),
+    };
+    // Writing three well-formed TLVs cannot fail; if it ever did, the text still carries
+    // the receipt.
+    let _ = tlvs.write_into(&mut sm.tlvs);
+    sm
+}
+
+/// An MO as `deliver_sm`, text in `short_message` (or `message_payload` past 254 octets).
+pub fn mo_sm(mo: &MoMessage) -> SubmitSm {
+    let mut sm = SubmitSm {
+        source: address(mo.source.as_ref()),
+        dest: address(mo.destination.as_ref()),
+        esm_class: EsmClass(u8::try_from(mo.esm_class & 0xC3).unwrap_or(0)),
+        data_coding: DataCoding(u8::try_from(mo.data_coding).unwrap_or(0)),
+        ..SubmitSm::default()
+    };
+    if mo.payload.len() <= 254 {
+        sm.short_message = Bytes::from(mo.payload.clone());
+    } else {
+        sm.tlvs
+            .push(Tlv::new(Tag::MESSAGE_PAYLOAD, mo.payload.clone()));
+    }
+    for tlv in &mo.tlvs {
+        if let Ok(tag) = u16::try_from(tlv.tag) {
+            sm.tlvs.push(Tlv::new(Tag(tag), tlv.value.clone()));
+        }
+    }
+    if let Some(segment) = &mo.segment
+        && !sm.esm_class.udhi()
+        && sm.tlvs.get(Tag::SAR_MSG_REF_NUM).is_none()
+    {
+        sm.tlvs.push(Tlv::u16(
+            Tag::SAR_MSG_REF_NUM,
+            u16::try_from(segment.reference).unwrap_or(0),
+        ));
+        sm.tlvs.push(Tlv::u8(
+            Tag::SAR_TOTAL_SEGMENTS,
+            u8::try_from(segment.total).unwrap_or(1),
+        ));
+        sm.tlvs.push(Tlv::u8(
+            Tag::SAR_SEGMENT_SEQNUM,
+            u8::try_from(segment.seq).unwrap_or(1),
+        ));
+    }
+    sm
+}
+
+/// The SMPP `message_state` of a bus state (the bus enum counts from 1, SMPP from 0).
+pub fn smpp_state(state: bus::MessageState) -> MessageState {
+    match state {
+        bus::MessageState::Unspecified | bus::MessageState::Unknown => MessageState::Unknown,
+        bus::MessageState::Scheduled => MessageState::Scheduled,
+        bus::MessageState::Enroute => MessageState::Enroute,
+        bus::MessageState::Delivered => MessageState::Delivered,
+        bus::MessageState::Expired => MessageState::Expired,
+        bus::MessageState::Deleted => MessageState::Deleted,
+        bus::MessageState::Undeliverable => MessageState::Undeliverable,
+        bus::MessageState::Accepted => MessageState::Accepted,
+        bus::MessageState::Rejected => MessageState::Rejected,
+        bus::MessageState::Skipped => MessageState::Skipped,
+    }
+}
+
+fn time(unix_ms: i64) -> Option<std::time::SystemTime> {
+    let ms = u64::try_from(unix_ms).ok().filter(|&ms| ms > 0)?;
+    Some(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// A bus address as SMPP's; characters above U+00FF cannot come from SMPP and are
+/// replaced.
+fn address(address: Option<&bus::Address>) -> Address {
+    let Some(address) = address else {
+        return Address::default();
+    };
+    let octets: Vec<u8> = address
+        .addr
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    Address::new(
+        Ton(u8::try_from(address.ton).unwrap_or(0)),
+        Npi(u8::try_from(address.npi).unwrap_or(0)),
+        COctetString::from_bytes(Bytes::from(octets)).unwrap_or_default(),
+    )
+}

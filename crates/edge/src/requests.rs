@@ -1,0 +1,401 @@
+//! Answering a bound session's requests.
+//!
+//! One loop per session takes requests in arrival order. Checks are synchronous and
+//! cheap; the publish is sent at once and its ack awaited alongside the next requests, so
+//! a session with a window of 100 has 100 publishes in flight and each `submit_sm_resp`
+//! goes out the moment its own ack arrives. OK is answered only after the ack: what the
+//! ESME hears as accepted is on the bus.
+//!
+//! The mapping from every failure to a `command_status` is in one place,
+//! [`publish_status`] and the checks of [`crate::submit`].
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use herald_bus::{BusError, Outgoing};
+use herald_proto::bus::v1::{MessageState as BusState, MessageStatus};
+use herald_rules::Account;
+use herald_smpp::pdu::{
+    DataSm, DestAddress, MessageIdResp, QuerySm, QuerySmResp, SubmitMulti, SubmitMultiResp,
+    SubmitSm, UnsuccessSme,
+};
+use herald_smpp::session::{Inbound, Inbox, Responder, Session};
+use herald_smpp::types::COctetString;
+use herald_smpp::{CommandStatus, PduBody};
+use herald_telemetry::names;
+
+use crate::server::Shared;
+use crate::submit::{Origin, Rejection, check_submit, envelope};
+
+/// Answers `session`'s requests until it closes.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    account_id: String,
+    session: Session,
+    mut inbox: Inbox,
+) {
+    let mut pending: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            inbound = inbox.recv() => match inbound {
+                Some(inbound) => {
+                    if let Some(work) = handle(&shared, &account_id, &session, inbound, pending.len()).await {
+                        pending.push(work);
+                    }
+                }
+                None => break,
+            },
+            Some(()) = pending.next(), if !pending.is_empty() => {}
+        }
+    }
+    // The session is gone, but what was published is on its way: let the acks land so
+    // the counters and logs are right (the ESME will resubmit what it heard nothing of).
+    while pending.next().await.is_some() {}
+}
+
+/// Handles one request; returns the part that waits for the bus, if any.
+async fn handle(
+    shared: &Arc<Shared>,
+    account_id: &str,
+    session: &Session,
+    inbound: Inbound,
+    in_flight: usize,
+) -> Option<BoxFuture<'static, ()>> {
+    let Inbound { pdu, responder } = inbound;
+    let snapshot = shared.rules.snapshot();
+    let Some(account) = snapshot.account(account_id).filter(|a| a.enabled) else {
+        // Deleted or disabled while bound: refuse, and end the session.
+        responder.respond_status(CommandStatus::ESME_RSUBMITFAIL);
+        let session = session.clone();
+        tokio::spawn(async move { session.unbind().await });
+        return None;
+    };
+    let window = usize::try_from(account.window).unwrap_or(usize::MAX);
+    match pdu.body {
+        PduBody::SubmitSm(sm) => {
+            if in_flight >= window {
+                return answer_throttled(account_id, responder);
+            }
+            Some(submit(shared, account, sm, Reply::SubmitSm(responder)).await)
+        }
+        PduBody::DataSm(data) => {
+            if in_flight >= window {
+                return answer_throttled(account_id, responder);
+            }
+            Some(
+                submit(
+                    shared,
+                    account,
+                    from_data_sm(data),
+                    Reply::DataSm(responder),
+                )
+                .await,
+            )
+        }
+        PduBody::SubmitMulti(multi) => {
+            if in_flight >= window {
+                return answer_throttled(account_id, responder);
+            }
+            Some(submit_multi(shared, account, multi, responder).await)
+        }
+        PduBody::QuerySm(query) => Some(query_sm(shared, account.id.clone(), query, responder)),
+        PduBody::CancelSm(_) => {
+            // Cancelling needs the router and connector to honour a cancel mark before
+            // they hand the message on; until they do, say so rather than pretend.
+            responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
+            None
+        }
+        PduBody::ReplaceSm(_) => {
+            responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
+            None
+        }
+        other => {
+            tracing::debug!(command = %other.command_id(), "not offered to ESMEs");
+            responder.respond(PduBody::GenericNack, CommandStatus::ESME_RINVCMDID);
+            None
+        }
+    }
+}
+
+fn answer_throttled(account: &str, responder: Responder) -> Option<BoxFuture<'static, ()>> {
+    count_submit(account, CommandStatus::ESME_RTHROTTLED);
+    responder.respond_status(CommandStatus::ESME_RTHROTTLED);
+    None
+}
+
+/// Where a submit's answer goes: the response types differ, the logic does not.
+enum Reply {
+    SubmitSm(Responder),
+    DataSm(Responder),
+}
+
+impl Reply {
+    fn ok(self, message_id: &str) {
+        let resp = MessageIdResp::new(message_id);
+        match self {
+            Reply::SubmitSm(r) => r.respond(PduBody::SubmitSmResp(resp), CommandStatus::ESME_ROK),
+            Reply::DataSm(r) => r.respond(PduBody::DataSmResp(resp), CommandStatus::ESME_ROK),
+        }
+    }
+
+    fn fail(self, status: CommandStatus) {
+        match self {
+            Reply::SubmitSm(r) | Reply::DataSm(r) => r.respond_status(status),
+        }
+    }
+}
+
+/// Checks, limits, publishes; the returned future answers once the bus has acked.
+async fn submit(
+    shared: &Arc<Shared>,
+    account: &Account,
+    sm: SubmitSm,
+    reply: Reply,
+) -> BoxFuture<'static, ()> {
+    let started = std::time::Instant::now();
+    let account_id = account.id.clone();
+    match accept(shared, account, &sm, None).await {
+        Ok((message_id, ack)) => Box::pin(async move {
+            match ack.await {
+                Ok(_) => {
+                    count_submit(&account_id, CommandStatus::ESME_ROK);
+                    reply.ok(&message_id);
+                }
+                Err(err) => {
+                    let status = publish_status(&err);
+                    tracing::warn!(error = %err, %status, "publish not acknowledged");
+                    count_submit(&account_id, status);
+                    reply.fail(status);
+                }
+            }
+            metrics::histogram!(names::EDGE_SUBMIT_SECONDS).record(started.elapsed().as_secs_f64());
+        }),
+        Err(status) => {
+            reply.fail(status);
+            Box::pin(async {})
+        }
+    }
+}
+
+/// One message through every check and onto the bus; the pending ack on success.
+async fn accept(
+    shared: &Arc<Shared>,
+    account: &Account,
+    sm: &SubmitSm,
+    message_id: Option<String>,
+) -> Result<(String, herald_bus::PendingAck), CommandStatus> {
+    let now = SystemTime::now();
+    let checked = check_submit(sm, now).map_err(|Rejection { status, reason }| {
+        tracing::debug!(account = %account.id, %status, reason, "submit refused");
+        count_submit(&account.id, status);
+        status
+    })?;
+    let sender = sm.source.addr.to_string_lossy();
+    if !sender.is_empty() && !account.sender_ids.permits(&sender) {
+        count_submit(&account.id, CommandStatus::ESME_RINVSRCADR);
+        return Err(CommandStatus::ESME_RINVSRCADR);
+    }
+    if !shared.limiter(account).try_acquire() {
+        count_submit(&account.id, CommandStatus::ESME_RTHROTTLED);
+        return Err(CommandStatus::ESME_RTHROTTLED);
+    }
+    let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
+    let mt = envelope(
+        sm,
+        &checked,
+        Origin {
+            message_id: &message_id,
+            account_id: &account.id,
+            edge_node: &shared.node_id,
+            accepted: now,
+        },
+    );
+    let ack = shared
+        .publisher
+        .publish(Outgoing::accepted(&mt))
+        .await
+        .map_err(|err| {
+            let status = publish_status(&err);
+            tracing::warn!(error = %err, %status, "publish failed");
+            count_submit(&account.id, status);
+            status
+        })?;
+    Ok((message_id, ack))
+}
+
+/// The one mapping of bus failures to SMPP: too many in flight is a full queue the ESME
+/// may retry shortly; anything else is a system error.
+pub fn publish_status(err: &BusError) -> CommandStatus {
+    match err {
+        BusError::Full => CommandStatus::ESME_RMSGQFUL,
+        _ => CommandStatus::ESME_RSYSERR,
+    }
+}
+
+fn count_submit(account: &str, status: CommandStatus) {
+    metrics::counter!(
+        names::EDGE_SUBMIT_TOTAL,
+        names::labels::ACCOUNT => account.to_owned(),
+        names::labels::STATUS => status.name()
+    )
+    .increment(1);
+}
+
+/// `data_sm` carries the same meaning as `submit_sm` with its text in `message_payload`.
+fn from_data_sm(data: DataSm) -> SubmitSm {
+    SubmitSm {
+        service_type: data.service_type,
+        source: data.source,
+        dest: data.dest,
+        esm_class: data.esm_class,
+        registered_delivery: data.registered_delivery,
+        data_coding: data.data_coding,
+        tlvs: data.tlvs,
+        ..SubmitSm::default()
+    }
+}
+
+/// `submit_multi`: every destination becomes its own message, with id `<base>-<n>` (n
+/// from 1 in the order given); the response carries `<base>` and the destinations that
+/// failed with their statuses.
+async fn submit_multi(
+    shared: &Arc<Shared>,
+    account: &Account,
+    multi: SubmitMulti,
+    responder: Responder,
+) -> BoxFuture<'static, ()> {
+    let base = shared.ids.next_id().to_string();
+    let mut unsuccess = Vec::new();
+    let mut acks = Vec::new();
+    let template = SubmitSm {
+        service_type: multi.service_type,
+        source: multi.source,
+        esm_class: multi.esm_class,
+        protocol_id: multi.protocol_id,
+        priority_flag: multi.priority_flag,
+        schedule_delivery_time: multi.schedule_delivery_time,
+        validity_period: multi.validity_period,
+        registered_delivery: multi.registered_delivery,
+        replace_if_present_flag: multi.replace_if_present_flag,
+        data_coding: multi.data_coding,
+        sm_default_msg_id: multi.sm_default_msg_id,
+        short_message: multi.short_message,
+        tlvs: multi.tlvs,
+        ..SubmitSm::default()
+    };
+    for (n, dest) in multi.dests.into_iter().enumerate() {
+        let dest = match dest {
+            DestAddress::Sme(address) => address,
+            DestAddress::DistributionList(name) => {
+                // Herald keeps no distribution lists; SMPP has no address to report a
+                // list's failure under, so it is reported with an empty one.
+                tracing::debug!(list = %name.to_string_lossy(), "distribution list refused");
+                unsuccess.push(UnsuccessSme {
+                    dest: Default::default(),
+                    error_status_code: CommandStatus::ESME_RINVDLNAME,
+                });
+                continue;
+            }
+        };
+        let sm = SubmitSm {
+            dest: dest.clone(),
+            ..template.clone()
+        };
+        match accept(shared, account, &sm, Some(format!("{base}-{}", n + 1))).await {
+            Ok((_, ack)) => acks.push((dest, ack)),
+            Err(status) => unsuccess.push(UnsuccessSme {
+                dest,
+                error_status_code: status,
+            }),
+        }
+    }
+    Box::pin(async move {
+        let total = acks.len() + unsuccess.len();
+        for (dest, ack) in acks {
+            if let Err(err) = ack.await {
+                unsuccess.push(UnsuccessSme {
+                    dest,
+                    error_status_code: publish_status(&err),
+                });
+            }
+        }
+        if unsuccess.len() == total {
+            // Nothing was accepted: the request as a whole failed.
+            responder.respond_status(CommandStatus::ESME_RSUBMITFAIL);
+            return;
+        }
+        let resp = SubmitMultiResp {
+            message_id: COctetString::from(base.as_str()),
+            unsuccess,
+            ..Default::default()
+        };
+        responder.respond(PduBody::SubmitMultiResp(resp), CommandStatus::ESME_ROK);
+    })
+}
+
+/// `query_sm`, answered from the status store; another account's message is reported as
+/// unknown, so ids cannot be probed across accounts.
+fn query_sm(
+    shared: &Arc<Shared>,
+    account_id: String,
+    query: QuerySm,
+    responder: Responder,
+) -> BoxFuture<'static, ()> {
+    let status = shared.status.clone();
+    Box::pin(async move {
+        let id = query.message_id.to_string_lossy();
+        match status.get(&id).await {
+            Ok(Some(record)) if record.account_id == account_id => {
+                let resp = query_response(&id, &record);
+                responder.respond(PduBody::QuerySmResp(resp), CommandStatus::ESME_ROK);
+            }
+            Ok(_) => responder.respond_status(CommandStatus::ESME_RINVMSGID),
+            Err(err) => {
+                tracing::warn!(error = %err, "status lookup failed");
+                responder.respond_status(CommandStatus::ESME_RQUERYFAIL);
+            }
+        }
+    })
+}
+
+fn query_response(id: &str, record: &MessageStatus) -> QuerySmResp {
+    let state = record.state();
+    let final_date = if is_final(state) && record.updated_unix_ms > 0 {
+        smpp_date(record.updated_unix_ms)
+    } else {
+        COctetString::empty()
+    };
+    QuerySmResp {
+        message_id: COctetString::from(id),
+        final_date,
+        message_state: crate::delivery::smpp_state(state).to_u8(),
+        error_code: 0,
+        ..Default::default()
+    }
+}
+
+fn is_final(state: BusState) -> bool {
+    matches!(
+        state,
+        BusState::Delivered
+            | BusState::Expired
+            | BusState::Deleted
+            | BusState::Undeliverable
+            | BusState::Rejected
+            | BusState::Skipped
+    )
+}
+
+fn smpp_date(unix_ms: i64) -> COctetString {
+    let at = UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(unix_ms).unwrap_or(0));
+    match herald_smpp::time::AbsoluteTime::from_system_time(at, 0) {
+        Ok(time) => {
+            let bytes = herald_smpp::time::SmppTime::Absolute(time).to_bytes();
+            COctetString::from(std::str::from_utf8(&bytes).unwrap_or_default())
+        }
+        Err(_) => COctetString::empty(),
+    }
+}

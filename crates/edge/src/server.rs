@@ -1,0 +1,402 @@
+//! [`Edge`]: the SMPP listener, one task per connection, and the table of bound sessions.
+//!
+//! A connection goes: bind handshake (the session engine's [`accept`]) →
+//! [`authenticate`] → bind response → [`requests::serve`] until the session ends. Receiver
+//! and transceiver sessions are also handed to [`delivery`], which brings their account's
+//! receipts and MO. On shutdown the edge stops accepting, unbinds every session (each
+//! finishes what it has in flight) and returns.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use herald_bus::{Bus, BusError, Publisher, StatusStore};
+use herald_config::EdgeConfig;
+use herald_rules::model::Quota;
+use herald_rules::{Account, RulesStore};
+use herald_smpp::CommandStatus;
+use herald_smpp::session::{BindMode, InboundOverflow, Session, SessionConfig, accept};
+use herald_telemetry::names;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+
+use crate::bind::{BindAttempt, BindThrottle, authenticate};
+use crate::delivery::Receivers;
+use crate::message_id::MessageIdGenerator;
+use crate::quota::RateLimiter;
+use crate::requests;
+
+/// The `system_id` the edge answers binds with.
+pub const SMSC_SYSTEM_ID: &str = "herald";
+
+/// How long a shutdown waits for sessions to unbind.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the edge needs from the rest of the node.
+#[derive(Clone)]
+pub struct EdgeDeps {
+    /// The bus, with its topology declared.
+    pub bus: Bus,
+    /// The rules store (accounts, routes).
+    pub rules: RulesStore,
+    /// This node's id, recorded in every envelope.
+    pub node_id: String,
+}
+
+/// Why the edge could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum EdgeError {
+    /// The bus refused to open a store or consumer.
+    #[error("bus: {0}")]
+    Bus(#[from] BusError),
+    /// The listener failed.
+    #[error("cannot accept connections: {0}")]
+    Accept(#[source] std::io::Error),
+}
+
+/// The edge role: serves SMPP on the listeners it is given.
+#[derive(Clone)]
+pub struct Edge {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Edge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Edge")
+            .field("node_id", &self.shared.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EdgeDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EdgeDeps")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the connection tasks share.
+pub(crate) struct Shared {
+    pub(crate) config: EdgeConfig,
+    pub(crate) rules: RulesStore,
+    pub(crate) bus: Bus,
+    pub(crate) publisher: Publisher,
+    pub(crate) status: StatusStore,
+    pub(crate) ids: MessageIdGenerator,
+    pub(crate) node_id: String,
+    pub(crate) throttle: Arc<BindThrottle>,
+    pub(crate) sessions: SessionTable,
+    pub(crate) receivers: Receivers,
+    limiters: Mutex<HashMap<String, (Quota, Arc<RateLimiter>)>>,
+}
+
+impl Shared {
+    /// The rate limiter of `account`, made anew when its quota changed.
+    pub(crate) fn limiter(&self, account: &Account) -> Arc<RateLimiter> {
+        let Ok(mut limiters) = self.limiters.lock() else {
+            return Arc::new(limiter_for(&account.quota));
+        };
+        match limiters.get(&account.id) {
+            Some((quota, limiter)) if *quota == account.quota => limiter.clone(),
+            _ => {
+                let limiter = Arc::new(limiter_for(&account.quota));
+                limiters.insert(account.id.clone(), (account.quota, limiter.clone()));
+                limiter
+            }
+        }
+    }
+}
+
+fn limiter_for(quota: &Quota) -> RateLimiter {
+    RateLimiter::new(quota.tps, quota.burst.unwrap_or(quota.tps))
+}
+
+impl Edge {
+    /// Prepares an edge; opens the status store it answers `query_sm` from.
+    pub async fn new(config: EdgeConfig, deps: EdgeDeps) -> Result<Self, EdgeError> {
+        let status = deps.bus.status_store().await?;
+        let throttle = BindThrottle::new(config.failed_bind_delay);
+        Ok(Edge {
+            shared: Arc::new(Shared {
+                publisher: deps.bus.publisher(),
+                status,
+                ids: MessageIdGenerator::new(),
+                throttle,
+                sessions: SessionTable::default(),
+                receivers: Receivers::default(),
+                limiters: Mutex::new(HashMap::new()),
+                config,
+                rules: deps.rules,
+                bus: deps.bus,
+                node_id: deps.node_id,
+            }),
+        })
+    }
+
+    /// Serves plain-TCP SMPP on `listener` until `shutdown` completes, then unbinds every
+    /// session and returns.
+    pub async fn serve(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EdgeError> {
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        let result = loop {
+            tokio::select! {
+                () = &mut shutdown => break Ok(()),
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let shared = self.shared.clone();
+                        connections.spawn(connection(shared, stream, peer, false));
+                    }
+                    // Out of file descriptors and the like: wait a little, keep serving.
+                    Err(err) if is_transient(&err) => {
+                        tracing::warn!(error = %err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(err) => break Err(EdgeError::Accept(err)),
+                },
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        };
+        drop(listener);
+        self.drain().await;
+        let deadline = tokio::time::sleep(DRAIN_TIMEOUT);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                () = &mut deadline => { connections.abort_all(); break; }
+                next = connections.join_next() => if next.is_none() { break },
+            }
+        }
+        result
+    }
+
+    /// Unbinds every session: each finishes its in-flight requests first.
+    pub async fn drain(&self) {
+        let sessions = self.shared.sessions.all();
+        let unbinds = sessions.iter().map(|s| s.session.unbind());
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, futures::future::join_all(unbinds)).await;
+    }
+
+    /// The sessions bound to this edge now.
+    pub fn sessions(&self) -> Vec<SessionInfo> {
+        self.shared
+            .sessions
+            .all()
+            .into_iter()
+            .map(|e| e.info)
+            .collect()
+    }
+}
+
+fn is_transient(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        err.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    ) || err
+        .raw_os_error()
+        .is_some_and(|code| code == 23 || code == 24) // ENFILE, EMFILE
+}
+
+fn session_config(config: &EdgeConfig) -> SessionConfig {
+    let window = usize::try_from(config.max_window)
+        .unwrap_or(usize::MAX)
+        .max(1);
+    SessionConfig {
+        max_pdu_len: config.max_pdu_len,
+        bind_timeout: config.bind_timeout,
+        response_timeout: config.response_timeout,
+        enquire_link_interval: config.enquire_link_interval,
+        inactivity_timeout: Some(config.inactivity_timeout),
+        window,
+        inbound_window: window,
+        inbound_overflow: InboundOverflow::Throttle,
+        ..SessionConfig::default()
+    }
+}
+
+async fn connection<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, tls: bool)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let request = match accept(io, session_config(&shared.config)).await {
+        Ok(request) => request,
+        Err(err) => {
+            tracing::debug!(%peer, error = %err, "no bind");
+            return;
+        }
+    };
+    let attempt = BindAttempt {
+        system_id: request.bind.system_id.to_string_lossy(),
+        password: request.bind.password.to_string_lossy(),
+        mode: request.mode,
+        peer: peer.ip(),
+        tls,
+    };
+    let snapshot = shared.rules.snapshot();
+    let outcome = match authenticate(&snapshot, &attempt).await {
+        Ok(account) => match shared.sessions.open(&account, &attempt, peer) {
+            Some(slot) => Ok((account, slot)),
+            None => Err((
+                CommandStatus::ESME_RBINDFAIL,
+                "the account's binds are all in use",
+            )),
+        },
+        Err(rejection) => Err(rejection),
+    };
+    let (account, slot) = match outcome {
+        Ok(bound) => bound,
+        Err((status, reason)) => {
+            // Only a known account is a label value: system_ids of failed binds are the
+            // prober's choice and would make the label set unbounded.
+            let account = snapshot
+                .account_by_system_id(&attempt.system_id)
+                .map_or_else(String::new, |a| a.id.clone());
+            metrics::counter!(
+                names::EDGE_BINDS_TOTAL,
+                names::labels::ACCOUNT => account,
+                names::labels::STATUS => status.name()
+            )
+            .increment(1);
+            tracing::info!(%peer, system_id = %attempt.system_id, %status, reason, "bind refused");
+            tokio::time::sleep(shared.throttle.failed(peer.ip())).await;
+            let _ = request.reject(status).await;
+            return;
+        }
+    };
+    let (session, inbox) = match request.accept(SMSC_SYSTEM_ID).await {
+        Ok(bound) => bound,
+        Err(err) => {
+            tracing::debug!(%peer, error = %err, "bind response failed");
+            return;
+        }
+    };
+    shared.throttle.succeeded(peer.ip());
+    metrics::counter!(
+        names::EDGE_BINDS_TOTAL,
+        names::labels::ACCOUNT => account.id.clone(),
+        names::labels::STATUS => CommandStatus::ESME_ROK.name()
+    )
+    .increment(1);
+    tracing::info!(%peer, account = %account.id, mode = ?attempt.mode, "bound");
+    let slot = slot.attach(session.clone());
+    let receiver = (attempt.mode != BindMode::Transmitter).then(|| {
+        shared
+            .receivers
+            .register(&shared, &account.id, session.clone())
+    });
+    requests::serve(shared.clone(), account.id.clone(), session.clone(), inbox).await;
+    let reason = session.closed().await;
+    tracing::info!(%peer, account = %account.id, %reason, "session ended");
+    drop(receiver);
+    drop(slot);
+}
+
+/// What the edge tells about a bound session (NodeService, heraldctl).
+#[derive(Clone, Debug)]
+pub struct SessionInfo {
+    /// The edge-local session number.
+    pub id: u64,
+    /// The account.
+    pub account: String,
+    /// How it bound.
+    pub mode: BindMode,
+    /// Where from.
+    pub peer: SocketAddr,
+    /// Whether over TLS.
+    pub tls: bool,
+    /// Since when.
+    pub bound_at: SystemTime,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct SessionEntry {
+    info: SessionInfo,
+    session: Session,
+}
+
+/// The sessions bound to this edge, for `max_binds`, draining and listing.
+#[derive(Debug, Default)]
+pub(crate) struct SessionTable {
+    next_id: AtomicU64,
+    entries: Mutex<HashMap<u64, Option<SessionEntry>>>,
+    per_account: Mutex<HashMap<String, u32>>,
+}
+
+impl SessionTable {
+    /// Reserves a bind of `account` unless all its binds are taken.
+    fn open(&self, account: &Account, attempt: &BindAttempt, peer: SocketAddr) -> Option<Slot<'_>> {
+        let mut per_account = self.per_account.lock().ok()?;
+        let count = per_account.entry(account.id.clone()).or_insert(0);
+        if *count >= account.max_binds {
+            return None;
+        }
+        *count += 1;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        Some(Slot {
+            table: self,
+            id,
+            info: SessionInfo {
+                id,
+                account: account.id.clone(),
+                mode: attempt.mode,
+                peer,
+                tls: attempt.tls,
+                bound_at: SystemTime::now(),
+            },
+        })
+    }
+
+    fn all(&self) -> Vec<SessionEntry> {
+        self.entries
+            .lock()
+            .map(|entries| entries.values().flatten().cloned().collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A reserved bind; releases it when dropped.
+struct Slot<'a> {
+    table: &'a SessionTable,
+    id: u64,
+    info: SessionInfo,
+}
+
+impl Slot<'_> {
+    fn attach(self, session: Session) -> Self {
+        if let Ok(mut entries) = self.table.entries.lock() {
+            entries.insert(
+                self.id,
+                Some(SessionEntry {
+                    info: self.info.clone(),
+                    session,
+                }),
+            );
+        }
+        metrics::gauge!(names::EDGE_SESSIONS).increment(1.0);
+        self
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut entries) = self.table.entries.lock()
+            && entries.remove(&self.id).is_some()
+        {
+            metrics::gauge!(names::EDGE_SESSIONS).decrement(1.0);
+        }
+        if let Ok(mut per_account) = self.table.per_account.lock()
+            && let Some(count) = per_account.get_mut(&self.info.account)
+        {
+            *count = count.saturating_sub(1);
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! The edge against real NATS and etcd, with Herald's own SMPP client as the ESME
+//! (third-party ESMEs are in the workspace's interop tests): binds and their failures,
+//! submits accepted only once on the bus, precise statuses for bad input, receipts
+//! delivered and acked after `deliver_sm_resp`, and a bus outage answered promptly.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing, StreamKind};
+use herald_config::EdgeConfig;
+use herald_edge::{Edge, EdgeDeps};
+use herald_harness::{Etcd, NatsServer};
+use herald_proto::bus::v1::{self as bus, Event, MtMessage, Receipt, event};
+use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
+use herald_smpp::receipt::{MessageState, ReceiptTlvs};
+use herald_smpp::session::{BindError, BindMode, Inbox, Session, SessionConfig, bind};
+use herald_smpp::types::{Address, COctetString, Npi, Ton};
+use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+struct Cluster {
+    nats: NatsServer,
+    _etcd: Etcd,
+    bus: Bus,
+    port: u16,
+    _stop: oneshot::Sender<()>,
+}
+
+async fn cluster() -> Cluster {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let store_config = StoreConfig::new([etcd.client_url()]);
+    let client = RulesClient::connect(&store_config).await.unwrap();
+    let hash = PasswordHash::hash("secret").unwrap();
+    let account = serde_json::json!({
+        "id": "acme",
+        "password_hash": hash,
+        "quota": { "tps": 1000 },
+        "window": 50,
+        "max_binds": 3,
+        "sender_ids": { "allowed": ["ACME"], "allow_numeric": true },
+    });
+    client
+        .put_json(
+            Kind::Account,
+            "acme",
+            &account.to_string(),
+            Expected::Absent,
+        )
+        .await
+        .unwrap();
+    let rules = RulesStore::connect(store_config).await.unwrap();
+    let mut bus_config = BusConfig::local(nats.client_url());
+    bus_config.request_timeout = Duration::from_secs(2);
+    let bus = Bus::connect(bus_config).await.unwrap();
+    let edge = Edge::new(
+        EdgeConfig {
+            failed_bind_delay: Duration::from_millis(10),
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules,
+            node_id: "edge-test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        edge.serve(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    Cluster {
+        nats,
+        _etcd: etcd,
+        bus,
+        port,
+        _stop: stop,
+    }
+}
+
+async fn esme(
+    port: u16,
+    mode: BindMode,
+    system_id: &str,
+    password: &str,
+) -> Result<(Session, Inbox), BindError> {
+    let io = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from(system_id),
+        password: COctetString::from(password),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, inbox, _) = bind(io, SessionConfig::default(), mode, request).await?;
+    Ok((session, inbox))
+}
+
+fn submit(dest: &str) -> PduBody {
+    PduBody::SubmitSm(SubmitSm {
+        source: Address::alphanumeric("ACME"),
+        dest: Address::international(dest),
+        registered_delivery: herald_smpp::types::RegisteredDelivery(1),
+        short_message: Bytes::from_static(b"hello from the test"),
+        ..SubmitSm::default()
+    })
+}
+
+fn message_id(resp: &herald_smpp::Pdu) -> String {
+    match &resp.body {
+        PduBody::SubmitSmResp(MessageIdResp { message_id, .. }) => message_id.to_string_lossy(),
+        other => panic!("not a submit_sm_resp: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn binds_are_checked_against_the_accounts_in_etcd() {
+    let cluster = cluster().await;
+    let wrong_password = esme(cluster.port, BindMode::Transceiver, "acme", "nope").await;
+    assert!(matches!(
+        wrong_password,
+        Err(BindError::Rejected(CommandStatus::ESME_RINVPASWD))
+    ));
+    let unknown = esme(cluster.port, BindMode::Transceiver, "nobody", "secret").await;
+    assert!(matches!(
+        unknown,
+        Err(BindError::Rejected(CommandStatus::ESME_RINVSYSID))
+    ));
+
+    let mut bound = Vec::new();
+    for _ in 0..3 {
+        bound.push(
+            esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+                .await
+                .unwrap(),
+        );
+    }
+    let fourth = esme(cluster.port, BindMode::Transmitter, "acme", "secret").await;
+    assert!(matches!(
+        fourth,
+        Err(BindError::Rejected(CommandStatus::ESME_RBINDFAIL))
+    ));
+    // One leaves; its bind is free again.
+    bound.pop().unwrap().0.unbind().await;
+    let mut again = None;
+    for _ in 0..100 {
+        match esme(cluster.port, BindMode::Transmitter, "acme", "secret").await {
+            Ok(session) => {
+                again = Some(session);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    assert!(again.is_some(), "a freed bind can be taken");
+}
+
+#[tokio::test]
+async fn an_accepted_submit_is_on_the_bus_with_every_field() {
+    let cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transceiver, "acme", "secret")
+        .await
+        .unwrap();
+    let resp = session.request(submit("447700900001")).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let id = message_id(&resp);
+    assert_eq!(id.len(), 20);
+
+    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let mt: MtMessage = delivery.decode().unwrap();
+    assert_eq!(mt.id, id);
+    assert_eq!(mt.account_id, "acme");
+    assert_eq!(mt.destination.unwrap().addr, "447700900001");
+    assert_eq!(mt.source.unwrap().addr, "ACME");
+    assert_eq!(mt.payload, b"hello from the test");
+    assert_eq!(mt.registered_delivery, 1);
+    assert_eq!(mt.edge_node, "edge-test");
+}
+
+#[tokio::test]
+async fn pipelined_submits_each_get_their_own_id() {
+    let cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+        .await
+        .unwrap();
+    let requests = (0..40).map(|i| {
+        let session = session.clone();
+        async move {
+            session
+                .request(submit(&format!("4477009{i:05}")))
+                .await
+                .unwrap()
+        }
+    });
+    let responses = futures::future::join_all(requests).await;
+    let mut ids: Vec<String> = responses
+        .iter()
+        .map(|r| {
+            assert_eq!(r.command_status, CommandStatus::ESME_ROK);
+            message_id(r)
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 40);
+    let mut stream = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Mt.name())
+        .await
+        .unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 40);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_status_that_names_it_and_the_session_goes_on() {
+    let cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transceiver, "acme", "secret")
+        .await
+        .unwrap();
+    let status_of = |body| {
+        let session = session.clone();
+        async move { session.request(body).await.unwrap().command_status }
+    };
+    let mut sm = SubmitSm {
+        source: Address::alphanumeric("ACME"),
+        dest: Address::new(Ton::ALPHANUMERIC, Npi::UNKNOWN, COctetString::from("bob")),
+        short_message: Bytes::from_static(b"x"),
+        ..SubmitSm::default()
+    };
+    assert_eq!(
+        status_of(PduBody::SubmitSm(sm.clone())).await,
+        CommandStatus::ESME_RINVDSTADR
+    );
+    sm.dest = Address::international("447700900001");
+    sm.source = Address::alphanumeric("EVIL");
+    assert_eq!(
+        status_of(PduBody::SubmitSm(sm.clone())).await,
+        CommandStatus::ESME_RINVSRCADR
+    );
+    sm.source = Address::alphanumeric("ACME");
+    sm.validity_period = COctetString::from("garbage");
+    assert_eq!(
+        status_of(PduBody::SubmitSm(sm.clone())).await,
+        CommandStatus::ESME_RINVEXPIRY
+    );
+    // An operation the edge does not offer: generic_nack, and the session carries on.
+    let mut broadcast = BroadcastSm::default();
+    broadcast
+        .tlvs
+        .push(Tlv::new(Tag::BROADCAST_AREA_IDENTIFIER, &[0, 0x44][..]));
+    broadcast
+        .tlvs
+        .push(Tlv::new(Tag::BROADCAST_CONTENT_TYPE, &[0, 0, 0][..]));
+    broadcast.tlvs.push(Tlv::u16(Tag::BROADCAST_REP_NUM, 1));
+    broadcast.tlvs.push(Tlv::new(
+        Tag::BROADCAST_FREQUENCY_INTERVAL,
+        &[0x09, 0, 1][..],
+    ));
+    let nack = session
+        .request(PduBody::BroadcastSm(broadcast))
+        .await
+        .unwrap();
+    assert_eq!(nack.command_id(), herald_smpp::CommandId::GenericNack);
+    assert_eq!(nack.command_status, CommandStatus::ESME_RINVCMDID);
+    assert_eq!(
+        status_of(submit("447700900001")).await,
+        CommandStatus::ESME_ROK
+    );
+}
+
+#[tokio::test]
+async fn receipts_reach_a_bound_receiver_and_are_acked_after_its_answer() {
+    let cluster = cluster().await;
+    // The receipt is on the bus before anyone binds: it waits.
+    let receipt = Receipt {
+        message_id: "01JD00000000000000AB".into(),
+        account_id: "acme".into(),
+        state: bus::MessageState::Delivered.into(),
+        source: Some(bus::Address {
+            addr: "ACME".into(),
+            ton: 5,
+            npi: 0,
+        }),
+        destination: Some(bus::Address {
+            addr: "447700900001".into(),
+            ton: 1,
+            npi: 1,
+        }),
+        submit_unix_ms: 1_764_115_200_000,
+        done_unix_ms: 1_764_115_205_000,
+        ..Default::default()
+    };
+    let event = Event {
+        kind: Some(event::Kind::Receipt(receipt)),
+    };
+    cluster
+        .bus
+        .publisher()
+        .publish_acked(Outgoing::event("acme", "dlr-1", &event))
+        .await
+        .unwrap();
+
+    let (_session, mut inbox) = esme(cluster.port, BindMode::Receiver, "acme", "secret")
+        .await
+        .unwrap();
+    let inbound = tokio::time::timeout(PATIENCE, inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let PduBody::DeliverSm(sm) = &inbound.pdu.body else {
+        panic!("expected deliver_sm, got {:?}", inbound.pdu.body);
+    };
+    assert!(sm.esm_class.is_receipt());
+    assert_eq!(sm.source.addr.to_string_lossy(), "447700900001");
+    assert_eq!(sm.dest.addr.to_string_lossy(), "ACME");
+    let tlvs = ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+    assert_eq!(
+        tlvs.receipted_message_id.as_deref(),
+        Some("01JD00000000000000AB")
+    );
+    assert_eq!(tlvs.message_state, Some(MessageState::Delivered));
+    let text = String::from_utf8(sm.short_message.to_vec()).unwrap();
+    assert!(
+        text.starts_with("id:01JD00000000000000AB sub:001 dlvrd:001"),
+        "{text}"
+    );
+    assert!(text.contains("stat:DELIVRD"), "{text}");
+    inbound.responder.respond(
+        PduBody::DeliverSmResp(MessageIdResp::default()),
+        CommandStatus::ESME_ROK,
+    );
+
+    // Acked: the account's consumer has nothing left.
+    let stream = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Events.name())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer("account-acme").await.unwrap();
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "receipt never acked: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_receipt_the_esme_refuses_for_now_comes_again() {
+    let cluster = cluster().await;
+    let event = Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: "01JD00000000000000CD".into(),
+            account_id: "acme".into(),
+            state: bus::MessageState::Undeliverable.into(),
+            ..Default::default()
+        })),
+    };
+    let (_session, mut inbox) = esme(cluster.port, BindMode::Transceiver, "acme", "secret")
+        .await
+        .unwrap();
+    cluster
+        .bus
+        .publisher()
+        .publish_acked(Outgoing::event("acme", "dlr-2", &event))
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(PATIENCE, inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    first.responder.respond(
+        PduBody::DeliverSmResp(MessageIdResp::default()),
+        CommandStatus::ESME_RX_T_APPN,
+    );
+    let second = tokio::time::timeout(PATIENCE, inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let PduBody::DeliverSm(sm) = &second.pdu.body else {
+        panic!("{:?}", second.pdu.body)
+    };
+    let tlvs = ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+    assert_eq!(
+        tlvs.receipted_message_id.as_deref(),
+        Some("01JD00000000000000CD")
+    );
+    assert_eq!(tlvs.message_state, Some(MessageState::Undeliverable));
+}
+
+#[tokio::test]
+async fn with_the_bus_down_submits_fail_promptly_and_never_hang() {
+    let mut cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+        .await
+        .unwrap();
+    assert_eq!(
+        session
+            .request(submit("447700900001"))
+            .await
+            .unwrap()
+            .command_status,
+        CommandStatus::ESME_ROK
+    );
+    cluster.nats.kill().await;
+    // Each answer comes within the bus's request timeout (2 s here) plus slack; none is OK.
+    for _ in 0..3 {
+        let resp = tokio::time::timeout(
+            Duration::from_secs(15),
+            session.request(submit("447700900001")),
+        )
+        .await
+        .expect("an answer, not a hang")
+        .unwrap();
+        assert!(
+            matches!(
+                resp.command_status,
+                CommandStatus::ESME_RSYSERR | CommandStatus::ESME_RMSGQFUL
+            ),
+            "{}",
+            resp.command_status
+        );
+    }
+}

@@ -1,0 +1,97 @@
+//! `herald`: one binary, whose subcommand is the role the process plays.
+//!
+//! The binary is thin: it parses flags, loads and validates the config (exiting with 64
+//! before any port is bound when it is wrong), sets up telemetry, connects to NATS and
+//! etcd, registers the node, serves the admin port, and hands over to the role's library.
+//! SIGTERM or Ctrl-C drains: readiness goes false, sessions unbind, then the process exits.
+
+mod node;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use herald_config::{Config, ConfigError, LoadOptions, ProcessEnv};
+
+/// Herald, a horizontally scaled SMPP message router.
+#[derive(Debug, Parser)]
+#[command(name = "herald", version, about)]
+struct Cli {
+    /// The TOML config file (`HERALD_CONFIG`); without one, defaults and `HERALD_*`
+    /// variables apply.
+    #[arg(long, short, global = true, env = "HERALD_CONFIG")]
+    config: Option<PathBuf>,
+    /// Overrides one key, after the file and the environment: `--set edge.max_window=50`.
+    #[arg(long = "set", value_name = "KEY=VALUE", global = true, value_parser = parse_override)]
+    overrides: Vec<(String, String)>,
+    #[command(subcommand)]
+    role: Role,
+}
+
+#[derive(Debug, Subcommand)]
+enum Role {
+    /// The SMPP server ESMEs bind to.
+    Edge,
+    /// Loads and validates the config, prints it as TOML, and exits.
+    CheckConfig,
+}
+
+fn parse_override(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("expected KEY=VALUE, got {raw:?}"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(LoadOptions {
+        file: cli.config.clone(),
+        env: ProcessEnv,
+        overrides: cli.overrides.clone(),
+    }) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("herald: configuration error\n{error}");
+            return ExitCode::from(exit_code(ConfigError::EXIT_CODE));
+        }
+    };
+    match cli.role {
+        Role::CheckConfig => match toml::to_string_pretty(&config) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("herald: cannot print the config: {error}");
+                ExitCode::FAILURE
+            }
+        },
+        Role::Edge => run("edge", config),
+    }
+}
+
+fn run(role: &'static str, config: Config) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("herald: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(node::run(role, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "herald {role} stopped");
+            eprintln!("herald {role}: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn exit_code(code: i32) -> u8 {
+    u8::try_from(code).unwrap_or(1)
+}

@@ -1,0 +1,194 @@
+//! What every role's process does around the role itself: telemetry, the admin port,
+//! connections to NATS and etcd, node registration, readiness and the drain on shutdown.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use herald_bus::{Bus, BusConfig};
+use herald_config::{Config, LogFormat};
+use herald_edge::{Edge, EdgeDeps};
+use herald_rules::{NodeInfo, RulesClient, RulesStore, StoreConfig};
+use herald_telemetry::{AdminServer, TelemetryConfig, names};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The version registered with the node and shown in `herald_node_info`.
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Runs `role` until SIGTERM or Ctrl-C, then drains and returns.
+pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()> {
+    let node_id = config.node.id().to_owned();
+    let _telemetry = herald_telemetry::init(&TelemetryConfig {
+        log_format: match config.telemetry.log_format {
+            LogFormat::Human => herald_telemetry::LogFormat::Human,
+            LogFormat::Json => herald_telemetry::LogFormat::Json,
+        },
+        log_filter: config.telemetry.log_filter.clone(),
+        otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
+        service_name: "herald".into(),
+        node_id: node_id.clone(),
+        role: role.into(),
+    })
+    .context("telemetry")?;
+    herald_telemetry::install_metrics().context("metrics")?;
+    herald_telemetry::describe_all();
+    herald_telemetry::set_node_info(&node_id, role);
+
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested: draining");
+        let _ = stop_tx.send(true);
+    });
+
+    let admin = AdminServer::bind(config.admin.listen)
+        .await
+        .context("admin port")?;
+    let admin_addr = admin.local_addr();
+    let readiness = admin.readiness().clone();
+    let bus_ready = readiness.register("bus");
+    let rules_ready = readiness.register("rules");
+    tokio::spawn(admin.serve(stopped(stop.clone())));
+    tracing::info!(%admin_addr, role, node = %node_id, "admin port serving /metrics /healthz /readyz");
+
+    let bus = Bus::connect(bus_config(&config, role, &node_id))
+        .await
+        .context("NATS")?;
+    bus_ready.set(true);
+    let store_config = store_config(&config);
+    let rules = RulesStore::connect(store_config.clone())
+        .await
+        .context("etcd rules store")?;
+    rules_ready.set(true);
+    let client = RulesClient::connect(&store_config).await.context("etcd")?;
+
+    let listener = match role {
+        "edge" => Some(
+            TcpListener::bind(config.edge.smpp_listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.edge.smpp_listen))?,
+        ),
+        _ => None,
+    };
+    let mut info =
+        NodeInfo::new(role, node_id.clone(), VERSION).with_address("admin", admin_addr.to_string());
+    if let Some(listener) = &listener {
+        info = info.with_address("smpp", listener.local_addr()?.to_string());
+    }
+    let registration = std::sync::Arc::new(
+        client
+            .register_node(info, config.etcd.lease_ttl)
+            .await
+            .context("node registration")?,
+    );
+
+    // Keep readiness, the registration and the metrics in step with the connections.
+    let follower = {
+        let rules = rules.clone();
+        let bus = bus.clone();
+        let registration = registration.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            let mut changes = rules.changes();
+            loop {
+                let revision = rules.revision();
+                registration.set_rules_revision(revision);
+                metrics::gauge!(names::RULES_REVISION).set(revision as f64);
+                metrics::gauge!(names::BUS_CONNECTED).set(if bus.is_connected() {
+                    1.0
+                } else {
+                    0.0
+                });
+                bus_ready.set(bus.is_connected());
+                tokio::select! {
+                    _ = changes.changed() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        })
+    };
+
+    let deps = EdgeDeps {
+        bus,
+        rules,
+        node_id: node_id.clone(),
+    };
+    let result = match (role, listener) {
+        ("edge", Some(listener)) => {
+            tracing::info!(addr = %listener.local_addr()?, "edge serving SMPP");
+            let edge = Edge::new(config.edge.clone(), deps).await.context("edge")?;
+            let readiness = readiness.clone();
+            edge.serve(listener, async move {
+                stopped(stop).await;
+                readiness.drain();
+            })
+            .await
+            .context("edge")
+        }
+        _ => Err(anyhow::anyhow!("role {role} is not built into this binary")),
+    };
+    readiness.drain();
+    follower.abort();
+    let _ = follower.await;
+    if let Ok(registration) = std::sync::Arc::try_unwrap(registration)
+        && let Err(error) = registration.deregister().await
+    {
+        tracing::warn!(%error, "deregistration failed; the lease will expire");
+    }
+    result
+}
+
+fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfig {
+    let nats = &config.nats;
+    BusConfig {
+        urls: nats.urls.clone(),
+        name: format!("{role}-{node_id}"),
+        replicas: nats.replicas,
+        duplicate_window: nats.duplicate_window,
+        events_max_age: nats.events_max_age,
+        dead_letter_max_age: nats.dead_letter_max_age,
+        status_ttl: nats.status_ttl,
+        id_map_ttl: nats.id_map_ttl,
+        max_inflight_publishes: nats.max_inflight_publishes,
+        request_timeout: nats.request_timeout,
+        connect_timeout: nats.connect_timeout,
+    }
+}
+
+fn store_config(config: &Config) -> StoreConfig {
+    let mut store =
+        StoreConfig::new(config.etcd.endpoints.clone()).with_prefix(&config.etcd.prefix);
+    store.connect_timeout = config.etcd.connect_timeout;
+    store
+}
+
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

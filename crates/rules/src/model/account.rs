@@ -1,0 +1,304 @@
+//! Accounts: the ESMEs that bind to Herald's edge, with their credentials, what they may do
+//! and how fast.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ValidationError;
+use crate::kind::{Kind, RulesObject};
+use crate::model::{AddressPattern, Check, Cidr, Quota};
+use crate::password::PasswordHash;
+
+/// The longest SMPP `system_id` (16 octets with the terminating NUL).
+pub const MAX_SYSTEM_ID_LEN: usize = 15;
+
+/// How an ESME binds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BindMode {
+    /// `bind_transmitter`: submits only.
+    #[serde(rename = "tx")]
+    Transmitter,
+    /// `bind_receiver`: receives receipts and MO only.
+    #[serde(rename = "rx")]
+    Receiver,
+    /// `bind_transceiver`: both.
+    #[serde(rename = "trx")]
+    Transceiver,
+}
+
+/// What `data_coding` 0 (the SMSC default alphabet) means in this account's submits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Alphabet {
+    /// GSM 03.38, unpacked one character per octet (the common default).
+    #[default]
+    Gsm7,
+    /// ISO-8859-1.
+    Latin1,
+    /// IA5 / ASCII.
+    Ia5,
+}
+
+/// Which source addresses (sender ids) an account may use. Both empty: any.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SenderIdPolicy {
+    /// Allowed sender ids, as [`AddressPattern`]s (`ACME`, `ACME*`, `44770090012?`).
+    #[serde(default)]
+    pub allowed: Vec<AddressPattern>,
+    /// Also allow any numeric sender (digits, optionally after `+`).
+    #[serde(default)]
+    pub allow_numeric: bool,
+}
+
+impl SenderIdPolicy {
+    /// Whether the policy lets `sender` through.
+    pub fn permits(&self, sender: &str) -> bool {
+        if self.allowed.is_empty() && !self.allow_numeric {
+            return true;
+        }
+        let digits = sender.strip_prefix('+').unwrap_or(sender);
+        (self.allow_numeric && !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            || self.allowed.iter().any(|p| p.matches(sender))
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn all_bind_modes() -> Vec<BindMode> {
+    vec![
+        BindMode::Transmitter,
+        BindMode::Receiver,
+        BindMode::Transceiver,
+    ]
+}
+
+fn default_max_binds() -> u32 {
+    4
+}
+
+fn default_window() -> u32 {
+    10
+}
+
+fn default_receipt_retention() -> Duration {
+    Duration::from_secs(72 * 3600)
+}
+
+/// An ESME account (`/herald/v1/accounts/<id>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    /// The id (`[a-z0-9_-]{1,64}`).
+    pub id: String,
+    /// A display name.
+    #[serde(default)]
+    pub name: String,
+    /// A disabled account cannot bind; its sessions are unbound.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The SMPP `system_id` it binds with, at most 15 characters; absent: the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_id: Option<String>,
+    /// The bind password as an argon2id PHC string.
+    pub password_hash: PasswordHash,
+    /// Bind modes it may use; default all three.
+    #[serde(default = "all_bind_modes")]
+    pub bind_modes: Vec<BindMode>,
+    /// Networks it may bind from (v4 and v6 CIDRs); empty: anywhere.
+    #[serde(default)]
+    pub allowed_ips: Vec<Cidr>,
+    /// Refuse binds over plain TCP.
+    #[serde(default)]
+    pub tls_required: bool,
+    /// Sessions it may hold at once across the whole cluster; default 4.
+    #[serde(default = "default_max_binds")]
+    pub max_binds: u32,
+    /// Submit rate across all its sessions in the cluster.
+    pub quota: Quota,
+    /// Outstanding requests per session (the SMPP window); default 10.
+    #[serde(default = "default_window")]
+    pub window: u32,
+    /// Which sender ids it may use.
+    #[serde(default)]
+    pub sender_ids: SenderIdPolicy,
+    /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
+    #[serde(with = "humantime_serde", default = "default_receipt_retention")]
+    pub receipt_retention: Duration,
+    /// Groups, for route matching (`match.account_groups`).
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// What `data_coding` 0 means in its submits; default GSM 7-bit.
+    #[serde(default)]
+    pub default_alphabet: Alphabet,
+}
+
+impl Account {
+    /// The `system_id` it binds with.
+    pub fn system_id(&self) -> &str {
+        self.system_id.as_deref().unwrap_or(&self.id)
+    }
+
+    /// Whether it may bind from `ip` (an empty allow-list allows any address).
+    pub fn permits_ip(&self, ip: IpAddr) -> bool {
+        self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|c| c.contains(ip))
+    }
+
+    /// Whether it may bind as `mode`.
+    pub fn permits_bind_mode(&self, mode: BindMode) -> bool {
+        self.bind_modes.contains(&mode)
+    }
+
+    /// Whether `clear` is its password (constant-time; see [`PasswordHash::verify`]).
+    pub fn verify_password(&self, clear: &str) -> bool {
+        self.password_hash.verify(clear)
+    }
+}
+
+impl RulesObject for Account {
+    const KIND: Kind = Kind::Account;
+
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn validate(&self) -> Result<(), ValidationError> {
+        let c = Check::new(Kind::Account, &self.id);
+        c.own_id()?;
+        let system_id = self.system_id();
+        c.ensure(
+            (1..=MAX_SYSTEM_ID_LEN).contains(&system_id.len())
+                && system_id.bytes().all(|b| b.is_ascii_graphic()),
+            "system_id",
+            format!(
+                "{system_id:?} is not an SMPP system_id (1 to {MAX_SYSTEM_ID_LEN} printable \
+                 ASCII characters; set system_id when the id is longer)"
+            ),
+        )?;
+        c.ensure(
+            self.password_hash.is_well_formed(),
+            "password_hash",
+            "is not an argon2id PHC string (hash the password, never store it)",
+        )?;
+        c.ensure(!self.bind_modes.is_empty(), "bind_modes", "is empty")?;
+        c.no_duplicates("bind_modes", &self.bind_modes)?;
+        c.no_duplicates("allowed_ips", &self.allowed_ips)?;
+        c.ensure(self.max_binds > 0, "max_binds", "must be > 0")?;
+        self.quota.check(&c, "quota")?;
+        c.ensure(self.window > 0, "window", "must be > 0")?;
+        c.ensure(
+            !self.receipt_retention.is_zero(),
+            "receipt_retention",
+            "must be > 0",
+        )?;
+        c.id_list("groups", &self.groups)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The argon2id hash of `"secret"` (m=19456, t=2, p=1), made once so tests need not
+    /// spend a hash each.
+    pub(crate) const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
+
+    pub(crate) fn account(id: &str) -> Account {
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "password_hash": SECRET_HASH,
+            "quota": {"tps": 100},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn defaults_and_helpers() {
+        let a = account("acme");
+        assert!(a.validate().is_ok());
+        assert!(a.enabled);
+        assert_eq!(a.system_id(), "acme");
+        assert_eq!(a.max_binds, 4);
+        assert_eq!(a.window, 10);
+        assert_eq!(a.receipt_retention, Duration::from_secs(72 * 3600));
+        assert!(a.permits_bind_mode(BindMode::Transceiver));
+        assert!(a.permits_ip("203.0.113.1".parse().unwrap()));
+        assert!(a.sender_ids.permits("ANYTHING"));
+        assert_eq!(a.default_alphabet, Alphabet::Gsm7);
+    }
+
+    #[test]
+    fn the_fixture_hash_is_the_hash_of_secret() {
+        let a = account("acme");
+        assert!(a.verify_password("secret"));
+        assert!(!a.verify_password("Secret"));
+    }
+
+    #[test]
+    fn ip_allow_list_and_bind_modes() {
+        let mut a = account("acme");
+        a.allowed_ips = vec![
+            "10.0.0.0/8".parse().unwrap(),
+            "2001:db8::/32".parse().unwrap(),
+        ];
+        a.bind_modes = vec![BindMode::Transmitter];
+        assert!(a.permits_ip("10.1.1.1".parse().unwrap()));
+        assert!(a.permits_ip("2001:db8::5".parse().unwrap()));
+        assert!(!a.permits_ip("192.0.2.1".parse().unwrap()));
+        assert!(!a.permits_bind_mode(BindMode::Receiver));
+    }
+
+    #[test]
+    fn sender_policy() {
+        let p: SenderIdPolicy =
+            serde_json::from_str(r#"{"allowed": ["ACME", "ACME-*"], "allow_numeric": true}"#)
+                .unwrap();
+        assert!(p.permits("ACME"));
+        assert!(p.permits("ACME-EU"));
+        assert!(p.permits("447700900123"));
+        assert!(p.permits("+447700900123"));
+        assert!(!p.permits("OTHER"));
+        assert!(!p.permits("+"));
+        let only_alpha: SenderIdPolicy = serde_json::from_str(r#"{"allowed": ["ACME"]}"#).unwrap();
+        assert!(!only_alpha.permits("447700900123"));
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let field_of = |a: Account| match a.validate() {
+            Err(ValidationError::Field {
+                kind, id, field, ..
+            }) => {
+                assert_eq!(kind, Kind::Account);
+                assert_eq!(id, a.id);
+                field
+            }
+            other => panic!("{other:?}"),
+        };
+        let mut a = account("acme");
+        a.password_hash = PasswordHash::from_phc("secret");
+        assert_eq!(field_of(a), "password_hash");
+        let mut a = account("acme");
+        a.quota.tps = 0;
+        assert_eq!(field_of(a), "quota.tps");
+        let mut a = account("acme");
+        a.bind_modes.clear();
+        assert_eq!(field_of(a), "bind_modes");
+        let mut a = account("acme");
+        a.groups = vec!["gold".into(), "Bad Group".into()];
+        assert_eq!(field_of(a), "groups[1]");
+        let mut a = account("acme");
+        a.window = 0;
+        assert_eq!(field_of(a), "window");
+        let mut a = account("acme");
+        a.max_binds = 0;
+        assert_eq!(field_of(a), "max_binds");
+        assert_eq!(field_of(account("a-very-long-account-id")), "system_id");
+        let mut a = account("a-very-long-account-id");
+        a.system_id = Some("short".into());
+        assert!(a.validate().is_ok());
+        assert_eq!(field_of(account("Bad")), "id");
+    }
+}

@@ -1,0 +1,70 @@
+//! Integration tests of the rules store, the client and node registration against a real
+//! etcd started by `herald-harness` (killed, restarted, compacted, cut off by a proxy).
+//!
+//! No test asserts how fast something happens: each waits for its outcome with a generous
+//! deadline ([`eventually`]).
+#![allow(clippy::unwrap_used, reason = "tests")]
+
+mod client;
+mod nodes;
+mod proxy;
+mod store;
+
+use std::future::Future;
+use std::time::Duration;
+
+use herald_rules::{Account, Carrier, StoreConfig};
+
+/// How long any awaited outcome may take before the test fails.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The argon2id hash of `"secret"`.
+const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
+
+/// A configuration for `url` with short back-off, so tests do not sit in long sleeps.
+fn config(url: &str) -> StoreConfig {
+    let mut c = StoreConfig::new([url]);
+    c.connect_timeout = Duration::from_secs(5);
+    c.request_timeout = Duration::from_secs(2);
+    c.keep_alive_interval = Duration::from_secs(1);
+    c.reconnect_backoff_min = Duration::from_millis(50);
+    c.reconnect_backoff_max = Duration::from_millis(500);
+    c
+}
+
+/// Polls `condition` until it holds; panics after [`DEADLINE`].
+async fn eventually<F, Fut>(what: &str, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while tokio::time::Instant::now() < deadline {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("not within {DEADLINE:?}: {what}");
+}
+
+fn account(id: &str) -> Account {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "password_hash": SECRET_HASH,
+        "quota": {"tps": 100},
+    }))
+    .unwrap()
+}
+
+fn carrier(id: &str) -> Carrier {
+    serde_json::from_value(serde_json::json!({
+        "id": id,
+        "host": "127.0.0.1",
+        "port": 2775,
+        "system_id": "herald",
+        "password": {"env": "CARRIER_PASSWORD"},
+        "throughput": {"tps": 50},
+    }))
+    .unwrap()
+}
