@@ -1,9 +1,14 @@
-//! Drivers for the third-party SMPP peers in `tests/interop/`, used by Herald's integration
-//! tests: the npm `smpp` SMSC as a child process, and the PyPI `smpplib` and npm `smpp`
-//! ESMEs run to completion with their JSON summary parsed.
+//! Herald's cross-crate integration tests and what they share:
+//!
+//! - drivers for the third-party SMPP peers in `tests/interop/`: the npm `smpp` SMSC as a
+//!   child process, and the PyPI `smpplib` and npm `smpp` ESMEs run to completion with
+//!   their JSON summary parsed;
+//! - [`cluster`]: real NATS and etcd with Herald's roles started in-process.
 //!
 //! The peers are installed by `scripts/install-deps.sh`; a missing one is an error, never a
 //! skipped test.
+
+pub mod cluster;
 
 use std::path::PathBuf;
 use std::process::Stdio;

@@ -1,0 +1,87 @@
+//! An in-process Herald cluster for cross-crate tests: real `nats-server` and `etcd`
+//! (from the harness), the rules seeded through the real rules client, and Herald's
+//! roles started as libraries on loopback ports.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use herald_bus::{Bus, BusConfig};
+use herald_config::EdgeConfig;
+use herald_edge::{Edge, EdgeDeps};
+use herald_harness::{Etcd, NatsServer};
+use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// NATS, etcd and an edge; everything stops when dropped.
+pub struct Cluster {
+    /// The NATS server.
+    pub nats: NatsServer,
+    /// The etcd server.
+    pub etcd: Etcd,
+    /// A bus connection for the test's own use.
+    pub bus: Bus,
+    /// A rules client for the test's own writes.
+    pub rules: RulesClient,
+    /// The edge's SMPP port on 127.0.0.1.
+    pub edge_port: u16,
+    _stop: oneshot::Sender<()>,
+}
+
+impl Cluster {
+    /// Starts NATS and etcd, seeds account `system_id` / `password` (1,000 msg/s, 10
+    /// binds, window 100, any sender), and starts an edge.
+    pub async fn start(system_id: &str, password: &str) -> Result<Cluster> {
+        let nats = herald_harness::nats().run().await?;
+        let etcd = herald_harness::etcd().run().await?;
+        let store = StoreConfig::new([etcd.client_url()]);
+        let rules = RulesClient::connect(&store).await?;
+        let account = serde_json::json!({
+            "id": system_id,
+            "password_hash": PasswordHash::hash(password)?,
+            "quota": { "tps": 1000 },
+            "window": 100,
+            "max_binds": 10,
+        });
+        rules
+            .put_json(
+                Kind::Account,
+                system_id,
+                &account.to_string(),
+                Expected::Absent,
+            )
+            .await?;
+        let store = RulesStore::connect(store).await?;
+        let bus = Bus::connect(BusConfig::local(nats.client_url())).await?;
+        let edge = Edge::new(
+            EdgeConfig {
+                failed_bind_delay: Duration::from_millis(10),
+                ..EdgeConfig::default()
+            },
+            EdgeDeps {
+                bus: bus.clone(),
+                rules: store,
+                node_id: "edge-test".into(),
+            },
+        )
+        .await?;
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let edge_port = listener.local_addr().context("edge port")?.port();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = edge
+                .serve(listener, async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Cluster {
+            nats,
+            etcd,
+            bus,
+            rules,
+            edge_port,
+            _stop: stop,
+        })
+    }
+}
