@@ -1,7 +1,9 @@
-//! The two KV buckets: message status by id, and carrier message id → Herald id.
+//! The KV buckets: message status by id, carrier message id → Herald id, and the
+//! cluster-wide rate counters.
 //!
-//! Both are JetStream KV buckets with a TTL ([`crate::BusConfig::status_ttl`],
-//! [`crate::BusConfig::id_map_ttl`]), so they bound themselves without a sweeper.
+//! Each is a JetStream KV bucket with a TTL ([`crate::BusConfig::status_ttl`],
+//! [`crate::BusConfig::id_map_ttl`], [`crate::topology::QUOTA_TTL`]), so they bound
+//! themselves without a sweeper.
 
 use async_nats::jetstream::{self, kv};
 use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
@@ -9,7 +11,7 @@ use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
 use crate::error::{BusError, NatsError};
 use crate::publish::encode;
 use crate::subject::kv_key;
-use crate::topology::{CARRIER_ID_BUCKET, STATUS_BUCKET};
+use crate::topology::{CARRIER_ID_BUCKET, QUOTA_BUCKET, STATUS_BUCKET};
 
 /// Where a message is in Herald; later stages are never overwritten by earlier ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -227,4 +229,100 @@ fn decode<M: prost::Message + Default>(bucket: &'static str, bytes: &[u8]) -> Re
         what: bucket,
         source,
     })
+}
+
+/// Cluster-wide counters of what was admitted per key and second: the shared half of a
+/// rate limit enforced across nodes. Nodes take tokens in chunks ([`RateCounters::take`])
+/// and spend them locally, so a counter sees one write per chunk, not per message.
+#[derive(Clone, Debug)]
+pub struct RateCounters {
+    store: kv::Store,
+}
+
+impl RateCounters {
+    pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
+        let store = jetstream
+            .get_key_value(QUOTA_BUCKET)
+            .await
+            .map_err(|source| BusError::Kv {
+                bucket: QUOTA_BUCKET,
+                action: "open",
+                source: Box::new(source),
+            })?;
+        Ok(RateCounters { store })
+    }
+
+    /// Takes up to `want` tokens of `key`'s `limit` for second `second` (Unix time);
+    /// returns how many were granted (0 once the second's limit is used up).
+    pub async fn take(
+        &self,
+        key: &str,
+        second: u64,
+        want: u32,
+        limit: u32,
+    ) -> Result<u32, BusError> {
+        let key = format!("{}.{second}", kv_key(key));
+        for _ in 0..ADVANCE_ATTEMPTS * 4 {
+            let current = self
+                .store
+                .entry(key.clone())
+                .await
+                .map_err(|source| kv_error(QUOTA_BUCKET, "get", source))?;
+            let (used, revision) = match &current {
+                Some(entry) if entry.operation == kv::Operation::Put => {
+                    let used = std::str::from_utf8(&entry.value)
+                        .ok()
+                        .and_then(|text| text.parse::<u32>().ok())
+                        .unwrap_or(limit);
+                    (used, Some(entry.revision))
+                }
+                _ => (0, None),
+            };
+            let granted = want.min(limit.saturating_sub(used));
+            if granted == 0 {
+                return Ok(0);
+            }
+            let value = bytes::Bytes::from((used + granted).to_string());
+            let written = match revision {
+                None => self
+                    .store
+                    .create(&key, value)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        (
+                            e.kind() == kv::CreateErrorKind::AlreadyExists,
+                            Box::new(e) as NatsError,
+                        )
+                    }),
+                Some(revision) => self
+                    .store
+                    .update(&key, value, revision)
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| {
+                        (
+                            e.kind() == kv::UpdateErrorKind::WrongLastRevision,
+                            Box::new(e) as NatsError,
+                        )
+                    }),
+            };
+            match written {
+                Ok(()) => return Ok(granted),
+                Err((true, _lost_race)) => continue,
+                Err((false, source)) => {
+                    return Err(BusError::Kv {
+                        bucket: QUOTA_BUCKET,
+                        action: "take",
+                        source,
+                    });
+                }
+            }
+        }
+        Err(BusError::Kv {
+            bucket: QUOTA_BUCKET,
+            action: "take",
+            source: "too many concurrent takers".into(),
+        })
+    }
 }

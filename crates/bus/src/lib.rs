@@ -30,7 +30,7 @@ use async_nats::jetstream;
 pub use config::BusConfig;
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
-pub use kv::{CarrierIdMap, StatusStore};
+pub use kv::{CarrierIdMap, RateCounters, StatusStore};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use topology::{StreamKind, Topology};
 
@@ -95,6 +95,11 @@ impl Bus {
     /// The carrier-id map.
     pub async fn carrier_id_map(&self) -> Result<CarrierIdMap, BusError> {
         CarrierIdMap::open(&self.jetstream).await
+    }
+
+    /// The cluster-wide rate counters.
+    pub async fn rate_counters(&self) -> Result<RateCounters, BusError> {
+        RateCounters::open(&self.jetstream).await
     }
 
     /// The underlying JetStream context, for tools and tests.

@@ -8,6 +8,9 @@
 //! | `HERALD_MO` | `herald.mo.<carrier>` | work queue | `routers` |
 //! | `HERALD_DLQ` | `herald.dlq.>` | limits, max age | read by operators |
 //!
+//! Buckets: `herald_status` (message status by id), `herald_carrier_ids` (carrier message
+//! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory).
+//!
 //! Events use limits retention rather than work queue or interest: an account that has
 //! never bound has no consumer yet, and its receipts must wait for it rather than vanish.
 //!
@@ -74,6 +77,10 @@ impl StreamKind {
 pub const STATUS_BUCKET: &str = "herald_status";
 /// The carrier message id → Herald id bucket.
 pub const CARRIER_ID_BUCKET: &str = "herald_carrier_ids";
+/// The cluster-wide rate counters (one key per account and second).
+pub const QUOTA_BUCKET: &str = "herald_quota";
+/// How long a rate counter lives: long past its second, short enough to stay small.
+pub const QUOTA_TTL: Duration = Duration::from_secs(30);
 /// Revisions kept per status key: the message's recent status history.
 pub const STATUS_HISTORY: i64 = 8;
 
@@ -154,6 +161,20 @@ impl Topology {
         }
     }
 
+    /// The KV configuration of the rate-counter bucket: in memory, since a counter lost
+    /// with a server restart only forgives one second of traffic.
+    pub fn quota_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: QUOTA_BUCKET.to_owned(),
+            description: "Herald rate counters by account and second".to_owned(),
+            history: 1,
+            max_age: QUOTA_TTL,
+            storage: stream::StorageType::Memory,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
     /// Creates what is missing and updates what differs. Never deletes a stream, a
     /// consumer or a message.
     pub async fn ensure(&self, jetstream: &jetstream::Context) -> Result<(), BusError> {
@@ -166,7 +187,11 @@ impl Topology {
                     source: Box::new(source),
                 })?;
         }
-        for bucket in [self.status_bucket(), self.carrier_id_bucket()] {
+        for bucket in [
+            self.status_bucket(),
+            self.carrier_id_bucket(),
+            self.quota_bucket(),
+        ] {
             let name = bucket.bucket.clone();
             jetstream
                 .create_or_update_key_value(bucket)

@@ -434,3 +434,41 @@ async fn next(deliveries: &mut herald_bus::Deliveries) -> herald_bus::Delivery {
     .await
     .expect("a message within the patience bound")
 }
+
+#[tokio::test]
+async fn rate_counters_grant_each_second_up_to_its_limit_across_takers() {
+    let (_nats, bus) = start().await;
+    let counters = bus.rate_counters().await.unwrap();
+    // Two nodes taking chunks of 7 from a limit of 50 for the same second.
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let counters = counters.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut total = 0;
+            loop {
+                let got = counters.take("acme", 1_764_115_200, 7, 50).await.unwrap();
+                if got == 0 {
+                    return total;
+                }
+                total += got;
+            }
+        }));
+    }
+    let mut granted = 0;
+    for task in tasks {
+        granted += task.await.unwrap();
+    }
+    assert_eq!(
+        granted, 50,
+        "exactly the limit, however the takers interleave"
+    );
+    // The next second starts afresh; another key is independent.
+    assert_eq!(
+        counters.take("acme", 1_764_115_201, 7, 50).await.unwrap(),
+        7
+    );
+    assert_eq!(
+        counters.take("other", 1_764_115_200, 7, 50).await.unwrap(),
+        7
+    );
+}

@@ -1,16 +1,25 @@
-//! The per-account rate limit: a token bucket with a sustained rate and a burst.
+//! The per-account rate limit, enforced across every edge the account's sessions are on.
 //!
-//! The bucket is the generic cell rate algorithm (GCRA) on one atomic: the "theoretical
-//! arrival time" of the next message. A check is one load and one compare-and-swap, no
-//! lock, so every session of an account on this edge shares one limiter without
-//! contending. Unlike a minimum gap between messages (the complaint against Jasmin,
-//! #648), a windowed client gets its full average rate: up to `burst` may go at once.
+//! Two halves, both lock-free on the common path:
 //!
-//! This limiter is per edge: the account's whole limit applies on each edge its sessions
-//! are bound to. Enforcing the limit across edges is the next step (see docs/edge.md).
+//! - [`RateLimiter`], local to this edge: a token bucket with the account's rate and
+//!   burst, as the generic cell rate algorithm (GCRA) on one atomic. It shapes bursts.
+//!   Unlike a minimum gap between messages (the complaint against Jasmin, #648), a
+//!   windowed client gets its full average rate.
+//! - [`AccountQuota`], shared by the cluster: each second (Unix time) has a counter per
+//!   account in the bus's `herald_quota` bucket. An edge takes tokens from it in chunks
+//!   of 2% of the limit and spends them from one atomic; only when its chunk is spent
+//!   does it go back to the bucket (one compare-and-swap). Across all edges the
+//!   accepted count of a second is at most the limit, and at least the limit minus
+//!   one unspent chunk per edge.
+//!
+//! If the bus cannot be asked (it is down, so nothing can be accepted anyway), the local
+//! bucket alone decides.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use herald_bus::RateCounters;
 
 /// A lock-free token bucket.
 #[derive(Debug)]
@@ -75,6 +84,86 @@ impl RateLimiter {
     pub fn interval(&self) -> Duration {
         Duration::from_nanos(self.interval_ns)
     }
+}
+
+/// An account's limit on this edge: the local bucket, then the cluster's per-second count.
+#[derive(Debug)]
+pub struct AccountQuota {
+    account: String,
+    tps: u32,
+    local: RateLimiter,
+    /// `second << 32 | tokens left` of the chunk this edge holds.
+    chunk: AtomicU64,
+    refill: tokio::sync::Mutex<()>,
+}
+
+impl AccountQuota {
+    /// The quota of `account`: `tps` a second cluster-wide, bursts of `burst`.
+    pub fn new(account: impl Into<String>, tps: u32, burst: u32) -> Self {
+        AccountQuota {
+            account: account.into(),
+            tps,
+            local: RateLimiter::new(tps, burst),
+            chunk: AtomicU64::new(0),
+            refill: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Admits one message accepted at `now` (its second is the one it counts against),
+    /// or says it is over the account's rate.
+    pub async fn try_acquire(&self, counters: Option<&RateCounters>, now: SystemTime) -> bool {
+        if !self.local.try_acquire() {
+            return false;
+        }
+        let Some(counters) = counters else {
+            return true;
+        };
+        let second = unix_second(now);
+        if self.spend(second) {
+            return true;
+        }
+        // One refill at a time per account; the others wait for it, then spend.
+        let _refilling = self.refill.lock().await;
+        if self.spend(second) {
+            return true;
+        }
+        let want = (self.tps / 50).max(1);
+        match counters.take(&self.account, second, want, self.tps).await {
+            Ok(0) => false,
+            Ok(granted) => {
+                // One of the granted tokens is this message's.
+                self.chunk
+                    .store(second << 32 | u64::from(granted - 1), Ordering::Release);
+                true
+            }
+            Err(err) => {
+                tracing::warn!(account = %self.account, error = %err, "rate counters unavailable; local limit only");
+                true
+            }
+        }
+    }
+
+    fn spend(&self, second: u64) -> bool {
+        let mut current = self.chunk.load(Ordering::Acquire);
+        loop {
+            if current >> 32 != second || current & 0xFFFF_FFFF == 0 {
+                return false;
+            }
+            match self.chunk.compare_exchange_weak(
+                current,
+                current - 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return true,
+                Err(actual) => current = actual,
+            }
+        }
+    }
+}
+
+fn unix_second(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) & 0xFFFF_FFFF
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use futures::stream::FuturesUnordered;
 use herald_bus::{BusError, Outgoing};
 use herald_proto::bus::v1::{MessageState as BusState, MessageStatus};
 use herald_rules::Account;
+use herald_rules::model::Quota;
 use herald_smpp::pdu::{
     DataSm, DestAddress, MessageIdResp, QuerySm, QuerySmResp, SubmitMulti, SubmitMultiResp,
     SubmitSm, UnsuccessSme,
@@ -27,6 +28,7 @@ use herald_smpp::types::COctetString;
 use herald_smpp::{CommandStatus, PduBody};
 use herald_telemetry::names;
 
+use crate::quota::AccountQuota;
 use crate::server::Shared;
 use crate::submit::{Origin, Rejection, check_submit, envelope};
 
@@ -38,11 +40,12 @@ pub(crate) async fn serve(
     mut inbox: Inbox,
 ) {
     let mut pending: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
+    let mut quota = QuotaCache::default();
     loop {
         tokio::select! {
             inbound = inbox.recv() => match inbound {
                 Some(inbound) => {
-                    if let Some(work) = handle(&shared, &account_id, &session, inbound, pending.len()).await {
+                    if let Some(work) = handle(&shared, &account_id, &session, inbound, pending.len(), &mut quota).await {
                         pending.push(work);
                     }
                 }
@@ -63,6 +66,7 @@ async fn handle(
     session: &Session,
     inbound: Inbound,
     in_flight: usize,
+    quota: &mut QuotaCache,
 ) -> Option<BoxFuture<'static, ()>> {
     let Inbound { pdu, responder } = inbound;
     let snapshot = shared.rules.snapshot();
@@ -74,12 +78,13 @@ async fn handle(
         return None;
     };
     let window = usize::try_from(account.window).unwrap_or(usize::MAX);
+    let quota = quota.get(shared, account);
     match pdu.body {
         PduBody::SubmitSm(sm) => {
             if in_flight >= window {
                 return answer_throttled(account_id, responder);
             }
-            Some(submit(shared, account, sm, Reply::SubmitSm(responder)).await)
+            Some(submit(shared, account, &quota, sm, Reply::SubmitSm(responder)).await)
         }
         PduBody::DataSm(data) => {
             if in_flight >= window {
@@ -89,6 +94,7 @@ async fn handle(
                 submit(
                     shared,
                     account,
+                    &quota,
                     from_data_sm(data),
                     Reply::DataSm(responder),
                 )
@@ -99,7 +105,7 @@ async fn handle(
             if in_flight >= window {
                 return answer_throttled(account_id, responder);
             }
-            Some(submit_multi(shared, account, multi, responder).await)
+            Some(submit_multi(shared, account, &quota, multi, responder).await)
         }
         PduBody::QuerySm(query) => Some(query_sm(shared, account.id.clone(), query, responder)),
         PduBody::CancelSm(_) => {
@@ -116,6 +122,26 @@ async fn handle(
             tracing::debug!(command = %other.command_id(), "not offered to ESMEs");
             responder.respond(PduBody::GenericNack, CommandStatus::ESME_RINVCMDID);
             None
+        }
+    }
+}
+
+/// The session's handle on its account's rate limit, refreshed only when the account's
+/// quota changes, so the shared table is not consulted per message.
+#[derive(Default)]
+struct QuotaCache {
+    current: Option<(Quota, Arc<AccountQuota>)>,
+}
+
+impl QuotaCache {
+    fn get(&mut self, shared: &Shared, account: &Account) -> Arc<AccountQuota> {
+        match &self.current {
+            Some((quota, limiter)) if *quota == account.quota => limiter.clone(),
+            _ => {
+                let limiter = shared.quota(account);
+                self.current = Some((account.quota, limiter.clone()));
+                limiter
+            }
         }
     }
 }
@@ -152,12 +178,13 @@ impl Reply {
 async fn submit(
     shared: &Arc<Shared>,
     account: &Account,
+    quota: &AccountQuota,
     sm: SubmitSm,
     reply: Reply,
 ) -> BoxFuture<'static, ()> {
     let started = std::time::Instant::now();
     let account_id = account.id.clone();
-    match accept(shared, account, &sm, None).await {
+    match accept(shared, account, quota, &sm, None).await {
         Ok((message_id, ack)) => Box::pin(async move {
             match ack.await {
                 Ok(_) => {
@@ -184,6 +211,7 @@ async fn submit(
 async fn accept(
     shared: &Arc<Shared>,
     account: &Account,
+    quota: &AccountQuota,
     sm: &SubmitSm,
     message_id: Option<String>,
 ) -> Result<(String, herald_bus::PendingAck), CommandStatus> {
@@ -198,7 +226,7 @@ async fn accept(
         count_submit(&account.id, CommandStatus::ESME_RINVSRCADR);
         return Err(CommandStatus::ESME_RINVSRCADR);
     }
-    if !shared.limiter(account).try_acquire() {
+    if !quota.try_acquire(shared.rate_counters.as_ref(), now).await {
         count_submit(&account.id, CommandStatus::ESME_RTHROTTLED);
         return Err(CommandStatus::ESME_RTHROTTLED);
     }
@@ -264,6 +292,7 @@ fn from_data_sm(data: DataSm) -> SubmitSm {
 async fn submit_multi(
     shared: &Arc<Shared>,
     account: &Account,
+    quota: &AccountQuota,
     multi: SubmitMulti,
     responder: Responder,
 ) -> BoxFuture<'static, ()> {
@@ -304,7 +333,15 @@ async fn submit_multi(
             dest: dest.clone(),
             ..template.clone()
         };
-        match accept(shared, account, &sm, Some(format!("{base}-{}", n + 1))).await {
+        match accept(
+            shared,
+            account,
+            quota,
+            &sm,
+            Some(format!("{base}-{}", n + 1)),
+        )
+        .await
+        {
             Ok((_, ack)) => acks.push((dest, ack)),
             Err(status) => unsuccess.push(UnsuccessSme {
                 dest,

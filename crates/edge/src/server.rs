@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use herald_bus::{Bus, BusError, Publisher, StatusStore};
+use herald_bus::{Bus, BusError, Publisher, RateCounters, StatusStore};
 use herald_config::EdgeConfig;
 use herald_rules::model::Quota;
 use herald_rules::{Account, RulesStore};
@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use crate::bind::{BindAttempt, BindThrottle, authenticate};
 use crate::delivery::Receivers;
 use crate::message_id::MessageIdGenerator;
-use crate::quota::RateLimiter;
+use crate::quota::AccountQuota;
 use crate::requests;
 
 /// The `system_id` the edge answers binds with.
@@ -91,19 +91,29 @@ pub(crate) struct Shared {
     pub(crate) throttle: Arc<BindThrottle>,
     pub(crate) sessions: SessionTable,
     pub(crate) receivers: Receivers,
-    limiters: Mutex<HashMap<String, (Quota, Arc<RateLimiter>)>>,
+    pub(crate) rate_counters: Option<RateCounters>,
+    limiters: Mutex<HashMap<String, (Quota, Arc<AccountQuota>)>>,
 }
 
 impl Shared {
-    /// The rate limiter of `account`, made anew when its quota changed.
-    pub(crate) fn limiter(&self, account: &Account) -> Arc<RateLimiter> {
+    /// The rate limit of `account`, made anew when its quota changed. Looked up once per
+    /// session and on quota changes, not per message.
+    pub(crate) fn quota(&self, account: &Account) -> Arc<AccountQuota> {
+        let make = || {
+            let quota = account.quota;
+            Arc::new(AccountQuota::new(
+                &account.id,
+                quota.tps,
+                quota.burst.unwrap_or(quota.tps),
+            ))
+        };
         let Ok(mut limiters) = self.limiters.lock() else {
-            return Arc::new(limiter_for(&account.quota));
+            return make();
         };
         match limiters.get(&account.id) {
             Some((quota, limiter)) if *quota == account.quota => limiter.clone(),
             _ => {
-                let limiter = Arc::new(limiter_for(&account.quota));
+                let limiter = make();
                 limiters.insert(account.id.clone(), (account.quota, limiter.clone()));
                 limiter
             }
@@ -111,14 +121,11 @@ impl Shared {
     }
 }
 
-fn limiter_for(quota: &Quota) -> RateLimiter {
-    RateLimiter::new(quota.tps, quota.burst.unwrap_or(quota.tps))
-}
-
 impl Edge {
     /// Prepares an edge; opens the status store it answers `query_sm` from.
     pub async fn new(config: EdgeConfig, deps: EdgeDeps) -> Result<Self, EdgeError> {
         let status = deps.bus.status_store().await?;
+        let rate_counters = Some(deps.bus.rate_counters().await?);
         let throttle = BindThrottle::new(config.failed_bind_delay);
         Ok(Edge {
             shared: Arc::new(Shared {
@@ -128,6 +135,7 @@ impl Edge {
                 throttle,
                 sessions: SessionTable::default(),
                 receivers: Receivers::default(),
+                rate_counters,
                 limiters: Mutex::new(HashMap::new()),
                 config,
                 rules: deps.rules,

@@ -25,10 +25,49 @@ const PATIENCE: Duration = Duration::from_secs(30);
 
 struct Cluster {
     nats: NatsServer,
-    _etcd: Etcd,
+    etcd: Etcd,
     bus: Bus,
     port: u16,
-    _stop: oneshot::Sender<()>,
+    _stop: Vec<oneshot::Sender<()>>,
+}
+
+impl Cluster {
+    /// Starts one more edge on the same NATS and etcd; its SMPP port.
+    async fn another_edge(&mut self) -> u16 {
+        let (port, stop) = start_edge(&self.bus, &self.etcd).await;
+        self._stop.push(stop);
+        port
+    }
+}
+
+async fn start_edge(bus: &Bus, etcd: &Etcd) -> (u16, oneshot::Sender<()>) {
+    let rules = RulesStore::connect(StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    let edge = Edge::new(
+        EdgeConfig {
+            failed_bind_delay: Duration::from_millis(10),
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules,
+            node_id: "edge-test".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        edge.serve(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    (port, stop)
 }
 
 async fn cluster() -> Cluster {
@@ -54,39 +93,31 @@ async fn cluster() -> Cluster {
         )
         .await
         .unwrap();
-    let rules = RulesStore::connect(store_config).await.unwrap();
+    let metered = serde_json::json!({
+        "id": "metered",
+        "password_hash": hash,
+        "quota": { "tps": 100 },
+        "window": 50,
+    });
+    client
+        .put_json(
+            Kind::Account,
+            "metered",
+            &metered.to_string(),
+            Expected::Absent,
+        )
+        .await
+        .unwrap();
     let mut bus_config = BusConfig::local(nats.client_url());
     bus_config.request_timeout = Duration::from_secs(2);
     let bus = Bus::connect(bus_config).await.unwrap();
-    let edge = Edge::new(
-        EdgeConfig {
-            failed_bind_delay: Duration::from_millis(10),
-            ..EdgeConfig::default()
-        },
-        EdgeDeps {
-            bus: bus.clone(),
-            rules,
-            node_id: "edge-test".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(async move {
-        edge.serve(listener, async {
-            let _ = stopped.await;
-        })
-        .await
-        .unwrap();
-    });
+    let (port, stop) = start_edge(&bus, &etcd).await;
     Cluster {
         nats,
-        _etcd: etcd,
+        etcd,
         bus,
         port,
-        _stop: stop,
+        _stop: vec![stop],
     }
 }
 
@@ -445,6 +476,59 @@ async fn with_the_bus_down_submits_fail_promptly_and_never_hang() {
             ),
             "{}",
             resp.command_status
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_rate_holds_across_edges() {
+    let mut cluster = cluster().await;
+    let second_edge = cluster.another_edge().await;
+    // One session on each edge, each offering far more than the account's 100/s.
+    let mut offered = Vec::new();
+    for port in [cluster.port, second_edge] {
+        let (session, _inbox) = esme(port, BindMode::Transmitter, "metered", "secret")
+            .await
+            .unwrap();
+        offered.push(tokio::spawn(async move {
+            let until = tokio::time::Instant::now() + Duration::from_millis(4500);
+            let mut throttled = 0u32;
+            while tokio::time::Instant::now() < until {
+                let burst = (0..20).map(|_| session.request(submit("447700900001")));
+                for resp in futures::future::join_all(burst).await {
+                    if resp.unwrap().command_status == CommandStatus::ESME_RTHROTTLED {
+                        throttled += 1;
+                    }
+                }
+            }
+            throttled
+        }));
+    }
+    let mut throttled = 0;
+    for task in offered {
+        throttled += task.await.unwrap();
+    }
+    assert!(throttled > 0, "the offered load was over the limit");
+
+    // Count what was accepted in each whole second, from the envelopes themselves.
+    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(256).await.unwrap();
+    let mut per_second = std::collections::BTreeMap::<i64, u32>::new();
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
+    {
+        let mt: MtMessage = delivery.decode().unwrap();
+        *per_second.entry(mt.accepted_unix_ms / 1000).or_default() += 1;
+        delivery.ack().await.unwrap();
+    }
+    // The first and last seconds were only partly offered.
+    let whole: Vec<u32> = per_second.values().copied().skip(1).collect::<Vec<_>>();
+    let whole = &whole[..whole.len().saturating_sub(1)];
+    assert!(whole.len() >= 2, "{per_second:?}");
+    for &count in whole {
+        assert!(
+            (90..=100).contains(&count),
+            "within 10% of 100/s each second: {per_second:?}"
         );
     }
 }
