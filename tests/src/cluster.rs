@@ -62,6 +62,7 @@ impl Cluster {
                 bus: bus.clone(),
                 rules: store,
                 node_id: "edge-test".into(),
+                session_slots: None,
             },
         )
         .await?;

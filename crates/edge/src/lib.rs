@@ -12,7 +12,8 @@
 //! - [`submit`]: checks a `submit_sm` field by field, with the status the specification
 //!   gives each fault, and turns it into the bus envelope.
 //! - [`message_id`]: cluster-unique, time-sortable message ids made without coordination.
-//! - [`quota`]: the per-account rate limit.
+//! - [`quota`]: the per-account rate limit, enforced across edges.
+//! - [`session_slots`]: the per-account bind limit, enforced across edges.
 #![forbid(unsafe_code)]
 
 pub mod bind;
@@ -21,6 +22,7 @@ pub mod message_id;
 pub mod quota;
 pub mod requests;
 pub mod server;
+pub mod session_slots;
 pub mod submit;
 
 pub use server::{Edge, EdgeDeps, EdgeError};

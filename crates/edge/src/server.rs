@@ -28,6 +28,7 @@ use crate::delivery::Receivers;
 use crate::message_id::MessageIdGenerator;
 use crate::quota::AccountQuota;
 use crate::requests;
+use crate::session_slots::{Claim, SessionSlots};
 
 /// The `system_id` the edge answers binds with.
 pub const SMSC_SYSTEM_ID: &str = "herald";
@@ -44,6 +45,8 @@ pub struct EdgeDeps {
     pub rules: RulesStore,
     /// This node's id, recorded in every envelope.
     pub node_id: String,
+    /// The cluster-wide bind slots; `None` counts binds on this edge only.
+    pub session_slots: Option<SessionSlots>,
 }
 
 /// Why the edge could not start or go on.
@@ -92,6 +95,7 @@ pub(crate) struct Shared {
     pub(crate) sessions: SessionTable,
     pub(crate) receivers: Receivers,
     pub(crate) rate_counters: Option<RateCounters>,
+    session_slots: Option<SessionSlots>,
     limiters: Mutex<HashMap<String, (Quota, Arc<AccountQuota>)>>,
 }
 
@@ -136,6 +140,7 @@ impl Edge {
                 sessions: SessionTable::default(),
                 receivers: Receivers::default(),
                 rate_counters,
+                session_slots: deps.session_slots,
                 limiters: Mutex::new(HashMap::new()),
                 config,
                 rules: deps.rules,
@@ -252,7 +257,17 @@ where
     let snapshot = shared.rules.snapshot();
     let outcome = match authenticate(&snapshot, &attempt).await {
         Ok(account) => match shared.sessions.open(&account, &attempt, peer) {
-            Some(slot) => Ok((account, slot)),
+            Some(slot) => match &shared.session_slots {
+                Some(slots) => match slots.claim(&account.id, account.max_binds).await {
+                    Claim::Held(guard) => Ok((account, slot, Some(guard))),
+                    Claim::Unknown => Ok((account, slot, None)),
+                    Claim::Full => Err((
+                        CommandStatus::ESME_RBINDFAIL,
+                        "the account's binds are all in use across the cluster",
+                    )),
+                },
+                None => Ok((account, slot, None)),
+            },
             None => Err((
                 CommandStatus::ESME_RBINDFAIL,
                 "the account's binds are all in use",
@@ -260,7 +275,7 @@ where
         },
         Err(rejection) => Err(rejection),
     };
-    let (account, slot) = match outcome {
+    let (account, slot, cluster_slot) = match outcome {
         Ok(bound) => bound,
         Err((status, reason)) => {
             // Only a known account is a label value: system_ids of failed binds are the
@@ -306,6 +321,7 @@ where
     tracing::info!(%peer, account = %account.id, %reason, "session ended");
     drop(receiver);
     drop(slot);
+    drop(cluster_slot);
 }
 
 /// What the edge tells about a bound session (NodeService, heraldctl).

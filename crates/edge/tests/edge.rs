@@ -9,10 +9,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing, StreamKind};
 use herald_config::EdgeConfig;
+use herald_edge::session_slots::SessionSlots;
 use herald_edge::{Edge, EdgeDeps};
 use herald_harness::{Etcd, NatsServer};
 use herald_proto::bus::v1::{self as bus, Event, MtMessage, Receipt, event};
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_rules::{Expected, Kind, NodeInfo, PasswordHash, RulesClient, RulesStore, StoreConfig};
 use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
 use herald_smpp::receipt::{MessageState, ReceiptTlvs};
 use herald_smpp::session::{BindError, BindMode, Inbox, Session, SessionConfig, bind};
@@ -34,13 +35,17 @@ struct Cluster {
 impl Cluster {
     /// Starts one more edge on the same NATS and etcd; its SMPP port.
     async fn another_edge(&mut self) -> u16 {
-        let (port, stop) = start_edge(&self.bus, &self.etcd).await;
+        let (port, stop) = start_edge(&self.bus, &self.etcd, None).await;
         self._stop.push(stop);
         port
     }
 }
 
-async fn start_edge(bus: &Bus, etcd: &Etcd) -> (u16, oneshot::Sender<()>) {
+async fn start_edge(
+    bus: &Bus,
+    etcd: &Etcd,
+    session_slots: Option<SessionSlots>,
+) -> (u16, oneshot::Sender<()>) {
     let rules = RulesStore::connect(StoreConfig::new([etcd.client_url()]))
         .await
         .unwrap();
@@ -53,6 +58,7 @@ async fn start_edge(bus: &Bus, etcd: &Etcd) -> (u16, oneshot::Sender<()>) {
             bus: bus.clone(),
             rules,
             node_id: "edge-test".into(),
+            session_slots,
         },
     )
     .await
@@ -111,7 +117,7 @@ async fn cluster() -> Cluster {
     let mut bus_config = BusConfig::local(nats.client_url());
     bus_config.request_timeout = Duration::from_secs(2);
     let bus = Bus::connect(bus_config).await.unwrap();
-    let (port, stop) = start_edge(&bus, &etcd).await;
+    let (port, stop) = start_edge(&bus, &etcd, None).await;
     Cluster {
         nats,
         etcd,
@@ -530,5 +536,63 @@ async fn an_accounts_rate_holds_across_edges() {
             (90..=100).contains(&count),
             "within 10% of 100/s each second: {per_second:?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accounts_bind_limit_holds_across_edges() {
+    let mut cluster = cluster().await;
+    let client = RulesClient::connect(&StoreConfig::new([cluster.etcd.client_url()]))
+        .await
+        .unwrap();
+    let mut ports = Vec::new();
+    for node in ["edge-a", "edge-b"] {
+        let registration = client
+            .register_node(NodeInfo::new("edge", node, "test"), Duration::from_secs(5))
+            .await
+            .unwrap();
+        let slots = SessionSlots::new(
+            client.etcd_client(),
+            "/herald/v1/",
+            std::sync::Arc::new(registration),
+            node,
+        );
+        let (port, stop) = start_edge(&cluster.bus, &cluster.etcd, Some(slots)).await;
+        cluster._stop.push(stop);
+        ports.push(port);
+    }
+    // acme may hold 3 binds: two on one edge, one on the other.
+    let mut held = Vec::new();
+    for port in [ports[0], ports[0], ports[1]] {
+        held.push(
+            esme(port, BindMode::Transmitter, "acme", "secret")
+                .await
+                .unwrap(),
+        );
+    }
+    for port in [ports[0], ports[1]] {
+        let over = esme(port, BindMode::Transmitter, "acme", "secret").await;
+        assert!(
+            matches!(
+                over,
+                Err(BindError::Rejected(CommandStatus::ESME_RBINDFAIL))
+            ),
+            "a fourth bind anywhere is refused"
+        );
+    }
+    // A session on the first edge ends; the other edge may now take its slot.
+    held.remove(0).0.unbind().await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match esme(ports[1], BindMode::Transmitter, "acme", "secret").await {
+            Ok(session) => {
+                held.push(session);
+                break;
+            }
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(err) => panic!("the freed slot never became available: {err:?}"),
+        }
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use herald_bus::{Bus, BusConfig};
 use herald_config::{Config, LogFormat};
+use herald_edge::session_slots::SessionSlots;
 use herald_edge::{Edge, EdgeDeps};
 use herald_rules::{NodeInfo, RulesClient, RulesStore, StoreConfig};
 use herald_telemetry::{AdminServer, TelemetryConfig, names};
@@ -113,6 +114,12 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         bus,
         rules,
         node_id: node_id.clone(),
+        session_slots: Some(SessionSlots::new(
+            client.etcd_client(),
+            config.etcd.prefix.clone(),
+            registration.clone(),
+            node_id.clone(),
+        )),
     };
     let result = match (role, listener) {
         ("edge", Some(listener)) => {

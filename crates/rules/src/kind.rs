@@ -88,8 +88,8 @@ impl fmt::Display for Kind {
 }
 
 /// Key segments under the prefix that hold leases rather than rules (node registrations,
-/// carrier bind slots); the rules store ignores them.
-pub const RESERVED_SEGMENTS: [&str; 2] = ["nodes", "binds"];
+/// carrier bind slots, ESME session slots); the rules store ignores them.
+pub const RESERVED_SEGMENTS: [&str; 3] = ["nodes", "binds", "sessions"];
 
 /// What a key relative to the prefix holds.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,123 @@
+//! An account's bind limit across every edge: one etcd key per bind slot.
+//!
+//! Slot `n` of account `a` is `<prefix>sessions/<a>/<n>`, for `n` below the account's
+//! `max_binds`. A bind claims the first free slot with a transaction that creates the
+//! key only if it does not exist, under the node's registration lease, and frees it when
+//! the session ends. Two edges racing for the last slot cannot both win, so the limit
+//! holds exactly across the cluster; the slots of an edge that dies go with its lease.
+//!
+//! While etcd cannot be reached, binds are counted on this edge only: known accounts
+//! keep binding during an etcd outage, at the cost of the cross-edge limit.
+
+use std::sync::Arc;
+
+use etcd_client::{Compare, CompareOp, Txn, TxnOp};
+use herald_rules::NodeRegistration;
+
+/// Claims and frees session slots in etcd.
+#[derive(Clone)]
+pub struct SessionSlots {
+    etcd: etcd_client::Client,
+    prefix: String,
+    registration: Arc<NodeRegistration>,
+    node_id: String,
+}
+
+impl std::fmt::Debug for SessionSlots {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSlots")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What claiming found.
+#[derive(Debug)]
+pub enum Claim {
+    /// A slot is this session's until the guard drops.
+    Held(SlotGuard),
+    /// Every slot is taken.
+    Full,
+    /// etcd did not answer; the caller decides locally.
+    Unknown,
+}
+
+impl SessionSlots {
+    /// Slots under `prefix` (the rules prefix, ending in `/`), leased with the node's
+    /// registration lease.
+    pub fn new(
+        etcd: etcd_client::Client,
+        prefix: impl Into<String>,
+        registration: Arc<NodeRegistration>,
+        node_id: impl Into<String>,
+    ) -> Self {
+        SessionSlots {
+            etcd,
+            prefix: prefix.into(),
+            registration,
+            node_id: node_id.into(),
+        }
+    }
+
+    /// Claims a free slot of `account`, one of `max_binds`.
+    pub async fn claim(&self, account: &str, max_binds: u32) -> Claim {
+        let mut etcd = self.etcd.clone();
+        let lease = self.registration.lease_id();
+        for slot in 0..max_binds {
+            let key = format!("{}sessions/{account}/{slot}", self.prefix);
+            let txn = Txn::new()
+                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+                .and_then([TxnOp::put(
+                    key.clone(),
+                    self.node_id.clone(),
+                    Some(etcd_client::PutOptions::new().with_lease(lease)),
+                )]);
+            let call = tokio::time::timeout(std::time::Duration::from_secs(2), etcd.txn(txn));
+            match call.await {
+                Ok(Ok(response)) if response.succeeded() => {
+                    return Claim::Held(SlotGuard {
+                        etcd: self.etcd.clone(),
+                        key: Some(key),
+                    });
+                }
+                Ok(Ok(_)) => continue,
+                Ok(Err(err)) => {
+                    tracing::warn!(%account, error = %err, "session slots unavailable");
+                    return Claim::Unknown;
+                }
+                Err(_) => {
+                    tracing::warn!(%account, "session slots did not answer");
+                    return Claim::Unknown;
+                }
+            }
+        }
+        Claim::Full
+    }
+}
+
+/// A held slot; deleted when dropped (or with the lease, if this edge dies).
+pub struct SlotGuard {
+    etcd: etcd_client::Client,
+    key: Option<String>,
+}
+
+impl std::fmt::Debug for SlotGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlotGuard").field("key", &self.key).finish()
+    }
+}
+
+impl Drop for SlotGuard {
+    fn drop(&mut self) {
+        let Some(key) = self.key.take() else { return };
+        let mut etcd = self.etcd.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(err) = etcd.delete(key.clone(), None).await {
+                    // The lease frees it when this node goes; until then it counts.
+                    tracing::warn!(%key, error = %err, "session slot not freed");
+                }
+            });
+        }
+    }
+}
