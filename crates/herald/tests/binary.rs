@@ -49,16 +49,57 @@ async fn an_unknown_key_in_the_file_is_refused_with_its_name() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("smpp_lisen"));
 }
 
-#[tokio::test]
-async fn herald_edge_registers_serves_and_drains_on_sigterm() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let store = StoreConfig::new([etcd.client_url()]);
-    let client = RulesClient::connect(&store).await.unwrap();
+/// Starts `herald edge` against `nats` and `etcd` as node `id`; its SMPP and admin
+/// addresses from its registration.
+async fn spawn_edge(
+    id: &str,
+    nats: &herald_harness::NatsServer,
+    etcd: &herald_harness::Etcd,
+    client: &RulesClient,
+) -> (tokio::process::Child, String, String) {
+    let child = Command::new(HERALD)
+        .arg("edge")
+        .env("HERALD_NODE__ID", id)
+        .env("HERALD_NATS__URLS", nats.client_url())
+        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
+        .env("HERALD_ETCD__LEASE_TTL", "3s")
+        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
+        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
+        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
+        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let nodes = client.list_nodes(Some("edge")).await.unwrap();
+        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
+            return (
+                child,
+                node.addresses["smpp"].clone(),
+                node.addresses["admin"].clone(),
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "edge never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn seed_account(etcd: &herald_harness::Etcd) -> RulesClient {
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
     let account = serde_json::json!({
         "id": "acme",
         "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 100 },
+        "quota": { "tps": 10000 },
+        "window": 100,
     });
     client
         .put_json(
@@ -69,39 +110,112 @@ async fn herald_edge_registers_serves_and_drains_on_sigterm() {
         )
         .await
         .unwrap();
+    client
+}
 
-    let mut child = Command::new(HERALD)
-        .arg("edge")
-        .env("HERALD_NODE__ID", "edge-binary-test")
-        .env("HERALD_NATS__URLS", nats.client_url())
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
-        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+fn submit_body(i: usize) -> PduBody {
+    PduBody::SubmitSm(SubmitSm {
+        source: Address::international("447700900000"),
+        dest: Address::international(&format!("4477009{i:05}")),
+        short_message: Bytes::from_static(b"must not be lost"),
+        ..SubmitSm::default()
+    })
+}
 
-    // The node's registration says where it listens.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let node = loop {
-        let nodes = client.list_nodes(Some("edge")).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == "edge-binary-test") {
-            break node;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "edge never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_message_answered_ok_survives_an_edge_killed_mid_stream() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let (mut child, smpp, _) = spawn_edge("edge-crash-test", &nats, &etcd, &client).await;
+
+    let io = TcpStream::connect(&smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
     };
-    let smpp = node.addresses["smpp"].clone();
-    let admin = node.addresses["admin"].clone();
+    let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transmitter, request)
+        .await
+        .unwrap();
+    // Keep a window of submits flowing, and kill the edge with SIGKILL in the middle.
+    let submitter = tokio::spawn(async move {
+        let mut ok = Vec::new();
+        let mut i = 0;
+        loop {
+            let batch = (0..50).map(|k| session.request(submit_body(i + k)));
+            let mut closed = false;
+            for resp in futures::future::join_all(batch).await {
+                match resp {
+                    Ok(pdu) if pdu.command_status == CommandStatus::ESME_ROK => {
+                        if let PduBody::SubmitSmResp(r) = pdu.body {
+                            ok.push(r.message_id.to_string_lossy());
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => closed = true,
+                }
+            }
+            if closed {
+                return ok;
+            }
+            i += 50;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    child.start_kill().unwrap();
+    let _ = child.wait().await;
+    let answered_ok = tokio::time::timeout(PATIENCE, submitter)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !answered_ok.is_empty(),
+        "some submits were answered before the kill"
+    );
+
+    // Every id the ESME heard OK for is on the bus.
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let consumer = bus
+        .consumer(herald_bus::ConsumerSpec::routers())
+        .await
+        .unwrap();
+    let mut deliveries = consumer.messages(512).await.unwrap();
+    let mut on_bus = std::collections::HashSet::new();
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
+    {
+        on_bus.insert(delivery.header("Herald-Msg-Id").unwrap().to_owned());
+        delivery.ack().await.unwrap();
+    }
+    eprintln!(
+        "{} answered OK before the kill, {} on the bus",
+        answered_ok.len(),
+        on_bus.len()
+    );
+    let lost: Vec<_> = answered_ok
+        .iter()
+        .filter(|id| !on_bus.contains(*id))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} answered OK are missing: {lost:?}",
+        lost.len(),
+        answered_ok.len()
+    );
+}
+
+#[tokio::test]
+async fn herald_edge_registers_serves_and_drains_on_sigterm() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let (mut child, smpp, admin) = spawn_edge("edge-binary-test", &nats, &etcd, &client).await;
+    let nodes = client.list_nodes(Some("edge")).await.unwrap();
+    let node = nodes.iter().find(|n| n.id == "edge-binary-test").unwrap();
     assert_eq!(node.version, env!("CARGO_PKG_VERSION"));
 
     let (status, body) = http_get(&admin, "/readyz").await;
