@@ -4,7 +4,8 @@
 //! is on the bus before the ESME hears OK. What it keeps in memory (the sessions bound to
 //! it, a rate limiter per account) is rebuilt by the ESMEs binding again.
 //!
-//! - [`server`]: [`Edge`], the listener and one task per connection.
+//! - [`server`]: [`Edge`], the listeners (TCP and TLS) and one task per connection.
+//! - [`tls`]: the TLS certificate, reloaded when its files change.
 //! - [`bind`]: authenticating a bind against the rules store.
 //! - [`requests`]: answering a bound session's requests: `submit_sm`, `data_sm`,
 //!   `submit_multi`, `query_sm`, and the rest.
@@ -24,5 +25,6 @@ pub mod requests;
 pub mod server;
 pub mod session_slots;
 pub mod submit;
+pub mod tls;
 
 pub use server::{Edge, EdgeDeps, EdgeError};

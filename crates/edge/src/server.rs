@@ -29,6 +29,7 @@ use crate::message_id::MessageIdGenerator;
 use crate::quota::AccountQuota;
 use crate::requests;
 use crate::session_slots::{Claim, SessionSlots};
+use crate::tls::ReloadingAcceptor;
 
 /// The `system_id` the edge answers binds with.
 pub const SMSC_SYSTEM_ID: &str = "herald";
@@ -157,6 +158,27 @@ impl Edge {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), EdgeError> {
+        self.serve_with(listener, None, shutdown).await
+    }
+
+    /// Serves SMPP over TLS on `listener` with `tls`'s current certificate, until
+    /// `shutdown` completes; then unbinds every session and returns. The TLS handshake
+    /// must finish within the bind timeout.
+    pub async fn serve_tls(
+        &self,
+        listener: TcpListener,
+        tls: ReloadingAcceptor,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EdgeError> {
+        self.serve_with(listener, Some(tls), shutdown).await
+    }
+
+    async fn serve_with(
+        &self,
+        listener: TcpListener,
+        tls: Option<ReloadingAcceptor>,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EdgeError> {
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         let result = loop {
@@ -166,7 +188,27 @@ impl Edge {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let shared = self.shared.clone();
-                        connections.spawn(connection(shared, stream, peer, false));
+                        match &tls {
+                            None => {
+                                connections.spawn(connection(shared, stream, peer, false));
+                            }
+                            Some(tls) => {
+                                let acceptor = tls.acceptor();
+                                connections.spawn(async move {
+                                    let handshake = tokio::time::timeout(
+                                        shared.config.bind_timeout,
+                                        acceptor.accept(stream),
+                                    );
+                                    match handshake.await {
+                                        Ok(Ok(stream)) => connection(shared, stream, peer, true).await,
+                                        Ok(Err(err)) => {
+                                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                                        }
+                                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                    }
+                                });
+                            }
+                        }
                     }
                     // Out of file descriptors and the like: wait a little, keep serving.
                     Err(err) if is_transient(&err) => {

@@ -35,7 +35,7 @@ impl std::fmt::Debug for SessionSlots {
 #[derive(Debug)]
 pub enum Claim {
     /// A slot is this session's until the guard drops.
-    Held(SlotGuard),
+    Held(Box<SlotGuard>),
     /// Every slot is taken.
     Full,
     /// etcd did not answer; the caller decides locally.
@@ -75,10 +75,10 @@ impl SessionSlots {
             let call = tokio::time::timeout(std::time::Duration::from_secs(2), etcd.txn(txn));
             match call.await {
                 Ok(Ok(response)) if response.succeeded() => {
-                    return Claim::Held(SlotGuard {
+                    return Claim::Held(Box::new(SlotGuard {
                         etcd: self.etcd.clone(),
                         key: Some(key),
-                    });
+                    }));
                 }
                 Ok(Ok(_)) => continue,
                 Ok(Err(err)) => {

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use herald_bus::{Bus, BusConfig};
 use herald_config::{Config, LogFormat};
 use herald_edge::session_slots::SessionSlots;
+use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
 use herald_rules::{NodeInfo, RulesClient, RulesStore, StoreConfig};
 use herald_telemetry::{AdminServer, TelemetryConfig, names};
@@ -71,10 +72,23 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         ),
         _ => None,
     };
+    let tls = match (role, &config.edge.tls) {
+        ("edge", Some(tls)) => {
+            let acceptor = ReloadingAcceptor::load(&tls.cert, &tls.key).context("edge TLS")?;
+            let listener = TcpListener::bind(tls.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", tls.listen))?;
+            Some((listener, acceptor))
+        }
+        _ => None,
+    };
     let mut info =
         NodeInfo::new(role, node_id.clone(), VERSION).with_address("admin", admin_addr.to_string());
     if let Some(listener) = &listener {
         info = info.with_address("smpp", listener.local_addr()?.to_string());
+    }
+    if let Some((listener, _)) = &tls {
+        info = info.with_address("smpp_tls", listener.local_addr()?.to_string());
     }
     let registration = std::sync::Arc::new(
         client
@@ -125,13 +139,27 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         ("edge", Some(listener)) => {
             tracing::info!(addr = %listener.local_addr()?, "edge serving SMPP");
             let edge = Edge::new(config.edge.clone(), deps).await.context("edge")?;
-            let readiness = readiness.clone();
-            edge.serve(listener, async move {
-                stopped(stop).await;
-                readiness.drain();
-            })
-            .await
-            .context("edge")
+            let plain = {
+                let readiness = readiness.clone();
+                let stop = stop.clone();
+                edge.serve(listener, async move {
+                    stopped(stop).await;
+                    readiness.drain();
+                })
+            };
+            let secure = async {
+                let Some((listener, acceptor)) = tls else {
+                    return Ok(());
+                };
+                if let Ok(addr) = listener.local_addr() {
+                    tracing::info!(%addr, "edge serving SMPP over TLS");
+                }
+                let _reloader = AbortOnDrop(acceptor.watch(Duration::from_secs(5)));
+                edge.serve_tls(listener, acceptor, stopped(stop.clone()))
+                    .await
+            };
+            let (plain, secure) = tokio::join!(plain, secure);
+            plain.and(secure).context("edge")
         }
         _ => Err(anyhow::anyhow!("role {role} is not built into this binary")),
     };
@@ -144,6 +172,15 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         tracing::warn!(%error, "deregistration failed; the lease will expire");
     }
     result
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfig {
