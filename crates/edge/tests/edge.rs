@@ -596,3 +596,111 @@ async fn an_accounts_bind_limit_holds_across_edges() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_go_to_their_own_account_on_whichever_edge_holds_it() {
+    let mut cluster = cluster().await;
+    let second_edge = cluster.another_edge().await;
+    // acme is bound on both edges, metered on the second only.
+    let (_a1, acme_first) = esme(cluster.port, BindMode::Receiver, "acme", "secret")
+        .await
+        .unwrap();
+    let (_a2, acme_second) = esme(second_edge, BindMode::Transceiver, "acme", "secret")
+        .await
+        .unwrap();
+    let (_m, metered) = esme(second_edge, BindMode::Receiver, "metered", "secret")
+        .await
+        .unwrap();
+
+    let publisher = cluster.bus.publisher();
+    let receipt = |account: &str, id: String| Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: id,
+            account_id: account.into(),
+            state: bus::MessageState::Delivered.into(),
+            ..Default::default()
+        })),
+    };
+    let mut expected_acme = std::collections::HashSet::new();
+    for i in 0..20 {
+        let id = format!("ACME{i:016}");
+        publisher
+            .publish_acked(Outgoing::event(
+                "acme",
+                id.clone(),
+                &receipt("acme", id.clone()),
+            ))
+            .await
+            .unwrap();
+        expected_acme.insert(id);
+        let id = format!("METE{i:016}");
+        publisher
+            .publish_acked(Outgoing::event(
+                "metered",
+                id.clone(),
+                &receipt("metered", id),
+            ))
+            .await
+            .unwrap();
+    }
+
+    // Drain the three inboxes, answering OK, until acme's 20 and metered's 20 are in.
+    let received_acme = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let received_metered = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let answer = |mut inbox: Inbox, into: std::sync::Arc<std::sync::Mutex<Vec<String>>>| async move {
+        while let Some(inbound) = inbox.recv().await {
+            if let PduBody::DeliverSm(sm) = &inbound.pdu.body {
+                let tlvs = ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+                into.lock()
+                    .unwrap()
+                    .push(tlvs.receipted_message_id.unwrap());
+            }
+            inbound.responder.respond(
+                PduBody::DeliverSmResp(MessageIdResp::default()),
+                CommandStatus::ESME_ROK,
+            );
+        }
+    };
+    tokio::spawn(answer(acme_first, received_acme.clone()));
+    tokio::spawn(answer(acme_second, received_acme.clone()));
+    tokio::spawn(answer(metered, received_metered.clone()));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while received_acme.lock().unwrap().len() < 20 || received_metered.lock().unwrap().len() < 20 {
+        assert!(tokio::time::Instant::now() < deadline, "receipts missing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let acme: std::collections::HashSet<String> =
+        received_acme.lock().unwrap().iter().cloned().collect();
+    assert_eq!(
+        acme, expected_acme,
+        "every acme receipt, and only acme's, reached acme"
+    );
+    assert!(
+        received_metered
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|id| id.starts_with("METE"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_etcd_stopped_sessions_keep_submitting_and_known_accounts_still_bind() {
+    let mut cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+        .await
+        .unwrap();
+    cluster.etcd.kill().await;
+    let resp = session.request(submit("447700900001")).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let (again, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+        .await
+        .unwrap();
+    let resp = again.request(submit("447700900002")).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let unknown = esme(cluster.port, BindMode::Transmitter, "nobody", "secret").await;
+    assert!(matches!(
+        unknown,
+        Err(BindError::Rejected(CommandStatus::ESME_RINVSYSID))
+    ));
+}
