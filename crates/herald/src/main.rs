@@ -6,6 +6,7 @@
 //! SIGTERM or Ctrl-C drains: readiness goes false, sessions unbind, then the process exits.
 
 mod node;
+mod node_service;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
 //! What every role's process does around the role itself: telemetry, the admin port,
 //! connections to NATS and etcd, node registration, readiness and the drain on shutdown.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -9,9 +10,12 @@ use herald_config::{Config, LogFormat};
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
+use herald_proto::node::v1::node_service_server::NodeServiceServer;
 use herald_rules::{NodeInfo, RulesClient, RulesStore, StoreConfig};
 use herald_telemetry::{AdminServer, TelemetryConfig, names};
 use tokio::net::TcpListener;
+
+use crate::node_service::{Identity, NodeServiceImpl};
 use tokio::sync::watch;
 
 /// The version registered with the node and shown in `herald_node_info`.
@@ -37,11 +41,15 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     herald_telemetry::set_node_info(&node_id, role);
 
     let (stop_tx, stop) = watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("shutdown requested: draining");
-        let _ = stop_tx.send(true);
-    });
+    let stop_tx = Arc::new(stop_tx);
+    {
+        let stop_tx = stop_tx.clone();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown requested: draining");
+            let _ = stop_tx.send(true);
+        });
+    }
 
     let admin = AdminServer::bind(config.admin.listen)
         .await
@@ -82,6 +90,10 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         }
         _ => None,
     };
+    let grpc = TcpListener::bind(config.grpc.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
+    let grpc_addr = grpc.local_addr()?;
     let mut info =
         NodeInfo::new(role, node_id.clone(), VERSION).with_address("admin", admin_addr.to_string());
     if let Some(listener) = &listener {
@@ -90,7 +102,19 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     if let Some((listener, _)) = &tls {
         info = info.with_address("smpp_tls", listener.local_addr()?.to_string());
     }
-    let registration = std::sync::Arc::new(
+    info = info.with_address("grpc", grpc_addr.to_string());
+    let identity = Arc::new(Identity {
+        node_id: node_id.clone(),
+        role: role.to_owned(),
+        version: VERSION.to_owned(),
+        started: info.started_at,
+        addresses: info
+            .addresses
+            .iter()
+            .map(|(name, addr)| format!("{name}={addr}"))
+            .collect(),
+    });
+    let registration = Arc::new(
         client
             .register_node(info, config.etcd.lease_ttl)
             .await
@@ -124,6 +148,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         })
     };
 
+    let rules_for_service = rules.clone();
     let deps = EdgeDeps {
         bus,
         rules,
@@ -139,6 +164,17 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         ("edge", Some(listener)) => {
             tracing::info!(addr = %listener.local_addr()?, "edge serving SMPP");
             let edge = Edge::new(config.edge.clone(), deps).await.context("edge")?;
+            serve_node_service(
+                grpc,
+                NodeServiceImpl {
+                    identity,
+                    readiness: readiness.clone(),
+                    rules: rules_for_service,
+                    stop: stop_tx.clone(),
+                    edge: Some(edge.clone()),
+                },
+                stop.clone(),
+            );
             let plain = {
                 let readiness = readiness.clone();
                 let stop = stop.clone();
@@ -172,6 +208,24 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         tracing::warn!(%error, "deregistration failed; the lease will expire");
     }
     result
+}
+
+/// Serves NodeService on `listener` until `stop`.
+fn serve_node_service(
+    listener: TcpListener,
+    service: NodeServiceImpl,
+    stop: watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        let served = tonic::transport::Server::builder()
+            .add_service(NodeServiceServer::new(service))
+            .serve_with_incoming_shutdown(incoming, stopped(stop))
+            .await;
+        if let Err(error) = served {
+            tracing::warn!(%error, "NodeService stopped");
+        }
+    });
 }
 
 /// Aborts a background task when dropped.

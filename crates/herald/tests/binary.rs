@@ -80,7 +80,7 @@ async fn spawn_edge(
             return (
                 child,
                 node.addresses["smpp"].clone(),
-                node.addresses["admin"].clone(),
+                node.addresses["grpc"].clone(),
             );
         }
         assert!(
@@ -213,10 +213,11 @@ async fn herald_edge_registers_serves_and_drains_on_sigterm() {
     let nats = herald_harness::nats().run().await.unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = seed_account(&etcd).await;
-    let (mut child, smpp, admin) = spawn_edge("edge-binary-test", &nats, &etcd, &client).await;
+    let (mut child, smpp, _grpc) = spawn_edge("edge-binary-test", &nats, &etcd, &client).await;
     let nodes = client.list_nodes(Some("edge")).await.unwrap();
     let node = nodes.iter().find(|n| n.id == "edge-binary-test").unwrap();
     assert_eq!(node.version, env!("CARGO_PKG_VERSION"));
+    let admin = node.addresses["admin"].clone();
 
     let (status, body) = http_get(&admin, "/readyz").await;
     assert_eq!(status, 200, "{body}");
@@ -284,4 +285,62 @@ async fn http_get(addr: &str, path: &str) -> (u16, String) {
         .unwrap_or_default()
         .to_owned();
     (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_service_tells_who_the_node_is_lists_sessions_and_drains_it() {
+    use herald_proto::node::v1::node_service_client::NodeServiceClient;
+    use herald_proto::node::v1::{DrainRequest, InfoRequest, ListSessionsRequest};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let (mut child, smpp, grpc) = spawn_edge("edge-grpc-test", &nats, &etcd, &client).await;
+    let mut node = NodeServiceClient::connect(format!("http://{grpc}"))
+        .await
+        .unwrap();
+    let info = node.info(InfoRequest {}).await.unwrap().into_inner();
+    assert_eq!(
+        (info.node_id.as_str(), info.role.as_str()),
+        ("edge-grpc-test", "edge")
+    );
+    assert!(info.rules_revision > 0);
+
+    let io = TcpStream::connect(&smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+        .await
+        .unwrap();
+    let sessions = node
+        .list_sessions(ListSessionsRequest {
+            account_id: "acme".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .sessions;
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].bind_mode, "transceiver");
+
+    assert!(
+        node.drain(DrainRequest { grace_seconds: 0 })
+            .await
+            .unwrap()
+            .into_inner()
+            .draining
+    );
+    let closed = tokio::time::timeout(PATIENCE, session.closed())
+        .await
+        .unwrap();
+    assert_eq!(closed, herald_smpp::session::CloseReason::PeerUnbound);
+    let exit = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
 }
