@@ -39,11 +39,61 @@ pub struct BindAttempt {
     pub tls: bool,
 }
 
+/// Remembers passwords that verified, so that a fleet of ESMEs rebinding after an edge
+/// restart costs one argon2id verify per account and password, not one per bind.
+///
+/// Entries are keyed by the account and a 64-bit SipHash of the password under a key
+/// drawn at random when the process starts, and hold the PHC string they verified
+/// against: a changed password hash in the rules invalidates them. No clear password is
+/// kept. Bounded: past [`VerifiedPasswords::MAX_ENTRIES`] the cache starts over.
+#[derive(Debug)]
+pub struct VerifiedPasswords {
+    hasher: std::collections::hash_map::RandomState,
+    entries: Mutex<HashMap<(String, u64), String>>,
+}
+
+impl Default for VerifiedPasswords {
+    fn default() -> Self {
+        VerifiedPasswords {
+            hasher: std::collections::hash_map::RandomState::new(),
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl VerifiedPasswords {
+    /// Most entries kept.
+    pub const MAX_ENTRIES: usize = 100_000;
+
+    fn key(&self, account: &str, password: &str) -> (String, u64) {
+        use std::hash::BuildHasher;
+        (account.to_owned(), self.hasher.hash_one(password))
+    }
+
+    fn known(&self, account: &Account, password: &str) -> bool {
+        let key = self.key(&account.id, password);
+        self.entries.lock().is_ok_and(|entries| {
+            entries.get(&key).is_some_and(|phc| phc == account.password_hash.as_phc())
+        })
+    }
+
+    fn remember(&self, account: &Account, password: &str) {
+        let key = self.key(&account.id, password);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(key, account.password_hash.as_phc().to_owned());
+        }
+    }
+}
+
 /// Checks `attempt` against the accounts in `snapshot`; the account on success, else the
 /// status to reject with and why.
 pub async fn authenticate(
     snapshot: &RulesSnapshot,
     attempt: &BindAttempt,
+    verified: &VerifiedPasswords,
 ) -> Result<Account, (CommandStatus, &'static str)> {
     let account = snapshot
         .account_by_system_id(&attempt.system_id)
@@ -66,14 +116,18 @@ pub async fn authenticate(
     if account.tls_required && !attempt.tls {
         return Err((CommandStatus::ESME_RBINDFAIL, "account requires TLS"));
     }
+    if verified.known(account, &attempt.password) {
+        return Ok(account.clone());
+    }
     let hash = account.password_hash.clone();
     let password = attempt.password.clone();
-    let verified = tokio::task::spawn_blocking(move || hash.verify(&password))
+    let ok = tokio::task::spawn_blocking(move || hash.verify(&password))
         .await
         .unwrap_or(false);
-    if !verified {
+    if !ok {
         return Err((CommandStatus::ESME_RINVPASWD, "wrong password"));
     }
+    verified.remember(account, &attempt.password);
     Ok(account.clone())
 }
 

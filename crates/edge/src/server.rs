@@ -23,7 +23,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::bind::{BindAttempt, BindThrottle, authenticate};
+use crate::bind::{BindAttempt, BindThrottle, VerifiedPasswords, authenticate};
 use crate::delivery::Receivers;
 use crate::message_id::MessageIdGenerator;
 use crate::quota::AccountQuota;
@@ -93,6 +93,7 @@ pub(crate) struct Shared {
     pub(crate) ids: MessageIdGenerator,
     pub(crate) node_id: String,
     pub(crate) throttle: Arc<BindThrottle>,
+    pub(crate) verified: VerifiedPasswords,
     pub(crate) sessions: SessionTable,
     pub(crate) receivers: Receivers,
     pub(crate) rate_counters: Option<RateCounters>,
@@ -138,6 +139,7 @@ impl Edge {
                 status,
                 ids: MessageIdGenerator::new(),
                 throttle,
+                verified: VerifiedPasswords::default(),
                 sessions: SessionTable::default(),
                 receivers: Receivers::default(),
                 rate_counters,
@@ -297,7 +299,7 @@ where
         tls,
     };
     let snapshot = shared.rules.snapshot();
-    let outcome = match authenticate(&snapshot, &attempt).await {
+    let outcome = match authenticate(&snapshot, &attempt, &shared.verified).await {
         Ok(account) => match shared.sessions.open(&account, &attempt, peer) {
             Some(slot) => match &shared.session_slots {
                 Some(slots) => match slots.claim(&account.id, account.max_binds).await {
