@@ -288,8 +288,11 @@ fn default_tls_listen() -> SocketAddr {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RouterConfig {
-    /// Messages routed concurrently by this router.
+    /// MT pipelines this router runs, each its own pull loop and task; each keeps up to
+    /// `in_flight` messages in flight.
     pub workers: usize,
+    /// Messages each pipeline routes at once (publishes awaiting their ack).
+    pub in_flight: usize,
     /// Messages fetched from the bus per pull.
     pub batch: usize,
     /// How long the bus waits for a router's ack before redelivering a message to another.
@@ -299,16 +302,45 @@ pub struct RouterConfig {
     pub max_deliveries: u32,
     /// UTC offset for routing-rule time windows that name none (`+00:00`, `-05:00`, `Z`).
     pub default_timezone: UtcOffset,
+    /// Carrier attempts per message (the first plus failovers) after which a message a
+    /// carrier handed back gets a failure receipt instead of another carrier.
+    pub max_attempts: u32,
+    /// Also record the `routed` stage of each message in the status bucket (refusals always
+    /// record `final`). Costs a KV read and write per message, about half the router's
+    /// throughput; the edge's `accepted` and the connector's `submitted` bracket it anyway.
+    pub record_routed: bool,
+    /// A carrier is unhealthy when every connector reporting on it has no bind up, or
+    /// sees at least this share of its submits fail or time out (0 to 1; 1 ignores
+    /// error rates).
+    pub unhealthy_error_rate: f64,
+    /// The account that receives MO no MO route matches; empty: such MO is counted and
+    /// dropped.
+    pub mo_default_account: String,
+    /// First words of an MO (case-insensitive) that add its sender to the receiving
+    /// account's opt-out list.
+    pub opt_out_keywords: Vec<String>,
+    /// First words of an MO (case-insensitive) that take its sender off the receiving
+    /// account's opt-out lists.
+    pub opt_in_keywords: Vec<String>,
 }
 
 impl Default for RouterConfig {
     fn default() -> Self {
         RouterConfig {
             workers: 4,
+            in_flight: 1000,
             batch: 100,
             ack_wait: secs(30),
             max_deliveries: 10,
             default_timezone: UtcOffset::UTC,
+            max_attempts: 5,
+            record_routed: false,
+            unhealthy_error_rate: 0.5,
+            mo_default_account: String::new(),
+            opt_out_keywords: ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+                .map(String::from)
+                .to_vec(),
+            opt_in_keywords: ["START", "UNSTOP"].map(String::from).to_vec(),
         }
     }
 }
@@ -336,6 +368,21 @@ pub struct ConnectorConfig {
     /// the `submit_sm_resp` bookkeeping) is retried before it is reported unmatched.
     #[serde(with = "humantime_serde")]
     pub receipt_match_retry: Duration,
+    /// TTL of the etcd lease this connector holds its carrier bind slots under (whole
+    /// seconds): a connector that dies loses its slots to the others within it.
+    #[serde(with = "humantime_serde")]
+    pub slot_lease_ttl: Duration,
+    /// How often slots are rebalanced among the live connectors even when no etcd change
+    /// wakes the connector earlier.
+    #[serde(with = "humantime_serde")]
+    pub rebalance_interval: Duration,
+    /// How often each carrier's health (binds, error rate) is written for the routers.
+    #[serde(with = "humantime_serde")]
+    pub health_interval: Duration,
+    /// How long a drain may take: messages in flight get their carrier's answer, then the
+    /// binds unbind and the slots are released.
+    #[serde(with = "humantime_serde")]
+    pub drain_timeout: Duration,
 }
 
 impl Default for ConnectorConfig {
@@ -347,6 +394,10 @@ impl Default for ConnectorConfig {
             reconnect_backoff_min: secs(1),
             reconnect_backoff_max: secs(60),
             receipt_match_retry: secs(30),
+            slot_lease_ttl: secs(10),
+            rebalance_interval: secs(2),
+            health_interval: secs(5),
+            drain_timeout: secs(30),
         }
     }
 }

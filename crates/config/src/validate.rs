@@ -162,6 +162,11 @@ impl Config {
         at_least_one(e, "router.batch", c.batch);
         positive(e, "router.ack_wait", c.ack_wait);
         at_least_one(e, "router.max_deliveries", c.max_deliveries as usize);
+        at_least_one(e, "router.in_flight", c.in_flight);
+        at_least_one(e, "router.max_attempts", c.max_attempts as usize);
+        if !(c.unhealthy_error_rate > 0.0 && c.unhealthy_error_rate <= 1.0) {
+            e.add("router.unhealthy_error_rate", "must be above 0 and at most 1");
+        }
     }
 
     fn validate_connector(&self, e: &mut ConfigErrors) {
@@ -180,6 +185,13 @@ impl Config {
                 "must not be longer than connector.reconnect_backoff_max",
             );
         }
+        positive(e, "connector.receipt_match_retry", c.receipt_match_retry);
+        if c.slot_lease_ttl < Duration::from_secs(1) || c.slot_lease_ttl.subsec_nanos() != 0 {
+            e.add("connector.slot_lease_ttl", "must be whole seconds, at least 1s");
+        }
+        positive(e, "connector.rebalance_interval", c.rebalance_interval);
+        positive(e, "connector.health_interval", c.health_interval);
+        positive(e, "connector.drain_timeout", c.drain_timeout);
     }
 
     /// Every listener this config names, with its key. All roles' listeners are checked

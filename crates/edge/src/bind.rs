@@ -50,6 +50,9 @@ pub struct BindAttempt {
 pub struct VerifiedPasswords {
     hasher: std::collections::hash_map::RandomState,
     entries: Mutex<HashMap<(String, u64), String>>,
+    /// One verify at a time per account: a rebind storm of one account's sessions runs
+    /// argon2id once, the others find the result remembered.
+    verifying: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Default for VerifiedPasswords {
@@ -57,6 +60,7 @@ impl Default for VerifiedPasswords {
         VerifiedPasswords {
             hasher: std::collections::hash_map::RandomState::new(),
             entries: Mutex::new(HashMap::new()),
+            verifying: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -73,8 +77,22 @@ impl VerifiedPasswords {
     fn known(&self, account: &Account, password: &str) -> bool {
         let key = self.key(&account.id, password);
         self.entries.lock().is_ok_and(|entries| {
-            entries.get(&key).is_some_and(|phc| phc == account.password_hash.as_phc())
+            entries
+                .get(&key)
+                .is_some_and(|phc| phc == account.password_hash.as_phc())
         })
+    }
+
+    fn verify_lock(&self, account: &str) -> Arc<tokio::sync::Mutex<()>> {
+        match self.verifying.lock() {
+            Ok(mut locks) => {
+                if locks.len() >= Self::MAX_ENTRIES {
+                    locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+                }
+                locks.entry(account.to_owned()).or_default().clone()
+            }
+            Err(_) => Arc::default(),
+        }
     }
 
     fn remember(&self, account: &Account, password: &str) {
@@ -116,6 +134,11 @@ pub async fn authenticate(
     if account.tls_required && !attempt.tls {
         return Err((CommandStatus::ESME_RBINDFAIL, "account requires TLS"));
     }
+    if verified.known(account, &attempt.password) {
+        return Ok(account.clone());
+    }
+    let lock = verified.verify_lock(&account.id);
+    let _one_at_a_time = lock.lock().await;
     if verified.known(account, &attempt.password) {
         return Ok(account.clone());
     }

@@ -1,7 +1,7 @@
 //! An account's bind limit across every edge: one etcd key per bind slot.
 //!
 //! Slot `n` of account `a` is `<prefix>sessions/<a>/<n>`, for `n` below the account's
-//! `max_binds`. A bind claims the first free slot with a transaction that creates the
+//! `max_binds`. A bind claims a free slot with a transaction that creates the
 //! key only if it does not exist, under the node's registration lease, and frees it when
 //! the session ends. Two edges racing for the last slot cannot both win, so the limit
 //! holds exactly across the cluster; the slots of an edge that dies go with its lease.
@@ -60,10 +60,56 @@ impl SessionSlots {
     }
 
     /// Claims a free slot of `account`, one of `max_binds`.
+    ///
+    /// A few slots picked at random are tried first, so an account with thousands of
+    /// binds still binds in one or two round trips; when those are taken, one range read
+    /// lists the slots held and the free ones are tried in order.
     pub async fn claim(&self, account: &str, max_binds: u32) -> Claim {
+        if max_binds == 0 {
+            return Claim::Full;
+        }
+        let mut candidates: Vec<u32> = (0..RANDOM_PROBES.min(max_binds))
+            .map(|i| probe(account, i) % max_binds)
+            .collect();
+        candidates.dedup();
+        match self.try_slots(account, candidates).await {
+            Claim::Full => {}
+            settled => return settled,
+        }
+        let prefix = format!("{}sessions/{account}/", self.prefix);
+        let mut etcd = self.etcd.clone();
+        let listing = tokio::time::timeout(
+            std::time::Duration::from_secs(2),
+            etcd.get(
+                prefix.clone(),
+                Some(
+                    etcd_client::GetOptions::new()
+                        .with_prefix()
+                        .with_keys_only(),
+                ),
+            ),
+        )
+        .await;
+        let held: std::collections::HashSet<u32> = match listing {
+            Ok(Ok(response)) => response
+                .kvs()
+                .iter()
+                .filter_map(|kv| kv.key_str().ok()?.strip_prefix(&prefix)?.parse().ok())
+                .collect(),
+            Ok(Err(err)) => {
+                tracing::warn!(%account, error = %err, "session slots unavailable");
+                return Claim::Unknown;
+            }
+            Err(_) => return Claim::Unknown,
+        };
+        let free: Vec<u32> = (0..max_binds).filter(|slot| !held.contains(slot)).collect();
+        self.try_slots(account, free).await
+    }
+
+    async fn try_slots(&self, account: &str, slots: Vec<u32>) -> Claim {
         let mut etcd = self.etcd.clone();
         let lease = self.registration.lease_id();
-        for slot in 0..max_binds {
+        for slot in slots {
             let key = format!("{}sessions/{account}/{slot}", self.prefix);
             let txn = Txn::new()
                 .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
@@ -93,6 +139,24 @@ impl SessionSlots {
         }
         Claim::Full
     }
+}
+
+/// Random slots tried before listing the held ones.
+const RANDOM_PROBES: u32 = 4;
+
+/// A slot number that differs per call, from the standard library's randomly keyed
+/// hasher (no random-number crate needed for spreading probes).
+fn probe(account: &str, attempt: u32) -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(account.as_bytes());
+    hasher.write_u32(attempt);
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    u32::try_from(hasher.finish() & u64::from(u32::MAX)).unwrap_or(0)
 }
 
 /// A held slot; deleted when dropped (or with the lease, if this edge dies).

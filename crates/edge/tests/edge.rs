@@ -185,7 +185,10 @@ async fn binds_are_checked_against_the_accounts_in_etcd() {
     }
     // A verified password is remembered; a wrong one after it is still wrong.
     let wrong_again = esme(cluster.port, BindMode::Transmitter, "acme", "Secret").await;
-    assert!(matches!(wrong_again, Err(BindError::Rejected(CommandStatus::ESME_RINVPASWD))));
+    assert!(matches!(
+        wrong_again,
+        Err(BindError::Rejected(CommandStatus::ESME_RINVPASWD))
+    ));
     let fourth = esme(cluster.port, BindMode::Transmitter, "acme", "secret").await;
     assert!(matches!(
         fourth,

@@ -12,6 +12,8 @@
 //!   ([`Expected`]), reads and lists, and registers nodes.
 //! - [`nodes`]: [`NodeRegistration`], a process's key under a kept-alive lease.
 //! - [`password`]: [`PasswordHash`], argon2id PHC strings for account passwords.
+//! - [`routing`]: the MT routing engine: [`RulesSnapshot::evaluate`] picks a carrier (or
+//!   a rejection) for a message, [`RulesSnapshot::explain`] says why.
 //! - [`config`]: [`StoreConfig`], the etcd endpoints, key prefix, timeouts and back-off.
 //!
 //! The key layout and the JSON shape of every object are in `docs/rules.md`.
@@ -44,6 +46,7 @@ pub mod kind;
 pub mod model;
 pub mod nodes;
 pub mod password;
+pub mod routing;
 pub mod snapshot;
 pub mod store;
 
@@ -57,6 +60,7 @@ pub use model::{
 };
 pub use nodes::{NodeInfo, NodeRegistration};
 pub use password::PasswordHash;
+pub use routing::{CarrierHealth, Explanation, RouteOutcome, RoutePick, RouteRequest};
 pub use snapshot::{Problem, RulesSnapshot};
 pub use store::{RulesStore, SnapshotGuard, StoreStatus};
 

@@ -9,6 +9,7 @@ pub(crate) mod carrier;
 pub(crate) mod cidr;
 pub(crate) mod mo_route;
 pub(crate) mod network;
+pub(crate) mod numbering;
 pub(crate) mod opt_out;
 pub(crate) mod pattern;
 pub(crate) mod price;
@@ -23,6 +24,7 @@ pub use carrier::{
 pub use cidr::{Cidr, CidrParseError};
 pub use mo_route::{MAX_KEYWORD_LEN, MoRoute};
 pub use network::Network;
+pub use numbering::NumberingPlan;
 pub use opt_out::OptOutList;
 pub use pattern::{AddressPattern, MAX_PATTERN_LEN, PatternParseError};
 pub use price::{PriceEntry, PriceTable};

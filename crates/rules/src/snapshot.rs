@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
+use std::sync::Arc;
 
 use crate::error::ValidationError;
 use crate::kind::{KeyClass, Kind, RulesObject, classify};
@@ -16,6 +17,8 @@ use crate::model::opt_out::normalize_number;
 use crate::model::{
     Account, Carrier, MoRoute, Network, OptOutList, PriceTable, Route, RouteAction,
 };
+use crate::routing::RouteTable;
+use crate::routing::trie::DigitTrie;
 
 /// Something wrong with one key of a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,41 +39,9 @@ impl fmt::Display for Problem {
     }
 }
 
-/// Longest-prefix lookup over digit strings: one hash probe per candidate length, so at
-/// most 20 probes whatever the number of prefixes.
-#[derive(Clone, Debug)]
-struct PrefixMap<T> {
-    entries: HashMap<String, T>,
-    longest: usize,
-}
-
-impl<T> Default for PrefixMap<T> {
-    fn default() -> Self {
-        PrefixMap {
-            entries: HashMap::new(),
-            longest: 0,
-        }
-    }
-}
-
-impl<T> PrefixMap<T> {
-    /// Inserts unless the prefix is taken; returns the current holder if it is.
-    fn claim(&mut self, prefix: &str, value: T) -> Option<&T> {
-        if self.entries.contains_key(prefix) {
-            return self.entries.get(prefix);
-        }
-        self.longest = self.longest.max(prefix.len());
-        self.entries.insert(prefix.to_owned(), value);
-        None
-    }
-
-    /// The value of the longest prefix of `number`, with that prefix's length.
-    fn longest_match(&self, number: &str) -> Option<(usize, &T)> {
-        (1..=self.longest.min(number.len()))
-            .rev()
-            .find_map(|len| Some((len, self.entries.get(number.get(..len)?)?)))
-    }
-}
+/// Longest-prefix lookup over digit strings (network prefixes, price entries): a digit
+/// trie, so a lookup costs one step per digit whatever the number of prefixes.
+type PrefixMap<T> = DigitTrie<T>;
 
 /// A price table with its lookups.
 #[derive(Clone, Debug)]
@@ -95,6 +66,7 @@ pub struct RulesSnapshot {
     prices: HashMap<String, IndexedPrices>,
     global_opt_outs: HashSet<String>,
     opt_outs: HashMap<String, HashSet<String>>,
+    routing: Arc<RouteTable>,
     problems: Vec<Problem>,
 }
 
@@ -424,6 +396,15 @@ impl RulesSnapshot {
                 }
             }
         }
+
+        // The routing engine's index of the routes, built here so that every snapshot,
+        // at start-up or after a change, routes by the same compiled table.
+        self.routing = Arc::new(RouteTable::build(&self.routes, &self.accounts));
+    }
+
+    /// The compiled routes (see [`crate::routing`]).
+    pub(crate) fn route_table(&self) -> &RouteTable {
+        &self.routing
     }
 
     /// The etcd revision these rules are as of.
@@ -505,7 +486,8 @@ impl RulesSnapshot {
         self.network_match(number).map(|(_, n)| n)
     }
 
-    fn network_match(&self, number: &str) -> Option<(usize, &Network)> {
+    /// The network of `number` with the length of the prefix that matched.
+    pub(crate) fn network_match(&self, number: &str) -> Option<(usize, &Network)> {
         let number = normalize_number(number);
         let (len, id) = self.network_prefixes.longest_match(number)?;
         Some((len, self.networks.get(id)?))
@@ -520,12 +502,20 @@ impl RulesSnapshot {
     /// currency: the longest matching prefix entry, or the network entry if the number's
     /// network prefix is longer, or the table's default. `None`: no price (unreachable).
     pub fn price_micros(&self, carrier: &str, number: &str) -> Option<u64> {
-        let prices = self.prices.get(carrier)?;
         let number = normalize_number(number);
+        self.price_with_network(carrier, number, self.network_match(number))
+    }
+
+    /// [`RulesSnapshot::price_micros`] for a number whose network match is already known.
+    pub(crate) fn price_with_network(
+        &self,
+        carrier: &str,
+        number: &str,
+        network: Option<(usize, &Network)>,
+    ) -> Option<u64> {
+        let prices = self.prices.get(carrier)?;
         let by_prefix = prices.by_prefix.longest_match(number);
-        let by_network = self
-            .network_match(number)
-            .and_then(|(len, n)| Some((len, prices.by_network.get(&n.id)?)));
+        let by_network = network.and_then(|(len, n)| Some((len, prices.by_network.get(&n.id)?)));
         match (by_prefix, by_network) {
             (Some((pl, p)), Some((nl, n))) => Some(if nl > pl { *n } else { *p }),
             (Some((_, p)), None) | (None, Some((_, p))) => Some(*p),

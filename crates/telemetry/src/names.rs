@@ -59,13 +59,16 @@ pub const EDGE_HTTP_SUBMIT_TOTAL: &str = "herald_edge_http_submit_total";
 
 // Router.
 
-/// MT messages routed, by outcome (`routed`, `rejected`, `no_route`, `throttled`);
+/// MT messages routed, by outcome (`routed`, `rerouted` after a carrier failure,
+/// `rejected`, `opted_out`, `no_route`, `unreachable`, `exhausted`, `expired`, `invalid`,
+/// `error` when the publish failed and the message is retried; see `docs/router.md`);
 /// `carrier` is empty when no carrier was chosen.
 pub const ROUTER_ROUTE_TOTAL: &str = "herald_router_route_total";
 /// Time to route one MT message: from consuming it to the ack of its publish to the
 /// carrier queue.
 pub const ROUTER_ROUTE_SECONDS: &str = "herald_router_route_seconds";
-/// MO messages routed to accounts, by outcome (`routed`, `no_route`).
+/// MO messages routed to accounts, by outcome (`routed`, `default` to the default
+/// account, `opt_out`, `opt_in`, `no_route` dropped, `invalid`, `error` retried).
 pub const ROUTER_MO_TOTAL: &str = "herald_router_mo_total";
 
 // Connector.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
 use crate::kind::{Kind, RulesObject};
-use crate::model::{AddressPattern, Check, Cidr, Quota};
+use crate::model::{AddressPattern, Check, Cidr, NumberingPlan, Quota};
 use crate::password::PasswordHash;
 
 /// The longest SMPP `system_id` (16 octets with the terminating NUL).
@@ -133,6 +133,10 @@ pub struct Account {
     /// What `data_coding` 0 means in its submits; default GSM 7-bit.
     #[serde(default)]
     pub default_alphabet: Alphabet,
+    /// How to read its national-format destination numbers (country code and trunk
+    /// prefix); absent: its numbers are international (`+`, `00` or bare digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub numbering: Option<NumberingPlan>,
 }
 
 impl Account {
@@ -193,7 +197,11 @@ impl RulesObject for Account {
             "receipt_retention",
             "must be > 0",
         )?;
-        c.id_list("groups", &self.groups)
+        c.id_list("groups", &self.groups)?;
+        if let Some(plan) = &self.numbering {
+            plan.check(&c, "numbering")?;
+        }
+        Ok(())
     }
 }
 

@@ -191,9 +191,10 @@ fn every_day() -> Vec<Weekday> {
 /// day (`22:00`–`06:00`); `days` are the days on which it starts.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeWindow {
-    /// The offset of local time; default UTC.
-    #[serde(default)]
-    pub time_zone: UtcOffset,
+    /// The offset of local time; absent: the evaluator's default (the router's
+    /// `router.default_timezone`, UTC when none is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<UtcOffset>,
     /// The days the window starts on; default every day.
     #[serde(default = "every_day")]
     pub days: Vec<Weekday>,
@@ -204,13 +205,20 @@ pub struct TimeWindow {
 }
 
 impl TimeWindow {
-    /// Whether `at` falls in the window.
+    /// Whether `at` falls in the window (UTC when it names no time zone).
     pub fn contains(&self, at: SystemTime) -> bool {
+        self.contains_in(at, UtcOffset::UTC)
+    }
+
+    /// Whether `at` falls in the window, reading it in `default` when it names no time
+    /// zone.
+    pub fn contains_in(&self, at: SystemTime, default: UtcOffset) -> bool {
         let secs = match at.duration_since(UNIX_EPOCH) {
             Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX / 2),
             Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX / 2),
         };
-        let local = secs + i64::from(self.time_zone.minutes()) * 60;
+        let offset = self.time_zone.unwrap_or(default);
+        let local = secs + i64::from(offset.minutes()) * 60;
         let day = local.div_euclid(86_400);
         let minute = (local.rem_euclid(86_400) / 60) as u16;
         // 1970-01-01 was a Thursday (index 3 with Monday 0).
@@ -283,6 +291,17 @@ mod tests {
         // Monday 03:45 UTC is Sunday 22:15 at -05:30.
         assert!(w.contains(at(0, 3, 45)));
         assert!(!w.contains(at(0, 5, 45)), "Monday 00:15 local");
+        let unzoned = window(r#"{"from": "08:00", "to": "09:00"}"#);
+        let plus_two = UtcOffset::from_minutes(120).unwrap();
+        assert!(
+            unzoned.contains(at(0, 8, 30)),
+            "UTC when no default is given"
+        );
+        assert!(
+            unzoned.contains_in(at(0, 6, 30), plus_two),
+            "the default applies"
+        );
+        assert!(w.contains_in(at(0, 3, 45), plus_two), "a named zone wins");
     }
 
     #[test]

@@ -1,0 +1,148 @@
+//! MO: routing by MO rules and to the default account, and the opt-out round trip — STOP
+//! records the sender in etcd, the next MT from the account to it gets a failure receipt,
+//! START lifts it and MT flows again.
+
+use herald_bus::{ConsumerSpec, Outgoing};
+use herald_proto::bus::v1::{Event, MessageState, MoMessage};
+use herald_router::opt_out::managed_list_id;
+use herald_rules::model::OptOutList;
+
+use crate::*;
+
+fn mo(id: &str, from: &str, to: &str, text: &str) -> MoMessage {
+    MoMessage {
+        id: id.into(),
+        carrier_id: "a".into(),
+        source: Some(Address {
+            addr: from.into(),
+            ton: 1,
+            npi: 1,
+        }),
+        destination: Some(Address {
+            addr: to.into(),
+            ton: 0,
+            npi: 1,
+        }),
+        payload: text.as_bytes().to_vec(),
+        ..Default::default()
+    }
+}
+
+fn mos(events: &Collected<Event>) -> Vec<MoMessage> {
+    events
+        .all()
+        .into_iter()
+        .filter_map(|e| match e.kind {
+            Some(herald_proto::bus::v1::event::Kind::Mo(m)) => Some(m),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mo_routing_and_the_opt_out_round_trip() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let bus = bus(&nats.client_url()).await;
+    let client = RulesClient::connect(&store_config(&etcd.client_url()))
+        .await
+        .unwrap();
+    put_rules(
+        &client,
+        vec![
+            (
+                "mo-routes/acme".into(),
+                json!({"id": "acme", "destination": "80080", "account": "acme"}),
+            ),
+            (
+                "routes/uk".into(),
+                json!({"id": "uk", "match": {"destination_prefixes": ["44"]},
+                       "action": {"type": "carrier", "carrier": "a"}}),
+            ),
+        ],
+    )
+    .await;
+    let store = RulesStore::connect(store_config(&etcd.client_url()))
+        .await
+        .unwrap();
+    let queues = carrier_queues(&bus, &["a"]).await;
+    let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
+    let beta = collect::<Event>(&bus, ConsumerSpec::account("beta")).await;
+    let router = Running::start(&bus, store.clone(), Some(client.clone()), router_config()).await;
+    let publisher = bus.publisher();
+
+    // Routing: by rule, and to the default account.
+    publisher
+        .publish_acked(Outgoing::mo(&mo("mo-1", "447700900123", "80080", "hello")))
+        .await
+        .unwrap();
+    publisher
+        .publish_acked(Outgoing::mo(&mo("mo-2", "447700900123", "99999", "hi")))
+        .await
+        .unwrap();
+    eventually("MO reaches acme", || async { !mos(&acme).is_empty() }).await;
+    eventually("unmatched MO reaches the default account", || async {
+        !mos(&beta).is_empty()
+    })
+    .await;
+    assert_eq!(mos(&acme)[0].account_id, "acme");
+    assert_eq!(mos(&acme)[0].id, "mo-1");
+    assert_eq!(mos(&beta)[0].id, "mo-2");
+
+    // STOP: recorded in etcd, delivered to the account too.
+    publisher
+        .publish_acked(Outgoing::mo(&mo("mo-3", "+447700900123", "80080", "Stop.")))
+        .await
+        .unwrap();
+    eventually("the STOP is delivered", || async { mos(&acme).len() == 2 }).await;
+    let list = client
+        .get::<OptOutList>(&managed_list_id("acme"))
+        .await
+        .unwrap()
+        .expect("the managed list exists");
+    assert_eq!(list.value.numbers, ["447700900123"]);
+    assert_eq!(list.value.account.as_deref(), Some("acme"));
+    eventually("every node sees the opt-out", || async {
+        store.snapshot().is_opted_out("acme", "447700900123")
+    })
+    .await;
+
+    // MT to the opted-out number: a failure receipt, nothing to the carrier.
+    publish_all(&bus, [mt("to-stopped", "acme", "447700900123", 1)]).await;
+    eventually("the opted-out MT gets a receipt", || async {
+        receipts(&acme).iter().any(|r| r.message_id == "to-stopped")
+    })
+    .await;
+    let receipt = receipts(&acme)
+        .into_iter()
+        .find(|r| r.message_id == "to-stopped")
+        .unwrap();
+    assert_eq!(receipt.state(), MessageState::Rejected);
+    assert!(receipt.synthetic);
+    assert!(queues["a"].all().is_empty());
+    // Another account's MT to that number still goes.
+    publish_all(&bus, [mt("from-beta", "beta", "447700900123", 0)]).await;
+    eventually("beta's MT is routed", || async { queues["a"].len() == 1 }).await;
+
+    // START lifts it; the next MT is routed.
+    publisher
+        .publish_acked(Outgoing::mo(&mo("mo-4", "447700900123", "80080", "start")))
+        .await
+        .unwrap();
+    eventually("the opt-out is lifted everywhere", || async {
+        !store.snapshot().is_opted_out("acme", "447700900123")
+    })
+    .await;
+    let list = client
+        .get::<OptOutList>(&managed_list_id("acme"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(list.value.numbers.is_empty());
+    publish_all(&bus, [mt("after-start", "acme", "447700900123", 1)]).await;
+    eventually("the MT after START is routed", || async {
+        queues["a"].all().iter().any(|m| m.id == "after-start")
+    })
+    .await;
+    router.stop().await;
+}
