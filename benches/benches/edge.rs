@@ -53,6 +53,23 @@ fn main() {
             .put_json(Kind::Account, "bench", &account.to_string(), Expected::Any)
             .await
             .unwrap();
+        // A carrier and a route for every number: the edge refuses destinations no route takes.
+        let carrier = serde_json::json!({
+            "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+            "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+        });
+        client
+            .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+            .await
+            .unwrap();
+        let route = serde_json::json!({
+            "id": "all", "priority": 10, "match": {},
+            "action": { "type": "carrier", "carrier": "sim" },
+        });
+        client
+            .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
+            .await
+            .unwrap();
         submit_throughput(&nats, &store).await;
         idle_sessions(&nats, &etcd).await;
     });
@@ -82,6 +99,7 @@ async fn submit_throughput(nats: &herald_harness::NatsServer, store: &StoreConfi
             rules,
             node_id: "bench".into(),
             session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
         },
     )
     .await

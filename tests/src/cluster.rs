@@ -51,6 +51,21 @@ impl Cluster {
                 Expected::Absent,
             )
             .await?;
+        // A carrier and a route for every number: the edge refuses destinations no route takes.
+        let carrier = serde_json::json!({
+            "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+            "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+        });
+        rules
+            .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+            .await?;
+        let route = serde_json::json!({
+            "id": "all", "priority": 10, "match": {},
+            "action": { "type": "carrier", "carrier": "sim" },
+        });
+        rules
+            .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
+            .await?;
         let store = RulesStore::connect(store).await?;
         let bus = Bus::connect(BusConfig::local(nats.client_url())).await?;
         let edge = Edge::new(
@@ -63,6 +78,7 @@ impl Cluster {
                 rules: store,
                 node_id: "edge-test".into(),
                 session_slots: None,
+                route_time_zone: herald_rules::model::UtcOffset::UTC,
             },
         )
         .await?;

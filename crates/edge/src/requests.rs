@@ -17,8 +17,9 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use herald_bus::{BusError, Outgoing};
 use herald_proto::bus::v1::{MessageState as BusState, MessageStatus};
-use herald_rules::Account;
 use herald_rules::model::Quota;
+use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest};
+use herald_rules::{Account, RulesSnapshot};
 use herald_smpp::pdu::{
     DataSm, DestAddress, MessageIdResp, QuerySm, QuerySmResp, SubmitMulti, SubmitMultiResp,
     SubmitSm, UnsuccessSme,
@@ -84,7 +85,17 @@ async fn handle(
             if in_flight >= window {
                 return answer_throttled(account_id, responder);
             }
-            Some(submit(shared, account, &quota, sm, Reply::SubmitSm(responder)).await)
+            Some(
+                submit(
+                    shared,
+                    &snapshot,
+                    account,
+                    &quota,
+                    sm,
+                    Reply::SubmitSm(responder),
+                )
+                .await,
+            )
         }
         PduBody::DataSm(data) => {
             if in_flight >= window {
@@ -93,6 +104,7 @@ async fn handle(
             Some(
                 submit(
                     shared,
+                    &snapshot,
                     account,
                     &quota,
                     from_data_sm(data),
@@ -105,7 +117,7 @@ async fn handle(
             if in_flight >= window {
                 return answer_throttled(account_id, responder);
             }
-            Some(submit_multi(shared, account, &quota, multi, responder).await)
+            Some(submit_multi(shared, &snapshot, account, &quota, multi, responder).await)
         }
         PduBody::QuerySm(query) => Some(query_sm(shared, account.id.clone(), query, responder)),
         PduBody::CancelSm(_) => {
@@ -177,6 +189,7 @@ impl Reply {
 /// Checks, limits, publishes; the returned future answers once the bus has acked.
 async fn submit(
     shared: &Arc<Shared>,
+    snapshot: &RulesSnapshot,
     account: &Account,
     quota: &AccountQuota,
     sm: SubmitSm,
@@ -184,7 +197,7 @@ async fn submit(
 ) -> BoxFuture<'static, ()> {
     let started = std::time::Instant::now();
     let account_id = account.id.clone();
-    match accept(shared, account, quota, &sm, None).await {
+    match accept(shared, snapshot, account, quota, &sm, None).await {
         Ok((message_id, ack)) => Box::pin(async move {
             match ack.await {
                 Ok(_) => {
@@ -210,6 +223,7 @@ async fn submit(
 /// One message through every check and onto the bus; the pending ack on success.
 async fn accept(
     shared: &Arc<Shared>,
+    snapshot: &RulesSnapshot,
     account: &Account,
     quota: &AccountQuota,
     sm: &SubmitSm,
@@ -225,6 +239,20 @@ async fn accept(
     if !sender.is_empty() && !account.sender_ids.permits(&sender) {
         count_submit(&account.id, CommandStatus::ESME_RINVSRCADR);
         return Err(CommandStatus::ESME_RINVSRCADR);
+    }
+    // The same evaluation the router makes: a destination no route takes is refused now,
+    // not after a round trip through the bus. Other outcomes (reject routes, opt-outs,
+    // carriers down) are accepted and end in a failure receipt from the router.
+    let destination = sm.dest.addr.to_string_lossy();
+    let request = RouteRequest::new(&account.id, &sender, &destination, sm.data_coding.0, now)
+        .destination_ton(sm.dest.ton.0)
+        .default_time_zone(shared.route_time_zone);
+    if matches!(
+        snapshot.evaluate(&request, &AllHealthy),
+        RouteOutcome::NoRoute
+    ) {
+        count_submit(&account.id, CommandStatus::ESME_RINVDSTADR);
+        return Err(CommandStatus::ESME_RINVDSTADR);
     }
     if !quota.try_acquire(shared.rate_counters.as_ref(), now).await {
         count_submit(&account.id, CommandStatus::ESME_RTHROTTLED);
@@ -291,6 +319,7 @@ fn from_data_sm(data: DataSm) -> SubmitSm {
 /// failed with their statuses.
 async fn submit_multi(
     shared: &Arc<Shared>,
+    snapshot: &RulesSnapshot,
     account: &Account,
     quota: &AccountQuota,
     multi: SubmitMulti,
@@ -335,6 +364,7 @@ async fn submit_multi(
         };
         match accept(
             shared,
+            snapshot,
             account,
             quota,
             &sm,

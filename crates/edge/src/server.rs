@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use herald_bus::{Bus, BusError, Publisher, RateCounters, StatusStore};
 use herald_config::EdgeConfig;
-use herald_rules::model::Quota;
+use herald_rules::model::{Quota, UtcOffset};
 use herald_rules::{Account, RulesStore};
 use herald_smpp::CommandStatus;
 use herald_smpp::session::{BindMode, InboundOverflow, Session, SessionConfig, accept};
@@ -48,6 +48,9 @@ pub struct EdgeDeps {
     pub node_id: String,
     /// The cluster-wide bind slots; `None` counts binds on this edge only.
     pub session_slots: Option<SessionSlots>,
+    /// The offset of route time windows that name none (the routers' `default_timezone`),
+    /// so the no-route check agrees with the routers.
+    pub route_time_zone: UtcOffset,
 }
 
 /// Why the edge could not start or go on.
@@ -97,6 +100,7 @@ pub(crate) struct Shared {
     pub(crate) sessions: SessionTable,
     pub(crate) receivers: Receivers,
     pub(crate) rate_counters: Option<RateCounters>,
+    pub(crate) route_time_zone: UtcOffset,
     session_slots: Option<SessionSlots>,
     limiters: Mutex<HashMap<String, (Quota, Arc<AccountQuota>)>>,
 }
@@ -144,6 +148,7 @@ impl Edge {
                 receivers: Receivers::default(),
                 rate_counters,
                 session_slots: deps.session_slots,
+                route_time_zone: deps.route_time_zone,
                 limiters: Mutex::new(HashMap::new()),
                 config,
                 rules: deps.rules,

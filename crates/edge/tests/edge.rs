@@ -59,6 +59,7 @@ async fn start_edge(
             rules,
             node_id: "edge-test".into(),
             session_slots,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
         },
     )
     .await
@@ -97,6 +98,23 @@ async fn cluster() -> Cluster {
             &account.to_string(),
             Expected::Absent,
         )
+        .await
+        .unwrap();
+    // A carrier and a route for UK numbers: the edge refuses destinations no route takes.
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let route = serde_json::json!({
+        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Any)
         .await
         .unwrap();
     let metered = serde_json::json!({
@@ -288,6 +306,12 @@ async fn bad_input_gets_the_status_that_names_it_and_the_session_goes_on() {
         short_message: Bytes::from_static(b"x"),
         ..SubmitSm::default()
     };
+    assert_eq!(
+        status_of(PduBody::SubmitSm(sm.clone())).await,
+        CommandStatus::ESME_RINVDSTADR
+    );
+    // No route takes French numbers in this cluster.
+    sm.dest = Address::international("33612345678");
     assert_eq!(
         status_of(PduBody::SubmitSm(sm.clone())).await,
         CommandStatus::ESME_RINVDSTADR

@@ -73,6 +73,23 @@ async fn start(cert_dir: &Path) -> TlsEdge {
         )
         .await
         .unwrap();
+    // A carrier and a route for UK numbers: the edge refuses destinations no route takes.
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let route = serde_json::json!({
+        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Any)
+        .await
+        .unwrap();
     let rules = RulesStore::connect(store).await.unwrap();
     let bus = Bus::connect(BusConfig::local(nats.client_url()))
         .await
@@ -87,6 +104,7 @@ async fn start(cert_dir: &Path) -> TlsEdge {
             rules,
             node_id: "edge-tls".into(),
             session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
         },
     )
     .await

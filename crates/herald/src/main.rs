@@ -1,4 +1,4 @@
-//! `herald`: one binary, whose subcommand is the role the process plays.
+//! `herald`: one binary, whose subcommand is the role the process plays (`edge`, `router`).
 //!
 //! The binary is thin: it parses flags, loads and validates the config (exiting with 64
 //! before any port is bound when it is wrong), sets up telemetry, connects to NATS and
@@ -33,6 +33,8 @@ struct Cli {
 enum Role {
     /// The SMPP server ESMEs bind to.
     Edge,
+    /// Routes accepted messages to carriers' queues and MO to accounts, by the rules.
+    Router,
     /// Loads and validates the config, prints it as TOML, and exits.
     CheckConfig,
 }
@@ -69,6 +71,7 @@ fn main() -> ExitCode {
             }
         },
         Role::Edge => run("edge", config),
+        Role::Router => run("router", config),
     }
 }
 

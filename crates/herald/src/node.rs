@@ -11,6 +11,8 @@ use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
 use herald_proto::node::v1::node_service_server::NodeServiceServer;
+use herald_router::{Router, RouterDeps};
+use herald_rules::model::UtcOffset;
 use herald_rules::{NodeInfo, RulesClient, RulesStore, StoreConfig};
 use herald_telemetry::{AdminServer, TelemetryConfig, names};
 use tokio::net::TcpListener;
@@ -148,54 +150,62 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         })
     };
 
-    let rules_for_service = rules.clone();
-    let deps = EdgeDeps {
-        bus,
-        rules,
-        node_id: node_id.clone(),
-        session_slots: Some(SessionSlots::new(
-            client.etcd_client(),
-            config.etcd.prefix.clone(),
-            registration.clone(),
-            node_id.clone(),
-        )),
+    let service = NodeServiceImpl {
+        identity,
+        readiness: readiness.clone(),
+        rules: rules.clone(),
+        stop: stop_tx.clone(),
+        edge: None,
+    };
+    // What a role awaits to stop: the stop signal, after which readiness goes false.
+    let until_stopped = {
+        let readiness = readiness.clone();
+        let stop = stop.clone();
+        async move {
+            stopped(stop).await;
+            readiness.drain();
+        }
     };
     let result = match (role, listener) {
         ("edge", Some(listener)) => {
-            tracing::info!(addr = %listener.local_addr()?, "edge serving SMPP");
+            let deps = EdgeDeps {
+                bus,
+                rules,
+                node_id: node_id.clone(),
+                session_slots: Some(SessionSlots::new(
+                    client.etcd_client(),
+                    config.etcd.prefix.clone(),
+                    registration.clone(),
+                    node_id.clone(),
+                )),
+                route_time_zone: UtcOffset::from_minutes(config.router.default_timezone.minutes())
+                    .unwrap_or(UtcOffset::UTC),
+            };
             let edge = Edge::new(config.edge.clone(), deps).await.context("edge")?;
             serve_node_service(
                 grpc,
                 NodeServiceImpl {
-                    identity,
-                    readiness: readiness.clone(),
-                    rules: rules_for_service,
-                    stop: stop_tx.clone(),
                     edge: Some(edge.clone()),
+                    ..service
                 },
                 stop.clone(),
             );
-            let plain = {
-                let readiness = readiness.clone();
-                let stop = stop.clone();
-                edge.serve(listener, async move {
-                    stopped(stop).await;
-                    readiness.drain();
-                })
-            };
-            let secure = async {
-                let Some((listener, acceptor)) = tls else {
-                    return Ok(());
-                };
-                if let Ok(addr) = listener.local_addr() {
-                    tracing::info!(%addr, "edge serving SMPP over TLS");
-                }
-                let _reloader = AbortOnDrop(acceptor.watch(Duration::from_secs(5)));
-                edge.serve_tls(listener, acceptor, stopped(stop.clone()))
-                    .await
-            };
-            let (plain, secure) = tokio::join!(plain, secure);
-            plain.and(secure).context("edge")
+            run_edge(edge, listener, tls, until_stopped, stop.clone()).await
+        }
+        ("router", _) => {
+            let router = Router::new(
+                config.router.clone(),
+                RouterDeps {
+                    bus,
+                    rules,
+                    node_id: node_id.clone(),
+                    rules_writer: Some(client.clone()),
+                },
+            )
+            .await
+            .context("router")?;
+            serve_node_service(grpc, service, stop.clone());
+            router.run(until_stopped).await.context("router")
         }
         _ => Err(anyhow::anyhow!("role {role} is not built into this binary")),
     };
@@ -208,6 +218,32 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         tracing::warn!(%error, "deregistration failed; the lease will expire");
     }
     result
+}
+
+/// Serves SMPP on the plain listener and, when configured, the TLS one, until stopped.
+async fn run_edge(
+    edge: Edge,
+    listener: TcpListener,
+    tls: Option<(TcpListener, ReloadingAcceptor)>,
+    until_stopped: impl Future<Output = ()>,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "edge serving SMPP");
+    }
+    let plain = edge.serve(listener, until_stopped);
+    let secure = async {
+        let Some((listener, acceptor)) = tls else {
+            return Ok(());
+        };
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "edge serving SMPP over TLS");
+        }
+        let _reloader = AbortOnDrop(acceptor.watch(Duration::from_secs(5)));
+        edge.serve_tls(listener, acceptor, stopped(stop)).await
+    };
+    let (plain, secure) = tokio::join!(plain, secure);
+    plain.and(secure).context("edge")
 }
 
 /// Serves NodeService on `listener` until `stop`.

@@ -57,8 +57,24 @@ async fn spawn_edge(
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, String, String) {
+    let (child, node) = spawn_role("edge", id, nats, etcd, client).await;
+    (
+        child,
+        node.addresses["smpp"].clone(),
+        node.addresses["grpc"].clone(),
+    )
+}
+
+/// Starts `herald <role>` as node `id` and waits for its registration.
+async fn spawn_role(
+    role: &str,
+    id: &str,
+    nats: &herald_harness::NatsServer,
+    etcd: &herald_harness::Etcd,
+    client: &RulesClient,
+) -> (tokio::process::Child, herald_rules::NodeInfo) {
     let child = Command::new(HERALD)
-        .arg("edge")
+        .arg(role)
         .env("HERALD_NODE__ID", id)
         .env("HERALD_NATS__URLS", nats.client_url())
         .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
@@ -75,17 +91,13 @@ async fn spawn_edge(
         .unwrap();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let nodes = client.list_nodes(Some("edge")).await.unwrap();
+        let nodes = client.list_nodes(Some(role)).await.unwrap();
         if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
-            return (
-                child,
-                node.addresses["smpp"].clone(),
-                node.addresses["grpc"].clone(),
-            );
+            return (child, node);
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "edge never registered"
+            "{role} never registered"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -108,6 +120,23 @@ async fn seed_account(etcd: &herald_harness::Etcd) -> RulesClient {
             &account.to_string(),
             Expected::Absent,
         )
+        .await
+        .unwrap();
+    // A carrier and a route for every number: the edge refuses destinations no route takes.
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let route = serde_json::json!({
+        "id": "all", "priority": 10, "match": {},
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
         .await
         .unwrap();
     client
@@ -339,6 +368,64 @@ async fn node_service_tells_who_the_node_is_lists_sessions_and_drains_it() {
         .unwrap();
     assert_eq!(closed, herald_smpp::session::CloseReason::PeerUnbound);
     let exit = tokio::time::timeout(PATIENCE, child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edge_and_router_processes_bring_a_message_to_its_carriers_queue() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let (_edge, smpp, _) = spawn_edge("edge-e2e", &nats, &etcd, &client).await;
+    let (mut router, _) = spawn_role("router", "router-e2e", &nats, &etcd, &client).await;
+
+    let io = TcpStream::connect(&smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transmitter, request)
+        .await
+        .unwrap();
+    let resp = session.request(submit_body(7)).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let PduBody::SubmitSmResp(resp) = resp.body else {
+        panic!("{resp:?}")
+    };
+    let id = resp.message_id.to_string_lossy();
+
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let consumer = bus
+        .consumer(herald_bus::ConsumerSpec::carrier("sim"))
+        .await
+        .unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let mt: herald_proto::bus::v1::MtMessage = delivery.decode().unwrap();
+    assert_eq!(mt.id, id);
+    let route = mt.route.unwrap();
+    assert_eq!(
+        (route.rule_id.as_str(), route.carrier_id.as_str()),
+        ("all", "sim")
+    );
+
+    let pid = router.id().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    assert!(killed.unwrap().success());
+    let exit = tokio::time::timeout(PATIENCE, router.wait())
         .await
         .unwrap()
         .unwrap();
