@@ -27,7 +27,15 @@ use tokio::net::{TcpListener, TcpStream};
 
 const SUBMITS: usize = 100_000;
 const WINDOW: usize = 100;
+/// Idle sessions bound in part 2; `HERALD_BENCH_IDLE_SESSIONS` overrides.
 const IDLE_SESSIONS: usize = 10_000;
+
+fn idle_sessions_wanted() -> usize {
+    std::env::var("HERALD_BENCH_IDLE_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(IDLE_SESSIONS)
+}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -163,6 +171,7 @@ async fn submit_throughput(nats: &herald_harness::NatsServer, store: &StoreConfi
 }
 
 async fn idle_sessions(nats: &herald_harness::NatsServer, etcd: &herald_harness::Etcd) {
+    let wanted = idle_sessions_wanted();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let built = std::process::Command::new(env!("CARGO"))
         .args(["build", "--release", "--quiet", "-p", "herald"])
@@ -181,7 +190,7 @@ async fn idle_sessions(nats: &herald_harness::NatsServer, etcd: &herald_harness:
         .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__MAX_SESSIONS", (IDLE_SESSIONS * 2).to_string())
-        .env("HERALD_TELEMETRY__LOG_FILTER", "warn")
+        .env("HERALD_TELEMETRY__LOG_FILTER", "warn,herald_edge=debug")
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -204,18 +213,19 @@ async fn idle_sessions(nats: &herald_harness::NatsServer, etcd: &herald_harness:
         ..SessionConfig::default()
     };
     let started = Instant::now();
-    let mut sessions = Vec::with_capacity(IDLE_SESSIONS);
+    let mut sessions = Vec::with_capacity(wanted);
     let mut binding = FuturesUnordered::new();
-    for _ in 0..IDLE_SESSIONS {
+    for _ in 0..wanted {
         if binding.len() >= 200 {
             sessions.push(binding.next().await.unwrap());
         }
         let (smpp, idle) = (smpp.clone(), idle.clone());
         binding.push(async move {
             let io = TcpStream::connect(&smpp).await.unwrap();
-            bind(io, idle, BindMode::Transceiver, bind_request())
-                .await
-                .unwrap()
+            match bind(io, idle, BindMode::Transceiver, bind_request()).await {
+                Ok(bound) => bound,
+                Err(err) => panic!("bind failed: {err:?}"),
+            }
         });
     }
     while let Some(session) = binding.next().await {
@@ -229,11 +239,11 @@ async fn idle_sessions(nats: &herald_harness::NatsServer, etcd: &herald_harness:
     tokio::time::sleep(idle_for).await;
     let cpu = (cpu_ticks(pid) - cpu_before) as f64 / ticks_per_second();
     println!(
-        "edge idle: {IDLE_SESSIONS} transceiver sessions bound in {bound_in:.1?}; RSS {} MiB → {} MiB, \
+        "edge idle: {wanted} transceiver sessions bound in {bound_in:.1?}; RSS {} MiB → {} MiB, \
          {:.1} KiB per session; CPU while idle {:.2}% of one core",
         before / 1024,
         after / 1024,
-        (after - before) as f64 / IDLE_SESSIONS as f64,
+        (after - before) as f64 / wanted as f64,
         cpu / idle_for.as_secs_f64() * 100.0,
     );
     drop(sessions);

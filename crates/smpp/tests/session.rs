@@ -625,3 +625,88 @@ async fn reading_goes_on_while_the_peer_does_not_read_our_answers() {
         );
     }
 }
+
+/// An I/O whose writes can be made to fail while its reads stay open (a peer that reset
+/// the connection while we still had data to send).
+struct BreakableWrites {
+    io: DuplexStream,
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for BreakableWrites {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for BreakableWrites {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return std::task::Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+        }
+        std::pin::Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// A failed write ends the session at once (it used to retry the write for ever).
+#[tokio::test]
+async fn a_failed_write_closes_the_session() {
+    let (io, mut peer) = pipe();
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let io = BreakableWrites {
+        io,
+        broken: broken.clone(),
+    };
+    let bind = Bind {
+        system_id: "herald".into(),
+        password: "pw".into(),
+        ..Bind::default()
+    };
+    let binding = tokio::spawn(session::bind(
+        io,
+        SessionConfig::default(),
+        BindMode::Transmitter,
+        bind,
+    ));
+    let req = peer.recv().await.unwrap();
+    let resp = PduBody::BindTransmitterResp(BindResp::new("smsc", 0x34));
+    peer.send(Pdu::new(req.sequence_number, resp)).await;
+    let (session, _inbox, _) = binding.await.unwrap().unwrap();
+    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let result = timeout(
+        Duration::from_secs(5),
+        session.request(submit("447700900001")),
+    )
+    .await
+    .expect("the request ends");
+    assert_eq!(
+        result.unwrap_err(),
+        SessionError::Closed(CloseReason::Io(std::io::ErrorKind::BrokenPipe))
+    );
+    let reason = timeout(Duration::from_secs(5), session.closed())
+        .await
+        .unwrap();
+    assert_eq!(reason, CloseReason::Io(std::io::ErrorKind::BrokenPipe));
+}

@@ -78,7 +78,8 @@ pub const CONNECTOR_BINDS: &str = "herald_connector_binds";
 /// Bind attempts to carriers, by outcome (the `bind_*_resp` status name, or `error`).
 pub const CONNECTOR_BIND_ATTEMPTS_TOTAL: &str = "herald_connector_bind_attempts_total";
 /// `submit_sm` sent to carriers, by the carrier's `submit_sm_resp` status name
-/// (`timeout` when none came).
+/// (`timeout` when none came, `bind_lost` when the bind went first, `not_sent` when the
+/// session refused it before writing).
 pub const CONNECTOR_SUBMIT_TOTAL: &str = "herald_connector_submit_total";
 /// Time from writing a `submit_sm` to a carrier to reading its `submit_sm_resp`.
 pub const CONNECTOR_SUBMIT_SECONDS: &str = "herald_connector_submit_seconds";

@@ -169,7 +169,11 @@ where
                     self.close_with(CloseReason::PeerClosed);
                 }
                 Event::Read(Ok(_)) => self.process_frames(),
-                Event::Read(Err(e)) | Event::Wrote(Err(e)) => {
+                Event::Read(Err(e)) => self.close_with(CloseReason::Io(e.kind())),
+                Event::Wrote(Err(e)) => {
+                    // Nothing more can be written: drop what is queued, or the loop would
+                    // retry the failed write for ever (reads stop once closing).
+                    self.out.clear();
                     self.close_with(CloseReason::Io(e.kind()))
                 }
                 Event::Wrote(Ok(n)) => self.out.advance(n),

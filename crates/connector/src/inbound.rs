@@ -1,0 +1,465 @@
+//! What carriers send us: delivery receipts and MO messages, as `deliver_sm` or `data_sm`.
+//!
+//! Every request is answered only after its content is durable on the bus:
+//!
+//! | request | what happens | answer |
+//! | --- | --- | --- |
+//! | receipt, id mapped | `Receipt` event for the account (if its ESME asked for this kind), status updated | `ESME_ROK` |
+//! | receipt, id not mapped yet | the lookup is retried for up to `receipt_match_retry` (the receipt overtook the `submit_sm_resp` bookkeeping) | as above once found |
+//! | receipt, never mapped | raw PDU to `herald.dlq.receipts.<carrier>`, `unmatched` counted | `ESME_ROK` |
+//! | receipt without an id | raw PDU to the same subject, `invalid` counted | `ESME_ROK` |
+//! | MO | `MoMessage` to `herald.mo.<carrier>` for MO routing | `ESME_ROK` |
+//! | the bus refuses or times out | nothing is acknowledged | `ESME_RX_T_APPN`: the carrier tries again later |
+//!
+//! A receipt is a `deliver_sm`/`data_sm` whose `esm_class` says so or that carries
+//! `receipted_message_id`. Its id and state come from the TLVs when present (SMPP makes
+//! them authoritative), else from the text (`id:` … `stat:`), whatever the dialect.
+//! The id is looked up in the form the carrier's `receipt_id_format` says the receipts
+//! use (see [`response_key`] and [`receipt_key`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use herald_bus::Outgoing;
+use herald_bus::kv::Stage;
+use herald_proto::bus::v1::{
+    self as bus, CarrierIdMapping, Event, MessageStatus, MoMessage, Receipt, event,
+};
+use herald_rules::Carrier;
+use herald_rules::model::ReceiptIdFormat;
+use herald_smpp::receipt::{DeliveryReceipt, MessageState, ReceiptTlvs, hex_id_to_decimal};
+use herald_smpp::session::Inbound;
+use herald_smpp::types::{Address, EsmClass, RegisteredDelivery};
+use herald_smpp::{CommandStatus, PduBody, Tag, Tlvs};
+use herald_telemetry::names;
+
+use crate::connector::Shared;
+use crate::submit::unix_ms;
+
+/// The subject unmatched and unreadable receipts of `carrier` go to.
+pub fn receipt_dead_letters(carrier: &str) -> String {
+    format!("herald.dlq.receipts.{carrier}")
+}
+
+/// The id-map key under which a `submit_sm_resp` id is stored: the form the carrier's
+/// receipts will use.
+pub fn response_key(format: ReceiptIdFormat, id: &str) -> String {
+    match format {
+        ReceiptIdFormat::AsSent => id.to_owned(),
+        // Response in hex, receipts in decimal: store the decimal form.
+        ReceiptIdFormat::Decimal => hex_id_to_decimal(id).unwrap_or_else(|| id.to_owned()),
+        // Response in decimal, receipts in hex: store the canonical decimal, look up the
+        // receipt's hex as decimal.
+        ReceiptIdFormat::Hex => canonical_decimal(id).unwrap_or_else(|| id.to_owned()),
+    }
+}
+
+/// The id-map key a receipt's id is looked up under (see [`response_key`]).
+pub fn receipt_key(format: ReceiptIdFormat, id: &str) -> String {
+    match format {
+        ReceiptIdFormat::AsSent => id.to_owned(),
+        ReceiptIdFormat::Decimal => canonical_decimal(id).unwrap_or_else(|| id.to_owned()),
+        ReceiptIdFormat::Hex => hex_id_to_decimal(id).unwrap_or_else(|| id.to_owned()),
+    }
+}
+
+/// A decimal id without leading zeros.
+fn canonical_decimal(id: &str) -> Option<String> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse::<u128>().ok().map(|v| v.to_string())
+}
+
+/// The fields of a `deliver_sm` or `data_sm` the connector reads.
+struct Delivered<'a> {
+    source: &'a Address,
+    dest: &'a Address,
+    esm_class: EsmClass,
+    data_coding: u8,
+    user_data: Bytes,
+    tlvs: &'a Tlvs,
+    data_sm: bool,
+}
+
+/// Answers one request of a carrier's bind.
+pub(crate) async fn handle(shared: &Shared, carrier: &Carrier, inbound: Inbound) {
+    let Inbound { pdu, responder } = inbound;
+    let delivered = match &pdu.body {
+        PduBody::DeliverSm(sm) => Delivered {
+            source: &sm.source,
+            dest: &sm.dest,
+            esm_class: sm.esm_class,
+            data_coding: sm.data_coding.0,
+            user_data: sm.user_data().clone(),
+            tlvs: &sm.tlvs,
+            data_sm: false,
+        },
+        PduBody::DataSm(dm) => Delivered {
+            source: &dm.source,
+            dest: &dm.dest,
+            esm_class: dm.esm_class,
+            data_coding: dm.data_coding.0,
+            user_data: dm.tlvs.message_payload().cloned().unwrap_or_default(),
+            tlvs: &dm.tlvs,
+            data_sm: true,
+        },
+        // alert_notification and the like: nothing to answer or do.
+        _ => {
+            responder.respond_status(CommandStatus::ESME_RINVCMDID);
+            return;
+        }
+    };
+    let status = if delivered.esm_class.is_receipt()
+        || delivered.tlvs.get(Tag::RECEIPTED_MESSAGE_ID).is_some()
+    {
+        on_receipt(shared, carrier, &delivered, &pdu).await
+    } else {
+        on_mo(shared, carrier, &delivered).await
+    };
+    let body = if delivered.data_sm {
+        PduBody::DataSmResp(Default::default())
+    } else {
+        PduBody::DeliverSmResp(Default::default())
+    };
+    responder.respond(body, status);
+}
+
+fn count_receipt(carrier: &str, outcome: &'static str) {
+    metrics::counter!(
+        names::CONNECTOR_RECEIPTS_TOTAL,
+        names::labels::CARRIER => carrier.to_owned(),
+        names::labels::STATUS => outcome
+    )
+    .increment(1);
+}
+
+async fn on_receipt(
+    shared: &Shared,
+    carrier: &Carrier,
+    delivered: &Delivered<'_>,
+    pdu: &herald_smpp::Pdu,
+) -> CommandStatus {
+    // A malformed receipt TLV must not hide the text form.
+    let tlvs = ReceiptTlvs::from_tlvs(delivered.tlvs).unwrap_or_default();
+    let text = DeliveryReceipt::parse(&delivered.user_data).ok();
+    let Some(carrier_id) = tlvs
+        .receipted_message_id
+        .clone()
+        .or_else(|| text.as_ref().map(|t| t.id.clone()))
+    else {
+        count_receipt(&carrier.id, "invalid");
+        return dead_letter(shared, carrier, pdu, "", "receipt without a message id").await;
+    };
+    let state = tlvs
+        .message_state
+        .or_else(|| text.as_ref().and_then(|t| t.state))
+        .unwrap_or(MessageState::Unknown);
+    let key = receipt_key(carrier.receipt_id_format, &carrier_id);
+    let Some(mapping) = lookup(shared, &carrier.id, &key).await else {
+        count_receipt(&carrier.id, "unmatched");
+        let reason = format!("no Herald message for carrier id {carrier_id:?}");
+        return dead_letter(shared, carrier, pdu, &carrier_id, &reason).await;
+    };
+    let network_error_code = tlvs
+        .network_error_code
+        .map(|code| u32::from(code.code))
+        .or_else(|| {
+            text.as_ref()
+                .and_then(|t| t.error.as_deref())
+                .and_then(|e| e.parse::<u32>().ok())
+        })
+        .unwrap_or(0);
+    let receipt = Receipt {
+        message_id: mapping.message_id.clone(),
+        account_id: mapping.account_id.clone(),
+        state: bus_state(state).into(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: carrier_id.clone(),
+        error: text
+            .as_ref()
+            .and_then(|t| t.error.clone())
+            .unwrap_or_default(),
+        network_error_code,
+        source: mapping.source.clone(),
+        destination: mapping.destination.clone(),
+        submit_unix_ms: mapping.submit_unix_ms,
+        done_unix_ms: text
+            .as_ref()
+            .and_then(|t| t.done_date)
+            .map_or_else(|| unix_ms(SystemTime::now()), unix_ms),
+        synthetic: false,
+    };
+    let wanted = forwarded(
+        RegisteredDelivery(u8::try_from(mapping.registered_delivery).unwrap_or(0)),
+        state,
+    );
+    if wanted {
+        let event = Event {
+            kind: Some(event::Kind::Receipt(receipt.clone())),
+        };
+        let dedup = format!("dlr:{}:{}", mapping.message_id, state.stat());
+        let outgoing = Outgoing::event(&mapping.account_id, dedup, &event);
+        if let Err(error) = shared.publisher.publish_acked(outgoing).await {
+            tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
+            return CommandStatus::ESME_RX_T_APPN;
+        }
+    }
+    count_receipt(&carrier.id, "matched");
+    record_status(shared, &receipt, &mapping, state).await;
+    CommandStatus::ESME_ROK
+}
+
+/// Whether the ESME asked for a receipt in `state`. A state nobody can read (`UNKNOWN`, a
+/// carrier's private `stat`) goes to ESMEs that asked for failure receipts: it is not a
+/// success, and it may be the only receipt the carrier sends.
+pub fn forwarded(registered: RegisteredDelivery, state: MessageState) -> bool {
+    match state {
+        MessageState::Unknown | MessageState::Other(_) => registered.wants_final_receipt(false),
+        state if state.is_final() => {
+            registered.wants_final_receipt(state == MessageState::Delivered)
+        }
+        _ => registered.intermediate(),
+    }
+}
+
+async fn record_status(
+    shared: &Shared,
+    receipt: &Receipt,
+    mapping: &CarrierIdMapping,
+    state: MessageState,
+) {
+    let stage = if state.is_final() {
+        Stage::Final
+    } else {
+        Stage::Submitted
+    };
+    let status = MessageStatus {
+        message_id: receipt.message_id.clone(),
+        account_id: receipt.account_id.clone(),
+        state: receipt.state,
+        stage: stage.as_str().to_owned(),
+        carrier_id: receipt.carrier_id.clone(),
+        carrier_message_id: receipt.carrier_message_id.clone(),
+        error: receipt.error.clone(),
+        updated_unix_ms: unix_ms(SystemTime::now()),
+        source: mapping.source.clone(),
+        destination: mapping.destination.clone(),
+        submit_unix_ms: mapping.submit_unix_ms,
+    };
+    if let Err(error) = shared.status.advance(&status).await {
+        tracing::debug!(message = %receipt.message_id, %error, "status not recorded");
+    }
+}
+
+/// The mapping of `key`, retried with a growing pause for up to `receipt_match_retry`.
+async fn lookup(shared: &Shared, carrier: &str, key: &str) -> Option<CarrierIdMapping> {
+    let deadline = tokio::time::Instant::now() + shared.config.receipt_match_retry;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match shared.id_map.get(carrier, key).await {
+            Ok(Some(mapping)) => return Some(mapping),
+            Ok(None) => {}
+            Err(error) => tracing::debug!(%carrier, %error, "id map lookup failed"),
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        tokio::time::sleep(pause.min(deadline - now)).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+}
+
+/// Publishes the raw PDU to the receipts' dead letters; `ESME_ROK` once stored (the
+/// carrier must not resend what nobody can match), `ESME_RX_T_APPN` if the bus refused.
+async fn dead_letter(
+    shared: &Shared,
+    carrier: &Carrier,
+    pdu: &herald_smpp::Pdu,
+    carrier_id: &str,
+    reason: &str,
+) -> CommandStatus {
+    let raw = pdu.to_bytes().unwrap_or_default();
+    let dedup = if carrier_id.is_empty() {
+        format!("dlq-receipt:{}:{}", carrier.id, shared.mo_ids.next())
+    } else {
+        format!("dlq-receipt:{}:{carrier_id}", carrier.id)
+    };
+    let letter = Outgoing::new(receipt_dead_letters(&carrier.id), dedup, raw)
+        .header(herald_bus::consume::DLQ_REASON_HEADER, reason)
+        .header("Herald-Carrier", &carrier.id)
+        .header("Herald-Carrier-Msg-Id", carrier_id);
+    match shared.publisher.publish_acked(letter).await {
+        Ok(_) => {
+            tracing::warn!(carrier = %carrier.id, carrier_message_id = carrier_id, reason, "receipt dead-lettered");
+            CommandStatus::ESME_ROK
+        }
+        Err(error) => {
+            tracing::warn!(carrier = %carrier.id, %error, "receipt dead letter not stored");
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}
+
+async fn on_mo(shared: &Shared, carrier: &Carrier, delivered: &Delivered<'_>) -> CommandStatus {
+    let segment = segment_of(delivered);
+    let mo = MoMessage {
+        id: shared.mo_ids.next(),
+        carrier_id: carrier.id.clone(),
+        account_id: String::new(),
+        source: Some(bus_address(delivered.source)),
+        destination: Some(bus_address(delivered.dest)),
+        esm_class: u32::from(delivered.esm_class.0),
+        data_coding: u32::from(delivered.data_coding),
+        payload: delivered.user_data.to_vec(),
+        tlvs: delivered
+            .tlvs
+            .iter()
+            .filter(|tlv| tlv.tag != Tag::MESSAGE_PAYLOAD)
+            .map(|tlv| bus::Tlv {
+                tag: u32::from(tlv.tag.0),
+                value: tlv.value.to_vec(),
+            })
+            .collect(),
+        segment,
+        received_unix_ms: unix_ms(SystemTime::now()),
+    };
+    match shared.publisher.publish_acked(Outgoing::mo(&mo)).await {
+        Ok(_) => {
+            metrics::counter!(
+                names::CONNECTOR_MO_TOTAL,
+                names::labels::CARRIER => carrier.id.clone()
+            )
+            .increment(1);
+            CommandStatus::ESME_ROK
+        }
+        Err(error) => {
+            tracing::warn!(carrier = %carrier.id, %error, "MO not published; the carrier will resend it");
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}
+
+fn segment_of(delivered: &Delivered<'_>) -> Option<bus::Segment> {
+    let from_udh = delivered
+        .esm_class
+        .udhi()
+        .then(|| herald_smpp::concat::parse_udh(&delivered.user_data).ok())
+        .flatten()
+        .and_then(|udh| udh.concat())
+        .map(|c| (c.reference, c.total, c.seq));
+    let (reference, total, seq) = from_udh.or_else(|| delivered.tlvs.sar())?;
+    Some(bus::Segment {
+        reference: u32::from(reference),
+        total: u32::from(total),
+        seq: u32::from(seq),
+    })
+}
+
+/// An SMPP address as the bus carries it (non-UTF-8 octets as Latin-1 characters).
+pub(crate) fn bus_address(address: &Address) -> bus::Address {
+    let addr = match address.addr.as_str() {
+        Some(text) => text.to_owned(),
+        None => address
+            .addr
+            .as_bytes()
+            .iter()
+            .map(|&b| char::from(b))
+            .collect(),
+    };
+    bus::Address {
+        addr,
+        ton: u32::from(address.ton.0),
+        npi: u32::from(address.npi.0),
+    }
+}
+
+/// The bus state of an SMPP `message_state` (the bus enum counts from 1).
+pub fn bus_state(state: MessageState) -> bus::MessageState {
+    match state {
+        MessageState::Scheduled => bus::MessageState::Scheduled,
+        MessageState::Enroute => bus::MessageState::Enroute,
+        MessageState::Delivered => bus::MessageState::Delivered,
+        MessageState::Expired => bus::MessageState::Expired,
+        MessageState::Deleted => bus::MessageState::Deleted,
+        MessageState::Undeliverable => bus::MessageState::Undeliverable,
+        MessageState::Accepted => bus::MessageState::Accepted,
+        MessageState::Rejected => bus::MessageState::Rejected,
+        MessageState::Skipped => bus::MessageState::Skipped,
+        MessageState::Unknown | MessageState::Other(_) => bus::MessageState::Unknown,
+    }
+}
+
+/// Ids for MO messages: unique across the cluster without coordination and sortable by
+/// arrival, `M` + 12 hex digits of Unix milliseconds + 8 of a random tag + 6 of a counter.
+#[derive(Debug)]
+pub(crate) struct MoIds {
+    tag: u32,
+    counter: AtomicU64,
+}
+
+impl MoIds {
+    pub(crate) fn new() -> Self {
+        MoIds {
+            tag: u32::try_from(crate::backoff::random_u64() & 0xFFFF_FFFF).unwrap_or(0),
+            counter: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn next(&self) -> String {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let n = self.counter.fetch_add(1, Ordering::Relaxed) & 0xFF_FFFF;
+        format!("M{:012X}{:08X}{n:06X}", ms & 0xFFFF_FFFF_FFFF, self.tag)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_meet_whatever_the_radix() {
+        // Response hex, receipt decimal.
+        let f = ReceiptIdFormat::Decimal;
+        assert_eq!(response_key(f, "33E95179"), receipt_key(f, "0870928761"));
+        // Response decimal, receipt hex.
+        let f = ReceiptIdFormat::Hex;
+        assert_eq!(response_key(f, "0870928761"), receipt_key(f, "33e95179"));
+        // As sent: exact.
+        let f = ReceiptIdFormat::AsSent;
+        assert_eq!(response_key(f, "abc-1"), receipt_key(f, "abc-1"));
+        assert_ne!(response_key(f, "abc-1"), receipt_key(f, "ABC-1"));
+        // Ids that are not numbers are kept as they are.
+        assert_eq!(response_key(ReceiptIdFormat::Decimal, "x-1"), "x-1");
+    }
+
+    #[test]
+    fn forwarding_follows_registered_delivery() {
+        let all = RegisteredDelivery(1);
+        let failures = RegisteredDelivery(2);
+        let none = RegisteredDelivery(0);
+        assert!(forwarded(all, MessageState::Delivered));
+        assert!(forwarded(all, MessageState::Undeliverable));
+        assert!(!forwarded(failures, MessageState::Delivered));
+        assert!(forwarded(failures, MessageState::Expired));
+        assert!(!forwarded(none, MessageState::Undeliverable));
+        assert!(!forwarded(all, MessageState::Enroute));
+        assert!(forwarded(RegisteredDelivery(0x11), MessageState::Enroute));
+        assert!(forwarded(failures, MessageState::Unknown));
+        assert!(!forwarded(RegisteredDelivery(3), MessageState::Unknown));
+    }
+
+    #[test]
+    fn mo_ids_are_unique_and_ordered() {
+        let ids = MoIds::new();
+        let a = ids.next();
+        let b = ids.next();
+        assert_eq!(a.len(), 27);
+        assert_ne!(a, b);
+        assert!(a[..13] <= b[..13]);
+    }
+}

@@ -1,0 +1,807 @@
+//! Sending one carrier's queue over this connector's binds to it.
+//!
+//! One task per carrier (while this connector holds at least one of its slots) owns
+//! everything on the message path, so nothing on it takes a lock: the bound sessions
+//! ("lanes", each with its AIMD [`Window`]), the token bucket of this connector's share of
+//! the carrier's TPS ([`SendRate`]), the messages ready to send, and the futures of the
+//! submits in flight and of their settlement. A puller task fetches from the carrier's
+//! durable consumer into a channel of one, and the sending task takes from it only while
+//! some lane has a free window slot, so what this connector holds unsent stays small (the
+//! pull batch is the sum of the windows).
+//!
+//! Each message is sent on the lane with the most free window, when a token is there; the
+//! answer is classified ([`crate::outcome`]) and settled:
+//! - accepted: id map (before the ack), status `submitted`, ack;
+//! - throttled: lane window and send rate halve; the message waits a short pause and goes
+//!   again from this connector (it is not handed back to the bus, so throttling costs no
+//!   redelivery and no attempt), up to [`MAX_LOCAL_THROTTLES`] times;
+//! - temporary: redelivery after the carrier's retry schedule; once `max_attempts`
+//!   deliveries are spent, it fails as below;
+//! - permanent: failover to the routers when the route has another candidate
+//!   ([`crate::outcome::failover`]), else a failure receipt for the account.
+//!
+//! A redelivered message (a connector died, an ack was lost) is looked up in the status
+//! store first: if this carrier already accepted it, it is acked without sending again.
+//! A message whose validity passed is not sent: it gets an `EXPIRED` receipt.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt as _;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use herald_bus::kv::Stage;
+use herald_bus::publish::{ACCOUNT_HEADER, MESSAGE_ID_HEADER, encode};
+use herald_bus::{ConsumerSpec, Delivery, Outgoing, subject};
+use herald_proto::bus::v1::{
+    self as bus, CarrierIdMapping, Event, MessageStatus, MtMessage, Receipt, event,
+};
+use herald_rules::Carrier;
+use herald_smpp::receipt::MessageState;
+use herald_smpp::session::{Session, SessionError};
+use herald_smpp::types::RegisteredDelivery;
+use herald_smpp::{CommandStatus, Pdu, PduBody};
+use herald_telemetry::names;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::backoff::Backoff;
+use crate::bind::BindEvent;
+use crate::connector::Shared;
+use crate::health::{BindStatus, CarrierStats};
+use crate::inbound::{bus_state, forwarded, response_key};
+use crate::outcome::{SubmitOutcome, classify, failover, failover_dedup_id};
+use crate::pacing::{SendRate, Window};
+use crate::submit::{is_expired, submit_sm, unix_ms};
+
+/// Throttling answers one message may get before it goes back to the bus with the
+/// carrier's retry schedule.
+pub const MAX_LOCAL_THROTTLES: u32 = 32;
+/// How long the sending task keeps pulling after its last bind went away, hoping for a
+/// quick rebind, before it stops (what it fetched but cannot send is handed back).
+const NO_LANE_GRACE: Duration = Duration::from_secs(2);
+/// How long a message waits before going back to the bus when the bus refused a publish
+/// that its settlement needed.
+const SETTLE_RETRY: Duration = Duration::from_secs(1);
+/// Attempts to record a carrier id before the message is acked anyway (its receipt will
+/// then be unmatched).
+const ID_MAP_ATTEMPTS: u32 = 5;
+
+/// What the sending task of a carrier knows about its slots.
+#[derive(Clone, Debug)]
+pub(crate) struct CarrierPlan {
+    /// The carrier as the rules have it now.
+    pub(crate) carrier: Arc<Carrier>,
+    /// Submitting slots this connector holds.
+    pub(crate) submit_slots: u32,
+}
+
+impl CarrierPlan {
+    /// This connector's share of the carrier's TPS and burst: each submitting slot gets
+    /// `1 / binds` of them.
+    fn share(&self) -> (f64, f64) {
+        let fraction = f64::from(self.submit_slots) / f64::from(self.carrier.binds.max(1));
+        let quota = &self.carrier.throughput;
+        (
+            f64::from(quota.tps) * fraction,
+            (f64::from(quota.burst()) * fraction).max(1.0),
+        )
+    }
+}
+
+/// A bound session the sender may use.
+struct Lane {
+    /// Unique per bound session (a slot rebinds as a new lane), so answers from a lost
+    /// session are never booked against its successor.
+    id: u64,
+    slot: u32,
+    session: Session,
+    status: Arc<BindStatus>,
+    window: Window,
+    in_flight: u32,
+}
+
+impl Lane {
+    fn free(&self) -> u32 {
+        self.window.limit().saturating_sub(self.in_flight)
+    }
+
+    fn publish(&self) {
+        self.status
+            .window
+            .store(self.window.limit(), Ordering::Relaxed);
+        self.status
+            .in_flight
+            .store(self.in_flight, Ordering::Relaxed);
+    }
+}
+
+/// A message being worked on.
+struct Job {
+    delivery: Delivery,
+    mt: MtMessage,
+    throttles: u32,
+    last_progress: Instant,
+}
+
+/// A submit's answer.
+struct Done {
+    lane: u64,
+    job: Job,
+    result: Result<Pdu, SessionError>,
+    elapsed: Duration,
+}
+
+/// The sending task of one carrier.
+pub(crate) struct CarrierSender {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) carrier_id: String,
+    pub(crate) plan: watch::Receiver<CarrierPlan>,
+    pub(crate) events: mpsc::UnboundedReceiver<BindEvent>,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) stats: Arc<CarrierStats>,
+}
+
+/// The puller and the channel it fills.
+struct Puller {
+    task: JoinHandle<()>,
+    deliveries: mpsc::Receiver<Delivery>,
+}
+
+impl Puller {
+    /// Stops pulling; what was fetched and not taken goes back to the bus at once.
+    async fn stop(mut self) {
+        self.deliveries.close();
+        while let Some(delivery) = self.deliveries.recv().await {
+            let _ = delivery.retry_after(Duration::ZERO).await;
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+impl Drop for Puller {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Everything the loop owns.
+struct State {
+    carrier: Arc<Carrier>,
+    lanes: Vec<Lane>,
+    ready: VecDeque<Job>,
+    submits: FuturesUnordered<BoxFuture<'static, Done>>,
+    settling: FuturesUnordered<BoxFuture<'static, ()>>,
+    waiting: FuturesUnordered<BoxFuture<'static, Option<Job>>>,
+    rate: SendRate,
+    token_at: Option<Instant>,
+    draining: bool,
+    counters: HashMap<&'static str, metrics::Counter>,
+}
+
+impl CarrierSender {
+    /// Sends until told to stop, then finishes what is in flight and returns.
+    pub(crate) async fn run(mut self) {
+        let plan = self.plan.borrow().clone();
+        let (tps, burst) = plan.share();
+        let mut s = State {
+            carrier: plan.carrier.clone(),
+            lanes: Vec::new(),
+            ready: VecDeque::new(),
+            submits: FuturesUnordered::new(),
+            settling: FuturesUnordered::new(),
+            waiting: FuturesUnordered::new(),
+            rate: SendRate::new(tps, burst, Instant::now()),
+            token_at: None,
+            draining: *self.stop.borrow(),
+            counters: HashMap::new(),
+        };
+        self.stats.set_rate(s.rate.rate());
+        let inflight_gauge = metrics::gauge!(
+            names::CONNECTOR_INFLIGHT,
+            names::labels::CARRIER => self.carrier_id.clone()
+        );
+        let submit_seconds = metrics::histogram!(
+            names::CONNECTOR_SUBMIT_SECONDS,
+            names::labels::CARRIER => self.carrier_id.clone()
+        );
+        let ack_wait = self.shared.config.ack_wait;
+        let mut keepalive = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(100)));
+        keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut puller: Option<Puller> = None;
+        let mut no_lanes_since: Option<Instant> = None;
+        let mut next_lane: u64 = 0;
+        loop {
+            // Pull only while there is somewhere to send.
+            if !s.draining && !s.lanes.is_empty() && puller.is_none() {
+                puller = Some(self.start_puller(&s));
+            }
+            let idle_too_long =
+                no_lanes_since.is_some_and(|since| since.elapsed() >= NO_LANE_GRACE);
+            if (s.draining || idle_too_long)
+                && let Some(p) = puller.take()
+            {
+                p.stop().await;
+            }
+            if s.draining || idle_too_long {
+                // Nothing can be sent soon: hand back what waits.
+                while let Some(job) = s.ready.pop_front() {
+                    s.settling.push(Box::pin(hand_back(job)));
+                }
+            }
+            self.dispatch(&mut s);
+            inflight_gauge.set(f64::from(s.lanes.iter().map(|l| l.in_flight).sum::<u32>()));
+            if s.draining
+                && s.submits.is_empty()
+                && s.settling.is_empty()
+                && s.waiting.is_empty()
+                && s.ready.is_empty()
+            {
+                break;
+            }
+            let free: u32 = s.lanes.iter().map(Lane::free).sum();
+            let can_take = !s.draining
+                && (s.ready.len() + s.waiting.len()) < usize::try_from(free).unwrap_or(0);
+            let token_at = s.token_at;
+            let grace_left = no_lanes_since
+                .filter(|_| puller.is_some())
+                .map(|since| since + NO_LANE_GRACE);
+            tokio::select! {
+                event = self.events.recv() => match event {
+                    Some(BindEvent::Up { slot, session, status }) => {
+                        s.lanes.retain(|l| l.slot != slot);
+                        let window = Window::new(s.carrier.window);
+                        next_lane += 1;
+                        let lane = Lane { id: next_lane, slot, session, status, window, in_flight: 0 };
+                        lane.publish();
+                        s.lanes.push(lane);
+                        no_lanes_since = None;
+                    }
+                    Some(BindEvent::Down { slot }) => {
+                        s.lanes.retain(|l| l.slot != slot);
+                        if s.lanes.is_empty() {
+                            no_lanes_since = Some(Instant::now());
+                        }
+                    }
+                    // The supervisor is gone: nobody will send bind events any more.
+                    None => s.draining = true,
+                },
+                Some(done) = s.submits.next(), if !s.submits.is_empty() => {
+                    if done.result.is_ok() {
+                        submit_seconds.record(done.elapsed.as_secs_f64());
+                    }
+                    self.on_done(&mut s, done);
+                }
+                Some(()) = s.settling.next(), if !s.settling.is_empty() => {}
+                Some(job) = s.waiting.next(), if !s.waiting.is_empty() => {
+                    if let Some(job) = job {
+                        if s.draining {
+                            s.settling.push(Box::pin(hand_back(job)));
+                        } else {
+                            s.ready.push_back(job);
+                        }
+                    }
+                }
+                Some(delivery) = recv(&mut puller), if can_take => self.take(&mut s, delivery),
+                () = sleep_until(token_at), if token_at.is_some() => s.token_at = None,
+                () = sleep_until(grace_left), if grace_left.is_some() => {}
+                changed = self.plan.changed() => {
+                    if changed.is_err() {
+                        s.draining = true;
+                        continue;
+                    }
+                    let plan = self.plan.borrow_and_update().clone();
+                    let (tps, burst) = plan.share();
+                    s.rate.set_share(tps, burst, Instant::now());
+                    for lane in &mut s.lanes {
+                        lane.window.set_max(plan.carrier.window);
+                    }
+                    s.carrier = plan.carrier;
+                    self.stats.set_rate(s.rate.rate());
+                }
+                _ = self.stop.changed(), if !s.draining => s.draining = true,
+                _ = keepalive.tick() => {
+                    // Messages waiting here must not be redelivered elsewhere meanwhile.
+                    for job in &mut s.ready {
+                        if job.last_progress.elapsed() >= ack_wait / 3 {
+                            let _ = job.delivery.in_progress().await;
+                            job.last_progress = Instant::now();
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(p) = puller.take() {
+            p.stop().await;
+        }
+        inflight_gauge.set(0.0);
+    }
+
+    fn start_puller(&self, s: &State) -> Puller {
+        let window_total =
+            u64::from(s.carrier.window) * u64::from(self.plan.borrow().submit_slots.max(1));
+        let batch = usize::try_from(window_total)
+            .unwrap_or(usize::MAX)
+            .clamp(1, self.shared.config.batch.max(1));
+        let (tx, rx) = mpsc::channel(1);
+        let task = tokio::spawn(pull(
+            self.shared.clone(),
+            self.carrier_id.clone(),
+            batch,
+            tx,
+        ));
+        Puller {
+            task,
+            deliveries: rx,
+        }
+    }
+
+    /// A fresh delivery: decode, then straight to the ready queue, or through a status
+    /// check when it was delivered before.
+    fn take(&self, s: &mut State, delivery: Delivery) {
+        let mt: MtMessage = match delivery.decode() {
+            Ok(mt) => mt,
+            Err(error) => {
+                s.settling.push(Box::pin(async move {
+                    let _ = delivery
+                        .dead_letter(&format!("undecodable message: {error}"))
+                        .await;
+                }));
+                return;
+            }
+        };
+        let job = Job {
+            delivery,
+            mt,
+            throttles: 0,
+            last_progress: Instant::now(),
+        };
+        if job.delivery.deliveries() > 1 {
+            let shared = self.shared.clone();
+            let carrier = self.carrier_id.clone();
+            s.waiting.push(Box::pin(async move {
+                already_submitted(&shared, &carrier, job).await
+            }));
+        } else {
+            s.ready.push_back(job);
+        }
+    }
+
+    /// Sends ready messages while a lane has room and the bucket has tokens.
+    fn dispatch(&self, s: &mut State) {
+        let ack_wait = self.shared.config.ack_wait;
+        while !s.ready.is_empty() && !s.draining {
+            let Some(lane) = s
+                .lanes
+                .iter_mut()
+                .filter(|l| l.free() > 0)
+                .max_by_key(|l| l.free())
+            else {
+                return;
+            };
+            let now = Instant::now();
+            let wall = SystemTime::now();
+            // Expired messages cost no token.
+            if s.ready.front().is_some_and(|job| is_expired(&job.mt, wall)) {
+                if let Some(job) = s.ready.pop_front() {
+                    let (shared, carrier) = (self.shared.clone(), s.carrier.clone());
+                    s.settling.push(Box::pin(async move {
+                        let failure = Failure {
+                            state: MessageState::Expired,
+                            error: "validity period passed before the carrier was reached".into(),
+                            network_error_code: 0,
+                            may_fail_over: false,
+                        };
+                        fail(&shared, &carrier, job, failure).await;
+                    }));
+                }
+                continue;
+            }
+            if let Err(at) = s.rate.try_take(now) {
+                s.token_at = Some(at);
+                return;
+            }
+            let Some(mut job) = s.ready.pop_front() else {
+                return;
+            };
+            let sm = match submit_sm(&job.mt, &s.carrier, wall) {
+                Ok(sm) => sm,
+                Err(error) => {
+                    let (shared, carrier) = (self.shared.clone(), s.carrier.clone());
+                    s.settling.push(Box::pin(async move {
+                        let failure = Failure {
+                            state: MessageState::Rejected,
+                            error: error.to_string(),
+                            network_error_code: CommandStatus::ESME_RINVDCS.as_u32(),
+                            may_fail_over: true,
+                        };
+                        fail(&shared, &carrier, job, failure).await;
+                    }));
+                    continue;
+                }
+            };
+            lane.in_flight += 1;
+            lane.publish();
+            let lane_id = lane.id;
+            let session = lane.session.clone();
+            let progress = job.last_progress.elapsed() >= ack_wait / 3;
+            s.submits.push(Box::pin(async move {
+                if progress {
+                    let _ = job.delivery.in_progress().await;
+                    job.last_progress = Instant::now();
+                }
+                let started = Instant::now();
+                let result = session.request(PduBody::SubmitSm(sm)).await;
+                Done {
+                    lane: lane_id,
+                    job,
+                    result,
+                    elapsed: started.elapsed(),
+                }
+            }));
+        }
+    }
+
+    /// Books a submit's answer and starts its settlement.
+    fn on_done(&self, s: &mut State, done: Done) {
+        let Done {
+            lane: lane_id,
+            mut job,
+            result,
+            ..
+        } = done;
+        let outcome = classify(&result);
+        let label = outcome.label(&result);
+        s.counters
+            .entry(label)
+            .or_insert_with(|| {
+                metrics::counter!(
+                    names::CONNECTOR_SUBMIT_TOTAL,
+                    names::labels::CARRIER => self.carrier_id.clone(),
+                    names::labels::STATUS => label
+                )
+            })
+            .increment(1);
+        let now = Instant::now();
+        let lane = s.lanes.iter_mut().find(|l| l.id == lane_id);
+        let (shared, carrier) = (self.shared.clone(), s.carrier.clone());
+        match outcome {
+            SubmitOutcome::Accepted { carrier_message_id } => {
+                self.stats.ok.fetch_add(1, Ordering::Relaxed);
+                if let Some(lane) = lane {
+                    lane.in_flight = lane.in_flight.saturating_sub(1);
+                    lane.window.on_success();
+                    lane.status.ok.fetch_add(1, Ordering::Relaxed);
+                    lane.publish();
+                }
+                s.settling.push(Box::pin(async move {
+                    accepted(&shared, &carrier, job, carrier_message_id).await;
+                }));
+            }
+            SubmitOutcome::Throttled(status) => {
+                self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+                if let Some(lane) = lane {
+                    lane.in_flight = lane.in_flight.saturating_sub(1);
+                    lane.window.on_throttle(now);
+                    lane.status.throttled.fetch_add(1, Ordering::Relaxed);
+                    lane.status.errors.fetch_add(1, Ordering::Relaxed);
+                    lane.publish();
+                }
+                s.rate.on_throttle(now);
+                self.stats.set_rate(s.rate.rate());
+                job.throttles += 1;
+                if s.draining {
+                    s.settling.push(Box::pin(hand_back(job)));
+                } else if job.throttles > MAX_LOCAL_THROTTLES {
+                    let reason = format!("carrier answered {status} {} times", job.throttles);
+                    s.settling.push(Box::pin(async move {
+                        temporary(&shared, &carrier, job, reason).await;
+                    }));
+                } else {
+                    // A short pause, growing with the throttles this message met; the
+                    // halved rate does the real pacing.
+                    let exponent = job.throttles.min(4);
+                    let pause = Duration::from_millis(50) * 2u32.pow(exponent);
+                    s.waiting.push(Box::pin(async move {
+                        tokio::time::sleep(pause).await;
+                        Some(job)
+                    }));
+                }
+            }
+            SubmitOutcome::NotSent => {
+                if let Some(lane) = lane {
+                    lane.in_flight = lane.in_flight.saturating_sub(1);
+                    lane.publish();
+                }
+                if s.draining {
+                    s.settling.push(Box::pin(hand_back(job)));
+                } else {
+                    s.ready.push_front(job);
+                }
+            }
+            SubmitOutcome::Temporary(reason) => {
+                let counter = if matches!(result, Err(SessionError::Timeout(_))) {
+                    &self.stats.timed_out
+                } else {
+                    &self.stats.failed
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                if let Some(lane) = lane {
+                    lane.in_flight = lane.in_flight.saturating_sub(1);
+                    lane.status.errors.fetch_add(1, Ordering::Relaxed);
+                    lane.publish();
+                }
+                s.settling.push(Box::pin(async move {
+                    temporary(&shared, &carrier, job, reason).await;
+                }));
+            }
+            SubmitOutcome::Permanent(status) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                if let Some(lane) = lane {
+                    lane.in_flight = lane.in_flight.saturating_sub(1);
+                    lane.status.errors.fetch_add(1, Ordering::Relaxed);
+                    lane.publish();
+                }
+                s.settling.push(Box::pin(async move {
+                    let failure = Failure {
+                        state: MessageState::Rejected,
+                        error: format!("carrier answered {status}"),
+                        network_error_code: status.as_u32(),
+                        may_fail_over: true,
+                    };
+                    fail(&shared, &carrier, job, failure).await;
+                }));
+            }
+        }
+    }
+}
+
+async fn recv(puller: &mut Option<Puller>) -> Option<Delivery> {
+    match puller {
+        Some(p) => p.deliveries.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Fetches from the carrier's durable consumer into `tx`, reconnecting after errors, until
+/// the receiver closes.
+async fn pull(shared: Arc<Shared>, carrier: String, batch: usize, tx: mpsc::Sender<Delivery>) {
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    loop {
+        let spec = ConsumerSpec {
+            ack_wait: shared.config.ack_wait,
+            max_deliveries: shared.config.max_deliveries,
+            ..ConsumerSpec::carrier(&carrier)
+        };
+        let deliveries = match shared.bus.consumer(spec).await {
+            Ok(consumer) => consumer.messages(batch).await,
+            Err(error) => Err(error),
+        };
+        let mut deliveries = match deliveries {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                tracing::warn!(%carrier, %error, "carrier queue unavailable");
+                tokio::select! {
+                    () = tokio::time::sleep(backoff.next_delay()) => continue,
+                    () = tx.closed() => return,
+                }
+            }
+        };
+        backoff.reset();
+        loop {
+            let next = tokio::select! {
+                next = deliveries.next() => next,
+                () = tx.closed() => return,
+            };
+            match next {
+                Some(Ok(delivery)) => {
+                    if let Err(mpsc::error::SendError(delivery)) = tx.send(delivery).await {
+                        let _ = delivery.retry_after(Duration::ZERO).await;
+                        return;
+                    }
+                }
+                Some(Err(error)) => tracing::debug!(%carrier, %error, "pull interrupted"),
+                None => break,
+            }
+        }
+    }
+}
+
+/// A redelivered message this carrier already accepted is acked, not sent again.
+async fn already_submitted(shared: &Shared, carrier: &str, job: Job) -> Option<Job> {
+    match shared.status.get(&job.mt.id).await {
+        Ok(Some(status))
+            if status.carrier_id == carrier
+                && matches!(
+                    Stage::parse(&status.stage),
+                    Some(Stage::Submitted | Stage::Final)
+                ) =>
+        {
+            tracing::info!(message = %job.mt.id, %carrier, "redelivered message was already submitted; not sending it again");
+            if let Err(error) = job.delivery.ack().await {
+                tracing::warn!(%error, "ack failed");
+            }
+            None
+        }
+        _ => Some(job),
+    }
+}
+
+/// Back to the bus at once, for another connector or a later try; no attempt is spent
+/// that did not reach the carrier.
+async fn hand_back(job: Job) {
+    let _ = job.delivery.retry_after(Duration::ZERO).await;
+}
+
+/// The carrier took the message: id map first, then the status, then the ack.
+async fn accepted(shared: &Shared, carrier: &Carrier, job: Job, carrier_message_id: String) {
+    let mt = &job.mt;
+    let now = unix_ms(SystemTime::now());
+    let record_id = async {
+        if carrier_message_id.is_empty() {
+            tracing::warn!(message = %mt.id, carrier = %carrier.id, "carrier gave no message id: its receipt cannot be matched");
+            return;
+        }
+        let key = response_key(carrier.receipt_id_format, &carrier_message_id);
+        let mapping = CarrierIdMapping {
+            message_id: mt.id.clone(),
+            account_id: mt.account_id.clone(),
+            submit_unix_ms: now,
+            source: mt.source.clone(),
+            destination: mt.destination.clone(),
+            registered_delivery: mt.registered_delivery,
+        };
+        for attempt in 1..=ID_MAP_ATTEMPTS {
+            match shared.id_map.insert(&carrier.id, &key, &mapping).await {
+                Ok(()) => return,
+                Err(error) if attempt == ID_MAP_ATTEMPTS => {
+                    tracing::error!(message = %mt.id, carrier = %carrier.id, %error, "carrier id not recorded: its receipt will be unmatched");
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(100) * attempt).await,
+            }
+        }
+    };
+    let status = MessageStatus {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: bus::MessageState::Enroute.into(),
+        stage: Stage::Submitted.as_str().to_owned(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: carrier_message_id.clone(),
+        error: String::new(),
+        updated_unix_ms: now,
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        submit_unix_ms: now,
+    };
+    let record_status = async {
+        if let Err(error) = shared.status.advance(&status).await {
+            tracing::debug!(message = %mt.id, %error, "status not recorded");
+        }
+    };
+    futures::join!(record_id, record_status);
+    if let Err(error) = job.delivery.ack().await {
+        tracing::warn!(message = %job.mt.id, %error, "ack failed: the message may be sent again");
+    }
+}
+
+/// A temporary failure: redelivery on the carrier's schedule, or a failure once its
+/// attempts are spent.
+async fn temporary(shared: &Shared, carrier: &Carrier, job: Job, reason: String) {
+    let deliveries = job.delivery.deliveries();
+    if deliveries >= carrier.max_attempts {
+        let failure = Failure {
+            state: MessageState::Undeliverable,
+            error: format!("gave up after {deliveries} attempts: {reason}"),
+            network_error_code: 0,
+            may_fail_over: true,
+        };
+        fail(shared, carrier, job, failure).await;
+        return;
+    }
+    let delay = carrier.retry_delay(deliveries.saturating_add(1));
+    tracing::debug!(message = %job.mt.id, carrier = %carrier.id, %reason, ?delay, "will retry");
+    if let Err(error) = job.delivery.retry_after(delay).await {
+        tracing::warn!(%error, "nak failed; the ack wait will redeliver");
+    }
+}
+
+/// Why a message ends here.
+struct Failure {
+    state: MessageState,
+    error: String,
+    network_error_code: u32,
+    may_fail_over: bool,
+}
+
+/// The message cannot go through this carrier: failover when the route allows it, else a
+/// failure receipt (when the ESME asked for one) and a final status; then the ack.
+async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
+    let mt = &job.mt;
+    if failure.may_fail_over
+        && let Some(next) = failover(mt, &carrier.id)
+    {
+        let handed = Outgoing::new(
+            subject::mt(&next.account_id),
+            failover_dedup_id(&next),
+            encode(&next),
+        )
+        .header(MESSAGE_ID_HEADER, &next.id)
+        .header(ACCOUNT_HEADER, &next.account_id)
+        .with_trace_context();
+        match shared.publisher.publish_acked(handed).await {
+            Ok(_) => {
+                tracing::info!(message = %mt.id, carrier = %carrier.id, error = %failure.error, "handed back to the routers for failover");
+                let _ = job.delivery.ack().await;
+            }
+            Err(error) => {
+                tracing::warn!(message = %mt.id, %error, "failover not published; retrying later");
+                let _ = job.delivery.retry_after(SETTLE_RETRY).await;
+            }
+        }
+        return;
+    }
+    let now = unix_ms(SystemTime::now());
+    let receipt = Receipt {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: bus_state(failure.state).into(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: String::new(),
+        error: failure.error.clone(),
+        network_error_code: failure.network_error_code,
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        submit_unix_ms: mt.accepted_unix_ms,
+        done_unix_ms: now,
+        synthetic: true,
+    };
+    let registered = RegisteredDelivery(u8::try_from(mt.registered_delivery).unwrap_or(0));
+    if forwarded(registered, failure.state) {
+        let event = Event {
+            kind: Some(event::Kind::Receipt(receipt.clone())),
+        };
+        // The same dedup id as the router's failure receipts: one final failure per
+        // message, whoever makes it.
+        let dedup = format!("{}:final", mt.id);
+        if let Err(error) = shared
+            .publisher
+            .publish_acked(Outgoing::event(&mt.account_id, dedup, &event))
+            .await
+        {
+            tracing::warn!(message = %mt.id, %error, "failure receipt not published; retrying later");
+            let _ = job.delivery.retry_after(SETTLE_RETRY).await;
+            return;
+        }
+    }
+    let status = MessageStatus {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: receipt.state,
+        stage: Stage::Final.as_str().to_owned(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: String::new(),
+        error: failure.error.clone(),
+        updated_unix_ms: now,
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        submit_unix_ms: 0,
+    };
+    if let Err(error) = shared.status.advance(&status).await {
+        tracing::debug!(message = %mt.id, %error, "status not recorded");
+    }
+    tracing::info!(message = %mt.id, carrier = %carrier.id, state = %failure.state, error = %failure.error, "message failed");
+    if let Err(error) = job.delivery.ack().await {
+        tracing::warn!(%error, "ack failed");
+    }
+}

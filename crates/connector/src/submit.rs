@@ -1,0 +1,338 @@
+//! The `submit_sm` a carrier receives for a bus message: the ESME's fields, with the
+//! carrier's TON/NPI overrides and accepted data codings applied.
+//!
+//! | field | from |
+//! | --- | --- |
+//! | addresses | the message's, TON/NPI replaced where the carrier's `addressing` says |
+//! | `esm_class` | messaging mode, UDHI and reply path of the message; never a receipt type |
+//! | `registered_delivery` | final receipts always requested (bits 1–0 = 01, so Herald learns every outcome), the ESME's SME-ack and intermediate bits kept; the ESME's own request travels in the id map and decides what it is sent |
+//! | `schedule_delivery_time`, `validity_period` | absolute UTC times (`…000+`) from the message; empty when absent or past |
+//! | user data | `short_message` up to 254 octets, `message_payload` beyond |
+//! | `data_coding` | unchanged when the carrier accepts it; else re-encoded into the first accepted text coding that can carry the text (`convert`), or refused (`reject`) |
+//! | TLVs | carried through unchanged, vendor TLVs included |
+//!
+//! `data_coding` 0 is read as GSM 7-bit when converting (the SMPP default alphabet).
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use herald_proto::bus::v1::{self as bus, MtMessage};
+use herald_rules::Carrier;
+use herald_rules::model::UnsupportedCoding;
+use herald_smpp::pdu::SubmitSm;
+use herald_smpp::text::{self, Alphabet, Encoding};
+use herald_smpp::time::{AbsoluteTime, SmppTime};
+use herald_smpp::types::{
+    Address, COctetString, DataCoding, EsmClass, Npi, RegisteredDelivery, Ton,
+};
+use herald_smpp::{Tag, Tlv, Tlvs};
+
+/// Most octets in `short_message` before the text goes to `message_payload`.
+pub const MAX_SHORT_MESSAGE: usize = 254;
+/// Most octets of user data in one SMS (a segment with its UDH).
+const MAX_SEGMENT_OCTETS: usize = 140;
+
+/// Why a message cannot be offered to a carrier as it is: a permanent failure for it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The carrier does not take this data coding and its policy is `reject`, or no
+    /// accepted coding can carry the text.
+    #[error("data_coding 0x{data_coding:02X} is not accepted by the carrier: {reason}")]
+    Coding {
+        /// The message's data coding.
+        data_coding: u8,
+        /// Why it could not be converted.
+        reason: String,
+    },
+}
+
+/// The `submit_sm` for `mt` on `carrier` at `now`.
+pub fn submit_sm(
+    mt: &MtMessage,
+    carrier: &Carrier,
+    now: SystemTime,
+) -> Result<SubmitSm, BuildError> {
+    let overrides = &carrier.addressing;
+    let source = address(
+        mt.source.as_ref(),
+        overrides.source_ton,
+        overrides.source_npi,
+    );
+    let dest = address(
+        mt.destination.as_ref(),
+        overrides.destination_ton,
+        overrides.destination_npi,
+    );
+    let esm_class = EsmClass(u8::try_from(mt.esm_class & 0xC3).unwrap_or(0));
+    let (data_coding, user_data) = coding_for(mt, carrier, esm_class.udhi())?;
+    let registered = u8::try_from(mt.registered_delivery & 0x1C).unwrap_or(0) | 0x01;
+    let mut tlvs = Tlvs::new();
+    for tlv in &mt.tlvs {
+        if let Ok(tag) = u16::try_from(tlv.tag) {
+            tlvs.push(Tlv::new(Tag(tag), tlv.value.clone()));
+        }
+    }
+    let short_message = if user_data.len() <= MAX_SHORT_MESSAGE {
+        user_data
+    } else {
+        tlvs.set(Tlv::new(Tag::MESSAGE_PAYLOAD, user_data));
+        Bytes::new()
+    };
+    Ok(SubmitSm {
+        service_type: c_string(&mt.service_type),
+        source,
+        dest,
+        esm_class,
+        protocol_id: u8::try_from(mt.protocol_id).unwrap_or(0),
+        priority_flag: u8::try_from(mt.priority).unwrap_or(0),
+        schedule_delivery_time: smpp_time(mt.schedule_delivery_unix_ms, now),
+        validity_period: smpp_time(mt.validity_unix_ms, now),
+        registered_delivery: RegisteredDelivery(registered),
+        replace_if_present_flag: 0,
+        data_coding: DataCoding(data_coding),
+        sm_default_msg_id: 0,
+        short_message,
+        tlvs,
+    })
+}
+
+/// Whether the message's validity ran out before it could be sent.
+pub fn is_expired(mt: &MtMessage, now: SystemTime) -> bool {
+    time_of(mt.validity_unix_ms).is_some_and(|validity| validity <= now)
+}
+
+/// The data coding and user data the carrier gets.
+fn coding_for(mt: &MtMessage, carrier: &Carrier, udhi: bool) -> Result<(u8, Bytes), BuildError> {
+    let data_coding = u8::try_from(mt.data_coding).unwrap_or(0);
+    let payload = Bytes::from(mt.payload.clone());
+    let policy = &carrier.data_coding;
+    if policy.accepts(data_coding) {
+        return Ok((data_coding, payload));
+    }
+    let refuse = |reason: &str| BuildError::Coding {
+        data_coding,
+        reason: reason.to_owned(),
+    };
+    if policy.unsupported == UnsupportedCoding::Reject {
+        return Err(refuse("the carrier's policy is reject"));
+    }
+    let from = Encoding::from_data_coding(data_coding).map_err(|e| refuse(&e.to_string()))?;
+    if !from.alphabet().is_text() {
+        return Err(refuse("binary data cannot be converted"));
+    }
+    let (udh, body) = split_udh(&payload, udhi).ok_or_else(|| refuse("malformed UDH"))?;
+    let text = text::decode(body, from).map_err(|e| refuse(&e.to_string()))?;
+    for &accepted in &policy.accepted {
+        let Ok(to) = Encoding::from_data_coding(accepted) else {
+            continue;
+        };
+        if to.alphabet() == Alphabet::Binary {
+            continue;
+        }
+        let Ok(encoded) = text::encode(&text, to) else {
+            continue;
+        };
+        let mut out = Vec::with_capacity(udh.len() + encoded.len());
+        out.extend_from_slice(udh);
+        out.extend_from_slice(&encoded);
+        // A segment must still fit one SMS; a whole message may use message_payload.
+        if !udh.is_empty() && unit_octets(to, out.len()) > MAX_SEGMENT_OCTETS {
+            continue;
+        }
+        return Ok((accepted, Bytes::from(out)));
+    }
+    Err(refuse("no accepted coding can carry the text"))
+}
+
+/// Octets a segment takes on the air: GSM 7-bit septets pack 8 into 7 octets.
+fn unit_octets(encoding: Encoding, octets: usize) -> usize {
+    match encoding {
+        Encoding::Gsm7(_) => (octets * 7).div_ceil(8),
+        _ => octets,
+    }
+}
+
+/// The UDH (with its length octet) and the rest.
+fn split_udh(payload: &[u8], udhi: bool) -> Option<(&[u8], &[u8])> {
+    if !udhi {
+        return Some((&[], payload));
+    }
+    let len = usize::from(*payload.first()?) + 1;
+    (payload.len() >= len).then(|| payload.split_at(len))
+}
+
+/// A bus address as SMPP's, with overrides; characters above U+00FF cannot come from SMPP
+/// and are replaced.
+fn address(address: Option<&bus::Address>, ton: Option<u8>, npi: Option<u8>) -> Address {
+    let (addr, t, n) = match address {
+        Some(a) => (
+            a.addr.as_str(),
+            u8::try_from(a.ton).unwrap_or(0),
+            u8::try_from(a.npi).unwrap_or(0),
+        ),
+        None => ("", 0, 0),
+    };
+    Address::new(Ton(ton.unwrap_or(t)), Npi(npi.unwrap_or(n)), c_string(addr))
+}
+
+fn c_string(text: &str) -> COctetString {
+    let octets: Vec<u8> = text
+        .chars()
+        .filter(|&c| c != '\0')
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect();
+    COctetString::from_bytes(Bytes::from(octets)).unwrap_or_default()
+}
+
+fn time_of(unix_ms: i64) -> Option<SystemTime> {
+    let ms = u64::try_from(unix_ms).ok().filter(|&ms| ms > 0)?;
+    Some(UNIX_EPOCH + Duration::from_millis(ms))
+}
+
+/// An absolute SMPP time in UTC, or empty when absent or already past.
+fn smpp_time(unix_ms: i64, now: SystemTime) -> COctetString {
+    let Some(time) = time_of(unix_ms).filter(|&t| t > now) else {
+        return COctetString::empty();
+    };
+    match AbsoluteTime::from_system_time(time, 0) {
+        Ok(absolute) => {
+            let bytes = SmppTime::Absolute(absolute).to_bytes();
+            COctetString::from_bytes(Bytes::copy_from_slice(&bytes)).unwrap_or_default()
+        }
+        Err(_) => COctetString::empty(),
+    }
+}
+
+/// Unix milliseconds of `time` (0 before 1970).
+pub(crate) fn unix_ms(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+    use herald_smpp::receipt::MessageState;
+
+    fn carrier(extra: serde_json::Value) -> Carrier {
+        let mut json = serde_json::json!({
+            "id": "c1", "host": "127.0.0.1", "port": 2775, "system_id": "herald",
+            "password": {"env": "X"}, "throughput": {"tps": 10},
+        });
+        if let (Some(base), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+            base.extend(extra.clone());
+        }
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn mt() -> MtMessage {
+        MtMessage {
+            id: "M1".into(),
+            account_id: "acme".into(),
+            source: Some(bus::Address {
+                addr: "ACMÉ".into(),
+                ton: 5,
+                npi: 0,
+            }),
+            destination: Some(bus::Address {
+                addr: "447700900001".into(),
+                ton: 1,
+                npi: 1,
+            }),
+            esm_class: 0x40 | 0x04 | 0x03,
+            registered_delivery: 0x02 | 0x10,
+            data_coding: 0,
+            payload: b"hello".to_vec(),
+            tlvs: vec![bus::Tlv {
+                tag: 0x1403,
+                value: b"vendor".to_vec(),
+            }],
+            ..MtMessage::default()
+        }
+    }
+
+    #[test]
+    fn fields_carry_over_with_overrides() {
+        let c = carrier(serde_json::json!({"addressing": {"source_ton": 1, "destination_npi": 9}}));
+        let now = SystemTime::now();
+        let mut m = mt();
+        m.esm_class = 0x03;
+        m.validity_unix_ms = unix_ms(now) + 3_600_000;
+        m.schedule_delivery_unix_ms = unix_ms(now) - 1;
+        let sm = submit_sm(&m, &c, now).unwrap();
+        assert_eq!(sm.source.ton, Ton(1));
+        assert_eq!(sm.source.npi, Npi(0));
+        assert_eq!(sm.source.addr.as_bytes(), b"ACM\xC9");
+        assert_eq!(sm.dest.npi, Npi(9));
+        assert_eq!(sm.esm_class, EsmClass(0x03));
+        // Final receipts always, the ESME's intermediate bit kept, its failure-only not.
+        assert_eq!(sm.registered_delivery, RegisteredDelivery(0x11));
+        assert_eq!(&sm.short_message[..], b"hello");
+        assert_eq!(
+            sm.tlvs.get(Tag(0x1403)).unwrap().value,
+            Bytes::from_static(b"vendor")
+        );
+        assert!(sm.schedule_delivery_time.is_empty());
+        let validity = SmppTime::parse(sm.validity_period.as_bytes()).unwrap();
+        let SmppTime::Absolute(validity) = validity else {
+            panic!()
+        };
+        let back = validity.to_system_time().unwrap();
+        assert!(back.duration_since(now).unwrap() > Duration::from_secs(3590));
+        assert!(!is_expired(&m, now));
+        m.validity_unix_ms = unix_ms(now) - 1000;
+        assert!(is_expired(&m, now));
+        let _ = MessageState::Delivered;
+    }
+
+    #[test]
+    fn long_payloads_go_to_message_payload() {
+        let mut m = mt();
+        m.esm_class = 0;
+        m.payload = vec![b'a'; 300];
+        let sm = submit_sm(&m, &carrier(serde_json::json!({})), SystemTime::now()).unwrap();
+        assert!(sm.short_message.is_empty());
+        assert_eq!(sm.tlvs.message_payload().unwrap().len(), 300);
+    }
+
+    #[test]
+    fn unsupported_codings_are_converted_or_refused() {
+        let mut m = mt();
+        m.esm_class = 0;
+        m.data_coding = 8;
+        m.payload = text::encode("hâllo", Encoding::Ucs2).unwrap();
+        let convert = carrier(serde_json::json!({"data_coding": {"accepted": [0, 3]}}));
+        let sm = submit_sm(&m, &convert, SystemTime::now()).unwrap();
+        assert_eq!(sm.data_coding, DataCoding(3));
+        assert_eq!(&sm.short_message[..], b"h\xE2llo");
+        // A character only UCS-2 has cannot be converted.
+        m.payload = text::encode("日本", Encoding::Ucs2).unwrap();
+        assert!(submit_sm(&m, &convert, SystemTime::now()).is_err());
+        let reject =
+            carrier(serde_json::json!({"data_coding": {"accepted": [0], "unsupported": "reject"}}));
+        assert!(matches!(
+            submit_sm(&m, &reject, SystemTime::now()),
+            Err(BuildError::Coding { data_coding: 8, .. })
+        ));
+        // Binary data never converts.
+        m.data_coding = 4;
+        assert!(submit_sm(&m, &convert, SystemTime::now()).is_err());
+    }
+
+    #[test]
+    fn a_converted_segment_keeps_its_udh() {
+        let mut m = mt();
+        m.esm_class = 0x40;
+        m.data_coding = 3;
+        let mut payload = vec![5, 0, 3, 7, 2, 1];
+        payload.extend_from_slice(b"plain text");
+        m.payload = payload;
+        let c = carrier(serde_json::json!({"data_coding": {"accepted": [0]}}));
+        let sm = submit_sm(&m, &c, SystemTime::now()).unwrap();
+        assert_eq!(sm.data_coding, DataCoding(0));
+        assert_eq!(&sm.short_message[..6], &[5, 0, 3, 7, 2, 1]);
+        assert_eq!(sm.short_message.len(), 16);
+    }
+}

@@ -1,0 +1,716 @@
+//! The connector against real NATS and etcd, with the carrier simulator as the SMSC:
+//! messages to the carrier and receipts back with the Herald id, the receipt that outruns
+//! its `submit_sm_resp`, throttling without loss, permanent errors (failure receipt or
+//! failover hand-back), expired messages, MO, bind slots shared by two connectors and
+//! taken over from a crashed one, and a carrier that drops its connections mid-stream.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use herald_bus::{Bus, BusConfig, ConsumerSpec, Deliveries, Outgoing, StreamKind};
+use herald_config::ConnectorConfig;
+use herald_connector::{BindState, Connector, ConnectorDeps, HEALTH_BUCKET};
+use herald_harness::{Etcd, NatsServer};
+use herald_proto::bus::v1::{
+    self as bus, CarrierHealth, Event, MessageState, MoMessage, MtMessage, Receipt, RouteDecision,
+    event,
+};
+use herald_rules::{
+    Expected, Kind, NodeInfo, NodeRegistration, RulesClient, RulesStore, StoreConfig,
+};
+use herald_sim::{Faults, SimConfig, SimSmsc};
+use herald_smpp::CommandStatus;
+use herald_smpp::types::Address;
+use prost::Message as _;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+const PATIENCE: Duration = Duration::from_secs(40);
+const CARRIER: &str = "sim";
+const ACCOUNT: &str = "acme";
+
+struct Cluster {
+    _nats: NatsServer,
+    _etcd: Etcd,
+    bus: Bus,
+    client: RulesClient,
+    store: StoreConfig,
+    _dir: tempfile::TempDir,
+    password_file: PathBuf,
+}
+
+async fn cluster() -> Cluster {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let store = StoreConfig::new([etcd.client_url()]);
+    let client = RulesClient::connect(&store).await.unwrap();
+    let bus = Bus::connect(BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let password_file = dir.path().join("sim-password");
+    std::fs::write(&password_file, "secret\n").unwrap();
+    Cluster {
+        _nats: nats,
+        _etcd: etcd,
+        bus,
+        client,
+        store,
+        _dir: dir,
+        password_file,
+    }
+}
+
+fn config() -> ConnectorConfig {
+    ConnectorConfig {
+        batch: 100,
+        ack_wait: Duration::from_secs(5),
+        max_deliveries: 50,
+        reconnect_backoff_min: Duration::from_millis(50),
+        reconnect_backoff_max: Duration::from_millis(500),
+        receipt_match_retry: Duration::from_secs(5),
+        slot_lease_ttl: Duration::from_secs(2),
+        rebalance_interval: Duration::from_millis(300),
+        health_interval: Duration::from_millis(500),
+        drain_timeout: Duration::from_secs(5),
+    }
+}
+
+/// A connector running in this process, as the binary would run it.
+struct Running {
+    connector: Arc<Connector>,
+    task: JoinHandle<()>,
+    stop: oneshot::Sender<()>,
+    registration: NodeRegistration,
+}
+
+impl Running {
+    /// Drains and waits for it to return.
+    async fn shutdown(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(PATIENCE, self.task)
+            .await
+            .expect("drained in time")
+            .unwrap();
+        self.registration.deregister().await.unwrap();
+    }
+
+    /// Stops it dead: no drain, no lease revoked, no deregistration (SIGKILL).
+    fn crash(self) {
+        self.task.abort();
+        drop(self.registration);
+    }
+
+    fn bound(&self) -> usize {
+        self.connector
+            .binds()
+            .iter()
+            .filter(|b| b.state == BindState::Bound)
+            .count()
+    }
+}
+
+impl Cluster {
+    async fn put_carrier(&self, sim: &SimSmsc, extra: serde_json::Value) {
+        let mut carrier = serde_json::json!({
+            "id": CARRIER,
+            "host": "127.0.0.1",
+            "port": sim.local_addr().port(),
+            "system_id": "carrier",
+            "password": {"file": self.password_file},
+            "binds": 2,
+            "window": 10,
+            "throughput": {"tps": 2000},
+            "enquire_link_interval": "1s",
+            "response_timeout": "2s",
+            "retry_schedule": ["200ms"],
+            "max_attempts": 20,
+        });
+        carrier
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        self.client
+            .put_json(Kind::Carrier, CARRIER, &carrier.to_string(), Expected::Any)
+            .await
+            .unwrap();
+    }
+
+    async fn connector(&self, node: &str) -> Running {
+        self.connector_with(node, config()).await
+    }
+
+    async fn connector_with(&self, node: &str, config: ConnectorConfig) -> Running {
+        let registration = self
+            .client
+            .register_node(
+                NodeInfo::new("connector", node, "test"),
+                Duration::from_secs(2),
+            )
+            .await
+            .unwrap();
+        let rules = RulesStore::connect(self.store.clone()).await.unwrap();
+        let deps = ConnectorDeps {
+            bus: self.bus.clone(),
+            rules,
+            rules_client: self.client.clone(),
+            node_id: node.to_owned(),
+        };
+        let connector = Arc::new(Connector::new(config, deps).await.unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let running = connector.clone();
+        let task = tokio::spawn(async move {
+            running
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+        });
+        Running {
+            connector,
+            task,
+            stop,
+            registration,
+        }
+    }
+
+    async fn publish(&self, mt: &MtMessage) {
+        self.bus
+            .publisher()
+            .publish_acked(Outgoing::routed(CARRIER, mt))
+            .await
+            .unwrap();
+    }
+
+    async fn pull(&self, spec: ConsumerSpec) -> Deliveries {
+        self.bus
+            .consumer(spec)
+            .await
+            .unwrap()
+            .messages(100)
+            .await
+            .unwrap()
+    }
+}
+
+fn now_ms() -> i64 {
+    i64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap()
+}
+
+fn mt(i: usize, registered_delivery: u32) -> MtMessage {
+    let id = format!("T{i:05}");
+    MtMessage {
+        payload: format!("msg {id}").into_bytes(),
+        id,
+        account_id: ACCOUNT.into(),
+        source: Some(bus::Address {
+            addr: "ACME".into(),
+            ton: 5,
+            npi: 0,
+        }),
+        destination: Some(bus::Address {
+            addr: format!("4477009{i:05}"),
+            ton: 1,
+            npi: 1,
+        }),
+        registered_delivery,
+        accepted_unix_ms: now_ms(),
+        ..MtMessage::default()
+    }
+}
+
+/// Waits until `check` holds.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next `n` receipts of the account's event stream, acked.
+async fn receipts(deliveries: &mut Deliveries, n: usize) -> Vec<Receipt> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+            .await
+            .expect("receipts in time")
+            .unwrap()
+            .unwrap();
+        let event: Event = delivery.decode().unwrap();
+        delivery.ack().await.unwrap();
+        if let Some(event::Kind::Receipt(receipt)) = event.kind {
+            out.push(receipt);
+        }
+    }
+    out
+}
+
+/// How many times each message id reached the carrier.
+fn arrivals(sim: &SimSmsc) -> BTreeMap<String, usize> {
+    let mut seen = BTreeMap::new();
+    for record in sim.submitted() {
+        let text = String::from_utf8_lossy(&record.user_data).into_owned();
+        if let Some(id) = text.strip_prefix("msg ") {
+            *seen.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    seen
+}
+
+fn ids(range: std::ops::Range<usize>) -> BTreeSet<String> {
+    range.map(|i| format!("T{i:05}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let connector = cluster.connector("c1").await;
+    for i in 0..30 {
+        cluster.publish(&mt(i, 1)).await;
+    }
+    let got = receipts(&mut events, 30).await;
+    let by_id: BTreeMap<String, &Receipt> = got.iter().map(|r| (r.message_id.clone(), r)).collect();
+    assert_eq!(by_id.keys().cloned().collect::<BTreeSet<_>>(), ids(0..30));
+    let records = sim.submitted();
+    for receipt in &got {
+        assert_eq!(receipt.state(), MessageState::Delivered);
+        assert_eq!(receipt.account_id, ACCOUNT);
+        assert_eq!(receipt.carrier_id, CARRIER);
+        assert!(!receipt.synthetic);
+        assert_eq!(receipt.destination.as_ref().unwrap().addr.len(), 12);
+        // The carrier's own id for it, as its submit_sm_resp gave it.
+        let record = records
+            .iter()
+            .find(|r| r.message_id == receipt.carrier_message_id)
+            .expect("carrier id of a submitted message");
+        assert_eq!(
+            String::from_utf8_lossy(&record.user_data),
+            format!("msg {}", receipt.message_id)
+        );
+        // Final receipts are always requested from the carrier.
+        assert_eq!(record.registered_delivery & 0x03, 1);
+        assert_eq!(record.source.addr.as_str(), Some("ACME"));
+    }
+    // The status store follows.
+    let status = cluster.bus.status_store().await.unwrap();
+    let last = status.get("T00029").await.unwrap().unwrap();
+    assert_eq!(last.carrier_id, CARRIER);
+    let stage = last.stage.clone();
+    assert!(stage == "final" || stage == "submitted", "{stage}");
+    // Both slots bound, listed, and the health view written.
+    eventually("two binds up", || connector.bound() == 2).await;
+    let binds = connector.connector.binds();
+    assert!(
+        binds
+            .iter()
+            .all(|b| b.carrier_id == CARRIER && b.window == 10)
+    );
+    let health = cluster
+        .bus
+        .jetstream()
+        .get_key_value(HEALTH_BUCKET)
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let carrier_health = loop {
+        if let Some(value) = health
+            .get(herald_connector::health::health_key(CARRIER, "c1"))
+            .await
+            .unwrap()
+        {
+            let h = CarrierHealth::decode(value.as_ref()).unwrap();
+            if h.binds_up == 2 {
+                break h;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "health written");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(carrier_health.slots_held, 2);
+    assert_eq!(carrier_health.slots_total, 2);
+    connector.shutdown().await;
+    // Drained: the slots are free again.
+    let mut etcd = cluster.client.etcd_client();
+    let left = etcd
+        .get(
+            "/herald/v1/binds/sim/",
+            Some(etcd_client::GetOptions::new().with_prefix()),
+        )
+        .await
+        .unwrap();
+    assert!(left.kvs().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_before_its_submit_response_is_still_matched() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        receipt_first: true,
+        receipt_delay: Duration::from_millis(200),
+        // A common dialect too: hex in the response, decimal in the receipt, text only.
+        receipt_id_decimal: true,
+        receipt_tlvs: false,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster
+        .put_carrier(&sim, serde_json::json!({"receipt_id_format": "decimal"}))
+        .await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let connector = cluster.connector("c1").await;
+    for i in 0..10 {
+        cluster.publish(&mt(i, 1)).await;
+    }
+    let got = receipts(&mut events, 10).await;
+    let matched: BTreeSet<String> = got.iter().map(|r| r.message_id.clone()).collect();
+    assert_eq!(matched, ids(0..10));
+    // Each answered once its event was stored.
+    eventually("receipts answered", || {
+        sim.counters().receipts_acked.load(Ordering::Relaxed) == 10
+    })
+    .await;
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_slows_the_connector_down_and_loses_nothing() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        faults: Faults {
+            max_tps: Some(100),
+            throttle_percent: 10,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let connector = cluster.connector("c1").await;
+    for i in 0..300 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    let mut lowest_window = u32::MAX;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while arrivals(&sim).len() < 300 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "all messages submitted"
+        );
+        for bind in connector.connector.binds() {
+            lowest_window = lowest_window.min(bind.window);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seen = arrivals(&sim);
+    assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), ids(0..300));
+    let throttled = sim.counters().throttled.load(Ordering::Relaxed);
+    assert!(throttled > 0);
+    // The connector backed off: windows came down at some point.
+    assert!(lowest_window < 10, "window stayed at {lowest_window}");
+    let counted: u64 = connector
+        .connector
+        .binds()
+        .iter()
+        .map(|b| b.throttled)
+        .sum();
+    assert!(counted > 0);
+    // A throttled message is sent again, never duplicated once accepted.
+    assert!(seen.values().all(|&n| n == 1), "duplicates: {seen:?}");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_error_makes_a_failure_receipt_or_a_failover() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        faults: Faults {
+            error_percent: 100,
+            error_status: CommandStatus::ESME_RINVDSTADR,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let mut accepted = cluster.pull(ConsumerSpec::routers()).await;
+    let connector = cluster.connector("c1").await;
+
+    // No other carrier on the route: a failure receipt with the carrier's error.
+    cluster.publish(&mt(1, 1)).await;
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].message_id, "T00001");
+    assert_eq!(got[0].state(), MessageState::Rejected);
+    assert!(got[0].synthetic);
+    assert!(got[0].error.contains("ESME_RINVDSTADR"), "{}", got[0].error);
+    assert_eq!(got[0].network_error_code, 0x0B);
+
+    // A route with another candidate: back to the routers, attempt + 1.
+    let mut routed = mt(2, 1);
+    routed.route = Some(RouteDecision {
+        carrier_id: CARRIER.into(),
+        candidates: vec![CARRIER.into(), "other".into()],
+        ..RouteDecision::default()
+    });
+    cluster.publish(&routed).await;
+    let delivery = tokio::time::timeout(PATIENCE, accepted.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.subject(), "herald.mt.acme");
+    let back: MtMessage = delivery.decode().unwrap();
+    assert_eq!(back.id, "T00002");
+    assert_eq!(back.attempt, 1);
+    assert_eq!(back.failed_carriers, vec![CARRIER.to_owned()]);
+    delivery.ack().await.unwrap();
+    // And no receipt for it.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), events.next())
+            .await
+            .is_err()
+    );
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_message_is_not_sent_and_gets_an_expired_receipt() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig::default()).await.unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let mut late = mt(7, 1);
+    late.validity_unix_ms = now_ms() - 1_000;
+    cluster.publish(&late).await;
+    let connector = cluster.connector("c1").await;
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].message_id, "T00007");
+    assert_eq!(got[0].state(), MessageState::Expired);
+    assert!(got[0].synthetic);
+    assert_eq!(sim.counters().submits.load(Ordering::Relaxed), 0);
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mo_goes_to_mo_routing_and_unmatched_receipts_to_dead_letters() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig::default()).await.unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut mo = cluster.pull(ConsumerSpec::mo_routers()).await;
+    let mut config = config();
+    config.receipt_match_retry = Duration::from_millis(300);
+    let connector = cluster.connector_with("c1", config).await;
+    eventually("binds up", || connector.bound() == 2).await;
+
+    let status = sim.send_mo("447700900123", "80080", "STOP").await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    let delivery = tokio::time::timeout(PATIENCE, mo.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(delivery.subject(), "herald.mo.sim");
+    let message: MoMessage = delivery.decode().unwrap();
+    assert_eq!(message.carrier_id, CARRIER);
+    assert_eq!(message.payload, b"STOP");
+    assert_eq!(message.source.unwrap().addr, "447700900123");
+    assert_eq!(message.destination.unwrap().addr, "80080");
+    delivery.ack().await.unwrap();
+
+    // A receipt for an id nobody sent: answered OK, kept in the dead letters.
+    let status = sim
+        .send_receipt(
+            "deadbeef",
+            herald_smpp::receipt::MessageState::Delivered,
+            Address::alphanumeric("ACME"),
+            Address::international("447700900001"),
+        )
+        .await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    let dlq = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::DeadLetters.name())
+        .await
+        .unwrap();
+    let letter = dlq
+        .get_last_raw_message_by_subject("herald.dlq.receipts.sim")
+        .await
+        .unwrap();
+    let raw = herald_smpp::Pdu::decode(letter.payload.clone()).unwrap();
+    assert_eq!(raw.command_id(), herald_smpp::CommandId::DeliverSm);
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_connectors_share_the_slots_and_a_crashed_ones_move_to_the_other() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        max_binds: 20,
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster
+        .put_carrier(&sim, serde_json::json!({"binds": 3}))
+        .await;
+    let a = cluster.connector("a").await;
+    eventually("a holds all three slots", || a.bound() == 3).await;
+    let b = cluster.connector("b").await;
+    // ceil(3 / 2) = 2 each at most: a gives one up, b takes it.
+    eventually("slots shared", || {
+        a.bound() + b.bound() == 3 && a.bound() >= 1 && b.bound() >= 1
+    })
+    .await;
+    for i in 0..40 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually("first batch submitted", || arrivals(&sim).len() == 40).await;
+
+    // a dies without a word: its slots stay taken until its lease runs out, then b has
+    // them all, and what a held unacked is redelivered to b.
+    a.crash();
+    for i in 40..80 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually("b holds all three slots", || b.bound() == 3).await;
+    eventually("every message submitted", || arrivals(&sim).len() == 80).await;
+    assert_eq!(
+        arrivals(&sim).keys().cloned().collect::<BTreeSet<_>>(),
+        ids(0..80)
+    );
+    // Never more binds than the carrier allows, at any moment.
+    assert!(sim.peak_binds() <= 3, "peak {}", sim.peak_binds());
+    b.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_dropping_connections_mid_stream_loses_nothing() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        faults: Faults {
+            disconnect_every: Some(25),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let connector = cluster.connector("c1").await;
+    for i in 0..200 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while arrivals(&sim).len() < 200 {
+        if tokio::time::Instant::now() > deadline {
+            let seen = arrivals(&sim);
+            let missing: Vec<String> = ids(0..200)
+                .into_iter()
+                .filter(|i| !seen.contains_key(i))
+                .collect();
+            panic!(
+                "missing {missing:?}; binds {:?}; sim bound {} disconnects {}",
+                connector.connector.binds(),
+                sim.bound_now(),
+                sim.counters().disconnects.load(Ordering::Relaxed)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = arrivals(&sim);
+    assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), ids(0..200));
+    let disconnects = sim.counters().disconnects.load(Ordering::Relaxed);
+    let duplicates: usize = seen.values().map(|n| n - 1).sum();
+    eprintln!("{disconnects} disconnects, {duplicates} duplicate submits");
+    assert!(disconnects >= 2);
+    // Only what was in flight on a lost bind can go twice.
+    assert!(duplicates as u64 <= disconnects * 10);
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binds_over_tls_verify_the_carrier() {
+    use rustls::pki_types::pem::PemObject as _;
+    let cluster = cluster().await;
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let ca = cluster._dir.path().join("carrier-ca.pem");
+    std::fs::write(&ca, certified.cert.pem()).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(
+        certified.signing_key.serialize_pem().as_bytes(),
+    )
+    .unwrap();
+    let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .unwrap();
+    let sim = SimSmsc::start_local(SimConfig {
+        tls: Some(Arc::new(server)),
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // A name the certificate does not carry: the handshake fails, nothing is sent.
+    cluster
+        .put_carrier(
+            &sim,
+            serde_json::json!({"tls": {"enabled": true, "ca_file": ca, "server_name": "wrong.example"}}),
+        )
+        .await;
+    let connector = cluster.connector("c1").await;
+    eventually("a failed handshake", || {
+        connector.connector.binds().iter().any(|b| {
+            b.last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("TLS handshake"))
+        })
+    })
+    .await;
+    assert_eq!(sim.counters().binds.load(Ordering::Relaxed), 0);
+    // The right name: bound over TLS, messages flow.
+    cluster
+        .put_carrier(
+            &sim,
+            serde_json::json!({"tls": {"enabled": true, "ca_file": ca, "server_name": "localhost"}}),
+        )
+        .await;
+    for i in 0..5 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually("messages over TLS", || arrivals(&sim).len() == 5).await;
+    connector.shutdown().await;
+}
