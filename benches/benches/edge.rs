@@ -190,7 +190,7 @@ async fn idle_sessions(nats: &herald_harness::NatsServer, etcd: &herald_harness:
         .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__MAX_SESSIONS", (IDLE_SESSIONS * 2).to_string())
-        .env("HERALD_TELEMETRY__LOG_FILTER", "warn,herald_edge=debug")
+        .env("HERALD_TELEMETRY__LOG_FILTER", "warn")
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -218,6 +218,9 @@ async fn idle_sessions(nats: &herald_harness::NatsServer, etcd: &herald_harness:
     for _ in 0..wanted {
         if binding.len() >= 200 {
             sessions.push(binding.next().await.unwrap());
+            if sessions.len() % 1000 == 0 {
+                eprintln!("{} bound after {:.1?}", sessions.len(), started.elapsed());
+            }
         }
         let (smpp, idle) = (smpp.clone(), idle.clone());
         binding.push(async move {

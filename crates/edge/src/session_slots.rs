@@ -21,6 +21,9 @@ pub struct SessionSlots {
     prefix: String,
     registration: Arc<NodeRegistration>,
     node_id: String,
+    /// Keys of ended sessions, deleted by one task: a held slot costs its key, not a
+    /// client of its own.
+    release: tokio::sync::mpsc::UnboundedSender<String>,
 }
 
 impl std::fmt::Debug for SessionSlots {
@@ -35,7 +38,7 @@ impl std::fmt::Debug for SessionSlots {
 #[derive(Debug)]
 pub enum Claim {
     /// A slot is this session's until the guard drops.
-    Held(Box<SlotGuard>),
+    Held(SlotGuard),
     /// Every slot is taken.
     Full,
     /// etcd did not answer; the caller decides locally.
@@ -51,11 +54,22 @@ impl SessionSlots {
         registration: Arc<NodeRegistration>,
         node_id: impl Into<String>,
     ) -> Self {
+        let (release, mut released) = tokio::sync::mpsc::unbounded_channel::<String>();
+        let mut deleter = etcd.clone();
+        tokio::spawn(async move {
+            while let Some(key) = released.recv().await {
+                if let Err(err) = deleter.delete(key.clone(), None).await {
+                    // The lease frees it when this node goes; until then it counts.
+                    tracing::warn!(%key, error = %err, "session slot not freed");
+                }
+            }
+        });
         SessionSlots {
             etcd,
             prefix: prefix.into(),
             registration,
             node_id: node_id.into(),
+            release,
         }
     }
 
@@ -102,7 +116,13 @@ impl SessionSlots {
             }
             Err(_) => return Claim::Unknown,
         };
-        let free: Vec<u32> = (0..max_binds).filter(|slot| !held.contains(slot)).collect();
+        let mut free: Vec<u32> = (0..max_binds).filter(|slot| !held.contains(slot)).collect();
+        // Start at a random free slot: binds racing for the same account then spread over
+        // the free slots instead of all contending for the lowest one.
+        if !free.is_empty() {
+            let start = usize::try_from(probe(account, u32::MAX)).unwrap_or(0) % free.len();
+            free.rotate_left(start);
+        }
         self.try_slots(account, free).await
     }
 
@@ -121,10 +141,10 @@ impl SessionSlots {
             let call = tokio::time::timeout(std::time::Duration::from_secs(2), etcd.txn(txn));
             match call.await {
                 Ok(Ok(response)) if response.succeeded() => {
-                    return Claim::Held(Box::new(SlotGuard {
-                        etcd: self.etcd.clone(),
+                    return Claim::Held(SlotGuard {
+                        release: self.release.clone(),
                         key: Some(key),
-                    }));
+                    });
                 }
                 Ok(Ok(_)) => continue,
                 Ok(Err(err)) => {
@@ -161,7 +181,7 @@ fn probe(account: &str, attempt: u32) -> u32 {
 
 /// A held slot; deleted when dropped (or with the lease, if this edge dies).
 pub struct SlotGuard {
-    etcd: etcd_client::Client,
+    release: tokio::sync::mpsc::UnboundedSender<String>,
     key: Option<String>,
 }
 
@@ -173,15 +193,9 @@ impl std::fmt::Debug for SlotGuard {
 
 impl Drop for SlotGuard {
     fn drop(&mut self) {
-        let Some(key) = self.key.take() else { return };
-        let mut etcd = self.etcd.clone();
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(err) = etcd.delete(key.clone(), None).await {
-                    // The lease frees it when this node goes; until then it counts.
-                    tracing::warn!(%key, error = %err, "session slot not freed");
-                }
-            });
+        if let Some(key) = self.key.take() {
+            // With the releasing task gone (shutdown), the lease frees the slot.
+            let _ = self.release.send(key);
         }
     }
 }

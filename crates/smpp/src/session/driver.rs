@@ -112,7 +112,8 @@ where
         reader,
         writer,
         rbuf: parts.rbuf,
-        out: BytesMut::with_capacity(8 * 1024),
+        // Grows with a burst and keeps its size; an idle session stays small.
+        out: BytesMut::with_capacity(1024),
         state: parts.state,
         status,
         commands,
