@@ -1,4 +1,4 @@
-//! `herald`: one binary, whose subcommand is the role the process plays (`edge`, `router`).
+//! `herald`: one binary, whose subcommand is the role the process plays (`edge`, `router`, `connector`).
 //!
 //! The binary is thin: it parses flags, loads and validates the config (exiting with 64
 //! before any port is bound when it is wrong), sets up telemetry, connects to NATS and
@@ -35,6 +35,8 @@ enum Role {
     Edge,
     /// Routes accepted messages to carriers' queues and MO to accounts, by the rules.
     Router,
+    /// Holds Herald's SMPP binds to carriers and submits to them.
+    Connector,
     /// Loads and validates the config, prints it as TOML, and exits.
     CheckConfig,
 }
@@ -72,6 +74,7 @@ fn main() -> ExitCode {
         },
         Role::Edge => run("edge", config),
         Role::Router => run("router", config),
+        Role::Connector => run("connector", config),
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use herald_bus::{Bus, BusConfig};
 use herald_config::{Config, LogFormat};
+use herald_connector::{Connector, ConnectorDeps};
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
@@ -156,6 +157,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         rules: rules.clone(),
         stop: stop_tx.clone(),
         edge: None,
+        connector: None,
     };
     // What a role awaits to stop: the stop signal, after which readiness goes false.
     let until_stopped = {
@@ -206,6 +208,30 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             .context("router")?;
             serve_node_service(grpc, service, stop.clone());
             router.run(until_stopped).await.context("router")
+        }
+        ("connector", _) => {
+            let connector = Arc::new(
+                Connector::new(
+                    config.connector.clone(),
+                    ConnectorDeps {
+                        bus,
+                        rules,
+                        rules_client: client.clone(),
+                        node_id: node_id.clone(),
+                    },
+                )
+                .await
+                .context("connector")?,
+            );
+            serve_node_service(
+                grpc,
+                NodeServiceImpl {
+                    connector: Some(connector.clone()),
+                    ..service
+                },
+                stop.clone(),
+            );
+            connector.run(until_stopped).await.context("connector")
         }
         _ => Err(anyhow::anyhow!("role {role} is not built into this binary")),
     };

@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use herald_connector::Connector;
 use herald_edge::Edge;
 use herald_proto::node::v1::node_service_server::NodeService;
 use herald_proto::node::v1::{
-    DrainRequest, DrainResponse, HealthRequest, HealthResponse, InfoRequest, InfoResponse,
+    Bind, DrainRequest, DrainResponse, HealthRequest, HealthResponse, InfoRequest, InfoResponse,
     ListBindsRequest, ListBindsResponse, ListSessionsRequest, ListSessionsResponse, Session,
 };
 use herald_rules::RulesStore;
@@ -34,6 +35,7 @@ pub(crate) struct NodeServiceImpl {
     /// Sending `true` starts the same drain as SIGTERM.
     pub(crate) stop: Arc<watch::Sender<bool>>,
     pub(crate) edge: Option<Edge>,
+    pub(crate) connector: Option<Arc<Connector>>,
 }
 
 #[tonic::async_trait]
@@ -66,6 +68,9 @@ impl NodeService for NodeServiceImpl {
     async fn drain(&self, _: Request<DrainRequest>) -> Result<Response<DrainResponse>, Status> {
         tracing::info!("drain requested over NodeService");
         self.readiness.drain();
+        if let Some(connector) = &self.connector {
+            connector.drain();
+        }
         let _ = self.stop.send(true);
         Ok(Response::new(DrainResponse { draining: true }))
     }
@@ -98,9 +103,26 @@ impl NodeService for NodeServiceImpl {
 
     async fn list_binds(
         &self,
-        _: Request<ListBindsRequest>,
+        request: Request<ListBindsRequest>,
     ) -> Result<Response<ListBindsResponse>, Status> {
-        Err(Status::unimplemented("only connectors hold carrier binds"))
+        let Some(connector) = &self.connector else {
+            return Err(Status::unimplemented("only connectors hold carrier binds"));
+        };
+        let carrier = request.into_inner().carrier_id;
+        let binds = connector
+            .binds()
+            .into_iter()
+            .filter(|b| carrier.is_empty() || b.carrier_id == carrier)
+            .map(|b| Bind {
+                carrier_id: b.carrier_id,
+                slot: b.slot,
+                state: format!("{:?}", b.state).to_lowercase(),
+                window: b.window,
+                in_flight: b.in_flight,
+                error_rate: b.error_rate,
+            })
+            .collect();
+        Ok(Response::new(ListBindsResponse { binds }))
     }
 }
 

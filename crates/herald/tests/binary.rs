@@ -84,6 +84,8 @@ async fn spawn_role(
         .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
         .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+        .env("HERALD_SIM_PASSWORD", "simsecret")
+        .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -430,4 +432,91 @@ async fn edge_and_router_processes_bring_a_message_to_its_carriers_queue() {
         .unwrap()
         .unwrap();
     assert_eq!(exit.code(), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_reaches_the_carrier_and_its_receipt_comes_back_through_three_processes() {
+    use herald_sim::{SimConfig, SimSmsc};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let sim = SimSmsc::start_local(SimConfig {
+        system_id: "herald".into(),
+        password: "simsecret".into(),
+        receipt_delay: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // Point the seeded carrier at the simulator's port.
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+
+    let (_edge, smpp, _) = spawn_edge("edge-full", &nats, &etcd, &client).await;
+    let (_router, _) = spawn_role("router", "router-full", &nats, &etcd, &client).await;
+    let (_connector, _) = spawn_role("connector", "connector-full", &nats, &etcd, &client).await;
+
+    let io = TcpStream::connect(&smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, mut inbox, _) =
+        bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+            .await
+            .unwrap();
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..20 {
+        let mut body = submit_body(i);
+        if let PduBody::SubmitSm(sm) = &mut body {
+            sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
+        }
+        let resp = session.request(body).await.unwrap();
+        assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+        let PduBody::SubmitSmResp(resp) = resp.body else {
+            panic!("{resp:?}")
+        };
+        ids.insert(resp.message_id.to_string_lossy());
+    }
+    // Every message gets its DELIVRD receipt, naming the id the ESME was given.
+    let mut receipted = std::collections::HashSet::new();
+    while receipted.len() < ids.len() {
+        let inbound = tokio::time::timeout(PATIENCE, inbox.recv())
+            .await
+            .expect("a receipt")
+            .unwrap();
+        let PduBody::DeliverSm(sm) = &inbound.pdu.body else {
+            panic!("{:?}", inbound.pdu.body)
+        };
+        let tlvs = herald_smpp::receipt::ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+        let id = tlvs.receipted_message_id.unwrap();
+        assert!(
+            ids.contains(&id),
+            "a receipt for {id}, which we were not given"
+        );
+        assert_eq!(
+            tlvs.message_state,
+            Some(herald_smpp::receipt::MessageState::Delivered)
+        );
+        receipted.insert(id);
+        inbound.responder.respond(
+            PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
+            CommandStatus::ESME_ROK,
+        );
+    }
+    assert_eq!(
+        sim.counters()
+            .submits
+            .load(std::sync::atomic::Ordering::Relaxed),
+        20
+    );
 }
