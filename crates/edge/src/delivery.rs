@@ -54,7 +54,7 @@ pub(crate) struct Receivers {
 #[derive(Debug)]
 struct AccountReceivers {
     sessions: watch::Sender<SessionList>,
-    task: JoinHandle<()>,
+    _task: JoinHandle<()>,
 }
 
 impl Receivers {
@@ -70,12 +70,23 @@ impl Receivers {
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Ok(mut accounts) = self.accounts.lock() {
-            let entry = accounts.entry(account.to_owned()).or_insert_with(|| {
-                let (tx, rx) = watch::channel(Vec::new());
-                let task = tokio::spawn(deliver(Arc::downgrade(shared), account.to_owned(), rx));
-                AccountReceivers { sessions: tx, task }
-            });
-            entry.sessions.send_modify(|list| list.push((id, session)));
+            match accounts.get_mut(account) {
+                Some(entry) => entry.sessions.send_modify(|list| list.push((id, session))),
+                None => {
+                    // The task starts with the session already listed: it must never see
+                    // an empty list before the first session, or it would end at once.
+                    let (tx, rx) = watch::channel(vec![(id, session)]);
+                    let task =
+                        tokio::spawn(deliver(Arc::downgrade(shared), account.to_owned(), rx));
+                    accounts.insert(
+                        account.to_owned(),
+                        AccountReceivers {
+                            sessions: tx,
+                            _task: task,
+                        },
+                    );
+                }
+            }
         }
         ReceiverGuard {
             shared: Arc::downgrade(shared),
@@ -95,9 +106,9 @@ impl Receivers {
             .sessions
             .send_modify(|list| list.retain(|(i, _)| *i != id));
         if entry.sessions.borrow().is_empty() {
-            // What the task had in flight is redelivered to another edge after the
-            // consumer's ack wait; nothing is lost.
-            entry.task.abort();
+            // Dropping the sender tells the task: it stops pulling, settles what it has
+            // in flight (the last answers of a session that just unbound still count)
+            // and ends.
             accounts.remove(account);
         }
     }
@@ -119,10 +130,18 @@ impl Drop for ReceiverGuard {
     }
 }
 
-/// The delivery loop of one account on this edge; restarts its consumer after errors.
-async fn deliver(shared: Weak<Shared>, account: String, sessions: watch::Receiver<SessionList>) {
+/// The delivery loop of one account on this edge; restarts its consumer after errors,
+/// and ends once the account has no session left here.
+async fn deliver(
+    shared: Weak<Shared>,
+    account: String,
+    mut sessions: watch::Receiver<SessionList>,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
+        if sessions.borrow().is_empty() {
+            return;
+        }
         let Some(strong) = shared.upgrade() else {
             return;
         };
@@ -132,7 +151,9 @@ async fn deliver(shared: Weak<Shared>, account: String, sessions: watch::Receive
             Ok(consumer) => match consumer.messages(BATCH).await {
                 Ok(deliveries) => {
                     backoff = Duration::from_millis(100);
-                    pump(deliveries, &account, &sessions).await;
+                    if pump(deliveries, &account, &mut sessions).await == Pumped::NoSessions {
+                        return;
+                    }
                     continue;
                 }
                 Err(err) => err,
@@ -145,15 +166,38 @@ async fn deliver(shared: Weak<Shared>, account: String, sessions: watch::Receive
     }
 }
 
+/// Why [`pump`] returned.
+#[derive(Debug, PartialEq, Eq)]
+enum Pumped {
+    /// The account's last session here ended; everything in flight was settled.
+    NoSessions,
+    /// The consumer ended; pull again.
+    ConsumerEnded,
+}
+
 async fn pump(
     mut deliveries: herald_bus::Deliveries,
     account: &str,
-    sessions: &watch::Receiver<SessionList>,
-) {
+    sessions: &mut watch::Receiver<SessionList>,
+) -> Pumped {
     let mut in_flight: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
     let mut turn = 0usize;
     loop {
+        if sessions.borrow().is_empty() {
+            // Stop pulling; let the deliveries in flight finish (each is bounded by the
+            // session's response timeout) so their answers are acked or retried.
+            drop(deliveries);
+            while in_flight.next().await.is_some() {}
+            return Pumped::NoSessions;
+        }
         tokio::select! {
+            changed = sessions.changed() => {
+                if changed.is_err() {
+                    drop(deliveries);
+                    while in_flight.next().await.is_some() {}
+                    return Pumped::NoSessions;
+                }
+            }
             next = deliveries.next(), if in_flight.len() < MAX_IN_FLIGHT => match next {
                 Some(Ok(delivery)) => {
                     let session = {
@@ -164,7 +208,10 @@ async fn pump(
                     in_flight.push(Box::pin(deliver_one(delivery, session, account.to_owned())));
                 }
                 Some(Err(err)) => tracing::debug!(%account, error = %err, "pull interrupted"),
-                None => return,
+                None => {
+                    while in_flight.next().await.is_some() {}
+                    return Pumped::ConsumerEnded;
+                }
             },
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
         }

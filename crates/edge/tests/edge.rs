@@ -734,3 +734,60 @@ async fn with_etcd_stopped_sessions_keep_submitting_and_known_accounts_still_bin
         Err(BindError::Rejected(CommandStatus::ESME_RINVSYSID))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_given_just_before_an_unbind_still_ack_their_receipts() {
+    let cluster = cluster().await;
+    let publisher = cluster.bus.publisher();
+    for i in 0..5 {
+        let id = format!("LAST{i:016}");
+        let event = Event {
+            kind: Some(event::Kind::Receipt(Receipt {
+                message_id: id.clone(),
+                account_id: "acme".into(),
+                state: bus::MessageState::Delivered.into(),
+                ..Default::default()
+            })),
+        };
+        publisher
+            .publish_acked(Outgoing::event("acme", id, &event))
+            .await
+            .unwrap();
+    }
+    let (session, mut inbox) = esme(cluster.port, BindMode::Receiver, "acme", "secret")
+        .await
+        .unwrap();
+    for _ in 0..5 {
+        let inbound = tokio::time::timeout(PATIENCE, inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        inbound.responder.respond(
+            PduBody::DeliverSmResp(MessageIdResp::default()),
+            CommandStatus::ESME_ROK,
+        );
+    }
+    // Unbind at once: the edge must still count those five answers.
+    session.unbind().await;
+    let stream = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Events.name())
+        .await
+        .unwrap();
+    // Well inside the consumer's 30 s ack wait, after which an unacked one would return.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer =
+            stream.get_consumer("account-acme").await.unwrap();
+        let info = consumer.info().await.unwrap();
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "answered receipts left unacked: {info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -94,10 +94,39 @@ where
     Err(HarnessError::Unhealthy(name, STARTUP))
 }
 
+/// Where a server keeps its data: a temporary directory deleted with it (tests), or a
+/// directory that outlives it (`herald dev`).
+#[derive(Debug)]
+enum Storage {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Storage {
+    fn at(dir: Option<PathBuf>) -> Result<Storage, HarnessError> {
+        Ok(match dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)?;
+                Storage::Kept(dir)
+            }
+            None => Storage::Temporary(tempfile::tempdir()?),
+        })
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Storage::Temporary(dir) => dir.path(),
+            Storage::Kept(dir) => dir,
+        }
+    }
+}
+
 /// Builder of a single `nats-server` with JetStream.
 #[derive(Debug, Default)]
 pub struct NatsBuilder {
-    _private: (),
+    port: Option<u16>,
+    monitor_port: Option<u16>,
+    data_dir: Option<PathBuf>,
 }
 
 /// Starts configuring a `nats-server`.
@@ -106,10 +135,31 @@ pub fn nats() -> NatsBuilder {
 }
 
 impl NatsBuilder {
+    /// Listens for clients on `port` instead of a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Serves monitoring on `port` instead of a free one.
+    pub fn monitor_port(mut self, port: u16) -> Self {
+        self.monitor_port = Some(port);
+        self
+    }
+
+    /// Keeps the JetStream store in `dir`, which outlives the server, instead of a
+    /// temporary directory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// Starts it and waits until JetStream is healthy.
     pub async fn run(self) -> Result<NatsServer, HarnessError> {
-        let dir = tempfile::tempdir()?;
-        NatsServer::start_in(dir).await
+        let dir = Storage::at(self.data_dir)?;
+        let port = self.port.map_or_else(free_port, Ok)?;
+        let monitor_port = self.monitor_port.map_or_else(free_port, Ok)?;
+        NatsServer::start_in(dir, port, monitor_port).await
     }
 }
 
@@ -118,13 +168,11 @@ pub struct NatsServer {
     child: Child,
     port: u16,
     monitor_port: u16,
-    dir: tempfile::TempDir,
+    dir: Storage,
 }
 
 impl NatsServer {
-    async fn start_in(dir: tempfile::TempDir) -> Result<NatsServer, HarnessError> {
-        let port = free_port()?;
-        let monitor_port = free_port()?;
+    async fn start_in(dir: Storage, port: u16, monitor_port: u16) -> Result<NatsServer, HarnessError> {
         let mut child = spawn_nats(dir.path(), port, monitor_port)?;
         wait_healthy("nats-server", &mut child, || async move {
             matches!(
@@ -211,7 +259,9 @@ fn spawn_nats_with(
 /// Builder of a single-member `etcd`.
 #[derive(Debug, Default)]
 pub struct EtcdBuilder {
-    _private: (),
+    port: Option<u16>,
+    peer_port: Option<u16>,
+    data_dir: Option<PathBuf>,
 }
 
 /// Starts configuring an `etcd`.
@@ -220,11 +270,30 @@ pub fn etcd() -> EtcdBuilder {
 }
 
 impl EtcdBuilder {
+    /// Listens for clients on `port` instead of a free one.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Listens for peers on `port` instead of a free one.
+    pub fn peer_port(mut self, port: u16) -> Self {
+        self.peer_port = Some(port);
+        self
+    }
+
+    /// Keeps the data in `dir`, which outlives the server, instead of a temporary
+    /// directory.
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
+        self
+    }
+
     /// Starts it and waits until `/health` says so.
     pub async fn run(self) -> Result<Etcd, HarnessError> {
-        let dir = tempfile::tempdir()?;
-        let client_port = free_port()?;
-        let peer_port = free_port()?;
+        let dir = Storage::at(self.data_dir)?;
+        let client_port = self.port.map_or_else(free_port, Ok)?;
+        let peer_port = self.peer_port.map_or_else(free_port, Ok)?;
         let data = dir.path().join("data");
         let mut child = spawn_etcd(&data, client_port, peer_port)?;
         wait_etcd(&mut child, client_port).await?;
@@ -244,7 +313,7 @@ pub struct Etcd {
     client_port: u16,
     peer_port: u16,
     data: PathBuf,
-    _dir: tempfile::TempDir,
+    _dir: Storage,
 }
 
 impl Etcd {

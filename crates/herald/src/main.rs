@@ -5,6 +5,7 @@
 //! etcd, registers the node, serves the admin port, and hands over to the role's library.
 //! SIGTERM or Ctrl-C drains: readiness goes false, sessions unbind, then the process exits.
 
+mod dev;
 mod node;
 mod node_service;
 
@@ -37,6 +38,16 @@ enum Role {
     Router,
     /// Holds Herald's SMPP binds to carriers and submits to them.
     Connector,
+    /// A local cluster in one command: NATS, etcd, a carrier simulator and every role,
+    /// seeded with a demo account; Ctrl-C stops it all.
+    Dev {
+        /// Where NATS and etcd keep their data between runs.
+        #[arg(long, default_value = ".herald/dev")]
+        data_dir: PathBuf,
+        /// The rules to seed (objects that already exist are kept).
+        #[arg(long, default_value = "deploy/dev/rules.yaml")]
+        seed: PathBuf,
+    },
     /// Loads and validates the config, prints it as TOML, and exits.
     CheckConfig,
 }
@@ -62,6 +73,25 @@ fn main() -> ExitCode {
         }
     };
     match cli.role {
+        Role::Dev { data_dir, seed } => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("herald: cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(dev::run(config, dev::DevOptions { data_dir, seed })) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("herald dev: {error:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Role::CheckConfig => match toml::to_string_pretty(&config) {
             Ok(text) => {
                 print!("{text}");

@@ -247,7 +247,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
 }
 
 /// Serves SMPP on the plain listener and, when configured, the TLS one, until stopped.
-async fn run_edge(
+pub(crate) async fn run_edge(
     edge: Edge,
     listener: TcpListener,
     tls: Option<(TcpListener, ReloadingAcceptor)>,
@@ -273,7 +273,7 @@ async fn run_edge(
 }
 
 /// Serves NodeService on `listener` until `stop`.
-fn serve_node_service(
+pub(crate) fn serve_node_service(
     listener: TcpListener,
     service: NodeServiceImpl,
     stop: watch::Receiver<bool>,
@@ -291,7 +291,7 @@ fn serve_node_service(
 }
 
 /// Aborts a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
@@ -299,7 +299,7 @@ impl Drop for AbortOnDrop {
     }
 }
 
-fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfig {
+pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfig {
     let nats = &config.nats;
     BusConfig {
         urls: nats.urls.clone(),
@@ -316,14 +316,14 @@ fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfig {
     }
 }
 
-fn store_config(config: &Config) -> StoreConfig {
+pub(crate) fn store_config(config: &Config) -> StoreConfig {
     let mut store =
         StoreConfig::new(config.etcd.endpoints.clone()).with_prefix(&config.etcd.prefix);
     store.connect_timeout = config.etcd.connect_timeout;
     store
 }
 
-async fn stopped(mut stop: watch::Receiver<bool>) {
+pub(crate) async fn stopped(mut stop: watch::Receiver<bool>) {
     while !*stop.borrow_and_update() {
         if stop.changed().await.is_err() {
             return;
@@ -331,7 +331,7 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

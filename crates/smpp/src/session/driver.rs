@@ -486,7 +486,10 @@ where
                     .values()
                     .filter(|w| matches!(w, Waiter::Caller(_)))
                     .count();
-                if callers == 0 || now >= deadline {
+                // The peer's requests are answered first too: an answer the application
+                // gave just before unbinding must reach the peer before our unbind, or the
+                // peer (which stops reading once unbound) never sees it.
+                if (callers == 0 && self.inbound_outstanding == 0) || now >= deadline {
                     let _ = self.send_request(PduBody::Unbind, Waiter::Unbind);
                     self.unbinding = Some(Unbinding::Ours {
                         deadline,

@@ -1,0 +1,317 @@
+//! `herald dev`: the one-command local cluster.
+//!
+//! Starts `nats-server` (JetStream) and `etcd` as child processes with their data under a
+//! local directory, the carrier simulator, and the edge, router and connector roles in
+//! this process; seeds the demo rules from a YAML file (objects that exist are kept);
+//! prints how to connect; and on Ctrl-C stops everything it started.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use herald_bus::Bus;
+use herald_config::Config;
+use herald_connector::{Connector, ConnectorDeps};
+use herald_edge::{Edge, EdgeDeps};
+use herald_router::{Router, RouterDeps};
+use herald_rules::model::UtcOffset;
+use herald_rules::{
+    Error as RulesError, Expected, Kind, NodeInfo, PasswordHash, RulesClient, RulesStore,
+};
+use herald_sim::{SimConfig, SimSmsc};
+use herald_telemetry::{AdminServer, TelemetryConfig};
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::node::{bus_config, shutdown_signal, stopped, store_config};
+
+/// What `herald dev` was asked for.
+#[derive(Debug)]
+pub(crate) struct DevOptions {
+    /// Where NATS and etcd keep their data, and the simulator's password file.
+    pub(crate) data_dir: PathBuf,
+    /// The rules to seed.
+    pub(crate) seed: PathBuf,
+}
+
+/// The seed file (`deploy/dev/rules.yaml`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Seed {
+    simulator: SimulatorSeed,
+    #[serde(default)]
+    accounts: Vec<serde_json::Value>,
+    #[serde(default)]
+    carriers: Vec<serde_json::Value>,
+    #[serde(default)]
+    routes: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulatorSeed {
+    listen: SocketAddr,
+    system_id: String,
+    password: String,
+    #[serde(with = "humantime_serde", default = "half_a_second")]
+    receipt_delay: Duration,
+}
+
+fn half_a_second() -> Duration {
+    Duration::from_millis(500)
+}
+
+/// Runs the local cluster until Ctrl-C.
+pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Result<()> {
+    // A development cluster listens on loopback only, whatever the defaults say.
+    for addr in [&mut config.edge.smpp_listen, &mut config.admin.listen] {
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+    }
+    let _telemetry = herald_telemetry::init(&TelemetryConfig {
+        log_format: herald_telemetry::LogFormat::Human,
+        log_filter: config.telemetry.log_filter.clone(),
+        otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
+        service_name: "herald".into(),
+        node_id: config.node.id().to_owned(),
+        role: "dev".into(),
+    })
+    .context("telemetry")?;
+    herald_telemetry::install_metrics().context("metrics")?;
+    herald_telemetry::describe_all();
+    herald_telemetry::set_node_info(config.node.id(), "dev");
+
+    let seed_text = std::fs::read_to_string(&options.seed)
+        .with_context(|| format!("cannot read the seed file {}", options.seed.display()))?;
+    let seed: Seed = serde_yaml::from_str(&seed_text)
+        .with_context(|| format!("{} is not a valid seed file", options.seed.display()))?;
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("cannot create {}", options.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&options.data_dir)?;
+
+    // NATS and etcd on the ports the config names, data kept between runs.
+    let nats_port = port_of(&config.nats.urls[0], 4222);
+    let etcd_port = port_of(&config.etcd.endpoints[0], 2379);
+    println!(
+        "starting nats-server on 127.0.0.1:{nats_port} and etcd on 127.0.0.1:{etcd_port} (data in {})",
+        data_dir.display()
+    );
+    let nats = herald_harness::nats()
+        .port(nats_port)
+        .monitor_port(nats_port.wrapping_add(4000))
+        .data_dir(data_dir.join("nats"))
+        .run()
+        .await
+        .with_context(|| format!("nats-server on port {nats_port} (is one already running? run scripts/install-deps.sh if it is missing)"))?;
+    let etcd = herald_harness::etcd()
+        .port(etcd_port)
+        .peer_port(etcd_port.wrapping_add(1))
+        .data_dir(data_dir.join("etcd"))
+        .run()
+        .await
+        .with_context(|| format!("etcd on port {etcd_port} (is one already running? run scripts/install-deps.sh if it is missing)"))?;
+    config.nats.urls = vec![nats.client_url()];
+    config.etcd.endpoints = vec![etcd.client_url()];
+
+    // The carrier simulator, and the rules that point at it.
+    let password_file = data_dir.join("sim-password");
+    std::fs::write(&password_file, &seed.simulator.password)?;
+    let sim = SimSmsc::start(
+        TcpListener::bind(seed.simulator.listen)
+            .await
+            .with_context(|| format!("simulator on {}", seed.simulator.listen))?,
+        SimConfig {
+            system_id: seed.simulator.system_id.clone(),
+            password: seed.simulator.password.clone(),
+            receipt_delay: seed.simulator.receipt_delay,
+            max_binds: 16,
+            ..SimConfig::default()
+        },
+    )?;
+    let store = store_config(&config);
+    let client = RulesClient::connect(&store).await.context("etcd")?;
+    let seeded = apply_seed(&client, &seed, &data_dir).await?;
+
+    // The roles, in this process, sharing one bus connection and one rules store.
+    let node_id = config.node.id().to_owned();
+    let bus = Bus::connect(bus_config(&config, "dev", &node_id))
+        .await
+        .context("NATS")?;
+    let rules = RulesStore::connect(store.clone())
+        .await
+        .context("etcd rules store")?;
+    let admin = AdminServer::bind(config.admin.listen)
+        .await
+        .context("admin port")?;
+    let admin_addr = admin.local_addr();
+    let readiness = admin.readiness().clone();
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(admin.serve(stopped(stop.clone())));
+    let smpp = TcpListener::bind(config.edge.smpp_listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.edge.smpp_listen))?;
+    let smpp_addr = smpp.local_addr()?;
+    let mut registrations = Vec::new();
+    for role in ["edge", "router", "connector"] {
+        let info = NodeInfo::new(role, format!("{node_id}-{role}"), env!("CARGO_PKG_VERSION"))
+            .with_address("admin", admin_addr.to_string());
+        let info = if role == "edge" {
+            info.with_address("smpp", smpp_addr.to_string())
+        } else {
+            info
+        };
+        registrations.push(client.register_node(info, config.etcd.lease_ttl).await?);
+    }
+    let time_zone =
+        UtcOffset::from_minutes(config.router.default_timezone.minutes()).unwrap_or(UtcOffset::UTC);
+    let edge = Edge::new(
+        config.edge.clone(),
+        EdgeDeps {
+            bus: bus.clone(),
+            rules: rules.clone(),
+            node_id: format!("{node_id}-edge"),
+            session_slots: None,
+            route_time_zone: time_zone,
+        },
+    )
+    .await?;
+    let router = Router::new(
+        config.router.clone(),
+        RouterDeps {
+            bus: bus.clone(),
+            rules: rules.clone(),
+            node_id: format!("{node_id}-router"),
+            rules_writer: Some(client.clone()),
+        },
+    )
+    .await?;
+    let connector = Arc::new(
+        Connector::new(
+            config.connector.clone(),
+            ConnectorDeps {
+                bus: bus.clone(),
+                rules: rules.clone(),
+                rules_client: client.clone(),
+                node_id: format!("{node_id}-connector"),
+            },
+        )
+        .await?,
+    );
+    readiness.register("cluster").set(true);
+
+    let account = seed.accounts.first();
+    let system_id = account
+        .and_then(|a| a.get("system_id").or(a.get("id")))
+        .and_then(|v| v.as_str())
+        .unwrap_or("demo");
+    let password = account
+        .and_then(|a| a.get("password"))
+        .and_then(|v| v.as_str())
+        .unwrap_or("?");
+    println!(
+        "\nHerald is running: edge, router and connector, with a carrier simulator on {}.\n\
+         \n  SMPP        {smpp_addr}   system_id {system_id}   password {password}\n  \
+         metrics     http://{admin_addr}/metrics   (also /healthz, /readyz)\n  \
+         NATS        {}   etcd {}\n  \
+         seeded      {seeded} new object(s) from {}\n\
+         \nSend a test message with any SMPP client, for example:\n  \
+         python3 tests/interop/esme_smpplib.py --port {} --system-id {system_id} --password {password} --count 5 --expect-deliver 5\n\
+         \nCtrl-C stops everything.\n",
+        seed.simulator.listen,
+        nats.client_url(),
+        etcd.client_url(),
+        options.seed.display(),
+        smpp_addr.port(),
+    );
+
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        println!("\nstopping…");
+        let _ = stop_tx.send(true);
+    });
+    let edge_run = {
+        let readiness = readiness.clone();
+        let stop = stop.clone();
+        edge.serve(smpp, async move {
+            stopped(stop).await;
+            readiness.drain();
+        })
+    };
+    let (edge_result, router_result, connector_result) = tokio::join!(
+        edge_run,
+        router.run(stopped(stop.clone())),
+        connector.run(stopped(stop.clone())),
+    );
+    for registration in registrations {
+        let _ = registration.deregister().await;
+    }
+    drop(sim);
+    drop(nats);
+    drop(etcd);
+    edge_result.context("edge")?;
+    router_result.context("router")?;
+    connector_result.context("connector")?;
+    println!("stopped; data kept in {}", data_dir.display());
+    Ok(())
+}
+
+/// Writes the seed's objects that do not exist yet; how many were written.
+async fn apply_seed(client: &RulesClient, seed: &Seed, data_dir: &Path) -> anyhow::Result<usize> {
+    let mut written = 0;
+    let mut put = async |kind: Kind, object: serde_json::Value| -> anyhow::Result<()> {
+        let Some(id) = object.get("id").and_then(|v| v.as_str()).map(str::to_owned) else {
+            bail!("a seeded {kind} has no id");
+        };
+        match client
+            .put_json(kind, &id, &object.to_string(), Expected::Absent)
+            .await
+        {
+            Ok(_) => {
+                written += 1;
+                Ok(())
+            }
+            Err(RulesError::Conflict { .. }) => Ok(()),
+            Err(error) => Err(error).with_context(|| format!("seeding {kind} {id}")),
+        }
+    };
+    for account in &seed.accounts {
+        let mut account = account.clone();
+        if let Some(map) = account.as_object_mut()
+            && let Some(clear) = map.remove("password")
+        {
+            let clear = clear
+                .as_str()
+                .context("an account password must be a string")?;
+            let hash = PasswordHash::hash(clear)?;
+            map.insert("password_hash".into(), serde_json::to_value(hash)?);
+        }
+        put(Kind::Account, account).await?;
+    }
+    for carrier in &seed.carriers {
+        let mut carrier = carrier.clone();
+        // A relative password file is the one in the data directory.
+        if let Some(file) = carrier.pointer_mut("/password/file")
+            && let Some(path) = file.as_str()
+            && Path::new(path).is_relative()
+        {
+            *file = serde_json::Value::String(data_dir.join(path).display().to_string());
+        }
+        put(Kind::Carrier, carrier).await?;
+    }
+    for route in &seed.routes {
+        put(Kind::Route, route.clone()).await?;
+    }
+    Ok(written)
+}
+
+/// The port of `url` (`nats://127.0.0.1:4222`, `http://127.0.0.1:2379`), or `default`.
+fn port_of(url: &str, default: u16) -> u16 {
+    url.rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .unwrap_or(default)
+}
