@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Herald's run command: install what is missing (nats-server, etcd, protoc, ...), build the
+# `herald` binary, and start the local cluster: NATS, etcd, a carrier simulator and every
+# role, seeded with a demo account (deploy/dev/rules.yaml). Ctrl-C stops everything.
+# Extra arguments go to `herald dev` (e.g. --data-dir, --seed) or before it as
+# `--set key=value` config overrides.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+scripts/install-deps.sh
+cargo build --release -p herald
+exec target/release/herald dev "$@"
