@@ -165,7 +165,10 @@ impl Config {
         at_least_one(e, "router.in_flight", c.in_flight);
         at_least_one(e, "router.max_attempts", c.max_attempts as usize);
         if !(c.unhealthy_error_rate > 0.0 && c.unhealthy_error_rate <= 1.0) {
-            e.add("router.unhealthy_error_rate", "must be above 0 and at most 1");
+            e.add(
+                "router.unhealthy_error_rate",
+                "must be above 0 and at most 1",
+            );
         }
     }
 
@@ -187,7 +190,10 @@ impl Config {
         }
         positive(e, "connector.receipt_match_retry", c.receipt_match_retry);
         if c.slot_lease_ttl < Duration::from_secs(1) || c.slot_lease_ttl.subsec_nanos() != 0 {
-            e.add("connector.slot_lease_ttl", "must be whole seconds, at least 1s");
+            e.add(
+                "connector.slot_lease_ttl",
+                "must be whole seconds, at least 1s",
+            );
         }
         positive(e, "connector.rebalance_interval", c.rebalance_interval);
         positive(e, "connector.health_interval", c.health_interval);

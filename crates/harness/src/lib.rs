@@ -172,7 +172,11 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    async fn start_in(dir: Storage, port: u16, monitor_port: u16) -> Result<NatsServer, HarnessError> {
+    async fn start_in(
+        dir: Storage,
+        port: u16,
+        monitor_port: u16,
+    ) -> Result<NatsServer, HarnessError> {
         let mut child = spawn_nats(dir.path(), port, monitor_port)?;
         wait_healthy("nats-server", &mut child, || async move {
             matches!(
