@@ -1,8 +1,8 @@
 //! [`Edge`]: the SMPP listener, one task per connection, and the table of bound sessions.
 //!
 //! A connection goes: bind handshake (the session engine's [`accept`]) →
-//! [`authenticate`] → bind response → [`requests::serve`] until the session ends. Receiver
-//! and transceiver sessions are also handed to [`delivery`], which brings their account's
+//! [`authenticate`] → bind response → `requests::serve` until the session ends. Receiver
+//! and transceiver sessions are also handed to [`crate::delivery`], which brings their account's
 //! receipts and MO. On shutdown the edge stops accepting, unbinds every session (each
 //! finishes what it has in flight) and returns.
 
