@@ -171,7 +171,7 @@ fn routing(c: &mut Criterion) {
         "{:?}",
         &snapshot.problems()[..snapshot.problems().len().min(3)]
     );
-    println!(
+    eprintln!(
         "routing: {} routes, {} distinct destination prefixes, {} networks, {} carriers; \
          snapshot build (decode, validate, index) {:.1} ms",
         snapshot.routes().len(),
@@ -203,7 +203,7 @@ fn routing(c: &mut Criterion) {
             matches!(snapshot.evaluate(&r, &health), RouteOutcome::Route(p) if p.rule_id != "catch-all")
         })
         .count();
-    println!("routing: {routed} of 1024 sample destinations match a specific route");
+    eprintln!("routing: {routed} of 1024 sample destinations match a specific route");
 
     let mut group = c.benchmark_group("evaluate");
     group.throughput(Throughput::Elements(1));
