@@ -17,12 +17,14 @@ const smpp = require('smpp');
 
 const USAGE = `usage: node smsc.js [--host 127.0.0.1] [--port 0] [--system-id ID] [--password PW]
                    [--receipts] [--receipt-delay-ms 0] [--receipt-stat DELIVRD]
-                   [--throttle-every K] [--no-stdin-watch]
+                   [--receipt-first] [--throttle-every K] [--no-stdin-watch]
   --port 0            pick a free port (printed in the "listening" line)
   --system-id/--password  required credentials (omit to accept any); wrong password
                       -> ESME_RINVPASWD (0x0E), wrong system_id -> ESME_RINVSYSID (0x0F)
   --receipts          send a delivery receipt (deliver_sm, esm_class 0x04) for every
                       accepted submit_sm whose registered_delivery asks for one
+  --receipt-first     send that receipt before the submit_sm_resp, which follows
+                      --receipt-delay-ms later (the race real carriers produce)
   --throttle-every K  answer every K-th submit_sm with ESME_RTHROTTLED (0x58)`;
 
 let opts;
@@ -36,6 +38,7 @@ try {
       receipts: { type: 'boolean', default: false },
       'receipt-delay-ms': { type: 'string', default: '0' },
       'receipt-stat': { type: 'string', default: 'DELIVRD' },
+      'receipt-first': { type: 'boolean', default: false },
       'throttle-every': { type: 'string', default: '0' },
       'no-stdin-watch': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -181,6 +184,15 @@ function onSubmit(st, pdu) {
   const messageId = (idBase + msgCounter).toString(16).padStart(10, '0');
   const submitDate = new Date();
   const wantsReceipt = opts.receipts && (pdu.registered_delivery & 0x03) === 0x01;
+  if (wantsReceipt && opts['receipt-first']) {
+    // The receipt goes out first; the answer follows --receipt-delay-ms later, so the
+    // ESME must match a receipt whose id it has not been told yet.
+    sendReceipt(st, pdu, messageId, submitDate);
+    const respond = () => session.send(pdu.response({ message_id: messageId }));
+    if (RECEIPT_DELAY_MS > 0) setTimeout(respond, RECEIPT_DELAY_MS); else respond();
+    emit({ ...base, status: 0, message_id: messageId, receipt: true, receipt_first: true });
+    return;
+  }
   // The receipt goes out only after the submit_sm_resp has been written.
   session.send(pdu.response({ message_id: messageId }), null, () => {
     if (!wantsReceipt) return;
