@@ -16,9 +16,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use arc_swap::ArcSwap;
 use herald_rules::model::BindMode as AccountBindMode;
 use herald_rules::{Account, RulesSnapshot};
 use herald_smpp::CommandStatus;
@@ -46,10 +48,14 @@ pub struct BindAttempt {
 /// drawn at random when the process starts, and hold the PHC string they verified
 /// against: a changed password hash in the rules invalidates them. No clear password is
 /// kept. Bounded: past [`VerifiedPasswords::MAX_ENTRIES`] the cache starts over.
+///
+/// Lookups take no lock: the HTTP API authenticates every request through this cache.
+/// The map is replaced whole (copy on write) when a password verifies for the first time,
+/// which costs far less than the argon2id verify that precedes it.
 #[derive(Debug)]
 pub struct VerifiedPasswords {
     hasher: std::collections::hash_map::RandomState,
-    entries: Mutex<HashMap<(String, u64), String>>,
+    entries: ArcSwap<HashMap<(String, u64), String>>,
     /// One verify at a time per account: a rebind storm of one account's sessions runs
     /// argon2id once, the others find the result remembered.
     verifying: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -59,7 +65,7 @@ impl Default for VerifiedPasswords {
     fn default() -> Self {
         VerifiedPasswords {
             hasher: std::collections::hash_map::RandomState::new(),
-            entries: Mutex::new(HashMap::new()),
+            entries: ArcSwap::default(),
             verifying: Mutex::new(HashMap::new()),
         }
     }
@@ -76,11 +82,10 @@ impl VerifiedPasswords {
 
     fn known(&self, account: &Account, password: &str) -> bool {
         let key = self.key(&account.id, password);
-        self.entries.lock().is_ok_and(|entries| {
-            entries
-                .get(&key)
-                .is_some_and(|phc| phc == account.password_hash.as_phc())
-        })
+        self.entries
+            .load()
+            .get(&key)
+            .is_some_and(|phc| phc == account.password_hash.as_phc())
     }
 
     fn verify_lock(&self, account: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -97,12 +102,16 @@ impl VerifiedPasswords {
 
     fn remember(&self, account: &Account, password: &str) {
         let key = self.key(&account.id, password);
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(key, account.password_hash.as_phc().to_owned());
-        }
+        let phc = account.password_hash.as_phc();
+        self.entries.rcu(|entries| {
+            let mut next = if entries.len() >= Self::MAX_ENTRIES {
+                HashMap::new()
+            } else {
+                HashMap::clone(entries)
+            };
+            next.insert(key.clone(), phc.to_owned());
+            next
+        });
     }
 }
 
@@ -171,6 +180,9 @@ pub fn account_mode(mode: BindMode) -> AccountBindMode {
 pub struct BindThrottle {
     base: Duration,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    /// How many addresses `failures` holds, so that forgiving a success (every HTTP
+    /// request) takes no lock while nobody is failing.
+    tracked: AtomicUsize,
 }
 
 impl BindThrottle {
@@ -185,6 +197,7 @@ impl BindThrottle {
         Arc::new(BindThrottle {
             base,
             failures: Mutex::new(HashMap::new()),
+            tracked: AtomicUsize::new(0),
         })
     }
 
@@ -207,6 +220,7 @@ impl BindThrottle {
         entry.0 = entry.0.saturating_add(1);
         entry.1 = now;
         let doublings = entry.0.saturating_sub(1).min(16);
+        self.tracked.store(failures.len(), Ordering::Relaxed);
         self.base
             .saturating_mul(1 << doublings)
             .min(Self::MAX_DELAY)
@@ -214,8 +228,12 @@ impl BindThrottle {
 
     /// Forgives `peer` after a successful bind.
     pub fn succeeded(&self, peer: IpAddr) {
+        if self.tracked.load(Ordering::Relaxed) == 0 {
+            return;
+        }
         if let Ok(mut failures) = self.failures.lock() {
             failures.remove(&peer);
+            self.tracked.store(failures.len(), Ordering::Relaxed);
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The edge role: the SMPP server that ESMEs bind to.
+//! The edge role: the SMPP server that ESMEs bind to, and the HTTP submit API.
 //!
 //! The edge is stateless: any ESME may bind to any edge replica, and everything it accepts
 //! is on the bus before the ESME hears OK. What it keeps in memory (the sessions bound to
@@ -6,7 +6,8 @@
 //!
 //! - [`server`]: [`Edge`], the listeners (TCP and TLS) and one task per connection.
 //! - [`tls`]: the TLS certificate, reloaded when its files change.
-//! - [`bind`]: authenticating a bind against the rules store.
+//! - [`bind`]: authenticating a bind (or an HTTP request) against the rules store.
+//! - [`http`]: the HTTP submit API, `POST /v1/messages` and `GET /v1/messages/{id}`.
 //! - [`requests`]: answering a bound session's requests: `submit_sm`, `data_sm`,
 //!   `submit_multi`, `query_sm`, and the rest.
 //! - [`delivery`]: receipts and MO from the bus to the account's bound sessions.
@@ -19,6 +20,7 @@
 
 pub mod bind;
 pub mod delivery;
+pub mod http;
 pub mod message_id;
 pub mod quota;
 pub mod requests;

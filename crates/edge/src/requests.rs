@@ -6,6 +6,11 @@
 //! goes out the moment its own ack arrives. OK is answered only after the ack: what the
 //! ESME hears as accepted is on the bus.
 //!
+//! Every message, whichever door it came in by (an SMPP session here, the HTTP API in
+//! [`crate::http`]), goes the same way: `admit` (the field checks of [`crate::submit`],
+//! the account's sender policy, the no-route check), `take_token` (the account's rate
+//! across the cluster), `publish`, and `confirm` once the bus acked.
+//!
 //! The mapping from every failure to a `command_status` is in one place,
 //! [`publish_status`] and the checks of [`crate::submit`].
 
@@ -15,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use herald_bus::{BusError, Outgoing};
+use herald_bus::{BusError, Outgoing, PendingAck};
 use herald_proto::bus::v1::{MessageState as BusState, MessageStatus};
 use herald_rules::model::Quota;
 use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest};
@@ -31,7 +36,7 @@ use herald_telemetry::names;
 
 use crate::quota::AccountQuota;
 use crate::server::Shared;
-use crate::submit::{Origin, Rejection, check_submit, envelope};
+use crate::submit::{CheckedSubmit, Origin, Rejection, check_submit, envelope};
 
 /// Answers `session`'s requests until it closes.
 pub(crate) async fn serve(
@@ -199,14 +204,12 @@ async fn submit(
     let account_id = account.id.clone();
     match accept(shared, snapshot, account, quota, &sm, None).await {
         Ok((message_id, ack)) => Box::pin(async move {
-            match ack.await {
-                Ok(_) => {
+            match confirm(ack).await {
+                Ok(()) => {
                     count_submit(&account_id, CommandStatus::ESME_ROK);
                     reply.ok(&message_id);
                 }
-                Err(err) => {
-                    let status = publish_status(&err);
-                    tracing::warn!(error = %err, %status, "publish not acknowledged");
+                Err(Rejection { status, .. }) => {
                     count_submit(&account_id, status);
                     reply.fail(status);
                 }
@@ -220,25 +223,51 @@ async fn submit(
     }
 }
 
-/// One message through every check and onto the bus; the pending ack on success.
+/// One SMPP message through every check and onto the bus; the pending ack on success.
+/// Each refusal is counted in `herald_edge_submit_total`.
 async fn accept(
-    shared: &Arc<Shared>,
+    shared: &Shared,
     snapshot: &RulesSnapshot,
     account: &Account,
     quota: &AccountQuota,
     sm: &SubmitSm,
     message_id: Option<String>,
-) -> Result<(String, herald_bus::PendingAck), CommandStatus> {
+) -> Result<(String, PendingAck), CommandStatus> {
     let now = SystemTime::now();
-    let checked = check_submit(sm, now).map_err(|Rejection { status, reason }| {
-        tracing::debug!(account = %account.id, %status, reason, "submit refused");
+    let accepted = async {
+        let checked = admit(shared, snapshot, account, sm, now)?;
+        take_token(shared, quota, now).await?;
+        let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
+        let ack = publish(shared, account, sm, &checked, &message_id, now).await?;
+        Ok((message_id, ack))
+    };
+    accepted.await.map_err(|Rejection { status, .. }| {
         count_submit(&account.id, status);
         status
-    })?;
+    })
+}
+
+/// The checks every message goes through before it may take a token and be published,
+/// received at `now`: its fields ([`check_submit`]), the account's sender policy, and
+/// whether any route takes its destination. Synchronous and cheap.
+pub(crate) fn admit(
+    shared: &Shared,
+    snapshot: &RulesSnapshot,
+    account: &Account,
+    sm: &SubmitSm,
+    now: SystemTime,
+) -> Result<CheckedSubmit, Rejection> {
+    let refused = |rejection: Rejection| {
+        tracing::debug!(account = %account.id, status = %rejection.status, reason = rejection.reason, "submit refused");
+        rejection
+    };
+    let checked = check_submit(sm, now).map_err(refused)?;
     let sender = sm.source.addr.to_string_lossy();
     if !sender.is_empty() && !account.sender_ids.permits(&sender) {
-        count_submit(&account.id, CommandStatus::ESME_RINVSRCADR);
-        return Err(CommandStatus::ESME_RINVSRCADR);
+        return Err(refused(Rejection {
+            status: CommandStatus::ESME_RINVSRCADR,
+            reason: "the account's sender_ids do not allow this source address",
+        }));
     }
     // The same evaluation the router makes: a destination no route takes is refused now,
     // not after a round trip through the bus. Other outcomes (reject routes, opt-outs,
@@ -251,35 +280,79 @@ async fn accept(
         snapshot.evaluate(&request, &AllHealthy),
         RouteOutcome::NoRoute
     ) {
-        count_submit(&account.id, CommandStatus::ESME_RINVDSTADR);
-        return Err(CommandStatus::ESME_RINVDSTADR);
+        return Err(refused(Rejection {
+            status: CommandStatus::ESME_RINVDSTADR,
+            reason: "no route takes this destination",
+        }));
     }
-    if !quota.try_acquire(shared.rate_counters.as_ref(), now).await {
-        count_submit(&account.id, CommandStatus::ESME_RTHROTTLED);
-        return Err(CommandStatus::ESME_RTHROTTLED);
+    Ok(checked)
+}
+
+/// Takes one message's token from the account's rate, counted against the second of
+/// `now`; `ESME_RTHROTTLED` when the account is over it.
+pub(crate) async fn take_token(
+    shared: &Shared,
+    quota: &AccountQuota,
+    now: SystemTime,
+) -> Result<(), Rejection> {
+    // While the bus is disconnected the shared counter cannot answer: the local bucket
+    // alone decides at once, rather than after a request timeout (the publish that
+    // follows then fails within its own).
+    let counters = shared
+        .rate_counters
+        .as_ref()
+        .filter(|_| shared.bus.is_connected());
+    if quota.try_acquire(counters, now).await {
+        Ok(())
+    } else {
+        Err(Rejection {
+            status: CommandStatus::ESME_RTHROTTLED,
+            reason: "over the account's rate (quota.tps)",
+        })
     }
-    let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
+}
+
+/// Publishes an admitted message as `message_id`, accepted at `now`; returns at once with
+/// the pending ack (await it with [`confirm`]).
+pub(crate) async fn publish(
+    shared: &Shared,
+    account: &Account,
+    sm: &SubmitSm,
+    checked: &CheckedSubmit,
+    message_id: &str,
+    now: SystemTime,
+) -> Result<PendingAck, Rejection> {
     let mt = envelope(
         sm,
-        &checked,
+        checked,
         Origin {
-            message_id: &message_id,
+            message_id,
             account_id: &account.id,
             edge_node: &shared.node_id,
             accepted: now,
         },
     );
-    let ack = shared
+    shared
         .publisher
         .publish(Outgoing::accepted(&mt))
         .await
         .map_err(|err| {
-            let status = publish_status(&err);
-            tracing::warn!(error = %err, %status, "publish failed");
-            count_submit(&account.id, status);
-            status
-        })?;
-    Ok((message_id, ack))
+            let rejection = publish_rejection(&err);
+            tracing::warn!(error = %err, status = %rejection.status, "publish failed");
+            rejection
+        })
+}
+
+/// Waits for a publish's ack: only then is the message durable and may be answered OK.
+pub(crate) async fn confirm(ack: PendingAck) -> Result<(), Rejection> {
+    match ack.await {
+        Ok(_) => Ok(()),
+        Err(err) => {
+            let rejection = publish_rejection(&err);
+            tracing::warn!(error = %err, status = %rejection.status, "publish not acknowledged");
+            Err(rejection)
+        }
+    }
 }
 
 /// The one mapping of bus failures to SMPP: too many in flight is a full queue the ESME
@@ -289,6 +362,15 @@ pub fn publish_status(err: &BusError) -> CommandStatus {
         BusError::Full => CommandStatus::ESME_RMSGQFUL,
         _ => CommandStatus::ESME_RSYSERR,
     }
+}
+
+fn publish_rejection(err: &BusError) -> Rejection {
+    let status = publish_status(err);
+    let reason = match status {
+        CommandStatus::ESME_RMSGQFUL => "too many messages are awaiting the bus's acknowledgement",
+        _ => "the bus did not take the message",
+    };
+    Rejection { status, reason }
 }
 
 fn count_submit(account: &str, status: CommandStatus) {
@@ -382,10 +464,10 @@ async fn submit_multi(
     Box::pin(async move {
         let total = acks.len() + unsuccess.len();
         for (dest, ack) in acks {
-            if let Err(err) = ack.await {
+            if let Err(Rejection { status, .. }) = confirm(ack).await {
                 unsuccess.push(UnsuccessSme {
                     dest,
-                    error_status_code: publish_status(&err),
+                    error_status_code: status,
                 });
             }
         }
@@ -444,7 +526,8 @@ fn query_response(id: &str, record: &MessageStatus) -> QuerySmResp {
     }
 }
 
-fn is_final(state: BusState) -> bool {
+/// Whether `state` is one a message does not leave.
+pub(crate) fn is_final(state: BusState) -> bool {
     matches!(
         state,
         BusState::Delivered

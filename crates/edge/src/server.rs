@@ -1,4 +1,5 @@
-//! [`Edge`]: the SMPP listener, one task per connection, and the table of bound sessions.
+//! [`Edge`]: the SMPP listeners, one task per connection, the table of bound sessions, and
+//! the HTTP submit API's listener ([`Edge::serve_http`], served by [`crate::http`]).
 //!
 //! A connection goes: bind handshake (the session engine's [`accept`]) →
 //! [`authenticate`] → bind response → `requests::serve` until the session ends. Receiver
@@ -12,6 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+use arc_swap::ArcSwap;
 use herald_bus::{Bus, BusError, Publisher, RateCounters, StatusStore};
 use herald_config::EdgeConfig;
 use herald_rules::model::{Quota, UtcOffset};
@@ -102,32 +104,45 @@ pub(crate) struct Shared {
     pub(crate) rate_counters: Option<RateCounters>,
     pub(crate) route_time_zone: UtcOffset,
     session_slots: Option<SessionSlots>,
-    limiters: Mutex<HashMap<String, (Quota, Arc<AccountQuota>)>>,
+    /// Each account's rate limit with the quota it was made for. Read without a lock (an
+    /// HTTP request looks its account's up each time); replaced whole, copy on write, when
+    /// an account is first seen or its quota changes.
+    limiters: ArcSwap<HashMap<String, (Quota, Arc<AccountQuota>)>>,
 }
 
 impl Shared {
-    /// The rate limit of `account`, made anew when its quota changed. Looked up once per
-    /// session and on quota changes, not per message.
+    /// The rate limit of `account`, made anew when its quota changed. Lock-free when the
+    /// account's limiter exists; every caller gets the same limiter for the same quota.
     pub(crate) fn quota(&self, account: &Account) -> Arc<AccountQuota> {
-        let make = || {
-            let quota = account.quota;
-            Arc::new(AccountQuota::new(
-                &account.id,
-                quota.tps,
-                quota.burst.unwrap_or(quota.tps),
-            ))
+        let current = |limiters: &HashMap<String, (Quota, Arc<AccountQuota>)>| {
+            limiters
+                .get(&account.id)
+                .filter(|(quota, _)| *quota == account.quota)
+                .map(|(_, limiter)| limiter.clone())
         };
-        let Ok(mut limiters) = self.limiters.lock() else {
-            return make();
-        };
-        match limiters.get(&account.id) {
-            Some((quota, limiter)) if *quota == account.quota => limiter.clone(),
-            _ => {
-                let limiter = make();
-                limiters.insert(account.id.clone(), (account.quota, limiter.clone()));
-                limiter
-            }
+        if let Some(limiter) = current(&self.limiters.load()) {
+            return limiter;
         }
+        let quota = account.quota;
+        let made = Arc::new(AccountQuota::new(
+            &account.id,
+            quota.tps,
+            quota.burst.unwrap_or(quota.tps),
+        ));
+        let mut chosen = made.clone();
+        // A racing caller may have stored one meanwhile: the stored one wins, so an account
+        // never has two local buckets.
+        self.limiters.rcu(|limiters| {
+            if let Some(limiter) = current(limiters) {
+                chosen = limiter;
+                return Arc::clone(limiters);
+            }
+            chosen = made.clone();
+            let mut next = HashMap::clone(limiters);
+            next.insert(account.id.clone(), (quota, made.clone()));
+            Arc::new(next)
+        });
+        chosen
     }
 }
 
@@ -149,7 +164,7 @@ impl Edge {
                 rate_counters,
                 session_slots: deps.session_slots,
                 route_time_zone: deps.route_time_zone,
-                limiters: Mutex::new(HashMap::new()),
+                limiters: ArcSwap::default(),
                 config,
                 rules: deps.rules,
                 bus: deps.bus,
@@ -178,6 +193,19 @@ impl Edge {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), EdgeError> {
         self.serve_with(listener, Some(tls), shutdown).await
+    }
+
+    /// Serves the HTTP submit API (see [`crate::http`]) on `listener` until `shutdown`
+    /// completes; then stops accepting connections, lets requests in progress finish
+    /// (their publishes acked and answered, for at most 10 s) and returns.
+    ///
+    /// The listener is plain HTTP: accounts that require TLS are refused with 403.
+    pub async fn serve_http(
+        &self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EdgeError> {
+        crate::http::serve(self.shared.clone(), listener, shutdown, DRAIN_TIMEOUT).await
     }
 
     async fn serve_with(

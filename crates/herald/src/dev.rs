@@ -155,6 +155,13 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         .await
         .with_context(|| format!("cannot listen on {}", config.edge.smpp_listen))?;
     let smpp_addr = smpp.local_addr()?;
+    let http_addr = config
+        .edge
+        .http_listen
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080)));
+    let http = TcpListener::bind(http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {http_addr}"))?;
     let mut registrations = Vec::new();
     for role in ["edge", "router", "connector"] {
         let info = NodeInfo::new(role, format!("{node_id}-{role}"), env!("CARGO_PKG_VERSION"))
@@ -215,11 +222,14 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     println!(
         "\nHerald is running: edge, router and connector, with a carrier simulator on {}.\n\
          \n  SMPP        {smpp_addr}   system_id {system_id}   password {password}\n  \
+         HTTP        http://{http_addr}/v1/messages   (Basic auth {system_id}:{password})\n  \
          metrics     http://{admin_addr}/metrics   (also /healthz, /readyz)\n  \
          NATS        {}   etcd {}\n  \
          seeded      {seeded} new object(s) from {}\n\
          \nSend a test message with any SMPP client, for example:\n  \
-         python3 tests/interop/esme_smpplib.py --port {} --system-id {system_id} --password {password} --count 5 --expect-deliver 5\n\
+         python3 tests/interop/esme_smpplib.py --port {} --system-id {system_id} --password {password} --count 5 --expect-deliver 5\n  \
+         curl -u {system_id}:{password} -H 'content-type: application/json' \\\n       \
+         -d '{{\"from\": \"Herald\", \"to\": \"+447700900001\", \"text\": \"Hello\"}}' http://{http_addr}/v1/messages\n\
          \nCtrl-C stops everything.\n",
         seed.simulator.listen,
         nats.client_url(),
@@ -241,8 +251,10 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             readiness.drain();
         })
     };
-    let (edge_result, router_result, connector_result) = tokio::join!(
+    let http_run = edge.serve_http(http, stopped(stop.clone()));
+    let (edge_result, http_result, router_result, connector_result) = tokio::join!(
         edge_run,
+        http_run,
         router.run(stopped(stop.clone())),
         connector.run(stopped(stop.clone())),
     );
@@ -253,6 +265,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     drop(nats);
     drop(etcd);
     edge_result.context("edge")?;
+    http_result.context("edge HTTP API")?;
     router_result.context("router")?;
     connector_result.context("connector")?;
     println!("stopped; data kept in {}", data_dir.display());

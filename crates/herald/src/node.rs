@@ -93,6 +93,14 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         }
         _ => None,
     };
+    let http = match (role, config.edge.http_listen) {
+        ("edge", Some(addr)) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?,
+        ),
+        _ => None,
+    };
     let grpc = TcpListener::bind(config.grpc.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
@@ -104,6 +112,9 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     }
     if let Some((listener, _)) = &tls {
         info = info.with_address("smpp_tls", listener.local_addr()?.to_string());
+    }
+    if let Some(listener) = &http {
+        info = info.with_address("http", listener.local_addr()?.to_string());
     }
     info = info.with_address("grpc", grpc_addr.to_string());
     let identity = Arc::new(Identity {
@@ -192,7 +203,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 },
                 stop.clone(),
             );
-            run_edge(edge, listener, tls, until_stopped, stop.clone()).await
+            run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
         }
         ("router", _) => {
             let router = Router::new(
@@ -251,6 +262,7 @@ pub(crate) async fn run_edge(
     edge: Edge,
     listener: TcpListener,
     tls: Option<(TcpListener, ReloadingAcceptor)>,
+    http: Option<TcpListener>,
     until_stopped: impl Future<Output = ()>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -266,10 +278,20 @@ pub(crate) async fn run_edge(
             tracing::info!(%addr, "edge serving SMPP over TLS");
         }
         let _reloader = AbortOnDrop(acceptor.watch(Duration::from_secs(5)));
-        edge.serve_tls(listener, acceptor, stopped(stop)).await
+        edge.serve_tls(listener, acceptor, stopped(stop.clone()))
+            .await
     };
-    let (plain, secure) = tokio::join!(plain, secure);
-    plain.and(secure).context("edge")
+    let api = async {
+        let Some(listener) = http else {
+            return Ok(());
+        };
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "edge serving the HTTP submit API");
+        }
+        edge.serve_http(listener, stopped(stop.clone())).await
+    };
+    let (plain, secure, api) = tokio::join!(plain, secure, api);
+    plain.and(secure).and(api).context("edge")
 }
 
 /// Serves NodeService on `listener` until `stop`.

@@ -520,3 +520,91 @@ async fn a_message_reaches_the_carrier_and_its_receipt_comes_back_through_three_
         20
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_edge_is_killed_the_esme_rebinds_elsewhere_and_gets_its_pending_receipts() {
+    use herald_proto::bus::v1::{Event, MessageState, Receipt, event};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let (mut first, first_smpp, _) = spawn_edge("edge-doomed", &nats, &etcd, &client).await;
+    let (_second, second_smpp, _) = spawn_edge("edge-survivor", &nats, &etcd, &client).await;
+    let bind_to = |addr: String| async move {
+        let io = TcpStream::connect(&addr).await.unwrap();
+        let request = Bind {
+            system_id: COctetString::from("acme"),
+            password: COctetString::from("secret"),
+            interface_version: 0x34,
+            ..Bind::default()
+        };
+        bind(io, SessionConfig::default(), BindMode::Receiver, request)
+            .await
+            .unwrap()
+    };
+
+    // 200 receipts wait for acme; its receiver is on the first edge.
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let publisher = bus.publisher();
+    let mut expected = std::collections::HashSet::new();
+    for i in 0..200 {
+        let id = format!("PEND{i:016}");
+        let receipt = Receipt {
+            message_id: id.clone(),
+            account_id: "acme".into(),
+            state: MessageState::Delivered.into(),
+            ..Default::default()
+        };
+        let event = Event {
+            kind: Some(event::Kind::Receipt(receipt)),
+        };
+        publisher
+            .publish_acked(herald_bus::Outgoing::event("acme", id.clone(), &event))
+            .await
+            .unwrap();
+        expected.insert(id);
+    }
+    let mut received = std::collections::HashSet::new();
+    let (_session, mut inbox, _) = bind_to(first_smpp).await;
+    // Take some, then the edge dies (SIGKILL) with deliveries in flight.
+    while received.len() < 20 {
+        let inbound = tokio::time::timeout(PATIENCE, inbox.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let PduBody::DeliverSm(sm) = &inbound.pdu.body {
+            let tlvs = herald_smpp::receipt::ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+            received.insert(tlvs.receipted_message_id.unwrap());
+        }
+        inbound.responder.respond(
+            PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
+            CommandStatus::ESME_ROK,
+        );
+    }
+    first.start_kill().unwrap();
+    let _ = first.wait().await;
+
+    // The ESME binds to the other edge and gets everything else, at least once (what
+    // the dead edge had in flight comes back after the consumer's ack wait).
+    let (_session, mut inbox, _) = bind_to(second_smpp).await;
+    let mut duplicates = 0;
+    while !expected.is_subset(&received) {
+        let inbound = tokio::time::timeout(Duration::from_secs(90), inbox.recv())
+            .await
+            .expect("pending receipts keep coming")
+            .unwrap();
+        if let PduBody::DeliverSm(sm) = &inbound.pdu.body {
+            let tlvs = herald_smpp::receipt::ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+            if !received.insert(tlvs.receipted_message_id.unwrap()) {
+                duplicates += 1;
+            }
+        }
+        inbound.responder.respond(
+            PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
+            CommandStatus::ESME_ROK,
+        );
+    }
+    eprintln!("all 200 receipts arrived; {duplicates} more than once");
+}

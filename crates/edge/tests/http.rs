@@ -1,0 +1,619 @@
+//! The HTTP submit API against real NATS and etcd, over real TCP with a minimal HTTP/1.1
+//! client: accepted messages are on the bus before the 202, long texts are split with a
+//! shared UDH reference, credentials are checked like a bind, bad input and an exhausted
+//! rate get their statuses and publish nothing, status lookups see only the caller's own
+//! messages, and a bus outage is answered 503 promptly.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use herald_bus::{Bus, BusConfig, ConsumerSpec, StreamKind};
+use herald_config::EdgeConfig;
+use herald_edge::{Edge, EdgeDeps};
+use herald_harness::{Etcd, NatsServer};
+use herald_proto::bus::v1::{self as bus, MessageStatus, MtMessage};
+use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_smpp::text::{self, Encoding};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+const PATIENCE: Duration = Duration::from_secs(30);
+
+struct Cluster {
+    nats: NatsServer,
+    _etcd: Etcd,
+    bus: Bus,
+    port: u16,
+    stop: oneshot::Sender<()>,
+    served: tokio::task::JoinHandle<Result<(), herald_edge::EdgeError>>,
+}
+
+impl Cluster {
+    /// Stops the HTTP listener; it must return promptly and refuse new connections.
+    async fn shut_down(self) {
+        let _ = self.stop.send(());
+        tokio::time::timeout(Duration::from_secs(5), self.served)
+            .await
+            .expect("serve_http returns promptly on shutdown")
+            .unwrap()
+            .unwrap();
+        assert!(TcpStream::connect(("127.0.0.1", self.port)).await.is_err());
+    }
+}
+
+/// NATS, etcd, the accounts below, a carrier with a route for UK numbers, and an edge
+/// serving HTTP on a free port.
+async fn cluster() -> Cluster {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let store_config = StoreConfig::new([etcd.client_url()]);
+    let client = RulesClient::connect(&store_config).await.unwrap();
+    let hash = PasswordHash::hash("secret").unwrap();
+    let accounts = [
+        json!({
+            "id": "acme", "password_hash": hash, "quota": { "tps": 1000 },
+            "sender_ids": { "allowed": ["ACME"], "allow_numeric": true },
+        }),
+        // Two messages a second, bursts of two.
+        json!({ "id": "slow", "password_hash": hash, "quota": { "tps": 2 } }),
+        json!({ "id": "vault", "password_hash": hash, "quota": { "tps": 10 }, "tls_required": true }),
+        json!({
+            "id": "remote", "password_hash": hash, "quota": { "tps": 10 },
+            "allowed_ips": ["192.0.2.0/24"],
+        }),
+    ];
+    for account in accounts {
+        let id = account["id"].as_str().unwrap().to_owned();
+        client
+            .put_json(Kind::Account, &id, &account.to_string(), Expected::Absent)
+            .await
+            .unwrap();
+    }
+    let carrier = json!({
+        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let route = json!({
+        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Any)
+        .await
+        .unwrap();
+
+    let mut bus_config = BusConfig::local(nats.client_url());
+    bus_config.request_timeout = Duration::from_secs(2);
+    let bus = Bus::connect(bus_config).await.unwrap();
+    let rules = RulesStore::connect(store_config).await.unwrap();
+    let edge = Edge::new(
+        EdgeConfig {
+            failed_bind_delay: Duration::from_millis(10),
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules,
+            node_id: "edge-http".into(),
+            session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
+        },
+    )
+    .await
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        edge.serve_http(listener, async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Cluster {
+        nats,
+        _etcd: etcd,
+        bus,
+        port,
+        stop,
+        served,
+    }
+}
+
+/// An HTTP answer: status, headers (names in lower case) and the JSON body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn error_status(&self) -> &str {
+        self.body["error"]["status"].as_str().unwrap_or_default()
+    }
+}
+
+/// One HTTP/1.1 request on its own connection (`Connection: close`), read to the end.
+async fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    credentials: Option<(&str, &str)>,
+    body: Option<&str>,
+) -> Answer {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+    if let Some((user, password)) = credentials {
+        let token = base64(format!("{user}:{password}").as_bytes());
+        head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer, not a hang")
+        .unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .expect("a complete HTTP response");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let body = if body.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(body).unwrap_or_else(|_| panic!("not JSON: {body}"))
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn post(port: u16, credentials: (&str, &str), body: Value) -> Answer {
+    request(
+        port,
+        "POST",
+        "/v1/messages",
+        Some(credentials),
+        Some(&body.to_string()),
+    )
+    .await
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+const ACME: (&str, &str) = ("acme", "secret");
+
+/// The next `count` envelopes the routers would consume, acked.
+async fn envelopes(bus: &Bus, count: usize) -> Vec<MtMessage> {
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(64).await.unwrap();
+    let mut out = Vec::new();
+    while out.len() < count {
+        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+            .await
+            .expect("an envelope on the bus")
+            .unwrap()
+            .unwrap();
+        out.push(delivery.decode().unwrap());
+        delivery.ack().await.unwrap();
+    }
+    out
+}
+
+async fn messages_on_the_bus(bus: &Bus) -> u64 {
+    let mut stream = bus
+        .jetstream()
+        .get_stream(StreamKind::Mt.name())
+        .await
+        .unwrap();
+    stream.info().await.unwrap().state.messages
+}
+
+fn ids(entry: &Value) -> Vec<String> {
+    entry["ids"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no ids in {entry}"))
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_posted_message_is_on_the_bus_before_the_202() {
+    let cluster = cluster().await;
+    let text = "5€ @ ACME: hello";
+    let answer = post(
+        cluster.port,
+        ACME,
+        json!({ "from": "ACME", "to": "+447700900001", "text": text, "validity": "1h" }),
+    )
+    .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    let entry = &answer.body["messages"][0];
+    assert_eq!(entry["to"], "+447700900001");
+    assert_eq!(entry["parts"], 1);
+    let id = ids(entry).pop().unwrap();
+    assert_eq!(id.len(), 20);
+
+    // 202 came after the ack: the envelope is already in the stream.
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, 1);
+    let mt = envelopes(&cluster.bus, 1).await.pop().unwrap();
+    assert_eq!(mt.id, id);
+    assert_eq!(mt.account_id, "acme");
+    assert_eq!(mt.edge_node, "edge-http");
+    let dest = mt.destination.unwrap();
+    assert_eq!(
+        (dest.addr.as_str(), dest.ton, dest.npi),
+        ("447700900001", 1, 1)
+    );
+    let source = mt.source.unwrap();
+    assert_eq!((source.addr.as_str(), source.ton), ("ACME", 5));
+    assert_eq!(mt.data_coding, 0, "GSM 7-bit");
+    assert_eq!(mt.payload, text::encode(text, Encoding::GSM7).unwrap());
+    assert_eq!(mt.esm_class & 0x40, 0, "no UDH on a single SMS");
+    assert!(mt.segment.is_none());
+    assert_eq!(mt.registered_delivery, 1, "receipts by default");
+    let validity = mt.validity_unix_ms - mt.accepted_unix_ms;
+    assert!((3_599_000..=3_600_000).contains(&validity), "{validity}");
+    cluster.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_long_ucs2_text_goes_as_segments_sharing_one_reference() {
+    let cluster = cluster().await;
+    let text = "Привет из Herald! ".repeat(9); // 162 characters outside GSM 7-bit
+    let answer = post(
+        cluster.port,
+        ACME,
+        json!({ "from": "ACME", "to": ["+447700900001"], "text": text, "registered_delivery": false }),
+    )
+    .await;
+    assert_eq!(answer.status, 202, "{answer:?}");
+    let entry = &answer.body["messages"][0];
+    assert_eq!(entry["parts"], 3, "67 UTF-16 units a segment");
+    let sent = ids(entry);
+
+    let mut parts = envelopes(&cluster.bus, 3).await;
+    parts.sort_by_key(|mt| mt.segment.as_ref().unwrap().seq);
+    let reference = parts[0].segment.as_ref().unwrap().reference;
+    let mut units = Vec::new();
+    for (n, mt) in parts.iter().enumerate() {
+        assert_eq!(mt.id, sent[n]);
+        assert_eq!(mt.data_coding, 8, "UCS-2");
+        assert_eq!(mt.esm_class & 0x40, 0x40, "UDHI");
+        assert_eq!(mt.registered_delivery, 0);
+        let segment = mt.segment.as_ref().unwrap();
+        assert_eq!(
+            (segment.reference, segment.total, segment.seq),
+            (reference, 3, n as u32 + 1)
+        );
+        // The UDH: a concatenation IE with an 8-bit reference.
+        assert_eq!(
+            &mt.payload[..6],
+            &[5, 0, 3, reference as u8, 3, n as u8 + 1]
+        );
+        units.extend(
+            mt.payload[6..]
+                .chunks(2)
+                .map(|pair| u16::from_be_bytes([pair[0], pair[1]])),
+        );
+    }
+    assert_eq!(String::from_utf16(&units).unwrap(), text);
+}
+
+#[tokio::test]
+async fn credentials_are_checked_like_a_bind() {
+    let cluster = cluster().await;
+    let body = json!({ "from": "ACME", "to": "+447700900001", "text": "hi" }).to_string();
+    let none = request(cluster.port, "POST", "/v1/messages", None, Some(&body)).await;
+    assert_eq!(none.status, 401);
+    assert!(
+        none.header("www-authenticate")
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    assert_eq!(none.error_status(), "ESME_RINVSYSID");
+
+    let unknown = post(cluster.port, ("nobody", "secret"), json!({})).await;
+    assert_eq!(
+        (unknown.status, unknown.error_status()),
+        (401, "ESME_RINVSYSID")
+    );
+    let wrong = post(cluster.port, ("acme", "nope"), json!({})).await;
+    assert_eq!(
+        (wrong.status, wrong.error_status()),
+        (401, "ESME_RINVPASWD")
+    );
+    assert!(wrong.header("www-authenticate").is_some());
+
+    let right = post(cluster.port, ACME, serde_json::from_str(&body).unwrap()).await;
+    assert_eq!(right.status, 202, "{right:?}");
+    // A verified password is remembered; a wrong one after it is still wrong.
+    let wrong_again = post(cluster.port, ("acme", "Secret"), json!({})).await;
+    assert_eq!(
+        (wrong_again.status, wrong_again.error_status()),
+        (401, "ESME_RINVPASWD")
+    );
+
+    // Refused before the password is looked at, as binds are.
+    for account in ["vault", "remote"] {
+        let refused = post(cluster.port, (account, "secret"), json!({})).await;
+        assert_eq!(
+            (refused.status, refused.error_status()),
+            (403, "ESME_RBINDFAIL"),
+            "{account}"
+        );
+    }
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_status_that_names_it_and_publishes_nothing() {
+    let cluster = cluster().await;
+    let cases = [
+        (
+            json!({ "from": "ACME", "to": "bob", "text": "hi" }),
+            400,
+            "ESME_RINVDSTADR",
+        ),
+        // No route takes French numbers in this cluster.
+        (
+            json!({ "from": "ACME", "to": "+33612345678", "text": "hi" }),
+            400,
+            "ESME_RINVDSTADR",
+        ),
+        (
+            json!({ "from": "EVIL", "to": "+447700900001", "text": "hi" }),
+            400,
+            "ESME_RINVSRCADR",
+        ),
+        (
+            json!({ "to": "+447700900001", "text": "" }),
+            400,
+            "ESME_RINVMSGLEN",
+        ),
+        (
+            json!({ "to": "+447700900001", "text": "hi", "validity": "0s" }),
+            400,
+            "ESME_RINVEXPIRY",
+        ),
+        (
+            json!({ "to": "+447700900001", "text": "x".repeat(153 * 255 + 1) }),
+            413,
+            "ESME_RINVNUMMSGS",
+        ),
+        (json!({ "to": "+447700900001" }), 400, "ESME_RSUBMITFAIL"),
+    ];
+    for (body, status, smpp) in cases {
+        let answer = post(cluster.port, ACME, body.clone()).await;
+        assert_eq!(
+            (answer.status, answer.error_status()),
+            (status, smpp),
+            "{body}"
+        );
+        assert!(!answer.body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let not_json = request(
+        cluster.port,
+        "POST",
+        "/v1/messages",
+        Some(ACME),
+        Some("{nope"),
+    )
+    .await;
+    assert_eq!(
+        (not_json.status, not_json.error_status()),
+        (400, "ESME_RSUBMITFAIL")
+    );
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, 0);
+
+    // Several destinations: each reports its own outcome, in order.
+    let answer = post(
+        cluster.port,
+        ACME,
+        json!({ "from": "ACME", "to": ["+447700900002", "bob", "+33612345678"], "text": "hi" }),
+    )
+    .await;
+    assert_eq!(answer.status, 207, "{answer:?}");
+    let entries = answer.body["messages"].as_array().unwrap();
+    assert_eq!(ids(&entries[0]).len(), 1);
+    assert_eq!(entries[1]["to"], "bob");
+    assert_eq!(entries[1]["error"]["status"], "ESME_RINVDSTADR");
+    assert_eq!(entries[2]["error"]["status"], "ESME_RINVDSTADR");
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, 1);
+}
+
+#[tokio::test]
+async fn over_the_accounts_rate_the_answer_is_429_and_no_part_is_published() {
+    let cluster = cluster().await;
+    let slow = ("slow", "secret");
+    let first = post(
+        cluster.port,
+        slow,
+        json!({ "to": "+447700900001", "text": "one" }),
+    )
+    .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    // Three segments need three tokens; the account has at most one left this second.
+    let long = post(
+        cluster.port,
+        slow,
+        json!({ "to": "+447700900001", "text": "a".repeat(400) }),
+    )
+    .await;
+    assert_eq!(
+        (long.status, long.error_status()),
+        (429, "ESME_RTHROTTLED"),
+        "{long:?}"
+    );
+    assert_eq!(long.header("retry-after"), Some("1"));
+    assert_eq!(
+        messages_on_the_bus(&cluster.bus).await,
+        1,
+        "none of the three parts"
+    );
+}
+
+#[tokio::test]
+async fn a_status_lookup_answers_only_for_the_callers_own_messages() {
+    let cluster = cluster().await;
+    let answer = post(
+        cluster.port,
+        ACME,
+        json!({ "to": "+447700900001", "text": "hi" }),
+    )
+    .await;
+    let own = ids(&answer.body["messages"][0]).pop().unwrap();
+    // What the router and connector would record.
+    let store = cluster.bus.status_store().await.unwrap();
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let record = |id: &str, account: &str| MessageStatus {
+        message_id: id.into(),
+        account_id: account.into(),
+        state: bus::MessageState::Enroute.into(),
+        stage: "submitted".into(),
+        updated_unix_ms: now_ms,
+        submit_unix_ms: now_ms,
+        destination: Some(bus::Address {
+            addr: "447700900001".into(),
+            ton: 1,
+            npi: 1,
+        }),
+        ..Default::default()
+    };
+    store.advance(&record(&own, "acme")).await.unwrap();
+    let theirs = "01JD0000000000000SLW";
+    store.advance(&record(theirs, "slow")).await.unwrap();
+
+    let status = request(
+        cluster.port,
+        "GET",
+        &format!("/v1/messages/{own}"),
+        Some(ACME),
+        None,
+    )
+    .await;
+    assert_eq!(status.status, 200, "{status:?}");
+    assert_eq!(status.body["id"], own.as_str());
+    assert_eq!(status.body["state"], "enroute");
+    assert_eq!(status.body["final"], false);
+    assert_eq!(status.body["stage"], "submitted");
+    assert_eq!(status.body["to"], "447700900001");
+
+    let path = format!("/v1/messages/{theirs}");
+    let other = request(cluster.port, "GET", &path, Some(ACME), None).await;
+    assert_eq!(
+        (other.status, other.error_status()),
+        (404, "ESME_RINVMSGID")
+    );
+    let owner = request(cluster.port, "GET", &path, Some(("slow", "secret")), None).await;
+    assert_eq!(owner.status, 200, "the record exists, for its own account");
+    let unknown = request(
+        cluster.port,
+        "GET",
+        "/v1/messages/NOSUCHID",
+        Some(ACME),
+        None,
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    let anonymous = request(cluster.port, "GET", &path, None, None).await;
+    assert_eq!(anonymous.status, 401);
+}
+
+#[tokio::test]
+async fn with_the_bus_down_the_answer_is_503_promptly() {
+    let mut cluster = cluster().await;
+    let body = json!({ "from": "ACME", "to": "+447700900001", "text": "hi" });
+    assert_eq!(post(cluster.port, ACME, body.clone()).await.status, 202);
+    cluster.nats.kill().await;
+    // Each answer within the bus's request timeout (2 s here) plus slack; none is a 202.
+    for _ in 0..2 {
+        let answer = tokio::time::timeout(
+            Duration::from_secs(15),
+            post(cluster.port, ACME, body.clone()),
+        )
+        .await
+        .expect("an answer, not a hang");
+        assert_eq!(answer.status, 503, "{answer:?}");
+        assert!(
+            matches!(answer.error_status(), "ESME_RSYSERR" | "ESME_RMSGQFUL"),
+            "{answer:?}"
+        );
+        assert_eq!(answer.header("retry-after"), Some("1"));
+    }
+    let lookup = tokio::time::timeout(
+        Duration::from_secs(15),
+        request(
+            cluster.port,
+            "GET",
+            "/v1/messages/01JD00000000000000AB",
+            Some(ACME),
+            None,
+        ),
+    )
+    .await
+    .expect("an answer, not a hang");
+    assert_eq!(
+        (lookup.status, lookup.error_status()),
+        (503, "ESME_RQUERYFAIL")
+    );
+}
