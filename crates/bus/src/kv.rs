@@ -11,7 +11,7 @@ use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
 use crate::error::{BusError, NatsError};
 use crate::publish::encode;
 use crate::subject::kv_key;
-use crate::topology::{CARRIER_ID_BUCKET, QUOTA_BUCKET, STATUS_BUCKET};
+use crate::topology::{CANCEL_BUCKET, CARRIER_ID_BUCKET, QUOTA_BUCKET, STATUS_BUCKET};
 
 /// Where a message is in Herald; later stages are never overwritten by earlier ones.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -325,4 +325,100 @@ impl RateCounters {
             source: "too many concurrent takers".into(),
         })
     }
+}
+
+/// Cancel marks: `cancel_sm` writes one; whoever would hand the message on (the
+/// connector, before submitting) checks it. Keyed by account and message id, so an
+/// account can only cancel its own messages.
+#[derive(Clone, Debug)]
+pub struct CancelMarks {
+    store: kv::Store,
+}
+
+impl CancelMarks {
+    pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
+        let store = jetstream
+            .get_key_value(CANCEL_BUCKET)
+            .await
+            .map_err(|source| BusError::Kv {
+                bucket: CANCEL_BUCKET,
+                action: "open",
+                source: Box::new(source),
+            })?;
+        Ok(CancelMarks { store })
+    }
+
+    /// Marks `account`'s message `message_id` cancelled.
+    pub async fn mark(&self, account: &str, message_id: &str) -> Result<(), BusError> {
+        self.store
+            .put(cancel_key(account, message_id), bytes::Bytes::new())
+            .await
+            .map_err(|source| kv_error(CANCEL_BUCKET, "put", source))?;
+        Ok(())
+    }
+
+    /// Follows the bucket into a set that is checked without a lock or a round trip; the
+    /// set is rebuilt on every change (cancels are rare) and swapped in atomically. It
+    /// holds every mark present when this returns; the task ends when the returned set is
+    /// dropped, and starts over after a bus error.
+    pub async fn follow(&self) -> Result<CancelledSet, BusError> {
+        use futures::TryStreamExt as _;
+        let present: std::collections::HashSet<String> = self
+            .store
+            .keys()
+            .await
+            .map_err(|source| kv_error(CANCEL_BUCKET, "keys", source))?
+            .try_collect()
+            .await
+            .map_err(|source| kv_error(CANCEL_BUCKET, "keys", source))?;
+        let set = CancelledSet::default();
+        set.inner.store(std::sync::Arc::new(present));
+        let weak = std::sync::Arc::downgrade(&set.inner);
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            use futures::StreamExt as _;
+            loop {
+                let mut known = std::collections::HashSet::new();
+                let mut watch = match store.watch_with_history(">").await {
+                    Ok(watch) => watch,
+                    Err(error) => {
+                        tracing::warn!(%error, "cancel marks unavailable");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                while let Some(entry) = watch.next().await {
+                    let Some(inner) = weak.upgrade() else { return };
+                    let Ok(entry) = entry else { break };
+                    match entry.operation {
+                        kv::Operation::Put => known.insert(entry.key),
+                        kv::Operation::Delete | kv::Operation::Purge => known.remove(&entry.key),
+                    };
+                    inner.store(std::sync::Arc::new(known.clone()));
+                }
+                if weak.strong_count() == 0 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
+        Ok(set)
+    }
+}
+
+/// The cancelled messages, as last seen; cheap to clone and to check.
+#[derive(Clone, Debug, Default)]
+pub struct CancelledSet {
+    inner: std::sync::Arc<arc_swap::ArcSwap<std::collections::HashSet<String>>>,
+}
+
+impl CancelledSet {
+    /// Whether `account` cancelled `message_id`.
+    pub fn contains(&self, account: &str, message_id: &str) -> bool {
+        self.inner.load().contains(&cancel_key(account, message_id))
+    }
+}
+
+fn cancel_key(account: &str, message_id: &str) -> String {
+    format!("{}.{}", kv_key(account), kv_key(message_id))
 }

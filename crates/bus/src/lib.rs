@@ -30,7 +30,7 @@ use async_nats::jetstream;
 pub use config::BusConfig;
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
-pub use kv::{CarrierIdMap, RateCounters, StatusStore};
+pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, StatusStore};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use topology::{StreamKind, Topology};
 
@@ -95,6 +95,11 @@ impl Bus {
     /// The carrier-id map.
     pub async fn carrier_id_map(&self) -> Result<CarrierIdMap, BusError> {
         CarrierIdMap::open(&self.jetstream).await
+    }
+
+    /// The cancel marks.
+    pub async fn cancel_marks(&self) -> Result<CancelMarks, BusError> {
+        CancelMarks::open(&self.jetstream).await
     }
 
     /// The cluster-wide rate counters.

@@ -9,7 +9,8 @@
 //! | `HERALD_DLQ` | `herald.dlq.>` | limits, max age | read by operators |
 //!
 //! Buckets: `herald_status` (message status by id), `herald_carrier_ids` (carrier message
-//! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory).
+//! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory),
+//! `herald_cancels` (messages cancelled before they reached a carrier).
 //!
 //! Events use limits retention rather than work queue or interest: an account that has
 //! never bound has no consumer yet, and its receipts must wait for it rather than vanish.
@@ -77,6 +78,8 @@ impl StreamKind {
 pub const STATUS_BUCKET: &str = "herald_status";
 /// The carrier message id → Herald id bucket.
 pub const CARRIER_ID_BUCKET: &str = "herald_carrier_ids";
+/// Messages their ESME cancelled (`cancel_sm`) before they reached a carrier.
+pub const CANCEL_BUCKET: &str = "herald_cancels";
 /// The cluster-wide rate counters (one key per account and second).
 pub const QUOTA_BUCKET: &str = "herald_quota";
 /// How long a rate counter lives: long past its second, short enough to stay small.
@@ -175,6 +178,19 @@ impl Topology {
         }
     }
 
+    /// The KV configuration of the cancel-mark bucket: kept as long as statuses.
+    pub fn cancel_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: CANCEL_BUCKET.to_owned(),
+            description: "Herald messages cancelled by their ESME, by account and id".to_owned(),
+            history: 1,
+            max_age: self.status_ttl,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
     /// Creates what is missing and updates what differs. Never deletes a stream, a
     /// consumer or a message.
     pub async fn ensure(&self, jetstream: &jetstream::Context) -> Result<(), BusError> {
@@ -191,6 +207,7 @@ impl Topology {
             self.status_bucket(),
             self.carrier_id_bucket(),
             self.quota_bucket(),
+            self.cancel_bucket(),
         ] {
             let name = bucket.bucket.clone();
             jetstream

@@ -472,3 +472,29 @@ async fn rate_counters_grant_each_second_up_to_its_limit_across_takers() {
         7
     );
 }
+
+#[tokio::test]
+async fn cancel_marks_reach_followers_and_stay_with_their_account() {
+    let (_nats, bus) = start().await;
+    let marks = bus.cancel_marks().await.unwrap();
+    marks.mark("acme", "early").await.unwrap();
+    let set = marks.follow().await.unwrap();
+    assert!(
+        set.contains("acme", "early"),
+        "marks present before following are there at once"
+    );
+    marks.mark("acme", "later").await.unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !(set.contains("acme", "early") && set.contains("acme", "later")) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "marks never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        !set.contains("other", "early"),
+        "another account cannot cancel acme's message"
+    );
+    assert!(!set.contains("acme", "never"));
+}

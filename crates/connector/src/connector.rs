@@ -69,6 +69,8 @@ pub(crate) struct Shared {
     pub(crate) node_id: String,
     pub(crate) registry: Arc<Registry>,
     pub(crate) mo_ids: MoIds,
+    /// Messages their ESME cancelled; checked before a message is sent.
+    pub(crate) cancelled: herald_bus::CancelledSet,
 }
 
 /// The connector role.
@@ -92,6 +94,7 @@ impl Connector {
     /// Prepares a connector: opens the id map, the status store and the health bucket.
     pub async fn new(config: ConnectorConfig, deps: ConnectorDeps) -> Result<Self, ConnectorError> {
         let id_map = deps.bus.carrier_id_map().await?;
+        let cancelled = deps.bus.cancel_marks().await?.follow().await?;
         let status = deps.bus.status_store().await?;
         let health = health::open_bucket(deps.bus.jetstream(), config.health_interval).await?;
         let etcd = deps.rules_client.etcd_client();
@@ -101,6 +104,7 @@ impl Connector {
             shared: Arc::new(Shared {
                 publisher: deps.bus.publisher(),
                 id_map,
+                cancelled,
                 status,
                 rules: deps.rules,
                 node_id: deps.node_id,

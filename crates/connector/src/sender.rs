@@ -353,6 +353,29 @@ impl CarrierSender {
                 return;
             }
         };
+        if self.shared.cancelled.contains(&mt.account_id, &mt.id) {
+            // The ESME cancelled it before it reached the carrier: record that and drop it.
+            let shared = self.shared.clone();
+            s.settling.push(Box::pin(async move {
+                let record = herald_proto::bus::v1::MessageStatus {
+                    message_id: mt.id.clone(),
+                    account_id: mt.account_id.clone(),
+                    state: herald_proto::bus::v1::MessageState::Deleted.into(),
+                    stage: Stage::Final.as_str().into(),
+                    error: "cancelled by the ESME".into(),
+                    updated_unix_ms: unix_ms_now(),
+                    source: mt.source.clone(),
+                    destination: mt.destination.clone(),
+                    ..Default::default()
+                };
+                if let Err(error) = shared.status.advance(&record).await {
+                    tracing::warn!(%error, "status not recorded");
+                }
+                tracing::info!(message = %mt.id, "cancelled before submission; not sent");
+                let _ = delivery.ack().await;
+            }));
+            return;
+        }
         let job = Job {
             delivery,
             mt,
@@ -804,4 +827,10 @@ async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
     if let Err(error) = job.delivery.ack().await {
         tracing::warn!(%error, "ack failed");
     }
+}
+
+fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }

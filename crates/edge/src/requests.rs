@@ -125,12 +125,7 @@ async fn handle(
             Some(submit_multi(shared, &snapshot, account, &quota, multi, responder).await)
         }
         PduBody::QuerySm(query) => Some(query_sm(shared, account.id.clone(), query, responder)),
-        PduBody::CancelSm(_) => {
-            // Cancelling needs the router and connector to honour a cancel mark before
-            // they hand the message on; until they do, say so rather than pretend.
-            responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
-            None
-        }
+        PduBody::CancelSm(cancel) => Some(cancel_sm(shared, account.id.clone(), cancel, responder)),
         PduBody::ReplaceSm(_) => {
             responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
             None
@@ -548,4 +543,53 @@ fn smpp_date(unix_ms: i64) -> COctetString {
         }
         Err(_) => COctetString::empty(),
     }
+}
+
+/// `cancel_sm` by message id: effective while the message has not reached a carrier. The
+/// mark is kept in the bus's `herald_cancels` bucket under the account and id; the
+/// connector checks it before submitting. A message the carrier already accepted (or
+/// that is final) cannot be cancelled: `ESME_RCANCELFAIL`. Another account's id is
+/// `ESME_RINVMSGID`. Cancelling by source and destination without an id is not offered
+/// (`ESME_RCANCELFAIL`).
+fn cancel_sm(
+    shared: &Arc<Shared>,
+    account_id: String,
+    cancel: herald_smpp::pdu::CancelSm,
+    responder: Responder,
+) -> BoxFuture<'static, ()> {
+    let status = shared.status.clone();
+    let marks = shared.cancel_marks.clone();
+    Box::pin(async move {
+        let id = cancel.message_id.to_string_lossy();
+        if id.is_empty() {
+            responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
+            return;
+        }
+        let record = match status.get(&id).await {
+            Ok(record) => record,
+            Err(err) => {
+                tracing::warn!(error = %err, "status lookup failed");
+                responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
+                return;
+            }
+        };
+        match record {
+            Some(record) if record.account_id != account_id && !record.account_id.is_empty() => {
+                responder.respond_status(CommandStatus::ESME_RINVMSGID);
+            }
+            Some(record)
+                if herald_bus::kv::Stage::parse(&record.stage)
+                    >= Some(herald_bus::kv::Stage::Submitted) =>
+            {
+                responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
+            }
+            _ => match marks.mark(&account_id, &id).await {
+                Ok(()) => responder.respond(PduBody::CancelSmResp, CommandStatus::ESME_ROK),
+                Err(err) => {
+                    tracing::warn!(error = %err, "cancel mark not written");
+                    responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
+                }
+            },
+        }
+    })
 }

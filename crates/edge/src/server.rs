@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use herald_bus::{Bus, BusError, Publisher, RateCounters, StatusStore};
+use herald_bus::{Bus, BusError, CancelMarks, Publisher, RateCounters, StatusStore};
 use herald_config::EdgeConfig;
 use herald_rules::model::{Quota, UtcOffset};
 use herald_rules::{Account, RulesStore};
@@ -95,6 +95,7 @@ pub(crate) struct Shared {
     pub(crate) bus: Bus,
     pub(crate) publisher: Publisher,
     pub(crate) status: StatusStore,
+    pub(crate) cancel_marks: CancelMarks,
     pub(crate) ids: MessageIdGenerator,
     pub(crate) node_id: String,
     pub(crate) throttle: Arc<BindThrottle>,
@@ -150,12 +151,14 @@ impl Edge {
     /// Prepares an edge; opens the status store it answers `query_sm` from.
     pub async fn new(config: EdgeConfig, deps: EdgeDeps) -> Result<Self, EdgeError> {
         let status = deps.bus.status_store().await?;
+        let cancel_marks = deps.bus.cancel_marks().await?;
         let rate_counters = Some(deps.bus.rate_counters().await?);
         let throttle = BindThrottle::new(config.failed_bind_delay);
         Ok(Edge {
             shared: Arc::new(Shared {
                 publisher: deps.bus.publisher(),
                 status,
+                cancel_marks,
                 ids: MessageIdGenerator::new(),
                 throttle,
                 verified: VerifiedPasswords::default(),

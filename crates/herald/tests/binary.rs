@@ -608,3 +608,114 @@ async fn after_an_edge_is_killed_the_esme_rebinds_elsewhere_and_gets_its_pending
     }
     eprintln!("all 200 receipts arrived; {duplicates} more than once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_sm_stops_a_message_before_the_carrier_and_fails_after_it() {
+    use herald_sim::{SimConfig, SimSmsc};
+    use herald_smpp::pdu::{CancelSm, QuerySm};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let sim = SimSmsc::start_local(SimConfig {
+        system_id: "herald".into(),
+        password: "simsecret".into(),
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    // Edge and router only, for now: accepted messages wait in the carrier's queue.
+    let (_edge, smpp, _) = spawn_edge("edge-cancel", &nats, &etcd, &client).await;
+    let (_router, _) = spawn_role("router", "router-cancel", &nats, &etcd, &client).await;
+    let io = TcpStream::connect(&smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+        .await
+        .unwrap();
+    let submit = |i| {
+        let session = session.clone();
+        async move {
+            let resp = session.request(submit_body(i)).await.unwrap();
+            let PduBody::SubmitSmResp(resp) = resp.body else {
+                panic!("{resp:?}")
+            };
+            resp.message_id.to_string_lossy()
+        }
+    };
+    let cancel = |id: String| {
+        let session = session.clone();
+        async move {
+            let body = PduBody::CancelSm(CancelSm {
+                message_id: COctetString::from(id.as_str()),
+                ..CancelSm::default()
+            });
+            session.request(body).await.unwrap().command_status
+        }
+    };
+    let doomed = submit(1).await;
+    assert_eq!(cancel(doomed.clone()).await, CommandStatus::ESME_ROK);
+    let kept = submit(2).await;
+
+    // The connector comes up, sends the message that was kept and skips the cancelled one.
+    let (_connector, _) = spawn_role("connector", "connector-cancel", &nats, &etcd, &client).await;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while sim.submitted().is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the kept message never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // query_sm shows the cancelled one as DELETED once the connector has recorded it.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let body = PduBody::QuerySm(QuerySm {
+            message_id: COctetString::from(doomed.as_str()),
+            ..QuerySm::default()
+        });
+        let resp = session.request(body).await.unwrap();
+        if let PduBody::QuerySmResp(r) = &resp.body
+            && resp.command_status == CommandStatus::ESME_ROK
+            && r.message_state == 4
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never recorded as deleted: {resp:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let sent = sim.submitted();
+    assert_eq!(
+        sent.len(),
+        1,
+        "only the kept message reached the carrier: {sent:?}"
+    );
+    // The kept one is at the carrier: too late to cancel it.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match cancel(kept.clone()).await {
+            CommandStatus::ESME_RCANCELFAIL => break,
+            // Its "submitted" status may not be recorded yet.
+            CommandStatus::ESME_ROK if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => panic!("cancelling a submitted message: {other}"),
+        }
+    }
+}
