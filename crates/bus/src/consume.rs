@@ -320,6 +320,13 @@ impl Delivery {
         self.deliveries
     }
 
+    /// When the server stored it (the first publish, whatever the redeliveries since).
+    pub fn published(&self) -> Option<std::time::SystemTime> {
+        let nanos = self.message.info().ok()?.published.unix_timestamp_nanos();
+        let nanos = u64::try_from(nanos).ok()?;
+        Some(std::time::UNIX_EPOCH + Duration::from_nanos(nanos))
+    }
+
     /// Its sequence in the stream.
     pub fn stream_sequence(&self) -> u64 {
         self.stream_sequence

@@ -146,12 +146,14 @@ async fn deliver(
             return;
         };
         let consumer = strong.bus.consumer(ConsumerSpec::account(&account)).await;
+        let rules = strong.rules.clone();
         drop(strong);
         let result = match consumer {
             Ok(consumer) => match consumer.messages(BATCH).await {
                 Ok(deliveries) => {
                     backoff = Duration::from_millis(100);
-                    if pump(deliveries, &account, &mut sessions).await == Pumped::NoSessions {
+                    if pump(deliveries, &account, &mut sessions, &rules).await == Pumped::NoSessions
+                    {
                         return;
                     }
                     continue;
@@ -179,6 +181,7 @@ async fn pump(
     mut deliveries: herald_bus::Deliveries,
     account: &str,
     sessions: &mut watch::Receiver<SessionList>,
+    rules: &herald_rules::RulesStore,
 ) -> Pumped {
     let mut in_flight: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
     let mut turn = 0usize;
@@ -205,7 +208,10 @@ async fn pump(
                         turn = turn.wrapping_add(1);
                         (!list.is_empty()).then(|| list[turn % list.len()].1.clone())
                     };
-                    in_flight.push(Box::pin(deliver_one(delivery, session, account.to_owned())));
+                    in_flight.push({
+                        let retention = rules.load().account(account).map(|a| a.receipt_retention);
+                        Box::pin(deliver_one(delivery, session, account.to_owned(), retention))
+                    });
                 }
                 Some(Err(err)) => tracing::debug!(%account, error = %err, "pull interrupted"),
                 None => {
@@ -218,7 +224,26 @@ async fn pump(
     }
 }
 
-async fn deliver_one(delivery: Delivery, session: Option<Session>, account: String) {
+async fn deliver_one(
+    delivery: Delivery,
+    session: Option<Session>,
+    account: String,
+    retention: Option<Duration>,
+) {
+    // Past the account's receipt retention an event is dropped, not delivered late.
+    if let (Some(retention), Some(published)) = (retention, delivery.published())
+        && published.elapsed().is_ok_and(|age| age > retention)
+    {
+        metrics::counter!(
+            names::EDGE_DELIVER_TOTAL,
+            names::labels::ACCOUNT => account.clone(),
+            names::labels::STATUS => "expired"
+        )
+        .increment(1);
+        tracing::info!(%account, subject = delivery.subject(), "event past the account's retention; dropped");
+        let _ = delivery.ack().await;
+        return;
+    }
     let Some(session) = session else {
         let _ = delivery.retry_after(NO_SESSION_DELAY).await;
         return;

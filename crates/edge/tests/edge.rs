@@ -791,3 +791,71 @@ async fn answers_given_just_before_an_unbind_still_ack_their_receipts() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_older_than_the_accounts_retention_are_dropped_not_delivered_late() {
+    let cluster = cluster().await;
+    let client = RulesClient::connect(&StoreConfig::new([cluster.etcd.client_url()]))
+        .await
+        .unwrap();
+    let brief = serde_json::json!({
+        "id": "brief",
+        "password_hash": PasswordHash::hash("secret").unwrap(),
+        "quota": { "tps": 100 },
+        "receipt_retention": "1s",
+    });
+    client
+        .put_json(Kind::Account, "brief", &brief.to_string(), Expected::Absent)
+        .await
+        .unwrap();
+    let receipt = |id: &str| Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: id.into(),
+            account_id: "brief".into(),
+            state: bus::MessageState::Delivered.into(),
+            ..Default::default()
+        })),
+    };
+    let publisher = cluster.bus.publisher();
+    publisher
+        .publish_acked(Outgoing::event("brief", "stale", &receipt("STALE")))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut bound = None;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while bound.is_none() {
+        // The edge's snapshot may not have the new account yet.
+        match esme(cluster.port, BindMode::Receiver, "brief", "secret").await {
+            Ok(session) => bound = Some(session),
+            Err(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(err) => panic!("{err:?}"),
+        }
+    }
+    let (_session, mut inbox) = bound.unwrap();
+    publisher
+        .publish_acked(Outgoing::event("brief", "fresh", &receipt("FRESH")))
+        .await
+        .unwrap();
+    let inbound = tokio::time::timeout(PATIENCE, inbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    let PduBody::DeliverSm(sm) = &inbound.pdu.body else {
+        panic!("{:?}", inbound.pdu.body)
+    };
+    let tlvs = ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap();
+    assert_eq!(
+        tlvs.receipted_message_id.as_deref(),
+        Some("FRESH"),
+        "the stale one was dropped"
+    );
+    inbound.responder.respond(
+        PduBody::DeliverSmResp(MessageIdResp::default()),
+        CommandStatus::ESME_ROK,
+    );
+    let more = tokio::time::timeout(Duration::from_secs(2), inbox.recv()).await;
+    assert!(more.is_err(), "nothing else comes: {more:?}");
+}
