@@ -88,7 +88,7 @@ async fn handle(
     match pdu.body {
         PduBody::SubmitSm(sm) => {
             if in_flight >= window {
-                return answer_throttled(account_id, responder);
+                return answer_throttled(account_id, "submit_sm", responder);
             }
             Some(
                 submit(
@@ -104,7 +104,7 @@ async fn handle(
         }
         PduBody::DataSm(data) => {
             if in_flight >= window {
-                return answer_throttled(account_id, responder);
+                return answer_throttled(account_id, "data_sm", responder);
             }
             Some(
                 submit(
@@ -120,7 +120,7 @@ async fn handle(
         }
         PduBody::SubmitMulti(multi) => {
             if in_flight >= window {
-                return answer_throttled(account_id, responder);
+                return answer_throttled(account_id, "submit_multi", responder);
             }
             Some(submit_multi(shared, &snapshot, account, &quota, multi, responder).await)
         }
@@ -158,8 +158,12 @@ impl QuotaCache {
     }
 }
 
-fn answer_throttled(account: &str, responder: Responder) -> Option<BoxFuture<'static, ()>> {
-    count_submit(account, CommandStatus::ESME_RTHROTTLED);
+fn answer_throttled(
+    account: &str,
+    command: &'static str,
+    responder: Responder,
+) -> Option<BoxFuture<'static, ()>> {
+    count_submit(account, command, CommandStatus::ESME_RTHROTTLED);
     responder.respond_status(CommandStatus::ESME_RTHROTTLED);
     None
 }
@@ -171,6 +175,13 @@ enum Reply {
 }
 
 impl Reply {
+    fn command(&self) -> &'static str {
+        match self {
+            Reply::SubmitSm(_) => "submit_sm",
+            Reply::DataSm(_) => "data_sm",
+        }
+    }
+
     fn ok(self, message_id: &str) {
         let resp = MessageIdResp::new(message_id);
         match self {
@@ -197,18 +208,22 @@ async fn submit(
 ) -> BoxFuture<'static, ()> {
     let started = std::time::Instant::now();
     let account_id = account.id.clone();
-    match accept(shared, snapshot, account, quota, &sm, None).await {
+    let command = reply.command();
+    match accept(shared, snapshot, account, quota, &sm, None, command).await {
         Ok((message_id, ack)) => Box::pin(async move {
+            let in_flight = metrics::gauge!(names::EDGE_INFLIGHT);
+            in_flight.increment(1.0);
             match confirm(ack).await {
                 Ok(()) => {
-                    count_submit(&account_id, CommandStatus::ESME_ROK);
+                    count_submit(&account_id, command, CommandStatus::ESME_ROK);
                     reply.ok(&message_id);
                 }
                 Err(Rejection { status, .. }) => {
-                    count_submit(&account_id, status);
+                    count_submit(&account_id, command, status);
                     reply.fail(status);
                 }
             }
+            in_flight.decrement(1.0);
             metrics::histogram!(names::EDGE_SUBMIT_SECONDS).record(started.elapsed().as_secs_f64());
         }),
         Err(status) => {
@@ -227,6 +242,7 @@ async fn accept(
     quota: &AccountQuota,
     sm: &SubmitSm,
     message_id: Option<String>,
+    command: &'static str,
 ) -> Result<(String, PendingAck), CommandStatus> {
     let now = SystemTime::now();
     let accepted = async {
@@ -237,7 +253,7 @@ async fn accept(
         Ok((message_id, ack))
     };
     accepted.await.map_err(|Rejection { status, .. }| {
-        count_submit(&account.id, status);
+        count_submit(&account.id, command, status);
         status
     })
 }
@@ -368,10 +384,11 @@ fn publish_rejection(err: &BusError) -> Rejection {
     Rejection { status, reason }
 }
 
-fn count_submit(account: &str, status: CommandStatus) {
+fn count_submit(account: &str, command: &'static str, status: CommandStatus) {
     metrics::counter!(
         names::EDGE_SUBMIT_TOTAL,
         names::labels::ACCOUNT => account.to_owned(),
+        names::labels::COMMAND => command,
         names::labels::STATUS => status.name()
     )
     .increment(1);
@@ -446,6 +463,7 @@ async fn submit_multi(
             quota,
             &sm,
             Some(format!("{base}-{}", n + 1)),
+            "submit_multi",
         )
         .await
         {

@@ -299,6 +299,15 @@ fn is_transient(err: &std::io::Error) -> bool {
         .is_some_and(|code| code == 23 || code == 24) // ENFILE, EMFILE
 }
 
+/// The `mode` label of a bind.
+fn mode_label(mode: BindMode) -> &'static str {
+    match mode {
+        BindMode::Transmitter => "tx",
+        BindMode::Receiver => "rx",
+        BindMode::Transceiver => "trx",
+    }
+}
+
 fn session_config(config: &EdgeConfig) -> SessionConfig {
     let window = usize::try_from(config.max_window)
         .unwrap_or(usize::MAX)
@@ -366,6 +375,7 @@ where
             metrics::counter!(
                 names::EDGE_BINDS_TOTAL,
                 names::labels::ACCOUNT => account,
+                names::labels::MODE => mode_label(attempt.mode),
                 names::labels::STATUS => status.name()
             )
             .increment(1);
@@ -386,6 +396,7 @@ where
     metrics::counter!(
         names::EDGE_BINDS_TOTAL,
         names::labels::ACCOUNT => account.id.clone(),
+        names::labels::MODE => mode_label(attempt.mode),
         names::labels::STATUS => CommandStatus::ESME_ROK.name()
     )
     .increment(1);

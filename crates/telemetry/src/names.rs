@@ -29,6 +29,10 @@ pub mod labels {
     pub const CARRIER: &str = "carrier";
     /// An outcome: an SMPP status name or an outcome word, from a fixed set per metric.
     pub const STATUS: &str = "status";
+    /// How an ESME bound: `tx`, `rx` or `trx`.
+    pub const MODE: &str = "mode";
+    /// The SMPP request: `submit_sm`, `data_sm`, `submit_multi`.
+    pub const COMMAND: &str = "command";
     /// The role of the component that recorded the sample.
     pub const ROLE: &str = "role";
     /// The node id (only on `herald_node_info`).
@@ -37,7 +41,7 @@ pub mod labels {
     pub const VERSION: &str = "version";
 }
 
-use labels::{ACCOUNT, CARRIER, NODE, ROLE, STATUS, VERSION};
+use labels::{ACCOUNT, CARRIER, COMMAND, MODE, NODE, ROLE, STATUS, VERSION};
 
 // Edge: SMPP server for ESMEs and HTTP submit API.
 
@@ -45,8 +49,11 @@ use labels::{ACCOUNT, CARRIER, NODE, ROLE, STATUS, VERSION};
 pub const EDGE_BINDS_TOTAL: &str = "herald_edge_binds_total";
 /// ESME sessions currently bound on this edge.
 pub const EDGE_SESSIONS: &str = "herald_edge_sessions";
-/// `submit_sm` answered, by the `submit_sm_resp` status name.
+/// `submit_sm`, `data_sm` and `submit_multi` destinations answered, by command and
+/// response status name.
 pub const EDGE_SUBMIT_TOTAL: &str = "herald_edge_submit_total";
+/// Accepted messages whose publish the edge is waiting on the bus to acknowledge.
+pub const EDGE_INFLIGHT: &str = "herald_edge_inflight";
 /// Time from reading a `submit_sm` to writing its `submit_sm_resp` (includes the bus ack).
 pub const EDGE_SUBMIT_SECONDS: &str = "herald_edge_submit_seconds";
 /// `deliver_sm` (receipts and MO) sent to ESMEs, by the `deliver_sm_resp` status name
@@ -182,8 +189,8 @@ pub const ALL: &[MetricDef] = &[
         EDGE_BINDS_TOTAL,
         Counter,
         Unit::Count,
-        &[ACCOUNT, STATUS],
-        "Bind requests from ESMEs, by outcome.",
+        &[ACCOUNT, MODE, STATUS],
+        "Bind requests from ESMEs, by bind mode and outcome.",
     ),
     def(
         EDGE_SESSIONS,
@@ -196,8 +203,15 @@ pub const ALL: &[MetricDef] = &[
         EDGE_SUBMIT_TOTAL,
         Counter,
         Unit::Count,
-        &[ACCOUNT, STATUS],
-        "submit_sm answered, by submit_sm_resp status.",
+        &[ACCOUNT, COMMAND, STATUS],
+        "submit_sm, data_sm and submit_multi destinations answered, by command and status.",
+    ),
+    def(
+        EDGE_INFLIGHT,
+        Gauge,
+        Unit::Count,
+        &[],
+        "Accepted messages waiting for the bus to acknowledge their publish.",
     ),
     def(
         EDGE_SUBMIT_SECONDS,
