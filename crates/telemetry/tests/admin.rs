@@ -144,7 +144,9 @@ fn every_metric_is_named_by_convention_and_documented() {
         "/../../docs/metrics.md"
     ))
     .unwrap();
-    let allowed = ["account", "carrier", "status", "role", "node", "version"];
+    let allowed = [
+        "account", "carrier", "status", "role", "node", "version", "mode", "command",
+    ];
     let mut seen = std::collections::HashSet::new();
     assert!(
         names::ALL.iter().all(|def| seen.insert(def.name)),
