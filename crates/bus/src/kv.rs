@@ -8,6 +8,8 @@
 use async_nats::jetstream::{self, kv};
 use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
 
+use prost::Message as _;
+
 use crate::error::{BusError, NatsError};
 use crate::publish::encode;
 use crate::subject::kv_key;
@@ -350,8 +352,22 @@ impl CancelMarks {
 
     /// Marks `account`'s message `message_id` cancelled.
     pub async fn mark(&self, account: &str, message_id: &str) -> Result<(), BusError> {
+        let cancel = herald_proto::bus::v1::Amendment {
+            cancel: true,
+            ..Default::default()
+        };
+        self.amend(account, message_id, &cancel).await
+    }
+
+    /// Records a replacement (or a cancel) of `account`'s message `message_id`.
+    pub async fn amend(
+        &self,
+        account: &str,
+        message_id: &str,
+        amendment: &herald_proto::bus::v1::Amendment,
+    ) -> Result<(), BusError> {
         self.store
-            .put(cancel_key(account, message_id), bytes::Bytes::new())
+            .put(cancel_key(account, message_id), encode(amendment))
             .await
             .map_err(|source| kv_error(CANCEL_BUCKET, "put", source))?;
         Ok(())
@@ -363,7 +379,7 @@ impl CancelMarks {
     /// dropped, and starts over after a bus error.
     pub async fn follow(&self) -> Result<CancelledSet, BusError> {
         use futures::TryStreamExt as _;
-        let present: std::collections::HashSet<String> = self
+        let keys: Vec<String> = self
             .store
             .keys()
             .await
@@ -371,6 +387,17 @@ impl CancelMarks {
             .try_collect()
             .await
             .map_err(|source| kv_error(CANCEL_BUCKET, "keys", source))?;
+        let mut present = std::collections::HashMap::new();
+        for key in keys {
+            if let Some(value) = self
+                .store
+                .get(key.clone())
+                .await
+                .map_err(|source| kv_error(CANCEL_BUCKET, "get", source))?
+            {
+                present.insert(key, decode_amendment(&value));
+            }
+        }
         let set = CancelledSet::default();
         set.inner.store(std::sync::Arc::new(present));
         let weak = std::sync::Arc::downgrade(&set.inner);
@@ -378,7 +405,7 @@ impl CancelMarks {
         tokio::spawn(async move {
             use futures::StreamExt as _;
             loop {
-                let mut known = std::collections::HashSet::new();
+                let mut known = std::collections::HashMap::new();
                 let mut watch = match store.watch_with_history(">").await {
                     Ok(watch) => watch,
                     Err(error) => {
@@ -391,9 +418,13 @@ impl CancelMarks {
                     let Some(inner) = weak.upgrade() else { return };
                     let Ok(entry) = entry else { break };
                     match entry.operation {
-                        kv::Operation::Put => known.insert(entry.key),
-                        kv::Operation::Delete | kv::Operation::Purge => known.remove(&entry.key),
-                    };
+                        kv::Operation::Put => {
+                            known.insert(entry.key, decode_amendment(&entry.value));
+                        }
+                        kv::Operation::Delete | kv::Operation::Purge => {
+                            known.remove(&entry.key);
+                        }
+                    }
                     inner.store(std::sync::Arc::new(known.clone()));
                 }
                 if weak.strong_count() == 0 {
@@ -406,16 +437,53 @@ impl CancelMarks {
     }
 }
 
-/// The cancelled messages, as last seen; cheap to clone and to check.
+type Amendments = std::collections::HashMap<String, herald_proto::bus::v1::Amendment>;
+
+/// The cancelled and replaced messages, as last seen; cheap to clone and to check.
 #[derive(Clone, Debug, Default)]
 pub struct CancelledSet {
-    inner: std::sync::Arc<arc_swap::ArcSwap<std::collections::HashSet<String>>>,
+    inner: std::sync::Arc<arc_swap::ArcSwap<Amendments>>,
 }
 
 impl CancelledSet {
     /// Whether `account` cancelled `message_id`.
     pub fn contains(&self, account: &str, message_id: &str) -> bool {
-        self.inner.load().contains(&cancel_key(account, message_id))
+        let all = self.inner.load();
+        // The common case, no amendment anywhere, costs one atomic load.
+        !all.is_empty()
+            && all
+                .get(&cancel_key(account, message_id))
+                .is_some_and(|a| a.cancel)
+    }
+
+    /// The replacement `account` asked for `message_id`, if any.
+    pub fn replacement(
+        &self,
+        account: &str,
+        message_id: &str,
+    ) -> Option<herald_proto::bus::v1::Amendment> {
+        let all = self.inner.load();
+        if all.is_empty() {
+            return None;
+        }
+        all.get(&cancel_key(account, message_id))
+            .filter(|a| !a.cancel)
+            .cloned()
+    }
+}
+
+/// An amendment's value; an empty or undecodable one (an older writer) is a cancel.
+fn decode_amendment(value: &[u8]) -> herald_proto::bus::v1::Amendment {
+    match herald_proto::bus::v1::Amendment::decode(value) {
+        Ok(amendment) if value.is_empty() => herald_proto::bus::v1::Amendment {
+            cancel: true,
+            ..amendment
+        },
+        Ok(amendment) => amendment,
+        Err(_) => herald_proto::bus::v1::Amendment {
+            cancel: true,
+            ..Default::default()
+        },
     }
 }
 

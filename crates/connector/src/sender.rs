@@ -376,6 +376,19 @@ impl CarrierSender {
             }));
             return;
         }
+        let mut mt = mt;
+        if let Some(replacement) = self.shared.cancelled.replacement(&mt.account_id, &mt.id) {
+            // replace_sm arrived while the message waited: send the new text instead.
+            tracing::info!(message = %mt.id, "replaced before submission");
+            mt.payload = replacement.payload;
+            mt.registered_delivery = replacement.registered_delivery;
+            if replacement.validity_unix_ms > 0 {
+                mt.validity_unix_ms = replacement.validity_unix_ms;
+            }
+            if replacement.schedule_delivery_unix_ms > 0 {
+                mt.schedule_delivery_unix_ms = replacement.schedule_delivery_unix_ms;
+            }
+        }
         let job = Job {
             delivery,
             mt,

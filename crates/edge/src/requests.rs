@@ -126,9 +126,8 @@ async fn handle(
         }
         PduBody::QuerySm(query) => Some(query_sm(shared, account.id.clone(), query, responder)),
         PduBody::CancelSm(cancel) => Some(cancel_sm(shared, account.id.clone(), cancel, responder)),
-        PduBody::ReplaceSm(_) => {
-            responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
-            None
+        PduBody::ReplaceSm(replace) => {
+            Some(replace_sm(shared, account.id.clone(), replace, responder))
         }
         other => {
             tracing::debug!(command = %other.command_id(), "not offered to ESMEs");
@@ -608,6 +607,95 @@ fn cancel_sm(
                     responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
                 }
             },
+        }
+    })
+}
+
+/// `replace_sm`: like `cancel_sm`, effective while the message has not reached a carrier.
+/// The new text (and registered_delivery, schedule and validity when given) is recorded
+/// in the same bucket; the connector applies it just before submitting.
+fn replace_sm(
+    shared: &Arc<Shared>,
+    account_id: String,
+    replace: herald_smpp::pdu::ReplaceSm,
+    responder: Responder,
+) -> BoxFuture<'static, ()> {
+    let status = shared.status.clone();
+    let marks = shared.cancel_marks.clone();
+    Box::pin(async move {
+        let id = replace.message_id.to_string_lossy();
+        let now = SystemTime::now();
+        let payload = match replace.tlvs.message_payload() {
+            Some(payload) if replace.short_message.is_empty() => payload.clone(),
+            _ => replace.short_message.clone(),
+        };
+        let resolve = |field: &herald_smpp::types::COctetString| {
+            herald_smpp::time::SmppTime::parse_optional(field.as_bytes())
+                .and_then(|t| t.map(|t| t.resolve(now)).transpose())
+        };
+        let fault = if id.is_empty() {
+            Some(CommandStatus::ESME_RINVMSGID)
+        } else if payload.is_empty() {
+            Some(CommandStatus::ESME_RINVMSGLEN)
+        } else if !replace.registered_delivery.is_valid() {
+            Some(CommandStatus::ESME_RINVREGDLVFLG)
+        } else if replace.sm_default_msg_id != 0 {
+            Some(CommandStatus::ESME_RINVDFTMSGID)
+        } else {
+            None
+        };
+        if let Some(fault) = fault {
+            responder.respond_status(fault);
+            return;
+        }
+        let (Ok(schedule), Ok(validity)) = (
+            resolve(&replace.schedule_delivery_time),
+            resolve(&replace.validity_period),
+        ) else {
+            let bad_schedule = resolve(&replace.schedule_delivery_time).is_err();
+            responder.respond_status(if bad_schedule {
+                CommandStatus::ESME_RINVSCHED
+            } else {
+                CommandStatus::ESME_RINVEXPIRY
+            });
+            return;
+        };
+        match status.get(&id).await {
+            Err(err) => {
+                tracing::warn!(error = %err, "status lookup failed");
+                responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
+            }
+            Ok(Some(record))
+                if record.account_id != account_id && !record.account_id.is_empty() =>
+            {
+                responder.respond_status(CommandStatus::ESME_RINVMSGID);
+            }
+            Ok(Some(record))
+                if herald_bus::kv::Stage::parse(&record.stage)
+                    >= Some(herald_bus::kv::Stage::Submitted) =>
+            {
+                responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
+            }
+            Ok(_) => {
+                let unix_ms = |t: Option<SystemTime>| {
+                    t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+                };
+                let amendment = herald_proto::bus::v1::Amendment {
+                    cancel: false,
+                    payload: payload.to_vec(),
+                    registered_delivery: u32::from(replace.registered_delivery.0),
+                    validity_unix_ms: unix_ms(validity),
+                    schedule_delivery_unix_ms: unix_ms(schedule),
+                };
+                match marks.amend(&account_id, &id, &amendment).await {
+                    Ok(()) => responder.respond(PduBody::ReplaceSmResp, CommandStatus::ESME_ROK),
+                    Err(err) => {
+                        tracing::warn!(error = %err, "replacement not written");
+                        responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
+                    }
+                }
+            }
         }
     })
 }

@@ -610,7 +610,7 @@ async fn after_an_edge_is_killed_the_esme_rebinds_elsewhere_and_gets_its_pending
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_sm_stops_a_message_before_the_carrier_and_fails_after_it() {
+async fn cancel_sm_and_replace_sm_act_before_the_carrier_and_fail_after_it() {
     use herald_sim::{SimConfig, SimSmsc};
     use herald_smpp::pdu::{CancelSm, QuerySm};
 
@@ -669,6 +669,16 @@ async fn cancel_sm_stops_a_message_before_the_carrier_and_fails_after_it() {
     let doomed = submit(1).await;
     assert_eq!(cancel(doomed.clone()).await, CommandStatus::ESME_ROK);
     let kept = submit(2).await;
+    let amended = submit(3).await;
+    let replace = PduBody::ReplaceSm(herald_smpp::pdu::ReplaceSm {
+        message_id: COctetString::from(amended.as_str()),
+        short_message: Bytes::from_static(b"replaced text"),
+        ..herald_smpp::pdu::ReplaceSm::default()
+    });
+    assert_eq!(
+        session.request(replace).await.unwrap().command_status,
+        CommandStatus::ESME_ROK
+    );
 
     // The connector comes up, sends the message that was kept and skips the cancelled one.
     let (_connector, _) = spawn_role("connector", "connector-cancel", &nats, &etcd, &client).await;
@@ -703,9 +713,12 @@ async fn cancel_sm_stops_a_message_before_the_carrier_and_fails_after_it() {
     let sent = sim.submitted();
     assert_eq!(
         sent.len(),
-        1,
-        "only the kept message reached the carrier: {sent:?}"
+        2,
+        "only the kept messages reached the carrier: {sent:?}"
     );
+    let texts: Vec<&[u8]> = sent.iter().map(|s| s.user_data.as_ref()).collect();
+    assert!(texts.contains(&&b"must not be lost"[..]), "{texts:?}");
+    assert!(texts.contains(&&b"replaced text"[..]), "the replacement was sent: {texts:?}");
     // The kept one is at the carrier: too late to cancel it.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
