@@ -718,7 +718,10 @@ async fn cancel_sm_and_replace_sm_act_before_the_carrier_and_fail_after_it() {
     );
     let texts: Vec<&[u8]> = sent.iter().map(|s| s.user_data.as_ref()).collect();
     assert!(texts.contains(&&b"must not be lost"[..]), "{texts:?}");
-    assert!(texts.contains(&&b"replaced text"[..]), "the replacement was sent: {texts:?}");
+    assert!(
+        texts.contains(&&b"replaced text"[..]),
+        "the replacement was sent: {texts:?}"
+    );
     // The kept one is at the carrier: too late to cancel it.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
