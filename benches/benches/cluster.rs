@@ -1,0 +1,285 @@
+//! The whole cluster under load with receipts: `nats-server`, `etcd`, one `herald edge`,
+//! one `herald router` and one `herald connector` as separate processes (built here with
+//! `cargo build --release -p herald`), the carrier simulator in this process, and the load
+//! generator (`herald-load`, as a library) in this process too.
+//!
+//! `cargo bench -p herald-benches --bench cluster` prints, for
+//! (a) 30,000 messages as fast as possible on 4 sessions × window 100, and
+//! (b) 5,000 msgs/s offered for 10 s:
+//! end-to-end msgs/s with receipts, `submit_sm_resp` p50/p99, receipt latency p50/p99,
+//! loss, and CPU-seconds per 1,000 messages of each role process, `nats-server` and this
+//! process (load generator and simulator), from `/proc/<pid>/stat`.
+//!
+//! Run without `--bench` (as the test runner does) it does nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use herald_load::{LoadConfig, Rate, Report};
+use herald_rules::{Expected, Kind, PasswordHash, RulesClient, StoreConfig};
+use herald_sim::{SimConfig, SimSmsc};
+use herald_smpp::session::SessionConfig;
+
+const SIM_SYSTEM_ID: &str = "herald";
+const SIM_PASSWORD: &str = "simsecret";
+/// Connector binds to the simulator and the window on each.
+const CARRIER_BINDS: u32 = 4;
+const CARRIER_WINDOW: u32 = 200;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let herald = build_herald();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(bench(herald));
+}
+
+fn build_herald() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet", "-p", "herald"])
+        .current_dir(&root)
+        .status()
+        .unwrap();
+    assert!(built.success(), "cargo build --release -p herald failed");
+    let target = std::env::var("CARGO_TARGET_DIR").map_or(root.join("target"), Into::into);
+    target.join("release/herald")
+}
+
+async fn bench(herald: std::path::PathBuf) {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let sim = SimSmsc::start_local(SimConfig {
+        system_id: SIM_SYSTEM_ID.into(),
+        password: SIM_PASSWORD.into(),
+        max_binds: 16,
+        receipt_delay: Duration::ZERO,
+        session: SessionConfig {
+            inbound_window: CARRIER_WINDOW as usize * 2,
+            ..SessionConfig::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    seed(&client, sim.local_addr().port()).await;
+
+    let mut children = Vec::new();
+    let mut pids = Vec::new();
+    let mut smpp = String::new();
+    for role in ["edge", "router", "connector"] {
+        let (child, node) = spawn_role(&herald, role, &nats, &etcd, &client).await;
+        pids.push((role.to_owned(), child.id().unwrap()));
+        if role == "edge" {
+            smpp = node.addresses["smpp"].clone();
+        }
+        children.push(child);
+    }
+    pids.push(("nats-server".into(), nats_pid(nats.port())));
+    pids.push(("bench (load+sim)".into(), std::process::id()));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while sim.bound_now() < CARRIER_BINDS as usize {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connector never bound"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (host, port) = smpp.rsplit_once(':').unwrap();
+    let base = LoadConfig {
+        host: host.to_owned(),
+        port: port.parse().unwrap(),
+        system_id: "load".into(),
+        password: "secret".into(),
+        sessions: 4,
+        window: 100,
+        registered_delivery: true,
+        grace: Duration::from_secs(10),
+        ..LoadConfig::default()
+    };
+    eprintln!(
+        "cluster up: edge {smpp}, carrier simulator {}",
+        sim.local_addr()
+    );
+
+    // Warm-up: connections, JetStream consumers, allocator.
+    let warm = herald_load::run(LoadConfig {
+        count: Some(2_000),
+        ..base.clone()
+    })
+    .await
+    .unwrap();
+    eprintln!("warm-up: {} receipts, {} lost", warm.receipts, warm.lost);
+
+    measure(
+        "(a) 30,000 msgs as fast as possible, 4 sessions × window 100",
+        LoadConfig {
+            count: Some(30_000),
+            ..base.clone()
+        },
+        &pids,
+    )
+    .await;
+    measure(
+        "(b) 5,000 msgs/s offered for 10 s, 4 sessions × window 100",
+        LoadConfig {
+            count: None,
+            duration: Some(Duration::from_secs(10)),
+            rate: Rate::PerSecond(5_000.0),
+            ..base.clone()
+        },
+        &pids,
+    )
+    .await;
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+}
+
+async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)]) {
+    let before: Vec<u64> = pids.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
+    let report: Report = herald_load::run(config).await.unwrap();
+    let after: Vec<u64> = pids.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
+    let thousands = report.messages as f64 / 1000.0;
+    println!("{title}");
+    println!(
+        "  end to end with receipts: {:.0} msgs/s ({} receipts in {:.2} s); submits {:.0} msgs/s",
+        report.receipt_rate, report.receipts, report.receipt_seconds, report.submit_rate
+    );
+    println!(
+        "  submit_sm_resp p50 {:.2} ms p99 {:.2} ms max {:.2} ms; receipt p50 {:.2} ms p99 {:.2} ms",
+        report.submit_latency.p50_ms,
+        report.submit_latency.p99_ms,
+        report.submit_latency.max_ms,
+        report.receipt_latency.p50_ms,
+        report.receipt_latency.p99_ms,
+    );
+    println!(
+        "  loss {} of {}; errors {:?}; unmatched receipts {}",
+        report.lost, report.receipts_expected, report.errors, report.receipts_unmatched
+    );
+    let cpu: Vec<String> = pids
+        .iter()
+        .zip(before.iter().zip(&after))
+        .map(|((name, _), (b, a))| {
+            let seconds = (a - b) as f64 / ticks_per_second();
+            format!("{name} {:.3}", seconds / thousands)
+        })
+        .collect();
+    println!("  CPU-seconds per 1,000 msgs: {}", cpu.join(", "));
+}
+
+/// The account, the carrier (the simulator) and a route for every number.
+async fn seed(client: &RulesClient, sim_port: u16) {
+    let account = serde_json::json!({
+        "id": "load",
+        "password_hash": PasswordHash::hash("secret").unwrap(),
+        "quota": { "tps": 1_000_000 },
+        "window": 100,
+        "max_binds": 16,
+    });
+    client
+        .put_json(Kind::Account, "load", &account.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": sim_port, "system_id": SIM_SYSTEM_ID,
+        "password": { "env": "HERALD_SIM_PASSWORD" },
+        "throughput": { "tps": 1_000_000 },
+        "binds": CARRIER_BINDS, "window": CARRIER_WINDOW,
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let route = serde_json::json!({
+        "id": "all", "priority": 10, "match": {},
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
+        .await
+        .unwrap();
+}
+
+/// Starts `herald <role>` and waits for its registration.
+async fn spawn_role(
+    herald: &std::path::Path,
+    role: &str,
+    nats: &herald_harness::NatsServer,
+    etcd: &herald_harness::Etcd,
+    client: &RulesClient,
+) -> (tokio::process::Child, herald_rules::NodeInfo) {
+    let id = format!("{role}-bench");
+    let log = std::env::var_os("HERALD_BENCH_LOG").is_some();
+    let child = tokio::process::Command::new(herald)
+        .arg(role)
+        .env("HERALD_NODE__ID", &id)
+        .env("HERALD_NATS__URLS", nats.client_url())
+        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
+        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
+        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
+        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
+        .env("HERALD_TELEMETRY__LOG_FILTER", "warn")
+        .env("HERALD_SIM_PASSWORD", SIM_PASSWORD)
+        .stdout(Stdio::null())
+        .stderr(if log { Stdio::inherit() } else { Stdio::null() })
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let nodes = client.list_nodes(Some(role)).await.unwrap();
+        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
+            return (child, node);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{role} never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The pid of the `nats-server` listening on `port` (the harness does not expose it).
+fn nats_pid(port: u16) -> u32 {
+    let wanted = format!("\0-p\0{port}\0");
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline);
+        if cmdline.contains("nats-server") && cmdline.contains(&wanted) {
+            return pid;
+        }
+    }
+    panic!("no nats-server on port {port}");
+}
+
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+fn ticks_per_second() -> f64 {
+    100.0
+}
