@@ -91,6 +91,16 @@ impl StatusStore {
         let key = kv_key(&status.message_id);
         let stage = Stage::parse(&status.stage);
         let value = encode(status);
+        // An early stage is usually the message's first status: try to create it outright,
+        // one round trip instead of a read and a write. Only if it exists already do the
+        // read-compare-write below decide.
+        if stage.is_some_and(|s| s <= Stage::Submitted) {
+            match self.store.create(&key, value.clone()).await {
+                Ok(_) => return Ok(true),
+                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
+                Err(e) => return Err(kv_error(STATUS_BUCKET, "write", e)),
+            }
+        }
         for _ in 0..ADVANCE_ATTEMPTS {
             let current = self
                 .store
