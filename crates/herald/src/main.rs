@@ -1,4 +1,4 @@
-//! `herald`: one binary, whose subcommand is the role the process plays (`edge`, `router`, `connector`).
+//! `herald`: one binary, whose subcommand is the role the process plays (`edge`, `router`, `connector`, `control`).
 //!
 //! The binary is thin: it parses flags, loads and validates the config (exiting with 64
 //! before any port is bound when it is wrong), sets up telemetry, connects to NATS and
@@ -38,6 +38,8 @@ enum Role {
     Router,
     /// Holds Herald's SMPP binds to carriers and submits to them.
     Connector,
+    /// Serves the admin API (`herald.admin.v1.AdminService`) that `heraldctl` talks to.
+    Control,
     /// A local cluster in one command: NATS, etcd, a carrier simulator and every role,
     /// seeded with a demo account; Ctrl-C stops it all.
     Dev {
@@ -105,6 +107,7 @@ fn main() -> ExitCode {
         Role::Edge => run("edge", config),
         Role::Router => run("router", config),
         Role::Connector => run("connector", config),
+        Role::Control => run("control", config),
     }
 }
 

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use herald_bus::{Bus, BusConfig};
 use herald_config::{Config, LogFormat};
 use herald_connector::{Connector, ConnectorDeps};
+use herald_control::{Control, ControlDeps};
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
@@ -101,6 +102,14 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         ),
         _ => None,
     };
+    let control_listener = match role {
+        "control" => Some(
+            TcpListener::bind(config.control.listen)
+                .await
+                .with_context(|| format!("cannot listen on {}", config.control.listen))?,
+        ),
+        _ => None,
+    };
     let grpc = TcpListener::bind(config.grpc.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
@@ -115,6 +124,9 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     }
     if let Some(listener) = &http {
         info = info.with_address("http", listener.local_addr()?.to_string());
+    }
+    if let Some(listener) = &control_listener {
+        info = info.with_address("control", listener.local_addr()?.to_string());
     }
     info = info.with_address("grpc", grpc_addr.to_string());
     let identity = Arc::new(Identity {
@@ -243,6 +255,26 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 stop.clone(),
             );
             connector.run(until_stopped).await.context("connector")
+        }
+        ("control", _) => {
+            let Some(listener) = control_listener else {
+                return Err(anyhow::anyhow!("control listener missing"));
+            };
+            let deps = ControlDeps {
+                rules_client: client.clone(),
+                rules,
+                status: Some(bus.status_store().await.context("status store")?),
+                node_timeout: Duration::from_secs(5),
+            };
+            let control = Control::new(&config.control, deps).context("control")?;
+            serve_node_service(grpc, service, stop.clone());
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "control serving AdminService");
+            }
+            control
+                .serve(listener, until_stopped)
+                .await
+                .context("control")
         }
         _ => Err(anyhow::anyhow!("role {role} is not built into this binary")),
     };

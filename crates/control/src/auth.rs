@@ -1,0 +1,145 @@
+//! Bearer-token authentication: [`BearerAuth`], a tonic interceptor that admits a call
+//! only when its `authorization` metadata is `Bearer <token>` for a known token.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tonic::service::Interceptor;
+use tonic::{Request, Status};
+
+use crate::error::ControlError;
+
+/// The accepted API tokens.
+#[derive(Clone, Debug)]
+pub struct Tokens(Arc<[String]>);
+
+impl Tokens {
+    /// Reads a tokens file: one token per line; blank lines and lines starting with `#`
+    /// are skipped. A file with no token is an error (it would refuse every call).
+    pub fn load(path: &Path) -> Result<Tokens, ControlError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ControlError::Tokens {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let tokens = Tokens::parse(&text);
+        if tokens.0.is_empty() {
+            return Err(ControlError::Tokens {
+                path: path.to_owned(),
+                reason: "no token in the file".into(),
+            });
+        }
+        Ok(tokens)
+    }
+
+    /// The tokens in `text`, as [`Tokens::load`] reads them.
+    pub fn parse(text: &str) -> Tokens {
+        Tokens(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// Whether `candidate` is one of the tokens (compared in time independent of where
+    /// the first difference is).
+    pub fn contains(&self, candidate: &str) -> bool {
+        self.0.iter().fold(false, |found, token| {
+            found | constant_time_eq(token, candidate)
+        })
+    }
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The interceptor: refuses calls without a matching bearer token (`UNAUTHENTICATED`).
+/// Without tokens (no `control.tokens_file`) it refuses every call: an admin API is never
+/// open by default.
+#[derive(Clone, Debug)]
+pub struct BearerAuth {
+    tokens: Option<Tokens>,
+}
+
+impl BearerAuth {
+    /// Checks against `tokens`; `None` refuses every call.
+    pub fn new(tokens: Option<Tokens>) -> BearerAuth {
+        BearerAuth { tokens }
+    }
+}
+
+impl Interceptor for BearerAuth {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let Some(tokens) = &self.tokens else {
+            return Err(Status::unauthenticated(
+                "no tokens are configured (control.tokens_file): the admin API refuses every call",
+            ));
+        };
+        let presented = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match presented {
+            Some(token) if tokens.contains(token) => Ok(request),
+            Some(_) => Err(Status::unauthenticated("unknown bearer token")),
+            None => Err(Status::unauthenticated(
+                "missing `authorization: Bearer <token>` metadata",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+
+    fn call(auth: &mut BearerAuth, header: Option<&str>) -> Result<(), tonic::Code> {
+        let mut request = Request::new(());
+        if let Some(h) = header {
+            request
+                .metadata_mut()
+                .insert("authorization", h.parse().unwrap());
+        }
+        auth.call(request).map(|_| ()).map_err(|s| s.code())
+    }
+
+    #[test]
+    fn only_a_listed_bearer_token_is_admitted() {
+        let mut auth = BearerAuth::new(Some(Tokens::parse("# ops\nalpha\n\n  beta  \n")));
+        assert_eq!(call(&mut auth, Some("Bearer alpha")), Ok(()));
+        assert_eq!(call(&mut auth, Some("Bearer beta")), Ok(()));
+        let unauthenticated = Err(tonic::Code::Unauthenticated);
+        assert_eq!(call(&mut auth, None), unauthenticated);
+        assert_eq!(call(&mut auth, Some("Bearer gamma")), unauthenticated);
+        assert_eq!(call(&mut auth, Some("Bearer # ops")), unauthenticated);
+        assert_eq!(call(&mut auth, Some("alpha")), unauthenticated);
+        assert_eq!(call(&mut auth, Some("Bearer alph")), unauthenticated);
+    }
+
+    #[test]
+    fn without_tokens_every_call_is_refused() {
+        let mut auth = BearerAuth::new(None);
+        assert!(call(&mut auth, None).is_err());
+        assert!(call(&mut auth, Some("Bearer anything")).is_err());
+    }
+
+    #[test]
+    fn an_empty_tokens_file_is_refused() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), "# nobody\n").unwrap();
+        assert!(matches!(
+            Tokens::load(file.path()),
+            Err(ControlError::Tokens { .. })
+        ));
+    }
+}
