@@ -67,7 +67,11 @@ fn half_a_second() -> Duration {
 /// Runs the local cluster until Ctrl-C.
 pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Result<()> {
     // A development cluster listens on loopback only, whatever the defaults say.
-    for addr in [&mut config.edge.smpp_listen, &mut config.admin.listen] {
+    for addr in [
+        &mut config.edge.smpp_listen,
+        &mut config.admin.listen,
+        &mut config.control.listen,
+    ] {
         if addr.ip().is_unspecified() {
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
@@ -208,6 +212,26 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         )
         .await?,
     );
+    // The admin API, with a token made for this data directory (kept between runs).
+    let token_file = data_dir.join("admin-token");
+    if !token_file.exists() {
+        std::fs::write(&token_file, format!("{}\n", fresh_token()))?;
+    }
+    let token = std::fs::read_to_string(&token_file)?.trim().to_owned();
+    config.control.tokens_file = Some(token_file.clone());
+    let control = herald_control::Control::new(
+        &config.control,
+        herald_control::ControlDeps {
+            rules_client: client.clone(),
+            rules: rules.clone(),
+            status: Some(bus.status_store().await?),
+            node_timeout: Duration::from_secs(5),
+        },
+    )?;
+    let control_listener = TcpListener::bind(config.control.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.control.listen))?;
+    let control_addr = control_listener.local_addr()?;
     readiness.register("cluster").set(true);
 
     let account = seed.accounts.first();
@@ -220,10 +244,11 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         .and_then(|v| v.as_str())
         .unwrap_or("?");
     println!(
-        "\nHerald is running: edge, router and connector, with a carrier simulator on {}.\n\
+        "\nHerald is running: edge, router, connector and the admin API, with a carrier simulator on {}.\n\
          \n  SMPP        {smpp_addr}   system_id {system_id}   password {password}\n  \
          HTTP        http://{http_addr}/v1/messages   (Basic auth {system_id}:{password})\n  \
          metrics     http://{admin_addr}/metrics   (also /healthz, /readyz)\n  \
+         admin API   http://{control_addr}   (gRPC AdminService, bearer token {token})\n  \
          NATS        {}   etcd {}\n  \
          seeded      {seeded} new object(s) from {}\n\
          \nSend a test message with any SMPP client, for example:\n  \
@@ -252,9 +277,11 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         })
     };
     let http_run = edge.serve_http(http, stopped(stop.clone()));
-    let (edge_result, http_result, router_result, connector_result) = tokio::join!(
+    let control_run = control.serve(control_listener, stopped(stop.clone()));
+    let (edge_result, http_result, control_result, router_result, connector_result) = tokio::join!(
         edge_run,
         http_run,
+        control_run,
         router.run(stopped(stop.clone())),
         connector.run(stopped(stop.clone())),
     );
@@ -266,6 +293,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     drop(etcd);
     edge_result.context("edge")?;
     http_result.context("edge HTTP API")?;
+    control_result.context("admin API")?;
     router_result.context("router")?;
     connector_result.context("connector")?;
     println!("stopped; data kept in {}", data_dir.display());
@@ -319,6 +347,23 @@ async fn apply_seed(client: &RulesClient, seed: &Seed, data_dir: &Path) -> anyho
         put(Kind::Route, route.clone()).await?;
     }
     Ok(written)
+}
+
+/// A token for the dev admin API: 128 bits from the standard library's randomly keyed
+/// hasher, as hex.
+fn fresh_token() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut token = String::new();
+    for _ in 0..2 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        token.push_str(&format!("{:016x}", hasher.finish()));
+    }
+    token
 }
 
 /// The port of `url` (`nats://127.0.0.1:4222`, `http://127.0.0.1:2379`), or `default`.
