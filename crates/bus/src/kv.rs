@@ -57,8 +57,10 @@ pub struct StatusStore {
     store: kv::Store,
 }
 
-/// How many times [`StatusStore::advance`] retries a lost compare-and-swap race.
-const ADVANCE_ATTEMPTS: usize = 8;
+/// How many times [`StatusStore::advance`] retries a lost compare-and-swap race. Each
+/// round of a race has a winner, so a writer among N concurrent ones loses at most N - 1
+/// times; a message's status has two or three writers at most, and tests use 16.
+const ADVANCE_ATTEMPTS: usize = 32;
 
 impl StatusStore {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
