@@ -82,6 +82,36 @@ impl Outgoing {
             .with_trace_context()
     }
 
+    /// A message `failed_carrier` could not take, handed back to the routers for the next
+    /// carrier of its route; `None` when the route has no untried candidate left (the
+    /// caller then sends the failure receipt itself).
+    ///
+    /// This is the one implementation of the failover contract (`docs/router.md`): the
+    /// same envelope with `attempt + 1` and the carrier appended to `failed_carriers`,
+    /// published to the accepted-MT subject with dedup id `<id>:<attempt>`.
+    pub fn handed_back(mt: &MtMessage, failed_carrier: &str) -> Option<Self> {
+        let route = mt.route.as_ref()?;
+        let failed = |c: &String| c == failed_carrier || mt.failed_carriers.contains(c);
+        if route.candidates.iter().all(failed) {
+            return None;
+        }
+        let mut next = mt.clone();
+        next.attempt = mt.attempt.saturating_add(1);
+        if !next.failed_carriers.iter().any(|c| c == failed_carrier) {
+            next.failed_carriers.push(failed_carrier.to_owned());
+        }
+        Some(
+            Outgoing::new(
+                subject::mt(&next.account_id),
+                format!("{}:{}", next.id, next.attempt),
+                encode(&next),
+            )
+            .header(MESSAGE_ID_HEADER, &next.id)
+            .header(ACCOUNT_HEADER, &next.account_id)
+            .with_trace_context(),
+        )
+    }
+
     /// An MO from `mo.carrier_id`, for MO routing.
     pub fn mo(mo: &MoMessage) -> Self {
         Outgoing::new(subject::mo(&mo.carrier_id), mo.id.clone(), encode(mo))

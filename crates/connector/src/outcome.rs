@@ -7,9 +7,8 @@
 //! | `ESME_RTHROTTLED`, `ESME_RMSGQFUL` | `Throttled` | bind window and send rate halve; the message is sent again by this connector once pacing allows |
 //! | `ESME_RSYSERR`, `ESME_RX_T_APPN`, a `generic_nack` without error, no answer within the response timeout, the bind lost before the answer | `Temporary` | redelivery after the carrier's `retry_schedule`; after `max_attempts` deliveries it fails as below |
 //! | the session refused the request before writing it (unbinding) | `NotSent` | sent again at once on another bind |
-//! | anything else | `Permanent` | [`failover`] when the route has another candidate, else a failure receipt (`REJECTD`, the carrier's status as the error) |
+//! | anything else | `Permanent` | a hand-back (`Outgoing::handed_back`) when the route has another candidate, else a failure receipt (`REJECTD`, the carrier's status as the error) |
 
-use herald_proto::bus::v1::MtMessage;
 use herald_smpp::session::SessionError;
 use herald_smpp::{CommandStatus, Pdu, PduBody};
 
@@ -78,47 +77,11 @@ pub fn classify(result: &Result<Pdu, SessionError>) -> SubmitOutcome {
     }
 }
 
-/// The router's failover contract, in one place: when a message cannot be delivered
-/// through `carrier`, this returns the message to hand back to the routers, or `None`
-/// when it has nowhere else to go and fails.
-///
-/// Until `docs/router.md` says otherwise: the route (the router's [`RouteDecision`]) must
-/// list more candidates than the carriers already failed plus this one; the message goes
-/// back with `attempt + 1` and `carrier` appended to `failed_carriers`, published to the
-/// accepted subject of its account with dedup id `<id>:<attempt>` (the new attempt).
-///
-/// [`RouteDecision`]: herald_proto::bus::v1::RouteDecision
-pub fn failover(mt: &MtMessage, carrier: &str) -> Option<MtMessage> {
-    let route = mt.route.as_ref()?;
-    let mut failed = mt.failed_carriers.clone();
-    if !failed.iter().any(|c| c == carrier) {
-        failed.push(carrier.to_owned());
-    }
-    let untried = route
-        .candidates
-        .iter()
-        .filter(|c| !failed.contains(c))
-        .count();
-    if untried == 0 {
-        return None;
-    }
-    let mut next = mt.clone();
-    next.attempt = mt.attempt.saturating_add(1);
-    next.failed_carriers = failed;
-    Some(next)
-}
-
-/// The dedup id of a failover hand-back: `<id>:<attempt>`.
-pub fn failover_dedup_id(next: &MtMessage) -> String {
-    format!("{}:{}", next.id, next.attempt)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
-    use herald_proto::bus::v1::RouteDecision;
     use herald_smpp::pdu::MessageIdResp;
     use herald_smpp::session::CloseReason;
     use std::time::Duration;
@@ -163,25 +126,5 @@ mod tests {
         assert!(matches!(classify(&nack), SubmitOutcome::Temporary(_)));
         let label = classify(&resp(CommandStatus::ESME_ROK)).label(&resp(CommandStatus::ESME_ROK));
         assert_eq!(label, "ESME_ROK");
-    }
-
-    #[test]
-    fn failover_needs_an_untried_candidate() {
-        let mut mt = MtMessage {
-            id: "M1".into(),
-            attempt: 0,
-            route: Some(RouteDecision {
-                candidates: vec!["a".into(), "b".into()],
-                ..RouteDecision::default()
-            }),
-            ..MtMessage::default()
-        };
-        let next = failover(&mt, "a").unwrap();
-        assert_eq!(next.attempt, 1);
-        assert_eq!(next.failed_carriers, vec!["a".to_owned()]);
-        assert_eq!(failover_dedup_id(&next), "M1:1");
-        assert!(failover(&next, "b").is_none());
-        mt.route = None;
-        assert!(failover(&mt, "a").is_none());
     }
 }

@@ -18,7 +18,7 @@
 //! - temporary: redelivery after the carrier's retry schedule; once `max_attempts`
 //!   deliveries are spent, it fails as below;
 //! - permanent: failover to the routers when the route has another candidate
-//!   ([`crate::outcome::failover`]), else a failure receipt for the account.
+//!   ([`herald_bus::Outgoing::handed_back`]), else a failure receipt for the account.
 //!
 //! A redelivered message (a connector died, an ack was lost) is looked up in the status
 //! store first: if this carrier already accepted it, it is acked without sending again.
@@ -33,8 +33,7 @@ use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use herald_bus::kv::Stage;
-use herald_bus::publish::{ACCOUNT_HEADER, MESSAGE_ID_HEADER, encode};
-use herald_bus::{ConsumerSpec, Delivery, Outgoing, subject};
+use herald_bus::{ConsumerSpec, Delivery, Outgoing};
 use herald_proto::bus::v1::{
     self as bus, CarrierIdMapping, Event, MessageStatus, MtMessage, Receipt, event,
 };
@@ -53,7 +52,7 @@ use crate::bind::BindEvent;
 use crate::connector::Shared;
 use crate::health::{BindStatus, CarrierStats};
 use crate::inbound::{bus_state, forwarded, response_key};
-use crate::outcome::{SubmitOutcome, classify, failover, failover_dedup_id};
+use crate::outcome::{SubmitOutcome, classify};
 use crate::pacing::{SendRate, Window};
 use crate::submit::{is_expired, submit_sm, unix_ms};
 
@@ -765,16 +764,8 @@ struct Failure {
 async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
     let mt = &job.mt;
     if failure.may_fail_over
-        && let Some(next) = failover(mt, &carrier.id)
+        && let Some(handed) = Outgoing::handed_back(mt, &carrier.id)
     {
-        let handed = Outgoing::new(
-            subject::mt(&next.account_id),
-            failover_dedup_id(&next),
-            encode(&next),
-        )
-        .header(MESSAGE_ID_HEADER, &next.id)
-        .header(ACCOUNT_HEADER, &next.account_id)
-        .with_trace_context();
         match shared.publisher.publish_acked(handed).await {
             Ok(_) => {
                 tracing::info!(message = %mt.id, carrier = %carrier.id, error = %failure.error, "handed back to the routers for failover");

@@ -25,33 +25,13 @@
 //! which the duplicate window drops.
 
 use herald_bus::Outgoing;
-use herald_bus::publish::{ACCOUNT_HEADER, MESSAGE_ID_HEADER, encode};
-use herald_bus::subject;
 use herald_proto::bus::v1::MtMessage;
 
 /// The message to hand back after `carrier` failed on `mt`, or `None` when the route has
-/// no other candidate (the connector then sends the failure receipt itself).
+/// no other candidate (the connector then sends the failure receipt itself). The contract
+/// is implemented once, in [`Outgoing::handed_back`]; connectors call that directly.
 pub fn hand_back(mt: &MtMessage, carrier: &str) -> Option<Outgoing> {
-    let route = mt.route.as_ref()?;
-    let failed = |c: &String| c == carrier || mt.failed_carriers.contains(c);
-    if route.candidates.iter().all(failed) {
-        return None;
-    }
-    let mut next = mt.clone();
-    next.attempt = mt.attempt.saturating_add(1);
-    if !next.failed_carriers.iter().any(|c| c == carrier) {
-        next.failed_carriers.push(carrier.to_owned());
-    }
-    Some(
-        Outgoing::new(
-            subject::mt(&next.account_id),
-            format!("{}:{}", next.id, next.attempt),
-            encode(&next),
-        )
-        .header(MESSAGE_ID_HEADER, &next.id)
-        .header(ACCOUNT_HEADER, &next.account_id)
-        .with_trace_context(),
-    )
+    Outgoing::handed_back(mt, carrier)
 }
 
 #[cfg(test)]
