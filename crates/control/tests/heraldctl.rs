@@ -1,5 +1,7 @@
 //! `heraldctl` against an in-process control plane on real etcd: `get` as JSON, `apply`
-//! with `--dry-run`, creating, then nothing to do, and a wrong token refused.
+//! with `--dry-run`, creating, then nothing to do, and a wrong token refused; with real
+//! NATS too: `msg` prints a message's history, `route explain` the chosen route, and
+//! `-o yaml` output parses as YAML.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::process::Output;
@@ -179,6 +181,153 @@ async fn heraldctl_gets_applies_and_reports_errors() {
         error.contains("unauthenticated: unknown bearer token"),
         "{error}"
     );
+
+    let _ = stop.send(());
+    serving.await.unwrap().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
+    use herald_proto::bus::v1::{MessageState, MessageStatus};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let store_config = StoreConfig::new([etcd.client_url()]);
+    let client = RulesClient::connect(&store_config).await.unwrap();
+    // A carrier and a route for UK numbers, seeded before the rules snapshot is loaded.
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Absent)
+        .await
+        .unwrap();
+    let route = serde_json::json!({
+        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Absent)
+        .await
+        .unwrap();
+    let rules = RulesStore::connect(store_config).await.unwrap();
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let status = bus.status_store().await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+    let config = ControlConfig {
+        tokens_file: Some(tokens),
+        ..ControlConfig::default()
+    };
+    let deps = ControlDeps {
+        rules_client: client.clone(),
+        rules,
+        status: Some(status.clone()),
+        node_timeout: Duration::from_secs(2),
+    };
+    let control = Control::new(&config, deps).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let server = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(control.serve(listener, async {
+        let _ = stopped.await;
+    }));
+
+    // A message's status, accepted then final (delivered), as edge and connector record it.
+    let id = "HERALDCTLMSG0001";
+    for (stage, state, at) in [
+        ("accepted", MessageState::Enroute, 1_700_000_000_000),
+        ("final", MessageState::Delivered, 1_700_000_001_500),
+    ] {
+        let recorded = status
+            .advance(&MessageStatus {
+                message_id: id.into(),
+                account_id: "acme".into(),
+                state: state.into(),
+                stage: stage.into(),
+                carrier_id: "sim".into(),
+                updated_unix_ms: at,
+                ..MessageStatus::default()
+            })
+            .await
+            .unwrap();
+        assert!(recorded);
+    }
+    let out = heraldctl(&server, TOKEN, &["msg", id]).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains(&format!("message:  {id}")), "{text}");
+    assert!(text.contains("account:  acme"), "{text}");
+    assert!(text.contains("carrier:  sim"), "{text}");
+    assert!(text.contains("state:    delivered"), "{text}");
+    assert!(text.contains("AT") && text.contains("STATE"), "{text}");
+    let accepted = text.find("2023-11-14 22:13:20.000  accepted");
+    let delivered = text.find("2023-11-14 22:13:21.500  final");
+    assert!(
+        accepted.is_some() && delivered.is_some() && accepted < delivered,
+        "history oldest first, in UTC: {text}"
+    );
+    let out = heraldctl(&server, TOKEN, &["msg", "NOSUCHMESSAGE"]).await;
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let error = String::from_utf8_lossy(&out.stderr);
+    assert!(error.contains("not found"), "{error}");
+
+    // msg -o yaml parses as YAML.
+    let out = heraldctl(&server, TOKEN, &["msg", id, "-o", "yaml"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(yaml["message_id"].as_str(), Some(id));
+    assert_eq!(yaml["state"].as_str(), Some("delivered"));
+    let history = yaml["history"].as_sequence().unwrap();
+    assert_eq!(history.len(), 2, "{yaml:?}");
+    assert_eq!(history[1]["state"].as_str(), Some("final"));
+
+    // route explain: the seeded route and its carrier.
+    let explain = [
+        "route",
+        "explain",
+        "--account",
+        "acme",
+        "--to",
+        "+447700900001",
+    ];
+    let out = heraldctl(&server, TOKEN, &explain).await;
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("rule:     uk"), "{text}");
+    assert!(text.contains("carrier:  sim"), "{text}");
+    assert!(text.contains("CANDIDATE"), "{text}");
+    let mut yaml_args = explain.to_vec();
+    yaml_args.extend(["-o", "yaml"]);
+    let out = heraldctl(&server, TOKEN, &yaml_args).await;
+    assert!(out.status.success(), "{out:?}");
+    let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(yaml["rule_id"].as_str(), Some("uk"));
+    assert_eq!(yaml["carrier_id"].as_str(), Some("sim"));
+    assert_eq!(yaml["candidates"][0]["carrier_id"].as_str(), Some("sim"));
+    // A destination no route takes: no rule, no carrier.
+    let out = heraldctl(
+        &server,
+        TOKEN,
+        &["route", "explain", "--account", "acme", "--to", "+15550100"],
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("rule:     -"), "{text}");
+    assert!(text.contains("reason:   no_route"), "{text}");
+
+    // get routes -o yaml parses as YAML, as a rules file would.
+    let out = heraldctl(&server, TOKEN, &["get", "routes", "-o", "yaml"]).await;
+    assert!(out.status.success(), "{out:?}");
+    let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    assert_eq!(yaml["routes"][0]["id"].as_str(), Some("uk"));
+    assert_eq!(yaml["routes"][0]["action"]["carrier"].as_str(), Some("sim"));
 
     let _ = stop.send(());
     serving.await.unwrap().unwrap();

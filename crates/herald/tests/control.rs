@@ -1,5 +1,6 @@
 //! `herald control` against real NATS and etcd: the admin API refuses calls without a
-//! token, writes rules with compare-and-swap, lists nodes and explains routes.
+//! token, writes rules with compare-and-swap, lists nodes and explains routes; lists and
+//! deletes rules objects, looks up a message, lists an edge's sessions and drains it.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::process::Stdio;
@@ -7,7 +8,8 @@ use std::time::Duration;
 
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_proto::admin::v1::{
-    ExplainRouteRequest, GetRequest, Kind, ListNodesRequest, Object, PutRequest,
+    DeleteRequest, DrainNodeRequest, ExplainRouteRequest, GetMessageRequest, GetRequest, Kind,
+    ListNodesRequest, ListRequest, ListSessionsRequest, Object, PutRequest,
 };
 use herald_rules::{Expected, PasswordHash, RulesClient, StoreConfig};
 use tokio::process::Command;
@@ -238,4 +240,295 @@ async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_ro
         .into_inner();
     assert!(nowhere.rule_id.is_empty(), "{nowhere:?}");
     assert!(nowhere.reason.starts_with("no_route"), "{nowhere:?}");
+}
+
+/// Starts `herald edge` as node `id` and waits for its registration; its SMPP address.
+async fn spawn_edge(
+    id: &str,
+    nats: &herald_harness::NatsServer,
+    etcd: &herald_harness::Etcd,
+    client: &RulesClient,
+) -> (tokio::process::Child, String) {
+    let child = Command::new(HERALD)
+        .arg("edge")
+        .env_remove("HERALD_CONFIG")
+        .env("HERALD_NODE__ID", id)
+        .env("HERALD_NATS__URLS", nats.client_url())
+        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
+        .env("HERALD_ETCD__LEASE_TTL", "3s")
+        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
+        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
+        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let nodes = client.list_nodes(Some("edge")).await.unwrap();
+        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
+            return (child, node.addresses["smpp"].clone());
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "edge never registered"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_lists_deletes_looks_up_messages_lists_sessions_and_drains_an_edge() {
+    use bytes::Bytes;
+    use herald_proto::bus::v1::{MessageState, MessageStatus};
+    use herald_smpp::pdu::{Bind, SubmitSm};
+    use herald_smpp::session::{BindMode, CloseReason, SessionConfig, bind};
+    use herald_smpp::types::{Address, COctetString};
+    use herald_smpp::{CommandStatus, PduBody};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    client
+        .put_json(
+            herald_rules::Kind::Account,
+            "acme",
+            &account_json(100),
+            Expected::Absent,
+        )
+        .await
+        .unwrap();
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(
+            herald_rules::Kind::Carrier,
+            "sim",
+            &carrier.to_string(),
+            Expected::Any,
+        )
+        .await
+        .unwrap();
+    let route = serde_json::json!({
+        "id": "all", "priority": 10, "match": {},
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(
+            herald_rules::Kind::Route,
+            "all",
+            &route.to_string(),
+            Expected::Any,
+        )
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+    let (_control, address) = spawn_control(&nats, &etcd, &client, &tokens).await;
+    let (mut edge, smpp) = spawn_edge("edge-admin-test", &nats, &etcd, &client).await;
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut api = AdminServiceClient::new(channel);
+
+    // List: every object of the kind, with its revision.
+    let accounts = api
+        .list(authed(ListRequest {
+            kind: Kind::Account.into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(accounts.objects.len(), 1, "{accounts:?}");
+    let acme = &accounts.objects[0];
+    assert_eq!(acme.id, "acme");
+    assert_eq!(acme.kind, i32::from(Kind::Account));
+    assert!(acme.mod_revision > 0 && accounts.revision >= acme.mod_revision);
+    let routes = api
+        .list(authed(ListRequest {
+            kind: Kind::Route.into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .objects;
+    let ids: Vec<_> = routes.iter().map(|o| o.id.as_str()).collect();
+    assert_eq!(ids, ["all"]);
+    let unspecified = api
+        .list(authed(ListRequest {
+            kind: Kind::Unspecified.into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(unspecified.code(), Code::InvalidArgument, "{unspecified:?}");
+
+    // A message submitted through the edge; its final status recorded as a connector would.
+    let io = tokio::net::TcpStream::connect(&smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+        .await
+        .unwrap();
+    let resp = session
+        .request(PduBody::SubmitSm(SubmitSm {
+            source: Address::international("447700900000"),
+            dest: Address::international("447700900001"),
+            short_message: Bytes::from_static(b"look me up"),
+            ..SubmitSm::default()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let PduBody::SubmitSmResp(resp) = resp.body else {
+        panic!("{resp:?}")
+    };
+    let id = resp.message_id.to_string_lossy();
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let status = bus.status_store().await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let recorded = status
+        .advance(&MessageStatus {
+            message_id: id.clone(),
+            account_id: "acme".into(),
+            state: MessageState::Delivered.into(),
+            stage: "final".into(),
+            carrier_id: "sim".into(),
+            updated_unix_ms: i64::try_from(now.as_millis()).unwrap(),
+            ..MessageStatus::default()
+        })
+        .await
+        .unwrap();
+    assert!(recorded);
+    let message = api
+        .get_message(authed(GetMessageRequest {
+            message_id: id.clone(),
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(message.message_id, id);
+    assert_eq!(message.account_id, "acme");
+    assert_eq!(message.carrier_id, "sim");
+    assert_eq!(message.state, "delivered", "{message:?}");
+    let last = message.history.last().unwrap();
+    assert_eq!(last.state, "final", "{message:?}");
+    assert!(last.at_unix_ms > 0);
+    let unknown = api
+        .get_message(authed(GetMessageRequest {
+            message_id: "NOSUCHMESSAGE0000".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound, "{unknown:?}");
+
+    // ListSessions: the ESME's session on the edge, across all edges and on the named one.
+    for node_id in ["", "edge-admin-test"] {
+        let sessions = api
+            .list_sessions(authed(ListSessionsRequest {
+                node_id: node_id.into(),
+                account_id: String::new(),
+            }))
+            .await
+            .unwrap()
+            .into_inner()
+            .sessions;
+        assert_eq!(sessions.len(), 1, "{sessions:?}");
+        assert_eq!(sessions[0].node_id, "edge-admin-test");
+        assert_eq!(sessions[0].account_id, "acme");
+        assert_eq!(sessions[0].bind_mode, "transceiver");
+    }
+    let nobody = api
+        .list_sessions(authed(ListSessionsRequest {
+            node_id: "no-such-edge".into(),
+            account_id: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(nobody.code(), Code::NotFound, "{nobody:?}");
+
+    // DrainNode: the edge unbinds the ESME and exits 0.
+    let drained = api
+        .drain_node(authed(DrainNodeRequest {
+            node_id: "edge-admin-test".into(),
+            grace_seconds: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(drained.draining);
+    let closed = tokio::time::timeout(PATIENCE, session.closed())
+        .await
+        .unwrap();
+    assert_eq!(closed, CloseReason::PeerUnbound);
+    let exit = tokio::time::timeout(PATIENCE, edge.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exit.code(), Some(0));
+
+    // Delete: a wrong revision is refused with the current one, the right one deletes.
+    let delete = |expected_revision: i64| DeleteRequest {
+        kind: Kind::Account.into(),
+        id: "acme".into(),
+        expected_revision,
+    };
+    let stale = api
+        .delete(authed(delete(acme.mod_revision - 1)))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::Aborted, "{stale:?}");
+    assert_eq!(
+        stale.metadata().get("x-herald-current-revision").unwrap(),
+        acme.mod_revision.to_string().as_str()
+    );
+    assert!(
+        client
+            .get_json(herald_rules::Kind::Account, "acme")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let deleted = api
+        .delete(authed(delete(acme.mod_revision)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(deleted.revision > acme.mod_revision);
+    let gone = api
+        .get(authed(GetRequest {
+            kind: Kind::Account.into(),
+            id: "acme".into(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), Code::NotFound, "{gone:?}");
+    // Unconditionally deleting what is absent succeeds.
+    api.delete(authed(delete(0))).await.unwrap();
+    let left = api
+        .list(authed(ListRequest {
+            kind: Kind::Account.into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .objects;
+    assert!(left.is_empty(), "{left:?}");
 }
