@@ -47,11 +47,12 @@ pub(crate) async fn serve(
 ) {
     let mut pending: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
     let mut quota = QuotaCache::default();
+    let metrics = Arc::new(SessionMetrics::new(&account_id));
     loop {
         tokio::select! {
             inbound = inbox.recv() => match inbound {
                 Some(inbound) => {
-                    if let Some(work) = handle(&shared, &account_id, &session, inbound, pending.len(), &mut quota).await {
+                    if let Some(work) = handle(&shared, &account_id, &session, inbound, pending.len(), &mut quota, &metrics).await {
                         pending.push(work);
                     }
                 }
@@ -73,6 +74,7 @@ async fn handle(
     inbound: Inbound,
     in_flight: usize,
     quota: &mut QuotaCache,
+    metrics: &Arc<SessionMetrics>,
 ) -> Option<BoxFuture<'static, ()>> {
     let Inbound { pdu, responder } = inbound;
     let snapshot = shared.rules.snapshot();
@@ -96,6 +98,7 @@ async fn handle(
                     &snapshot,
                     account,
                     &quota,
+                    metrics,
                     sm,
                     Reply::SubmitSm(responder),
                 )
@@ -112,6 +115,7 @@ async fn handle(
                     &snapshot,
                     account,
                     &quota,
+                    metrics,
                     from_data_sm(data),
                     Reply::DataSm(responder),
                 )
@@ -134,6 +138,46 @@ async fn handle(
             responder.respond(PduBody::GenericNack, CommandStatus::ESME_RINVCMDID);
             None
         }
+    }
+}
+
+/// The metric handles a session records on every accepted message, looked up once when it
+/// binds: recording through a handle is an atomic update, with no registry lookup and no
+/// label allocation per message. Refusals (rare) go through [`count_submit`].
+struct SessionMetrics {
+    account: String,
+    accepted: [metrics::Counter; 2],
+    latency: metrics::Histogram,
+    in_flight: metrics::Gauge,
+}
+
+impl SessionMetrics {
+    /// The commands whose acceptances are counted through a handle.
+    const COMMANDS: [&'static str; 2] = ["submit_sm", "data_sm"];
+
+    fn new(account: &str) -> Self {
+        let accepted = Self::COMMANDS.map(|command| {
+            metrics::counter!(
+                names::EDGE_SUBMIT_TOTAL,
+                names::labels::ACCOUNT => account.to_owned(),
+                names::labels::COMMAND => command,
+                names::labels::STATUS => CommandStatus::ESME_ROK.name()
+            )
+        });
+        SessionMetrics {
+            account: account.to_owned(),
+            accepted,
+            latency: metrics::histogram!(names::EDGE_SUBMIT_SECONDS),
+            in_flight: metrics::gauge!(names::EDGE_INFLIGHT),
+        }
+    }
+
+    fn accepted(&self, command: &'static str) -> &metrics::Counter {
+        let index = Self::COMMANDS
+            .iter()
+            .position(|c| *c == command)
+            .unwrap_or(0);
+        &self.accepted[index]
     }
 }
 
@@ -202,28 +246,28 @@ async fn submit(
     snapshot: &RulesSnapshot,
     account: &Account,
     quota: &AccountQuota,
+    metrics: &Arc<SessionMetrics>,
     sm: SubmitSm,
     reply: Reply,
 ) -> BoxFuture<'static, ()> {
     let started = std::time::Instant::now();
-    let account_id = account.id.clone();
     let command = reply.command();
+    let metrics = metrics.clone();
     match accept(shared, snapshot, account, quota, &sm, None, command).await {
         Ok((message_id, ack)) => Box::pin(async move {
-            let in_flight = metrics::gauge!(names::EDGE_INFLIGHT);
-            in_flight.increment(1.0);
+            metrics.in_flight.increment(1.0);
             match confirm(ack).await {
                 Ok(()) => {
-                    count_submit(&account_id, command, CommandStatus::ESME_ROK);
+                    metrics.accepted(command).increment(1);
                     reply.ok(&message_id);
                 }
                 Err(Rejection { status, .. }) => {
-                    count_submit(&account_id, command, status);
+                    count_submit(&metrics.account, command, status);
                     reply.fail(status);
                 }
             }
-            in_flight.decrement(1.0);
-            metrics::histogram!(names::EDGE_SUBMIT_SECONDS).record(started.elapsed().as_secs_f64());
+            metrics.in_flight.decrement(1.0);
+            metrics.latency.record(started.elapsed().as_secs_f64());
         }),
         Err(status) => {
             reply.fail(status);
@@ -272,7 +316,7 @@ pub(crate) fn admit(
         rejection
     };
     let checked = check_submit(sm, now).map_err(refused)?;
-    let sender = sm.source.addr.to_string_lossy();
+    let sender = sm.source.addr.to_text();
     if !sender.is_empty() && !account.sender_ids.permits(&sender) {
         return Err(refused(Rejection {
             status: CommandStatus::ESME_RINVSRCADR,
@@ -282,7 +326,7 @@ pub(crate) fn admit(
     // The same evaluation the router makes: a destination no route takes is refused now,
     // not after a round trip through the bus. Other outcomes (reject routes, opt-outs,
     // carriers down) are accepted and end in a failure receipt from the router.
-    let destination = sm.dest.addr.to_string_lossy();
+    let destination = sm.dest.addr.to_text();
     let request = RouteRequest::new(&account.id, &sender, &destination, sm.data_coding.0, now)
         .destination_ton(sm.dest.ton.0)
         .default_time_zone(shared.route_time_zone);

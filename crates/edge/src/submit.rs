@@ -337,17 +337,8 @@ pub fn envelope(sm: &SubmitSm, checked: &CheckedSubmit, origin: Origin<'_>) -> b
 /// An SMPP address as the bus carries it. Non-UTF-8 octets (a Latin-1 sender name) are
 /// kept as Latin-1 characters, so the connector can write back the same octets.
 pub fn address(address: &Address) -> bus::Address {
-    let addr = match address.addr.as_str() {
-        Some(text) => text.to_owned(),
-        None => address
-            .addr
-            .as_bytes()
-            .iter()
-            .map(|&b| char::from(b))
-            .collect(),
-    };
     bus::Address {
-        addr,
+        addr: address.addr.to_string_lossy(),
         ton: u32::from(address.ton.0),
         npi: u32::from(address.npi.0),
     }

@@ -58,9 +58,15 @@ impl COctetString {
 
     /// The text: UTF-8 when valid (which includes all ASCII), Latin-1 otherwise.
     pub fn to_string_lossy(&self) -> String {
+        self.to_text().into_owned()
+    }
+
+    /// The text as [`COctetString::to_string_lossy`] reads it, borrowed when the octets are
+    /// UTF-8 (the common case), so hot paths read addresses without allocating.
+    pub fn to_text(&self) -> std::borrow::Cow<'_, str> {
         match std::str::from_utf8(&self.0) {
-            Ok(s) => s.to_owned(),
-            Err(_) => self.0.iter().map(|&b| char::from(b)).collect(),
+            Ok(s) => std::borrow::Cow::Borrowed(s),
+            Err(_) => std::borrow::Cow::Owned(self.0.iter().map(|&b| char::from(b)).collect()),
         }
     }
 
