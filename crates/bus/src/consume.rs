@@ -28,8 +28,8 @@ use futures::StreamExt as _;
 
 use crate::error::BusError;
 use crate::publish::{Outgoing, Publisher};
-use crate::subject;
 use crate::topology::StreamKind;
+use crate::{stats, subject};
 
 /// Header on a dead letter: why it was given up.
 pub const DLQ_REASON_HEADER: &str = "Herald-Dlq-Reason";
@@ -342,7 +342,9 @@ impl Delivery {
 
     /// Done: the server removes it from a work queue.
     pub async fn ack(self) -> Result<(), BusError> {
-        self.message.ack().await.map_err(|e| self.error("ack", e))
+        self.message.ack().await.map_err(|e| self.error("ack", e))?;
+        stats::consume_metrics().ack.increment(1);
+        Ok(())
     }
 
     /// Done, and waits until the server confirms the ack, so it cannot be redelivered.
@@ -350,7 +352,9 @@ impl Delivery {
         self.message
             .double_ack()
             .await
-            .map_err(|e| self.error("ack", e))
+            .map_err(|e| self.error("ack", e))?;
+        stats::consume_metrics().ack.increment(1);
+        Ok(())
     }
 
     /// Failed for now: redeliver after the backoff for this attempt, or move it to the
@@ -369,7 +373,9 @@ impl Delivery {
         self.message
             .ack_with(AckKind::Nak(Some(delay)))
             .await
-            .map_err(|e| self.error("nak", e))
+            .map_err(|e| self.error("nak", e))?;
+        stats::consume_metrics().nak.increment(1);
+        Ok(())
     }
 
     /// Still working on it: resets the ack wait.
@@ -421,7 +427,9 @@ impl Delivery {
         self.message
             .ack_with(AckKind::Term)
             .await
-            .map_err(|e| self.error("term", e))
+            .map_err(|e| self.error("term", e))?;
+        stats::consume_metrics().dead_letter.increment(1);
+        Ok(())
     }
 
     fn error(&self, action: &'static str, source: async_nats::Error) -> BusError {

@@ -12,6 +12,7 @@
 //! - [`publish`]: pipelined publishing with the message id as the dedup id.
 //! - [`consume`]: durable pull consumers; ack, retry with backoff, in-progress, dead letters.
 //! - [`kv`]: the status store and the carrier-id map.
+//! - [`stats`]: publish and consume counters, and stream and consumer depths.
 //!
 //! [`Bus::connect`] is the entry point: it connects, declares the topology and hands out
 //! publishers, consumers and stores.
@@ -22,6 +23,7 @@ pub mod consume;
 pub mod error;
 pub mod kv;
 pub mod publish;
+pub mod stats;
 pub mod subject;
 pub mod topology;
 
@@ -32,6 +34,7 @@ pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, StatusStore};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
+pub use stats::{DepthPoller, Depths};
 pub use topology::{StreamKind, Topology};
 
 /// A connection to the bus with its topology declared.

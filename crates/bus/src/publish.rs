@@ -15,7 +15,7 @@
 //! [`BusError::Full`] instead of queueing without bound.
 
 use std::future::IntoFuture;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, context::PublishErrorKind};
@@ -24,7 +24,7 @@ use futures::future::BoxFuture;
 use herald_proto::bus::v1::{Event, MoMessage, MtMessage, event};
 
 use crate::error::BusError;
-use crate::subject;
+use crate::{stats, subject};
 
 /// Header carrying the Herald message id on every bus message.
 pub const MESSAGE_ID_HEADER: &str = "Herald-Msg-Id";
@@ -175,6 +175,7 @@ pub struct Acked {
 pub struct PendingAck {
     subject: String,
     timeout: Duration,
+    sent: Instant,
     ack: jetstream::context::PublishAckFuture,
 }
 
@@ -194,22 +195,38 @@ impl IntoFuture for PendingAck {
         let PendingAck {
             subject,
             timeout,
+            sent,
             ack,
         } = self;
         Box::pin(async move {
-            match ack.await {
-                Ok(ack) => Ok(Acked {
-                    stream: ack.stream,
-                    sequence: ack.sequence,
-                    duplicate: ack.duplicate,
-                }),
+            let answer = ack.await;
+            let metrics = stats::publish_metrics();
+            metrics.inflight.decrement(1.0);
+            match answer {
+                Ok(ack) => {
+                    metrics.seconds.record(sent.elapsed().as_secs_f64());
+                    if ack.duplicate {
+                        metrics.duplicate.increment(1);
+                    } else {
+                        metrics.ok.increment(1);
+                    }
+                    Ok(Acked {
+                        stream: ack.stream,
+                        sequence: ack.sequence,
+                        duplicate: ack.duplicate,
+                    })
+                }
                 Err(err) if err.kind() == PublishErrorKind::TimedOut => {
+                    metrics.error.increment(1);
                     Err(BusError::AckTimeout(timeout))
                 }
-                Err(err) => Err(BusError::Publish {
-                    subject,
-                    source: Box::new(err),
-                }),
+                Err(err) => {
+                    metrics.error.increment(1);
+                    Err(BusError::Publish {
+                        subject,
+                        source: Box::new(err),
+                    })
+                }
             }
         })
     }
@@ -241,17 +258,29 @@ impl Publisher {
             .payload(payload)
             .headers(headers)
             .message_id(id);
+        let sent = Instant::now();
+        let metrics = stats::publish_metrics();
         match self.jetstream.send_publish(subject.clone(), publish).await {
-            Ok(ack) => Ok(PendingAck {
-                subject,
-                timeout: self.timeout,
-                ack,
-            }),
-            Err(err) if err.kind() == PublishErrorKind::MaxAckPending => Err(BusError::Full),
-            Err(err) => Err(BusError::Publish {
-                subject,
-                source: Box::new(err),
-            }),
+            Ok(ack) => {
+                metrics.inflight.increment(1.0);
+                Ok(PendingAck {
+                    subject,
+                    timeout: self.timeout,
+                    sent,
+                    ack,
+                })
+            }
+            Err(err) if err.kind() == PublishErrorKind::MaxAckPending => {
+                metrics.full.increment(1);
+                Err(BusError::Full)
+            }
+            Err(err) => {
+                metrics.error.increment(1);
+                Err(BusError::Publish {
+                    subject,
+                    source: Box::new(err),
+                })
+            }
         }
     }
 

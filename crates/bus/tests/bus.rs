@@ -498,3 +498,66 @@ async fn cancel_marks_reach_followers_and_stay_with_their_account() {
     );
     assert!(!set.contains("acme", "never"));
 }
+
+#[tokio::test]
+async fn depths_count_stored_undelivered_and_unacked_messages() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.publisher();
+    for i in 0..5 {
+        publisher
+            .publish_acked(Outgoing::accepted(&mt(&format!("d{i}"), "acme")))
+            .await
+            .unwrap();
+    }
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(2).await.unwrap();
+    // Two taken and held unacked; three still waiting for any router.
+    let first = deliveries.next().await.unwrap().unwrap();
+    let second = deliveries.next().await.unwrap().unwrap();
+
+    let depths = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let depths = herald_bus::Depths::fetch(bus.jetstream()).await.unwrap();
+            let routers = depths
+                .consumers
+                .iter()
+                .find(|c| c.stream == "HERALD_MT" && c.consumer == "routers")
+                .cloned();
+            if routers.as_ref().is_some_and(|c| c.ack_pending >= 2) {
+                return depths;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the deliveries show as ack pending");
+    let stored: Vec<_> = depths.streams.iter().map(|(name, _)| *name).collect();
+    assert_eq!(
+        stored,
+        StreamKind::ALL.map(StreamKind::name).to_vec(),
+        "every stream is reported"
+    );
+    assert!(depths.streams.contains(&("HERALD_MT", 5)));
+    let routers = depths
+        .consumers
+        .iter()
+        .find(|c| c.consumer == "routers" && c.stream == "HERALD_MT")
+        .unwrap();
+    // The pull may have buffered more than the two read; what is not delivered is pending.
+    assert_eq!(routers.pending + routers.ack_pending, 5);
+
+    first.ack().await.unwrap();
+    second.ack().await.unwrap();
+    drop(deliveries);
+    tokio::time::timeout(PATIENCE, async {
+        loop {
+            let depths = herald_bus::Depths::fetch(bus.jetstream()).await.unwrap();
+            if depths.streams.contains(&("HERALD_MT", 3)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("acked messages leave the work queue");
+}

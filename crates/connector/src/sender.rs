@@ -91,6 +91,27 @@ impl CarrierPlan {
     }
 }
 
+/// What the rules allow a carrier, as gauges, so dashboards can set use against limits.
+struct CarrierLimitGauges {
+    binds: metrics::Gauge,
+    tps: metrics::Gauge,
+}
+
+impl CarrierLimitGauges {
+    fn new(carrier_id: &str) -> CarrierLimitGauges {
+        let label = || (names::labels::CARRIER, carrier_id.to_owned());
+        CarrierLimitGauges {
+            binds: metrics::gauge!(names::CONNECTOR_BINDS_CONFIGURED, &[label()]),
+            tps: metrics::gauge!(names::CONNECTOR_TPS_LIMIT, &[label()]),
+        }
+    }
+
+    fn set(&self, carrier: &Carrier) {
+        self.binds.set(f64::from(carrier.binds));
+        self.tps.set(f64::from(carrier.throughput.tps));
+    }
+}
+
 /// A bound session the sender may use.
 struct Lane {
     /// Unique per bound session (a slot rebinds as a new lane), so answers from a lost
@@ -207,6 +228,12 @@ impl CarrierSender {
             names::CONNECTOR_SUBMIT_SECONDS,
             names::labels::CARRIER => self.carrier_id.clone()
         );
+        let window_gauge = metrics::gauge!(
+            names::CONNECTOR_WINDOW_SIZE,
+            names::labels::CARRIER => self.carrier_id.clone()
+        );
+        let limits = CarrierLimitGauges::new(&self.carrier_id);
+        limits.set(&s.carrier);
         let ack_wait = self.shared.config.ack_wait;
         let mut keepalive = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(100)));
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -233,6 +260,9 @@ impl CarrierSender {
             }
             self.dispatch(&mut s);
             inflight_gauge.set(f64::from(s.lanes.iter().map(|l| l.in_flight).sum::<u32>()));
+            window_gauge.set(f64::from(
+                s.lanes.iter().map(|l| l.window.limit()).sum::<u32>(),
+            ));
             if s.draining
                 && s.submits.is_empty()
                 && s.settling.is_empty()
@@ -299,6 +329,7 @@ impl CarrierSender {
                         lane.window.set_max(plan.carrier.window);
                     }
                     s.carrier = plan.carrier;
+                    limits.set(&s.carrier);
                     self.stats.set_rate(s.rate.rate());
                 }
                 _ = self.stop.changed(), if !s.draining => s.draining = true,
@@ -317,6 +348,7 @@ impl CarrierSender {
             p.stop().await;
         }
         inflight_gauge.set(0.0);
+        window_gauge.set(0.0);
     }
 
     fn start_puller(&self, s: &State) -> Puller {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use herald_bus::Bus;
+use herald_bus::{Bus, DepthPoller};
 use herald_config::Config;
 use herald_connector::{Connector, ConnectorDeps};
 use herald_edge::{Edge, EdgeDeps};
@@ -190,6 +190,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         },
     )
     .await?;
+    let _depths = DepthPoller::start(bus.jetstream().clone(), crate::node::DEPTH_POLL_INTERVAL);
     let router = Router::new(
         config.router.clone(),
         RouterDeps {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use herald_bus::{Bus, BusConfig};
+use herald_bus::{Bus, BusConfig, DepthPoller};
 use herald_config::{Config, LogFormat};
 use herald_connector::{Connector, ConnectorDeps};
 use herald_control::{Control, ControlDeps};
@@ -24,6 +24,8 @@ use tokio::sync::watch;
 
 /// The version registered with the node and shown in `herald_node_info`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// How often routers poll the bus for its stream and consumer depths.
+pub(crate) const DEPTH_POLL_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Runs `role` until SIGTERM or Ctrl-C, then drains and returns.
 pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()> {
@@ -218,6 +220,8 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
         }
         ("router", _) => {
+            // Routers are in every deployment, so they report the bus's depths.
+            let _depths = DepthPoller::start(bus.jetstream().clone(), DEPTH_POLL_INTERVAL);
             let router = Router::new(
                 config.router.clone(),
                 RouterDeps {

@@ -39,9 +39,13 @@ pub mod labels {
     pub const NODE: &str = "node";
     /// The Herald version (only on `herald_node_info`).
     pub const VERSION: &str = "version";
+    /// A JetStream stream name (`HERALD_MT`, ...).
+    pub const STREAM: &str = "stream";
+    /// A durable consumer's name (one per role queue, carrier or account).
+    pub const CONSUMER: &str = "consumer";
 }
 
-use labels::{ACCOUNT, CARRIER, COMMAND, MODE, NODE, ROLE, STATUS, VERSION};
+use labels::{ACCOUNT, CARRIER, COMMAND, CONSUMER, MODE, NODE, ROLE, STATUS, STREAM, VERSION};
 
 // Edge: SMPP server for ESMEs and HTTP submit API.
 
@@ -96,6 +100,12 @@ pub const CONNECTOR_INFLIGHT: &str = "herald_connector_inflight";
 pub const CONNECTOR_RECEIPTS_TOTAL: &str = "herald_connector_receipts_total";
 /// MO messages received from carriers.
 pub const CONNECTOR_MO_TOTAL: &str = "herald_connector_mo_total";
+/// Binds the carrier's rules allow across the cluster.
+pub const CONNECTOR_BINDS_CONFIGURED: &str = "herald_connector_binds_configured";
+/// The carrier's TPS limit from the rules, across the cluster.
+pub const CONNECTOR_TPS_LIMIT: &str = "herald_connector_tps_limit";
+/// The sum of this connector's current submit windows to the carrier.
+pub const CONNECTOR_WINDOW_SIZE: &str = "herald_connector_window_size";
 
 // Bus (JetStream).
 
@@ -109,6 +119,12 @@ pub const BUS_INFLIGHT_PUBLISHES: &str = "herald_bus_inflight_publishes";
 pub const BUS_CONSUME_TOTAL: &str = "herald_bus_consume_total";
 /// 1 while connected to NATS, 0 otherwise.
 pub const BUS_CONNECTED: &str = "herald_bus_connected";
+/// Messages stored in a stream (polled by routers).
+pub const BUS_STREAM_MESSAGES: &str = "herald_bus_stream_messages";
+/// Messages of a stream not yet delivered to a durable consumer (polled by routers).
+pub const BUS_CONSUMER_PENDING: &str = "herald_bus_consumer_pending";
+/// Messages delivered to a durable consumer and not yet acknowledged (polled by routers).
+pub const BUS_CONSUMER_ACK_PENDING: &str = "herald_bus_consumer_ack_pending";
 
 // Rules (etcd).
 
@@ -312,38 +328,80 @@ pub const ALL: &[MetricDef] = &[
         "MO messages received from carriers.",
     ),
     def(
+        CONNECTOR_BINDS_CONFIGURED,
+        Gauge,
+        Unit::Count,
+        &[CARRIER],
+        "Binds the carrier's rules allow across the cluster.",
+    ),
+    def(
+        CONNECTOR_TPS_LIMIT,
+        Gauge,
+        Unit::Count,
+        &[CARRIER],
+        "The carrier's TPS limit from the rules, across the cluster.",
+    ),
+    def(
+        CONNECTOR_WINDOW_SIZE,
+        Gauge,
+        Unit::Count,
+        &[CARRIER],
+        "The sum of this connector's current submit windows to the carrier.",
+    ),
+    def(
         BUS_PUBLISH_TOTAL,
         Counter,
         Unit::Count,
-        &[ROLE, STATUS],
+        &[STATUS],
         "Publishes to the bus, by outcome.",
     ),
     def(
         BUS_PUBLISH_SECONDS,
         Histogram,
         Unit::Seconds,
-        &[ROLE],
+        &[],
         "Time from a publish to its JetStream ack.",
     ),
     def(
         BUS_INFLIGHT_PUBLISHES,
         Gauge,
         Unit::Count,
-        &[ROLE],
+        &[],
         "Publishes currently awaiting their ack.",
     ),
     def(
         BUS_CONSUME_TOTAL,
         Counter,
         Unit::Count,
-        &[ROLE, STATUS],
+        &[STATUS],
         "Messages consumed from the bus, by outcome.",
+    ),
+    def(
+        BUS_STREAM_MESSAGES,
+        Gauge,
+        Unit::Count,
+        &[STREAM],
+        "Messages stored in a stream (polled by routers).",
+    ),
+    def(
+        BUS_CONSUMER_PENDING,
+        Gauge,
+        Unit::Count,
+        &[STREAM, CONSUMER],
+        "Messages of a stream not yet delivered to a durable consumer (polled by routers).",
+    ),
+    def(
+        BUS_CONSUMER_ACK_PENDING,
+        Gauge,
+        Unit::Count,
+        &[STREAM, CONSUMER],
+        "Messages delivered to a durable consumer, not yet acknowledged (polled by routers).",
     ),
     def(
         BUS_CONNECTED,
         Gauge,
         Unit::Count,
-        &[ROLE],
+        &[],
         "1 while connected to NATS, 0 otherwise.",
     ),
     def(

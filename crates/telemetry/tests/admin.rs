@@ -145,7 +145,8 @@ fn every_metric_is_named_by_convention_and_documented() {
     ))
     .unwrap();
     let allowed = [
-        "account", "carrier", "status", "role", "node", "version", "mode", "command",
+        "account", "carrier", "status", "role", "node", "version", "mode", "command", "stream",
+        "consumer",
     ];
     let mut seen = std::collections::HashSet::new();
     assert!(
