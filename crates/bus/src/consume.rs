@@ -315,6 +315,18 @@ impl Delivery {
         }
     }
 
+    /// The span to process this message in, made by `make` and joined to the publisher's
+    /// trace; [`tracing::Span::none`] when traces are not exported
+    /// ([`herald_telemetry::message_spans`]), so untraced nodes pay nothing per message.
+    pub fn traced(&self, make: impl FnOnce() -> tracing::Span) -> tracing::Span {
+        if !herald_telemetry::message_spans() {
+            return tracing::Span::none();
+        }
+        let span = make();
+        self.join_trace(&span);
+        span
+    }
+
     /// How many times it has been delivered, this time included.
     pub fn deliveries(&self) -> u32 {
         self.deliveries

@@ -128,6 +128,9 @@ impl Outgoing {
     /// Adds the trace context of the current span (`traceparent`, `tracestate`), so the
     /// consumer's work joins the same trace.
     pub fn with_trace_context(mut self) -> Self {
+        if !herald_telemetry::message_spans() {
+            return self;
+        }
         herald_telemetry::inject_current(|name, value| {
             self.headers.insert(name, value.as_str());
         });

@@ -184,7 +184,7 @@ pub struct TelemetryConfig {
     /// `warn,herald_edge=debug`).
     pub log_filter: String,
     /// OTLP/gRPC collector receiving traces (`http://otel-collector:4317`). Unset: traces
-    /// are not exported (trace context is still carried between nodes).
+    /// are not exported and no per-message spans are made (docs/tracing.md).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
 }

@@ -200,7 +200,8 @@ async fn on_receipt(
             kind: Some(event::Kind::Receipt(receipt.clone())),
         };
         let dedup = format!("dlr:{}:{}", mapping.message_id, state.stat());
-        let outgoing = Outgoing::event(&mapping.account_id, dedup, &event);
+        let outgoing = receipt_span(&mapping, &carrier.id)
+            .in_scope(|| Outgoing::event(&mapping.account_id, dedup, &event));
         if let Err(error) = shared.publisher.publish_acked(outgoing).await {
             tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
             return CommandStatus::ESME_RX_T_APPN;
@@ -209,6 +210,20 @@ async fn on_receipt(
     count_receipt(&carrier.id, "matched");
     record_status(shared, &receipt, &mapping, state).await;
     CommandStatus::ESME_ROK
+}
+
+/// The receipt's span, a child of the message's submit span when traces are exported and
+/// the submit recorded its context.
+fn receipt_span(mapping: &CarrierIdMapping, carrier: &str) -> tracing::Span {
+    if !herald_telemetry::message_spans() || mapping.traceparent.is_empty() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!("connector.receipt", message_id = %mapping.message_id, %carrier);
+    let parent = herald_telemetry::extract_parent(|name| {
+        (name == herald_telemetry::TRACEPARENT).then(|| mapping.traceparent.clone())
+    });
+    let _ = herald_telemetry::set_parent(&span, parent);
+    span
 }
 
 /// Whether the ESME asked for a receipt in `state`. A state nobody can read (`UNKNOWN`, a

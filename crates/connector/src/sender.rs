@@ -143,6 +143,8 @@ impl Lane {
 struct Job {
     delivery: Delivery,
     mt: MtMessage,
+    /// The message's span here, from pull to settle; none unless traces are exported.
+    span: tracing::Span,
     throttles: u32,
     last_progress: Instant,
 }
@@ -420,9 +422,13 @@ impl CarrierSender {
                 mt.schedule_delivery_unix_ms = replacement.schedule_delivery_unix_ms;
             }
         }
+        let span = delivery.traced(|| {
+            tracing::info_span!("connector.submit", message_id = %mt.id, carrier = %self.carrier_id)
+        });
         let job = Job {
             delivery,
             mt,
+            span,
             throttles: 0,
             last_progress: Instant::now(),
         };
@@ -727,6 +733,7 @@ async fn accepted(shared: &Shared, carrier: &Carrier, job: Job, carrier_message_
             source: mt.source.clone(),
             destination: mt.destination.clone(),
             registered_delivery: mt.registered_delivery,
+            traceparent: herald_telemetry::traceparent_of(&job.span),
         };
         for attempt in 1..=ID_MAP_ATTEMPTS {
             match shared.id_map.insert(&carrier.id, &key, &mapping).await {

@@ -32,6 +32,7 @@ use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
 use herald_telemetry::names;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::server::Shared;
 
@@ -263,9 +264,14 @@ async fn deliver_one(
             .await;
         return;
     };
+    let span = delivery.traced(|| tracing::info_span!("edge.deliver", account = %account));
     let started = std::time::Instant::now();
-    let outcome = session.request(PduBody::DeliverSm(sm)).await;
-    metrics::histogram!(names::EDGE_DELIVER_SECONDS).record(started.elapsed().as_secs_f64());
+    let outcome = session
+        .request(PduBody::DeliverSm(sm))
+        .instrument(span)
+        .await;
+    metrics::histogram!(names::EDGE_DELIVER_SECONDS, names::labels::ACCOUNT => account.clone())
+        .record(started.elapsed().as_secs_f64());
     let status = match &outcome {
         Ok(resp) => resp.command_status,
         Err(_) => CommandStatus::ESME_RSYSERR,

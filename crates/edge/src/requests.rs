@@ -386,15 +386,19 @@ pub(crate) async fn publish(
             accepted: now,
         },
     );
-    shared
-        .publisher
-        .publish(Outgoing::accepted(&mt))
-        .await
-        .map_err(|err| {
-            let rejection = publish_rejection(&err);
-            tracing::warn!(error = %err, status = %rejection.status, "publish failed");
-            rejection
-        })
+    let outgoing = if herald_telemetry::message_spans() {
+        // The first span of the message's trace: router, connector and the receipt's way
+        // back all join it through the bus headers.
+        tracing::info_span!("edge.accept", message_id = %mt.id, account = %mt.account_id)
+            .in_scope(|| Outgoing::accepted(&mt))
+    } else {
+        Outgoing::accepted(&mt)
+    };
+    shared.publisher.publish(outgoing).await.map_err(|err| {
+        let rejection = publish_rejection(&err);
+        tracing::warn!(error = %err, status = %rejection.status, "publish failed");
+        rejection
+    })
 }
 
 /// Waits for a publish's ack: only then is the message durable and may be answered OK.

@@ -12,6 +12,12 @@ use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindMode, SessionConfig, bind};
 use herald_smpp::types::{Address, COctetString};
 use herald_smpp::{CommandStatus, PduBody};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
@@ -73,6 +79,18 @@ async fn spawn_role(
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
+    spawn_role_with(role, id, nats, etcd, client, &[]).await
+}
+
+/// [`spawn_role`] with extra environment variables.
+async fn spawn_role_with(
+    role: &str,
+    id: &str,
+    nats: &herald_harness::NatsServer,
+    etcd: &herald_harness::Etcd,
+    client: &RulesClient,
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, herald_rules::NodeInfo) {
     let child = Command::new(HERALD)
         .arg(role)
         .env("HERALD_NODE__ID", id)
@@ -86,6 +104,7 @@ async fn spawn_role(
         .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
         .env("HERALD_SIM_PASSWORD", "simsecret")
         .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -733,5 +752,133 @@ async fn cancel_sm_and_replace_sm_act_before_the_carrier_and_fail_after_it() {
             }
             other => panic!("cancelling a submitted message: {other}"),
         }
+    }
+}
+
+/// A fake OTLP collector: the TraceService on a loopback port, forwarding every export.
+struct Collector(tokio::sync::mpsc::UnboundedSender<ExportTraceServiceRequest>);
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let _ = self.0.send(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and_back() {
+    use herald_sim::{SimConfig, SimSmsc};
+
+    let incoming =
+        tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let collector = format!("http://{}", incoming.local_addr().unwrap());
+    let (tx, mut exports) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(Collector(tx)))
+            .serve_with_incoming(incoming),
+    );
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let sim = SimSmsc::start_local(SimConfig {
+        system_id: "herald".into(),
+        password: "simsecret".into(),
+        receipt_delay: Duration::from_millis(20),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    // Export quickly rather than on the SDK's default 5 s schedule.
+    let env = [
+        ("HERALD_TELEMETRY__OTLP_ENDPOINT", collector.as_str()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ];
+    let (_edge, node) = spawn_role_with("edge", "edge-traced", &nats, &etcd, &client, &env).await;
+    let (_router, _) =
+        spawn_role_with("router", "router-traced", &nats, &etcd, &client, &env).await;
+    let (_connector, _) =
+        spawn_role_with("connector", "connector-traced", &nats, &etcd, &client, &env).await;
+
+    let io = TcpStream::connect(&node.addresses["smpp"]).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, mut inbox, _) =
+        bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+            .await
+            .unwrap();
+    let mut body = submit_body(1);
+    if let PduBody::SubmitSm(sm) = &mut body {
+        sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
+    }
+    let resp = session.request(body).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let inbound = tokio::time::timeout(PATIENCE, inbox.recv())
+        .await
+        .expect("a receipt")
+        .unwrap();
+    inbound.responder.respond(
+        PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
+        CommandStatus::ESME_ROK,
+    );
+
+    // The message's spans, in the order the message passes through the roles; each is
+    // the child of the one before, all in one trace.
+    let chain = [
+        "edge.accept",
+        "router.route",
+        "connector.submit",
+        "connector.receipt",
+        "edge.deliver",
+    ];
+    let mut spans = std::collections::HashMap::new();
+    tokio::time::timeout(PATIENCE, async {
+        while !chain.iter().all(|name| spans.contains_key(*name)) {
+            let export = exports.recv().await.unwrap();
+            for span in export
+                .resource_spans
+                .into_iter()
+                .flat_map(|r| r.scope_spans)
+                .flat_map(|s| s.spans)
+            {
+                spans.insert(span.name.clone(), span);
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("spans seen: {:?}", spans.keys().collect::<Vec<_>>()));
+    let first = &spans[chain[0]];
+    assert!(first.parent_span_id.is_empty(), "the edge starts the trace");
+    for pair in chain.windows(2) {
+        let (parent, child) = (&spans[pair[0]], &spans[pair[1]]);
+        assert_eq!(
+            child.trace_id, first.trace_id,
+            "{} is in the trace",
+            pair[1]
+        );
+        assert_eq!(
+            child.parent_span_id, parent.span_id,
+            "{} is a child of {}",
+            pair[1], pair[0]
+        );
     }
 }

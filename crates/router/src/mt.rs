@@ -186,8 +186,9 @@ pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
             return;
         }
     };
-    let span = tracing::debug_span!("route_mt", message_id = %mt.id, account = %mt.account_id);
-    delivery.join_trace(&span);
+    let span = delivery.traced(
+        || tracing::info_span!("router.route", message_id = %mt.id, account = %mt.account_id),
+    );
     route_decoded(shared, delivery, mt, started)
         .instrument(span)
         .await;

@@ -9,7 +9,8 @@
 //! - [`init`]: logs (human or JSON) and traces (OpenTelemetry, exported over OTLP/gRPC when
 //!   an endpoint is configured); the returned [`TelemetryGuard`] flushes on drop.
 //! - [`inject_current`], [`extract_parent`], [`set_parent`]: W3C trace context in bus
-//!   message headers, without depending on NATS.
+//!   message headers, without depending on NATS; [`message_spans`] says whether the roles
+//!   open a span per message (only when traces are exported).
 
 #![forbid(unsafe_code)]
 
@@ -26,8 +27,8 @@ pub use error::TelemetryError;
 pub use names::{describe_all, set_node_info};
 pub use propagation::{
     TRACEPARENT, TRACESTATE, extract_parent, inject_context, inject_current, set_parent,
-    set_parent_from,
+    set_parent_from, traceparent_of,
 };
 pub use readiness::{Readiness, ReadyFlag};
 pub use recorder::{LATENCY_BUCKETS, MetricsHandle, install_metrics};
-pub use tracing_setup::{LogFormat, TelemetryConfig, TelemetryGuard, init};
+pub use tracing_setup::{LogFormat, TelemetryConfig, TelemetryGuard, init, message_spans};

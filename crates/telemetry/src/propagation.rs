@@ -38,6 +38,18 @@ pub fn inject_context(cx: &Context, set: impl FnMut(&'static str, String)) {
     TraceContextPropagator::new().inject_context(cx, &mut FnInjector(set));
 }
 
+/// The `traceparent` of `span`, to keep with data that outlives it (the connector's
+/// carrier-id map); empty when the span has no trace context.
+pub fn traceparent_of(span: &tracing::Span) -> String {
+    let mut traceparent = String::new();
+    inject_context(&span.context(), |name, value| {
+        if name == TRACEPARENT {
+            traceparent = value;
+        }
+    });
+    traceparent
+}
+
 /// Reads `traceparent` and `tracestate` through `get` and returns the remote parent
 /// context they describe; an empty context when they are absent or malformed.
 pub fn extract_parent(get: impl Fn(&str) -> Option<String>) -> Context {

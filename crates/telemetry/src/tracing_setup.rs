@@ -6,12 +6,15 @@
 //! node exports nothing; with an OTLP endpoint configured, spans are also sent there by a
 //! batch exporter over gRPC. The cost without an endpoint is the span bookkeeping only.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use opentelemetry::KeyValue;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::{Layer as _, SubscriberExt as _};
@@ -143,7 +146,22 @@ pub fn init(config: &TelemetryConfig) -> Result<TelemetryGuard, TelemetryError> 
     // layer, and leaving the global tracer provider alone keeps a refused second call from
     // disturbing the first.
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let exporting = config
+        .otlp_endpoint
+        .as_deref()
+        .is_some_and(|e| !e.is_empty());
+    MESSAGE_SPANS.store(exporting, Ordering::Relaxed);
     Ok(TelemetryGuard { provider })
+}
+
+/// Whether per-message spans are exported; see [`message_spans`].
+static MESSAGE_SPANS: AtomicBool = AtomicBool::new(false);
+
+/// True when [`init`] configured an OTLP endpoint. The roles open a span per message (and
+/// carry its context across the bus) only then: without an exporter nobody would see
+/// those spans, and at tens of thousands of messages a second they are not free.
+pub fn message_spans() -> bool {
+    MESSAGE_SPANS.load(Ordering::Relaxed)
 }
 
 /// Keeps the exporter's own machinery (gRPC client, HTTP/2, the SDK) out of the traces it
