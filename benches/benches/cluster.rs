@@ -21,6 +21,11 @@ use herald_rules::{Expected, Kind, PasswordHash, RulesClient, StoreConfig};
 use herald_sim::{SimConfig, SimSmsc};
 use herald_smpp::session::SessionConfig;
 
+/// The load generator and the simulator run in this process: the same allocator as the
+/// `herald` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const SIM_SYSTEM_ID: &str = "herald";
 const SIM_PASSWORD: &str = "simsecret";
 /// Connector binds to the simulator and the window on each.

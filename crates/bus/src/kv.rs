@@ -5,6 +5,9 @@
 //! [`crate::BusConfig::id_map_ttl`], [`crate::topology::QUOTA_TTL`]), so they bound
 //! themselves without a sweeper.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_nats::jetstream::{self, kv};
 use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
 
@@ -93,6 +96,16 @@ impl StatusStore {
         let key = kv_key(&status.message_id);
         let stage = Stage::parse(&status.stage);
         let value = encode(status);
+        // Nothing stands above a final status, so it needs no read: one write. Earlier
+        // stages racing it compare revisions and see it (a second final, a carrier's
+        // repeated receipt, replaces the first).
+        if stage == Some(Stage::Final) {
+            self.store
+                .put(&key, value)
+                .await
+                .map_err(|e| kv_error(STATUS_BUCKET, "write", e))?;
+            return Ok(true);
+        }
         // An early stage is usually the message's first status: try to create it outright,
         // one round trip instead of a read and a write. Only if it exists already do the
         // read-compare-write below decide.
@@ -172,9 +185,15 @@ impl StatusStore {
 }
 
 /// Carrier message id → Herald message, for matching receipts.
+///
+/// Backed by the `herald_carrier_ids` bucket, which any connector can read when a
+/// receipt comes back on another bind or node. The mappings this process wrote recently
+/// are also kept in memory ([`RecentMappings`]), so the usual case, a receipt on the
+/// connector that submitted, is matched without a round trip to the server.
 #[derive(Clone, Debug)]
 pub struct CarrierIdMap {
     store: kv::Store,
+    recent: Arc<RecentMappings>,
 }
 
 impl CarrierIdMap {
@@ -187,20 +206,26 @@ impl CarrierIdMap {
                 action: "open",
                 source: Box::new(source),
             })?;
-        Ok(CarrierIdMap { store })
+        Ok(CarrierIdMap {
+            store,
+            recent: Arc::new(RecentMappings::new(RECENT_MAPPINGS)),
+        })
     }
 
-    /// Records that `carrier` knows the message as `carrier_message_id`.
+    /// Records that `carrier` knows the message as `carrier_message_id`: in the bucket
+    /// (done when this returns `Ok`), then in memory.
     pub async fn insert(
         &self,
         carrier: &str,
         carrier_message_id: &str,
         mapping: &CarrierIdMapping,
     ) -> Result<(), BusError> {
+        let key = key(carrier, carrier_message_id);
         self.store
-            .put(key(carrier, carrier_message_id), encode(mapping))
+            .put(&key, encode(mapping))
             .await
             .map_err(|source| kv_error(CARRIER_ID_BUCKET, "put", source))?;
+        self.recent.insert(key, mapping.clone());
         Ok(())
     }
 
@@ -211,15 +236,91 @@ impl CarrierIdMap {
         carrier: &str,
         carrier_message_id: &str,
     ) -> Result<Option<CarrierIdMapping>, BusError> {
+        let key = key(carrier, carrier_message_id);
+        if let Some(mapping) = self.recent.get(&key) {
+            return Ok(Some(mapping));
+        }
         let value = self
             .store
-            .get(key(carrier, carrier_message_id))
+            .get(key)
             .await
             .map_err(|source| kv_error(CARRIER_ID_BUCKET, "get", source))?;
         value
             .map(|bytes| decode(CARRIER_ID_BUCKET, &bytes))
             .transpose()
     }
+}
+
+/// How many mappings [`RecentMappings`] keeps (in two generations): at 20,000 messages a
+/// second, receipts up to a few seconds late are matched from memory, in at most ~25 MB.
+const RECENT_MAPPINGS: usize = 100_000;
+
+/// Shards of [`RecentMappings`]: the sender and the binds' receipt tasks touch different
+/// shards most of the time.
+const RECENT_SHARDS: usize = 16;
+
+/// The carrier-id mappings this process wrote lately, newest generation first.
+///
+/// Each shard holds two generations; when the current one is full it becomes the
+/// previous and the old previous is dropped, so memory stays bounded with no per-entry
+/// clock. A shard's lock is held for one hash-map operation, against the server round
+/// trip a hit saves.
+#[derive(Debug)]
+struct RecentMappings {
+    shards: Vec<std::sync::Mutex<Generations>>,
+    per_generation: usize,
+}
+
+#[derive(Debug, Default)]
+struct Generations {
+    current: HashMap<String, CarrierIdMapping>,
+    previous: HashMap<String, CarrierIdMapping>,
+}
+
+impl RecentMappings {
+    fn new(capacity: usize) -> Self {
+        RecentMappings {
+            shards: (0..RECENT_SHARDS).map(|_| Default::default()).collect(),
+            per_generation: (capacity / RECENT_SHARDS / 2).max(1),
+        }
+    }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Generations> {
+        let index = shard_index(key);
+        // A poisoned shard only means a panic elsewhere mid-insert; the maps are still
+        // valid maps.
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn insert(&self, key: String, mapping: CarrierIdMapping) {
+        let per_generation = self.per_generation;
+        let mut shard = self.shard(&key);
+        if shard.current.len() >= per_generation {
+            shard.previous = std::mem::take(&mut shard.current);
+        }
+        shard.current.insert(key, mapping);
+    }
+
+    fn get(&self, key: &str) -> Option<CarrierIdMapping> {
+        let shard = self.shard(key);
+        shard
+            .current
+            .get(key)
+            .or_else(|| shard.previous.get(key))
+            .cloned()
+    }
+}
+
+/// A stable shard for `key` (FNV-1a over its bytes: cheap, and keys are not chosen by an
+/// attacker who could gain from collisions; the maps themselves use the std hasher).
+fn shard_index(key: &str) -> usize {
+    let mut hash: u32 = 0x811c_9dc5;
+    for byte in key.bytes() {
+        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
+    }
+    hash as usize % RECENT_SHARDS
 }
 
 fn key(carrier: &str, carrier_message_id: &str) -> String {
@@ -501,4 +602,35 @@ fn decode_amendment(value: &[u8]) -> herald_proto::bus::v1::Amendment {
 
 fn cancel_key(account: &str, message_id: &str) -> String {
     format!("{}.{}", kv_key(account), kv_key(message_id))
+}
+
+#[cfg(test)]
+mod recent_mappings_tests {
+    use super::*;
+
+    fn mapping(id: &str) -> CarrierIdMapping {
+        CarrierIdMapping {
+            message_id: id.to_owned(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn keeps_two_generations_and_forgets_older_ones() {
+        // 16 shards × 2 generations × 1 entry: each shard holds its two newest keys.
+        let recent = RecentMappings::new(2 * RECENT_SHARDS);
+        let keys: Vec<String> = (0..2000).map(|i| format!("sim.{i}")).collect();
+        for key in &keys {
+            recent.insert(key.clone(), mapping(key));
+        }
+        let last = keys.last().unwrap();
+        assert_eq!(recent.get(last).unwrap().message_id, *last);
+        let remembered = keys.iter().filter(|k| recent.get(k).is_some()).count();
+        assert!(
+            remembered <= 2 * RECENT_SHARDS,
+            "bounded: {remembered} remembered"
+        );
+        assert!(recent.get("sim.0").is_none(), "the oldest are forgotten");
+        assert!(recent.get("other.1").is_none());
+    }
 }

@@ -12,6 +12,10 @@ use anyhow::Context as _;
 use clap::{Parser, ValueEnum};
 use herald_load::{BindKind, Counters, DestPattern, LoadConfig, MessageMix, Rate, parse_duration};
 
+/// The same allocator as the `herald` binary, so load figures compare like with like.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Load an SMPP server: N sessions with a window each, paced or flat out, with receipts
 /// matched end to end.
 #[derive(Debug, Parser)]
