@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Herald's test command: install the external tools the tests need, then run the
-# whole workspace's tests (nextest when installed, else cargo test) and doctests.
+# whole workspace's tests (nextest when installed, else cargo test) and doctests, then
+# the deployment and observability checks.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -18,3 +19,10 @@ else
 fi
 # nextest does not run doctests.
 run cargo test --doc --workspace
+
+# Deployment and observability checks (issue 8), after the tests built the binaries:
+# the Helm chart and kustomize manifests rendered and validated; alert rules, their unit
+# tests and the dashboards checked, and every metric they use scraped from real nodes by a
+# real Prometheus. Each installs its own tools under .tools/.
+run scripts/check-chart.sh
+run scripts/check-observability.sh --build

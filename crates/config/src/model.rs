@@ -81,11 +81,20 @@ impl Default for AdminConfig {
 pub struct GrpcConfig {
     /// Address of the gRPC server of `NodeService` (health, info, drain, sessions, binds).
     pub listen: SocketAddr,
+    /// The address other nodes reach `NodeService` at, registered in etcd: an IP or host
+    /// name, with or without a port (without one, the listening port is added). Unset:
+    /// the listening address, which is no use to others when it is `0.0.0.0`; in
+    /// Kubernetes set it to the pod IP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advertise: Option<String>,
 }
 
 impl Default for GrpcConfig {
     fn default() -> Self {
-        GrpcConfig { listen: any(9091) }
+        GrpcConfig {
+            listen: any(9091),
+            advertise: None,
+        }
     }
 }
 

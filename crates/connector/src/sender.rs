@@ -110,6 +110,11 @@ impl CarrierLimitGauges {
         self.binds.set(f64::from(carrier.binds));
         self.tps.set(f64::from(carrier.throughput.tps));
     }
+
+    fn clear(&self) {
+        self.binds.set(0.0);
+        self.tps.set(0.0);
+    }
 }
 
 /// A bound session the sender may use.
@@ -351,6 +356,8 @@ impl CarrierSender {
         }
         inflight_gauge.set(0.0);
         window_gauge.set(0.0);
+        // A carrier this connector no longer sends to must not look configured-but-down.
+        limits.clear();
     }
 
     fn start_puller(&self, s: &State) -> Puller {

@@ -5,8 +5,9 @@
 //! etcd, registers the node, serves the admin port, and hands over to the role's library.
 //! SIGTERM or Ctrl-C drains: readiness goes false, sessions unbind, then the process exits.
 
-/// Herald allocates per message (envelopes, headers, futures) on many threads; mimalloc
-/// took a quarter of the roles' CPU that glibc malloc spent (`docs/load.md`).
+/// Herald allocates per message (envelopes, headers, futures) on many threads; under the
+/// cluster benchmark glibc's malloc and free were about a quarter of the roles' CPU
+/// samples (perf), which mimalloc mostly removes.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -130,7 +130,11 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     if let Some(listener) = &control_listener {
         info = info.with_address("control", listener.local_addr()?.to_string());
     }
-    info = info.with_address("grpc", grpc_addr.to_string());
+    let grpc_advertised = config.grpc.advertise.as_deref().map_or_else(
+        || grpc_addr.to_string(),
+        |advertise| advertised(advertise, grpc_addr.port()),
+    );
+    info = info.with_address("grpc", grpc_advertised);
     let identity = Arc::new(Identity {
         node_id: node_id.clone(),
         role: role.to_owned(),
@@ -157,10 +161,13 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         let mut stop = stop.clone();
         tokio::spawn(async move {
             let mut changes = rules.changes();
+            // The snapshot the node started with is its first load.
+            record_rules_reload(&rules);
             loop {
                 let revision = rules.revision();
                 registration.set_rules_revision(revision);
                 metrics::gauge!(names::RULES_REVISION).set(revision as f64);
+                metrics::gauge!(names::RULES_STALE).set(if rules.connected() { 0.0 } else { 1.0 });
                 metrics::gauge!(names::BUS_CONNECTED).set(if bus.is_connected() {
                     1.0
                 } else {
@@ -168,7 +175,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 });
                 bus_ready.set(bus.is_connected());
                 tokio::select! {
-                    _ = changes.changed() => {}
+                    _ = changes.changed() => record_rules_reload(&rules),
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                     _ = stop.changed() => return,
                 }
@@ -408,5 +415,50 @@ pub(crate) async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Counts a rules snapshot swapped in: `error` when it had to skip invalid objects (they
+/// are named in the log), `ok` otherwise.
+fn record_rules_reload(rules: &RulesStore) {
+    let status = if rules.status().problems == 0 {
+        "ok"
+    } else {
+        "error"
+    };
+    metrics::counter!(names::RULES_RELOAD_TOTAL, names::labels::STATUS => status).increment(1);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    metrics::gauge!(names::RULES_LAST_RELOAD_TIMESTAMP_SECONDS).set(now.as_secs_f64());
+}
+
+/// The `host:port` others reach a listener at, from `grpc.advertise` (an IP, a host name,
+/// either with a port) and the port actually bound.
+fn advertised(advertise: &str, port: u16) -> String {
+    if advertise.parse::<std::net::SocketAddr>().is_ok() {
+        return advertise.to_owned();
+    }
+    if let Ok(ip) = advertise.parse::<std::net::IpAddr>() {
+        return std::net::SocketAddr::new(ip, port).to_string();
+    }
+    match advertise.rsplit_once(':') {
+        Some((host, p)) if !host.contains(':') && p.parse::<u16>().is_ok() => advertise.to_owned(),
+        _ => format!("{advertise}:{port}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advertised;
+
+    #[test]
+    fn the_advertised_address_gets_the_listening_port_when_it_has_none() {
+        assert_eq!(advertised("10.1.2.3", 9091), "10.1.2.3:9091");
+        assert_eq!(advertised("10.1.2.3:7000", 9091), "10.1.2.3:7000");
+        assert_eq!(advertised("fd00::7", 9091), "[fd00::7]:9091");
+        assert_eq!(advertised("[fd00::7]:7000", 9091), "[fd00::7]:7000");
+        assert_eq!(advertised("edge-0.herald", 9091), "edge-0.herald:9091");
+        assert_eq!(advertised("edge-0.herald:7000", 9091), "edge-0.herald:7000");
     }
 }

@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# Herald: one image for every role. The role is the argument:
+#   docker run herald:dev --config /etc/herald/herald.toml edge
+# Build:  docker build -t herald:dev .
+# The Helm chart (helm/herald) and the manifests (k8s/) run this image as user 65532.
+
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS build
+# protoc and the protobuf well-known types: etcd-client's and herald-proto's build scripts.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends protobuf-compiler libprotobuf-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+# The cache mounts keep the registry and target/ between builds (BuildKit).
+RUN --mount=type=cache,target=/usr/local/cargo/registry \
+    --mount=type=cache,target=/usr/local/cargo/git \
+    --mount=type=cache,target=/src/target \
+    cargo build --release --locked -p herald --bin herald -p herald-control --bin heraldctl \
+    && install -D -m 0755 target/release/herald /out/herald \
+    && install -D -m 0755 target/release/heraldctl /out/heraldctl
+
+FROM ${RUNTIME_IMAGE}
+# ca-certificates: the connector verifies carriers' TLS certificates against the system
+# roots when a carrier names no ca_file. tini is not needed: herald handles SIGTERM (drain).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /etc/herald
+COPY --from=build /out/herald /out/heraldctl /usr/local/bin/
+COPY crates/config/herald.example.toml /etc/herald/herald.example.toml
+# Admin HTTP (/metrics /healthz /readyz), NodeService gRPC, SMPP, SMPP over TLS, control API.
+EXPOSE 9090 9091 2775 3550 9092
+USER 65532:65532
+ENTRYPOINT ["herald"]
+CMD ["--help"]

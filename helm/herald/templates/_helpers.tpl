@@ -1,0 +1,243 @@
+{{/* Names, labels and the herald.toml each role runs with. */}}
+
+{{- define "herald.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "herald.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "herald.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Labels of every resource; call with (dict "root" $ "component" "edge") or the root. */}}
+{{- define "herald.labels" -}}
+{{- $root := .root | default . -}}
+helm.sh/chart: {{ include "herald.chart" $root }}
+{{ include "herald.selectorLabels" . }}
+app.kubernetes.io/version: {{ $root.Values.image.tag | default $root.Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: herald
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "herald.selectorLabels" -}}
+{{- $root := .root | default . -}}
+app.kubernetes.io/name: {{ include "herald.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+{{- with .component }}
+app.kubernetes.io/component: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{- define "herald.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create -}}
+{{- default (include "herald.fullname" .) .Values.serviceAccount.name -}}
+{{- else -}}
+{{- default "default" .Values.serviceAccount.name -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "herald.image" -}}
+{{- if .Values.image.digest -}}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Secrets: the chart's own, or the one named by existingSecret. */}}
+{{- define "herald.tlsSecretName" -}}
+{{- .Values.edge.tls.existingSecret | default (printf "%s-edge-tls" (include "herald.fullname" .)) -}}
+{{- end -}}
+{{- define "herald.tokensSecretName" -}}
+{{- .Values.control.tokens.existingSecret | default (printf "%s-control-tokens" (include "herald.fullname" .)) -}}
+{{- end -}}
+{{- define "herald.hasTokens" -}}
+{{- if or .Values.control.tokens.existingSecret .Values.control.tokens.tokens }}true{{ end -}}
+{{- end -}}
+{{- define "herald.carrierSecretName" -}}
+{{- .Values.connector.carrierPasswords.existingSecret | default (printf "%s-carrier-passwords" (include "herald.fullname" .)) -}}
+{{- end -}}
+{{- define "herald.hasCarrierPasswords" -}}
+{{- if or .Values.connector.carrierPasswords.existingSecret .Values.connector.carrierPasswords.passwords }}true{{ end -}}
+{{- end -}}
+
+{{/* The bundled NATS and etcd: names as their subcharts make them. */}}
+{{- define "herald.natsFullname" -}}
+{{- .Values.nats.fullnameOverride | default (printf "%s-nats" .Release.Name) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- define "herald.etcdFullname" -}}
+{{- .Values.etcd.fullnameOverride | default (printf "%s-etcd" .Release.Name) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* nats.urls as a JSON list. */}}
+{{- define "herald.natsUrls" -}}
+{{- if .Values.nats.enabled -}}
+{{- list (printf "nats://%s.%s.svc.%s:%d" (include "herald.natsFullname" .) .Release.Namespace .Values.clusterDomain (int (.Values.nats.clientPort | default 4222))) | toJson -}}
+{{- else if .Values.externalNats.urls -}}
+{{- .Values.externalNats.urls | toJson -}}
+{{- else -}}
+{{- fail "NATS: set nats.enabled=true (bundled) or externalNats.urls" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* nats.replicas: replicas of Herald's streams, at most the servers there are (and 3). */}}
+{{- define "herald.natsStreamReplicas" -}}
+{{- if .Values.nats.enabled -}}
+{{- min 3 (int (.Values.nats.replicas | default 1)) -}}
+{{- else -}}
+{{- int .Values.externalNats.streamReplicas -}}
+{{- end -}}
+{{- end -}}
+
+{{/* etcd.endpoints as a JSON list: every member of the bundled etcd, or the external ones. */}}
+{{- define "herald.etcdEndpoints" -}}
+{{- if .Values.etcd.enabled -}}
+{{- $name := include "herald.etcdFullname" . -}}
+{{- $endpoints := list -}}
+{{- range $i := until (int (.Values.etcd.replicas | default 1)) -}}
+{{- $endpoints = append $endpoints (printf "http://%s-%d.%s-headless.%s.svc.%s:%d" $name $i $name $.Release.Namespace $.Values.clusterDomain (int ($.Values.etcd.clientPort | default 2379))) -}}
+{{- end -}}
+{{- $endpoints | toJson -}}
+{{- else if .Values.externalEtcd.endpoints -}}
+{{- .Values.externalEtcd.endpoints | toJson -}}
+{{- else -}}
+{{- fail "etcd: set etcd.enabled=true (bundled) or externalEtcd.endpoints" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the secrets are mounted and the files herald.toml names. */}}
+{{- define "herald.tlsDir" -}}/etc/herald/tls{{- end -}}
+{{- define "herald.tokensDir" -}}/etc/herald/control{{- end -}}
+{{- define "herald.natsCredsDir" -}}/etc/herald/nats{{- end -}}
+
+{{/*
+The configuration of one role as a dict: the chart's keys, then `config`, then the role's
+`config` (later ones win). Call with (dict "root" $ "role" "edge").
+*/}}
+{{- define "herald.roleConfigYaml" -}}
+{{- $root := .root -}}
+{{- $v := $root.Values -}}
+{{- $role := .role -}}
+{{- $nats := dict "urls" (include "herald.natsUrls" $root | fromJsonArray) "replicas" (include "herald.natsStreamReplicas" $root | int) -}}
+{{- if and (not $v.nats.enabled) $v.externalNats.credentialsSecret -}}
+{{- $_ := set $nats "credentials" (printf "%s/%s" (include "herald.natsCredsDir" $root) $v.externalNats.credentialsKey) -}}
+{{- end -}}
+{{- $c := dict
+  "admin" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.admin)))
+  "grpc" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)))
+  "nats" $nats
+  "etcd" (dict "endpoints" (include "herald.etcdEndpoints" $root | fromJsonArray))
+-}}
+{{- if eq $role "edge" -}}
+{{- $edge := dict "smpp_listen" (printf "0.0.0.0:%d" (int $v.edge.smppPort)) -}}
+{{- if $v.edge.http.enabled -}}
+{{- $_ := set $edge "http_listen" (printf "0.0.0.0:%d" (int $v.edge.http.port)) -}}
+{{- end -}}
+{{- if $v.edge.tls.enabled -}}
+{{- $dir := include "herald.tlsDir" $root -}}
+{{- $_ := set $edge "tls" (dict "listen" (printf "0.0.0.0:%d" (int $v.edge.tls.port)) "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir)) -}}
+{{- end -}}
+{{- $_ := set $c "edge" $edge -}}
+{{- else if eq $role "connector" -}}
+{{- $_ := set $c "connector" (dict "drain_timeout" (printf "%ds" (int $v.connector.drainTimeoutSeconds))) -}}
+{{- else if eq $role "control" -}}
+{{- $control := dict "listen" (printf "0.0.0.0:%d" (int $v.control.port)) -}}
+{{- if include "herald.hasTokens" $root -}}
+{{- $_ := set $control "tokens_file" (printf "%s/%s" (include "herald.tokensDir" $root) $v.control.tokens.key) -}}
+{{- end -}}
+{{- $_ := set $c "control" $control -}}
+{{- end -}}
+{{- $merged := mustMergeOverwrite $c (deepCopy ($v.config | default dict)) (deepCopy ((index $v $role).config | default dict)) -}}
+{{- toYaml $merged -}}
+{{- end -}}
+
+{{/* herald.toml of one role. Call with (dict "root" $ "role" "edge"). */}}
+{{- define "herald.roleToml" -}}
+# herald.toml of the {{ .role }} role, rendered by the Herald chart; keys: docs/configuration.md.
+{{- include "herald.toml" (include "herald.roleConfigYaml" . | fromYaml) }}
+{{- end -}}
+
+{{/* A dict of sections (each a dict of keys, one level of sub-tables) as TOML. */}}
+{{- define "herald.toml" -}}
+{{- $root := . -}}
+{{- range $section := keys . | sortAlpha }}
+{{- $body := index $root $section }}
+{{- if not (kindIs "map" $body) }}
+{{- fail (printf "herald config: %q must be a section (a map of keys), got %v" $section $body) }}
+{{- end }}
+
+[{{ $section }}]
+{{- range $key := keys $body | sortAlpha }}
+{{- $value := index $body $key }}
+{{- if not (or (kindIs "map" $value) (kindIs "invalid" $value)) }}
+{{ $key }} = {{ include "herald.tomlValue" $value }}
+{{- end }}
+{{- end }}
+{{- range $key := keys $body | sortAlpha }}
+{{- $table := index $body $key }}
+{{- if kindIs "map" $table }}
+
+[{{ $section }}.{{ $key }}]
+{{- range $k := keys $table | sortAlpha }}
+{{- $value := index $table $k }}
+{{- if kindIs "map" $value }}
+{{- fail (printf "herald config: %s.%s.%s: tables nest at most two levels" $section $key $k) }}
+{{- else if not (kindIs "invalid" $value) }}
+{{ $k }} = {{ include "herald.tomlValue" $value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* One TOML value: strings quoted, whole numbers as integers, lists inline. */}}
+{{- define "herald.tomlValue" -}}
+{{- if kindIs "string" . -}}
+{{- toJson . -}}
+{{- else if kindIs "bool" . -}}
+{{- . -}}
+{{- else if or (kindIs "float64" .) (kindIs "float32" .) -}}
+{{- if eq (float64 (int64 .)) (float64 .) }}{{ int64 . }}{{ else }}{{ . }}{{ end -}}
+{{- else if or (kindIs "int" .) (kindIs "int64" .) (kindIs "uint64" .) -}}
+{{- . -}}
+{{- else if kindIs "slice" . -}}
+[{{ range $i, $e := . }}{{ if $i }}, {{ end }}{{ include "herald.tomlValue" $e }}{{ end }}]
+{{- else -}}
+{{- fail (printf "herald config: cannot write %v (%s) as TOML" . (kindOf .)) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+terminationGracePeriodSeconds of a role: its value, or the preStop sleep plus the longest
+drain the role does plus a margin. Call with (dict "root" $ "role" "edge").
+*/}}
+{{- define "herald.gracePeriod" -}}
+{{- $v := .root.Values -}}
+{{- $r := index $v .role -}}
+{{- if not (kindIs "invalid" $r.terminationGracePeriodSeconds) -}}
+{{- int $r.terminationGracePeriodSeconds -}}
+{{- else -}}
+{{- $sleep := int $v.lifecycle.preStopSleepSeconds -}}
+{{- $drain := 10 -}}
+{{- if eq .role "edge" }}{{ $drain = 20 }}{{ end -}}
+{{- if eq .role "router" }}{{ $drain = 30 }}{{ end -}}
+{{- if eq .role "connector" }}{{ $drain = mul 2 (int $v.connector.drainTimeoutSeconds) }}{{ end -}}
+{{- add $sleep $drain 10 -}}
+{{- end -}}
+{{- end -}}

