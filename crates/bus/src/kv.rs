@@ -188,7 +188,7 @@ impl StatusStore {
 ///
 /// Backed by the `herald_carrier_ids` bucket, which any connector can read when a
 /// receipt comes back on another bind or node. The mappings this process wrote recently
-/// are also kept in memory ([`RecentMappings`]), so the usual case, a receipt on the
+/// are also kept in memory (two bounded generations), so the usual case, a receipt on the
 /// connector that submitted, is matched without a round trip to the server.
 #[derive(Clone, Debug)]
 pub struct CarrierIdMap {
