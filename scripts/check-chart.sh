@@ -24,7 +24,7 @@
 #
 # Environment:
 #   HERALD_BIN=path          the herald binary for check-config (default: the newest of
-#                            target/release/herald and target/debug/herald; built with
+#                            $CARGO_TARGET_DIR (or target)/{release,debug}/herald; built with
 #                            `cargo build -p herald --bin herald` when neither exists)
 #   CHECK_CHART_NO_HERALD=1  skip the herald check-config checks (and the build)
 #   CHECK_CHART_PINNED_KUBECTL=1  use the pinned kubectl from PyPI even if one is on PATH
@@ -107,10 +107,13 @@ fi
 
 # ---------------------------------------------------------------- herald (check-config)
 HERALD_ARGS=()
+# Cargo's target directory: CARGO_TARGET_DIR when set (relative to the repository), else target/.
+TARGET="${CARGO_TARGET_DIR:-target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
 if [ "${CHECK_CHART_NO_HERALD:-}" != 1 ]; then
   herald="${HERALD_BIN:-}"
   if [ -z "$herald" ]; then
-    for candidate in "$ROOT/target/release/herald" "$ROOT/target/debug/herald"; do
+    for candidate in "$TARGET/release/herald" "$TARGET/debug/herald"; do
       if [ -x "$candidate" ] && { [ -z "$herald" ] || [ "$candidate" -nt "$herald" ]; }; then
         herald="$candidate"
       fi
@@ -120,7 +123,7 @@ if [ "${CHECK_CHART_NO_HERALD:-}" != 1 ]; then
     log "no herald binary: cargo build -p herald --bin herald"
     (cd "$ROOT" && cargo build -q -p herald --bin herald >&2) \
       || die "cargo build failed (scripts/install-deps.sh installs protoc; CHECK_CHART_NO_HERALD=1 skips)"
-    herald="$ROOT/target/debug/herald"
+    herald="$TARGET/debug/herald"
   fi
   [ -x "$herald" ] || die "herald binary $herald is not executable"
   if [ -n "$(find "$ROOT/crates/config/src" -newer "$herald" -name '*.rs' -print -quit 2>/dev/null)" ]; then

@@ -150,8 +150,11 @@ if [ "$STATIC" -eq 1 ]; then
 fi
 
 # ------------------------------------------------------------------ 5-6: live
-HERALD="$ROOT/target/debug/herald"
-LOAD="$ROOT/target/debug/herald-load"
+# Cargo's target directory: CARGO_TARGET_DIR when set (relative to the repository), else target/.
+TARGET="${CARGO_TARGET_DIR:-target}"
+case "$TARGET" in /*) ;; *) TARGET="$ROOT/$TARGET" ;; esac
+HERALD="$TARGET/debug/herald"
+LOAD="$TARGET/debug/herald-load"
 if [ "$BUILD" -eq 1 ] || [ ! -x "$HERALD" ] || [ ! -x "$LOAD" ]; then
   log "cargo build -p herald -p herald-load --bin herald --bin herald-load"
   (cd "$ROOT" && cargo build -q -p herald -p herald-load --bin herald --bin herald-load >&2)

@@ -182,7 +182,28 @@ impl WorkConsumer {
             .await
             .map_err(|source| self.error("pull", Box::new(source)))?;
         Ok(Deliveries {
-            stream,
+            source: Source::Stream(stream),
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// One pull request: at most `max` messages, those the server has now and those that
+    /// arrive within `expires`; the deliveries end when `max` came or `expires` passed.
+    ///
+    /// For a consumer that must not hold more than it can work on: unlike
+    /// [`WorkConsumer::messages`], nothing is prefetched beyond `max`, so no message
+    /// waits unseen in a client buffer while its ack wait runs out.
+    pub async fn pull(&self, max: usize, expires: Duration) -> Result<Deliveries, BusError> {
+        let batch = self
+            .consumer
+            .batch()
+            .max_messages(max.max(1))
+            .expires(expires)
+            .messages()
+            .await
+            .map_err(|source| self.error("pull", Box::new(source)))?;
+        Ok(Deliveries {
+            source: Source::Batch(batch),
             shared: self.shared.clone(),
         })
     }
@@ -214,8 +235,14 @@ impl WorkConsumer {
 
 /// The messages of a consumer, as they arrive.
 pub struct Deliveries {
-    stream: pull::Stream,
+    source: Source,
     shared: Arc<Shared>,
+}
+
+/// Where [`Deliveries`] come from: a continuous pull, or one pull request.
+enum Source {
+    Stream(pull::Stream),
+    Batch(pull::Batch),
 }
 
 impl std::fmt::Debug for Deliveries {
@@ -234,13 +261,20 @@ impl Deliveries {
     /// on after them, so log and call again.
     pub async fn next(&mut self) -> Option<Result<Delivery, BusError>> {
         loop {
-            let message = match self.stream.next().await? {
+            let next = match &mut self.source {
+                Source::Stream(stream) => stream
+                    .next()
+                    .await?
+                    .map_err(|e| Box::new(e) as async_nats::Error),
+                Source::Batch(batch) => batch.next().await?,
+            };
+            let message = match next {
                 Ok(message) => message,
                 Err(source) => {
                     return Some(Err(BusError::Consume {
                         consumer: self.shared.spec.durable.clone(),
                         action: "pull",
-                        source: Box::new(source),
+                        source,
                     }));
                 }
             };

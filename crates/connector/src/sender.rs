@@ -173,17 +173,55 @@ pub(crate) struct CarrierSender {
 }
 
 /// The puller and the channel it fills.
+///
+/// It pulls only on request, and only as many as asked: the sender asks for what its
+/// windows can take now, so every message it holds is either being submitted or in its
+/// `ready` queue (where the keepalive keeps its ack wait from running out). A continuous
+/// pull would prefetch into a client buffer, where messages wait unseen while a carrier
+/// throttles and are redelivered to another connector: duplicates to the handset.
 struct Puller {
     task: JoinHandle<()>,
-    deliveries: mpsc::Receiver<Delivery>,
+    /// How many messages to pull next; one request is outstanding at a time.
+    requests: mpsc::UnboundedSender<usize>,
+    pulled: mpsc::UnboundedReceiver<Pulled>,
+    /// A request was sent and its [`Pulled::Done`] has not come back.
+    outstanding: bool,
+    /// The most one request asks for.
+    batch: usize,
+}
+
+/// What the puller hands the sender.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per message through a channel; boxing would allocate per message"
+)]
+enum Pulled {
+    /// A message from the carrier's queue.
+    Message(Delivery),
+    /// The request is over: the next may be sent.
+    Done,
 }
 
 impl Puller {
+    /// Asks for up to `want` more messages, unless a request is outstanding or `want` is
+    /// too small to be worth a request while `ready` still has work (`queued`).
+    fn request(&mut self, want: usize, queued: usize) {
+        let worth_it = want >= (self.batch / 8).max(1) || queued == 0;
+        if self.outstanding || want == 0 || !worth_it {
+            return;
+        }
+        if self.requests.send(want.min(self.batch)).is_ok() {
+            self.outstanding = true;
+        }
+    }
+
     /// Stops pulling; what was fetched and not taken goes back to the bus at once.
     async fn stop(mut self) {
-        self.deliveries.close();
-        while let Some(delivery) = self.deliveries.recv().await {
-            let _ = delivery.retry_after(Duration::ZERO).await;
+        self.pulled.close();
+        while let Some(pulled) = self.pulled.recv().await {
+            if let Pulled::Message(delivery) = pulled {
+                let _ = delivery.retry_after(Duration::ZERO).await;
+            }
         }
         let _ = (&mut self.task).await;
     }
@@ -279,8 +317,19 @@ impl CarrierSender {
                 break;
             }
             let free: u32 = s.lanes.iter().map(Lane::free).sum();
-            let can_take = !s.draining
-                && (s.ready.len() + s.waiting.len()) < usize::try_from(free).unwrap_or(0);
+            if !s.draining
+                && let Some(p) = puller.as_mut()
+            {
+                let queued = s.ready.len() + s.waiting.len();
+                // No more than a second's worth at the current rate either: a slow carrier's
+                // messages wait on the bus, not here being kept alive.
+                let per_second = s.rate.rate().ceil().max(1.0) as usize;
+                let want = usize::try_from(free)
+                    .unwrap_or(0)
+                    .min(per_second)
+                    .saturating_sub(queued);
+                p.request(want, queued);
+            }
             let token_at = s.token_at;
             let grace_left = no_lanes_since
                 .filter(|_| puller.is_some())
@@ -321,7 +370,14 @@ impl CarrierSender {
                         }
                     }
                 }
-                Some(delivery) = recv(&mut puller), if can_take => self.take(&mut s, delivery),
+                Some(pulled) = recv(&mut puller) => match pulled {
+                    Pulled::Message(delivery) => self.take(&mut s, delivery),
+                    Pulled::Done => {
+                        if let Some(p) = puller.as_mut() {
+                            p.outstanding = false;
+                        }
+                    }
+                },
                 () = sleep_until(token_at), if token_at.is_some() => s.token_at = None,
                 () = sleep_until(grace_left), if grace_left.is_some() => {}
                 changed = self.plan.changed() => {
@@ -366,16 +422,20 @@ impl CarrierSender {
         let batch = usize::try_from(window_total)
             .unwrap_or(usize::MAX)
             .clamp(1, self.shared.config.batch.max(1));
-        let (tx, rx) = mpsc::channel(1);
+        let (requests, requested) = mpsc::unbounded_channel();
+        let (tx, pulled) = mpsc::unbounded_channel();
         let task = tokio::spawn(pull(
             self.shared.clone(),
             self.carrier_id.clone(),
-            batch,
+            requested,
             tx,
         ));
         Puller {
             task,
-            deliveries: rx,
+            requests,
+            pulled,
+            outstanding: false,
+            batch,
         }
     }
 
@@ -639,9 +699,9 @@ impl CarrierSender {
     }
 }
 
-async fn recv(puller: &mut Option<Puller>) -> Option<Delivery> {
+async fn recv(puller: &mut Option<Puller>) -> Option<Pulled> {
     match puller {
-        Some(p) => p.deliveries.recv().await,
+        Some(p) => p.pulled.recv().await,
         None => std::future::pending().await,
     }
 }
@@ -653,46 +713,86 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Fetches from the carrier's durable consumer into `tx`, reconnecting after errors, until
-/// the receiver closes.
-async fn pull(shared: Arc<Shared>, carrier: String, batch: usize, tx: mpsc::Sender<Delivery>) {
+/// How long one pull request waits for messages when the queue is empty.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+
+/// Serves the sender's pull requests from the carrier's durable consumer, each answered
+/// with the messages pulled and then [`Pulled::Done`], reconnecting after errors, until
+/// the sender goes away.
+async fn pull(
+    shared: Arc<Shared>,
+    carrier: String,
+    mut requests: mpsc::UnboundedReceiver<usize>,
+    tx: mpsc::UnboundedSender<Pulled>,
+) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
+    let spec = ConsumerSpec {
+        ack_wait: shared.config.ack_wait,
+        max_deliveries: shared.config.max_deliveries,
+        ..ConsumerSpec::carrier(&carrier)
+    };
+    let mut consumer = None;
     loop {
-        let spec = ConsumerSpec {
-            ack_wait: shared.config.ack_wait,
-            max_deliveries: shared.config.max_deliveries,
-            ..ConsumerSpec::carrier(&carrier)
+        // The sender closing its end (stop) ends this too, even between requests.
+        let want = tokio::select! {
+            want = requests.recv() => want,
+            () = tx.closed() => None,
         };
-        let deliveries = match shared.bus.consumer(spec).await {
-            Ok(consumer) => consumer.messages(batch).await,
-            Err(error) => Err(error),
+        let Some(want) = want else { return };
+        let pulled = match &consumer {
+            Some(consumer) => pull_once(consumer, want, &tx, &carrier).await,
+            None => match shared.bus.consumer(spec.clone()).await {
+                Ok(made) => {
+                    let pulled = pull_once(&made, want, &tx, &carrier).await;
+                    consumer = Some(made);
+                    pulled
+                }
+                Err(error) => Err(error),
+            },
         };
-        let mut deliveries = match deliveries {
-            Ok(deliveries) => deliveries,
+        match pulled {
+            Ok(true) => backoff.reset(),
+            Ok(false) => return,
             Err(error) => {
                 tracing::warn!(%carrier, %error, "carrier queue unavailable");
+                consumer = None;
                 tokio::select! {
-                    () = tokio::time::sleep(backoff.next_delay()) => continue,
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
                     () = tx.closed() => return,
                 }
             }
+        }
+        if tx.send(Pulled::Done).is_err() {
+            return;
+        }
+    }
+}
+
+/// One pull request of up to `want` messages into `tx`. `Ok(false)` when the sender went
+/// away (what was pulled meanwhile goes back to the bus).
+async fn pull_once(
+    consumer: &herald_bus::WorkConsumer,
+    want: usize,
+    tx: &mpsc::UnboundedSender<Pulled>,
+    carrier: &str,
+) -> Result<bool, herald_bus::BusError> {
+    let mut deliveries = consumer.pull(want, PULL_EXPIRES).await?;
+    loop {
+        let next = tokio::select! {
+            next = deliveries.next() => next,
+            () = tx.closed() => return Ok(false),
         };
-        backoff.reset();
-        loop {
-            let next = tokio::select! {
-                next = deliveries.next() => next,
-                () = tx.closed() => return,
-            };
-            match next {
-                Some(Ok(delivery)) => {
-                    if let Err(mpsc::error::SendError(delivery)) = tx.send(delivery).await {
-                        let _ = delivery.retry_after(Duration::ZERO).await;
-                        return;
-                    }
+        match next {
+            Some(Ok(delivery)) => {
+                if let Err(mpsc::error::SendError(Pulled::Message(delivery))) =
+                    tx.send(Pulled::Message(delivery))
+                {
+                    let _ = delivery.retry_after(Duration::ZERO).await;
+                    return Ok(false);
                 }
-                Some(Err(error)) => tracing::debug!(%carrier, %error, "pull interrupted"),
-                None => break,
             }
+            Some(Err(error)) => tracing::debug!(%carrier, %error, "pull interrupted"),
+            None => return Ok(true),
         }
     }
 }

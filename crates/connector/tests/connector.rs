@@ -446,6 +446,47 @@ async fn throttling_slows_the_connector_down_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_throttling_for_longer_than_the_ack_wait_gets_each_message_once() {
+    // The carrier takes 40 a second and throttles a third of what it gets, so most
+    // messages wait here far longer than the 1 s ack wait. Only what the windows can take
+    // is pulled, and what waits is kept in progress: nothing is redelivered meanwhile,
+    // so nothing reaches the carrier twice.
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        faults: Faults {
+            max_tps: Some(40),
+            throttle_percent: 33,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let connector = cluster
+        .connector_with(
+            "c1",
+            ConnectorConfig {
+                ack_wait: Duration::from_secs(1),
+                ..config()
+            },
+        )
+        .await;
+    for i in 0..150 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually("every message submitted", || arrivals(&sim).len() == 150).await;
+    // A redelivered copy would go out after its ack wait: give it that long to show.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let seen = arrivals(&sim);
+    assert!(sim.counters().throttled.load(Ordering::Relaxed) > 0);
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_error_makes_a_failure_receipt_or_a_failover() {
     let cluster = cluster().await;
     let sim = SimSmsc::start_local(SimConfig {
