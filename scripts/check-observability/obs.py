@@ -43,6 +43,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = ROOT / "helm/herald/files/dashboards"
 RULES = ROOT / "helm/herald/files/alerts/herald.rules.yaml"
 NAMES_RS = ROOT / "crates/telemetry/src/names.rs"
+METRICS_MD = ROOT / "docs/metrics.md"
+# Labels Prometheus adds to every series (target labels) or that belong to a metric type.
+TARGET_LABELS = {"__name__", "job", "instance", "namespace", "le", "quantile"}
 
 KEYWORDS = {
     "and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring",
@@ -225,6 +228,39 @@ def cmd_wait_names(base, timeout):
         time.sleep(1)
 
 
+def documented_labels():
+    """docs/metrics.md: metric name -> the label keys its table row lists."""
+    labels = {}
+    for line in METRICS_MD.read_text().splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 5 or not re.fullmatch(r"`herald_[a-z0-9_]+`", cells[0]):
+            continue
+        labels[cells[0].strip("`")] = set(re.findall(r"`([a-z_]+)`", cells[3]))
+    return labels
+
+
+def label_mismatches(base):
+    """Every scraped herald_* series whose label keys differ from docs/metrics.md."""
+    body = prom_get(base, "/api/v1/series", {"match[]": '{__name__=~"herald_.+"}'})
+    documented = documented_labels()
+    seen = {}
+    for series in body.get("data") or []:
+        name = family(series["__name__"])
+        seen.setdefault(name, set()).add(frozenset(set(series) - TARGET_LABELS))
+    problems = []
+    for name, key_sets in sorted(seen.items()):
+        want = documented.get(name)
+        if want is None:
+            problems.append(f"  {name}: exported but not in docs/metrics.md")
+            continue
+        for keys in sorted(key_sets, key=sorted):
+            if set(keys) != want:
+                problems.append(
+                    f"  {name}: exported with labels {sorted(keys)}, docs/metrics.md says {sorted(want)}"
+                )
+    return problems, len(seen)
+
+
 def cmd_live(base):
     seen = prom_names(base)
     herald_seen = sorted(n for n in seen if n.startswith("herald_"))
@@ -233,11 +269,22 @@ def cmd_live(base):
     missing = sorted(n for n in by_name if n not in seen)
     for n in missing:
         print(f"  {n}: never scraped (used by {', '.join(by_name[n][:3])}{', ...' if len(by_name[n]) > 3 else ''})")
-    if missing:
+    # The labels each exported series carries must be the ones docs/metrics.md (and so the
+    # dashboards' `by (...)` clauses) rely on.
+    label_problems, families = label_mismatches(base)
+    for line in label_problems:
+        print(line)
+    if missing or label_problems:
         failed = True
-        print(f"metric names (live): FAILED, {len(missing)} of {len(by_name)} names used were never scraped from the running nodes")
+        print(
+            f"metric names (live): FAILED, {len(missing)} of {len(by_name)} names used were never scraped "
+            f"from the running nodes; {len(label_problems)} label sets differ from docs/metrics.md"
+        )
     else:
-        print(f"metric names (live): ok, all {len(by_name)} names used were scraped from running nodes ({len(herald_seen)} herald_* names seen)")
+        print(
+            f"metric names (live): ok, all {len(by_name)} names used were scraped from running nodes "
+            f"({len(herald_seen)} herald_* names seen, labels of {families} families as docs/metrics.md says)"
+        )
     # Every expression must parse and evaluate on a real Prometheus.
     bad = 0
     empty = []

@@ -167,7 +167,10 @@ impl SessionMetrics {
         SessionMetrics {
             account: account.to_owned(),
             accepted,
-            latency: metrics::histogram!(names::EDGE_SUBMIT_SECONDS),
+            latency: metrics::histogram!(
+                names::EDGE_SUBMIT_SECONDS,
+                names::labels::ACCOUNT => account.to_owned()
+            ),
             in_flight: metrics::gauge!(names::EDGE_INFLIGHT),
         }
     }

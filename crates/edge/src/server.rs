@@ -496,7 +496,8 @@ impl Slot<'_> {
                 }),
             );
         }
-        metrics::gauge!(names::EDGE_SESSIONS).increment(1.0);
+        metrics::gauge!(names::EDGE_SESSIONS, names::labels::ACCOUNT => self.info.account.clone())
+            .increment(1.0);
         self
     }
 }
@@ -506,7 +507,8 @@ impl Drop for Slot<'_> {
         if let Ok(mut entries) = self.table.entries.lock()
             && entries.remove(&self.id).is_some()
         {
-            metrics::gauge!(names::EDGE_SESSIONS).decrement(1.0);
+            metrics::gauge!(names::EDGE_SESSIONS, names::labels::ACCOUNT => self.info.account.clone())
+                .decrement(1.0);
         }
         if let Ok(mut per_account) = self.table.per_account.lock()
             && let Some(count) = per_account.get_mut(&self.info.account)
