@@ -57,6 +57,12 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         });
     }
 
+    // The admin port and NodeService outlive the stop signal: while the role drains,
+    // `/readyz` says `draining`, `/metrics` and `/healthz` still answer (the liveness probe
+    // must not restart a draining pod) and NodeService still lists sessions and binds.
+    // They stop when the role has finished.
+    let (finished_tx, finished) = watch::channel(false);
+
     let admin = AdminServer::bind(config.admin.listen)
         .await
         .context("admin port")?;
@@ -64,7 +70,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     let readiness = admin.readiness().clone();
     let bus_ready = readiness.register("bus");
     let rules_ready = readiness.register("rules");
-    tokio::spawn(admin.serve(stopped(stop.clone())));
+    tokio::spawn(admin.serve(stopped(finished.clone())));
     tracing::info!(%admin_addr, role, node = %node_id, "admin port serving /metrics /healthz /readyz");
 
     let bus = Bus::connect(bus_config(&config, role, &node_id))
@@ -222,7 +228,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                     edge: Some(edge.clone()),
                     ..service
                 },
-                stop.clone(),
+                finished.clone(),
             );
             run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
         }
@@ -240,7 +246,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             )
             .await
             .context("router")?;
-            serve_node_service(grpc, service, stop.clone());
+            serve_node_service(grpc, service, finished.clone());
             router.run(until_stopped).await.context("router")
         }
         ("connector", _) => {
@@ -263,7 +269,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                     connector: Some(connector.clone()),
                     ..service
                 },
-                stop.clone(),
+                finished.clone(),
             );
             connector.run(until_stopped).await.context("connector")
         }
@@ -278,7 +284,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 node_timeout: Duration::from_secs(5),
             };
             let control = Control::new(&config.control, deps).context("control")?;
-            serve_node_service(grpc, service, stop.clone());
+            serve_node_service(grpc, service, finished.clone());
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "control serving AdminService");
             }
@@ -292,11 +298,10 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     readiness.drain();
     follower.abort();
     let _ = follower.await;
-    if let Ok(registration) = std::sync::Arc::try_unwrap(registration)
-        && let Err(error) = registration.deregister().await
-    {
+    if let Err(error) = registration.deregister().await {
         tracing::warn!(%error, "deregistration failed; the lease will expire");
     }
+    let _ = finished_tx.send(true);
     result
 }
 
@@ -337,17 +342,18 @@ pub(crate) async fn run_edge(
     plain.and(secure).and(api).context("edge")
 }
 
-/// Serves NodeService on `listener` until `stop`.
+/// Serves NodeService on `listener` until `finished` (the role has ended, not merely been
+/// told to stop).
 pub(crate) fn serve_node_service(
     listener: TcpListener,
     service: NodeServiceImpl,
-    stop: watch::Receiver<bool>,
+    finished: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         let served = tonic::transport::Server::builder()
             .add_service(NodeServiceServer::new(service))
-            .serve_with_incoming_shutdown(incoming, stopped(stop))
+            .serve_with_incoming_shutdown(incoming, stopped(finished))
             .await;
         if let Err(error) = served {
             tracing::warn!(%error, "NodeService stopped");

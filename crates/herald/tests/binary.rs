@@ -296,6 +296,25 @@ async fn herald_edge_registers_serves_and_drains_on_sigterm() {
         .unwrap();
     assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
 
+    // A second ESME that binds and then never answers the edge's unbind: it keeps the
+    // edge draining (until the unbind timeout), so the drain can be watched from outside.
+    let mut silent = TcpStream::connect(&smpp).await.unwrap();
+    let mut pdu = Vec::new();
+    pdu.extend_from_slice(&[0, 0, 0, 0]); // command_length, filled in below
+    pdu.extend_from_slice(&0x0000_0002u32.to_be_bytes()); // bind_transmitter
+    pdu.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 1]); // command_status, sequence_number
+    pdu.extend_from_slice(b"acme\0secret\0\0\x34\0\0\0");
+    let length = u32::try_from(pdu.len()).unwrap().to_be_bytes();
+    pdu[..4].copy_from_slice(&length);
+    silent.write_all(&pdu).await.unwrap();
+    let mut header = [0u8; 16];
+    silent.read_exact(&mut header).await.unwrap();
+    assert_eq!(
+        &header[4..12],
+        &[0x80, 0, 0, 2, 0, 0, 0, 0],
+        "bind_transmitter_resp OK"
+    );
+
     // SIGTERM: the session is unbound by the edge, the process exits 0 and deregisters.
     let pid = child.id().unwrap();
     let killed = std::process::Command::new("kill")
@@ -306,6 +325,13 @@ async fn herald_edge_registers_serves_and_drains_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(closed, herald_smpp::session::CloseReason::PeerUnbound);
+    // While it drains, the node says so and still answers its probes and scrapes.
+    let (status, body) = http_get(&admin, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("draining"), "{body}");
+    assert_eq!(http_get(&admin, "/healthz").await.0, 200);
+    assert_eq!(http_get(&admin, "/metrics").await.0, 200);
+    drop(silent);
     let exit = tokio::time::timeout(PATIENCE, child.wait())
         .await
         .unwrap()

@@ -161,8 +161,9 @@ impl NodeRegistration {
         self.lease.load(Ordering::Relaxed)
     }
 
-    /// Stops renewing and revokes the lease, which deletes the key now.
-    pub async fn deregister(self) -> Result<(), Error> {
+    /// Stops renewing and revokes the lease, which deletes the key now. Takes `&self` so a
+    /// node can deregister while parts of it (a draining role's services) still hold it.
+    pub async fn deregister(&self) -> Result<(), Error> {
         self.task.abort();
         let lease = self.lease_id();
         self.etcd

@@ -87,6 +87,9 @@ app.kubernetes.io/component: {{ . }}
 {{/* nats.urls as a JSON list. */}}
 {{- define "herald.natsUrls" -}}
 {{- if .Values.nats.enabled -}}
+{{- if ne (.Values.nats.clusterDomain | default "cluster.local") .Values.clusterDomain -}}
+{{- fail (printf "clusterDomain is %s but nats.clusterDomain (the bundled NATS's routes) is %s: set both" .Values.clusterDomain (.Values.nats.clusterDomain | default "cluster.local")) -}}
+{{- end -}}
 {{- list (printf "nats://%s.%s.svc.%s:%d" (include "herald.natsFullname" .) .Release.Namespace .Values.clusterDomain (int (.Values.nats.clientPort | default 4222))) | toJson -}}
 {{- else if .Values.externalNats.urls -}}
 {{- .Values.externalNats.urls | toJson -}}
@@ -107,6 +110,9 @@ app.kubernetes.io/component: {{ . }}
 {{/* etcd.endpoints as a JSON list: every member of the bundled etcd, or the external ones. */}}
 {{- define "herald.etcdEndpoints" -}}
 {{- if .Values.etcd.enabled -}}
+{{- if ne (.Values.etcd.clusterDomain | default "cluster.local") .Values.clusterDomain -}}
+{{- fail (printf "clusterDomain is %s but etcd.clusterDomain (the bundled etcd's peer and client URLs) is %s: set both" .Values.clusterDomain (.Values.etcd.clusterDomain | default "cluster.local")) -}}
+{{- end -}}
 {{- $name := include "herald.etcdFullname" . -}}
 {{- $endpoints := list -}}
 {{- range $i := until (int (.Values.etcd.replicas | default 1)) -}}
