@@ -58,7 +58,9 @@ result() { # result <check> <status 0|1> <message>
   if [ "$2" -eq 0 ]; then printf 'ok      %-22s %s\n' "$1" "$3"; else printf 'FAILED  %-22s %s\n' "$1" "$3"; FAILED+=("$1"); fi
 }
 
-if [ "$(id -u)" -eq 0 ]; then SUDO=(); elif command -v sudo >/dev/null 2>&1; then SUDO=(sudo); else SUDO=(); fi
+die() { log "ERROR: $*"; exit 1; }
+# shellcheck source=lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 
 # ------------------------------------------------------------------ tools
 install_prometheus() {
@@ -70,8 +72,7 @@ install_prometheus() {
     cd "$TOOLS/deb"
     rm -f prometheus_*.deb
     if ! apt-get download prometheus >&2 2>/dev/null; then
-      log "apt-get update (the package lists do not know prometheus yet)"
-      "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+      apt_update # the package lists do not know prometheus yet
       apt-get download prometheus >&2
     fi
   )
@@ -95,10 +96,7 @@ fi
 install_prometheus
 if ! python3 -c 'import yaml' 2>/dev/null; then
   log "installing python3-yaml (the alert checks read the rule file)"
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >&2 || {
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-yaml >&2
-  } || log "could not install python3-yaml"
+  apt_install python3-yaml || log "could not install python3-yaml"
 fi
 
 # npm ci when node_modules does not match package-lock.json.

@@ -32,28 +32,8 @@ log() { printf '[install-deps] %s\n' "$*" >&2; }
 report() { printf '%-12s %s\n' "$1:" "$2"; }
 die() { log "ERROR: $*"; exit 1; }
 
-# Privileged commands go through "${SUDO[@]}": nothing as root, sudo otherwise
-# (only needed when something has to be installed system-wide).
-if [ "$(id -u)" -eq 0 ]; then
-  SUDO=()
-elif command -v sudo >/dev/null 2>&1; then
-  SUDO=(sudo)
-else
-  SUDO=(no_sudo)
-fi
-no_sudo() { die "need root to run '$*' (not root, and sudo is not installed)"; }
-
-APT_UPDATED=0
-apt_install() {
-  if [ "$APT_UPDATED" -eq 0 ]; then
-    log "apt-get update"
-    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-    APT_UPDATED=1
-  fi
-  log "apt-get install $*"
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-    apt-get install -y -qq -o Dpkg::Use-Pty=0 --no-install-recommends "$@" >&2
-}
+# shellcheck source=lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 
 # Where a command really is (follows symlinks and pyenv shims).
 real_path() {

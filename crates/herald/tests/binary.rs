@@ -163,6 +163,60 @@ async fn seed_account(etcd: &herald_harness::Etcd) -> RulesClient {
     client
 }
 
+/// A simulated carrier answering receipts after 20 ms, with the seeded carrier `sim`
+/// pointed at it.
+async fn simulated_carrier(client: &RulesClient) -> herald_sim::SimSmsc {
+    simulated_carrier_with(
+        client,
+        herald_sim::SimConfig {
+            receipt_delay: Duration::from_millis(20),
+            ..herald_sim::SimConfig::default()
+        },
+    )
+    .await
+}
+
+/// A simulated carrier from `config` (with Herald's credentials), with the seeded carrier
+/// `sim` pointed at it.
+async fn simulated_carrier_with(
+    client: &RulesClient,
+    config: herald_sim::SimConfig,
+) -> herald_sim::SimSmsc {
+    let sim = herald_sim::SimSmsc::start_local(herald_sim::SimConfig {
+        system_id: "herald".into(),
+        password: "simsecret".into(),
+        ..config
+    })
+    .await
+    .unwrap();
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
+    });
+    client
+        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    sim
+}
+
+/// Binds to an edge at `smpp` as the seeded account, transceiver.
+async fn bind_transceiver(
+    smpp: &str,
+) -> (herald_smpp::session::Session, herald_smpp::session::Inbox) {
+    let io = TcpStream::connect(smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("acme"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, inbox, _) = bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+        .await
+        .unwrap();
+    (session, inbox)
+}
+
 fn submit_body(i: usize) -> PduBody {
     PduBody::SubmitSm(SubmitSm {
         source: Address::international("447700900000"),
@@ -481,44 +535,16 @@ async fn edge_and_router_processes_bring_a_message_to_its_carriers_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_reaches_the_carrier_and_its_receipt_comes_back_through_three_processes() {
-    use herald_sim::{SimConfig, SimSmsc};
-
     let nats = herald_harness::nats().run().await.unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = seed_account(&etcd).await;
-    let sim = SimSmsc::start_local(SimConfig {
-        system_id: "herald".into(),
-        password: "simsecret".into(),
-        receipt_delay: Duration::from_millis(20),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    // Point the seeded carrier at the simulator's port.
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
+    let sim = simulated_carrier(&client).await;
 
     let (_edge, smpp, _) = spawn_edge("edge-full", &nats, &etcd, &client).await;
     let (_router, _) = spawn_role("router", "router-full", &nats, &etcd, &client).await;
     let (_connector, _) = spawn_role("connector", "connector-full", &nats, &etcd, &client).await;
 
-    let io = TcpStream::connect(&smpp).await.unwrap();
-    let request = Bind {
-        system_id: COctetString::from("acme"),
-        password: COctetString::from("secret"),
-        interface_version: 0x34,
-        ..Bind::default()
-    };
-    let (session, mut inbox, _) =
-        bind(io, SessionConfig::default(), BindMode::Transceiver, request)
-            .await
-            .unwrap();
+    let (session, mut inbox) = bind_transceiver(&smpp).await;
     let mut ids = std::collections::HashSet::new();
     for i in 0..20 {
         let mut body = submit_body(i);
@@ -656,28 +682,19 @@ async fn after_an_edge_is_killed_the_esme_rebinds_elsewhere_and_gets_its_pending
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_sm_and_replace_sm_act_before_the_carrier_and_fail_after_it() {
-    use herald_sim::{SimConfig, SimSmsc};
     use herald_smpp::pdu::{CancelSm, QuerySm};
 
     let nats = herald_harness::nats().run().await.unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = seed_account(&etcd).await;
-    let sim = SimSmsc::start_local(SimConfig {
-        system_id: "herald".into(),
-        password: "simsecret".into(),
-        record_submits: true,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
+    let sim = simulated_carrier_with(
+        &client,
+        herald_sim::SimConfig {
+            record_submits: true,
+            ..herald_sim::SimConfig::default()
+        },
+    )
+    .await;
     // Edge and router only, for now: accepted messages wait in the carrier's queue.
     let (_edge, smpp, _) = spawn_edge("edge-cancel", &nats, &etcd, &client).await;
     let (_router, _) = spawn_role("router", "router-cancel", &nats, &etcd, &client).await;
@@ -799,8 +816,6 @@ impl TraceService for Collector {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and_back() {
-    use herald_sim::{SimConfig, SimSmsc};
-
     let incoming =
         tonic::transport::server::TcpIncoming::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let collector = format!("http://{}", incoming.local_addr().unwrap());
@@ -814,22 +829,7 @@ async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and
     let nats = herald_harness::nats().run().await.unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = seed_account(&etcd).await;
-    let sim = SimSmsc::start_local(SimConfig {
-        system_id: "herald".into(),
-        password: "simsecret".into(),
-        receipt_delay: Duration::from_millis(20),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
+    let _sim = simulated_carrier(&client).await;
     // Export quickly rather than on the SDK's default 5 s schedule.
     let env = [
         ("HERALD_TELEMETRY__OTLP_ENDPOINT", collector.as_str()),
@@ -841,17 +841,7 @@ async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and
     let (_connector, _) =
         spawn_role_with("connector", "connector-traced", &nats, &etcd, &client, &env).await;
 
-    let io = TcpStream::connect(&node.addresses["smpp"]).await.unwrap();
-    let request = Bind {
-        system_id: COctetString::from("acme"),
-        password: COctetString::from("secret"),
-        interface_version: 0x34,
-        ..Bind::default()
-    };
-    let (session, mut inbox, _) =
-        bind(io, SessionConfig::default(), BindMode::Transceiver, request)
-            .await
-            .unwrap();
+    let (session, mut inbox) = bind_transceiver(&node.addresses["smpp"]).await;
     let mut body = submit_body(1);
     if let PduBody::SubmitSm(sm) = &mut body {
         sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
