@@ -257,8 +257,9 @@ impl Deliveries {
     /// The next message. Messages delivered more often than the spec allows go to the
     /// dead letters here and are not returned. `None` when the consumer was deleted.
     ///
-    /// Errors are transient (a missed heartbeat while NATS restarts, say): the stream goes
-    /// on after them, so log and call again.
+    /// From [`WorkConsumer::messages`], errors are transient (a missed heartbeat while NATS
+    /// restarts, say): the stream goes on after them, so log and call again. From
+    /// [`WorkConsumer::pull`], an error ends the request (the server refused or cut it).
     pub async fn next(&mut self) -> Option<Result<Delivery, BusError>> {
         loop {
             let next = match &mut self.source {

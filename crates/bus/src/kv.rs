@@ -212,8 +212,8 @@ impl CarrierIdMap {
         })
     }
 
-    /// Records that `carrier` knows the message as `carrier_message_id`: in the bucket
-    /// (done when this returns `Ok`), then in memory.
+    /// Records that `carrier` knows the message as `carrier_message_id`: in memory, then in
+    /// the bucket (done when this returns `Ok`).
     pub async fn insert(
         &self,
         carrier: &str,
@@ -221,11 +221,13 @@ impl CarrierIdMap {
         mapping: &CarrierIdMapping,
     ) -> Result<(), BusError> {
         let key = key(carrier, carrier_message_id);
+        // Memory first: a receipt that overtakes the bucket write on this connector is
+        // matched at once, and still matched here if the bucket write fails.
+        self.recent.insert(key.clone(), mapping.clone());
         self.store
             .put(&key, encode(mapping))
             .await
             .map_err(|source| kv_error(CARRIER_ID_BUCKET, "put", source))?;
-        self.recent.insert(key, mapping.clone());
         Ok(())
     }
 
@@ -296,11 +298,19 @@ impl RecentMappings {
 
     fn insert(&self, key: String, mapping: CarrierIdMapping) {
         let per_generation = self.per_generation;
-        let mut shard = self.shard(&key);
-        if shard.current.len() >= per_generation {
-            shard.previous = std::mem::take(&mut shard.current);
-        }
-        shard.current.insert(key, mapping);
+        let retired = {
+            let mut shard = self.shard(&key);
+            let retired = if shard.current.len() >= per_generation {
+                let current = std::mem::take(&mut shard.current);
+                Some(std::mem::replace(&mut shard.previous, current))
+            } else {
+                None
+            };
+            shard.current.insert(key, mapping);
+            retired
+        };
+        // The oldest generation is freed after the lock is released.
+        drop(retired);
     }
 
     fn get(&self, key: &str) -> Option<CarrierIdMapping> {

@@ -179,7 +179,25 @@ pub struct PendingAck {
     subject: String,
     timeout: Duration,
     sent: Instant,
+    inflight: InflightPublish,
     ack: jetstream::context::PublishAckFuture,
+}
+
+/// One publish counted in `herald_bus_inflight_publishes` until dropped: when its ack has
+/// come, or when its [`PendingAck`] is dropped unawaited.
+struct InflightPublish;
+
+impl InflightPublish {
+    fn new() -> Self {
+        stats::publish_metrics().inflight.increment(1.0);
+        InflightPublish
+    }
+}
+
+impl Drop for InflightPublish {
+    fn drop(&mut self) {
+        stats::publish_metrics().inflight.decrement(1.0);
+    }
 }
 
 impl std::fmt::Debug for PendingAck {
@@ -199,12 +217,13 @@ impl IntoFuture for PendingAck {
             subject,
             timeout,
             sent,
+            inflight,
             ack,
         } = self;
         Box::pin(async move {
             let answer = ack.await;
+            drop(inflight);
             let metrics = stats::publish_metrics();
-            metrics.inflight.decrement(1.0);
             match answer {
                 Ok(ack) => {
                     metrics.seconds.record(sent.elapsed().as_secs_f64());
@@ -264,15 +283,13 @@ impl Publisher {
         let sent = Instant::now();
         let metrics = stats::publish_metrics();
         match self.jetstream.send_publish(subject.clone(), publish).await {
-            Ok(ack) => {
-                metrics.inflight.increment(1.0);
-                Ok(PendingAck {
-                    subject,
-                    timeout: self.timeout,
-                    sent,
-                    ack,
-                })
-            }
+            Ok(ack) => Ok(PendingAck {
+                subject,
+                timeout: self.timeout,
+                sent,
+                inflight: InflightPublish::new(),
+                ack,
+            }),
             Err(err) if err.kind() == PublishErrorKind::MaxAckPending => {
                 metrics.full.increment(1);
                 Err(BusError::Full)

@@ -95,15 +95,14 @@ impl Depths {
         let mut depths = Depths::default();
         for kind in StreamKind::ALL {
             let name = kind.name();
-            let mut stream = jetstream
+            let stream = jetstream
                 .get_stream(name)
                 .await
                 .map_err(|e| BusError::Nats(Box::new(e)))?;
-            let info = stream
-                .info()
-                .await
-                .map_err(|e| BusError::Nats(Box::new(e)))?;
-            depths.streams.push((name, info.state.messages));
+            // Looking the stream up fetched its info already.
+            depths
+                .streams
+                .push((name, stream.cached_info().state.messages));
             let consumers: Vec<_> = stream
                 .consumers()
                 .try_collect()

@@ -39,6 +39,16 @@ impl Config {
         if let Some(region) = &self.node.region {
             name(e, "node.region", region);
         }
+        if let Some(advertise) = &self.grpc.advertise
+            && !is_advertisable(advertise)
+        {
+            e.add(
+                "grpc.advertise",
+                format!(
+                    "{advertise:?} is not an IP or host name with an optional port (10.0.0.7, edge-0.herald:9091)"
+                ),
+            );
+        }
     }
 
     fn validate_nats(&self, e: &mut ConfigErrors) {
@@ -276,4 +286,61 @@ fn is_http_url(url: &str) -> bool {
         url.strip_prefix(scheme)
             .is_some_and(|rest| !rest.is_empty())
     }) && !url.contains(char::is_whitespace)
+}
+
+/// Whether `address` is an IP, a bracketed IPv6 or a host name, each with an optional
+/// port: no scheme, no path, no blanks.
+fn is_advertisable(address: &str) -> bool {
+    if address.parse::<std::net::SocketAddr>().is_ok()
+        || address.parse::<std::net::IpAddr>().is_ok()
+    {
+        return true;
+    }
+    let host = match address.rsplit_once(':') {
+        Some((host, port)) => {
+            if port.parse::<u16>().is_err() {
+                return false;
+            }
+            host
+        }
+        None => address,
+    };
+    !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+#[cfg(test)]
+mod advertise_tests {
+    use super::is_advertisable;
+
+    #[test]
+    fn advertised_addresses_are_hosts_or_ips_with_optional_ports() {
+        for good in [
+            "10.0.0.7",
+            "10.0.0.7:9091",
+            "fd00::7",
+            "[fd00::7]:9091",
+            "edge-0.herald",
+            "edge-0.herald:9091",
+        ] {
+            assert!(is_advertisable(good), "{good}");
+        }
+        for bad in [
+            "",
+            " ",
+            "http://edge:9091",
+            "edge:x",
+            "edge:9091:9091",
+            "edge/0",
+            "a..b",
+        ] {
+            assert!(!is_advertisable(bad), "{bad}");
+        }
+    }
 }

@@ -33,6 +33,7 @@ use herald_smpp::session::Inbound;
 use herald_smpp::types::{Address, EsmClass, RegisteredDelivery};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlvs};
 use herald_telemetry::names;
+use tracing::Instrument as _;
 
 use crate::connector::Shared;
 use crate::submit::unix_ms;
@@ -200,9 +201,14 @@ async fn on_receipt(
             kind: Some(event::Kind::Receipt(receipt.clone())),
         };
         let dedup = format!("dlr:{}:{}", mapping.message_id, state.stat());
-        let outgoing = receipt_span(&mapping, &carrier.id)
-            .in_scope(|| Outgoing::event(&mapping.account_id, dedup, &event));
-        if let Err(error) = shared.publisher.publish_acked(outgoing).await {
+        let span = receipt_span(&mapping, &carrier.id);
+        let outgoing = span.in_scope(|| Outgoing::event(&mapping.account_id, dedup, &event));
+        let published = shared
+            .publisher
+            .publish_acked(outgoing)
+            .instrument(span)
+            .await;
+        if let Err(error) = published {
             tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
             return CommandStatus::ESME_RX_T_APPN;
         }

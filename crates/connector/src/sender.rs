@@ -181,8 +181,9 @@ pub(crate) struct CarrierSender {
 /// throttles and are redelivered to another connector: duplicates to the handset.
 struct Puller {
     task: JoinHandle<()>,
-    /// How many messages to pull next; one request is outstanding at a time.
-    requests: mpsc::UnboundedSender<usize>,
+    /// How many messages to pull next; one request is outstanding at a time. `None` once
+    /// stopping: the task ends after the request under way.
+    requests: Option<mpsc::UnboundedSender<usize>>,
     pulled: mpsc::UnboundedReceiver<Pulled>,
     /// A request was sent and its [`Pulled::Done`] has not come back.
     outstanding: bool,
@@ -210,14 +211,19 @@ impl Puller {
         if self.outstanding || want == 0 || !worth_it {
             return;
         }
-        if self.requests.send(want.min(self.batch)).is_ok() {
+        if let Some(requests) = &self.requests
+            && requests.send(want.min(self.batch)).is_ok()
+        {
             self.outstanding = true;
         }
     }
 
-    /// Stops pulling; what was fetched and not taken goes back to the bus at once.
+    /// Stops pulling: no new request is made, and what the request under way brings
+    /// (until it ends, at most [`PULL_EXPIRES`] and a little) goes back to the bus at once,
+    /// like anything pulled and not taken.
     async fn stop(mut self) {
-        self.pulled.close();
+        self.requests = None;
+        // Ends when the task has finished and dropped its sender.
         while let Some(pulled) = self.pulled.recv().await {
             if let Pulled::Message(delivery) = pulled {
                 let _ = delivery.retry_after(Duration::ZERO).await;
@@ -285,6 +291,7 @@ impl CarrierSender {
         let mut puller: Option<Puller> = None;
         let mut no_lanes_since: Option<Instant> = None;
         let mut next_lane: u64 = 0;
+        let (mut events_open, mut plan_open) = (true, true);
         loop {
             // Pull only while there is somewhere to send.
             if !s.draining && !s.lanes.is_empty() && puller.is_none() {
@@ -335,7 +342,7 @@ impl CarrierSender {
                 .filter(|_| puller.is_some())
                 .map(|since| since + NO_LANE_GRACE);
             tokio::select! {
-                event = self.events.recv() => match event {
+                event = self.events.recv(), if events_open => match event {
                     Some(BindEvent::Up { slot, session, status }) => {
                         s.lanes.retain(|l| l.slot != slot);
                         let window = Window::new(s.carrier.window);
@@ -352,7 +359,10 @@ impl CarrierSender {
                         }
                     }
                     // The supervisor is gone: nobody will send bind events any more.
-                    None => s.draining = true,
+                    None => {
+                        events_open = false;
+                        s.draining = true;
+                    }
                 },
                 Some(done) = s.submits.next(), if !s.submits.is_empty() => {
                     if done.result.is_ok() {
@@ -370,18 +380,26 @@ impl CarrierSender {
                         }
                     }
                 }
-                Some(pulled) = recv(&mut puller) => match pulled {
-                    Pulled::Message(delivery) => self.take(&mut s, delivery),
-                    Pulled::Done => {
+                pulled = recv(&mut puller) => match pulled {
+                    Some(Pulled::Message(delivery)) => self.take(&mut s, delivery),
+                    Some(Pulled::Done) => {
                         if let Some(p) = puller.as_mut() {
                             p.outstanding = false;
                         }
                     }
+                    None => {
+                        // The pull task ended on its own (it never should): start afresh.
+                        tracing::warn!(carrier = %self.carrier_id, "puller ended; restarting it");
+                        puller = None;
+                    }
                 },
                 () = sleep_until(token_at), if token_at.is_some() => s.token_at = None,
                 () = sleep_until(grace_left), if grace_left.is_some() => {}
-                changed = self.plan.changed() => {
+                changed = self.plan.changed(), if plan_open => {
                     if changed.is_err() {
+                        // Closed channels are ready at once: stop polling them (a busy loop
+                        // for the rest of the drain otherwise).
+                        plan_open = false;
                         s.draining = true;
                         continue;
                     }
@@ -392,6 +410,9 @@ impl CarrierSender {
                         lane.window.set_max(plan.carrier.window);
                     }
                     s.carrier = plan.carrier;
+                    if let Some(p) = puller.as_mut() {
+                        p.batch = self.batch_size(&s);
+                    }
                     limits.set(&s.carrier);
                     self.stats.set_rate(s.rate.rate());
                 }
@@ -412,16 +433,31 @@ impl CarrierSender {
         }
         inflight_gauge.set(0.0);
         window_gauge.set(0.0);
-        // A carrier this connector no longer sends to must not look configured-but-down.
-        limits.clear();
+        // A carrier gone from the rules (or disabled) must not look configured-but-down.
+        // A carrier merely handed to a new sender keeps its limits: that sender set them.
+        let still_configured = self
+            .shared
+            .rules
+            .load()
+            .carrier(&self.carrier_id)
+            .is_some_and(|c| c.enabled);
+        if !still_configured {
+            limits.clear();
+        }
+    }
+
+    /// The most one pull request asks for: every window of the slots held, at most
+    /// `connector.batch`.
+    fn batch_size(&self, s: &State) -> usize {
+        let window_total =
+            u64::from(s.carrier.window) * u64::from(self.plan.borrow().submit_slots.max(1));
+        usize::try_from(window_total)
+            .unwrap_or(usize::MAX)
+            .clamp(1, self.shared.config.batch.max(1))
     }
 
     fn start_puller(&self, s: &State) -> Puller {
-        let window_total =
-            u64::from(s.carrier.window) * u64::from(self.plan.borrow().submit_slots.max(1));
-        let batch = usize::try_from(window_total)
-            .unwrap_or(usize::MAX)
-            .clamp(1, self.shared.config.batch.max(1));
+        let batch = self.batch_size(s);
         let (requests, requested) = mpsc::unbounded_channel();
         let (tx, pulled) = mpsc::unbounded_channel();
         let task = tokio::spawn(pull(
@@ -432,7 +468,7 @@ impl CarrierSender {
         ));
         Puller {
             task,
-            requests,
+            requests: Some(requests),
             pulled,
             outstanding: false,
             batch,
@@ -716,9 +752,14 @@ async fn sleep_until(at: Option<Instant>) {
 /// How long one pull request waits for messages when the queue is empty.
 const PULL_EXPIRES: Duration = Duration::from_secs(1);
 
+/// How long past [`PULL_EXPIRES`] a request may take before it is given up on: the
+/// server's end-of-request answer can be lost with the connection.
+const PULL_GRACE: Duration = Duration::from_millis(500);
+
 /// Serves the sender's pull requests from the carrier's durable consumer, each answered
-/// with the messages pulled and then [`Pulled::Done`], reconnecting after errors, until
-/// the sender goes away.
+/// with the messages pulled and then [`Pulled::Done`], until the sender stops asking.
+/// A failed request (NATS away, the consumer gone, a leader change) is logged, the
+/// consumer looked up afresh, and the next one waits out a growing backoff.
 async fn pull(
     shared: Arc<Shared>,
     carrier: String,
@@ -732,34 +773,13 @@ async fn pull(
         ..ConsumerSpec::carrier(&carrier)
     };
     let mut consumer = None;
-    loop {
-        // The sender closing its end (stop) ends this too, even between requests.
-        let want = tokio::select! {
-            want = requests.recv() => want,
-            () = tx.closed() => None,
-        };
-        let Some(want) = want else { return };
-        let pulled = match &consumer {
-            Some(consumer) => pull_once(consumer, want, &tx, &carrier).await,
-            None => match shared.bus.consumer(spec.clone()).await {
-                Ok(made) => {
-                    let pulled = pull_once(&made, want, &tx, &carrier).await;
-                    consumer = Some(made);
-                    pulled
-                }
-                Err(error) => Err(error),
-            },
-        };
-        match pulled {
-            Ok(true) => backoff.reset(),
-            Ok(false) => return,
+    while let Some(want) = requests.recv().await {
+        match pull_once(&shared, &spec, &mut consumer, want, &tx).await {
+            Ok(()) => backoff.reset(),
             Err(error) => {
-                tracing::warn!(%carrier, %error, "carrier queue unavailable");
+                tracing::warn!(%carrier, %error, "pulling the carrier queue failed; retrying");
                 consumer = None;
-                tokio::select! {
-                    () = tokio::time::sleep(backoff.next_delay()) => {}
-                    () = tx.closed() => return,
-                }
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         }
         if tx.send(Pulled::Done).is_err() {
@@ -768,31 +788,47 @@ async fn pull(
     }
 }
 
-/// One pull request of up to `want` messages into `tx`. `Ok(false)` when the sender went
-/// away (what was pulled meanwhile goes back to the bus).
+/// One pull request of up to `want` messages into `tx`, through `consumer` (looked up
+/// first when `None`). Everything pulled goes to `tx`, even when the sender is stopping:
+/// it hands back what it will not send.
 async fn pull_once(
-    consumer: &herald_bus::WorkConsumer,
+    shared: &Shared,
+    spec: &ConsumerSpec,
+    consumer: &mut Option<herald_bus::WorkConsumer>,
     want: usize,
     tx: &mpsc::UnboundedSender<Pulled>,
-    carrier: &str,
-) -> Result<bool, herald_bus::BusError> {
+) -> Result<(), herald_bus::BusError> {
+    let failed = |reason: &str| herald_bus::BusError::Consume {
+        consumer: spec.durable.clone(),
+        action: "pull",
+        source: reason.into(),
+    };
+    // A request made while disconnected would wait in the client and be replayed later.
+    if !shared.bus.is_connected() {
+        return Err(failed("not connected to NATS"));
+    }
+    let consumer = match consumer {
+        Some(consumer) => consumer,
+        None => consumer.insert(shared.bus.consumer(spec.clone()).await?),
+    };
     let mut deliveries = consumer.pull(want, PULL_EXPIRES).await?;
+    let deadline = Instant::now() + PULL_EXPIRES + PULL_GRACE;
     loop {
-        let next = tokio::select! {
-            next = deliveries.next() => next,
-            () = tx.closed() => return Ok(false),
+        let Ok(next) = tokio::time::timeout_at(deadline, deliveries.next()).await else {
+            return Err(failed("the pull request was not answered"));
         };
         match next {
             Some(Ok(delivery)) => {
                 if let Err(mpsc::error::SendError(Pulled::Message(delivery))) =
                     tx.send(Pulled::Message(delivery))
                 {
+                    // The sender is gone altogether (not stopping): back to the bus.
                     let _ = delivery.retry_after(Duration::ZERO).await;
-                    return Ok(false);
                 }
             }
-            Some(Err(error)) => tracing::debug!(%carrier, %error, "pull interrupted"),
-            None => return Ok(true),
+            // A one-shot pull ends at its first error (the server refused or cut it).
+            Some(Err(error)) => return Err(error),
+            None => return Ok(()),
         }
     }
 }
@@ -910,7 +946,7 @@ struct Failure {
 async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
     let mt = &job.mt;
     if failure.may_fail_over
-        && let Some(handed) = Outgoing::handed_back(mt, &carrier.id)
+        && let Some(handed) = job.span.in_scope(|| Outgoing::handed_back(mt, &carrier.id))
     {
         match shared.publisher.publish_acked(handed).await {
             Ok(_) => {
@@ -949,7 +985,10 @@ async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
         let dedup = format!("{}:final", mt.id);
         if let Err(error) = shared
             .publisher
-            .publish_acked(Outgoing::event(&mt.account_id, dedup, &event))
+            .publish_acked(
+                job.span
+                    .in_scope(|| Outgoing::event(&mt.account_id, dedup, &event)),
+            )
             .await
         {
             tracing::warn!(message = %mt.id, %error, "failure receipt not published; retrying later");

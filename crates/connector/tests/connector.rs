@@ -487,6 +487,52 @@ async fn a_carrier_throttling_for_longer_than_the_ack_wait_gets_each_message_onc
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_carrier_queue_consumer_deleted_under_a_connector_is_made_again() {
+    // An operator (or a stream restore) deletes the carrier's durable consumer while a
+    // connector pulls from it: the pull fails, the connector declares the consumer again
+    // and carries on with what is published next.
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let connector = cluster.connector("c1").await;
+    for i in 0..20 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually("the first messages submitted", || {
+        arrivals(&sim).len() == 20
+    })
+    .await;
+
+    let stream = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Out.name())
+        .await
+        .unwrap();
+    stream
+        .delete_consumer(&format!("carrier-{CARRIER}"))
+        .await
+        .unwrap();
+    for i in 20..60 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually("the rest submitted after the consumer came back", || {
+        arrivals(&sim).len() == 60
+    })
+    .await;
+    assert_eq!(
+        arrivals(&sim).keys().cloned().collect::<BTreeSet<_>>(),
+        ids(0..60)
+    );
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_permanent_error_makes_a_failure_receipt_or_a_failover() {
     let cluster = cluster().await;
     let sim = SimSmsc::start_local(SimConfig {

@@ -33,6 +33,7 @@ use herald_smpp::session::{Inbound, Inbox, Responder, Session};
 use herald_smpp::types::COctetString;
 use herald_smpp::{CommandStatus, PduBody};
 use herald_telemetry::names;
+use tracing::Instrument as _;
 
 use crate::quota::AccountQuota;
 use crate::server::Shared;
@@ -389,19 +390,24 @@ pub(crate) async fn publish(
             accepted: now,
         },
     );
-    let outgoing = if herald_telemetry::message_spans() {
-        // The first span of the message's trace: router, connector and the receipt's way
-        // back all join it through the bus headers.
+    // The first span of the message's trace: router, connector and the receipt's way back
+    // all join it through the bus headers.
+    let span = if herald_telemetry::message_spans() {
         tracing::info_span!("edge.accept", message_id = %mt.id, account = %mt.account_id)
-            .in_scope(|| Outgoing::accepted(&mt))
     } else {
-        Outgoing::accepted(&mt)
+        tracing::Span::none()
     };
-    shared.publisher.publish(outgoing).await.map_err(|err| {
-        let rejection = publish_rejection(&err);
-        tracing::warn!(error = %err, status = %rejection.status, "publish failed");
-        rejection
-    })
+    let outgoing = span.in_scope(|| Outgoing::accepted(&mt));
+    shared
+        .publisher
+        .publish(outgoing)
+        .instrument(span)
+        .await
+        .map_err(|err| {
+            let rejection = publish_rejection(&err);
+            tracing::warn!(error = %err, status = %rejection.status, "publish failed");
+            rejection
+        })
 }
 
 /// Waits for a publish's ack: only then is the message durable and may be answered OK.

@@ -164,7 +164,8 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         let rules = rules.clone();
         let bus = bus.clone();
         let registration = registration.clone();
-        let mut stop = stop.clone();
+        // Runs through the drain too (the admin port still serves the metrics it sets);
+        // aborted once the role has finished.
         tokio::spawn(async move {
             let mut changes = rules.changes();
             // The snapshot the node started with is its first load.
@@ -183,7 +184,6 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 tokio::select! {
                     _ = changes.changed() => record_rules_reload(&rules),
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = stop.changed() => return,
                 }
             }
         })
