@@ -1,6 +1,7 @@
 //! `herald control` against real NATS and etcd: the admin API refuses calls without a
 //! token, writes rules with compare-and-swap, lists nodes and explains routes; lists and
-//! deletes rules objects, looks up a message, lists an edge's sessions and drains it.
+//! deletes rules objects, looks up a message, lists an edge's sessions and drains it;
+//! lists a connector's binds.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::process::Stdio;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_proto::admin::v1::{
     DeleteRequest, DrainNodeRequest, ExplainRouteRequest, GetMessageRequest, GetRequest, Kind,
-    ListNodesRequest, ListRequest, ListSessionsRequest, Object, PutRequest,
+    ListBindsRequest, ListNodesRequest, ListRequest, ListSessionsRequest, Object, PutRequest,
 };
 use herald_rules::{Expected, PasswordHash, RulesClient, StoreConfig};
 use tokio::process::Command;
@@ -531,4 +532,126 @@ async fn the_admin_api_lists_deletes_looks_up_messages_lists_sessions_and_drains
         .into_inner()
         .objects;
     assert!(left.is_empty(), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_api_lists_a_connector_s_binds_to_a_carrier() {
+    use herald_sim::{SimConfig, SimSmsc};
+
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    let sim = SimSmsc::start_local(SimConfig {
+        system_id: "herald".into(),
+        password: "simsecret".into(),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let carrier = serde_json::json!({
+        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
+        "password": { "env": "HERALD_SIM_PASSWORD" }, "binds": 2, "throughput": { "tps": 100 },
+    });
+    client
+        .put_json(
+            herald_rules::Kind::Carrier,
+            "sim",
+            &carrier.to_string(),
+            Expected::Any,
+        )
+        .await
+        .unwrap();
+    let _connector = Command::new(HERALD)
+        .arg("connector")
+        .env_remove("HERALD_CONFIG")
+        .env("HERALD_NODE__ID", "connector-admin-test")
+        .env("HERALD_NATS__URLS", nats.client_url())
+        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
+        .env("HERALD_ETCD__LEASE_TTL", "3s")
+        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
+        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
+        .env("HERALD_SIM_PASSWORD", "simsecret")
+        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
+    let (_control, address) = spawn_control(&nats, &etcd, &client, &tokens).await;
+    let channel = Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut api = AdminServiceClient::new(channel);
+
+    // Both slots of the carrier end up bound on the one connector, whichever way it is asked.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let binds = api
+            .list_binds(authed(ListBindsRequest {
+                node_id: String::new(),
+                carrier_id: String::new(),
+            }))
+            .await
+            .map(|answer| answer.into_inner().binds)
+            .unwrap_or_default();
+        let bound = binds.iter().filter(|b| b.state == "bound").count();
+        if bound == 2 {
+            assert!(
+                binds
+                    .iter()
+                    .all(|b| b.node_id == "connector-admin-test" && b.carrier_id == "sim")
+            );
+            let mut slots: Vec<u32> = binds.iter().map(|b| b.slot).collect();
+            slots.sort_unstable();
+            assert_eq!(slots, [0, 1]);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never two bound binds: {binds:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let named = api
+        .list_binds(authed(ListBindsRequest {
+            node_id: "connector-admin-test".into(),
+            carrier_id: "sim".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .binds;
+    assert_eq!(named.len(), 2, "{named:?}");
+    let other_carrier = api
+        .list_binds(authed(ListBindsRequest {
+            node_id: String::new(),
+            carrier_id: "other".into(),
+        }))
+        .await
+        .unwrap()
+        .into_inner()
+        .binds;
+    assert!(other_carrier.is_empty(), "{other_carrier:?}");
+    let nobody = api
+        .list_binds(authed(ListBindsRequest {
+            node_id: "no-such-connector".into(),
+            carrier_id: String::new(),
+        }))
+        .await
+        .unwrap_err();
+    assert_eq!(nobody.code(), Code::NotFound, "{nobody:?}");
+    // Without a token: refused like every other call.
+    let refused = api
+        .list_binds(tonic::Request::new(ListBindsRequest::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(sim.peak_binds() <= 2);
 }
