@@ -55,7 +55,8 @@ impl Bus {
     pub async fn connect(config: BusConfig) -> Result<Self, BusError> {
         let client = config
             .connect_options()
-            .connect(config.urls.join(","))
+            // The list, not a joined string: async-nats reads a string as one address.
+            .connect(config.urls.as_slice())
             .await
             .map_err(|source| BusError::Connect {
                 urls: config.urls.join(","),

@@ -79,14 +79,14 @@ async fn spawn_role(
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
-    spawn_role_with(role, id, nats, etcd, client, &[]).await
+    spawn_role_with(role, id, &nats.client_url(), etcd, client, &[]).await
 }
 
 /// [`spawn_role`] with extra environment variables.
 async fn spawn_role_with(
     role: &str,
     id: &str,
-    nats: &herald_harness::NatsServer,
+    nats_urls: &str,
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
     env: &[(&str, &str)],
@@ -94,7 +94,7 @@ async fn spawn_role_with(
     let child = Command::new(HERALD)
         .arg(role)
         .env("HERALD_NODE__ID", id)
-        .env("HERALD_NATS__URLS", nats.client_url())
+        .env("HERALD_NATS__URLS", nats_urls)
         .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
         .env("HERALD_ETCD__LEASE_TTL", "3s")
         .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
@@ -106,7 +106,12 @@ async fn spawn_role_with(
         .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        // HERALD_TEST_LOGS=1 shows the roles' logs.
+        .stderr(if std::env::var_os("HERALD_TEST_LOGS").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -835,11 +840,33 @@ async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and
         ("HERALD_TELEMETRY__OTLP_ENDPOINT", collector.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
-    let (_edge, node) = spawn_role_with("edge", "edge-traced", &nats, &etcd, &client, &env).await;
-    let (_router, _) =
-        spawn_role_with("router", "router-traced", &nats, &etcd, &client, &env).await;
-    let (_connector, _) =
-        spawn_role_with("connector", "connector-traced", &nats, &etcd, &client, &env).await;
+    let (_edge, node) = spawn_role_with(
+        "edge",
+        "edge-traced",
+        &nats.client_url(),
+        &etcd,
+        &client,
+        &env,
+    )
+    .await;
+    let (_router, _) = spawn_role_with(
+        "router",
+        "router-traced",
+        &nats.client_url(),
+        &etcd,
+        &client,
+        &env,
+    )
+    .await;
+    let (_connector, _) = spawn_role_with(
+        "connector",
+        "connector-traced",
+        &nats.client_url(),
+        &etcd,
+        &client,
+        &env,
+    )
+    .await;
 
     let (session, mut inbox) = bind_transceiver(&node.addresses["smpp"]).await;
     let mut body = submit_body(1);
@@ -897,4 +924,139 @@ async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and
             pair[1], pair[0]
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() {
+    // Three NATS servers with every stream and bucket replicated three times; edge, router
+    // and connector processes fail over between them. The server leading `HERALD_MT` is
+    // SIGKILLed while an ESME submits: submits may fail while a new leader is elected,
+    // but every message answered OK reaches the carrier and its receipt reaches the ESME.
+    let mut nats = herald_harness::nats_cluster().run().await.unwrap();
+    let urls = nats.client_urls();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    // Like a real carrier, the simulator keeps offering a receipt Herald could not take
+    // while the bus elected new leaders (for a minute here; carriers try for hours).
+    let sim = simulated_carrier_with(
+        &client,
+        herald_sim::SimConfig {
+            receipt_delay: Duration::from_millis(20),
+            receipt_retries: 120,
+            ..herald_sim::SimConfig::default()
+        },
+    )
+    .await;
+    let env = [
+        ("HERALD_NATS__REPLICAS", "3"),
+        // Redeliveries of what a dying server held come after the ack wait: keep it short.
+        ("HERALD_ROUTER__ACK_WAIT", "5s"),
+        ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
+    ];
+    let joined = urls.join(",");
+    let (_edge, node) = spawn_role_with("edge", "edge-nats", &joined, &etcd, &client, &env).await;
+    let (_router, _) =
+        spawn_role_with("router", "router-nats", &joined, &etcd, &client, &env).await;
+    let (_connector, _) =
+        spawn_role_with("connector", "connector-nats", &joined, &etcd, &client, &env).await;
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig {
+        urls: urls.clone(),
+        replicas: 3,
+        ..herald_bus::BusConfig::local(urls[0].clone())
+    })
+    .await
+    .unwrap();
+
+    let (session, mut inbox) = bind_transceiver(&node.addresses["smpp"]).await;
+    // Answer every receipt as it comes, and note whose it is.
+    let (receipts_tx, mut receipts) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(inbound) = inbox.recv().await {
+            if let PduBody::DeliverSm(sm) = &inbound.pdu.body
+                && let Ok(tlvs) = herald_smpp::receipt::ReceiptTlvs::from_tlvs(&sm.tlvs)
+                && let Some(id) = tlvs.receipted_message_id
+            {
+                let _ = receipts_tx.send(id);
+            }
+            inbound.responder.respond(
+                PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
+                CommandStatus::ESME_ROK,
+            );
+        }
+    });
+
+    let mut accepted = std::collections::HashSet::new();
+    let mut refused = 0;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
+    for i in 0..400 {
+        if i == 100 {
+            let mut stream = bus.jetstream().get_stream("HERALD_MT").await.unwrap();
+            let info = stream.info().await.unwrap();
+            let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+            let member = leader
+                .as_deref()
+                .and_then(|name| name.strip_prefix('n'))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0);
+            nats.stop(member).await;
+            eprintln!("killed NATS server n{member} (leader of HERALD_MT: {leader:?})");
+        }
+        // As an ESME does: a refused message is submitted again a little later.
+        loop {
+            let mut body = submit_body(i);
+            if let PduBody::SubmitSm(sm) = &mut body {
+                sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
+            }
+            match session.request(body).await {
+                Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => {
+                    let PduBody::SubmitSmResp(resp) = resp.body else {
+                        panic!("{resp:?}")
+                    };
+                    accepted.insert(resp.message_id.to_string_lossy());
+                    break;
+                }
+                _ => {
+                    refused += 1;
+                    assert!(
+                        tokio::time::Instant::now() < give_up,
+                        "the cluster never took submits again ({refused} refused)"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "{} accepted, {refused} refusals while the cluster recovered",
+        accepted.len()
+    );
+    assert_eq!(accepted.len(), 400);
+
+    let mut receipted = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !accepted.is_subset(&receipted) {
+        let Ok(Some(id)) = tokio::time::timeout_at(deadline, receipts.recv()).await else {
+            let lost: Vec<_> = accepted.difference(&receipted).take(10).collect();
+            panic!(
+                "{} of {} accepted messages got no receipt, e.g. {lost:?}",
+                accepted.difference(&receipted).count(),
+                accepted.len()
+            );
+        };
+        receipted.insert(id);
+    }
+    assert_eq!(
+        sim.counters()
+            .receipts_failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the carrier never gave up on a receipt"
+    );
+    // Every accepted message reached the carrier.
+    assert!(
+        sim.counters()
+            .submits
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= accepted.len() as u64
+    );
 }
