@@ -79,7 +79,15 @@ async fn spawn_role(
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
-    spawn_role_with(role, id, &nats.client_url(), etcd, client, &[]).await
+    spawn_role_with(
+        role,
+        id,
+        &nats.client_url(),
+        &etcd.client_url(),
+        client,
+        &[],
+    )
+    .await
 }
 
 /// [`spawn_role`] with extra environment variables.
@@ -87,7 +95,7 @@ async fn spawn_role_with(
     role: &str,
     id: &str,
     nats_urls: &str,
-    etcd: &herald_harness::Etcd,
+    etcd_urls: &str,
     client: &RulesClient,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
@@ -95,7 +103,7 @@ async fn spawn_role_with(
         .arg(role)
         .env("HERALD_NODE__ID", id)
         .env("HERALD_NATS__URLS", nats_urls)
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
+        .env("HERALD_ETCD__ENDPOINTS", etcd_urls)
         .env("HERALD_ETCD__LEASE_TTL", "3s")
         .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
         .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
@@ -130,7 +138,12 @@ async fn spawn_role_with(
 }
 
 async fn seed_account(etcd: &herald_harness::Etcd) -> RulesClient {
-    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+    seed_account_at(vec![etcd.client_url()]).await
+}
+
+/// [`seed_account`] through the etcd `endpoints` (a cluster's members).
+async fn seed_account_at(endpoints: Vec<String>) -> RulesClient {
+    let client = RulesClient::connect(&StoreConfig::new(endpoints))
         .await
         .unwrap();
     let account = serde_json::json!({
@@ -840,33 +853,11 @@ async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and
         ("HERALD_TELEMETRY__OTLP_ENDPOINT", collector.as_str()),
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ];
-    let (_edge, node) = spawn_role_with(
-        "edge",
-        "edge-traced",
-        &nats.client_url(),
-        &etcd,
-        &client,
-        &env,
-    )
-    .await;
-    let (_router, _) = spawn_role_with(
-        "router",
-        "router-traced",
-        &nats.client_url(),
-        &etcd,
-        &client,
-        &env,
-    )
-    .await;
-    let (_connector, _) = spawn_role_with(
-        "connector",
-        "connector-traced",
-        &nats.client_url(),
-        &etcd,
-        &client,
-        &env,
-    )
-    .await;
+    let (nats_url, etcd_url) = (nats.client_url(), etcd.client_url());
+    let spawn = |role, id| spawn_role_with(role, id, &nats_url, &etcd_url, &client, &env);
+    let (_edge, node) = spawn("edge", "edge-traced").await;
+    let (_router, _) = spawn("router", "router-traced").await;
+    let (_connector, _) = spawn("connector", "connector-traced").await;
 
     let (session, mut inbox) = bind_transceiver(&node.addresses["smpp"]).await;
     let mut body = submit_body(1);
@@ -954,11 +945,11 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
         ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
     ];
     let joined = urls.join(",");
-    let (_edge, node) = spawn_role_with("edge", "edge-nats", &joined, &etcd, &client, &env).await;
-    let (_router, _) =
-        spawn_role_with("router", "router-nats", &joined, &etcd, &client, &env).await;
-    let (_connector, _) =
-        spawn_role_with("connector", "connector-nats", &joined, &etcd, &client, &env).await;
+    let etcd_url = etcd.client_url();
+    let spawn = |role, id| spawn_role_with(role, id, &joined, &etcd_url, &client, &env);
+    let (_edge, node) = spawn("edge", "edge-nats").await;
+    let (_router, _) = spawn("router", "router-nats").await;
+    let (_connector, _) = spawn("connector", "connector-nats").await;
     let bus = herald_bus::Bus::connect(herald_bus::BusConfig {
         urls: urls.clone(),
         replicas: 3,
@@ -967,7 +958,40 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
     .await
     .unwrap();
 
-    let (session, mut inbox) = bind_transceiver(&node.addresses["smpp"]).await;
+    let crash = async {
+        let mut stream = bus.jetstream().get_stream("HERALD_MT").await.unwrap();
+        let info = stream.info().await.unwrap();
+        let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+        let member = leader
+            .as_deref()
+            .and_then(|name| name.strip_prefix('n'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        nats.stop(member).await;
+        eprintln!("killed NATS server n{member} (leader of HERALD_MT: {leader:?})");
+    };
+    submit_through_a_crash(&node.addresses["smpp"], 400, crash).await;
+    assert_eq!(
+        sim.counters()
+            .receipts_failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the carrier never gave up on a receipt"
+    );
+    // Every accepted message reached the carrier (a receipt is the carrier's word for it).
+    assert!(
+        sim.counters()
+            .submits
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 400
+    );
+}
+
+/// Binds to the edge at `smpp`, submits `count` messages asking for receipts (a refused
+/// one is submitted again 50 ms later, as an ESME does), runs `crash` after the first
+/// quarter, and waits until every message answered OK has its receipt.
+async fn submit_through_a_crash(smpp: &str, count: usize, crash: impl Future<Output = ()>) {
+    let (session, mut inbox) = bind_transceiver(smpp).await;
     // Answer every receipt as it comes, and note whose it is.
     let (receipts_tx, mut receipts) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
@@ -985,23 +1009,16 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
         }
     });
 
+    let mut crash = Some(crash);
     let mut accepted = std::collections::HashSet::new();
     let mut refused = 0;
     let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
-    for i in 0..400 {
-        if i == 100 {
-            let mut stream = bus.jetstream().get_stream("HERALD_MT").await.unwrap();
-            let info = stream.info().await.unwrap();
-            let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
-            let member = leader
-                .as_deref()
-                .and_then(|name| name.strip_prefix('n'))
-                .and_then(|n| n.parse::<usize>().ok())
-                .unwrap_or(0);
-            nats.stop(member).await;
-            eprintln!("killed NATS server n{member} (leader of HERALD_MT: {leader:?})");
+    for i in 0..count {
+        if i == count / 4
+            && let Some(crash) = crash.take()
+        {
+            crash.await;
         }
-        // As an ESME does: a refused message is submitted again a little later.
         loop {
             let mut body = submit_body(i);
             if let PduBody::SubmitSm(sm) = &mut body {
@@ -1030,7 +1047,7 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
         "{} accepted, {refused} refusals while the cluster recovered",
         accepted.len()
     );
-    assert_eq!(accepted.len(), 400);
+    assert_eq!(accepted.len(), count);
 
     let mut receipted = std::collections::HashSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
@@ -1045,18 +1062,33 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
         };
         receipted.insert(id);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_etcd_member_killed_mid_stream_loses_no_accepted_message_or_receipt() {
+    // Three etcd members; every role is given all three. One is SIGKILLed while an ESME
+    // submits: rules, node leases, bind slots and session slots carry on with the other
+    // two, and every message answered OK gets its receipt.
+    let nats = herald_harness::nats().run().await.unwrap();
+    let mut etcd = herald_harness::etcd_cluster().run().await.unwrap();
+    let endpoints = etcd.client_urls();
+    let client = seed_account_at(endpoints.clone()).await;
+    let sim = simulated_carrier(&client).await;
+    let (nats_url, etcd_urls) = (nats.client_url(), endpoints.join(","));
+    let spawn = |role, id| spawn_role_with(role, id, &nats_url, &etcd_urls, &client, &[]);
+    let (_edge, node) = spawn("edge", "edge-etcd").await;
+    let (_router, _) = spawn("router", "router-etcd").await;
+    let (_connector, _) = spawn("connector", "connector-etcd").await;
+
+    let crash = async {
+        etcd.stop(0).await;
+        eprintln!("killed etcd member 0");
+    };
+    submit_through_a_crash(&node.addresses["smpp"], 400, crash).await;
     assert_eq!(
         sim.counters()
             .receipts_failed
             .load(std::sync::atomic::Ordering::Relaxed),
-        0,
-        "the carrier never gave up on a receipt"
-    );
-    // Every accepted message reached the carrier.
-    assert!(
-        sim.counters()
-            .submits
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= accepted.len() as u64
+        0
     );
 }
