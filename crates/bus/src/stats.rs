@@ -120,6 +120,26 @@ impl Depths {
         Ok(depths)
     }
 
+    /// Sets the depth gauges to these counts, and to 0 those of consumers in `previous`
+    /// that are gone (deleted, or expired with their account), so no stale backlog lingers
+    /// in dashboards and alerts.
+    pub fn record_after(&self, previous: &Depths) {
+        for gone in previous.consumers.iter().filter(|p| {
+            !self
+                .consumers
+                .iter()
+                .any(|c| c.stream == p.stream && c.consumer == p.consumer)
+        }) {
+            let labels = [
+                (names::labels::STREAM, gone.stream.to_owned()),
+                (names::labels::CONSUMER, gone.consumer.clone()),
+            ];
+            metrics::gauge!(names::BUS_CONSUMER_PENDING, &labels).set(0.0);
+            metrics::gauge!(names::BUS_CONSUMER_ACK_PENDING, &labels).set(0.0);
+        }
+        self.record();
+    }
+
     /// Sets the depth gauges to these counts.
     pub fn record(&self) {
         for (stream, messages) in &self.streams {
@@ -149,10 +169,14 @@ impl DepthPoller {
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut previous = Depths::default();
             loop {
                 tick.tick().await;
                 match Depths::fetch(&jetstream).await {
-                    Ok(depths) => depths.record(),
+                    Ok(depths) => {
+                        depths.record_after(&previous);
+                        previous = depths;
+                    }
                     Err(error) => tracing::debug!(%error, "bus depth poll failed"),
                 }
             }

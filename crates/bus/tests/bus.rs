@@ -561,3 +561,36 @@ async fn depths_count_stored_undelivered_and_unacked_messages() {
     .await
     .expect("acked messages leave the work queue");
 }
+
+#[test]
+fn a_consumer_gone_since_the_last_poll_reads_zero_not_its_last_backlog() {
+    let metrics = herald_telemetry::install_metrics().unwrap();
+    let consumer = |name: &str, pending| herald_bus::stats::ConsumerDepth {
+        stream: "HERALD_EVENTS",
+        consumer: name.to_owned(),
+        pending,
+        ack_pending: 1,
+    };
+    let before = herald_bus::Depths {
+        streams: vec![("HERALD_EVENTS", 50)],
+        consumers: vec![consumer("account-gone", 40), consumer("account-kept", 10)],
+    };
+    before.record();
+    let after = herald_bus::Depths {
+        streams: vec![("HERALD_EVENTS", 12)],
+        consumers: vec![consumer("account-kept", 12)],
+    };
+    after.record_after(&before);
+    let text = metrics.render();
+    let value = |consumer: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("herald_bus_consumer_pending{")
+                    && l.contains(&format!("consumer=\"{consumer}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(value("account-gone").as_deref(), Some("0"), "{text}");
+    assert_eq!(value("account-kept").as_deref(), Some("12"), "{text}");
+}
