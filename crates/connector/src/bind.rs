@@ -27,10 +27,10 @@ use herald_telemetry::names;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use crate::backoff::Backoff;
 use crate::connector::Shared;
 use crate::health::{BindState, BindStatus};
 use crate::inbound;
+use herald_backoff::Backoff;
 
 /// Requests of the carrier handled at once per bind; beyond it the session stops reading
 /// (TCP pushes back on the carrier).

@@ -424,7 +424,7 @@ pub(crate) struct MoIds {
 impl MoIds {
     pub(crate) fn new() -> Self {
         MoIds {
-            tag: u32::try_from(crate::backoff::random_u64() & 0xFFFF_FFFF).unwrap_or(0),
+            tag: u32::try_from(herald_backoff::random_u64() & 0xFFFF_FFFF).unwrap_or(0),
             counter: AtomicU64::new(0),
         }
     }

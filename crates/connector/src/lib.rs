@@ -20,7 +20,6 @@
 //! - [`tls`]: TLS towards carriers.
 #![forbid(unsafe_code)]
 
-mod backoff;
 pub mod bind;
 pub mod connector;
 pub mod error;

@@ -47,7 +47,6 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::backoff::Backoff;
 use crate::bind::BindEvent;
 use crate::connector::Shared;
 use crate::health::{BindStatus, CarrierStats};
@@ -55,6 +54,7 @@ use crate::inbound::{bus_state, forwarded, response_key};
 use crate::outcome::{SubmitOutcome, classify};
 use crate::pacing::{SendRate, Window};
 use crate::submit::{is_expired, submit_sm, unix_ms};
+use herald_backoff::Backoff;
 
 /// Throttling answers one message may get before it goes back to the bus with the
 /// carrier's retry schedule.

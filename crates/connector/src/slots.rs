@@ -28,8 +28,8 @@ use etcd_client::{
 use tokio::sync::watch;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::backoff::Backoff;
 use crate::error::ConnectorError;
+use herald_backoff::Backoff;
 
 /// Longest wait for one etcd request.
 const ETCD_TIMEOUT: Duration = Duration::from_secs(5);

@@ -18,7 +18,7 @@ use crate::config::StoreConfig;
 use crate::error::Error;
 use crate::etcd::Etcd;
 use crate::model::is_valid_id;
-use crate::store::backoff::Backoff;
+use herald_backoff::Backoff;
 
 /// What a node says about itself (the value of its key, as JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

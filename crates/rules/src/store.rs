@@ -7,7 +7,6 @@
 //! compacted that history (or went back in time, restored from a backup) it reloads
 //! everything. See `docs/rules.md` and ADR 0003.
 
-pub(crate) mod backoff;
 mod follower;
 
 use std::sync::Arc;

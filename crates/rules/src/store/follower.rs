@@ -10,12 +10,12 @@ use etcd_client::{Event, EventType, WatchOptions};
 use tracing::{info, warn};
 
 use super::Shared;
-use super::backoff::Backoff;
 use crate::config::StoreConfig;
 use crate::error::Error;
 use crate::etcd::{Etcd, Loaded, revision_of, to_etcd_revision};
 use crate::kind::{KeyClass, classify};
 use crate::snapshot::RulesSnapshot;
+use herald_backoff::Backoff;
 
 /// Why following the watch stopped.
 enum Interrupted {
