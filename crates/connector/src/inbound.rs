@@ -32,7 +32,7 @@ use herald_smpp::receipt::{DeliveryReceipt, MessageState, ReceiptTlvs, hex_id_to
 use herald_smpp::session::Inbound;
 use herald_smpp::types::{Address, EsmClass, RegisteredDelivery};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlvs};
-use herald_telemetry::names;
+use herald_telemetry::{handles, names};
 use tracing::Instrument as _;
 
 use crate::connector::Shared;
@@ -128,10 +128,12 @@ pub(crate) async fn handle(shared: &Shared, carrier: &Carrier, inbound: Inbound)
 }
 
 fn count_receipt(carrier: &str, outcome: &'static str) {
-    metrics::counter!(
+    handles::counter(
         names::CONNECTOR_RECEIPTS_TOTAL,
-        names::labels::CARRIER => carrier.to_owned(),
-        names::labels::STATUS => outcome
+        &[
+            (names::labels::CARRIER, carrier),
+            (names::labels::STATUS, outcome),
+        ],
     )
     .increment(1);
 }
@@ -349,9 +351,9 @@ async fn on_mo(shared: &Shared, carrier: &Carrier, delivered: &Delivered<'_>) ->
     };
     match shared.publisher.publish_acked(Outgoing::mo(&mo)).await {
         Ok(_) => {
-            metrics::counter!(
+            handles::counter(
                 names::CONNECTOR_MO_TOTAL,
-                names::labels::CARRIER => carrier.id.clone()
+                &[(names::labels::CARRIER, &carrier.id)],
             )
             .increment(1);
             CommandStatus::ESME_ROK

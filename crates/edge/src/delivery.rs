@@ -29,7 +29,7 @@ use herald_smpp::receipt::{DeliveryReceipt, MessageState, NetworkErrorCode, Rece
 use herald_smpp::session::Session;
 use herald_smpp::types::{Address, COctetString, DataCoding, EsmClass, Npi, Ton};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
-use herald_telemetry::names;
+use herald_telemetry::{handles, names};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tracing::Instrument as _;
@@ -225,6 +225,18 @@ async fn pump(
     }
 }
 
+/// Counts one `deliver_sm` outcome for `account`.
+fn count_delivery(account: &str, status: &str) {
+    handles::counter(
+        names::EDGE_DELIVER_TOTAL,
+        &[
+            (names::labels::ACCOUNT, account),
+            (names::labels::STATUS, status),
+        ],
+    )
+    .increment(1);
+}
+
 async fn deliver_one(
     delivery: Delivery,
     session: Option<Session>,
@@ -235,12 +247,7 @@ async fn deliver_one(
     if let (Some(retention), Some(published)) = (retention, delivery.published())
         && published.elapsed().is_ok_and(|age| age > retention)
     {
-        metrics::counter!(
-            names::EDGE_DELIVER_TOTAL,
-            names::labels::ACCOUNT => account.clone(),
-            names::labels::STATUS => "expired"
-        )
-        .increment(1);
+        count_delivery(&account, "expired");
         tracing::info!(%account, subject = delivery.subject(), "event past the account's retention; dropped");
         let _ = delivery.ack().await;
         return;
@@ -270,8 +277,11 @@ async fn deliver_one(
         .request(PduBody::DeliverSm(sm))
         .instrument(span)
         .await;
-    metrics::histogram!(names::EDGE_DELIVER_SECONDS, names::labels::ACCOUNT => account.clone())
-        .record(started.elapsed().as_secs_f64());
+    handles::histogram(
+        names::EDGE_DELIVER_SECONDS,
+        &[(names::labels::ACCOUNT, &account)],
+    )
+    .record(started.elapsed().as_secs_f64());
     let status = match &outcome {
         Ok(resp) => resp.command_status,
         Err(_) => CommandStatus::ESME_RSYSERR,
@@ -281,12 +291,7 @@ async fn deliver_one(
     } else {
         status.name()
     };
-    metrics::counter!(
-        names::EDGE_DELIVER_TOTAL,
-        names::labels::ACCOUNT => account.clone(),
-        names::labels::STATUS => status
-    )
-    .increment(1);
+    count_delivery(&account, status);
     let result = match outcome {
         Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => delivery.ack().await,
         Ok(resp)

@@ -24,7 +24,7 @@ use herald_proto::bus::v1::{Event, MoMessage, event};
 use herald_rules::routing::normalize;
 use herald_smpp::concat::parse_udh;
 use herald_smpp::text::{Encoding, decode};
-use herald_telemetry::names;
+use herald_telemetry::{handles, names};
 
 use crate::mt::{publish, retry, settle};
 use crate::router::Shared;
@@ -157,11 +157,13 @@ pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
 }
 
 fn count(account: &str, carrier: &str, status: &'static str) {
-    metrics::counter!(
+    handles::counter(
         names::ROUTER_MO_TOTAL,
-        names::labels::ACCOUNT => account.to_owned(),
-        names::labels::CARRIER => carrier.to_owned(),
-        names::labels::STATUS => status
+        &[
+            (names::labels::ACCOUNT, account),
+            (names::labels::CARRIER, carrier),
+            (names::labels::STATUS, status),
+        ],
     )
     .increment(1);
 }

@@ -29,7 +29,7 @@ use herald_proto::bus::v1::{Address, MessageState, MtMessage, RouteDecision};
 use herald_rules::RulesSnapshot;
 use herald_rules::model::UtcOffset;
 use herald_rules::routing::{CarrierHealth, RouteOutcome, RouteRequest, TON_INTERNATIONAL};
-use herald_telemetry::names;
+use herald_telemetry::{handles, names};
 use tracing::Instrument as _;
 
 use crate::receipt::{self, unix_ms, wants_failure_receipt};
@@ -237,8 +237,11 @@ async fn route_decoded(
             settle(delivery.ack().await);
             let label = if rerouted { "rerouted" } else { "routed" };
             count(&mt.account_id, &carrier, label);
-            metrics::histogram!(names::ROUTER_ROUTE_SECONDS, names::labels::CARRIER => carrier.clone())
-                .record(started.elapsed().as_secs_f64());
+            handles::histogram(
+                names::ROUTER_ROUTE_SECONDS,
+                &[(names::labels::CARRIER, &carrier)],
+            )
+            .record(started.elapsed().as_secs_f64());
             if shared.config.record_routed {
                 let status =
                     receipt::status(&mt, Stage::Routed, MessageState::Enroute, &carrier, "", now);
@@ -299,11 +302,13 @@ async fn record(shared: &Shared, status: &herald_proto::bus::v1::MessageStatus) 
 }
 
 fn count(account: &str, carrier: &str, status: &'static str) {
-    metrics::counter!(
+    handles::counter(
         names::ROUTER_ROUTE_TOTAL,
-        names::labels::ACCOUNT => account.to_owned(),
-        names::labels::CARRIER => carrier.to_owned(),
-        names::labels::STATUS => status
+        &[
+            (names::labels::ACCOUNT, account),
+            (names::labels::CARRIER, carrier),
+            (names::labels::STATUS, status),
+        ],
     )
     .increment(1);
 }

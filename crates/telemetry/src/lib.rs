@@ -1,5 +1,7 @@
 //! Herald's telemetry: everything a node needs to be observed.
 //!
+//! - [`handles`]: metric handles for per-message code, cached per thread (no allocation,
+//!   no registry lock once warm).
 //! - [`names`]: every Herald metric name, its type, unit, labels and meaning, in one place;
 //!   [`describe_all`] registers them with the recorder.
 //! - [`install_metrics`]: the process-wide Prometheus recorder (idempotent), with latency
@@ -16,6 +18,7 @@
 
 mod admin;
 mod error;
+pub mod handles;
 pub mod names;
 mod propagation;
 mod readiness;

@@ -174,3 +174,44 @@ fn every_metric_is_named_by_convention_and_documented() {
         );
     }
 }
+
+#[test]
+fn cached_handles_count_into_the_series_their_labels_name() {
+    use herald_telemetry::handles;
+    let metrics = install_metrics().unwrap();
+    let routed = |account: &str, carrier: &str| {
+        handles::counter(
+            names::ROUTER_ROUTE_TOTAL,
+            &[
+                (names::labels::ACCOUNT, account),
+                (names::labels::CARRIER, carrier),
+                (names::labels::STATUS, "routed"),
+            ],
+        )
+    };
+    for _ in 0..3 {
+        routed("cache-a", "sim").increment(1);
+    }
+    routed("cache-b", "sim").increment(1);
+    handles::histogram(
+        names::ROUTER_ROUTE_SECONDS,
+        &[(names::labels::CARRIER, "cache-sim")],
+    )
+    .record(0.001);
+    let text = metrics.render();
+    let value = |account: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("herald_router_route_total{")
+                    && l.contains(&format!("account=\"{account}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(value("cache-a").as_deref(), Some("3"), "{text}");
+    assert_eq!(value("cache-b").as_deref(), Some("1"), "{text}");
+    assert!(
+        text.contains("herald_router_route_seconds_count{carrier=\"cache-sim\"} 1"),
+        "{text}"
+    );
+}
