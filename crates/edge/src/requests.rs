@@ -20,7 +20,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use herald_bus::{BusError, Outgoing, PendingAck};
+use herald_bus::kv::Stage;
+use herald_bus::{BusError, Outgoing, PendingAck, StatusStore};
 use herald_proto::bus::v1::{MessageState as BusState, MessageStatus};
 use herald_rules::model::Quota;
 use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest};
@@ -639,33 +640,42 @@ fn cancel_sm(
             responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
             return;
         }
-        let record = match status.get(&id).await {
-            Ok(record) => record,
+        if let Err(refused) =
+            amendable(&status, &id, &account_id, CommandStatus::ESME_RCANCELFAIL).await
+        {
+            responder.respond_status(refused);
+            return;
+        }
+        match marks.mark(&account_id, &id).await {
+            Ok(()) => responder.respond(PduBody::CancelSmResp, CommandStatus::ESME_ROK),
             Err(err) => {
-                tracing::warn!(error = %err, "status lookup failed");
-                responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
-                return;
-            }
-        };
-        match record {
-            Some(record) if record.account_id != account_id && !record.account_id.is_empty() => {
-                responder.respond_status(CommandStatus::ESME_RINVMSGID);
-            }
-            Some(record)
-                if herald_bus::kv::Stage::parse(&record.stage)
-                    >= Some(herald_bus::kv::Stage::Submitted) =>
-            {
+                tracing::warn!(error = %err, "cancel mark not written");
                 responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
             }
-            _ => match marks.mark(&account_id, &id).await {
-                Ok(()) => responder.respond(PduBody::CancelSmResp, CommandStatus::ESME_ROK),
-                Err(err) => {
-                    tracing::warn!(error = %err, "cancel mark not written");
-                    responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
-                }
-            },
         }
     })
+}
+
+/// Whether `account`'s message `id` can still be cancelled or replaced: it is not another
+/// account's (`ESME_RINVMSGID`) and has not reached a carrier (`refused`, also when its
+/// status cannot be read). An id with no status yet is still on its way: amendable.
+async fn amendable(
+    status: &StatusStore,
+    id: &str,
+    account: &str,
+    refused: CommandStatus,
+) -> Result<(), CommandStatus> {
+    let record = status.get(id).await.map_err(|err| {
+        tracing::warn!(error = %err, "status lookup failed");
+        refused
+    })?;
+    match record {
+        Some(record) if record.account_id != account && !record.account_id.is_empty() => {
+            Err(CommandStatus::ESME_RINVMSGID)
+        }
+        Some(record) if Stage::parse(&record.stage) >= Some(Stage::Submitted) => Err(refused),
+        _ => Ok(()),
+    }
 }
 
 /// `replace_sm`: like `cancel_sm`, effective while the message has not reached a carrier.
@@ -705,53 +715,36 @@ fn replace_sm(
             responder.respond_status(fault);
             return;
         }
-        let (Ok(schedule), Ok(validity)) = (
-            resolve(&replace.schedule_delivery_time),
-            resolve(&replace.validity_period),
-        ) else {
-            let bad_schedule = resolve(&replace.schedule_delivery_time).is_err();
-            responder.respond_status(if bad_schedule {
-                CommandStatus::ESME_RINVSCHED
-            } else {
-                CommandStatus::ESME_RINVEXPIRY
-            });
+        let Ok(schedule) = resolve(&replace.schedule_delivery_time) else {
+            responder.respond_status(CommandStatus::ESME_RINVSCHED);
             return;
         };
-        match status.get(&id).await {
+        let Ok(validity) = resolve(&replace.validity_period) else {
+            responder.respond_status(CommandStatus::ESME_RINVEXPIRY);
+            return;
+        };
+        if let Err(refused) =
+            amendable(&status, &id, &account_id, CommandStatus::ESME_RREPLACEFAIL).await
+        {
+            responder.respond_status(refused);
+            return;
+        }
+        let unix_ms = |t: Option<SystemTime>| {
+            t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+        };
+        let amendment = herald_proto::bus::v1::Amendment {
+            cancel: false,
+            payload: payload.to_vec(),
+            registered_delivery: u32::from(replace.registered_delivery.0),
+            validity_unix_ms: unix_ms(validity),
+            schedule_delivery_unix_ms: unix_ms(schedule),
+        };
+        match marks.amend(&account_id, &id, &amendment).await {
+            Ok(()) => responder.respond(PduBody::ReplaceSmResp, CommandStatus::ESME_ROK),
             Err(err) => {
-                tracing::warn!(error = %err, "status lookup failed");
+                tracing::warn!(error = %err, "replacement not written");
                 responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
-            }
-            Ok(Some(record))
-                if record.account_id != account_id && !record.account_id.is_empty() =>
-            {
-                responder.respond_status(CommandStatus::ESME_RINVMSGID);
-            }
-            Ok(Some(record))
-                if herald_bus::kv::Stage::parse(&record.stage)
-                    >= Some(herald_bus::kv::Stage::Submitted) =>
-            {
-                responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
-            }
-            Ok(_) => {
-                let unix_ms = |t: Option<SystemTime>| {
-                    t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-                };
-                let amendment = herald_proto::bus::v1::Amendment {
-                    cancel: false,
-                    payload: payload.to_vec(),
-                    registered_delivery: u32::from(replace.registered_delivery.0),
-                    validity_unix_ms: unix_ms(validity),
-                    schedule_delivery_unix_ms: unix_ms(schedule),
-                };
-                match marks.amend(&account_id, &id, &amendment).await {
-                    Ok(()) => responder.respond(PduBody::ReplaceSmResp, CommandStatus::ESME_ROK),
-                    Err(err) => {
-                        tracing::warn!(error = %err, "replacement not written");
-                        responder.respond_status(CommandStatus::ESME_RREPLACEFAIL);
-                    }
-                }
             }
         }
     })
