@@ -12,20 +12,28 @@
 //! worked on. Dropping a delivery without any of these leaves it to the ack wait, after
 //! which the server redelivers it: that is how a crashed node's messages reach the others.
 //!
+//! A batch ([`crate::batch`]) is handed out member by member: each member is a
+//! [`Delivery`] with the same methods, and the batch is acked once all are settled. A
+//! member's retry republishes it alone (the batch cannot be naked for one member without
+//! redelivering the others), and its dead letter holds that member alone.
+//!
 //! The server's own `max_deliver` is left unlimited: when a message has been delivered
 //! more often than [`ConsumerSpec::max_deliveries`] (a node crashing on it, say), the
 //! next node to pull it moves it to the dead letters instead of working on it again. With
 //! a server-side limit the message would instead sit in the work queue forever, never
 //! delivered and never removed.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
-use async_nats::HeaderMap;
 use async_nats::jetstream::{self, AckKind, consumer::pull};
 use bytes::Bytes;
 use futures::StreamExt as _;
+use herald_proto::bus::v1::BatchMember;
 
+use crate::batch::{self, BATCH_HEADER, NOT_BEFORE_HEADER, PRIOR_DELIVERIES_HEADER};
 use crate::error::BusError;
 use crate::publish::{Outgoing, Publisher};
 use crate::topology::StreamKind;
@@ -140,7 +148,8 @@ pub struct WorkConsumer {
 #[derive(Debug)]
 struct Shared {
     spec: ConsumerSpec,
-    dead_letters: Publisher,
+    /// For dead letters and republished batch members.
+    publisher: Publisher,
 }
 
 impl WorkConsumer {
@@ -163,7 +172,10 @@ impl WorkConsumer {
             .map_err(|e| topology_error(Box::new(e)))?;
         Ok(WorkConsumer {
             consumer,
-            shared: Arc::new(Shared { spec, dead_letters }),
+            shared: Arc::new(Shared {
+                spec,
+                publisher: dead_letters,
+            }),
         })
     }
 
@@ -184,6 +196,7 @@ impl WorkConsumer {
         Ok(Deliveries {
             source: Source::Stream(stream),
             shared: self.shared.clone(),
+            members: VecDeque::new(),
         })
     }
 
@@ -205,6 +218,7 @@ impl WorkConsumer {
         Ok(Deliveries {
             source: Source::Batch(batch),
             shared: self.shared.clone(),
+            members: VecDeque::new(),
         })
     }
 
@@ -237,6 +251,8 @@ impl WorkConsumer {
 pub struct Deliveries {
     source: Source,
     shared: Arc<Shared>,
+    /// The members of the latest batch not handed out yet.
+    members: VecDeque<Delivery>,
 }
 
 /// Where [`Deliveries`] come from: a continuous pull, or one pull request.
@@ -262,6 +278,9 @@ impl Deliveries {
     /// [`WorkConsumer::pull`], an error ends the request (the server refused or cut it).
     pub async fn next(&mut self) -> Option<Result<Delivery, BusError>> {
         loop {
+            if let Some(member) = self.members.pop_front() {
+                return Some(Ok(member));
+            }
             let next = match &mut self.source {
                 Source::Stream(stream) => stream
                     .next()
@@ -279,6 +298,30 @@ impl Deliveries {
                     }));
                 }
             };
+            let batched = message
+                .headers
+                .as_ref()
+                .is_some_and(|h| h.get(BATCH_HEADER).is_some());
+            if batched {
+                // An undecodable batch is handed out whole: the consumer's decode fails
+                // and dead-letters it like any other undecodable message.
+                if let Ok(members) = batch::unpack(&message.payload) {
+                    if let Err(err) = self.unbatch(message, members).await {
+                        return Some(Err(err));
+                    }
+                    continue;
+                }
+            } else if let Some(wait) = not_yet(&message) {
+                // A retried batch member waiting out its delay.
+                if let Err(source) = message.ack_with(AckKind::Nak(Some(wait))).await {
+                    return Some(Err(BusError::Consume {
+                        consumer: self.shared.spec.durable.clone(),
+                        action: "nak",
+                        source,
+                    }));
+                }
+                continue;
+            }
             let delivery = Delivery::new(message, self.shared.clone());
             if delivery.deliveries > self.shared.spec.max_deliveries {
                 let reason = format!("delivered {} times", delivery.deliveries);
@@ -290,12 +333,119 @@ impl Deliveries {
             return Some(Ok(delivery));
         }
     }
+
+    /// Queues the members of a batch as deliveries of their own; or, when the batch was
+    /// delivered too often, moves every member to the dead letters.
+    async fn unbatch(
+        &mut self,
+        message: jetstream::Message,
+        members: Vec<BatchMember>,
+    ) -> Result<(), BusError> {
+        let (deliveries, stream_sequence) = delivery_info(&message);
+        let shared_batch = Arc::new(Batch {
+            unsettled: AtomicUsize::new(members.len()),
+            message,
+        });
+        let give_up = deliveries > self.shared.spec.max_deliveries;
+        for (index, member) in members.into_iter().enumerate() {
+            let delivery = Delivery {
+                body: Body::Member {
+                    batch: shared_batch.clone(),
+                    index,
+                    member,
+                },
+                deliveries,
+                stream_sequence,
+                shared: self.shared.clone(),
+            };
+            if give_up {
+                delivery
+                    .dead_letter(&format!("delivered {deliveries} times"))
+                    .await?;
+            } else {
+                self.members.push_back(delivery);
+            }
+        }
+        if shared_batch.unsettled.load(Ordering::Acquire) == 0 && !give_up {
+            // An empty batch: nothing to hand out, nothing to redeliver.
+            shared_batch
+                .message
+                .ack()
+                .await
+                .map_err(|source| BusError::Consume {
+                    consumer: self.shared.spec.durable.clone(),
+                    action: "ack",
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// How long a republished member still has to wait, if its not-before time is ahead.
+fn not_yet(message: &jetstream::Message) -> Option<Duration> {
+    let at: u64 = message
+        .headers
+        .as_ref()?
+        .get(NOT_BEFORE_HEADER)?
+        .as_str()
+        .parse()
+        .ok()?;
+    let at = std::time::UNIX_EPOCH + Duration::from_millis(at);
+    at.duration_since(SystemTime::now())
+        .ok()
+        .filter(|wait| !wait.is_zero())
+}
+
+/// A message's delivery count (plus those of its earlier copies, for a republished
+/// member) and its stream sequence.
+fn delivery_info(message: &jetstream::Message) -> (u32, u64) {
+    let (delivered, sequence) = message
+        .info()
+        .map(|info| {
+            (
+                u32::try_from(info.delivered).unwrap_or(u32::MAX),
+                info.stream_sequence,
+            )
+        })
+        .unwrap_or((1, 0));
+    let headers = message.headers.as_ref();
+    let prior: u32 = headers
+        .and_then(|h| h.get(PRIOR_DELIVERIES_HEADER))
+        .and_then(|v| v.as_str().parse().ok())
+        .unwrap_or(0);
+    // The deliveries spent waiting out a not-before time are not attempts.
+    let waited =
+        u32::from(delivered > 1 && headers.is_some_and(|h| h.get(NOT_BEFORE_HEADER).is_some()));
+    (prior.saturating_add(delivered - waited), sequence)
+}
+
+/// A batch being worked on: acked when its last member is settled.
+#[derive(Debug)]
+struct Batch {
+    message: jetstream::Message,
+    unsettled: AtomicUsize,
+}
+
+/// What a [`Delivery`] is: a JetStream message of its own, or one member of a batch.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "boxing the whole message would add an allocation to every unbatched delivery"
+)]
+enum Body {
+    Whole(jetstream::Message),
+    Member {
+        batch: Arc<Batch>,
+        index: usize,
+        member: BatchMember,
+    },
 }
 
 /// One message pulled from a consumer, to be acked, retried or dead-lettered.
 #[derive(Debug)]
 pub struct Delivery {
-    message: jetstream::Message,
+    body: Body,
     deliveries: u32,
     stream_sequence: u64,
     shared: Arc<Shared>,
@@ -303,41 +453,69 @@ pub struct Delivery {
 
 impl Delivery {
     fn new(message: jetstream::Message, shared: Arc<Shared>) -> Self {
-        let (deliveries, stream_sequence) = message
-            .info()
-            .map(|info| {
-                (
-                    u32::try_from(info.delivered).unwrap_or(u32::MAX),
-                    info.stream_sequence,
-                )
-            })
-            .unwrap_or((1, 0));
+        let (deliveries, stream_sequence) = delivery_info(&message);
         Delivery {
-            message,
+            body: Body::Whole(message),
             deliveries,
             stream_sequence,
             shared,
         }
     }
 
+    /// The JetStream message it came in: its own, or its batch's.
+    fn message(&self) -> &jetstream::Message {
+        match &self.body {
+            Body::Whole(message) => message,
+            Body::Member { batch, .. } => &batch.message,
+        }
+    }
+
     /// The subject it was published to.
     pub fn subject(&self) -> &str {
-        self.message.subject.as_str()
+        self.message().subject.as_str()
     }
 
     /// Its body.
     pub fn payload(&self) -> &Bytes {
-        &self.message.payload
-    }
-
-    /// Its headers, if any.
-    pub fn headers(&self) -> Option<&HeaderMap> {
-        self.message.headers.as_ref()
+        match &self.body {
+            Body::Whole(message) => &message.payload,
+            Body::Member { member, .. } => &member.payload,
+        }
     }
 
     /// The value of header `name`, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers()?.get(name).map(|v| v.as_str())
+        match &self.body {
+            Body::Whole(message) => message.headers.as_ref()?.get(name).map(|v| v.as_str()),
+            Body::Member { member, .. } => batch::member_header(member, name),
+        }
+    }
+
+    /// Every header as `(name, value)`, in order.
+    fn header_pairs(&self) -> Vec<(String, String)> {
+        match &self.body {
+            Body::Whole(message) => message
+                .headers
+                .iter()
+                .flat_map(|headers| headers.iter())
+                .flat_map(|(name, values)| {
+                    let name: &str = name.as_ref();
+                    values
+                        .iter()
+                        .map(move |value| (name.to_owned(), value.as_str().to_owned()))
+                })
+                .collect(),
+            Body::Member { member, .. } => member
+                .headers
+                .iter()
+                .map(|h| (h.name.clone(), h.value.clone()))
+                .collect(),
+        }
+    }
+
+    /// True when it arrived as a member of a batch.
+    pub fn is_batch_member(&self) -> bool {
+        matches!(self.body, Body::Member { .. })
     }
 
     /// Makes `span` a child of the trace the publisher was in, when the message carries
@@ -369,12 +547,12 @@ impl Delivery {
 
     /// When the server stored it (the first publish, whatever the redeliveries since).
     pub fn published(&self) -> Option<std::time::SystemTime> {
-        let nanos = self.message.info().ok()?.published.unix_timestamp_nanos();
+        let nanos = self.message().info().ok()?.published.unix_timestamp_nanos();
         let nanos = u64::try_from(nanos).ok()?;
         Some(std::time::UNIX_EPOCH + Duration::from_nanos(nanos))
     }
 
-    /// Its sequence in the stream.
+    /// Its sequence in the stream (its batch's, for a member).
     pub fn stream_sequence(&self) -> u64 {
         self.stream_sequence
     }
@@ -387,21 +565,41 @@ impl Delivery {
         })
     }
 
-    /// Done: the server removes it from a work queue.
+    /// Done: the server removes it from a work queue (a batch once all its members are
+    /// done).
     pub async fn ack(self) -> Result<(), BusError> {
-        self.message.ack().await.map_err(|e| self.error("ack", e))?;
+        self.settle(false).await?;
         stats::consume_metrics().ack.increment(1);
         Ok(())
     }
 
-    /// Done, and waits until the server confirms the ack, so it cannot be redelivered.
+    /// Done, and waits until the server confirms the ack, so it cannot be redelivered
+    /// (for a member: confirmed when it is the batch's last; until then the batch's ack
+    /// is still to come).
     pub async fn ack_confirmed(self) -> Result<(), BusError> {
-        self.message
-            .double_ack()
-            .await
-            .map_err(|e| self.error("ack", e))?;
+        self.settle(true).await?;
         stats::consume_metrics().ack.increment(1);
         Ok(())
+    }
+
+    /// Settles it: acks the message, or counts the member off and acks its batch when it
+    /// was the last.
+    async fn settle(&self, confirmed: bool) -> Result<(), BusError> {
+        let message = match &self.body {
+            Body::Whole(message) => message,
+            Body::Member { batch, .. } => {
+                if batch.unsettled.fetch_sub(1, Ordering::AcqRel) != 1 {
+                    return Ok(());
+                }
+                &batch.message
+            }
+        };
+        let acked = if confirmed {
+            message.double_ack().await
+        } else {
+            message.ack().await
+        };
+        acked.map_err(|e| self.error("ack", e))
     }
 
     /// Failed for now: redeliver after the backoff for this attempt, or move it to the
@@ -415,55 +613,86 @@ impl Delivery {
     }
 
     /// Failed for now: redeliver after `delay` whatever the schedule says (a carrier's
-    /// own retry-after, say).
+    /// own retry-after, say). A batch member is republished alone, to be worked on no
+    /// sooner than `delay` from now.
     pub async fn retry_after(self, delay: Duration) -> Result<(), BusError> {
-        self.message
-            .ack_with(AckKind::Nak(Some(delay)))
-            .await
-            .map_err(|e| self.error("nak", e))?;
+        match &self.body {
+            Body::Whole(message) => message
+                .ack_with(AckKind::Nak(Some(delay)))
+                .await
+                .map_err(|e| self.error("nak", e))?,
+            Body::Member { member, .. } => {
+                // Its batch's sequence in the id: a redelivered batch retrying the same
+                // member again republishes a duplicate, which the window drops.
+                let mut copy = Outgoing::new(
+                    self.subject().to_owned(),
+                    format!("{}:r{}", member.id, self.stream_sequence),
+                    member.payload.clone(),
+                );
+                for header in &member.headers {
+                    copy = copy.header(&header.name, &header.value);
+                }
+                copy = copy.header(PRIOR_DELIVERIES_HEADER, &self.deliveries.to_string());
+                if !delay.is_zero() {
+                    let at = SystemTime::now() + delay;
+                    let at_ms = at
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                    copy = copy.header(NOT_BEFORE_HEADER, &at_ms.to_string());
+                }
+                self.shared.publisher.publish_acked(copy).await?;
+                self.settle(false).await?;
+            }
+        }
         stats::consume_metrics().nak.increment(1);
         Ok(())
     }
 
-    /// Still working on it: resets the ack wait.
+    /// Still working on it: resets the ack wait (of its batch, for a member).
     pub async fn in_progress(&self) -> Result<(), BusError> {
-        self.message
+        self.message()
             .ack_with(AckKind::Progress)
             .await
             .map_err(|e| self.error("in-progress", e))
     }
 
     /// Gives up: publishes it to the dead-letter subject with the reason, waits for that
-    /// to be stored, then terminates it so it is never redelivered.
+    /// to be stored, then terminates it so it is never redelivered (a member: counts it
+    /// off its batch instead, like an ack).
     pub async fn dead_letter(self, reason: &str) -> Result<(), BusError> {
-        let origin = format!(
-            "{}:{}",
-            self.shared.spec.stream.name(),
-            self.stream_sequence
-        );
+        let stream = self.shared.spec.stream.name();
+        let (origin, id) = match &self.body {
+            Body::Whole(_) => {
+                let origin = format!("{stream}:{}", self.stream_sequence);
+                let id = format!("dlq:{origin}");
+                (origin, id)
+            }
+            Body::Member { index, .. } => {
+                let origin = format!("{stream}:{}", self.stream_sequence);
+                let id = format!("dlq:{origin}:{index}");
+                (origin, id)
+            }
+        };
         let mut letter = Outgoing::new(
             subject::dead_letter(self.subject()),
-            format!("dlq:{origin}"),
-            self.message.payload.clone(),
+            id,
+            self.payload().clone(),
         );
-        if let Some(headers) = &self.message.headers {
-            for (name, values) in headers.iter() {
-                // The dead letter has its own dedup id (its origin), so a second attempt
-                // to dead-letter the same delivery is dropped as a duplicate.
-                if AsRef::<str>::as_ref(name) == "Nats-Msg-Id" {
-                    continue;
-                }
-                for value in values {
-                    letter = letter.header(AsRef::<str>::as_ref(name), value.as_str());
-                }
+        for (name, value) in self.header_pairs() {
+            // The dead letter has its own dedup id (its origin), so a second attempt to
+            // dead-letter the same delivery is dropped as a duplicate; and it is one
+            // message, whatever it came in.
+            if name == "Nats-Msg-Id" || name == BATCH_HEADER {
+                continue;
             }
+            letter = letter.header(&name, &value);
         }
         let letter = letter
             .header(DLQ_REASON_HEADER, reason)
             .header(DLQ_SUBJECT_HEADER, self.subject())
             .header(DLQ_DELIVERIES_HEADER, &self.deliveries.to_string())
             .header(DLQ_ORIGIN_HEADER, &origin);
-        self.shared.dead_letters.publish_acked(letter).await?;
+        self.shared.publisher.publish_acked(letter).await?;
         tracing::warn!(
             consumer = %self.shared.spec.durable,
             subject = %self.subject(),
@@ -471,10 +700,13 @@ impl Delivery {
             reason,
             "message moved to dead letters"
         );
-        self.message
-            .ack_with(AckKind::Term)
-            .await
-            .map_err(|e| self.error("term", e))?;
+        match &self.body {
+            Body::Whole(message) => message
+                .ack_with(AckKind::Term)
+                .await
+                .map_err(|e| self.error("term", e))?,
+            Body::Member { .. } => self.settle(false).await?,
+        }
         stats::consume_metrics().dead_letter.increment(1);
         Ok(())
     }

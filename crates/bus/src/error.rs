@@ -76,7 +76,27 @@ pub enum BusError {
         #[source]
         source: prost::DecodeError,
     },
+    /// A batch could not be formed (empty, or members for different subjects).
+    #[error("invalid batch: {0}")]
+    Batch(&'static str),
     /// Any other client error.
     #[error("NATS error")]
     Nats(#[source] NatsError),
+}
+
+impl BusError {
+    /// The same failure for one member of a batch: every member gets its own error, of
+    /// the variant the batch's failure had where callers tell variants apart.
+    pub(crate) fn for_member(&self) -> BusError {
+        match self {
+            BusError::Full => BusError::Full,
+            BusError::AckTimeout(wait) => BusError::AckTimeout(*wait),
+            BusError::Batch(why) => BusError::Batch(why),
+            BusError::Publish { subject, source } => BusError::Publish {
+                subject: subject.clone(),
+                source: source.to_string().into(),
+            },
+            other => BusError::Nats(other.to_string().into()),
+        }
+    }
 }

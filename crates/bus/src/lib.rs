@@ -10,6 +10,8 @@
 //!   never deleted.
 //! - [`subject`]: subject names and KV key encoding.
 //! - [`publish`]: pipelined publishing with the message id as the dedup id.
+//! - [`batch`]: several messages in one JetStream message, formed by the caller or by a
+//!   [`CoalescingPublisher`] under load, handed out member by member.
 //! - [`consume`]: durable pull consumers; ack, retry with backoff, in-progress, dead letters.
 //! - [`kv`]: the status store and the carrier-id map.
 //! - [`stats`]: publish and consume counters, and stream and consumer depths.
@@ -18,6 +20,7 @@
 //! publishers, consumers and stores.
 #![forbid(unsafe_code)]
 
+pub mod batch;
 pub mod config;
 pub mod consume;
 pub mod error;
@@ -29,6 +32,7 @@ pub mod topology;
 
 use async_nats::jetstream;
 
+pub use batch::{BatchLimits, CoalescingPublisher};
 pub use config::BusConfig;
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
@@ -84,6 +88,12 @@ impl Bus {
     /// A publisher sharing this connection; cheap to clone.
     pub fn publisher(&self) -> Publisher {
         Publisher::new(self.jetstream.clone(), self.config.request_timeout)
+    }
+
+    /// A publisher that batches what is published to one subject while an earlier
+    /// publish to it awaits its ack ([`batch`]); cheap to clone.
+    pub fn coalescing_publisher(&self, limits: BatchLimits) -> CoalescingPublisher {
+        CoalescingPublisher::new(self.publisher(), limits)
     }
 
     /// Creates or updates the durable consumer `spec` and returns a handle to pull from it.

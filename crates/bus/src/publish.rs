@@ -34,10 +34,10 @@ pub const ACCOUNT_HEADER: &str = "Herald-Account";
 /// A message ready to publish: subject, dedup id, body and headers.
 #[derive(Clone, Debug)]
 pub struct Outgoing {
-    subject: String,
-    id: String,
-    payload: Bytes,
-    headers: HeaderMap,
+    pub(crate) subject: String,
+    pub(crate) id: String,
+    pub(crate) payload: Bytes,
+    pub(crate) headers: HeaderMap,
 }
 
 impl Outgoing {
@@ -176,11 +176,31 @@ pub struct Acked {
 /// A publish on its way; await it for the server's ack.
 #[must_use = "a publish is only durable once its ack arrives"]
 pub struct PendingAck {
-    subject: String,
-    timeout: Duration,
-    sent: Instant,
-    inflight: InflightPublish,
-    ack: jetstream::context::PublishAckFuture,
+    inner: Pending,
+}
+
+/// What a [`PendingAck`] waits on.
+enum Pending {
+    /// A JetStream publish of its own (a single message or a whole batch).
+    Direct {
+        subject: String,
+        timeout: Duration,
+        sent: Instant,
+        inflight: InflightPublish,
+        ack: jetstream::context::PublishAckFuture,
+    },
+    /// A member of a batch a [`crate::CoalescingPublisher`] forms: the batch's answer.
+    Coalesced(tokio::sync::oneshot::Receiver<Result<Acked, BusError>>),
+}
+
+impl PendingAck {
+    pub(crate) fn coalesced(
+        answer: tokio::sync::oneshot::Receiver<Result<Acked, BusError>>,
+    ) -> Self {
+        PendingAck {
+            inner: Pending::Coalesced(answer),
+        }
+    }
 }
 
 /// One publish counted in `herald_bus_inflight_publishes` until dropped: when its ack has
@@ -202,9 +222,13 @@ impl Drop for InflightPublish {
 
 impl std::fmt::Debug for PendingAck {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingAck")
-            .field("subject", &self.subject)
-            .finish_non_exhaustive()
+        match &self.inner {
+            Pending::Direct { subject, .. } => f
+                .debug_struct("PendingAck")
+                .field("subject", subject)
+                .finish_non_exhaustive(),
+            Pending::Coalesced(_) => f.debug_struct("PendingAck").finish_non_exhaustive(),
+        }
     }
 }
 
@@ -213,13 +237,24 @@ impl IntoFuture for PendingAck {
     type IntoFuture = BoxFuture<'static, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let PendingAck {
-            subject,
-            timeout,
-            sent,
-            inflight,
-            ack,
-        } = self;
+        let (subject, timeout, sent, inflight, ack) = match self.inner {
+            Pending::Direct {
+                subject,
+                timeout,
+                sent,
+                inflight,
+                ack,
+            } => (subject, timeout, sent, inflight, ack),
+            Pending::Coalesced(answer) => {
+                return Box::pin(async move {
+                    // The coalescer answers every member it took; a closed channel means
+                    // it was dropped mid-publish, so the message may not be stored.
+                    answer.await.unwrap_or_else(|_| {
+                        Err(BusError::Nats("the batching publisher stopped".into()))
+                    })
+                });
+            }
+        };
         Box::pin(async move {
             let answer = ack.await;
             drop(inflight);
@@ -284,11 +319,13 @@ impl Publisher {
         let metrics = stats::publish_metrics();
         match self.jetstream.send_publish(subject.clone(), publish).await {
             Ok(ack) => Ok(PendingAck {
-                subject,
-                timeout: self.timeout,
-                sent,
-                inflight: InflightPublish::new(),
-                ack,
+                inner: Pending::Direct {
+                    subject,
+                    timeout: self.timeout,
+                    sent,
+                    inflight: InflightPublish::new(),
+                    ack,
+                },
             }),
             Err(err) if err.kind() == PublishErrorKind::MaxAckPending => {
                 metrics.full.increment(1);
@@ -302,6 +339,17 @@ impl Publisher {
                 })
             }
         }
+    }
+
+    /// Sends `members` (all to one subject) as one JetStream message, a batch
+    /// ([`crate::batch`]), and returns its pending ack. One member goes out as itself, the
+    /// same on the wire as [`Publisher::publish`].
+    ///
+    /// The batch's dedup id is derived from its members' ids, so publishing the same
+    /// members in the same order again is dropped as a duplicate within the window.
+    pub async fn publish_batch(&self, members: Vec<Outgoing>) -> Result<PendingAck, BusError> {
+        let message = crate::batch::envelope(members)?;
+        self.publish(message).await
     }
 
     /// Publishes and waits for the ack.

@@ -26,6 +26,7 @@ pub(crate) struct PublishMetrics {
     pub(crate) error: Counter,
     pub(crate) seconds: Histogram,
     pub(crate) inflight: Gauge,
+    pub(crate) batch_members: Histogram,
 }
 
 /// Handles for the per-delivery outcome counters.
@@ -49,6 +50,7 @@ pub(crate) fn publish_metrics() -> &'static PublishMetrics {
             error: outcome("error"),
             seconds: metrics::histogram!(names::BUS_PUBLISH_SECONDS),
             inflight: metrics::gauge!(names::BUS_INFLIGHT_PUBLISHES),
+            batch_members: metrics::histogram!(names::BUS_BATCH_MEMBERS),
         }
     })
 }

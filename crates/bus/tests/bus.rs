@@ -594,3 +594,248 @@ fn a_consumer_gone_since_the_last_poll_reads_zero_not_its_last_backlog() {
     assert_eq!(value("account-gone").as_deref(), Some("0"), "{text}");
     assert_eq!(value("account-kept").as_deref(), Some("12"), "{text}");
 }
+
+/// Messages `m<from>..m<to>` of `account` as accepted MT, for batch tests.
+fn accepted(account: &str, ids: std::ops::Range<usize>) -> Vec<Outgoing> {
+    ids.map(|i| Outgoing::accepted(&mt(&format!("m{i}"), account)))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_coalescing_publisher_batches_a_burst_and_each_member_is_delivered_once() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.coalescing_publisher(herald_bus::BatchLimits::default());
+    let mut pending = Vec::new();
+    for message in accepted("acme", 0..500) {
+        pending.push(publisher.publish(message).await.unwrap());
+    }
+    for ack in pending {
+        let ack = ack.await.unwrap();
+        assert_eq!(ack.stream, "HERALD_MT");
+    }
+    // The first went alone; the rest gathered behind its ack, at most 64 to a batch.
+    let stored = stream_messages(&bus, StreamKind::Mt).await;
+    assert!(
+        (8..500).contains(&stored),
+        "{stored} messages for 500 members"
+    );
+
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(64).await.unwrap();
+    let mut seen = HashSet::new();
+    let mut members = 0;
+    while seen.len() < 500 {
+        let delivery = next(&mut deliveries).await;
+        members += usize::from(delivery.is_batch_member());
+        assert_eq!(delivery.subject(), "herald.mt.acme");
+        assert_eq!(delivery.deliveries(), 1);
+        let decoded: MtMessage = delivery.decode().unwrap();
+        assert_eq!(delivery.header("Herald-Msg-Id"), Some(decoded.id.as_str()));
+        assert!(seen.insert(decoded.id), "each member once");
+        delivery.ack().await.unwrap();
+    }
+    assert!(members >= 499 - 1, "all but the first came in batches");
+    bus.flush().await.unwrap();
+    wait_until_empty(&bus, StreamKind::Mt).await;
+}
+
+#[tokio::test]
+async fn separate_subjects_form_separate_batches() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.coalescing_publisher(herald_bus::BatchLimits::default());
+    let mut pending = Vec::new();
+    for i in 0..100 {
+        let account = if i % 2 == 0 { "even" } else { "odd" };
+        let message = Outgoing::accepted(&mt(&format!("m{i}"), account));
+        pending.push(publisher.publish(message).await.unwrap());
+    }
+    for ack in pending {
+        ack.await.unwrap();
+    }
+    let consumer = bus
+        .consumer(ConsumerSpec::new(StreamKind::Mt, "odd", "herald.mt.odd"))
+        .await
+        .unwrap();
+    let mut deliveries = consumer.messages(64).await.unwrap();
+    for _ in 0..50 {
+        let delivery = next(&mut deliveries).await;
+        assert_eq!(delivery.header("Herald-Account"), Some("odd"));
+        delivery.ack().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_same_batch_published_twice_is_stored_once() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.publisher();
+    let first = publisher
+        .publish_batch(accepted("acme", 0..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let again = publisher
+        .publish_batch(accepted("acme", 0..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(!first.duplicate);
+    assert!(
+        again.duplicate,
+        "same members, same order: the window drops it"
+    );
+    let reordered = publisher
+        .publish_batch(accepted("acme", 1..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(!reordered.duplicate, "other members: another batch");
+    assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 2);
+}
+
+#[tokio::test]
+async fn a_retried_member_comes_back_alone_after_its_delay_and_its_batch_is_acked() {
+    let (_nats, bus) = start().await;
+    bus.publisher()
+        .publish_batch(accepted("acme", 0..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    let ids: Vec<String> = futures_ids(&mut deliveries, 3, |id, delivery| async move {
+        if id == "m1" {
+            delivery
+                .retry_after(Duration::from_millis(1500))
+                .await
+                .unwrap();
+        } else {
+            delivery.ack().await.unwrap();
+        }
+    })
+    .await;
+    assert_eq!(ids, ["m0", "m1", "m2"]);
+    let retried_at = std::time::Instant::now();
+
+    // Only m1 comes back, alone, counted as its second delivery, no sooner than asked.
+    let delivery = next(&mut deliveries).await;
+    assert!(retried_at.elapsed() >= Duration::from_millis(1400));
+    assert!(!delivery.is_batch_member());
+    assert_eq!(delivery.decode::<MtMessage>().unwrap().id, "m1");
+    assert_eq!(delivery.header("Herald-Msg-Id"), Some("m1"));
+    assert_eq!(delivery.deliveries(), 2);
+    delivery.ack_confirmed().await.unwrap();
+    let more = tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await;
+    assert!(more.is_err(), "nothing else is redelivered");
+    wait_until_empty(&bus, StreamKind::Mt).await;
+}
+
+#[tokio::test]
+async fn a_dead_lettered_member_goes_alone_and_the_rest_are_acked() {
+    let (_nats, bus) = start().await;
+    bus.publisher()
+        .publish_batch(accepted("acme", 0..2))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    futures_ids(&mut deliveries, 2, |id, delivery| async move {
+        if id == "m0" {
+            delivery.dead_letter("poison").await.unwrap();
+        } else {
+            delivery.ack().await.unwrap();
+        }
+    })
+    .await;
+
+    let dlq = bus
+        .consumer(ConsumerSpec::new(
+            StreamKind::DeadLetters,
+            "ops",
+            subject::DLQ_ALL,
+        ))
+        .await
+        .unwrap();
+    let mut letters = dlq.messages(16).await.unwrap();
+    let letter = next(&mut letters).await;
+    assert!(!letter.is_batch_member());
+    assert_eq!(letter.decode::<MtMessage>().unwrap().id, "m0");
+    assert_eq!(letter.header("Herald-Msg-Id"), Some("m0"));
+    assert_eq!(letter.header(DLQ_REASON_HEADER), Some("poison"));
+    assert_eq!(letter.header(DLQ_SUBJECT_HEADER), Some("herald.mt.acme"));
+    assert_eq!(letter.header(herald_bus::batch::BATCH_HEADER), None);
+    letter.ack().await.unwrap();
+    assert_eq!(stream_messages(&bus, StreamKind::DeadLetters).await, 1);
+    wait_until_empty(&bus, StreamKind::Mt).await;
+}
+
+#[tokio::test]
+async fn a_batch_left_unsettled_is_redelivered_whole_and_then_dead_lettered_member_by_member() {
+    let (_nats, bus) = start().await;
+    let mut spec = ConsumerSpec::routers();
+    spec.ack_wait = Duration::from_millis(300);
+    spec.max_deliveries = 1;
+    let consumer = bus.consumer(spec).await.unwrap();
+    bus.publisher()
+        .publish_batch(accepted("acme", 0..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    // A worker acks two members and dies with the third.
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    let first = next(&mut deliveries).await;
+    let second = next(&mut deliveries).await;
+    let third = next(&mut deliveries).await;
+    first.ack().await.unwrap();
+    second.ack().await.unwrap();
+    drop(third);
+    drop(deliveries);
+
+    // The batch was never acked: it comes back whole, past its limit, so each member goes
+    // to the dead letters on its own and nothing is handed out.
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    let pulled = tokio::time::timeout(Duration::from_secs(3), deliveries.next()).await;
+    assert!(pulled.is_err(), "nothing handed out past the limit");
+    assert_eq!(stream_messages(&bus, StreamKind::DeadLetters).await, 3);
+    wait_until_empty(&bus, StreamKind::Mt).await;
+}
+
+/// Takes `n` deliveries, settling each with `settle(id, delivery)`; returns their ids in
+/// order.
+async fn futures_ids<F, Fut>(
+    deliveries: &mut herald_bus::Deliveries,
+    n: usize,
+    settle: F,
+) -> Vec<String>
+where
+    F: Fn(String, herald_bus::Delivery) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let delivery = next(deliveries).await;
+        assert!(delivery.is_batch_member());
+        let id = delivery.decode::<MtMessage>().unwrap().id;
+        ids.push(id.clone());
+        settle(id, delivery).await;
+    }
+    ids
+}
+
+/// Waits until `kind` holds no message (acks are asynchronous on the server).
+async fn wait_until_empty(bus: &Bus, kind: StreamKind) {
+    tokio::time::timeout(PATIENCE, async {
+        while stream_messages(bus, kind).await > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the stream empties");
+}

@@ -115,6 +115,8 @@ pub const BUS_PUBLISH_TOTAL: &str = "herald_bus_publish_total";
 pub const BUS_PUBLISH_SECONDS: &str = "herald_bus_publish_seconds";
 /// Publishes currently awaiting their ack.
 pub const BUS_INFLIGHT_PUBLISHES: &str = "herald_bus_inflight_publishes";
+/// Messages per batch a batching publisher sent (1 when nothing was waiting).
+pub const BUS_BATCH_MEMBERS: &str = "herald_bus_batch_members";
 /// Messages consumed from the bus, by outcome (`ack`, `nak`, `term`, `dead_letter`).
 pub const BUS_CONSUME_TOTAL: &str = "herald_bus_consume_total";
 /// 1 while connected to NATS, 0 otherwise.
@@ -361,6 +363,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Seconds,
         &[],
         "Time from a publish to its JetStream ack.",
+    ),
+    def(
+        BUS_BATCH_MEMBERS,
+        Histogram,
+        Unit::Count,
+        &[],
+        "Messages per batch a batching publisher sent (1 when nothing was waiting).",
     ),
     def(
         BUS_INFLIGHT_PUBLISHES,
