@@ -281,6 +281,36 @@ impl Deliveries {
             if let Some(member) = self.members.pop_front() {
                 return Some(Ok(member));
             }
+            match self.fetch().await? {
+                Ok(Fetched::One(delivery)) => return Some(Ok(delivery)),
+                Ok(Fetched::Batch) => {}
+                Err(err) => return Some(Err(err)),
+            }
+        }
+    }
+
+    /// The next JetStream message's deliveries together: one, or every member of a batch
+    /// still to be handed out, in order. For a consumer whose output for a group must
+    /// be the same whenever the group is redelivered (the router: what one batch routes to
+    /// one carrier becomes one batch again, with the same dedup id). Otherwise as
+    /// [`Deliveries::next`].
+    pub async fn next_group(&mut self) -> Option<Result<Vec<Delivery>, BusError>> {
+        loop {
+            if !self.members.is_empty() {
+                return Some(Ok(self.members.drain(..).collect()));
+            }
+            match self.fetch().await? {
+                Ok(Fetched::One(delivery)) => return Some(Ok(vec![delivery])),
+                Ok(Fetched::Batch) => {}
+                Err(err) => return Some(Err(err)),
+            }
+        }
+    }
+
+    /// Pulls the next JetStream message: a delivery, or a batch whose members it queued
+    /// (possibly none, when they all went to the dead letters).
+    async fn fetch(&mut self) -> Option<Result<Fetched, BusError>> {
+        loop {
             let next = match &mut self.source {
                 Source::Stream(stream) => stream
                     .next()
@@ -306,10 +336,11 @@ impl Deliveries {
                 // An undecodable batch is handed out whole: the consumer's decode fails
                 // and dead-letters it like any other undecodable message.
                 if let Ok(members) = batch::unpack(&message.payload) {
-                    if let Err(err) = self.unbatch(message, members).await {
-                        return Some(Err(err));
-                    }
-                    continue;
+                    return Some(
+                        self.unbatch(message, members)
+                            .await
+                            .map(|()| Fetched::Batch),
+                    );
                 }
             } else if let Some(wait) = not_yet(&message) {
                 // A retried batch member waiting out its delay.
@@ -330,7 +361,7 @@ impl Deliveries {
                 }
                 continue;
             }
-            return Some(Ok(delivery));
+            return Some(Ok(Fetched::One(delivery)));
         }
     }
 
@@ -380,6 +411,18 @@ impl Deliveries {
         }
         Ok(())
     }
+}
+
+/// What one pull of [`Deliveries::fetch`] gave.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per message and unpacked at once; boxing would allocate"
+)]
+enum Fetched {
+    /// A message of its own.
+    One(Delivery),
+    /// A batch, its members queued in [`Deliveries::members`].
+    Batch,
 }
 
 /// How long a republished member still has to wait, if its not-before time is ahead.

@@ -839,3 +839,35 @@ async fn wait_until_empty(bus: &Bus, kind: StreamKind) {
     .await
     .expect("the stream empties");
 }
+
+#[tokio::test]
+async fn next_group_hands_out_a_batch_together_and_a_single_message_alone() {
+    let (_nats, bus) = start().await;
+    let publisher = bus.publisher();
+    publisher
+        .publish_batch(accepted("acme", 0..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    publisher
+        .publish_acked(Outgoing::accepted(&mt("single", "acme")))
+        .await
+        .unwrap();
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    let ids = |group: &[herald_bus::Delivery]| -> Vec<String> {
+        group
+            .iter()
+            .map(|d| d.decode::<MtMessage>().unwrap().id)
+            .collect()
+    };
+    let batch = deliveries.next_group().await.unwrap().unwrap();
+    assert_eq!(ids(&batch), ["m0", "m1", "m2"]);
+    let single = deliveries.next_group().await.unwrap().unwrap();
+    assert_eq!(ids(&single), ["single"]);
+    for delivery in batch.into_iter().chain(single) {
+        delivery.ack().await.unwrap();
+    }
+    wait_until_empty(&bus, StreamKind::Mt).await;
+}

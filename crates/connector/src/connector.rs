@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use herald_bus::{Bus, CarrierIdMap, Publisher, StatusStore};
+use herald_bus::{BatchLimits, Bus, CarrierIdMap, CoalescingPublisher, Publisher, StatusStore};
 use herald_config::ConnectorConfig;
 use herald_rules::model::CarrierBindMode;
 use herald_rules::{Carrier, RulesClient, RulesStore};
@@ -63,6 +63,9 @@ pub(crate) struct Shared {
     pub(crate) config: ConnectorConfig,
     pub(crate) bus: Bus,
     pub(crate) publisher: Publisher,
+    /// Carrier receipts and MO go out through it: batched per account (receipts) or
+    /// carrier (MO) while an ack is in flight.
+    pub(crate) events: CoalescingPublisher,
     pub(crate) id_map: CarrierIdMap,
     pub(crate) status: StatusStore,
     pub(crate) rules: RulesStore,
@@ -103,6 +106,7 @@ impl Connector {
         Ok(Connector {
             shared: Arc::new(Shared {
                 publisher: deps.bus.publisher(),
+                events: deps.bus.coalescing_publisher(BatchLimits::default()),
                 id_map,
                 cancelled,
                 status,

@@ -205,11 +205,7 @@ async fn on_receipt(
         let dedup = format!("dlr:{}:{}", mapping.message_id, state.stat());
         let span = receipt_span(&mapping, &carrier.id);
         let outgoing = span.in_scope(|| Outgoing::event(&mapping.account_id, dedup, &event));
-        let published = shared
-            .publisher
-            .publish_acked(outgoing)
-            .instrument(span)
-            .await;
+        let published = shared.events.publish_acked(outgoing).instrument(span).await;
         if let Err(error) = published {
             tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
             return CommandStatus::ESME_RX_T_APPN;
@@ -349,7 +345,7 @@ async fn on_mo(shared: &Shared, carrier: &Carrier, delivered: &Delivered<'_>) ->
         segment,
         received_unix_ms: unix_ms(SystemTime::now()),
     };
-    match shared.publisher.publish_acked(Outgoing::mo(&mo)).await {
+    match shared.events.publish_acked(Outgoing::mo(&mo)).await {
         Ok(_) => {
             handles::counter(
                 names::CONNECTOR_MO_TOTAL,

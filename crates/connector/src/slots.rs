@@ -89,25 +89,43 @@ pub(crate) async fn keep_lease(
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         // Give up well before etcd could expire the lease and hand our slots out.
         let limit = ttl * 2 / 3;
-        let reason = loop {
-            tokio::select! {
+        let reason = 'renew: loop {
+            let interruption = tokio::select! {
                 _ = tick.tick() => {
                     if last_ok.elapsed() > limit {
-                        break "not renewed in time".to_owned();
+                        break 'renew "not renewed in time".to_owned();
                     }
-                    if let Err(error) = keeper.keep_alive().await {
-                        break error.to_string();
+                    match keeper.keep_alive().await {
+                        Ok(()) => continue,
+                        Err(error) => error.to_string(),
                     }
                 }
                 message = stream.message() => match message {
-                    Ok(Some(response)) if response.ttl() > 0 => last_ok = Instant::now(),
-                    Ok(Some(_)) => break "expired".to_owned(),
-                    Ok(None) => break "keep-alive stream closed".to_owned(),
-                    Err(error) => break error.to_string(),
+                    Ok(Some(response)) if response.ttl() > 0 => {
+                        last_ok = Instant::now();
+                        continue;
+                    }
+                    Ok(Some(_)) => break 'renew "expired".to_owned(),
+                    Ok(None) => "keep-alive stream closed".to_owned(),
+                    Err(error) => error.to_string(),
                 },
                 () = tokio::time::sleep_until(last_ok + limit) => {
-                    break "not renewed in time".to_owned();
+                    break 'renew "not renewed in time".to_owned();
                 }
+            };
+            // The stream to one etcd member broke (that member died, say), but the lease
+            // lives on in the cluster until its TTL: renew it through another member if
+            // one answers in time, rather than closing every carrier bind.
+            tracing::warn!(lease, reason = %interruption, "bind-slot lease keep-alive interrupted; resuming it");
+            match resume_keep_alive(&mut client, lease, last_ok + limit).await {
+                Some((resumed_keeper, resumed_stream)) => {
+                    keeper = resumed_keeper;
+                    stream = resumed_stream;
+                    if let Err(error) = keeper.keep_alive().await {
+                        break 'renew error.to_string();
+                    }
+                }
+                None => break 'renew interruption,
             }
         };
         tracing::warn!(lease, %reason, "bind-slot lease lost: closing every bind");
@@ -116,6 +134,24 @@ pub(crate) async fn keep_lease(
         let _ = tokio::time::timeout(Duration::from_secs(1), client.lease_revoke(lease)).await;
         tokio::time::sleep(backoff.next_delay()).await;
     }
+}
+
+/// Opens a new keep-alive stream for `lease` (through whichever etcd member answers),
+/// trying until `deadline`; `None` when none could be had in time.
+async fn resume_keep_alive(
+    client: &mut etcd_client::Client,
+    lease: i64,
+    deadline: Instant,
+) -> Option<(etcd_client::LeaseKeeper, etcd_client::LeaseKeepAliveStream)> {
+    while Instant::now() < deadline {
+        match tokio::time::timeout_at(deadline, client.lease_keep_alive(lease)).await {
+            Ok(Ok(pair)) => return Some(pair),
+            Ok(Err(error)) => tracing::debug!(lease, %error, "keep-alive not resumed yet"),
+            Err(_) => return None,
+        }
+        tokio::time::sleep(Duration::from_millis(100).min(deadline - Instant::now())).await;
+    }
+    None
 }
 
 /// The slot keys in etcd.

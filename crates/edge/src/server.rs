@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
-use herald_bus::{Bus, BusError, CancelMarks, Publisher, RateCounters, StatusStore};
+use herald_bus::{
+    BatchLimits, Bus, BusError, CancelMarks, CoalescingPublisher, RateCounters, StatusStore,
+};
 use herald_config::EdgeConfig;
 use herald_rules::model::{Quota, UtcOffset};
 use herald_rules::{Account, RulesStore};
@@ -93,7 +95,8 @@ pub(crate) struct Shared {
     pub(crate) config: EdgeConfig,
     pub(crate) rules: RulesStore,
     pub(crate) bus: Bus,
-    pub(crate) publisher: Publisher,
+    /// Accepted MT goes out through it: batched per account while an ack is in flight.
+    pub(crate) publisher: CoalescingPublisher,
     pub(crate) status: StatusStore,
     pub(crate) cancel_marks: CancelMarks,
     pub(crate) ids: MessageIdGenerator,
@@ -156,7 +159,7 @@ impl Edge {
         let throttle = BindThrottle::new(config.failed_bind_delay);
         Ok(Edge {
             shared: Arc::new(Shared {
-                publisher: deps.bus.publisher(),
+                publisher: deps.bus.coalescing_publisher(BatchLimits::default()),
                 status,
                 cancel_marks,
                 ids: MessageIdGenerator::new(),

@@ -42,8 +42,9 @@ pub enum HarnessError {
     Io(#[from] std::io::Error),
 }
 
-/// How long a server may take to become healthy.
-const STARTUP: Duration = Duration::from_secs(30);
+/// How long a server may take to become healthy (a JetStream cluster electing its meta
+/// leader on a machine busy with other tests can take half a minute).
+const STARTUP: Duration = Duration::from_secs(60);
 
 /// A free loopback port: bound, read, released. The tiny race with other processes is
 /// covered by starting again on failure.

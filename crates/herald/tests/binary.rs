@@ -1073,7 +1073,17 @@ async fn an_etcd_member_killed_mid_stream_loses_no_accepted_message_or_receipt()
     let mut etcd = herald_harness::etcd_cluster().run().await.unwrap();
     let endpoints = etcd.client_urls();
     let client = seed_account_at(endpoints.clone()).await;
-    let sim = simulated_carrier(&client).await;
+    // Like a real carrier, the simulator keeps offering a receipt while Herald's bind is
+    // down (for a minute here; carriers try for hours).
+    let sim = simulated_carrier_with(
+        &client,
+        herald_sim::SimConfig {
+            receipt_delay: Duration::from_millis(20),
+            receipt_retries: 120,
+            ..herald_sim::SimConfig::default()
+        },
+    )
+    .await;
     let (nats_url, etcd_urls) = (nats.client_url(), endpoints.join(","));
     let spawn = |role, id| spawn_role_with(role, id, &nats_url, &etcd_urls, &client, &[]);
     let (_edge, node) = spawn("edge", "edge-etcd").await;

@@ -171,101 +171,181 @@ pub fn decide<H: CarrierHealth + ?Sized>(
     }
 }
 
-/// Routes one delivery of the MT consumer; always settles it (ack, retry or dead letter).
-pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
+/// Routes the deliveries of one bus message (one message, or the members of a batch) and
+/// settles each (ack, retry or dead letter).
+///
+/// What the group routes to one carrier is published as one batch, in the group's order,
+/// so a redelivery of the group forms the same batch with the same dedup id and the
+/// carrier queue drops the copy: a message is never queued for its carrier twice.
+pub(crate) async fn route(shared: Arc<Shared>, group: Vec<Delivery>) {
     let started = Instant::now();
-    let mt: MtMessage = match delivery.decode() {
-        Ok(mt) => mt,
-        Err(err) => {
-            count("", "", "invalid");
-            settle(
-                delivery
-                    .dead_letter(&format!("undecodable MT envelope: {err}"))
-                    .await,
-            );
-            return;
-        }
-    };
-    let span = delivery.traced(
-        || tracing::info_span!("router.route", message_id = %mt.id, account = %mt.account_id),
-    );
-    route_decoded(shared, delivery, mt, started)
-        .instrument(span)
-        .await;
-}
-
-async fn route_decoded(
-    shared: Arc<Shared>,
-    delivery: Delivery,
-    mut mt: MtMessage,
-    started: Instant,
-) {
     let now = SystemTime::now();
-    let decision = {
-        let snapshot = shared.rules.load();
-        let health = shared.health.load();
-        decide(
-            &snapshot,
-            &mt,
-            &**health,
-            shared.config.max_attempts,
-            shared.default_time_zone,
-            now,
-        )
-    };
-    match decision {
-        Decision::Route {
-            carrier,
-            route,
-            normalized_destination,
-            rerouted,
-        } => {
-            if let Some(digits) = normalized_destination {
-                mt.destination = Some(Address {
-                    addr: digits,
-                    ton: u32::from(TON_INTERNATIONAL),
-                    npi: NPI_ISDN,
-                });
+    let mut carriers: Vec<CarrierBatch> = Vec::new();
+    let mut refusals = Vec::new();
+    for delivery in group {
+        let mt: MtMessage = match delivery.decode() {
+            Ok(mt) => mt,
+            Err(err) => {
+                count("", "", "invalid");
+                settle(
+                    delivery
+                        .dead_letter(&format!("undecodable MT envelope: {err}"))
+                        .await,
+                );
+                continue;
             }
-            tracing::debug!(%carrier, rule = %route.rule_id, reason = %route.reason, "routed");
-            mt.route = Some(route);
-            if let Err(err) = publish(&shared, Outgoing::routed(&carrier, &mt)).await {
-                count(&mt.account_id, &carrier, "error");
-                retry(delivery, &err).await;
-                return;
-            }
-            settle(delivery.ack().await);
-            let label = if rerouted { "rerouted" } else { "routed" };
-            count(&mt.account_id, &carrier, label);
-            handles::histogram(
-                names::ROUTER_ROUTE_SECONDS,
-                &[(names::labels::CARRIER, &carrier)],
+        };
+        let span = delivery.traced(
+            || tracing::info_span!("router.route", message_id = %mt.id, account = %mt.account_id),
+        );
+        let decision = {
+            let snapshot = shared.rules.load();
+            let health = shared.health.load();
+            decide(
+                &snapshot,
+                &mt,
+                &**health,
+                shared.config.max_attempts,
+                shared.default_time_zone,
+                now,
             )
-            .record(started.elapsed().as_secs_f64());
-            if shared.config.record_routed {
-                let status =
-                    receipt::status(&mt, Stage::Routed, MessageState::Enroute, &carrier, "", now);
-                record(&shared, &status).await;
-            }
-        }
-        Decision::Refuse(refusal) => {
-            tracing::debug!(reason = %refusal.error, label = refusal.label, "refused");
-            if wants_failure_receipt(mt.registered_delivery) {
-                let carrier = mt.route.as_ref().map_or("", |r| r.carrier_id.as_str());
-                let event =
-                    receipt::failure_receipt(&mt, refusal.state, carrier, &refusal.error, now);
-                if let Err(err) = publish(&shared, event).await {
-                    count(&mt.account_id, "", "error");
-                    retry(delivery, &err).await;
-                    return;
+        };
+        match decision {
+            Decision::Route {
+                carrier,
+                route,
+                normalized_destination,
+                rerouted,
+            } => {
+                let mut mt = mt;
+                if let Some(digits) = normalized_destination {
+                    mt.destination = Some(Address {
+                        addr: digits,
+                        ton: u32::from(TON_INTERNATIONAL),
+                        npi: NPI_ISDN,
+                    });
+                }
+                span.in_scope(|| {
+                    tracing::debug!(%carrier, rule = %route.rule_id, reason = %route.reason, "routed");
+                });
+                mt.route = Some(route);
+                let outgoing = span.in_scope(|| Outgoing::routed(&carrier, &mt));
+                let routed = Routed {
+                    delivery,
+                    mt,
+                    rerouted,
+                    span,
+                };
+                match carriers.iter_mut().find(|b| b.carrier == carrier) {
+                    Some(batch) => {
+                        batch.outgoing.push(outgoing);
+                        batch.routed.push(routed);
+                    }
+                    None => carriers.push(CarrierBatch {
+                        carrier,
+                        outgoing: vec![outgoing],
+                        routed: vec![routed],
+                    }),
                 }
             }
-            settle(delivery.ack().await);
-            count(&mt.account_id, "", refusal.label);
-            let status = receipt::status(&mt, Stage::Final, refusal.state, "", &refusal.error, now);
-            record(&shared, &status).await;
+            Decision::Refuse(refusal) => {
+                refusals.push(refused(&shared, delivery, mt, refusal, now).instrument(span));
+            }
         }
     }
+    let sends = carriers
+        .into_iter()
+        .map(|batch| send(&shared, batch, started, now));
+    futures::future::join(
+        futures::future::join_all(sends),
+        futures::future::join_all(refusals),
+    )
+    .await;
+}
+
+/// What one group routes to one carrier: published together, in order.
+struct CarrierBatch {
+    carrier: String,
+    outgoing: Vec<Outgoing>,
+    routed: Vec<Routed>,
+}
+
+/// A message routed to a carrier, waiting for its batch's publish.
+struct Routed {
+    delivery: Delivery,
+    mt: MtMessage,
+    rerouted: bool,
+    span: tracing::Span,
+}
+
+/// Publishes one carrier's batch; acks its members once stored, or hands them back for a
+/// retry.
+async fn send(shared: &Shared, batch: CarrierBatch, started: Instant, now: SystemTime) {
+    let CarrierBatch {
+        carrier,
+        outgoing,
+        routed,
+    } = batch;
+    let published = match shared.publisher.publish_batch(outgoing).await {
+        Ok(pending) => pending.await.map(drop),
+        Err(err) => Err(err),
+    };
+    if let Err(err) = published {
+        let retries = routed.into_iter().map(|r| {
+            count(&r.mt.account_id, &carrier, "error");
+            retry(r.delivery, &err).instrument(r.span)
+        });
+        futures::future::join_all(retries).await;
+        return;
+    }
+    let histogram = handles::histogram(
+        names::ROUTER_ROUTE_SECONDS,
+        &[(names::labels::CARRIER, &carrier)],
+    );
+    let mut records = Vec::new();
+    for r in routed {
+        settle(r.delivery.ack().await);
+        let label = if r.rerouted { "rerouted" } else { "routed" };
+        count(&r.mt.account_id, &carrier, label);
+        histogram.record(started.elapsed().as_secs_f64());
+        if shared.config.record_routed {
+            let status = receipt::status(
+                &r.mt,
+                Stage::Routed,
+                MessageState::Enroute,
+                &carrier,
+                "",
+                now,
+            );
+            records.push(async move { record(shared, &status).await }.instrument(r.span));
+        }
+    }
+    futures::future::join_all(records).await;
+}
+
+/// Settles a message Herald refuses: its failure receipt (when asked for) first, then
+/// the ack, then the final status.
+async fn refused(
+    shared: &Shared,
+    delivery: Delivery,
+    mt: MtMessage,
+    refusal: Refusal,
+    now: SystemTime,
+) {
+    tracing::debug!(reason = %refusal.error, label = refusal.label, "refused");
+    if wants_failure_receipt(mt.registered_delivery) {
+        let carrier = mt.route.as_ref().map_or("", |r| r.carrier_id.as_str());
+        let event = receipt::failure_receipt(&mt, refusal.state, carrier, &refusal.error, now);
+        if let Err(err) = publish(shared, event).await {
+            count(&mt.account_id, "", "error");
+            retry(delivery, &err).await;
+            return;
+        }
+    }
+    settle(delivery.ack().await);
+    count(&mt.account_id, "", refusal.label);
+    let status = receipt::status(&mt, Stage::Final, refusal.state, "", &refusal.error, now);
+    record(shared, &status).await;
 }
 
 /// Publishes and waits for the ack.

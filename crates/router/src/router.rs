@@ -6,8 +6,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt as _;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt as _, StreamExt as _};
 use herald_bus::{Bus, BusError, ConsumerSpec, Delivery, Publisher, StatusStore};
 use herald_config::RouterConfig;
 use herald_rules::model::UtcOffset;
@@ -139,7 +139,7 @@ impl Router {
                 config.batch,
                 config.in_flight,
                 stopping.clone(),
-                move |delivery| crate::mt::route(shared.clone(), delivery),
+                move |group| crate::mt::route(shared.clone(), group),
             ));
         }
         let shared = self.shared.clone();
@@ -149,7 +149,15 @@ impl Router {
             config.batch,
             config.in_flight,
             stopping,
-            move |delivery| crate::mo::route(shared.clone(), delivery),
+            move |group: Vec<Delivery>| {
+                let shared = shared.clone();
+                futures::future::join_all(
+                    group
+                        .into_iter()
+                        .map(move |delivery| crate::mo::route(shared.clone(), delivery)),
+                )
+                .map(drop)
+            },
         ));
         tracing::info!(node = %self.shared.node_id, workers = config.workers, "router running");
 
@@ -196,8 +204,9 @@ async fn report_revision(rules: RulesStore) {
     }
 }
 
-/// Pulls from the consumer `spec` and runs `handle` on each delivery, up to `in_flight` at
-/// once, until `stopping` turns true; then finishes what is in flight. Declares the
+/// Pulls from the consumer `spec` and runs `handle` on the deliveries of each bus message
+/// (one, or a batch's members; [`herald_bus::Deliveries::next_group`]), up to `in_flight`
+/// at once, until `stopping` turns true; then finishes what is in flight. Declares the
 /// consumer and pulls again after bus trouble, with a doubling back-off.
 pub(crate) async fn consume<F, Fut>(
     bus: Bus,
@@ -207,7 +216,7 @@ pub(crate) async fn consume<F, Fut>(
     mut stopping: watch::Receiver<bool>,
     handle: F,
 ) where
-    F: Fn(Delivery) -> Fut,
+    F: Fn(Vec<Delivery>) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut backoff = Duration::from_millis(100);
@@ -244,7 +253,7 @@ async fn pump<F, Fut>(
     handle: &F,
 ) -> bool
 where
-    F: Fn(Delivery) -> Fut,
+    F: Fn(Vec<Delivery>) -> Fut,
     Fut: Future<Output = ()>,
 {
     let mut in_flight = FuturesUnordered::new();
@@ -257,7 +266,7 @@ where
                 }
             }
             Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
-            next = deliveries.next(), if in_flight.len() < max_in_flight => match next {
+            next = deliveries.next_group(), if in_flight.len() < max_in_flight => match next {
                 Some(Ok(delivery)) => in_flight.push(handle(delivery)),
                 Some(Err(err)) => tracing::debug!(error = %err, "pull interrupted"),
                 None => break false,

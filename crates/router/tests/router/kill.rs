@@ -1,7 +1,7 @@
 //! A router killed with SIGKILL mid-stream: the messages it had pulled but not
 //! acknowledged go to another router after the ack wait; none is lost, none is routed
-//! twice (a message it had published but not acked is published again with the same
-//! dedup id, which the carrier queue drops).
+//! twice (a batch it had routed but not acked is routed again into the same carrier
+//! batch, with the same dedup id, which the carrier queue drops).
 //!
 //! The killed router is this test binary run again as a child process, executing only the
 //! ignored test [`child_router`] (which does nothing unless the parent set
@@ -48,7 +48,10 @@ async fn a_killed_router_s_messages_go_to_another() {
     let bus = bus(&nats.client_url()).await;
     let queues = carrier_queues(&bus, &["a"]).await;
     let all = ids("k-", 4000);
-    publish_all(&bus, all.iter().map(|id| mt(id, "acme", "447700900123", 0))).await;
+    // In batches, as a busy edge publishes: a batch the child routed but never acked is
+    // routed again by the survivor into the same carrier batch, which the queue drops.
+    let messages = all.iter().map(|id| mt(id, "acme", "447700900123", 0));
+    publish_batched(&bus, messages, 25).await;
 
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
         .args([

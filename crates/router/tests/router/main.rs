@@ -242,6 +242,20 @@ async fn publish_all(bus: &Bus, messages: impl IntoIterator<Item = MtMessage>) {
     }
 }
 
+/// Publishes `messages` as accepted MT in batches of `size`, as a busy edge does.
+async fn publish_batched(bus: &Bus, messages: impl IntoIterator<Item = MtMessage>, size: usize) {
+    let publisher = bus.publisher();
+    let messages: Vec<MtMessage> = messages.into_iter().collect();
+    let mut pending = Vec::new();
+    for chunk in messages.chunks(size.max(1)) {
+        let batch = chunk.iter().map(Outgoing::accepted).collect();
+        pending.push(publisher.publish_batch(batch).await.unwrap());
+    }
+    for p in pending {
+        p.await.unwrap();
+    }
+}
+
 /// Everything a consumer received, decoded, in arrival order.
 #[derive(Clone, Default)]
 struct Collected<T> {
