@@ -374,6 +374,7 @@ impl Deliveries {
     ) -> Result<(), BusError> {
         let (deliveries, stream_sequence) = delivery_info(&message);
         let shared_batch = Arc::new(Batch {
+            members: members.len(),
             unsettled: AtomicUsize::new(members.len()),
             message,
         });
@@ -467,6 +468,7 @@ fn delivery_info(message: &jetstream::Message) -> (u32, u64) {
 #[derive(Debug)]
 struct Batch {
     message: jetstream::Message,
+    members: usize,
     unsettled: AtomicUsize,
 }
 
@@ -559,6 +561,15 @@ impl Delivery {
     /// True when it arrived as a member of a batch.
     pub fn is_batch_member(&self) -> bool {
         matches!(self.body, Body::Member { .. })
+    }
+
+    /// How many messages came in the same JetStream message: 1, or its batch's size. A
+    /// puller that must not take more than it can work on sizes its requests by it.
+    pub fn batch_len(&self) -> usize {
+        match &self.body {
+            Body::Whole(_) => 1,
+            Body::Member { batch, .. } => batch.members,
+        }
     }
 
     /// Makes `span` a child of the trace the publisher was in, when the message carries

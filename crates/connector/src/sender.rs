@@ -189,6 +189,10 @@ struct Puller {
     outstanding: bool,
     /// The most one request asks for.
     batch: usize,
+    /// Messages and bus messages pulled lately (decayed): a bus message may be a batch of
+    /// many, and a request counts bus messages, so it asks for `want / members-per-message`.
+    recent_members: f64,
+    recent_bus_messages: f64,
 }
 
 /// What the puller hands the sender.
@@ -211,10 +215,35 @@ impl Puller {
         if self.outstanding || want == 0 || !worth_it {
             return;
         }
+        let per_bus_message = if self.recent_bus_messages > 0.0 {
+            (self.recent_members / self.recent_bus_messages).max(1.0)
+        } else {
+            1.0
+        };
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "a small positive count"
+        )]
+        let bus_messages = ((want.min(self.batch) as f64) / per_bus_message).ceil() as usize;
         if let Some(requests) = &self.requests
-            && requests.send(want.min(self.batch)).is_ok()
+            && requests.send(bus_messages.max(1)).is_ok()
         {
             self.outstanding = true;
+        }
+    }
+
+    /// Notes a delivery that came in a bus message of `batch_len` messages.
+    fn observe(&mut self, batch_len: usize) {
+        #[allow(clippy::cast_precision_loss, reason = "a small positive count")]
+        let share = 1.0 / batch_len.max(1) as f64;
+        self.recent_members += 1.0;
+        self.recent_bus_messages += share;
+        // Forget slowly, so the estimate follows the batches as load changes.
+        if self.recent_members > 4096.0 {
+            self.recent_members /= 2.0;
+            self.recent_bus_messages /= 2.0;
         }
     }
 
@@ -381,7 +410,12 @@ impl CarrierSender {
                     }
                 }
                 pulled = recv(&mut puller) => match pulled {
-                    Some(Pulled::Message(delivery)) => self.take(&mut s, delivery),
+                    Some(Pulled::Message(delivery)) => {
+                        if let Some(p) = puller.as_mut() {
+                            p.observe(delivery.batch_len());
+                        }
+                        self.take(&mut s, delivery);
+                    }
                     Some(Pulled::Done) => {
                         if let Some(p) = puller.as_mut() {
                             p.outstanding = false;
@@ -472,6 +506,8 @@ impl CarrierSender {
             pulled,
             outstanding: false,
             batch,
+            recent_members: 0.0,
+            recent_bus_messages: 0.0,
         }
     }
 
