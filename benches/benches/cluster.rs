@@ -124,10 +124,15 @@ async fn bench(herald: std::path::PathBuf) {
     .unwrap();
     eprintln!("warm-up: {} receipts, {} lost", warm.receipts, warm.lost);
 
+    // HERALD_BENCH_COUNT sets (a)'s count: longer runs weigh the start-up less.
+    let count: u64 = std::env::var("HERALD_BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
     measure(
-        "(a) 30,000 msgs as fast as possible, 4 sessions × window 100",
+        &format!("(a) {count} msgs as fast as possible, 4 sessions × window 100"),
         LoadConfig {
-            count: Some(30_000),
+            count: Some(count),
             ..base.clone()
         },
         &pids,

@@ -267,7 +267,15 @@ async fn record_status(
         destination: mapping.destination.clone(),
         submit_unix_ms: mapping.submit_unix_ms,
     };
-    if let Err(error) = shared.status.advance(&status).await {
+    // A final status is written blind (nothing stands above it) and unanswered: the
+    // receipt it records is already durable on the bus, and the carrier's
+    // deliver_sm_resp need not wait for a record `query_sm` reads.
+    let recorded = if stage == Stage::Final {
+        shared.status.put_unconfirmed(&status).await
+    } else {
+        shared.status.advance(&status).await.map(drop)
+    };
+    if let Err(error) = recorded {
         tracing::debug!(message = %receipt.message_id, %error, "status not recorded");
     }
 }

@@ -895,10 +895,28 @@ async fn hand_back(job: Job) {
     let _ = job.delivery.retry_after(Duration::ZERO).await;
 }
 
-/// The carrier took the message: id map first, then the status, then the ack.
+/// The carrier took the message: the status (unanswered, so first), then the id map, then
+/// the ack.
 async fn accepted(shared: &Shared, carrier: &Carrier, job: Job, carrier_message_id: String) {
     let mt = &job.mt;
     let now = unix_ms(SystemTime::now());
+    let status = MessageStatus {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: bus::MessageState::Enroute.into(),
+        stage: Stage::Submitted.as_str().to_owned(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: carrier_message_id.clone(),
+        error: String::new(),
+        updated_unix_ms: now,
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        submit_unix_ms: now,
+    };
+    // First, before the mapping: the receipt's final status must find it stored.
+    if let Err(error) = shared.status.put_unconfirmed(&status).await {
+        tracing::debug!(message = %mt.id, %error, "status not recorded");
+    }
     let record_id = async {
         if carrier_message_id.is_empty() {
             tracing::warn!(message = %mt.id, carrier = %carrier.id, "carrier gave no message id: its receipt cannot be matched");
@@ -924,25 +942,7 @@ async fn accepted(shared: &Shared, carrier: &Carrier, job: Job, carrier_message_
             }
         }
     };
-    let status = MessageStatus {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: bus::MessageState::Enroute.into(),
-        stage: Stage::Submitted.as_str().to_owned(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: carrier_message_id.clone(),
-        error: String::new(),
-        updated_unix_ms: now,
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
-        submit_unix_ms: now,
-    };
-    let record_status = async {
-        if let Err(error) = shared.status.advance(&status).await {
-            tracing::debug!(message = %mt.id, %error, "status not recorded");
-        }
-    };
-    futures::join!(record_id, record_status);
+    record_id.await;
     if let Err(error) = job.delivery.ack().await {
         tracing::warn!(message = %job.mt.id, %error, "ack failed: the message may be sent again");
     }
