@@ -871,3 +871,45 @@ async fn next_group_hands_out_a_batch_together_and_a_single_message_alone() {
     }
     wait_until_empty(&bus, StreamKind::Mt).await;
 }
+
+#[tokio::test]
+async fn unanswered_status_writes_are_stored_in_the_order_they_were_sent() {
+    let (_nats, bus) = start().await;
+    let store = bus.status_store().await.unwrap();
+    let status = |stage: Stage, state: MessageState| MessageStatus {
+        message_id: "0196f3a2.c5".into(),
+        account_id: "acme".into(),
+        stage: stage.as_str().into(),
+        state: state.into(),
+        ..Default::default()
+    };
+    store
+        .advance(&status(Stage::Routed, MessageState::Enroute))
+        .await
+        .unwrap();
+    // The connector's two records of a message, neither answered: submitted, then final.
+    store
+        .put_unconfirmed(&status(Stage::Submitted, MessageState::Enroute))
+        .await
+        .unwrap();
+    store
+        .put_unconfirmed(&status(Stage::Final, MessageState::Delivered))
+        .await
+        .unwrap();
+    bus.flush().await.unwrap();
+    let history = tokio::time::timeout(PATIENCE, async {
+        loop {
+            let history = store.history("0196f3a2.c5").await.unwrap();
+            if history.len() == 3 {
+                return history;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("both writes stored");
+    let stages: Vec<_> = history.iter().map(|s| s.stage.as_str()).collect();
+    assert_eq!(stages, ["routed", "submitted", "final"]);
+    let latest = store.get("0196f3a2.c5").await.unwrap().unwrap();
+    assert_eq!(latest.state(), MessageState::Delivered);
+}

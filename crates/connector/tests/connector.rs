@@ -187,6 +187,17 @@ impl Cluster {
             .unwrap();
     }
 
+    /// Publishes `mts` to the carrier queue as one batch, as a router under load does.
+    async fn publish_batch(&self, mts: &[MtMessage]) {
+        self.bus
+            .publisher()
+            .publish_batch(mts.iter().map(|mt| Outgoing::routed(CARRIER, mt)).collect())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
     async fn pull(&self, spec: ConsumerSpec) -> Deliveries {
         self.bus
             .consumer(spec)
@@ -483,6 +494,63 @@ async fn a_carrier_throttling_for_longer_than_the_ack_wait_gets_each_message_onc
     assert!(sim.counters().throttled.load(Ordering::Relaxed) > 0);
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_from_the_router_reach_a_throttling_carrier_each_message_once() {
+    // The same throttling carrier, with the queue holding batches of 25: a pull brings
+    // far more messages than the windows take, throttled members are republished alone,
+    // and the batch is acked only when every member is settled. Nothing is redelivered
+    // while it waits, nothing is lost, nothing reaches the carrier twice.
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        faults: Faults {
+            max_tps: Some(40),
+            throttle_percent: 33,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let connector = cluster
+        .connector_with(
+            "c1",
+            ConnectorConfig {
+                ack_wait: Duration::from_secs(1),
+                ..config()
+            },
+        )
+        .await;
+    let all: Vec<MtMessage> = (0..150).map(|i| mt(i, 0)).collect();
+    for batch in all.chunks(25) {
+        cluster.publish_batch(batch).await;
+    }
+    eventually("every message submitted", || arrivals(&sim).len() == 150).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let seen = arrivals(&sim);
+    assert_eq!(seen.len(), 150);
+    assert!(sim.counters().throttled.load(Ordering::Relaxed) > 0);
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent more than once: {twice:?}");
+    // Every batch acked once its members were all settled.
+    let mut stream = cluster
+        .bus
+        .jetstream()
+        .get_stream("HERALD_OUT")
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while stream.info().await.unwrap().state.messages > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "batches left unacked"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     connector.shutdown().await;
 }
 
