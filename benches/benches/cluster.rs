@@ -240,6 +240,8 @@ async fn spawn_role(
         .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
         .env("HERALD_TELEMETRY__LOG_FILTER", "warn")
+        // Six processes share two cores: one worker thread each (see docs/load.md).
+        .env("HERALD_NODE__WORKER_THREADS", "1")
         .env("HERALD_SIM_PASSWORD", SIM_PASSWORD)
         .stdout(Stdio::null())
         .stderr(if log { Stdio::inherit() } else { Stdio::null() })

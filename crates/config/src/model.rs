@@ -51,6 +51,10 @@ pub struct NodeConfig {
     /// The region or zone this node runs in, shown in the cluster view. Unset: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Threads running the node's tasks; 0: one per CPU core. Where several Herald
+    /// processes share a machine's cores (`herald dev`, a small VM), 1 each spends less on
+    /// wake-ups and thread hand-offs and carries more.
+    pub worker_threads: u16,
 }
 
 impl NodeConfig {

@@ -82,10 +82,7 @@ fn main() -> ExitCode {
     };
     match cli.role {
         Role::Dev { data_dir, seed } => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match build_runtime(&config) {
                 Ok(runtime) => runtime,
                 Err(error) => {
                     eprintln!("herald: cannot start the runtime: {error}");
@@ -117,11 +114,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// The Tokio runtime, with `node.worker_threads` threads (0: one per core).
+fn build_runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if config.node.worker_threads > 0 {
+        builder.worker_threads(usize::from(config.node.worker_threads));
+    }
+    builder.enable_all().build()
+}
+
 fn run(role: &'static str, config: Config) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match build_runtime(&config) {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("herald: cannot start the runtime: {error}");
