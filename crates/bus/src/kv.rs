@@ -295,27 +295,39 @@ const RECENT_SHARDS: usize = 16;
 /// previous and the old previous is dropped, so memory stays bounded with no per-entry
 /// clock. A shard's lock is held for one hash-map operation, against the server round
 /// trip a hit saves.
+type RecentMappings = Recent<CarrierIdMapping>;
+
+/// A bounded map of what this process handled lately: [`RecentMappings`], [`RecentIds`].
 #[derive(Debug)]
-struct RecentMappings {
-    shards: Vec<std::sync::Mutex<Generations>>,
+struct Recent<V> {
+    shards: Vec<std::sync::Mutex<Generations<V>>>,
     per_generation: usize,
 }
 
-#[derive(Debug, Default)]
-struct Generations {
-    current: HashMap<String, CarrierIdMapping>,
-    previous: HashMap<String, CarrierIdMapping>,
+#[derive(Debug)]
+struct Generations<V> {
+    current: HashMap<String, V>,
+    previous: HashMap<String, V>,
 }
 
-impl RecentMappings {
+impl<V> Default for Generations<V> {
+    fn default() -> Self {
+        Generations {
+            current: HashMap::new(),
+            previous: HashMap::new(),
+        }
+    }
+}
+
+impl<V: Clone> Recent<V> {
     fn new(capacity: usize) -> Self {
-        RecentMappings {
+        Recent {
             shards: (0..RECENT_SHARDS).map(|_| Default::default()).collect(),
             per_generation: (capacity / RECENT_SHARDS / 2).max(1),
         }
     }
 
-    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Generations> {
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Generations<V>> {
         let index = shard_index(key);
         // A poisoned shard only means a panic elsewhere mid-insert; the maps are still
         // valid maps.
@@ -324,7 +336,7 @@ impl RecentMappings {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn insert(&self, key: String, mapping: CarrierIdMapping) {
+    fn insert(&self, key: String, mapping: V) {
         let per_generation = self.per_generation;
         let retired = {
             let mut shard = self.shard(&key);
@@ -341,13 +353,40 @@ impl RecentMappings {
         drop(retired);
     }
 
-    fn get(&self, key: &str) -> Option<CarrierIdMapping> {
+    fn get(&self, key: &str) -> Option<V> {
         let shard = self.shard(key);
         shard
             .current
             .get(key)
             .or_else(|| shard.previous.get(key))
             .cloned()
+    }
+}
+
+/// Ids this process handled lately, bounded like the carrier-id map's memory (two
+/// generations of at most `capacity / 2` in all, no clock): for dropping a repeat that
+/// the bus's dedup window no longer can, because it would land in another batch.
+#[derive(Debug)]
+pub struct RecentIds {
+    recent: Recent<()>,
+}
+
+impl RecentIds {
+    /// Remembers about the last `capacity` ids.
+    pub fn new(capacity: usize) -> Self {
+        RecentIds {
+            recent: Recent::new(capacity),
+        }
+    }
+
+    /// Remembers `id`.
+    pub fn insert(&self, id: String) {
+        self.recent.insert(id, ());
+    }
+
+    /// Whether `id` was inserted lately.
+    pub fn contains(&self, id: &str) -> bool {
+        self.recent.get(id).is_some()
     }
 }
 
@@ -670,5 +709,25 @@ mod recent_mappings_tests {
         );
         assert!(recent.get("sim.0").is_none(), "the oldest are forgotten");
         assert!(recent.get("other.1").is_none());
+    }
+
+    #[test]
+    fn recent_ids_remember_the_latest_and_forget_the_oldest() {
+        let ids = RecentIds::new(2 * RECENT_SHARDS);
+        assert!(!ids.contains("dlr:a:DELIVRD"));
+        ids.insert("dlr:a:DELIVRD".into());
+        assert!(ids.contains("dlr:a:DELIVRD"));
+        assert!(
+            !ids.contains("dlr:a:UNDELIV"),
+            "another state is another receipt"
+        );
+        for i in 0..1000 {
+            ids.insert(format!("dlr:{i}:DELIVRD"));
+        }
+        assert!(ids.contains("dlr:999:DELIVRD"));
+        assert!(
+            !ids.contains("dlr:a:DELIVRD"),
+            "bounded: the oldest are forgotten"
+        );
     }
 }

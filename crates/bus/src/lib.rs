@@ -36,7 +36,7 @@ pub use batch::{BatchLimits, CoalescingPublisher};
 pub use config::BusConfig;
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
-pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, StatusStore};
+pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use stats::{DepthPoller, Depths};
 pub use topology::{StreamKind, Topology};

@@ -58,6 +58,10 @@ impl std::fmt::Debug for ConnectorDeps {
     }
 }
 
+/// Receipt dedup ids a connector remembers: at 20,000 receipts a second, repeats a few
+/// seconds apart (a carrier resending after a slow `deliver_sm_resp`).
+const RECENT_RECEIPTS: usize = 100_000;
+
 /// What the connector's tasks share.
 pub(crate) struct Shared {
     pub(crate) config: ConnectorConfig,
@@ -72,6 +76,9 @@ pub(crate) struct Shared {
     pub(crate) node_id: String,
     pub(crate) registry: Arc<Registry>,
     pub(crate) mo_ids: MoIds,
+    /// Receipts this connector published lately (their dedup ids): a carrier's repeat is
+    /// answered without publishing it again, since in a batch the bus would not drop it.
+    pub(crate) published_receipts: herald_bus::RecentIds,
     /// Messages their ESME cancelled; checked before a message is sent.
     pub(crate) cancelled: herald_bus::CancelledSet,
 }
@@ -114,6 +121,7 @@ impl Connector {
                 node_id: deps.node_id,
                 registry: Arc::new(Registry::default()),
                 mo_ids: MoIds::new(),
+                published_receipts: herald_bus::RecentIds::new(RECENT_RECEIPTS),
                 bus: deps.bus,
                 config,
             }),

@@ -203,13 +203,20 @@ async fn on_receipt(
             kind: Some(event::Kind::Receipt(receipt.clone())),
         };
         let dedup = format!("dlr:{}:{}", mapping.message_id, state.stat());
+        if shared.published_receipts.contains(&dedup) {
+            // The carrier resent what this connector already published and answered late.
+            count_receipt(&carrier.id, "repeated");
+            return CommandStatus::ESME_ROK;
+        }
         let span = receipt_span(&mapping, &carrier.id);
-        let outgoing = span.in_scope(|| Outgoing::event(&mapping.account_id, dedup, &event));
+        let outgoing =
+            span.in_scope(|| Outgoing::event(&mapping.account_id, dedup.clone(), &event));
         let published = shared.events.publish_acked(outgoing).instrument(span).await;
         if let Err(error) = published {
             tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
             return CommandStatus::ESME_RX_T_APPN;
         }
+        shared.published_receipts.insert(dedup);
     }
     count_receipt(&carrier.id, "matched");
     record_status(shared, &receipt, &mapping, state).await;

@@ -376,6 +376,49 @@ async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_resending_a_receipt_gets_ok_and_the_account_gets_it_once() {
+    // A carrier that resends a receipt (its deliver_sm_resp came late, say) is answered
+    // OK and the account gets the receipt once: the connector remembers what it published
+    // (a repeat landing in a batch would not be dropped by the bus's dedup window).
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let connector = cluster.connector("c1").await;
+    cluster.publish(&mt(0, 1)).await;
+    let first = receipts(&mut events, 1).await;
+    let record = sim
+        .submitted()
+        .into_iter()
+        .find(|r| r.message_id == first[0].carrier_message_id)
+        .expect("the carrier's record of it");
+    let status = sim
+        .send_receipt(
+            &record.message_id,
+            herald_smpp::receipt::MessageState::Delivered,
+            record.source.clone(),
+            record.dest.clone(),
+        )
+        .await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    let again = tokio::time::timeout(Duration::from_secs(2), events.next()).await;
+    assert!(again.is_err(), "the repeat is not published: {again:?}");
+    let mut stream = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Events.name())
+        .await
+        .unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 1);
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_before_its_submit_response_is_still_matched() {
     let cluster = cluster().await;
     let sim = SimSmsc::start_local(SimConfig {

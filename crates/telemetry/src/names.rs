@@ -96,7 +96,8 @@ pub const CONNECTOR_SUBMIT_TOTAL: &str = "herald_connector_submit_total";
 pub const CONNECTOR_SUBMIT_SECONDS: &str = "herald_connector_submit_seconds";
 /// Submits to carriers awaiting their response (the window in use).
 pub const CONNECTOR_INFLIGHT: &str = "herald_connector_inflight";
-/// Delivery receipts from carriers, by outcome (`matched`, `unmatched`, `invalid`).
+/// Delivery receipts from carriers, by outcome (`matched`, `unmatched`, `invalid`,
+/// `repeated`).
 pub const CONNECTOR_RECEIPTS_TOTAL: &str = "herald_connector_receipts_total";
 /// MO messages received from carriers.
 pub const CONNECTOR_MO_TOTAL: &str = "herald_connector_mo_total";

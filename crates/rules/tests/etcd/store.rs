@@ -119,8 +119,9 @@ async fn the_last_snapshot_serves_while_etcd_is_down_then_resyncs() {
     // Kill etcd mid-watch.
     eventually("the watch is up", || async { store.status().watches == 1 }).await;
     etcd.kill().await;
+    // The connection flag and the error are two updates: wait for both.
     eventually("the store notices etcd is gone", || async {
-        !store.connected()
+        !store.connected() && store.status().last_error.is_some()
     })
     .await;
     let status = store.status();
