@@ -157,7 +157,15 @@ pub(crate) fn member_header<'a>(member: &'a BatchMember, name: &str) -> Option<&
 /// what they queued has been answered.
 #[derive(Clone, Debug)]
 pub struct CoalescingPublisher {
-    queue: mpsc::Sender<Queued>,
+    inner: Coalescing,
+}
+
+/// Batching, or (with `nats.batching` off) passing every message straight through.
+#[derive(Clone, Debug)]
+enum Coalescing {
+    Batching(mpsc::Sender<Queued>),
+    // Boxed: a publisher is a JetStream context, and this is cloned into every session.
+    Unbatched(Box<Publisher>),
 }
 
 /// A message waiting for its batch, and where its answer goes.
@@ -171,7 +179,16 @@ impl CoalescingPublisher {
     pub fn new(publisher: Publisher, limits: BatchLimits) -> Self {
         let (queue, queued) = mpsc::channel(limits.max_queued.max(1));
         tokio::spawn(coalesce(publisher, limits, queued));
-        CoalescingPublisher { queue }
+        CoalescingPublisher {
+            inner: Coalescing::Batching(queue),
+        }
+    }
+
+    /// One that publishes every message on its own, as [`Publisher::publish`] does.
+    pub fn unbatched(publisher: Publisher) -> Self {
+        CoalescingPublisher {
+            inner: Coalescing::Unbatched(Box::new(publisher)),
+        }
     }
 
     /// Queues `message` for the next batch of its subject and returns its pending ack,
@@ -179,8 +196,12 @@ impl CoalescingPublisher {
     ///
     /// Fails at once with [`BusError::Full`] when too many messages are waiting.
     pub async fn publish(&self, message: Outgoing) -> Result<PendingAck, BusError> {
+        let queue = match &self.inner {
+            Coalescing::Batching(queue) => queue,
+            Coalescing::Unbatched(publisher) => return publisher.publish(message).await,
+        };
         let (answer, answered) = oneshot::channel();
-        match self.queue.try_send(Queued { message, answer }) {
+        match queue.try_send(Queued { message, answer }) {
             Ok(()) => Ok(PendingAck::coalesced(answered)),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 crate::stats::publish_metrics().full.increment(1);

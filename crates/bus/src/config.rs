@@ -28,6 +28,9 @@ pub struct BusConfig {
     pub request_timeout: Duration,
     /// Timeout of the first connection.
     pub connect_timeout: Duration,
+    /// Whether publishers may batch ([`crate::batch`]); off, every message is published
+    /// on its own, for clusters where some nodes cannot read batches yet.
+    pub batching: bool,
 }
 
 impl BusConfig {
@@ -45,6 +48,7 @@ impl BusConfig {
             max_inflight_publishes: 8192,
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
+            batching: true,
         }
     }
 

@@ -379,6 +379,7 @@ impl Deliveries {
             message,
         });
         let give_up = deliveries > self.shared.spec.max_deliveries;
+        let mut doomed = Vec::new();
         for (index, member) in members.into_iter().enumerate() {
             let delivery = Delivery {
                 body: Body::Member {
@@ -391,14 +392,25 @@ impl Deliveries {
                 shared: self.shared.clone(),
             };
             if give_up {
-                delivery
-                    .dead_letter(&format!("delivered {deliveries} times"))
-                    .await?;
+                doomed.push(delivery);
             } else {
                 self.members.push_back(delivery);
             }
         }
-        if shared_batch.unsettled.load(Ordering::Acquire) == 0 && !give_up {
+        if give_up {
+            // In a task of its own: `next` is polled in `select!` loops that may drop it
+            // at any await, and a batch dead-lettered halfway would come back for ever.
+            tokio::spawn(async move {
+                let reason = format!("delivered {deliveries} times");
+                for delivery in doomed {
+                    if let Err(error) = delivery.dead_letter(&reason).await {
+                        tracing::warn!(%error, "batch member not dead-lettered; the batch will be redelivered");
+                    }
+                }
+            });
+            return Ok(());
+        }
+        if shared_batch.unsettled.load(Ordering::Acquire) == 0 {
             // An empty batch: nothing to hand out, nothing to redeliver.
             shared_batch
                 .message

@@ -363,30 +363,35 @@ impl<V: Clone> Recent<V> {
     }
 }
 
-/// Ids this process handled lately, bounded like the carrier-id map's memory (two
-/// generations of at most `capacity / 2` in all, no clock): for dropping a repeat that
-/// the bus's dedup window no longer can, because it would land in another batch.
+/// Ids this process handled within a time window, bounded like the carrier-id map's
+/// memory (about the last `capacity`): for dropping a repeat that the bus's dedup window
+/// no longer can, because it would land in another batch.
 #[derive(Debug)]
 pub struct RecentIds {
-    recent: Recent<()>,
+    recent: Recent<std::time::Instant>,
+    window: std::time::Duration,
 }
 
 impl RecentIds {
-    /// Remembers about the last `capacity` ids.
-    pub fn new(capacity: usize) -> Self {
+    /// Remembers about the last `capacity` ids, each for `window` (the bus's duplicate
+    /// window, so a repeat is dropped as long as an unbatched one would have been).
+    pub fn new(capacity: usize, window: std::time::Duration) -> Self {
         RecentIds {
             recent: Recent::new(capacity),
+            window,
         }
     }
 
-    /// Remembers `id`.
+    /// Remembers `id` from now.
     pub fn insert(&self, id: String) {
-        self.recent.insert(id, ());
+        self.recent.insert(id, std::time::Instant::now());
     }
 
-    /// Whether `id` was inserted lately.
+    /// Whether `id` was inserted within the window.
     pub fn contains(&self, id: &str) -> bool {
-        self.recent.get(id).is_some()
+        self.recent
+            .get(id)
+            .is_some_and(|at| at.elapsed() < self.window)
     }
 }
 
@@ -713,7 +718,7 @@ mod recent_mappings_tests {
 
     #[test]
     fn recent_ids_remember_the_latest_and_forget_the_oldest() {
-        let ids = RecentIds::new(2 * RECENT_SHARDS);
+        let ids = RecentIds::new(2 * RECENT_SHARDS, std::time::Duration::from_secs(120));
         assert!(!ids.contains("dlr:a:DELIVRD"));
         ids.insert("dlr:a:DELIVRD".into());
         assert!(ids.contains("dlr:a:DELIVRD"));
@@ -729,5 +734,8 @@ mod recent_mappings_tests {
             !ids.contains("dlr:a:DELIVRD"),
             "bounded: the oldest are forgotten"
         );
+        let brief = RecentIds::new(100, std::time::Duration::ZERO);
+        brief.insert("dlr:b:DELIVRD".into());
+        assert!(!brief.contains("dlr:b:DELIVRD"), "past its window");
     }
 }

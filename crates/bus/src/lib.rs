@@ -93,7 +93,21 @@ impl Bus {
     /// A publisher that batches what is published to one subject while an earlier
     /// publish to it awaits its ack ([`batch`]); cheap to clone.
     pub fn coalescing_publisher(&self, limits: BatchLimits) -> CoalescingPublisher {
-        CoalescingPublisher::new(self.publisher(), limits)
+        if self.config.batching {
+            CoalescingPublisher::new(self.publisher(), limits)
+        } else {
+            CoalescingPublisher::unbatched(self.publisher())
+        }
+    }
+
+    /// How long a message id is remembered to drop a republished copy.
+    pub fn duplicate_window(&self) -> std::time::Duration {
+        self.config.duplicate_window
+    }
+
+    /// Whether publishers may batch (`nats.batching`).
+    pub fn batching(&self) -> bool {
+        self.config.batching
     }
 
     /// Creates or updates the durable consumer `spec` and returns a handle to pull from it.

@@ -30,6 +30,10 @@ use crate::{stats, subject};
 pub const MESSAGE_ID_HEADER: &str = "Herald-Msg-Id";
 /// Header carrying the account, so consumers can route without decoding the body.
 pub const ACCOUNT_HEADER: &str = "Herald-Account";
+/// Header on a routed message whose accepted copy was delivered to a router before: it
+/// may be queued for a carrier already (in a batch formed differently, which the dedup
+/// window cannot drop), so the connector checks its status before sending it.
+pub const REDELIVERED_HEADER: &str = "Herald-Redelivered";
 
 /// A message ready to publish: subject, dedup id, body and headers.
 #[derive(Clone, Debug)]

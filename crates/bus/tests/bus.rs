@@ -913,3 +913,25 @@ async fn unanswered_status_writes_are_stored_in_the_order_they_were_sent() {
     let latest = store.get("0196f3a2.c5").await.unwrap().unwrap();
     assert_eq!(latest.state(), MessageState::Delivered);
 }
+
+#[tokio::test]
+async fn with_batching_off_every_message_is_published_on_its_own() {
+    // For a rollout over nodes that cannot read batches yet (`nats.batching = false`).
+    let nats = herald_harness::nats().run().await.unwrap();
+    let bus = Bus::connect(BusConfig {
+        batching: false,
+        ..BusConfig::local(nats.client_url())
+    })
+    .await
+    .unwrap();
+    assert!(!bus.batching());
+    let publisher = bus.coalescing_publisher(herald_bus::BatchLimits::default());
+    let mut pending = Vec::new();
+    for message in accepted("acme", 0..100) {
+        pending.push(publisher.publish(message).await.unwrap());
+    }
+    for ack in pending {
+        ack.await.unwrap();
+    }
+    assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 100);
+}

@@ -139,6 +139,10 @@ pub struct NatsConfig {
     /// to send a receipt.
     #[serde(with = "humantime_serde")]
     pub id_map_ttl: Duration,
+    /// Carry several messages in one bus message under load (ADR 0010). Nodes older than
+    /// batching cannot read batches: when upgrading a cluster from such a version, roll
+    /// out with `false`, then set `true` once every node runs the new version.
+    pub batching: bool,
 }
 
 impl Default for NatsConfig {
@@ -155,6 +159,7 @@ impl Default for NatsConfig {
             dead_letter_max_age: days(14),
             status_ttl: days(3),
             id_map_ttl: days(3),
+            batching: true,
         }
     }
 }

@@ -121,7 +121,10 @@ impl Connector {
                 node_id: deps.node_id,
                 registry: Arc::new(Registry::default()),
                 mo_ids: MoIds::new(),
-                published_receipts: herald_bus::RecentIds::new(RECENT_RECEIPTS),
+                published_receipts: herald_bus::RecentIds::new(
+                    RECENT_RECEIPTS,
+                    deps.bus.duplicate_window(),
+                ),
                 bus: deps.bus,
                 config,
             }),

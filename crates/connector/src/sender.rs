@@ -571,7 +571,12 @@ impl CarrierSender {
             throttles: 0,
             last_progress: Instant::now(),
         };
-        if job.delivery.deliveries() > 1 {
+        let redelivered = job.delivery.deliveries() > 1
+            || job
+                .delivery
+                .header(herald_bus::publish::REDELIVERED_HEADER)
+                .is_some();
+        if redelivered {
             let shared = self.shared.clone();
             let carrier = self.carrier_id.clone();
             s.waiting.push(Box::pin(async move {

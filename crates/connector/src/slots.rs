@@ -121,6 +121,8 @@ pub(crate) async fn keep_lease(
                 Some((resumed_keeper, resumed_stream)) => {
                     keeper = resumed_keeper;
                     stream = resumed_stream;
+                    // Opening the stream renewed the lease (etcd answered with its TTL).
+                    last_ok = Instant::now();
                     if let Err(error) = keeper.keep_alive().await {
                         break 'renew error.to_string();
                     }
@@ -146,6 +148,8 @@ async fn resume_keep_alive(
     while Instant::now() < deadline {
         match tokio::time::timeout_at(deadline, client.lease_keep_alive(lease)).await {
             Ok(Ok(pair)) => return Some(pair),
+            // Gone from etcd (expired, revoked): nothing to resume.
+            Ok(Err(error)) if error.to_string().contains("lease not found") => return None,
             Ok(Err(error)) => tracing::debug!(lease, %error, "keep-alive not resumed yet"),
             Err(_) => return None,
         }

@@ -419,6 +419,64 @@ async fn a_carrier_resending_a_receipt_gets_ok_and_the_account_gets_it_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_a_router_routed_again_is_not_sent_when_already_submitted() {
+    // A router crashed after queueing a batch and the survivor routed the group again,
+    // into a batch formed differently: the copy comes with a first delivery but marked
+    // redelivered, so the connector checks the status before sending.
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let status = cluster.bus.status_store().await.unwrap();
+    let sent = mt(0, 0);
+    status
+        .advance(&herald_proto::bus::v1::MessageStatus {
+            message_id: sent.id.clone(),
+            account_id: ACCOUNT.into(),
+            stage: herald_bus::kv::Stage::Submitted.as_str().into(),
+            carrier_id: CARRIER.into(),
+            carrier_message_id: "abc".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let connector = cluster.connector("c1").await;
+    cluster
+        .bus
+        .publisher()
+        .publish_acked(
+            Outgoing::routed(CARRIER, &sent).header(herald_bus::publish::REDELIVERED_HEADER, "1"),
+        )
+        .await
+        .unwrap();
+    // And a fresh one behind it, which is sent.
+    cluster.publish(&mt(1, 0)).await;
+    eventually("the fresh message sent", || arrivals(&sim).len() == 1).await;
+    let mut stream = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Out.name())
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while stream.info().await.unwrap().state.messages > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the copy was not acked"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let seen = arrivals(&sim);
+    assert!(seen.contains_key(&mt(1, 0).id), "{seen:?}");
+    assert!(!seen.contains_key(&sent.id), "the copy was sent: {seen:?}");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_before_its_submit_response_is_still_matched() {
     let cluster = cluster().await;
     let sim = SimSmsc::start_local(SimConfig {

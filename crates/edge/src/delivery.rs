@@ -36,8 +36,10 @@ use tracing::Instrument as _;
 
 use crate::server::Shared;
 
-/// Events pulled per request.
-const BATCH: usize = 64;
+/// Bus messages pulled per request. Under load each is a batch of up to 64 events
+/// (ADR 0010), so this bounds what waits here, unseen by the ESME, while its ack wait
+/// runs: ~1,000 events, a few seconds of a slow ESME's window.
+const BATCH: usize = 16;
 /// `deliver_sm`s awaiting their response per account on this edge.
 const MAX_IN_FLIGHT: usize = 256;
 /// How long an event waits when the account's sessions here just went away.

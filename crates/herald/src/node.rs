@@ -384,6 +384,7 @@ pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfi
         max_inflight_publishes: nats.max_inflight_publishes,
         request_timeout: nats.request_timeout,
         connect_timeout: nats.connect_timeout,
+        batching: nats.batching,
     }
 }
 

@@ -229,14 +229,21 @@ pub(crate) async fn route(shared: Arc<Shared>, group: Vec<Delivery>) {
                     tracing::debug!(%carrier, rule = %route.rule_id, reason = %route.reason, "routed");
                 });
                 mt.route = Some(route);
-                let outgoing = span.in_scope(|| Outgoing::routed(&carrier, &mt));
+                let mut outgoing = span.in_scope(|| Outgoing::routed(&carrier, &mt));
+                if delivery.deliveries() > 1 {
+                    outgoing = outgoing.header(herald_bus::publish::REDELIVERED_HEADER, "1");
+                }
                 let routed = Routed {
                     delivery,
                     mt,
                     rerouted,
                     span,
                 };
-                match carriers.iter_mut().find(|b| b.carrier == carrier) {
+                let batching = shared.bus.batching();
+                match carriers
+                    .iter_mut()
+                    .find(|b| batching && b.carrier == carrier)
+                {
                     Some(batch) => {
                         batch.outgoing.push(outgoing);
                         batch.routed.push(routed);
@@ -291,6 +298,18 @@ async fn send(shared: &Shared, batch: CarrierBatch, started: Instant, now: Syste
         Err(err) => Err(err),
     };
     if let Err(err) = published {
+        if routed.len() > 1 && !matches!(err, BusError::Full) {
+            // The batch may be stored all the same (an ack timeout, a cut connection).
+            // Retried one by one, its members would be queued again under other dedup
+            // ids; left unsettled, the group comes back whole after the ack wait, forms
+            // this batch again, and the duplicate window drops it if it was stored.
+            tracing::warn!(error = %err, %carrier, members = routed.len(),
+                "carrier batch not acknowledged; its group will be redelivered whole");
+            for r in &routed {
+                count(&r.mt.account_id, &carrier, "error");
+            }
+            return;
+        }
         let retries = routed.into_iter().map(|r| {
             count(&r.mt.account_id, &carrier, "error");
             retry(r.delivery, &err).instrument(r.span)
