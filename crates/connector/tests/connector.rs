@@ -563,39 +563,7 @@ async fn a_carrier_throttling_for_longer_than_the_ack_wait_gets_each_message_onc
     // messages wait here far longer than the 1 s ack wait. Only what the windows can take
     // is pulled, and what waits is kept in progress: nothing is redelivered meanwhile,
     // so nothing reaches the carrier twice.
-    let cluster = cluster().await;
-    let sim = SimSmsc::start_local(SimConfig {
-        record_submits: true,
-        faults: Faults {
-            max_tps: Some(40),
-            throttle_percent: 33,
-            ..Faults::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    cluster.put_carrier(&sim, serde_json::json!({})).await;
-    let connector = cluster
-        .connector_with(
-            "c1",
-            ConnectorConfig {
-                ack_wait: Duration::from_secs(1),
-                ..config()
-            },
-        )
-        .await;
-    for i in 0..150 {
-        cluster.publish(&mt(i, 0)).await;
-    }
-    eventually("every message submitted", || arrivals(&sim).len() == 150).await;
-    // A redelivered copy would go out after its ack wait: give it that long to show.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let seen = arrivals(&sim);
-    assert!(sim.counters().throttled.load(Ordering::Relaxed) > 0);
-    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
-    assert!(twice.is_empty(), "sent more than once: {twice:?}");
-    connector.shutdown().await;
+    throttling_carrier_gets_each_message_once(1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -604,6 +572,13 @@ async fn batches_from_the_router_reach_a_throttling_carrier_each_message_once() 
     // far more messages than the windows take, throttled members are republished alone,
     // and the batch is acked only when every member is settled. Nothing is redelivered
     // while it waits, nothing is lost, nothing reaches the carrier twice.
+    throttling_carrier_gets_each_message_once(25).await;
+}
+
+/// 150 messages queued `per_bus_message` to a bus message, through a carrier taking 40 a
+/// second and throttling a third, with a 1 s ack wait: each reaches it exactly once and
+/// the queue is left empty.
+async fn throttling_carrier_gets_each_message_once(per_bus_message: usize) {
     let cluster = cluster().await;
     let sim = SimSmsc::start_local(SimConfig {
         record_submits: true,
@@ -627,17 +602,21 @@ async fn batches_from_the_router_reach_a_throttling_carrier_each_message_once() 
         )
         .await;
     let all: Vec<MtMessage> = (0..150).map(|i| mt(i, 0)).collect();
-    for batch in all.chunks(25) {
-        cluster.publish_batch(batch).await;
+    for chunk in all.chunks(per_bus_message) {
+        match chunk {
+            [one] => cluster.publish(one).await,
+            many => cluster.publish_batch(many).await,
+        }
     }
     eventually("every message submitted", || arrivals(&sim).len() == 150).await;
+    // A redelivered copy would go out after its ack wait: give it that long to show.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let seen = arrivals(&sim);
     assert_eq!(seen.len(), 150);
     assert!(sim.counters().throttled.load(Ordering::Relaxed) > 0);
     let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
-    // Every batch acked once its members were all settled.
+    // Every message (or batch) acked once all it held was settled.
     let mut stream = cluster
         .bus
         .jetstream()
@@ -646,10 +625,7 @@ async fn batches_from_the_router_reach_a_throttling_carrier_each_message_once() 
         .unwrap();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while stream.info().await.unwrap().state.messages > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "batches left unacked"
-        );
+        assert!(tokio::time::Instant::now() < deadline, "left unacked");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     connector.shutdown().await;

@@ -927,17 +927,9 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
     let urls = nats.client_urls();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = seed_account(&etcd).await;
-    // Like a real carrier, the simulator keeps offering a receipt Herald could not take
-    // while the bus elected new leaders (for a minute here; carriers try for hours).
-    let sim = simulated_carrier_with(
-        &client,
-        herald_sim::SimConfig {
-            receipt_delay: Duration::from_millis(20),
-            receipt_retries: 120,
-            ..herald_sim::SimConfig::default()
-        },
-    )
-    .await;
+    // The simulator keeps offering a receipt Herald could not take while the bus elected
+    // new leaders.
+    let sim = persistent_carrier(&client).await;
     let env = [
         ("HERALD_NATS__REPLICAS", "3"),
         // Redeliveries of what a dying server held come after the ack wait: keep it short.
@@ -985,6 +977,20 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
             .load(std::sync::atomic::Ordering::Relaxed)
             >= 400
     );
+}
+
+/// A simulated carrier that, like a real one, keeps offering a receipt Herald could not
+/// take (for a minute here; carriers try for hours), for the crash tests.
+async fn persistent_carrier(client: &RulesClient) -> herald_sim::SimSmsc {
+    simulated_carrier_with(
+        client,
+        herald_sim::SimConfig {
+            receipt_delay: Duration::from_millis(20),
+            receipt_retries: 120,
+            ..herald_sim::SimConfig::default()
+        },
+    )
+    .await
 }
 
 /// Binds to the edge at `smpp`, submits `count` messages asking for receipts (a refused
@@ -1073,17 +1079,8 @@ async fn an_etcd_member_killed_mid_stream_loses_no_accepted_message_or_receipt()
     let mut etcd = herald_harness::etcd_cluster().run().await.unwrap();
     let endpoints = etcd.client_urls();
     let client = seed_account_at(endpoints.clone()).await;
-    // Like a real carrier, the simulator keeps offering a receipt while Herald's bind is
-    // down (for a minute here; carriers try for hours).
-    let sim = simulated_carrier_with(
-        &client,
-        herald_sim::SimConfig {
-            receipt_delay: Duration::from_millis(20),
-            receipt_retries: 120,
-            ..herald_sim::SimConfig::default()
-        },
-    )
-    .await;
+    // The simulator keeps offering a receipt while Herald's bind is down.
+    let sim = persistent_carrier(&client).await;
     let (nats_url, etcd_urls) = (nats.client_url(), endpoints.join(","));
     let spawn = |role, id| spawn_role_with(role, id, &nats_url, &etcd_urls, &client, &[]);
     let (_edge, node) = spawn("edge", "edge-etcd").await;
