@@ -307,6 +307,24 @@ impl Deliveries {
         }
     }
 
+    /// Stops pulling and hands back the batch members queued here but not handed out yet:
+    /// each is republished alone (at once, no delay), so its batch can be acked and the
+    /// members already handed out are not redelivered with them. Messages the client had
+    /// prefetched whole are redelivered after their ack wait, as when dropped (and so may
+    /// a handed-back member the server gave to this puller's last request).
+    pub async fn release(self) {
+        let Deliveries {
+            source, members, ..
+        } = self;
+        // Stop pulling first, so the members handed back are not pulled again here.
+        drop(source);
+        for member in members {
+            if let Err(error) = member.retry_after(Duration::ZERO).await {
+                tracing::warn!(%error, "queued batch member not handed back; its batch will be redelivered");
+            }
+        }
+    }
+
     /// Pulls the next JetStream message: a delivery, or a batch whose members it queued
     /// (possibly none, when they all went to the dead letters).
     async fn fetch(&mut self) -> Option<Result<Fetched, BusError>> {

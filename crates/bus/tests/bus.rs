@@ -935,3 +935,40 @@ async fn with_batching_off_every_message_is_published_on_its_own() {
     }
     assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 100);
 }
+
+#[tokio::test]
+async fn released_deliveries_hand_back_their_queued_members_and_the_batch_is_acked() {
+    // An edge whose last session closed stops pulling mid-batch: the members it had not
+    // handed out go back alone, and the one it delivered is not redelivered with them.
+    let (_nats, bus) = start().await;
+    bus.publisher()
+        .publish_batch(accepted("acme", 0..3))
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    // A short ack wait: the server may still hand a republished member to the released
+    // puller's last request, from which it comes back after the ack wait.
+    let mut spec = ConsumerSpec::routers();
+    spec.ack_wait = Duration::from_millis(500);
+    let consumer = bus.consumer(spec).await.unwrap();
+    let mut deliveries = consumer.messages(16).await.unwrap();
+    let first = next(&mut deliveries).await;
+    assert_eq!(first.decode::<MtMessage>().unwrap().id, "m0");
+    first.ack().await.unwrap();
+    deliveries.release().await;
+
+    let mut again = consumer.messages(16).await.unwrap();
+    let mut back = Vec::new();
+    for _ in 0..2 {
+        let delivery = next(&mut again).await;
+        assert!(!delivery.is_batch_member());
+        back.push(delivery.decode::<MtMessage>().unwrap().id);
+        delivery.ack().await.unwrap();
+    }
+    back.sort();
+    assert_eq!(back, ["m1", "m2"]);
+    let more = tokio::time::timeout(Duration::from_secs(2), again.next()).await;
+    assert!(more.is_err(), "m0 is not redelivered");
+    wait_until_empty(&bus, StreamKind::Mt).await;
+}

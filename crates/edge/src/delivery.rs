@@ -192,14 +192,14 @@ async fn pump(
         if sessions.borrow().is_empty() {
             // Stop pulling; let the deliveries in flight finish (each is bounded by the
             // session's response timeout) so their answers are acked or retried.
-            drop(deliveries);
+            deliveries.release().await;
             while in_flight.next().await.is_some() {}
             return Pumped::NoSessions;
         }
         tokio::select! {
             changed = sessions.changed() => {
                 if changed.is_err() {
-                    drop(deliveries);
+                    deliveries.release().await;
                     while in_flight.next().await.is_some() {}
                     return Pumped::NoSessions;
                 }
