@@ -452,10 +452,16 @@ impl CarrierSender {
                 }
                 _ = self.stop.changed(), if !s.draining => s.draining = true,
                 _ = keepalive.tick() => {
-                    // Messages waiting here must not be redelivered elsewhere meanwhile.
+                    // Messages waiting here must not be redelivered elsewhere meanwhile. The
+                    // members of one batch share its ack wait: one in-progress each.
+                    let mut kept = std::collections::HashSet::new();
                     for job in &mut s.ready {
                         if job.last_progress.elapsed() >= ack_wait / 3 {
-                            let _ = job.delivery.in_progress().await;
+                            if !job.delivery.is_batch_member()
+                                || kept.insert(job.delivery.stream_sequence())
+                            {
+                                let _ = job.delivery.in_progress().await;
+                            }
                             job.last_progress = Instant::now();
                         }
                     }
