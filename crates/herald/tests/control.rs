@@ -21,25 +21,27 @@ const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 const PATIENCE: Duration = Duration::from_secs(30);
 const TOKEN: &str = "s3cret-operator-token";
 
-/// Starts `herald control` with a tokens file; the process and its API address.
-async fn spawn_control(
+/// Starts `herald <role>` as node `id` with `env` on top of the loopback settings, and
+/// waits for its registration in etcd.
+async fn spawn_role(
+    role: &str,
+    id: &str,
     nats: &herald_harness::NatsServer,
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
-    tokens: &std::path::Path,
-) -> (tokio::process::Child, String) {
+    env: &[(&str, &std::ffi::OsStr)],
+) -> (tokio::process::Child, herald_rules::NodeInfo) {
     let child = Command::new(HERALD)
-        .arg("control")
+        .arg(role)
         .env_remove("HERALD_CONFIG")
-        .env("HERALD_NODE__ID", "control-test")
+        .env("HERALD_NODE__ID", id)
         .env("HERALD_NATS__URLS", nats.client_url())
         .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
         .env("HERALD_ETCD__LEASE_TTL", "3s")
         .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
         .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
-        .env("HERALD_CONTROL__TOKENS_FILE", tokens)
         .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -47,16 +49,31 @@ async fn spawn_control(
         .unwrap();
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
-        let nodes = client.list_nodes(Some("control")).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == "control-test") {
-            return (child, node.addresses["control"].clone());
+        let nodes = client.list_nodes(Some(role)).await.unwrap();
+        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
+            return (child, node);
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "control never registered"
+            "{role} never registered"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Starts `herald control` with a tokens file; the process and its API address.
+async fn spawn_control(
+    nats: &herald_harness::NatsServer,
+    etcd: &herald_harness::Etcd,
+    client: &RulesClient,
+    tokens: &std::path::Path,
+) -> (tokio::process::Child, String) {
+    let env = [
+        ("HERALD_CONTROL__LISTEN", "127.0.0.1:0".as_ref()),
+        ("HERALD_CONTROL__TOKENS_FILE", tokens.as_os_str()),
+    ];
+    let (child, node) = spawn_role("control", "control-test", nats, etcd, client, &env).await;
+    (child, node.addresses["control"].clone())
 }
 
 fn authed<T>(message: T) -> tonic::Request<T> {
@@ -250,34 +267,9 @@ async fn spawn_edge(
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, String) {
-    let child = Command::new(HERALD)
-        .arg("edge")
-        .env_remove("HERALD_CONFIG")
-        .env("HERALD_NODE__ID", id)
-        .env("HERALD_NATS__URLS", nats.client_url())
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let nodes = client.list_nodes(Some("edge")).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
-            return (child, node.addresses["smpp"].clone());
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "edge never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let env = [("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0".as_ref())];
+    let (child, node) = spawn_role("edge", id, nats, etcd, client, &env).await;
+    (child, node.addresses["smpp"].clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -563,22 +555,16 @@ async fn the_admin_api_lists_a_connector_s_binds_to_a_carrier() {
         )
         .await
         .unwrap();
-    let _connector = Command::new(HERALD)
-        .arg("connector")
-        .env_remove("HERALD_CONFIG")
-        .env("HERALD_NODE__ID", "connector-admin-test")
-        .env("HERALD_NATS__URLS", nats.client_url())
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_SIM_PASSWORD", "simsecret")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let env = [("HERALD_SIM_PASSWORD", "simsecret".as_ref())];
+    let (_connector, _) = spawn_role(
+        "connector",
+        "connector-admin-test",
+        &nats,
+        &etcd,
+        &client,
+        &env,
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, format!("{TOKEN}\n")).unwrap();
