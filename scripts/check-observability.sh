@@ -58,6 +58,18 @@ result() { # result <check> <status 0|1> <message>
   if [ "$2" -eq 0 ]; then printf 'ok      %-22s %s\n' "$1" "$3"; else printf 'FAILED  %-22s %s\n' "$1" "$3"; FAILED+=("$1"); fi
 }
 
+checked() { # checked <check> <failure message, or "" for the output's last line> <command...>
+  # The command prints "<check>: ok, <detail>" on success; the detail is reported.
+  local name=$1 failure=$2 out
+  shift 2
+  if out="$("$@" 2>&1)"; then
+    result "$name" 0 "${out#*: ok, }"
+  else
+    printf '%s\n' "$out"
+    result "$name" 1 "${failure:-${out##*$'\n'}}"
+  fi
+}
+
 die() { log "ERROR: $*"; exit 1; }
 # shellcheck source=lib/apt.sh
 . "$ROOT/scripts/lib/apt.sh"
@@ -123,23 +135,10 @@ else
   printf '%s\n' "$out"; result "promtool test rules" 1 "see above"
 fi
 
-if out="$(python3 "$HERE/obs.py" alerts 2>&1)"; then
-  result "alerts and runbooks" 0 "${out#alerts: ok, }"
-else
-  printf '%s\n' "$out"; result "alerts and runbooks" 1 "${out##*$'\n'}"
-fi
-
-if out="$(node "$DASH_DIR/check.mjs" 2>&1)"; then
-  result "dashboards" 0 "${out#dashboards: ok, }"
-else
-  printf '%s\n' "$out"; result "dashboards" 1 "type check against @grafana/schema failed"
-fi
-
-if out="$(python3 "$HERE/obs.py" static 2>&1)"; then
-  result "metric names (static)" 0 "${out#metric names (static): ok, }"
-else
-  printf '%s\n' "$out"; result "metric names (static)" 1 "names not defined in crates/telemetry/src/names.rs"
-fi
+checked "alerts and runbooks" "" python3 "$HERE/obs.py" alerts
+checked "dashboards" "type check against @grafana/schema failed" node "$DASH_DIR/check.mjs"
+checked "metric names (static)" "names not defined in crates/telemetry/src/names.rs" \
+  python3 "$HERE/obs.py" static
 
 if [ "$STATIC" -eq 1 ]; then
   [ "${#FAILED[@]}" -eq 0 ] || { echo "check-observability: FAILED: ${FAILED[*]}"; exit 1; }
