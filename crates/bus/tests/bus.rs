@@ -667,30 +667,14 @@ async fn separate_subjects_form_separate_batches() {
 #[tokio::test]
 async fn the_same_batch_published_twice_is_stored_once() {
     let (_nats, bus) = start().await;
-    let publisher = bus.publisher();
-    let first = publisher
-        .publish_batch(accepted("acme", 0..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    let again = publisher
-        .publish_batch(accepted("acme", 0..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let first = publish_batch(&bus, 0..3).await;
+    let again = publish_batch(&bus, 0..3).await;
     assert!(!first.duplicate);
     assert!(
         again.duplicate,
         "same members, same order: the window drops it"
     );
-    let reordered = publisher
-        .publish_batch(accepted("acme", 1..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    let reordered = publish_batch(&bus, 1..3).await;
     assert!(!reordered.duplicate, "other members: another batch");
     assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 2);
 }
@@ -698,12 +682,7 @@ async fn the_same_batch_published_twice_is_stored_once() {
 #[tokio::test]
 async fn a_retried_member_comes_back_alone_after_its_delay_and_its_batch_is_acked() {
     let (_nats, bus) = start().await;
-    bus.publisher()
-        .publish_batch(accepted("acme", 0..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_batch(&bus, 0..3).await;
     let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
     let mut deliveries = consumer.messages(16).await.unwrap();
     let ids: Vec<String> = futures_ids(&mut deliveries, 3, |id, delivery| async move {
@@ -736,12 +715,7 @@ async fn a_retried_member_comes_back_alone_after_its_delay_and_its_batch_is_acke
 #[tokio::test]
 async fn a_dead_lettered_member_goes_alone_and_the_rest_are_acked() {
     let (_nats, bus) = start().await;
-    bus.publisher()
-        .publish_batch(accepted("acme", 0..2))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_batch(&bus, 0..2).await;
     let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
     let mut deliveries = consumer.messages(16).await.unwrap();
     futures_ids(&mut deliveries, 2, |id, delivery| async move {
@@ -781,12 +755,7 @@ async fn a_batch_left_unsettled_is_redelivered_whole_and_then_dead_lettered_memb
     spec.ack_wait = Duration::from_millis(300);
     spec.max_deliveries = 1;
     let consumer = bus.consumer(spec).await.unwrap();
-    bus.publisher()
-        .publish_batch(accepted("acme", 0..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_batch(&bus, 0..3).await;
 
     // A worker acks two members and dies with the third.
     let mut deliveries = consumer.messages(16).await.unwrap();
@@ -805,6 +774,16 @@ async fn a_batch_left_unsettled_is_redelivered_whole_and_then_dead_lettered_memb
     assert!(pulled.is_err(), "nothing handed out past the limit");
     assert_eq!(stream_messages(&bus, StreamKind::DeadLetters).await, 3);
     wait_until_empty(&bus, StreamKind::Mt).await;
+}
+
+/// Publishes accepted MT `m<ids>` of account `acme` as one batch and waits for the ack.
+async fn publish_batch(bus: &Bus, ids: std::ops::Range<usize>) -> herald_bus::Acked {
+    bus.publisher()
+        .publish_batch(accepted("acme", ids))
+        .await
+        .unwrap()
+        .await
+        .unwrap()
 }
 
 /// Takes `n` deliveries, settling each with `settle(id, delivery)`; returns their ids in
@@ -843,14 +822,8 @@ async fn wait_until_empty(bus: &Bus, kind: StreamKind) {
 #[tokio::test]
 async fn next_group_hands_out_a_batch_together_and_a_single_message_alone() {
     let (_nats, bus) = start().await;
-    let publisher = bus.publisher();
-    publisher
-        .publish_batch(accepted("acme", 0..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    publisher
+    publish_batch(&bus, 0..3).await;
+    bus.publisher()
         .publish_acked(Outgoing::accepted(&mt("single", "acme")))
         .await
         .unwrap();
@@ -941,12 +914,7 @@ async fn released_deliveries_hand_back_their_queued_members_and_the_batch_is_ack
     // An edge whose last session closed stops pulling mid-batch: the members it had not
     // handed out go back alone, and the one it delivered is not redelivered with them.
     let (_nats, bus) = start().await;
-    bus.publisher()
-        .publish_batch(accepted("acme", 0..3))
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    publish_batch(&bus, 0..3).await;
     // A short ack wait: the server may still hand a republished member to the released
     // puller's last request, from which it comes back after the ack wait.
     let mut spec = ConsumerSpec::routers();
