@@ -23,7 +23,6 @@
 //!   hostage, and the members already done are not redelivered for its sake.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::fmt::Write as _;
 
 use bytes::Bytes;
@@ -267,19 +266,13 @@ async fn coalesce(publisher: Publisher, limits: BatchLimits, mut queued: mpsc::R
                     lane.in_flight = lane.in_flight.saturating_sub(1);
                 }
                 send_ready(&publisher, &limits, &mut lanes, &subject, &mut acks).await;
-                if let Entry::Occupied(lane) = lanes.entry(subject)
-                    && lane.get().in_flight == 0
-                    && lane.get().waiting.is_empty()
-                {
-                    // Idle subjects (an account gone quiet) do not stay in the map.
-                    lane.remove();
-                }
             }
         }
     }
 }
 
-/// Sends batches of `subject` while it has room in flight and messages waiting.
+/// Sends batches of `subject` while it has room in flight and messages waiting; forgets
+/// the subject once nothing of it is waiting or in flight.
 async fn send_ready(
     publisher: &Publisher,
     limits: &BatchLimits,
@@ -332,6 +325,10 @@ async fn send_ready(
                 }
             }
         }
+    }
+    if lane.in_flight == 0 && lane.waiting.is_empty() {
+        // Idle subjects (an account gone quiet) do not stay in the map.
+        lanes.remove(subject);
     }
 }
 

@@ -745,17 +745,10 @@ impl Delivery {
     /// off its batch instead, like an ack).
     pub async fn dead_letter(self, reason: &str) -> Result<(), BusError> {
         let stream = self.shared.spec.stream.name();
-        let (origin, id) = match &self.body {
-            Body::Whole(_) => {
-                let origin = format!("{stream}:{}", self.stream_sequence);
-                let id = format!("dlq:{origin}");
-                (origin, id)
-            }
-            Body::Member { index, .. } => {
-                let origin = format!("{stream}:{}", self.stream_sequence);
-                let id = format!("dlq:{origin}:{index}");
-                (origin, id)
-            }
+        let origin = format!("{stream}:{}", self.stream_sequence);
+        let id = match &self.body {
+            Body::Whole(_) => format!("dlq:{origin}"),
+            Body::Member { index, .. } => format!("dlq:{origin}:{index}"),
         };
         let mut letter = Outgoing::new(
             subject::dead_letter(self.subject()),

@@ -180,6 +180,8 @@ pub fn decide<H: CarrierHealth + ?Sized>(
 pub(crate) async fn route(shared: Arc<Shared>, group: Vec<Delivery>) {
     let started = Instant::now();
     let now = SystemTime::now();
+    // With batching off, every routed message is a carrier batch of its own.
+    let batching = shared.bus.batching();
     let mut carriers: Vec<CarrierBatch> = Vec::new();
     let mut refusals = Vec::new();
     for delivery in group {
@@ -239,7 +241,6 @@ pub(crate) async fn route(shared: Arc<Shared>, group: Vec<Delivery>) {
                     rerouted,
                     span,
                 };
-                let batching = shared.bus.batching();
                 match carriers
                     .iter_mut()
                     .find(|b| batching && b.carrier == carrier)
