@@ -28,7 +28,15 @@ HELM_KUBE_VERSION = "v1.33.0"
 RELEASE = "herald"
 NAMESPACE = "herald"
 # Herald's config keys naming files that must exist (docs/configuration.md).
-FILE_KEYS = ("edge.tls.cert", "edge.tls.key", "nats.credentials", "control.tokens_file")
+FILE_KEYS = (
+    "edge.tls.cert",
+    "edge.tls.key",
+    "nats.credentials",
+    "control.tokens_file",
+    "control.tls.cert",
+    "control.tls.key",
+    "control.tls.client_ca",
+)
 HERALD_ROLES = ("edge", "router", "connector", "control")
 
 
@@ -487,6 +495,13 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
         made = [c for c in kinds.get("ConfigMap", []) if c["metadata"].get("labels", {}).get("grafana_dashboard") == "1"]
         if len(made) != len(dashboards):
             problems.append(f"{len(made)} dashboard ConfigMaps for {len(dashboards)} files/dashboards/*.json")
+        control_toml = next(
+            (tomllib.loads(text) for c in kinds.get("ConfigMap", [])
+             for key, text in (c.get("data") or {}).items() if key == "herald-control.toml"),
+            {},
+        )
+        if not control_toml.get("control", {}).get("tls", {}).get("client_ca"):
+            problems.append("the control role's herald.toml lacks control.tls.client_ca (mTLS)")
         sets = {s["metadata"]["name"]: s["spec"]["replicas"] for s in kinds.get("StatefulSet", [])}
         if sets != {f"{RELEASE}-nats": 3, f"{RELEASE}-etcd": 3}:
             problems.append(f"expected 3-member NATS and etcd StatefulSets, got {sets}")

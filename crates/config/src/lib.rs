@@ -42,7 +42,7 @@ mod validate;
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, EnvSource, LoadOptions, ProcessEnv};
 pub use model::{
-    AdminConfig, Config, ConnectorConfig, ControlConfig, EdgeConfig, EdgeTlsConfig, EtcdConfig,
-    GrpcConfig, LogFormat, NatsConfig, NodeConfig, RouterConfig, TelemetryConfig, UtcOffset,
-    UtcOffsetError,
+    AdminConfig, Config, ConnectorConfig, ControlConfig, ControlTlsConfig, EdgeConfig,
+    EdgeTlsConfig, EtcdConfig, GrpcConfig, LogFormat, NatsConfig, NodeConfig, RouterConfig,
+    TelemetryConfig, UtcOffset, UtcOffsetError,
 };

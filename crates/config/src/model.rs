@@ -426,10 +426,15 @@ impl Default for ConnectorConfig {
 pub struct ControlConfig {
     /// Address of the admin gRPC API (`AdminService`) that `heraldctl` talks to.
     pub listen: SocketAddr,
-    /// File of API tokens, one per line; `heraldctl` sends one as a bearer token. Unset:
-    /// the API takes no token (keep it on a private network).
+    /// File of API tokens, one per line; `heraldctl` sends one as a bearer token. A call
+    /// needs one of these tokens or a client certificate `tls.client_ca` vouches for;
+    /// with neither configured, every call is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_file: Option<PathBuf>,
+    /// The admin API over TLS, optionally with client certificates (mTLS). Unset: plain
+    /// HTTP/2, for a private network only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ControlTlsConfig>,
 }
 
 impl Default for ControlConfig {
@@ -437,8 +442,23 @@ impl Default for ControlConfig {
         ControlConfig {
             listen: any(9092),
             tokens_file: None,
+            tls: None,
         }
     }
+}
+
+/// TLS on the control role's admin API.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlTlsConfig {
+    /// Certificate chain, PEM.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+    /// CA certificates, PEM, whose client certificates authenticate a call on their own
+    /// (mTLS). Unset: no client certificates are asked for; calls need a bearer token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_ca: Option<PathBuf>,
 }
 
 /// A fixed offset from UTC, written `+HH:MM`, `-HH:MM` or `Z`.

@@ -25,9 +25,7 @@ impl Config {
         self.validate_edge(&mut e);
         self.validate_router(&mut e);
         self.validate_connector(&mut e);
-        if let Some(path) = &self.control.tokens_file {
-            file_exists(&mut e, "control.tokens_file", path);
-        }
+        self.validate_control(&mut e);
         self.validate_listeners(&mut e);
         e.into_result()
     }
@@ -48,6 +46,20 @@ impl Config {
                     "{advertise:?} is not an IP or host name with an optional port (10.0.0.7, edge-0.herald:9091)"
                 ),
             );
+        }
+    }
+
+    fn validate_control(&self, e: &mut ConfigErrors) {
+        let c = &self.control;
+        if let Some(path) = &c.tokens_file {
+            file_exists(e, "control.tokens_file", path);
+        }
+        if let Some(tls) = &c.tls {
+            file_exists(e, "control.tls.cert", &tls.cert);
+            file_exists(e, "control.tls.key", &tls.key);
+            if let Some(ca) = &tls.client_ca {
+                file_exists(e, "control.tls.client_ca", ca);
+            }
         }
     }
 

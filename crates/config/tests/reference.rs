@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use figment::value::Value;
-use herald_config::{Config, EdgeTlsConfig, LoadOptions};
+use herald_config::{Config, ControlTlsConfig, EdgeTlsConfig, LoadOptions};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -25,6 +25,11 @@ fn everything_set() -> Config {
     });
     config.edge.http_listen = Some("0.0.0.0:8080".parse().unwrap());
     config.control.tokens_file = Some("/t".into());
+    config.control.tls = Some(ControlTlsConfig {
+        cert: "/c".into(),
+        key: "/k".into(),
+        client_ca: Some("/ca".into()),
+    });
     config
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use herald_config::{Config, EdgeTlsConfig, UtcOffset};
+use herald_config::{Config, ControlTlsConfig, EdgeTlsConfig, UtcOffset};
 
 fn keys(config: &Config) -> Vec<String> {
     config
@@ -34,6 +34,11 @@ fn several_problems_are_collected_at_once() {
     });
     config.etcd.prefix = "herald".into();
     config.router.workers = 0;
+    config.control.tls = Some(ControlTlsConfig {
+        cert: "/nonexistent/control.crt".into(),
+        key: "/nonexistent/control.key".into(),
+        client_ca: Some("/nonexistent/clients.pem".into()),
+    });
 
     let errors = config.validate().unwrap_err();
     let text = errors.to_string();
@@ -45,10 +50,13 @@ fn several_problems_are_collected_at_once() {
         "edge.tls.key: file /nonexistent/edge.key does not exist",
         "etcd.prefix:",
         "router.workers: must be at least 1",
+        "control.tls.cert: file /nonexistent/control.crt does not exist",
+        "control.tls.key: file /nonexistent/control.key does not exist",
+        "control.tls.client_ca: file /nonexistent/clients.pem does not exist",
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
-    assert_eq!(errors.len(), 7, "{text}");
+    assert_eq!(errors.len(), 10, "{text}");
 }
 
 #[test]

@@ -1,5 +1,6 @@
-//! Bearer-token authentication: [`BearerAuth`], a tonic interceptor that admits a call
-//! only when its `authorization` metadata is `Bearer <token>` for a known token.
+//! Who may call the admin API: [`AdminAuth`], a tonic interceptor that admits a call when
+//! its `authorization` metadata is `Bearer <token>` for a known token, or when its TLS
+//! client certificate was verified against `control.tls.client_ca` (mTLS).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -59,27 +60,45 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The interceptor: refuses calls without a matching bearer token (`UNAUTHENTICATED`).
-/// Without tokens (no `control.tokens_file`) it refuses every call: an admin API is never
-/// open by default.
+/// The interceptor: admits a call that carries a known bearer token, or that arrived over
+/// a TLS connection whose client certificate the configured client CA verified (mTLS);
+/// refuses the others (`UNAUTHENTICATED`). With neither tokens nor a client CA it refuses
+/// every call: an admin API is never open by default.
 #[derive(Clone, Debug)]
-pub struct BearerAuth {
+pub struct AdminAuth {
     tokens: Option<Tokens>,
+    client_certs: bool,
 }
 
-impl BearerAuth {
-    /// Checks against `tokens`; `None` refuses every call.
-    pub fn new(tokens: Option<Tokens>) -> BearerAuth {
-        BearerAuth { tokens }
+impl AdminAuth {
+    /// Checks against `tokens` (`None`: no token is valid); `client_certs`: whether a
+    /// verified client certificate admits a call on its own.
+    pub fn new(tokens: Option<Tokens>, client_certs: bool) -> AdminAuth {
+        AdminAuth {
+            tokens,
+            client_certs,
+        }
+    }
+
+    /// Whether any call can pass: some token, or client certificates.
+    pub fn admits_anyone(&self) -> bool {
+        self.tokens.is_some() || self.client_certs
     }
 }
 
-impl Interceptor for BearerAuth {
+impl Interceptor for AdminAuth {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        // tonic reports peer certificates only when the handshake verified them against
+        // `client_ca_root`, so their presence is the proof.
+        if self.client_certs && request.peer_certs().is_some_and(|certs| !certs.is_empty()) {
+            return Ok(request);
+        }
         let Some(tokens) = &self.tokens else {
-            return Err(Status::unauthenticated(
-                "no tokens are configured (control.tokens_file): the admin API refuses every call",
-            ));
+            return Err(Status::unauthenticated(if self.client_certs {
+                "no client certificate: the admin API takes client certificates only (no control.tokens_file)"
+            } else {
+                "no tokens are configured (control.tokens_file) nor client certificates (control.tls.client_ca): the admin API refuses every call"
+            }));
         };
         let presented = request
             .metadata()
@@ -103,7 +122,7 @@ mod tests {
 
     use super::*;
 
-    fn call(auth: &mut BearerAuth, header: Option<&str>) -> Result<(), tonic::Code> {
+    fn call(auth: &mut AdminAuth, header: Option<&str>) -> Result<(), tonic::Code> {
         let mut request = Request::new(());
         if let Some(h) = header {
             request
@@ -115,7 +134,7 @@ mod tests {
 
     #[test]
     fn only_a_listed_bearer_token_is_admitted() {
-        let mut auth = BearerAuth::new(Some(Tokens::parse("# ops\nalpha\n\n  beta  \n")));
+        let mut auth = AdminAuth::new(Some(Tokens::parse("# ops\nalpha\n\n  beta  \n")), false);
         assert_eq!(call(&mut auth, Some("Bearer alpha")), Ok(()));
         assert_eq!(call(&mut auth, Some("Bearer beta")), Ok(()));
         let unauthenticated = Err(tonic::Code::Unauthenticated);
@@ -128,9 +147,22 @@ mod tests {
 
     #[test]
     fn without_tokens_every_call_is_refused() {
-        let mut auth = BearerAuth::new(None);
+        let mut auth = AdminAuth::new(None, false);
+        assert!(!auth.admits_anyone());
         assert!(call(&mut auth, None).is_err());
         assert!(call(&mut auth, Some("Bearer anything")).is_err());
+    }
+
+    #[test]
+    fn with_client_certificates_only_a_call_without_a_certificate_is_refused() {
+        // A call that did not come over TLS has no peer certificates (the TLS path is
+        // tested end to end in tests/mtls.rs).
+        let mut auth = AdminAuth::new(None, true);
+        assert!(auth.admits_anyone());
+        assert_eq!(
+            call(&mut auth, Some("Bearer anything")),
+            Err(tonic::Code::Unauthenticated)
+        );
     }
 
     #[test]

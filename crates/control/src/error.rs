@@ -21,6 +21,14 @@ pub enum ControlError {
         /// What went wrong.
         reason: String,
     },
+    /// A `control.tls` file could not be read. Returned by [`crate::Control::new`].
+    #[error("control TLS file {path}: {reason}")]
+    Tls {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
     /// The rules store failed, refused a document, or a compare-and-swap lost.
     #[error(transparent)]
     Rules(#[from] herald_rules::Error),
@@ -79,9 +87,10 @@ impl ControlError {
             | ControlError::NoStatusStore => Status::unavailable(message),
             ControlError::NotFound(_) => Status::not_found(message),
             ControlError::Node { code, .. } => Status::new(*code, message),
-            ControlError::Rules(_) | ControlError::Tokens { .. } | ControlError::Serve(_) => {
-                Status::internal(message)
-            }
+            ControlError::Rules(_)
+            | ControlError::Tokens { .. }
+            | ControlError::Tls { .. }
+            | ControlError::Serve(_) => Status::internal(message),
         }
     }
 }

@@ -8,7 +8,8 @@
 //!   node's own `NodeService` at its registered `grpc` address.
 //! - Message lookup reads the bus's status store; route explain asks the current rules
 //!   snapshot ([`herald_rules::RulesSnapshot::explain`]).
-//! - Every call passes [`BearerAuth`] first.
+//! - Every call passes [`AdminAuth`] first: a bearer token or a verified client
+//!   certificate; the API is served over TLS when `control.tls` is set.
 //!
 //! Errors map to gRPC codes in one place, [`ControlError::to_status`]. The API, its
 //! authentication and its errors are described in `docs/control.md`.
@@ -30,17 +31,19 @@ mod error;
 mod service;
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use herald_bus::StatusStore;
-use herald_config::ControlConfig;
+use herald_config::{ControlConfig, ControlTlsConfig};
 use herald_proto::admin::v1::admin_service_server::AdminServiceServer;
 use herald_rules::{RulesClient, RulesStore};
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-pub use auth::{BearerAuth, Tokens};
+pub use auth::{AdminAuth, Tokens};
 pub use error::{CURRENT_REVISION_HEADER, ControlError};
 
 /// What the control plane works with.
@@ -56,35 +59,50 @@ pub struct ControlDeps {
     pub node_timeout: Duration,
 }
 
-/// The AdminService as tonic serves it: behind the bearer-token interceptor.
-pub type AdminServer = InterceptedService<AdminServiceServer<Control>, BearerAuth>;
+/// The AdminService as tonic serves it: behind the authentication interceptor.
+pub type AdminServer = InterceptedService<AdminServiceServer<Control>, AdminAuth>;
 
 /// The control plane (cheap to clone).
 #[derive(Clone)]
 pub struct Control {
     deps: Arc<ControlDeps>,
-    auth: BearerAuth,
+    auth: AdminAuth,
+    tls: Option<ServerTlsConfig>,
 }
 
 impl Control {
-    /// The control plane of `config`: loads the tokens of `control.tokens_file` (unset:
-    /// every call is refused). Fails on an unreadable or empty tokens file.
+    /// The control plane of `config`: loads the tokens of `control.tokens_file` and the
+    /// certificates of `control.tls`. With neither tokens nor a client CA, every call is
+    /// refused. Fails on an unreadable or empty tokens file or unreadable TLS files.
     pub fn new(config: &ControlConfig, deps: ControlDeps) -> Result<Control, ControlError> {
         let tokens = config
             .tokens_file
             .as_deref()
             .map(Tokens::load)
             .transpose()?;
-        if tokens.is_none() {
-            tracing::warn!("control.tokens_file is unset: the admin API refuses every call");
+        let tls = config.tls.as_ref().map(server_tls).transpose()?;
+        let client_certs = config
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.client_ca.is_some());
+        let auth = AdminAuth::new(tokens, client_certs);
+        if !auth.admits_anyone() {
+            tracing::warn!(
+                "neither control.tokens_file nor control.tls.client_ca is set: the admin API refuses every call"
+            );
+        }
+        if tls.is_none() {
+            tracing::info!("control.tls is unset: the admin API is served without TLS");
         }
         Ok(Control {
             deps: Arc::new(deps),
-            auth: BearerAuth::new(tokens),
+            auth,
+            tls,
         })
     }
 
-    /// The tonic service, with the bearer-token interceptor in front.
+    /// The tonic service, with the authentication interceptor in front. (TLS is the
+    /// server's: [`Control::serve`] sets it up.)
     pub fn service(&self) -> AdminServer {
         AdminServiceServer::with_interceptor(self.clone(), self.auth.clone())
     }
@@ -96,10 +114,35 @@ impl Control {
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ControlError> {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls.clone() {
+            server = server.tls_config(tls)?;
+        }
+        server
             .add_service(self.service())
             .serve_with_incoming_shutdown(incoming, shutdown)
             .await?;
         Ok(())
     }
+}
+
+/// The server side of `control.tls`: its certificate and, with `client_ca`, client
+/// certificates verified when offered (a call without one may still bring a token).
+fn server_tls(tls: &ControlTlsConfig) -> Result<ServerTlsConfig, ControlError> {
+    let cert = read_pem(&tls.cert)?;
+    let key = read_pem(&tls.key)?;
+    let mut config = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+    if let Some(ca) = &tls.client_ca {
+        config = config
+            .client_ca_root(Certificate::from_pem(read_pem(ca)?))
+            .client_auth_optional(true);
+    }
+    Ok(config)
+}
+
+fn read_pem(path: &Path) -> Result<Vec<u8>, ControlError> {
+    std::fs::read(path).map_err(|e| ControlError::Tls {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    })
 }

@@ -66,6 +66,12 @@ app.kubernetes.io/component: {{ . }}
 {{- define "herald.tokensSecretName" -}}
 {{- .Values.control.tokens.existingSecret | default (printf "%s-control-tokens" (include "herald.fullname" .)) -}}
 {{- end -}}
+{{- define "herald.controlTlsSecretName" -}}
+{{- .Values.control.tls.existingSecret | required "control.tls.enabled: set control.tls.existingSecret, a kubernetes.io/tls Secret (tls.crt, tls.key)" -}}
+{{- end -}}
+{{- define "herald.controlClientCaSecretName" -}}
+{{- .Values.control.tls.clientCaSecret | default (include "herald.controlTlsSecretName" .) -}}
+{{- end -}}
 {{- define "herald.hasTokens" -}}
 {{- if or .Values.control.tokens.existingSecret .Values.control.tokens.tokens }}true{{ end -}}
 {{- end -}}
@@ -129,6 +135,8 @@ app.kubernetes.io/component: {{ . }}
 {{/* Where the secrets are mounted and the files herald.toml names. */}}
 {{- define "herald.tlsDir" -}}/etc/herald/tls{{- end -}}
 {{- define "herald.tokensDir" -}}/etc/herald/control{{- end -}}
+{{- define "herald.controlTlsDir" -}}/etc/herald/control-tls{{- end -}}
+{{- define "herald.controlClientCaDir" -}}/etc/herald/control-client-ca{{- end -}}
 {{- define "herald.natsCredsDir" -}}/etc/herald/nats{{- end -}}
 
 {{/*
@@ -165,6 +173,14 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
 {{- $control := dict "listen" (printf "0.0.0.0:%d" (int $v.control.port)) -}}
 {{- if include "herald.hasTokens" $root -}}
 {{- $_ := set $control "tokens_file" (printf "%s/%s" (include "herald.tokensDir" $root) $v.control.tokens.key) -}}
+{{- end -}}
+{{- if $v.control.tls.enabled -}}
+{{- $dir := include "herald.controlTlsDir" $root -}}
+{{- $tls := dict "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir) -}}
+{{- if $v.control.tls.clientAuth -}}
+{{- $_ := set $tls "client_ca" (printf "%s/ca.crt" (include "herald.controlClientCaDir" $root)) -}}
+{{- end -}}
+{{- $_ := set $control "tls" $tls -}}
 {{- end -}}
 {{- $_ := set $c "control" $control -}}
 {{- end -}}

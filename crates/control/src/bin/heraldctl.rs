@@ -19,7 +19,7 @@ use herald_rules::{
 };
 use serde_json::{Map, Value};
 use tonic::metadata::MetadataValue;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Status};
 
 /// Herald's control plane from the command line.
@@ -37,11 +37,64 @@ struct Cli {
     /// The bearer token (one of the control node's `control.tokens_file`).
     #[arg(long, env = "HERALDCTL_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// The output format.
     #[arg(short, long, value_enum, default_value_t = Output::Table, global = true)]
     output: Output,
     #[command(subcommand)]
     command: Command,
+}
+
+/// TLS to a control node that sets `control.tls` (an `https://` server URL).
+#[derive(Debug, clap::Args)]
+struct TlsArgs {
+    /// CA certificate (PEM) that signed the control node's certificate; needed for
+    /// `https://`.
+    #[arg(long = "ca", env = "HERALDCTL_CA", global = true)]
+    ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mTLS: it authenticates the calls instead of a token.
+    #[arg(long, env = "HERALDCTL_CERT", global = true, requires = "key")]
+    cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "HERALDCTL_KEY", global = true, requires = "cert")]
+    key: Option<PathBuf>,
+    /// The name the control node's certificate must carry, when not the server URL's host.
+    #[arg(long, env = "HERALDCTL_TLS_SERVER_NAME", global = true)]
+    tls_server_name: Option<String>,
+}
+
+impl TlsArgs {
+    /// The client TLS settings for `server`: `None` for `http://`.
+    fn client_config(&self, server: &str) -> anyhow::Result<Option<ClientTlsConfig>> {
+        let https = server.starts_with("https://");
+        let any_set = self.ca.is_some() || self.cert.is_some() || self.tls_server_name.is_some();
+        if !https {
+            if any_set {
+                bail!(
+                    "--ca, --cert and --tls-server-name need an https:// server URL, not {server:?}"
+                );
+            }
+            return Ok(None);
+        }
+        let Some(ca) = &self.ca else {
+            bail!(
+                "an https:// server needs --ca: the CA certificate that signed the control node's certificate"
+            );
+        };
+        let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca)?));
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            config = config.identity(Identity::from_pem(read(cert)?, read(key)?));
+        }
+        if let Some(name) = &self.tls_server_name {
+            config = config.domain_name(name.clone());
+        }
+        Ok(Some(config))
+    }
+}
+
+fn read(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -245,6 +298,31 @@ impl RulesKind {
 #[error("{}: {}", code_name(.0.code()), .0.message())]
 struct CallError(Status);
 
+impl CallError {
+    /// What likely went wrong when the call failed below gRPC (the connection was cut
+    /// rather than answered): TLS trouble the transport error does not name.
+    fn hint(&self, tls: bool) -> Option<&'static str> {
+        // What tonic and hyper say when the connection dies under a call.
+        const CUT: [&str; 3] = [
+            "transport error",
+            "h2 protocol error",
+            "operation was canceled",
+        ];
+        let cut = matches!(
+            self.0.code(),
+            Code::Cancelled | Code::Unknown | Code::Internal
+        ) && CUT.iter().any(|m| self.0.message().contains(m));
+        if !cut {
+            return None;
+        }
+        Some(if tls {
+            "the connection was cut: the control node may have refused the client certificate (--cert)"
+        } else {
+            "the connection was cut: if the control node serves TLS (control.tls), use an https:// URL and --ca"
+        })
+    }
+}
+
 fn code_name(code: Code) -> &'static str {
     match code {
         Code::Ok => "ok",
@@ -267,21 +345,27 @@ fn code_name(code: Code) -> &'static str {
     }
 }
 
-/// The AdminService client with the bearer token.
+/// The AdminService client with the bearer token (over TLS for an `https://` server).
 struct Admin {
     client: AdminServiceClient<Channel>,
     token: Option<MetadataValue<tonic::metadata::Ascii>>,
 }
 
 impl Admin {
-    async fn connect(server: &str, token: Option<&str>) -> anyhow::Result<Admin> {
+    async fn connect(server: &str, token: Option<&str>, tls: &TlsArgs) -> anyhow::Result<Admin> {
         let token = token
             .map(|t| format!("Bearer {}", t.trim()).parse())
             .transpose()
             .context("the token is not valid in a header")?;
-        let channel = Endpoint::from_shared(server.to_owned())
+        let mut endpoint = Endpoint::from_shared(server.to_owned())
             .with_context(|| format!("invalid server URL {server:?}"))?
-            .connect_timeout(std::time::Duration::from_secs(5))
+            .connect_timeout(std::time::Duration::from_secs(5));
+        if let Some(config) = tls.client_config(server)? {
+            endpoint = endpoint
+                .tls_config(config)
+                .context("the TLS settings were refused")?;
+        }
+        let channel = endpoint
             .connect()
             .await
             .with_context(|| format!("cannot connect to {server}"))?;
@@ -313,17 +397,21 @@ impl Admin {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    let tls = cli.server.starts_with("https://");
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("heraldctl: {error:#}");
+            if let Some(hint) = error.downcast_ref::<CallError>().and_then(|e| e.hint(tls)) {
+                eprintln!("heraldctl: {hint}");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut admin = Admin::connect(&cli.server, cli.token.as_deref()).await?;
+    let mut admin = Admin::connect(&cli.server, cli.token.as_deref(), &cli.tls).await?;
     let output = cli.output;
     match cli.command {
         Command::Get { what, node } => get(&mut admin, output, what, node).await,
