@@ -478,8 +478,8 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
         for kind in ("HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PodDisruptionBudget", "Secret"):
             if kind not in kinds:
                 problems.append(f"no {kind}")
-        if edge_svc and {p["port"] for p in edge_svc["spec"]["ports"]} < {2775, 3550}:
-            problems.append("the edge Service lacks SMPP 2775 or SMPP-TLS 3550")
+        if edge_svc and not {2775, 3550, 8443} <= {p["port"] for p in edge_svc["spec"]["ports"]}:
+            problems.append("the edge Service lacks SMPP 2775, SMPP-TLS 3550 or HTTPS 8443")
         hpa = (kinds.get("HorizontalPodAutoscaler") or [{}])[0]
         types = {m["type"] for m in hpa.get("spec", {}).get("metrics", [])}
         if types != {"Resource", "Pods"}:

@@ -296,6 +296,10 @@ pub struct EdgeTlsConfig {
     pub cert: PathBuf,
     /// Private key, PEM. Required when `edge.tls` is set.
     pub key: PathBuf,
+    /// Address of the HTTP submit API over TLS (HTTPS), with the same certificate; accounts
+    /// with `tls_required` may use it. Unset: no HTTPS listener.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_listen: Option<SocketAddr>,
 }
 
 fn default_tls_listen() -> SocketAddr {

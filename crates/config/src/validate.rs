@@ -232,6 +232,9 @@ impl Config {
         ];
         if let Some(tls) = &self.edge.tls {
             listeners.push(("edge.tls.listen", tls.listen));
+            if let Some(https) = tls.http_listen {
+                listeners.push(("edge.tls.http_listen", https));
+            }
         }
         if let Some(http) = self.edge.http_listen {
             listeners.push(("edge.http_listen", http));

@@ -22,6 +22,7 @@ fn everything_set() -> Config {
         listen: "0.0.0.0:3550".parse().unwrap(),
         cert: "/c".into(),
         key: "/k".into(),
+        http_listen: Some("0.0.0.0:8443".parse().unwrap()),
     });
     config.edge.http_listen = Some("0.0.0.0:8080".parse().unwrap());
     config.control.tokens_file = Some("/t".into());

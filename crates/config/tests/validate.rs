@@ -31,6 +31,7 @@ fn several_problems_are_collected_at_once() {
         listen: "0.0.0.0:3550".parse().unwrap(),
         cert: "/nonexistent/edge.crt".into(),
         key: "/nonexistent/edge.key".into(),
+        http_listen: None,
     });
     config.etcd.prefix = "herald".into();
     config.router.workers = 0;

@@ -36,7 +36,7 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt as _;
+use axum::serve::{Listener, ListenerExt as _};
 use herald_bus::PendingAck;
 use herald_proto::bus::v1::{self as bus, MessageStatus};
 use herald_rules::{Account, RulesSnapshot};
@@ -52,13 +52,16 @@ use herald_smpp::types::{
 use herald_telemetry::names;
 use humantime_serde::re::humantime;
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
 
 use crate::bind::{BindAttempt, authenticate};
 use crate::quota::AccountQuota;
 use crate::requests::{admit, confirm, is_final, publish, take_token};
 use crate::server::{EdgeError, Shared};
 use crate::submit::Rejection;
+use crate::tls::ReloadingAcceptor;
 
 /// Largest request body, in octets: a text of 255 UCS-2 segments written as JSON escapes
 /// and 100 destinations fit with room to spare.
@@ -171,31 +174,53 @@ pub fn http_status(status: CommandStatus) -> StatusCode {
     }
 }
 
-/// Serves the API on `listener` until `shutdown`; then lets requests in progress finish
-/// for at most `drain`.
+/// Serves the API on `listener` (over TLS with `tls`'s current certificate, when given)
+/// until `shutdown`; then lets requests in progress finish for at most `drain`.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
+    tls: Option<ReloadingAcceptor>,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
 ) -> Result<(), EdgeError> {
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "edge serving the HTTP submit API");
+        let over = if tls.is_some() { "HTTPS" } else { "HTTP" };
+        tracing::info!(%addr, "edge serving the {over} submit API");
     }
-    let app = router(Api::new(shared));
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
+    let handshake_timeout = shared.config.bind_timeout;
+    let app =
+        router(Api::new(shared, tls.is_some())).into_make_service_with_connect_info::<SocketAddr>();
     // axum's graceful shutdown wants a `Send + 'static` signal; the caller's need not be.
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let stopped = async move {
         let _ = stopped.await;
-    })
-    .into_future();
+    };
+    match tls {
+        None => {
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            drain_after(server.into_future(), stop, shutdown, drain).await
+        }
+        Some(tls) => {
+            // `tap_io` does nothing here but lends the listener axum's `SocketAddr`
+            // connect info, which axum gives only to its own listener types.
+            let listener = TlsListener::new(listener, tls, handshake_timeout).tap_io(|_| {});
+            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            drain_after(server.into_future(), stop, shutdown, drain).await
+        }
+    }
+}
+
+/// Runs `server` until `shutdown`, then tells it to stop (`stop`) and gives the requests
+/// in progress at most `drain` to finish.
+async fn drain_after(
+    server: impl Future<Output = std::io::Result<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> Result<(), EdgeError> {
     tokio::pin!(server, shutdown);
     tokio::select! {
         served = &mut server => return served.map_err(EdgeError::Accept),
@@ -214,6 +239,74 @@ pub(crate) async fn serve(
     }
 }
 
+/// A listener that hands axum TLS streams: each accepted connection's handshake runs in
+/// its own task (bounded by `handshake_timeout`), so a slow or silent client holds up
+/// nobody else; failed handshakes are logged and dropped.
+struct TlsListener {
+    tcp: TcpListener,
+    tls: ReloadingAcceptor,
+    handshake_timeout: Duration,
+    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+}
+
+impl TlsListener {
+    fn new(tcp: TcpListener, tls: ReloadingAcceptor, handshake_timeout: Duration) -> Self {
+        TlsListener {
+            tcp,
+            tls,
+            handshake_timeout,
+            handshakes: JoinSet::new(),
+        }
+    }
+}
+
+impl Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                accepted = self.tcp.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let acceptor = self.tls.acceptor();
+                        let timeout = self.handshake_timeout;
+                        self.handshakes.spawn(async move {
+                            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                                Ok(Ok(stream)) => Some((stream, peer)),
+                                Ok(Err(err)) => {
+                                    tracing::debug!(%peer, error = %err, "HTTPS handshake failed");
+                                    None
+                                }
+                                Err(_) => {
+                                    tracing::debug!(%peer, "HTTPS handshake timed out");
+                                    None
+                                }
+                            }
+                        });
+                    }
+                    // Out of file descriptors and the like: wait a little, keep serving
+                    // (as axum's own listener does).
+                    Err(err) => {
+                        tracing::warn!(error = %err, "HTTPS accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
 fn router(api: Api) -> Router {
     Router::new()
         .route("/v1/messages", post(submit))
@@ -229,14 +322,17 @@ struct Api {
     /// The next concatenation reference; starts at random so that restarts and other
     /// edges do not begin at the same one.
     references: Arc<AtomicU16>,
+    /// Whether this API is served over TLS (accounts with `tls_required` may use it).
+    tls: bool,
 }
 
 impl Api {
-    fn new(shared: Arc<Shared>) -> Self {
+    fn new(shared: Arc<Shared>, tls: bool) -> Self {
         let start = std::collections::hash_map::RandomState::new().hash_one(SystemTime::now());
         Api {
             shared,
             references: Arc::new(AtomicU16::new((start & 0xFFFF) as u16)),
+            tls,
         }
     }
 
@@ -365,7 +461,7 @@ async fn submit(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let account = match authenticate_request(&api.shared, &headers, peer).await {
+    let account = match authenticate_request(&api.shared, &headers, peer, api.tls).await {
         Ok(account) => account,
         Err((error, account_label)) => {
             record_submit(&account_label, http_status(error.status), 0);
@@ -698,7 +794,7 @@ async fn message_status(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    let account = match authenticate_request(&api.shared, &headers, peer).await {
+    let account = match authenticate_request(&api.shared, &headers, peer, api.tls).await {
         Ok(account) => account,
         Err((error, _)) => return error.into_response(),
     };
@@ -761,14 +857,15 @@ fn rfc3339(unix_ms: i64) -> Option<String> {
     Some(humantime::format_rfc3339_millis(at).to_string())
 }
 
-/// Authenticates a request's Basic credentials as a transmitter bind from `peer` over
-/// plain TCP. On failure, the error and the account label for metrics (the account's id
+/// Authenticates a request's Basic credentials as a transmitter bind from `peer`, over
+/// TLS or not as `tls` says. On failure, the error and the account label for metrics (the account's id
 /// when the `system_id` is known, else empty, so probers cannot grow the label set); a
 /// failure with credentials is answered only after the bind throttle's delay.
 async fn authenticate_request(
     shared: &Shared,
     headers: &HeaderMap,
     peer: SocketAddr,
+    tls: bool,
 ) -> Result<Account, (ApiError, String)> {
     let Some((system_id, password)) = basic_credentials(headers) else {
         return Err((
@@ -784,7 +881,7 @@ async fn authenticate_request(
         password,
         mode: BindMode::Transmitter,
         peer: peer.ip(),
-        tls: false,
+        tls,
     };
     let snapshot = shared.rules.snapshot();
     match authenticate(&snapshot, &attempt, &shared.verified).await {

@@ -211,7 +211,26 @@ impl Edge {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), EdgeError> {
-        crate::http::serve(self.shared.clone(), listener, shutdown, DRAIN_TIMEOUT).await
+        crate::http::serve(self.shared.clone(), listener, None, shutdown, DRAIN_TIMEOUT).await
+    }
+
+    /// Serves the HTTP submit API over TLS (HTTPS) on `listener` with `tls`'s current
+    /// certificate, as [`Edge::serve_http`] does otherwise; accounts that require TLS may
+    /// use it. The TLS handshake must finish within the bind timeout.
+    pub async fn serve_https(
+        &self,
+        listener: TcpListener,
+        tls: ReloadingAcceptor,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), EdgeError> {
+        crate::http::serve(
+            self.shared.clone(),
+            listener,
+            Some(tls),
+            shutdown,
+            DRAIN_TIMEOUT,
+        )
+        .await
     }
 
     async fn serve_with(

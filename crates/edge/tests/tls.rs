@@ -1,5 +1,6 @@
-//! SMPP over TLS against the edge: a bind and submit over TLS, the account's
-//! TLS-required flag, and a certificate replaced on disk taking effect without a restart.
+//! SMPP and the HTTP submit API over TLS against the edge: a bind and submit over TLS, the
+//! account's TLS-required flag, a certificate replaced on disk taking effect without a
+//! restart, and Python's HTTPS client (OpenSSL) posting to the HTTPS listener.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::Path;
@@ -50,6 +51,9 @@ struct TlsEdge {
     _etcd: herald_harness::Etcd,
     plain_port: u16,
     tls_port: u16,
+    http_port: u16,
+    https_port: u16,
+    bus: Bus,
     _stop: oneshot::Sender<()>,
 }
 
@@ -100,7 +104,7 @@ async fn start(cert_dir: &Path) -> TlsEdge {
             ..EdgeConfig::default()
         },
         EdgeDeps {
-            bus,
+            bus: bus.clone(),
             rules,
             node_id: "edge-tls".into(),
             session_slots: None,
@@ -112,28 +116,28 @@ async fn start(cert_dir: &Path) -> TlsEdge {
     let acceptor =
         ReloadingAcceptor::load(cert_dir.join("cert.pem"), cert_dir.join("key.pem")).unwrap();
     let reloader = acceptor.watch(Duration::from_millis(100));
+    let port = |l: &TcpListener| l.local_addr().unwrap().port();
     let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let secure = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (plain_port, tls_port) = (
-        plain.local_addr().unwrap().port(),
-        secure.local_addr().unwrap().port(),
-    );
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let https = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (plain_port, tls_port, http_port, https_port) =
+        (port(&plain), port(&secure), port(&http), port(&https));
     let (stop, stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
         let (tx, _) = tokio::sync::broadcast::channel::<()>(1);
-        let mut a = tx.subscribe();
-        let mut b = tx.subscribe();
-        let plain = edge.serve(plain, async move {
-            let _ = a.recv().await;
-        });
-        let secure = edge.serve_tls(secure, acceptor, async move {
-            let _ = b.recv().await;
-        });
+        let until = |mut rx: tokio::sync::broadcast::Receiver<()>| async move {
+            let _ = rx.recv().await;
+        };
+        let plain = edge.serve(plain, until(tx.subscribe()));
+        let secure = edge.serve_tls(secure, acceptor.clone(), until(tx.subscribe()));
+        let http = edge.serve_http(http, until(tx.subscribe()));
+        let https = edge.serve_https(https, acceptor, until(tx.subscribe()));
         let signal = async move {
             let _ = stopped.await;
             let _ = tx.send(());
         };
-        let _ = tokio::join!(plain, secure, signal);
+        let _ = tokio::join!(plain, secure, http, https, signal);
         reloader.abort();
     });
     TlsEdge {
@@ -141,6 +145,9 @@ async fn start(cert_dir: &Path) -> TlsEdge {
         _etcd: etcd,
         plain_port,
         tls_port,
+        http_port,
+        https_port,
+        bus,
         _stop: stop,
     }
 }
@@ -227,4 +234,125 @@ async fn tls_binds_submit_and_a_renewed_certificate_applies_without_restart() {
     // The session made with the first certificate carries on.
     let resp = session.request(PduBody::EnquireLink).await.unwrap();
     assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+}
+
+/// One request by Python's `http.client` (HTTPS through its `ssl` module, which is
+/// OpenSSL) as the `bank` account; the status and the JSON body.
+async fn python_request(
+    scheme: &str,
+    port: u16,
+    trusted: &Path,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    const CLIENT: &str = r#"
+import base64, http.client, json, ssl, sys
+scheme, port, cafile, method, path, body = sys.argv[1:7]
+if scheme == "https":
+    context = ssl.create_default_context(cafile=cafile)
+    conn = http.client.HTTPSConnection("127.0.0.1", int(port), context=context, timeout=30)
+else:
+    conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
+headers = {"Authorization": "Basic " + base64.b64encode(b"bank:secret").decode()}
+if body:
+    headers["Content-Type"] = "application/json"
+conn.request(method, path, body=body or None, headers=headers)
+response = conn.getresponse()
+print(json.dumps({"status": response.status, "body": json.loads(response.read() or b"null")}))
+"#;
+    let body = body.map(ToString::to_string).unwrap_or_default();
+    let out = tokio::process::Command::new("python3")
+        .args(["-c", CLIENT, scheme, &port.to_string()])
+        .arg(trusted)
+        .args([method, path, &body])
+        .output()
+        .await
+        .expect("python3 runs (scripts/install-deps.sh installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    (
+        u16::try_from(answer["status"].as_u64().unwrap()).unwrap(),
+        answer["body"].clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_requires_tls_submits_over_https_and_is_refused_over_http() {
+    let dir = tempfile::tempdir().unwrap();
+    write_certificate(dir.path());
+    let cert = dir.path().join("cert.pem");
+    let edge = start(dir.path()).await;
+    let message = serde_json::json!({ "to": "+447700900001", "text": "over HTTPS" });
+
+    // Plain HTTP: the account requires TLS, so 403, and nothing is accepted.
+    let (status, body) = python_request(
+        "http",
+        edge.http_port,
+        &cert,
+        "POST",
+        "/v1/messages",
+        Some(&message),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["status"], "ESME_RBINDFAIL", "{body}");
+
+    // HTTPS: accepted, on the bus, and its status can be asked for over HTTPS (none is
+    // recorded yet: no router runs here, so the answer is "unknown", not "forbidden").
+    assert_eq!(messages_on_the_bus(&edge.bus).await, 0);
+    let (status, body) = python_request(
+        "https",
+        edge.https_port,
+        &cert,
+        "POST",
+        "/v1/messages",
+        Some(&message),
+    )
+    .await;
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(messages_on_the_bus(&edge.bus).await, 1);
+    let id = body["messages"][0]["ids"][0].as_str().unwrap().to_owned();
+    let (status, body) = python_request(
+        "https",
+        edge.https_port,
+        &cert,
+        "GET",
+        &format!("/v1/messages/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["status"], "ESME_RINVMSGID", "{body}");
+
+    // A client that does not trust the certificate gets no answer at all.
+    let other = tempfile::tempdir().unwrap();
+    write_certificate(other.path());
+    let refused = tokio::process::Command::new("python3")
+        .args([
+            "-c",
+            "import http.client, ssl, sys\n\
+             c = http.client.HTTPSConnection('127.0.0.1', int(sys.argv[1]), \
+             context=ssl.create_default_context(cafile=sys.argv[2]), timeout=30)\n\
+             c.request('GET', '/v1/messages/x')",
+            &edge.https_port.to_string(),
+        ])
+        .arg(other.path().join("cert.pem"))
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("CERTIFICATE_VERIFY_FAILED"),
+        "{refused:?}"
+    );
+}
+
+async fn messages_on_the_bus(bus: &Bus) -> u64 {
+    let mut stream = bus
+        .jetstream()
+        .get_stream(herald_bus::StreamKind::Mt.name())
+        .await
+        .unwrap();
+    stream.info().await.unwrap().state.messages
 }

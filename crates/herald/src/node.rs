@@ -98,7 +98,19 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             let listener = TcpListener::bind(tls.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", tls.listen))?;
-            Some((listener, acceptor))
+            let https = match tls.http_listen {
+                Some(addr) => Some(
+                    TcpListener::bind(addr)
+                        .await
+                        .with_context(|| format!("cannot listen on {addr}"))?,
+                ),
+                None => None,
+            };
+            Some(EdgeTls {
+                smpp: listener,
+                https,
+                acceptor,
+            })
         }
         _ => None,
     };
@@ -127,8 +139,11 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     if let Some(listener) = &listener {
         info = info.with_address("smpp", listener.local_addr()?.to_string());
     }
-    if let Some((listener, _)) = &tls {
-        info = info.with_address("smpp_tls", listener.local_addr()?.to_string());
+    if let Some(tls) = &tls {
+        info = info.with_address("smpp_tls", tls.smpp.local_addr()?.to_string());
+        if let Some(https) = &tls.https {
+            info = info.with_address("https", https.local_addr()?.to_string());
+        }
     }
     if let Some(listener) = &http {
         info = info.with_address("http", listener.local_addr()?.to_string());
@@ -305,11 +320,22 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     result
 }
 
-/// Serves SMPP on the plain listener and, when configured, the TLS one, until stopped.
+/// The edge's TLS listeners and their certificate.
+pub(crate) struct EdgeTls {
+    /// SMPP over TLS.
+    pub(crate) smpp: TcpListener,
+    /// The HTTP submit API over TLS, when configured.
+    pub(crate) https: Option<TcpListener>,
+    /// The certificate both serve, reloaded when its files change.
+    pub(crate) acceptor: ReloadingAcceptor,
+}
+
+/// Serves SMPP on the plain listener and, when configured, the TLS one and the HTTP API
+/// (plain and over TLS), until stopped.
 pub(crate) async fn run_edge(
     edge: Edge,
     listener: TcpListener,
-    tls: Option<(TcpListener, ReloadingAcceptor)>,
+    tls: Option<EdgeTls>,
     http: Option<TcpListener>,
     until_stopped: impl Future<Output = ()>,
     stop: watch::Receiver<bool>,
@@ -319,23 +345,35 @@ pub(crate) async fn run_edge(
     }
     let plain = edge.serve(listener, until_stopped);
     let secure = async {
-        let Some((listener, acceptor)) = tls else {
+        let Some(EdgeTls {
+            smpp,
+            https,
+            acceptor,
+        }) = tls
+        else {
             return Ok(());
         };
-        if let Ok(addr) = listener.local_addr() {
+        if let Ok(addr) = smpp.local_addr() {
             tracing::info!(%addr, "edge serving SMPP over TLS");
         }
         let _reloader = AbortOnDrop(acceptor.watch(Duration::from_secs(5)));
-        edge.serve_tls(listener, acceptor, stopped(stop.clone()))
-            .await
+        let smpp = edge.serve_tls(smpp, acceptor.clone(), stopped(stop.clone()));
+        let https = async {
+            match https {
+                Some(listener) => {
+                    edge.serve_https(listener, acceptor, stopped(stop.clone()))
+                        .await
+                }
+                None => Ok(()),
+            }
+        };
+        let (smpp, https) = tokio::join!(smpp, https);
+        smpp.and(https)
     };
     let api = async {
         let Some(listener) = http else {
             return Ok(());
         };
-        if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "edge serving the HTTP submit API");
-        }
         edge.serve_http(listener, stopped(stop.clone())).await
     };
     let (plain, secure, api) = tokio::join!(plain, secure, api);

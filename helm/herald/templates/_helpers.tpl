@@ -164,7 +164,11 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
 {{- end -}}
 {{- if $v.edge.tls.enabled -}}
 {{- $dir := include "herald.tlsDir" $root -}}
-{{- $_ := set $edge "tls" (dict "listen" (printf "0.0.0.0:%d" (int $v.edge.tls.port)) "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir)) -}}
+{{- $tls := dict "listen" (printf "0.0.0.0:%d" (int $v.edge.tls.port)) "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir) -}}
+{{- if $v.edge.tls.httpsPort -}}
+{{- $_ := set $tls "http_listen" (printf "0.0.0.0:%d" (int $v.edge.tls.httpsPort)) -}}
+{{- end -}}
+{{- $_ := set $edge "tls" $tls -}}
 {{- end -}}
 {{- $_ := set $c "edge" $edge -}}
 {{- else if eq $role "connector" -}}
