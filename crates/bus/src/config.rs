@@ -22,6 +22,8 @@ pub struct BusConfig {
     /// How long a carrier message id maps to its Herald id (the longest a carrier may
     /// take to send a receipt).
     pub id_map_ttl: Duration,
+    /// How long a request's idempotency key is remembered (the HTTP API).
+    pub idempotency_ttl: Duration,
     /// Publishes waiting for their ack before [`crate::BusError::Full`].
     pub max_inflight_publishes: usize,
     /// Timeout of JetStream API calls and publish acks.
@@ -45,6 +47,7 @@ impl BusConfig {
             dead_letter_max_age: Duration::from_secs(14 * 24 * 3600),
             status_ttl: Duration::from_secs(3 * 24 * 3600),
             id_map_ttl: Duration::from_secs(3 * 24 * 3600),
+            idempotency_ttl: Duration::from_secs(24 * 3600),
             max_inflight_publishes: 8192,
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),

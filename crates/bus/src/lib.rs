@@ -14,6 +14,7 @@
 //!   [`CoalescingPublisher`] under load, handed out member by member.
 //! - [`consume`]: durable pull consumers; ack, retry with backoff, in-progress, dead letters.
 //! - [`kv`]: the status store and the carrier-id map.
+//! - [`idempotency`]: the HTTP API's requests by their client's idempotency key.
 //! - [`stats`]: publish and consume counters, and stream and consumer depths.
 //!
 //! [`Bus::connect`] is the entry point: it connects, declares the topology and hands out
@@ -24,6 +25,7 @@ pub mod batch;
 pub mod config;
 pub mod consume;
 pub mod error;
+pub mod idempotency;
 pub mod kv;
 pub mod publish;
 pub mod stats;
@@ -36,6 +38,7 @@ pub use batch::{BatchLimits, CoalescingPublisher};
 pub use config::BusConfig;
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
+pub use idempotency::{Claim, IdempotencyKeys};
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use stats::{DepthPoller, Depths};
@@ -128,6 +131,11 @@ impl Bus {
     /// The cancel marks.
     pub async fn cancel_marks(&self) -> Result<CancelMarks, BusError> {
         CancelMarks::open(&self.jetstream).await
+    }
+
+    /// The HTTP API's idempotency keys.
+    pub async fn idempotency_keys(&self) -> Result<IdempotencyKeys, BusError> {
+        IdempotencyKeys::open(&self.jetstream).await
     }
 
     /// The cluster-wide rate counters.

@@ -80,6 +80,8 @@ pub const STATUS_BUCKET: &str = "herald_status";
 pub const CARRIER_ID_BUCKET: &str = "herald_carrier_ids";
 /// Messages their ESME cancelled (`cancel_sm`) before they reached a carrier.
 pub const CANCEL_BUCKET: &str = "herald_cancels";
+/// Requests remembered by their client's idempotency key (the HTTP API).
+pub const IDEMPOTENCY_BUCKET: &str = "herald_idempotency";
 /// The cluster-wide rate counters (one key per account and second).
 pub const QUOTA_BUCKET: &str = "herald_quota";
 /// How long a rate counter lives: long past its second, short enough to stay small.
@@ -96,6 +98,7 @@ pub struct Topology {
     dead_letter_max_age: Duration,
     status_ttl: Duration,
     id_map_ttl: Duration,
+    idempotency_ttl: Duration,
 }
 
 impl Topology {
@@ -108,6 +111,7 @@ impl Topology {
             dead_letter_max_age: config.dead_letter_max_age,
             status_ttl: config.status_ttl,
             id_map_ttl: config.id_map_ttl,
+            idempotency_ttl: config.idempotency_ttl,
         }
     }
 
@@ -191,6 +195,20 @@ impl Topology {
         }
     }
 
+    /// The KV configuration of the idempotency-key bucket: on disk and replicated, since
+    /// a forgotten key lets a retry send its messages twice.
+    pub fn idempotency_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: IDEMPOTENCY_BUCKET.to_owned(),
+            description: "Herald HTTP requests by account and idempotency key".to_owned(),
+            history: 1,
+            max_age: self.idempotency_ttl,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
     /// Creates what is missing and updates what differs. Never deletes a stream, a
     /// consumer or a message.
     pub async fn ensure(&self, jetstream: &jetstream::Context) -> Result<(), BusError> {
@@ -208,6 +226,7 @@ impl Topology {
             self.carrier_id_bucket(),
             self.quota_bucket(),
             self.cancel_bucket(),
+            self.idempotency_bucket(),
         ] {
             let name = bucket.bucket.clone();
             jetstream

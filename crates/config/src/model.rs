@@ -139,6 +139,10 @@ pub struct NatsConfig {
     /// to send a receipt.
     #[serde(with = "humantime_serde")]
     pub id_map_ttl: Duration,
+    /// How long the HTTP API remembers a request's `Idempotency-Key`: a retry within it
+    /// gets the first answer instead of sending its messages again.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_ttl: Duration,
     /// Carry several messages in one bus message under load (ADR 0010). Nodes older than
     /// batching cannot read batches: when upgrading a cluster from such a version, roll
     /// out with `false`, then set `true` once every node runs the new version.
@@ -159,6 +163,7 @@ impl Default for NatsConfig {
             dead_letter_max_age: days(14),
             status_ttl: days(3),
             id_map_ttl: days(3),
+            idempotency_ttl: days(1),
             batching: true,
         }
     }
@@ -240,7 +245,8 @@ pub struct EdgeConfig {
     /// Address of the HTTP submit API. Unset: no HTTP API.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_listen: Option<SocketAddr>,
-    /// How long a new connection may take to send its bind before it is closed.
+    /// How long a new connection may take to send its bind (and a TLS connection its
+    /// handshake, SMPP or HTTPS) before it is closed.
     #[serde(with = "humantime_serde")]
     pub bind_timeout: Duration,
     /// Silence on a session after which the edge sends `enquire_link`.
@@ -285,7 +291,7 @@ impl Default for EdgeConfig {
     }
 }
 
-/// SMPP over TLS on the edge.
+/// TLS on the edge: SMPP over TLS and, optionally, the HTTP submit API over TLS.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeTlsConfig {

@@ -97,6 +97,7 @@ impl Config {
         positive(e, "nats.dead_letter_max_age", n.dead_letter_max_age);
         positive(e, "nats.status_ttl", n.status_ttl);
         positive(e, "nats.id_map_ttl", n.id_map_ttl);
+        positive(e, "nats.idempotency_ttl", n.idempotency_ttl);
     }
 
     fn validate_etcd(&self, e: &mut ConfigErrors) {

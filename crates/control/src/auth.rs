@@ -67,22 +67,31 @@ fn constant_time_eq(a: &str, b: &str) -> bool {
 #[derive(Clone, Debug)]
 pub struct AdminAuth {
     tokens: Option<Tokens>,
-    client_certs: bool,
+    client_certs: ClientCertificates,
+}
+
+/// Whether a verified client certificate admits a call on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientCertificates {
+    /// Yes: the server verifies them against `control.tls.client_ca`.
+    Admit,
+    /// No client certificates are asked for.
+    NotAsked,
 }
 
 impl AdminAuth {
-    /// Checks against `tokens` (`None`: no token is valid); `client_certs`: whether a
-    /// verified client certificate admits a call on its own.
-    pub fn new(tokens: Option<Tokens>, client_certs: bool) -> AdminAuth {
+    /// Checks against `tokens` (`None`: no token is valid) and, as `client_certs` says,
+    /// verified client certificates.
+    pub fn new(tokens: Option<Tokens>, client_certs: ClientCertificates) -> AdminAuth {
         AdminAuth {
             tokens,
             client_certs,
         }
     }
 
-    /// Whether any call can pass: some token, or client certificates.
-    pub fn admits_anyone(&self) -> bool {
-        self.tokens.is_some() || self.client_certs
+    /// Whether some credential can pass: a token, or a client certificate.
+    pub fn has_credentials(&self) -> bool {
+        self.tokens.is_some() || self.client_certs == ClientCertificates::Admit
     }
 }
 
@@ -90,11 +99,12 @@ impl Interceptor for AdminAuth {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         // tonic reports peer certificates only when the handshake verified them against
         // `client_ca_root`, so their presence is the proof.
-        if self.client_certs && request.peer_certs().is_some_and(|certs| !certs.is_empty()) {
+        let certs = self.client_certs == ClientCertificates::Admit;
+        if certs && request.peer_certs().is_some_and(|certs| !certs.is_empty()) {
             return Ok(request);
         }
         let Some(tokens) = &self.tokens else {
-            return Err(Status::unauthenticated(if self.client_certs {
+            return Err(Status::unauthenticated(if certs {
                 "no client certificate: the admin API takes client certificates only (no control.tokens_file)"
             } else {
                 "no tokens are configured (control.tokens_file) nor client certificates (control.tls.client_ca): the admin API refuses every call"
@@ -109,6 +119,9 @@ impl Interceptor for AdminAuth {
         match presented {
             Some(token) if tokens.contains(token) => Ok(request),
             Some(_) => Err(Status::unauthenticated("unknown bearer token")),
+            None if certs => Err(Status::unauthenticated(
+                "missing `authorization: Bearer <token>` metadata, and no client certificate",
+            )),
             None => Err(Status::unauthenticated(
                 "missing `authorization: Bearer <token>` metadata",
             )),
@@ -134,7 +147,10 @@ mod tests {
 
     #[test]
     fn only_a_listed_bearer_token_is_admitted() {
-        let mut auth = AdminAuth::new(Some(Tokens::parse("# ops\nalpha\n\n  beta  \n")), false);
+        let mut auth = AdminAuth::new(
+            Some(Tokens::parse("# ops\nalpha\n\n  beta  \n")),
+            ClientCertificates::NotAsked,
+        );
         assert_eq!(call(&mut auth, Some("Bearer alpha")), Ok(()));
         assert_eq!(call(&mut auth, Some("Bearer beta")), Ok(()));
         let unauthenticated = Err(tonic::Code::Unauthenticated);
@@ -147,18 +163,18 @@ mod tests {
 
     #[test]
     fn without_tokens_every_call_is_refused() {
-        let mut auth = AdminAuth::new(None, false);
-        assert!(!auth.admits_anyone());
+        let mut auth = AdminAuth::new(None, ClientCertificates::NotAsked);
+        assert!(!auth.has_credentials());
         assert!(call(&mut auth, None).is_err());
         assert!(call(&mut auth, Some("Bearer anything")).is_err());
     }
 
     #[test]
-    fn with_client_certificates_only_a_call_without_a_certificate_is_refused() {
+    fn with_client_certificates_only_a_token_without_a_certificate_is_refused() {
         // A call that did not come over TLS has no peer certificates (the TLS path is
         // tested end to end in tests/mtls.rs).
-        let mut auth = AdminAuth::new(None, true);
-        assert!(auth.admits_anyone());
+        let mut auth = AdminAuth::new(None, ClientCertificates::Admit);
+        assert!(auth.has_credentials());
         assert_eq!(
             call(&mut auth, Some("Bearer anything")),
             Err(tonic::Code::Unauthenticated)

@@ -43,7 +43,7 @@ use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-pub use auth::{AdminAuth, Tokens};
+pub use auth::{AdminAuth, ClientCertificates, Tokens};
 pub use error::{CURRENT_REVISION_HEADER, ControlError};
 
 /// What the control plane works with.
@@ -81,12 +81,12 @@ impl Control {
             .map(Tokens::load)
             .transpose()?;
         let tls = config.tls.as_ref().map(server_tls).transpose()?;
-        let client_certs = config
-            .tls
-            .as_ref()
-            .is_some_and(|tls| tls.client_ca.is_some());
+        let client_certs = match &config.tls {
+            Some(tls) if tls.client_ca.is_some() => ClientCertificates::Admit,
+            _ => ClientCertificates::NotAsked,
+        };
         let auth = AdminAuth::new(tokens, client_certs);
-        if !auth.admits_anyone() {
+        if !auth.has_credentials() {
             tracing::warn!(
                 "neither control.tokens_file nor control.tls.client_ca is set: the admin API refuses every call"
             );
@@ -128,16 +128,59 @@ impl Control {
 
 /// The server side of `control.tls`: its certificate and, with `client_ca`, client
 /// certificates verified when offered (a call without one may still bring a token).
+/// Built once here so that a bad certificate, key or CA stops the role at start, named.
 fn server_tls(tls: &ControlTlsConfig) -> Result<ServerTlsConfig, ControlError> {
     let cert = read_pem(&tls.cert)?;
     let key = read_pem(&tls.key)?;
-    let mut config = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
-    if let Some(ca) = &tls.client_ca {
-        config = config
-            .client_ca_root(Certificate::from_pem(read_pem(ca)?))
-            .client_auth_optional(true);
+    let config = ServerTlsConfig::new()
+        .identity(Identity::from_pem(cert, key))
+        .timeout(TLS_HANDSHAKE_TIMEOUT);
+    tonic::transport::Server::builder()
+        .tls_config(config.clone())
+        .map_err(|e| tls_refused(&tls.cert, &e))?;
+    let Some(ca) = &tls.client_ca else {
+        return Ok(config);
+    };
+    let pem = read_pem(ca)?;
+    // tonic skips what it cannot parse in a CA file: make sure there is something.
+    if pem_certificates(&pem) == 0 {
+        return Err(ControlError::Tls {
+            path: ca.clone(),
+            reason: "no PEM certificate in the file".into(),
+        });
     }
+    let config = config
+        .client_ca_root(Certificate::from_pem(pem))
+        .client_auth_optional(true);
+    tonic::transport::Server::builder()
+        .tls_config(config.clone())
+        .map_err(|e| tls_refused(ca, &e))?;
     Ok(config)
+}
+
+/// A TLS setup error about `path`, with its causes (tonic's own message is only
+/// "transport error").
+fn tls_refused(path: &Path, error: &tonic::transport::Error) -> ControlError {
+    let mut reason = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        reason = format!("{reason}: {inner}");
+        cause = inner.source();
+    }
+    ControlError::Tls {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// How long a client may take over its TLS handshake before the connection is closed.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The `CERTIFICATE` blocks in a PEM file.
+fn pem_certificates(pem: &[u8]) -> usize {
+    String::from_utf8_lossy(pem)
+        .matches("-----BEGIN CERTIFICATE-----")
+        .count()
 }
 
 fn read_pem(path: &Path) -> Result<Vec<u8>, ControlError> {

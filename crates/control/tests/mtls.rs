@@ -311,6 +311,46 @@ async fn client_certificates_alone_admit_only_their_holders() {
         status: None,
         node_timeout: Duration::from_secs(2),
     };
+
+    // A certificate, key or CA file that does not hold what it should stops the role at
+    // start, named.
+    let garbage = d.join("garbage.pem");
+    std::fs::write(&garbage, "not PEM at all\n").unwrap();
+    let tls = config.tls.clone().unwrap();
+    for (broken, named) in [
+        (
+            ControlTlsConfig {
+                cert: garbage.clone(),
+                ..tls.clone()
+            },
+            &garbage,
+        ),
+        (
+            ControlTlsConfig {
+                key: server_cert_path(d),
+                ..tls.clone()
+            },
+            &tls.cert,
+        ),
+        (
+            ControlTlsConfig {
+                client_ca: Some(garbage.clone()),
+                ..tls.clone()
+            },
+            &garbage,
+        ),
+    ] {
+        let config = ControlConfig {
+            tls: Some(broken),
+            ..ControlConfig::default()
+        };
+        match Control::new(&config, deps.clone()) {
+            Err(herald_control::ControlError::Tls { path, .. }) => assert_eq!(&path, named),
+            Err(other) => panic!("{other}"),
+            Ok(_) => panic!("{config:?} was taken"),
+        }
+    }
+
     let control = Control::new(&config, deps).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let https = format!("https://{}", listener.local_addr().unwrap());
@@ -342,4 +382,9 @@ async fn client_certificates_alone_admit_only_their_holders() {
 
     let _ = stop.send(());
     serving.await.unwrap().unwrap();
+}
+
+/// Where [`issue`] wrote the `control` certificate: a PEM file that is no key.
+fn server_cert_path(dir: &Path) -> PathBuf {
+    dir.join("control.crt")
 }

@@ -1,5 +1,6 @@
 //! The HTTP submit API: the same acceptance as SMPP `submit_sm`, for clients that speak
-//! JSON over HTTP/1.1 rather than SMPP.
+//! JSON over HTTP/1.1 rather than SMPP, on a plain listener and, with the SMPP-over-TLS
+//! certificate, an HTTPS one.
 //!
 //! | endpoint | what it does |
 //! | --- | --- |
@@ -15,6 +16,9 @@
 //! checks, the sender policy, the no-route check), `take_token`, `publish`, and
 //! `confirm`. A destination's segments are admitted and given their tokens before any
 //! of them is published, so a refusal never leaves half a message on the bus.
+//!
+//! A request may carry an `Idempotency-Key`, which makes its retries safe: see
+//! [`crate::idempotency`].
 //!
 //! Failures are answered as `{"error": {"status": "<SMPP status name>", "message": "..."}}`;
 //! [`http_status`] is the one mapping from SMPP statuses to HTTP. See `docs/edge.md` for
@@ -57,6 +61,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 
 use crate::bind::{BindAttempt, authenticate};
+use crate::idempotency::{self, Begun};
 use crate::quota::AccountQuota;
 use crate::requests::{admit, confirm, is_final, publish, take_token};
 use crate::server::{EdgeError, Shared};
@@ -94,7 +99,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: CommandStatus, message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn new(status: CommandStatus, message: impl Into<Cow<'static, str>>) -> Self {
         ApiError {
             status,
             message: message.into(),
@@ -260,6 +265,14 @@ impl TlsListener {
     }
 }
 
+fn is_connection_error(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        err.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    )
+}
+
 impl Listener for TlsListener {
     type Io = TlsStream<TcpStream>;
     type Addr = SocketAddr;
@@ -286,11 +299,13 @@ impl Listener for TlsListener {
                             }
                         });
                     }
-                    // Out of file descriptors and the like: wait a little, keep serving
-                    // (as axum's own listener does).
+                    // As axum's own listener: a connection that died before it was
+                    // accepted is nobody's concern; anything else (out of file
+                    // descriptors) is logged and waited out, not spun on.
+                    Err(err) if is_connection_error(&err) => {}
                     Err(err) => {
-                        tracing::warn!(error = %err, "HTTPS accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        tracing::error!(error = %err, "HTTPS accept failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 },
                 Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
@@ -469,11 +484,13 @@ async fn submit(
         }
     };
     let now = SystemTime::now();
-    let submission = body
-        .map_err(body_error)
-        .and_then(|body| parse_submission(&body, now, api.next_reference()));
-    let submission = match submission {
-        Ok(submission) => submission,
+    let parsed = idempotency::key(&headers).and_then(|key| {
+        let body = body.map_err(body_error)?;
+        let submission = parse_submission(&body, now, api.next_reference())?;
+        Ok((key, body, submission))
+    });
+    let (idempotency_key, body, submission) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             tracing::debug!(account = %account.id, %error, "HTTP submit refused");
             record_submit(&account.id, http_status(error.status), 0);
@@ -481,6 +498,38 @@ async fn submit(
         }
     };
     let destinations = submission.destinations.len();
+    let ids = plan_ids(&api.shared, &submission);
+    let claimed = match idempotency_key {
+        None => None,
+        Some(key) => {
+            let planned: Vec<(String, Vec<String>)> = submission
+                .destinations
+                .iter()
+                .cloned()
+                .zip(ids.iter().cloned())
+                .collect();
+            let begun = idempotency::begin(
+                &api.shared.idempotency,
+                &account.id,
+                key,
+                &body,
+                &planned,
+                now,
+            )
+            .await;
+            match begun {
+                Ok(Begun::Fresh(claimed)) => Some(claimed),
+                Ok(Begun::Answered(answer)) => {
+                    record_submit(&account.id, answer.status(), destinations);
+                    return answer;
+                }
+                Err(error) => {
+                    record_submit(&account.id, http_status(error.status), destinations);
+                    return error.into_response();
+                }
+            }
+        }
+    };
     // The accepting runs in its own task: a client that hangs up mid-request does not
     // cut a destination's segments off half published, and the acks are still counted.
     let accepting = tokio::spawn(accept_all(
@@ -489,6 +538,7 @@ async fn submit(
         api.shared.quota(&account),
         account.clone(),
         submission,
+        ids,
         now,
     ));
     let outcomes = match accepting.await {
@@ -502,7 +552,39 @@ async fn submit(
     };
     let (code, response) = summarize(outcomes);
     record_submit(&account.id, code, destinations);
-    respond(code, &response)
+    let json = to_json(&response);
+    if let Some(claimed) = claimed {
+        let accepted_any = response
+            .messages
+            .iter()
+            .any(|m| matches!(m, DestinationOutcome::Accepted { .. }));
+        idempotency::finish(
+            &api.shared.idempotency,
+            &account.id,
+            claimed,
+            code,
+            &json,
+            accepted_any,
+        )
+        .await;
+    }
+    respond_json(code, json)
+}
+
+/// The ids each destination's segments will get, in order: known before anything is
+/// published, so an idempotent request can record them first.
+fn plan_ids(shared: &Shared, submission: &Submission) -> Vec<Vec<String>> {
+    submission
+        .destinations
+        .iter()
+        .map(|_| {
+            submission
+                .segments
+                .iter()
+                .map(|_| shared.ids.next_id().to_string())
+                .collect()
+        })
+        .collect()
 }
 
 /// The HTTP status and body of a submit whose destinations were each accepted or not:
@@ -553,17 +635,18 @@ async fn accept_all(
     quota: Arc<AccountQuota>,
     account: Account,
     submission: Submission,
+    ids: Vec<Vec<String>>,
     now: SystemTime,
 ) -> Vec<DestinationResult> {
     let mut published = Vec::with_capacity(submission.destinations.len());
-    for to in &submission.destinations {
+    for (to, ids) in submission.destinations.iter().zip(ids) {
         let messages: Vec<SubmitSm> = submission
             .segments
             .iter()
             .map(|segment| segment_sm(&submission, destination(to), segment))
             .collect();
         let pending =
-            accept_destination(&shared, &snapshot, &account, &quota, &messages, now).await;
+            accept_destination(&shared, &snapshot, &account, &quota, &messages, ids, now).await;
         published.push((to.clone(), pending));
     }
     let confirmations = published.into_iter().map(|(to, pending)| async move {
@@ -584,7 +667,8 @@ async fn accept_all(
 }
 
 /// One destination's segments through the shared path: every segment admitted, then a
-/// token for every segment, then every segment published (ids and pending acks).
+/// token for every segment, then every segment published under its id of `ids` (ids and
+/// pending acks).
 ///
 /// Nothing is published unless all segments passed the checks and the rate: a refusal
 /// never leaves part of a message on the bus. Tokens taken before a later segment's was
@@ -595,6 +679,7 @@ async fn accept_destination(
     account: &Account,
     quota: &AccountQuota,
     messages: &[SubmitSm],
+    ids: Vec<String>,
     now: SystemTime,
 ) -> Result<Vec<(String, PendingAck)>, Rejection> {
     let checked = messages
@@ -605,8 +690,7 @@ async fn accept_destination(
         take_token(shared, quota, now).await?;
     }
     let mut pending = Vec::with_capacity(messages.len());
-    for (sm, checked) in messages.iter().zip(&checked) {
-        let message_id = shared.ids.next_id().to_string();
+    for ((sm, checked), message_id) in messages.iter().zip(&checked).zip(ids) {
         let ack = publish(shared, account, sm, checked, &message_id, now).await?;
         pending.push((message_id, ack));
     }
@@ -941,7 +1025,15 @@ fn base64_decode(encoded: &str) -> Option<Vec<u8>> {
 
 /// A JSON response; 401 carries the Basic challenge, 429 and 503 a `Retry-After`.
 fn respond(code: StatusCode, body: &impl Serialize) -> Response {
-    let json = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    respond_json(code, to_json(body))
+}
+
+fn to_json(body: &impl Serialize) -> Vec<u8> {
+    serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec())
+}
+
+/// [`respond`] with the body already serialised.
+fn respond_json(code: StatusCode, json: Vec<u8>) -> Response {
     let mut response = (
         code,
         [(

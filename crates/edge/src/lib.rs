@@ -21,6 +21,7 @@
 pub mod bind;
 pub mod delivery;
 pub mod http;
+pub mod idempotency;
 pub mod message_id;
 pub mod quota;
 pub mod requests;

@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use herald_bus::{
-    BatchLimits, Bus, BusError, CancelMarks, CoalescingPublisher, RateCounters, StatusStore,
+    BatchLimits, Bus, BusError, CancelMarks, CoalescingPublisher, IdempotencyKeys, RateCounters,
+    StatusStore,
 };
 use herald_config::EdgeConfig;
 use herald_rules::model::{Quota, UtcOffset};
@@ -99,6 +100,8 @@ pub(crate) struct Shared {
     pub(crate) publisher: CoalescingPublisher,
     pub(crate) status: StatusStore,
     pub(crate) cancel_marks: CancelMarks,
+    /// The HTTP API's requests by `Idempotency-Key`.
+    pub(crate) idempotency: IdempotencyKeys,
     pub(crate) ids: MessageIdGenerator,
     pub(crate) node_id: String,
     pub(crate) throttle: Arc<BindThrottle>,
@@ -155,6 +158,7 @@ impl Edge {
     pub async fn new(config: EdgeConfig, deps: EdgeDeps) -> Result<Self, EdgeError> {
         let status = deps.bus.status_store().await?;
         let cancel_marks = deps.bus.cancel_marks().await?;
+        let idempotency = deps.bus.idempotency_keys().await?;
         let rate_counters = Some(deps.bus.rate_counters().await?);
         let throttle = BindThrottle::new(config.failed_bind_delay);
         Ok(Edge {
@@ -162,6 +166,7 @@ impl Edge {
                 publisher: deps.bus.coalescing_publisher(BatchLimits::default()),
                 status,
                 cancel_marks,
+                idempotency,
                 ids: MessageIdGenerator::new(),
                 throttle,
                 verified: VerifiedPasswords::default(),

@@ -155,11 +155,26 @@ async fn request(
     credentials: Option<(&str, &str)>,
     body: Option<&str>,
 ) -> Answer {
+    request_with(port, method, path, credentials, &[], body).await
+}
+
+/// [`request`] with extra header lines.
+async fn request_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    credentials: Option<(&str, &str)>,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
     if let Some((user, password)) = credentials {
         let token = base64(format!("{user}:{password}").as_bytes());
         head.push_str(&format!("Authorization: Basic {token}\r\n"));
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     let body = body.unwrap_or_default();
     if !body.is_empty() {
@@ -211,6 +226,19 @@ async fn post(port: u16, credentials: (&str, &str), body: Value) -> Answer {
         "POST",
         "/v1/messages",
         Some(credentials),
+        Some(&body.to_string()),
+    )
+    .await
+}
+
+/// A `POST /v1/messages` with an `Idempotency-Key`.
+async fn post_with_key(port: u16, credentials: (&str, &str), key: &str, body: &Value) -> Answer {
+    request_with(
+        port,
+        "POST",
+        "/v1/messages",
+        Some(credentials),
+        &[("Idempotency-Key", key)],
         Some(&body.to_string()),
     )
     .await
@@ -616,4 +644,145 @@ async fn with_the_bus_down_the_answer_is_503_promptly() {
         (lookup.status, lookup.error_status()),
         (503, "ESME_RQUERYFAIL")
     );
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_sends_nothing_more() {
+    let cluster = cluster().await;
+    let body = json!({ "to": ["+447700900001", "+447700900002"], "text": "once" });
+    let first = post_with_key(cluster.port, ACME, "order-42", &body).await;
+    assert_eq!(first.status, 202, "{first:?}");
+    assert_eq!(first.header("idempotency-replayed"), None);
+    // Bus messages, which may each carry several (ADR 0010): none may be added below
+    // until the other account's request.
+    let published = messages_on_the_bus(&cluster.bus).await;
+    assert!(published >= 1);
+
+    // The retry: the same answer, the same ids, nothing new on the bus.
+    let retry = post_with_key(cluster.port, ACME, "order-42", &body).await;
+    assert_eq!(retry.status, 202, "{retry:?}");
+    assert_eq!(retry.body, first.body);
+    assert_eq!(retry.header("idempotency-replayed"), Some("true"));
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, published);
+
+    // The same key with another body is a client bug, refused.
+    let other = json!({ "to": "+447700900003", "text": "not the same" });
+    let reused = post_with_key(cluster.port, ACME, "order-42", &other).await;
+    assert_eq!(
+        (reused.status, reused.error_status()),
+        (422, "IDEMPOTENCY_KEY_REUSED"),
+        "{reused:?}"
+    );
+    // A key that is not 1 to 255 visible ASCII characters is refused before anything.
+    let bad = post_with_key(cluster.port, ACME, "two words", &body).await;
+    assert_eq!(
+        (bad.status, bad.error_status()),
+        (400, "ESME_RSUBMITFAIL"),
+        "{bad:?}"
+    );
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, published);
+
+    // Keys belong to an account: another account's "order-42" is its own request.
+    let theirs = post_with_key(cluster.port, ("slow", "secret"), "order-42", &body).await;
+    assert_eq!(theirs.status, 202, "{theirs:?}");
+    assert_eq!(theirs.header("idempotency-replayed"), None);
+
+    // On the bus: exactly the four messages the two first answers named, once each.
+    let answered: Vec<String> = [&first, &theirs]
+        .iter()
+        .flat_map(|answer| answer.body["messages"].as_array().unwrap().iter())
+        .flat_map(ids)
+        .collect();
+    assert_eq!(answered.len(), 4, "{answered:?}");
+    let mut on_the_bus: Vec<String> = envelopes(&cluster.bus, 4)
+        .await
+        .into_iter()
+        .map(|mt| mt.id)
+        .collect();
+    on_the_bus.sort();
+    let mut expected = answered;
+    expected.sort();
+    assert_eq!(on_the_bus, expected);
+    // Every bus message was taken by those four: nothing else was published. (A batch
+    // leaves the queue once its last member's ack reaches the server.)
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while messages_on_the_bus(&cluster.bus).await > 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a bus message beyond the four answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_key_whose_request_is_running_or_was_interrupted_gets_409_and_sends_nothing() {
+    use herald_bus::idempotency::IdempotencyKeys;
+    use herald_proto::bus::v1::{DestinationIds, IdempotentRequest};
+
+    let cluster = cluster().await;
+    let keys = cluster.bus.idempotency_keys().await.unwrap();
+    let body = json!({ "to": "+447700900001", "text": "in flight" });
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    // What an edge records when it starts a request: here one that is still running, and
+    // one whose edge died two minutes ago, before it could record the answer.
+    let started = |started_unix_ms| IdempotentRequest {
+        fingerprint: IdempotencyKeys::fingerprint(body.to_string().as_bytes()),
+        started_unix_ms,
+        destinations: vec![DestinationIds {
+            to: "+447700900001".into(),
+            ids: vec!["0ABCDEFGHJKMNPQRSTVW".into()],
+        }],
+        ..Default::default()
+    };
+    for (key, at) in [("running", now_ms), ("crashed", now_ms - 120_000)] {
+        let claimed = keys.claim("acme", key, &started(at)).await.unwrap();
+        assert!(
+            matches!(claimed, herald_bus::Claim::Claimed { .. }),
+            "{claimed:?}"
+        );
+    }
+
+    let running = post_with_key(cluster.port, ACME, "running", &body).await;
+    assert_eq!(
+        (running.status, running.error_status()),
+        (409, "IDEMPOTENCY_KEY_IN_USE"),
+        "{running:?}"
+    );
+    assert_eq!(running.header("retry-after"), Some("1"));
+
+    let crashed = post_with_key(cluster.port, ACME, "crashed", &body).await;
+    assert_eq!(
+        (crashed.status, crashed.error_status()),
+        (409, "IDEMPOTENCY_KEY_INTERRUPTED"),
+        "{crashed:?}"
+    );
+    // The ids it may have used, to look up.
+    assert_eq!(ids(&crashed.body["messages"][0]), ["0ABCDEFGHJKMNPQRSTVW"]);
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, 0);
+}
+
+#[tokio::test]
+async fn a_request_that_accepted_nothing_and_may_be_retried_frees_its_key() {
+    let cluster = cluster().await;
+    let slow = ("slow", "secret");
+    let first = post(
+        cluster.port,
+        slow,
+        json!({ "to": "+447700900001", "text": "one" }),
+    )
+    .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    // Three segments, at most one token left this second: 429, nothing published.
+    let long = json!({ "to": "+447700900001", "text": "a".repeat(400) });
+    let throttled = post_with_key(cluster.port, slow, "long-1", &long).await;
+    assert_eq!(throttled.status, 429, "{throttled:?}");
+    // The retry is tried afresh (429 again this second), not answered from the key.
+    let retry = post_with_key(cluster.port, slow, "long-1", &long).await;
+    assert_eq!(retry.status, 429, "{retry:?}");
+    assert_eq!(retry.header("idempotency-replayed"), None);
+    assert_eq!(messages_on_the_bus(&cluster.bus).await, 1);
 }

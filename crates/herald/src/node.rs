@@ -419,6 +419,7 @@ pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfi
         dead_letter_max_age: nats.dead_letter_max_age,
         status_ttl: nats.status_ttl,
         id_map_ttl: nats.id_map_ttl,
+        idempotency_ttl: nats.idempotency_ttl,
         max_inflight_publishes: nats.max_inflight_publishes,
         request_timeout: nats.request_timeout,
         connect_timeout: nats.connect_timeout,

@@ -70,7 +70,7 @@ app.kubernetes.io/component: {{ . }}
 {{- .Values.control.tls.existingSecret | required "control.tls.enabled: set control.tls.existingSecret, a kubernetes.io/tls Secret (tls.crt, tls.key)" -}}
 {{- end -}}
 {{- define "herald.controlClientCaSecretName" -}}
-{{- .Values.control.tls.clientCaSecret | default (include "herald.controlTlsSecretName" .) -}}
+{{- .Values.control.tls.clientCaSecret | required "control.tls.clientAuth: set control.tls.clientCaSecret, a Secret with the CA that signs admin client certificates (one of its own: every certificate it signs is an admin)" -}}
 {{- end -}}
 {{- define "herald.hasTokens" -}}
 {{- if or .Values.control.tokens.existingSecret .Values.control.tokens.tokens }}true{{ end -}}
@@ -265,5 +265,15 @@ drain the role does plus a margin. Call with (dict "root" $ "role" "edge").
 {{- if eq .role "router" }}{{ $drain = 30 }}{{ end -}}
 {{- if eq .role "connector" }}{{ $drain = mul 2 (int $v.connector.drainTimeoutSeconds) }}{{ end -}}
 {{- add $sleep $drain 10 -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Values that would silently do nothing: refused. */}}
+{{- define "herald.checkValues" -}}
+{{- if and .Values.edge.tls.httpsPort (not .Values.edge.tls.enabled) -}}
+{{- fail "edge.tls.httpsPort needs edge.tls.enabled (HTTPS uses the edge's TLS certificate)" -}}
+{{- end -}}
+{{- if and .Values.control.tls.clientAuth (not .Values.control.tls.enabled) -}}
+{{- fail "control.tls.clientAuth needs control.tls.enabled (client certificates come over TLS)" -}}
 {{- end -}}
 {{- end -}}

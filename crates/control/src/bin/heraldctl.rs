@@ -300,8 +300,9 @@ struct CallError(Status);
 
 impl CallError {
     /// What likely went wrong when the call failed below gRPC (the connection was cut
-    /// rather than answered): TLS trouble the transport error does not name.
-    fn hint(&self, tls: bool) -> Option<&'static str> {
+    /// rather than answered): TLS trouble the transport error does not name. (tonic says
+    /// so only in words, hence the matching on them.)
+    fn hint(&self, tls: bool, client_cert: bool) -> Option<&'static str> {
         // What tonic and hyper say when the connection dies under a call.
         const CUT: [&str; 3] = [
             "transport error",
@@ -315,8 +316,10 @@ impl CallError {
         if !cut {
             return None;
         }
-        Some(if tls {
+        Some(if tls && client_cert {
             "the connection was cut: the control node may have refused the client certificate (--cert)"
+        } else if tls {
+            "the connection was cut: the control node may want a client certificate it trusts, or not serve TLS"
         } else {
             "the connection was cut: if the control node serves TLS (control.tls), use an https:// URL and --ca"
         })
@@ -398,11 +401,15 @@ impl Admin {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let tls = cli.server.starts_with("https://");
+    let client_cert = cli.tls.cert.is_some();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("heraldctl: {error:#}");
-            if let Some(hint) = error.downcast_ref::<CallError>().and_then(|e| e.hint(tls)) {
+            let hint = error
+                .downcast_ref::<CallError>()
+                .and_then(|e| e.hint(tls, client_cert));
+            if let Some(hint) = hint {
                 eprintln!("heraldctl: {hint}");
             }
             ExitCode::FAILURE
