@@ -7,7 +7,7 @@
 //! ([`herald_bus::IdempotencyKeys::claim`]), together with the request body's fingerprint
 //! and the ids the request will give its messages. Then:
 //!
-//! - the first request's answer is stored over the claim ([`finish`]); a retry with the
+//! - the first request's answer is stored over the claim (`finish`); a retry with the
 //!   same body gets it again, marked `Idempotency-Replayed: true`;
 //! - an answer that accepted nothing and invites a retry (429, 503) releases the key
 //!   instead, so the retry starts afresh;
