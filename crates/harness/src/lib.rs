@@ -37,6 +37,10 @@ pub enum HarnessError {
     /// It did not become healthy in time.
     #[error("{0} did not become healthy within {1:?}")]
     Unhealthy(&'static str, Duration),
+    /// It exited before it became healthy (after [`START_ATTEMPTS`] tries with new ports,
+    /// when the ports were ours to choose).
+    #[error("{0} exited before it became healthy")]
+    Exited(&'static str),
     /// A temporary directory or port could not be had.
     #[error(transparent)]
     Io(#[from] std::io::Error),
@@ -46,10 +50,40 @@ pub enum HarnessError {
 /// leader on a machine busy with other tests can take half a minute).
 const STARTUP: Duration = Duration::from_secs(60);
 
-/// A free loopback port: bound, read, released. The tiny race with other processes is
-/// covered by starting again on failure.
-fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// How many times a server whose ports we chose is started before its early exit is
+/// reported: a port can be taken (often as the local end of some other test's outgoing
+/// connection) between choosing it and the server binding it.
+pub const START_ATTEMPTS: usize = 3;
+
+/// `n` distinct free loopback ports: all bound at once (so none repeats), read, released.
+/// The race with other processes between release and use is covered by
+/// [`START_ATTEMPTS`].
+fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let held = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0"))
+        .collect::<std::io::Result<Vec<_>>>()?;
+    held.iter()
+        .map(|listener| Ok(listener.local_addr()?.port()))
+        .collect()
+}
+
+/// Runs `start` until it succeeds, fails otherwise than by an early exit, or has been
+/// tried [`START_ATTEMPTS`] times; once only when the ports were not ours to choose
+/// (`ports_ours` false), since new ones would not be tried.
+async fn start_with_retries<T, F, Fut>(ports_ours: bool, start: F) -> Result<T, HarnessError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, HarnessError>>,
+{
+    let mut attempt = 1;
+    loop {
+        let started = start().await;
+        let exited = matches!(started, Err(HarnessError::Exited(_)));
+        if !(exited && ports_ours && attempt < START_ATTEMPTS) {
+            return started;
+        }
+        attempt += 1;
+    }
 }
 
 /// `GET path` over plain HTTP/1.0; the status code and body, or `None` if unreachable.
@@ -88,7 +122,7 @@ where
             return Ok(());
         }
         if let Ok(Some(_)) = child.try_wait() {
-            return Err(HarnessError::Unhealthy(name, STARTUP));
+            return Err(HarnessError::Exited(name));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -157,10 +191,15 @@ impl NatsBuilder {
 
     /// Starts it and waits until JetStream is healthy.
     pub async fn run(self) -> Result<NatsServer, HarnessError> {
-        let dir = Storage::at(self.data_dir)?;
-        let port = self.port.map_or_else(free_port, Ok)?;
-        let monitor_port = self.monitor_port.map_or_else(free_port, Ok)?;
-        NatsServer::start_in(dir, port, monitor_port).await
+        let ports_ours = self.port.is_none() || self.monitor_port.is_none();
+        start_with_retries(ports_ours, || async {
+            let dir = Storage::at(self.data_dir.clone())?;
+            let free = free_ports(2)?;
+            let port = self.port.unwrap_or(free[0]);
+            let monitor_port = self.monitor_port.unwrap_or(free[1]);
+            NatsServer::start_in(dir, port, monitor_port).await
+        })
+        .await
     }
 }
 
@@ -296,9 +335,15 @@ impl EtcdBuilder {
 
     /// Starts it and waits until `/health` says so.
     pub async fn run(self) -> Result<Etcd, HarnessError> {
-        let dir = Storage::at(self.data_dir)?;
-        let client_port = self.port.map_or_else(free_port, Ok)?;
-        let peer_port = self.peer_port.map_or_else(free_port, Ok)?;
+        let ports_ours = self.port.is_none() || self.peer_port.is_none();
+        start_with_retries(ports_ours, || self.start_once()).await
+    }
+
+    async fn start_once(&self) -> Result<Etcd, HarnessError> {
+        let dir = Storage::at(self.data_dir.clone())?;
+        let free = free_ports(2)?;
+        let client_port = self.port.unwrap_or(free[0]);
+        let peer_port = self.peer_port.unwrap_or(free[1]);
         let data = dir.path().join("data");
         let mut child = spawn_etcd(&data, client_port, peer_port)?;
         wait_etcd(&mut child, client_port).await?;
@@ -419,10 +464,13 @@ pub struct NatsClusterBuilder {
 impl NatsClusterBuilder {
     /// Starts three servers routed to each other and waits until all are healthy.
     pub async fn run(self) -> Result<NatsCluster, HarnessError> {
+        start_with_retries(true, Self::start_once).await
+    }
+
+    async fn start_once() -> Result<NatsCluster, HarnessError> {
         let dir = tempfile::tempdir()?;
-        let ports: Vec<(u16, u16, u16)> = (0..CLUSTER_SIZE)
-            .map(|_| Ok((free_port()?, free_port()?, free_port()?)))
-            .collect::<std::io::Result<_>>()?;
+        let free = free_ports(3 * CLUSTER_SIZE)?;
+        let ports: Vec<(u16, u16, u16)> = free.chunks(3).map(|p| (p[0], p[1], p[2])).collect();
         let routes = ports
             .iter()
             .map(|(_, _, cluster)| format!("nats://127.0.0.1:{cluster}"))
@@ -519,10 +567,13 @@ pub struct EtcdClusterBuilder {
 impl EtcdClusterBuilder {
     /// Starts three members together and waits until each reports a healthy cluster.
     pub async fn run(self) -> Result<EtcdCluster, HarnessError> {
+        start_with_retries(true, Self::start_once).await
+    }
+
+    async fn start_once() -> Result<EtcdCluster, HarnessError> {
         let dir = tempfile::tempdir()?;
-        let ports: Vec<(u16, u16)> = (0..CLUSTER_SIZE)
-            .map(|_| Ok((free_port()?, free_port()?)))
-            .collect::<std::io::Result<_>>()?;
+        let free = free_ports(2 * CLUSTER_SIZE)?;
+        let ports: Vec<(u16, u16)> = free.chunks(2).map(|p| (p[0], p[1])).collect();
         let initial = ports
             .iter()
             .enumerate()
@@ -599,6 +650,43 @@ impl EtcdCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `start_with_retries` over a start that exits early `exits` times, then works;
+    /// the result and how many starts were made.
+    async fn starts(exits: usize, ports_ours: bool) -> (Result<(), HarnessError>, usize) {
+        let made = std::sync::atomic::AtomicUsize::new(0);
+        let result = start_with_retries(ports_ours, || async {
+            let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if n < exits {
+                Err(HarnessError::Exited("server"))
+            } else {
+                Ok(())
+            }
+        })
+        .await;
+        (result, made.into_inner())
+    }
+
+    #[tokio::test]
+    async fn an_early_exit_is_retried_with_new_ports_only_when_the_ports_are_ours() {
+        assert!(matches!(starts(0, true).await, (Ok(()), 1)));
+        assert!(matches!(starts(2, true).await, (Ok(()), 3)));
+        assert!(matches!(
+            starts(3, true).await,
+            (Err(HarnessError::Exited("server")), 3)
+        ));
+        assert!(matches!(
+            starts(1, false).await,
+            (Err(HarnessError::Exited("server")), 1)
+        ));
+    }
+
+    #[test]
+    fn free_ports_are_distinct() {
+        let ports = free_ports(9).unwrap();
+        let distinct: std::collections::HashSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), 9, "{ports:?}");
+    }
 
     #[tokio::test]
     async fn nats_starts_with_jetstream_and_restarts_after_a_kill() {
