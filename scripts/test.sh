@@ -26,3 +26,6 @@ run cargo test --doc --workspace
 # real Prometheus. Each installs its own tools under .tools/.
 run scripts/check-chart.sh
 run scripts/check-observability.sh --build
+# The HTTP submit API against its description (docs/openapi.yaml): schemathesis fuzzes a
+# live `herald dev`, then a few fixed cases.
+run scripts/check-http-api.sh

@@ -35,7 +35,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -61,7 +61,7 @@ use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 
 use crate::bind::{BindAttempt, authenticate};
-use crate::idempotency::{self, Begun};
+use crate::idempotency::{self, Begun, Settlement};
 use crate::quota::AccountQuota;
 use crate::requests::{admit, confirm, is_final, publish, take_token};
 use crate::server::{EdgeError, Shared};
@@ -550,21 +550,24 @@ async fn submit(
             return error.into_response();
         }
     };
+    // A system error here is a publish that failed or was not acknowledged: whether the
+    // bus stored it is unknown.
+    let fate_unknown = outcomes
+        .iter()
+        .any(|r| matches!(&r.outcome, Err(e) if e.status == CommandStatus::ESME_RSYSERR));
+    let accepted_any = outcomes.iter().any(|r| r.outcome.is_ok());
     let (code, response) = summarize(outcomes);
     record_submit(&account.id, code, destinations);
     let json = to_json(&response);
     if let Some(claimed) = claimed {
-        let accepted_any = response
-            .messages
-            .iter()
-            .any(|m| matches!(m, DestinationOutcome::Accepted { .. }));
+        let settlement = Settlement::of(code, accepted_any, fate_unknown);
         idempotency::finish(
             &api.shared.idempotency,
             &account.id,
             claimed,
+            settlement,
             code,
             &json,
-            accepted_any,
         )
         .await;
     }
@@ -819,6 +822,12 @@ fn source(from: Option<&str>) -> Result<Address, ApiError> {
         ));
     }
     Ok(match from.strip_prefix('+') {
+        Some("") => {
+            return Err(ApiError::new(
+                CommandStatus::ESME_RINVSRCADR,
+                "`from` is `+` without digits",
+            ));
+        }
         Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
             Address::international(digits)
         }
@@ -876,7 +885,7 @@ async fn message_status(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
 ) -> Response {
     let account = match authenticate_request(&api.shared, &headers, peer, api.tls).await {
         Ok(account) => account,
@@ -888,6 +897,11 @@ async fn message_status(
             "no message of this account has this id (or its status has expired)",
         )
         .into_response()
+    };
+    // An id that is not even UTF-8 cannot be Herald's: as unknown as any other, in JSON
+    // (axum's own rejection would be plain text).
+    let Ok(Path(id)) = id else {
+        return unknown();
     };
     if id.is_empty() || id.len() > MAX_MESSAGE_ID_LEN {
         return unknown();
@@ -1181,10 +1195,13 @@ mod tests {
         );
         assert_eq!(source(Some("ACME")).unwrap(), Address::alphanumeric("ACME"));
         assert_eq!(source(None).unwrap(), Address::default());
-        assert_eq!(
-            source(Some("ABCDEFGHIJKLMNOPQRSTU")).unwrap_err().status,
-            CommandStatus::ESME_RINVSRCADR
-        );
+        for refused in ["ABCDEFGHIJKLMNOPQRSTU", "+", " + "] {
+            assert_eq!(
+                source(Some(refused)).unwrap_err().status,
+                CommandStatus::ESME_RINVSRCADR,
+                "{refused:?}"
+            );
+        }
         assert_eq!(
             destination("+447700900001"),
             Address::international("447700900001")

@@ -9,8 +9,11 @@
 //!
 //! - the first request's answer is stored over the claim (`finish`); a retry with the
 //!   same body gets it again, marked `Idempotency-Replayed: true`;
-//! - an answer that accepted nothing and invites a retry (429, 503) releases the key
-//!   instead, so the retry starts afresh;
+//! - an answer that accepted nothing and invites a retry (429, a full queue) releases the
+//!   key instead, so the retry starts afresh;
+//! - a request that cannot know whether some message was stored (a publish ack that never
+//!   came: 503 `ESME_RSYSERR`) marks the key so, and a retry is told at once, with the
+//!   ids, as for an interrupted one;
 //! - a retry while the first is still running gets 409 `IDEMPOTENCY_KEY_IN_USE`;
 //! - the same key with another body gets 422 `IDEMPOTENCY_KEY_REUSED`;
 //! - a claim never finished (its edge crashed mid-request) gets 409
@@ -26,6 +29,7 @@ use herald_bus::idempotency::interrupted;
 use herald_bus::{Claim, IdempotencyKeys};
 use herald_proto::bus::v1::{DestinationIds, IdempotentRequest};
 use herald_smpp::CommandStatus;
+use herald_telemetry::names;
 
 use crate::http::ApiError;
 
@@ -96,6 +100,7 @@ pub(crate) async fn begin(
         ..Default::default()
     };
     let claim = keys.claim(account, &key, &request).await.map_err(|err| {
+        record(account, "error");
         tracing::warn!(account, error = %err, "idempotency key store failed");
         ApiError::new(
             CommandStatus::ESME_RSYSERR,
@@ -104,6 +109,7 @@ pub(crate) async fn begin(
     })?;
     let held = match claim {
         Claim::Claimed { revision } => {
+            record(account, "claimed");
             return Ok(Begun::Fresh(Claimed {
                 key,
                 revision,
@@ -113,6 +119,7 @@ pub(crate) async fn begin(
         Claim::Taken(held) => held,
     };
     let answer = if held.fingerprint != request.fingerprint {
+        record(account, "reused");
         conflict(
             StatusCode::UNPROCESSABLE_ENTITY,
             "IDEMPOTENCY_KEY_REUSED",
@@ -120,12 +127,16 @@ pub(crate) async fn begin(
             None,
         )
     } else if held.done {
+        record(account, "replayed");
         replay(&held)
-    } else if interrupted(
-        held.started_unix_ms,
-        request.started_unix_ms,
-        LONGEST_REQUEST,
-    ) {
+    } else if held.outcome_unknown
+        || interrupted(
+            held.started_unix_ms,
+            request.started_unix_ms,
+            LONGEST_REQUEST,
+        )
+    {
+        record(account, "interrupted");
         conflict(
             StatusCode::CONFLICT,
             "IDEMPOTENCY_KEY_INTERRUPTED",
@@ -135,6 +146,7 @@ pub(crate) async fn begin(
             Some(&held.destinations),
         )
     } else {
+        record(account, "in_use");
         let mut answer = conflict(
             StatusCode::CONFLICT,
             "IDEMPOTENCY_KEY_IN_USE",
@@ -149,29 +161,62 @@ pub(crate) async fn begin(
     Ok(Begun::Answered(answer))
 }
 
-/// Settles a claimed key with the request's answer: stored for retries, or, when the
-/// request accepted nothing and its answer invites a retry, released.
+/// How a claimed request ended, for its key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Settlement {
+    /// It has an answer to give again: stored.
+    Answer,
+    /// Nothing was published and the answer invites a retry (429, a full queue): the key
+    /// is released so that the retry runs afresh.
+    Release,
+    /// Some publish's fate is unknown (its ack never came): a retry is told the request
+    /// was interrupted, with its ids, rather than given an answer that may be wrong.
+    OutcomeUnknown,
+}
+
+impl Settlement {
+    /// The settlement of a request answered `code`, given whether any destination was
+    /// accepted and whether any publish's fate is unknown.
+    pub(crate) fn of(code: StatusCode, accepted_any: bool, fate_unknown: bool) -> Settlement {
+        let retry_invited =
+            code == StatusCode::TOO_MANY_REQUESTS || code == StatusCode::SERVICE_UNAVAILABLE;
+        if fate_unknown {
+            Settlement::OutcomeUnknown
+        } else if retry_invited && !accepted_any {
+            Settlement::Release
+        } else {
+            Settlement::Answer
+        }
+    }
+}
+
+/// Settles a claimed key as `settlement` says, with the request's answer (`code`,
+/// `response`).
 pub(crate) async fn finish(
     keys: &IdempotencyKeys,
     account: &str,
     claimed: Claimed,
+    settlement: Settlement,
     code: StatusCode,
     response: &[u8],
-    accepted_any: bool,
 ) {
     let Claimed {
         key,
         revision,
         mut request,
     } = claimed;
-    let retry_invited = code == StatusCode::TOO_MANY_REQUESTS || code.is_server_error();
-    let settled = if retry_invited && !accepted_any {
-        keys.release(account, &key, revision).await
-    } else {
-        request.done = true;
-        request.http_status = u32::from(code.as_u16());
-        request.response = response.to_vec();
-        keys.complete(account, &key, revision, &request).await
+    let settled = match settlement {
+        Settlement::Release => keys.release(account, &key, revision).await,
+        Settlement::Answer => {
+            request.done = true;
+            request.http_status = u32::from(code.as_u16());
+            request.response = response.to_vec();
+            keys.complete(account, &key, revision, &request).await
+        }
+        Settlement::OutcomeUnknown => {
+            request.outcome_unknown = true;
+            keys.complete(account, &key, revision, &request).await
+        }
     };
     if let Err(err) = settled {
         // The claim stays unfinished: a retry is told the request was interrupted and
@@ -223,6 +268,16 @@ fn conflict(
         .into_response()
 }
 
+/// Counts what a key decided in `herald_edge_http_idempotency_total`.
+fn record(account: &str, outcome: &'static str) {
+    metrics::counter!(
+        names::EDGE_HTTP_IDEMPOTENCY_TOTAL,
+        names::labels::ACCOUNT => account.to_owned(),
+        names::labels::STATUS => outcome
+    )
+    .increment(1);
+}
+
 fn unix_ms(at: SystemTime) -> i64 {
     at.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -238,6 +293,24 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(KEY_HEADER, HeaderValue::from_bytes(value).unwrap());
         headers
+    }
+
+    #[test]
+    fn only_a_request_that_published_nothing_frees_its_key() {
+        use Settlement::*;
+        let of = Settlement::of;
+        assert_eq!(of(StatusCode::ACCEPTED, true, false), Answer);
+        assert_eq!(of(StatusCode::BAD_REQUEST, false, false), Answer);
+        assert_eq!(of(StatusCode::TOO_MANY_REQUESTS, false, false), Release);
+        assert_eq!(of(StatusCode::SERVICE_UNAVAILABLE, false, false), Release);
+        // Something went out before the rate ran dry: the answer stands.
+        assert_eq!(of(StatusCode::MULTI_STATUS, true, false), Answer);
+        // A publish whose ack never came, alone or beside accepted ones.
+        assert_eq!(
+            of(StatusCode::SERVICE_UNAVAILABLE, false, true),
+            OutcomeUnknown
+        );
+        assert_eq!(of(StatusCode::MULTI_STATUS, true, true), OutcomeUnknown);
     }
 
     #[test]

@@ -603,6 +603,13 @@ async fn a_status_lookup_answers_only_for_the_callers_own_messages() {
     )
     .await;
     assert_eq!(unknown.status, 404);
+    // An id that is not UTF-8: as unknown, and answered in JSON like the rest.
+    let garbled = request(cluster.port, "GET", "/v1/messages/%FF", Some(ACME), None).await;
+    assert_eq!(
+        (garbled.status, garbled.error_status()),
+        (404, "ESME_RINVMSGID"),
+        "{garbled:?}"
+    );
     let anonymous = request(cluster.port, "GET", &path, None, None).await;
     assert_eq!(anonymous.status, 401);
 }
@@ -738,8 +745,19 @@ async fn a_key_whose_request_is_running_or_was_interrupted_gets_409_and_sends_no
         }],
         ..Default::default()
     };
-    for (key, at) in [("running", now_ms), ("crashed", now_ms - 120_000)] {
-        let claimed = keys.claim("acme", key, &started(at)).await.unwrap();
+    // And one that ended not knowing whether its message was stored (an ack that never
+    // came).
+    let unknown = IdempotentRequest {
+        outcome_unknown: true,
+        ..started(now_ms)
+    };
+    let claims = [
+        ("running", started(now_ms)),
+        ("crashed", started(now_ms - 120_000)),
+        ("unknown", unknown),
+    ];
+    for (key, request) in &claims {
+        let claimed = keys.claim("acme", key, request).await.unwrap();
         assert!(
             matches!(claimed, herald_bus::Claim::Claimed { .. }),
             "{claimed:?}"
@@ -762,6 +780,13 @@ async fn a_key_whose_request_is_running_or_was_interrupted_gets_409_and_sends_no
     );
     // The ids it may have used, to look up.
     assert_eq!(ids(&crashed.body["messages"][0]), ["0ABCDEFGHJKMNPQRSTVW"]);
+    let unknown = post_with_key(cluster.port, ACME, "unknown", &body).await;
+    assert_eq!(
+        (unknown.status, unknown.error_status()),
+        (409, "IDEMPOTENCY_KEY_INTERRUPTED"),
+        "{unknown:?}"
+    );
+    assert_eq!(ids(&unknown.body["messages"][0]), ["0ABCDEFGHJKMNPQRSTVW"]);
     assert_eq!(messages_on_the_bus(&cluster.bus).await, 0);
 }
 

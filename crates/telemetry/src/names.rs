@@ -67,6 +67,9 @@ pub const EDGE_DELIVER_TOTAL: &str = "herald_edge_deliver_total";
 pub const EDGE_DELIVER_SECONDS: &str = "herald_edge_deliver_seconds";
 /// HTTP submit API requests, by HTTP status code.
 pub const EDGE_HTTP_SUBMIT_TOTAL: &str = "herald_edge_http_submit_total";
+/// HTTP submit requests with an `Idempotency-Key`, by what the key decided (`claimed`,
+/// `replayed`, `in_use`, `interrupted`, `reused`, `error`).
+pub const EDGE_HTTP_IDEMPOTENCY_TOTAL: &str = "herald_edge_http_idempotency_total";
 
 // Router.
 
@@ -259,6 +262,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[ACCOUNT, STATUS],
         "HTTP submit API requests, by HTTP status code.",
+    ),
+    def(
+        EDGE_HTTP_IDEMPOTENCY_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, STATUS],
+        "HTTP submit requests with an Idempotency-Key, by what the key decided.",
     ),
     def(
         ROUTER_ROUTE_TOTAL,
