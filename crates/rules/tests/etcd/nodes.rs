@@ -66,6 +66,9 @@ async fn a_registration_appears_updates_and_expires_when_keep_alive_stops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_registration_comes_back_after_an_etcd_restart() {
+    // Longer than the other tests' TTL: "it stays" below must not depend on a keep-alive
+    // answer arriving within 2 s on a machine busy with every other test.
+    const TTL: Duration = Duration::from_secs(6);
     let mut etcd = herald_harness::etcd().run().await.unwrap();
     let client = RulesClient::connect(&config(&etcd.client_url()))
         .await
