@@ -231,7 +231,9 @@ async fn a_message_whose_worker_keeps_dying_goes_to_the_dead_letters() {
 async fn in_progress_keeps_a_slow_message_from_being_redelivered() {
     let (_nats, bus) = start().await;
     let mut spec = ConsumerSpec::routers();
-    spec.ack_wait = Duration::from_millis(500);
+    // Ten times the interval of the in-progress signals below, so that a machine busy with
+    // other tests does not stretch one gap past it.
+    spec.ack_wait = Duration::from_secs(1);
     let consumer = bus.consumer(spec).await.unwrap();
     bus.publisher()
         .publish_acked(Outgoing::accepted(&mt("slow", "acme")))
@@ -240,8 +242,8 @@ async fn in_progress_keeps_a_slow_message_from_being_redelivered() {
 
     let mut deliveries = consumer.messages(4).await.unwrap();
     let delivery = next(&mut deliveries).await;
-    // Work for four ack waits, saying so every 100 ms.
-    for _ in 0..20 {
+    // Work for three ack waits, saying so every 100 ms.
+    for _ in 0..30 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         delivery.in_progress().await.unwrap();
     }

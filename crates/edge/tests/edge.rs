@@ -214,13 +214,12 @@ async fn binds_are_checked_against_the_accounts_in_etcd() {
     ));
     // One leaves; its bind is free again.
     bound.pop().unwrap().0.unbind().await;
+    // The slot is freed when the edge has closed the session: wait for that, not a count.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut again = None;
-    for _ in 0..100 {
+    while again.is_none() && tokio::time::Instant::now() < deadline {
         match esme(cluster.port, BindMode::Transmitter, "acme", "secret").await {
-            Ok(session) => {
-                again = Some(session);
-                break;
-            }
+            Ok(session) => again = Some(session),
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }

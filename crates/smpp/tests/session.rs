@@ -402,8 +402,16 @@ async fn unbind_handshake_between_two_engines() {
     let inbound = smsc_inbox.recv().await.unwrap();
     let e = esme.clone();
     let unbind = tokio::spawn(async move { e.unbind().await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(esme.state(), SessionState::Unbinding);
+    // The spawned unbind starts when the runtime gets to it: wait for that, not a set time.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while esme.state() != SessionState::Unbinding {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never unbinding: {:?}",
+            esme.state()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     inbound
         .responder
         .respond(submit_resp("1"), CommandStatus::ESME_ROK);
