@@ -498,58 +498,67 @@ async fn submit(
         }
     };
     let destinations = submission.destinations.len();
-    let ids = plan_ids(&api.shared, &submission);
-    let claimed = match idempotency_key {
+    // The rest runs in its own task: a client that hangs up mid-request does not cut a
+    // destination's segments off half published, the acks are still counted, and its
+    // Idempotency-Key is still settled with the answer, which is what its retry is after.
+    let accepting = tokio::spawn(accept_and_settle(
+        api.shared.clone(),
+        account.clone(),
+        submission,
+        idempotency_key.map(|key| (key, body)),
+        now,
+    ));
+    let response = match accepting.await {
+        Ok(response) => response,
+        Err(err) => {
+            tracing::error!(account = %account.id, error = %err, "HTTP submit task failed");
+            ApiError::new(CommandStatus::ESME_RUNKNOWNERR, "internal error").into_response()
+        }
+    };
+    record_submit(&account.id, response.status(), destinations);
+    response
+}
+
+/// Claims the request's idempotency key when it has one (`key` and the raw body), accepts
+/// the submission ([`accept_all`]) under the ids planned for it, and settles the key with
+/// the answer; or answers for the earlier request that holds the key.
+async fn accept_and_settle(
+    shared: Arc<Shared>,
+    account: Account,
+    submission: Submission,
+    key: Option<(String, Bytes)>,
+    now: SystemTime,
+) -> Response {
+    let ids = plan_ids(&shared, &submission);
+    let claimed = match key {
         None => None,
-        Some(key) => {
+        Some((key, body)) => {
             let planned: Vec<(String, Vec<String>)> = submission
                 .destinations
                 .iter()
                 .cloned()
                 .zip(ids.iter().cloned())
                 .collect();
-            let begun = idempotency::begin(
-                &api.shared.idempotency,
-                &account.id,
-                key,
-                &body,
-                &planned,
-                now,
-            )
-            .await;
+            let begun =
+                idempotency::begin(&shared.idempotency, &account.id, key, &body, &planned, now)
+                    .await;
             match begun {
                 Ok(Begun::Fresh(claimed)) => Some(claimed),
-                Ok(Begun::Answered(answer)) => {
-                    record_submit(&account.id, answer.status(), destinations);
-                    return answer;
-                }
-                Err(error) => {
-                    record_submit(&account.id, http_status(error.status), destinations);
-                    return error.into_response();
-                }
+                Ok(Begun::Answered(answer)) => return answer,
+                Err(error) => return error.into_response(),
             }
         }
     };
-    // The accepting runs in its own task: a client that hangs up mid-request does not
-    // cut a destination's segments off half published, and the acks are still counted.
-    let accepting = tokio::spawn(accept_all(
-        api.shared.clone(),
-        api.shared.rules.snapshot(),
-        api.shared.quota(&account),
+    let outcomes = accept_all(
+        shared.clone(),
+        shared.rules.snapshot(),
+        shared.quota(&account),
         account.clone(),
         submission,
         ids,
         now,
-    ));
-    let outcomes = match accepting.await {
-        Ok(outcomes) => outcomes,
-        Err(err) => {
-            tracing::error!(account = %account.id, error = %err, "HTTP submit task failed");
-            let error = ApiError::new(CommandStatus::ESME_RUNKNOWNERR, "internal error");
-            record_submit(&account.id, http_status(error.status), destinations);
-            return error.into_response();
-        }
-    };
+    )
+    .await;
     // A system error here is a publish that failed or was not acknowledged: whether the
     // bus stored it is unknown.
     let fate_unknown = outcomes
@@ -557,12 +566,11 @@ async fn submit(
         .any(|r| matches!(&r.outcome, Err(e) if e.status == CommandStatus::ESME_RSYSERR));
     let accepted_any = outcomes.iter().any(|r| r.outcome.is_ok());
     let (code, response) = summarize(outcomes);
-    record_submit(&account.id, code, destinations);
     let json = to_json(&response);
     if let Some(claimed) = claimed {
         let settlement = Settlement::of(code, accepted_any, fate_unknown);
         idempotency::finish(
-            &api.shared.idempotency,
+            &shared.idempotency,
             &account.id,
             claimed,
             settlement,

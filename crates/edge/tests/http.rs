@@ -811,3 +811,55 @@ async fn a_request_that_accepted_nothing_and_may_be_retried_frees_its_key() {
     assert_eq!(retry.header("idempotency-replayed"), None);
     assert_eq!(messages_on_the_bus(&cluster.bus).await, 1);
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_gets_the_answer_when_it_retries_with_its_key() {
+    let cluster = cluster().await;
+    let body = json!({ "to": "+447700900001", "text": "did it go?" }).to_string();
+    // Send the request and hang up without reading the answer, as a client that timed out.
+    // (The claim, the publishes and the settling all run in a task of their own, which a
+    // dropped connection does not cancel.)
+    let mut stream = TcpStream::connect(("127.0.0.1", cluster.port))
+        .await
+        .unwrap();
+    let token = base64(b"acme:secret");
+    let head = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {token}\r\n\
+         Idempotency-Key: hung-up\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(body.as_bytes()).await.unwrap();
+    // Hang up once the request is under way (its message on the bus): the rest of it,
+    // settling its key included, must not depend on the connection.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while messages_on_the_bus(&cluster.bus).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "never published");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(stream);
+
+    // The retry gets the first request's answer once it is settled (409 while it runs).
+    let body: Value = serde_json::from_str(&body).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let retry = loop {
+        let retry = post_with_key(cluster.port, ACME, "hung-up", &body).await;
+        if retry.status != 409 {
+            break retry;
+        }
+        assert_eq!(retry.error_status(), "IDEMPOTENCY_KEY_IN_USE", "{retry:?}");
+        assert!(tokio::time::Instant::now() < deadline, "never settled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(retry.status, 202, "{retry:?}");
+    assert_eq!(retry.header("idempotency-replayed"), Some("true"));
+    let id = ids(&retry.body["messages"][0]).pop().unwrap();
+    // The message went once: the one the answer names.
+    let on_the_bus = envelopes(&cluster.bus, 1).await;
+    assert_eq!(on_the_bus[0].id, id);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while messages_on_the_bus(&cluster.bus).await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "a second copy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
