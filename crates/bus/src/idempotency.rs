@@ -69,7 +69,20 @@ impl IdempotencyKeys {
             match self.store.create(&name, encode(request)).await {
                 Ok(revision) => return Ok(Claim::Claimed { revision }),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
-                Err(e) => return Err(kv_error("claim", e)),
+                Err(e) => {
+                    // A create whose answer was lost may still have been stored: if the
+                    // key holds exactly our claim, it is ours.
+                    if let Ok(Some(entry)) = self.store.entry(&name).await
+                        && entry.operation == kv::Operation::Put
+                        && IdempotentRequest::decode(entry.value.as_ref())
+                            .is_ok_and(|held| held == *request)
+                    {
+                        return Ok(Claim::Claimed {
+                            revision: entry.revision,
+                        });
+                    }
+                    return Err(kv_error("claim", e));
+                }
             }
             let held = self
                 .store

@@ -140,7 +140,7 @@ pub struct NatsConfig {
     #[serde(with = "humantime_serde")]
     pub id_map_ttl: Duration,
     /// How long the HTTP API remembers a request's `Idempotency-Key`: a retry within it
-    /// gets the first answer instead of sending its messages again.
+    /// gets the first answer instead of sending its messages again. At least 10 minutes.
     #[serde(with = "humantime_serde")]
     pub idempotency_ttl: Duration,
     /// Carry several messages in one bus message under load (ADR 0010). Nodes older than

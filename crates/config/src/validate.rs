@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use crate::{Config, ConfigErrors};
 
+/// Shortest `nats.idempotency_ttl`: well past the longest an HTTP request may run.
+const MIN_IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
+
 /// NATS URL schemes the client understands.
 const NATS_SCHEMES: &[&str] = &["nats", "tls", "ws", "wss"];
 
@@ -97,7 +100,17 @@ impl Config {
         positive(e, "nats.dead_letter_max_age", n.dead_letter_max_age);
         positive(e, "nats.status_ttl", n.status_ttl);
         positive(e, "nats.id_map_ttl", n.id_map_ttl);
-        positive(e, "nats.idempotency_ttl", n.idempotency_ttl);
+        // Shorter than a request may take to settle, and a retry could claim the key of a
+        // request still running, and send it all again.
+        if n.idempotency_ttl < MIN_IDEMPOTENCY_TTL {
+            e.add(
+                "nats.idempotency_ttl",
+                format!(
+                    "must be at least {}",
+                    humantime_serde::re::humantime::format_duration(MIN_IDEMPOTENCY_TTL)
+                ),
+            );
+        }
     }
 
     fn validate_etcd(&self, e: &mut ConfigErrors) {

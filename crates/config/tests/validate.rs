@@ -22,6 +22,15 @@ fn defaults_are_valid() {
 }
 
 #[test]
+fn an_idempotency_key_outlives_any_request() {
+    let mut config = Config::default();
+    config.nats.idempotency_ttl = Duration::from_secs(60);
+    assert_eq!(keys(&config), ["nats.idempotency_ttl"]);
+    config.nats.idempotency_ttl = Duration::from_secs(600);
+    config.validate().unwrap();
+}
+
+#[test]
 fn several_problems_are_collected_at_once() {
     let mut config = Config::default();
     config.nats.urls.clear();

@@ -414,6 +414,9 @@ struct DestinationResult {
     /// As the caller wrote it.
     to: String,
     outcome: Result<Vec<String>, ApiError>,
+    /// Whether any of its segments was handed to the bus: if so and `outcome` is an error,
+    /// whether the bus stored them is unknown.
+    published: bool,
 }
 
 /// One entry of the answer's `messages`, in the order of `to`.
@@ -529,6 +532,7 @@ async fn accept_and_settle(
     key: Option<(String, Bytes)>,
     now: SystemTime,
 ) -> Response {
+    let deadline = tokio::time::Instant::now() + idempotency::PUBLISH_DEADLINE;
     let ids = plan_ids(&shared, &submission);
     let claimed = match key {
         None => None,
@@ -549,26 +553,19 @@ async fn accept_and_settle(
             }
         }
     };
-    let outcomes = accept_all(
-        shared.clone(),
-        shared.rules.snapshot(),
-        shared.quota(&account),
-        account.clone(),
-        submission,
-        ids,
+    let acceptance = Acceptance {
+        snapshot: shared.rules.snapshot(),
+        quota: shared.quota(&account),
+        shared: shared.clone(),
+        account: account.clone(),
         now,
-    )
-    .await;
-    // A system error here is a publish that failed or was not acknowledged: whether the
-    // bus stored it is unknown.
-    let fate_unknown = outcomes
-        .iter()
-        .any(|r| matches!(&r.outcome, Err(e) if e.status == CommandStatus::ESME_RSYSERR));
-    let accepted_any = outcomes.iter().any(|r| r.outcome.is_ok());
+        deadline,
+    };
+    let outcomes = accept_all(&acceptance, submission, ids).await;
+    let settlement = settlement(&outcomes);
     let (code, response) = summarize(outcomes);
     let json = to_json(&response);
     if let Some(claimed) = claimed {
-        let settlement = Settlement::of(code, accepted_any, fate_unknown);
         idempotency::finish(
             &shared.idempotency,
             &account.id,
@@ -580,6 +577,26 @@ async fn accept_and_settle(
         .await;
     }
     respond_json(code, json)
+}
+
+/// How an idempotent request's key is settled after `outcomes`: unknown when a destination
+/// failed after some of its segments went to the bus (stored or not, nobody knows);
+/// released when nothing went to the bus and every destination was refused for a reason
+/// a retry may not meet (the rate, a full queue, the bus); else the answer stands.
+fn settlement(outcomes: &[DestinationResult]) -> Settlement {
+    use CommandStatus as S;
+    let fate_unknown = outcomes.iter().any(|r| r.published && r.outcome.is_err());
+    let published_any = outcomes.iter().any(|r| r.published);
+    let all_retryable = outcomes.iter().all(|r| {
+        matches!(&r.outcome, Err(e) if matches!(e.status, S::ESME_RTHROTTLED | S::ESME_RMSGQFUL | S::ESME_RSYSERR))
+    });
+    if fate_unknown {
+        Settlement::OutcomeUnknown
+    } else if !published_any && all_retryable {
+        Settlement::Release
+    } else {
+        Settlement::Answer
+    }
 }
 
 /// The ids each destination's segments will get, in order: known before anything is
@@ -622,7 +639,7 @@ fn summarize(results: Vec<DestinationResult>) -> (StatusCode, SubmitResponse) {
     };
     let messages = results
         .into_iter()
-        .map(|DestinationResult { to, outcome }| match outcome {
+        .map(|DestinationResult { to, outcome, .. }| match outcome {
             Ok(ids) => DestinationOutcome::Accepted {
                 to,
                 parts: ids.len(),
@@ -641,13 +658,9 @@ fn summarize(results: Vec<DestinationResult>) -> (StatusCode, SubmitResponse) {
 /// given their tokens, then published; every publish of the request is in flight at once
 /// and each destination's outcome waits for its acks.
 async fn accept_all(
-    shared: Arc<Shared>,
-    snapshot: Arc<RulesSnapshot>,
-    quota: Arc<AccountQuota>,
-    account: Account,
+    acceptance: &Acceptance,
     submission: Submission,
     ids: Vec<Vec<String>>,
-    now: SystemTime,
 ) -> Vec<DestinationResult> {
     let mut published = Vec::with_capacity(submission.destinations.len());
     for (to, ids) in submission.destinations.iter().zip(ids) {
@@ -656,53 +669,108 @@ async fn accept_all(
             .iter()
             .map(|segment| segment_sm(&submission, destination(to), segment))
             .collect();
-        let pending =
-            accept_destination(&shared, &snapshot, &account, &quota, &messages, ids, now).await;
+        let pending = accept_destination(acceptance, &messages, ids).await;
         published.push((to.clone(), pending));
     }
     let confirmations = published.into_iter().map(|(to, pending)| async move {
-        let outcome = match pending {
+        match pending {
             Ok(pending) => {
                 let (ids, acks): (Vec<String>, Vec<PendingAck>) = pending.into_iter().unzip();
                 let confirmed = futures::future::join_all(acks.into_iter().map(confirm)).await;
-                match confirmed.into_iter().find_map(Result::err) {
+                let outcome = match confirmed.into_iter().find_map(Result::err) {
                     None => Ok(ids),
                     Some(rejection) => Err(ApiError::from(rejection)),
+                };
+                DestinationResult {
+                    to,
+                    outcome,
+                    published: true,
                 }
             }
-            Err(rejection) => Err(ApiError::from(rejection)),
-        };
-        DestinationResult { to, outcome }
+            Err(NotAccepted {
+                rejection,
+                published,
+            }) => DestinationResult {
+                to,
+                outcome: Err(ApiError::from(rejection)),
+                published,
+            },
+        }
     });
     futures::future::join_all(confirmations).await
 }
 
+/// What every destination of one request is accepted under.
+struct Acceptance {
+    shared: Arc<Shared>,
+    /// The rules, as when the request began.
+    snapshot: Arc<RulesSnapshot>,
+    quota: Arc<AccountQuota>,
+    account: Account,
+    now: SystemTime,
+    /// No publish starts after it ([`idempotency::PUBLISH_DEADLINE`]).
+    deadline: tokio::time::Instant,
+}
+
+/// Why a destination was not accepted, and whether some of its segments had already been
+/// handed to the bus when it was refused (they may be stored, their acks unheard).
+struct NotAccepted {
+    rejection: Rejection,
+    published: bool,
+}
+
 /// One destination's segments through the shared path: every segment admitted, then a
 /// token for every segment, then every segment published under its id of `ids` (ids and
-/// pending acks).
+/// pending acks). No publish starts after `deadline`, so that a request never runs
+/// longer than its idempotency key's claim says it can.
 ///
 /// Nothing is published unless all segments passed the checks and the rate: a refusal
 /// never leaves part of a message on the bus. Tokens taken before a later segment's was
 /// refused are spent.
 async fn accept_destination(
-    shared: &Shared,
-    snapshot: &RulesSnapshot,
-    account: &Account,
-    quota: &AccountQuota,
+    acceptance: &Acceptance,
     messages: &[SubmitSm],
     ids: Vec<String>,
-    now: SystemTime,
-) -> Result<Vec<(String, PendingAck)>, Rejection> {
+) -> Result<Vec<(String, PendingAck)>, NotAccepted> {
+    let Acceptance {
+        shared,
+        snapshot,
+        quota,
+        account,
+        now,
+        deadline,
+    } = acceptance;
+    let (now, deadline) = (*now, *deadline);
+    let refused = |rejection| NotAccepted {
+        rejection,
+        published: false,
+    };
     let checked = messages
         .iter()
         .map(|sm| admit(shared, snapshot, account, sm, now))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(refused)?;
     for _ in messages {
-        take_token(shared, quota, now).await?;
+        take_token(shared, quota, now).await.map_err(refused)?;
     }
     let mut pending = Vec::with_capacity(messages.len());
     for ((sm, checked), message_id) in messages.iter().zip(&checked).zip(ids) {
-        let ack = publish(shared, account, sm, checked, &message_id, now).await?;
+        let published = !pending.is_empty();
+        if tokio::time::Instant::now() > deadline {
+            return Err(NotAccepted {
+                rejection: Rejection {
+                    status: CommandStatus::ESME_RSYSERR,
+                    reason: "the request ran out of time before all its messages were sent",
+                },
+                published,
+            });
+        }
+        let ack = publish(shared, account, sm, checked, &message_id, now)
+            .await
+            .map_err(|rejection| NotAccepted {
+                rejection,
+                published,
+            })?;
         pending.push((message_id, ack));
     }
     Ok(pending)
@@ -1301,16 +1369,71 @@ mod tests {
         }
     }
 
-    #[test]
-    fn outcomes_summarize_to_one_status() {
-        let ok = |to: &str| DestinationResult {
+    fn ok(to: &str) -> DestinationResult {
+        DestinationResult {
             to: to.to_owned(),
             outcome: Ok(vec!["id".to_owned()]),
-        };
-        let refused = |to: &str, status| DestinationResult {
+            published: true,
+        }
+    }
+
+    fn refused(to: &str, status: CommandStatus) -> DestinationResult {
+        DestinationResult {
             to: to.to_owned(),
             outcome: Err(ApiError::new(status, "no")),
-        };
+            published: false,
+        }
+    }
+
+    /// Refused after some of its segments went to the bus.
+    fn cut_short(to: &str, status: CommandStatus) -> DestinationResult {
+        DestinationResult {
+            published: true,
+            ..refused(to, status)
+        }
+    }
+
+    #[test]
+    fn only_a_request_that_sent_nothing_and_may_fare_better_frees_its_key() {
+        use CommandStatus as S;
+        use Settlement::*;
+        assert_eq!(settlement(&[ok("a"), ok("b")]), Answer);
+        assert_eq!(settlement(&[refused("a", S::ESME_RINVDSTADR)]), Answer);
+        assert_eq!(
+            settlement(&[ok("a"), refused("b", S::ESME_RTHROTTLED)]),
+            Answer
+        );
+        // Nothing sent, and a retry may pass: the rate, a full queue, a bus refusal.
+        assert_eq!(settlement(&[refused("a", S::ESME_RTHROTTLED)]), Release);
+        assert_eq!(
+            settlement(&[
+                refused("a", S::ESME_RTHROTTLED),
+                refused("b", S::ESME_RMSGQFUL),
+                refused("c", S::ESME_RSYSERR),
+            ]),
+            Release
+        );
+        // One of them a final refusal: the answer stands.
+        assert_eq!(
+            settlement(&[
+                refused("a", S::ESME_RTHROTTLED),
+                refused("b", S::ESME_RINVDSTADR)
+            ]),
+            Answer
+        );
+        // Something went to the bus and was not confirmed: whatever the status, unknown.
+        assert_eq!(
+            settlement(&[cut_short("a", S::ESME_RMSGQFUL)]),
+            OutcomeUnknown
+        );
+        assert_eq!(
+            settlement(&[ok("a"), cut_short("b", S::ESME_RSYSERR)]),
+            OutcomeUnknown
+        );
+    }
+
+    #[test]
+    fn outcomes_summarize_to_one_status() {
         let (code, body) = summarize(vec![ok("a"), ok("b")]);
         assert_eq!(code, StatusCode::ACCEPTED);
         assert!(body.error.is_none());

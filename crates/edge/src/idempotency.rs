@@ -42,9 +42,13 @@ const REPLAYED_HEADER: HeaderName = HeaderName::from_static("idempotency-replaye
 /// Longest key accepted, in octets.
 pub const MAX_KEY_LEN: usize = 255;
 
-/// Longer than any submit request runs (its publishes time out long before): a claim
-/// older than this and not finished belongs to a request that was interrupted.
+/// A claim older than this and not finished belongs to a request that was interrupted.
+/// Requests start no publish after [`PUBLISH_DEADLINE`], half of it; the other half covers
+/// the publishes' own timeouts and the clocks of two edges disagreeing.
 pub const LONGEST_REQUEST: Duration = Duration::from_secs(60);
+
+/// How long after it started a request may still start a publish.
+pub const PUBLISH_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The request's key: absent, or 1 to [`MAX_KEY_LEN`] visible ASCII characters.
 pub(crate) fn key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -166,28 +170,13 @@ pub(crate) async fn begin(
 pub(crate) enum Settlement {
     /// It has an answer to give again: stored.
     Answer,
-    /// Nothing was published and the answer invites a retry (429, a full queue): the key
-    /// is released so that the retry runs afresh.
+    /// Nothing went to the bus and a retry may fare better (the rate, a full queue): the
+    /// key is released so that the retry runs afresh.
     Release,
-    /// Some publish's fate is unknown (its ack never came): a retry is told the request
-    /// was interrupted, with its ids, rather than given an answer that may be wrong.
+    /// Some message went to the bus and its fate is unknown (its ack never came, or a
+    /// later segment was refused): a retry is told the request was interrupted, with its
+    /// ids, rather than given an answer that may be wrong.
     OutcomeUnknown,
-}
-
-impl Settlement {
-    /// The settlement of a request answered `code`, given whether any destination was
-    /// accepted and whether any publish's fate is unknown.
-    pub(crate) fn of(code: StatusCode, accepted_any: bool, fate_unknown: bool) -> Settlement {
-        let retry_invited =
-            code == StatusCode::TOO_MANY_REQUESTS || code == StatusCode::SERVICE_UNAVAILABLE;
-        if fate_unknown {
-            Settlement::OutcomeUnknown
-        } else if retry_invited && !accepted_any {
-            Settlement::Release
-        } else {
-            Settlement::Answer
-        }
-    }
 }
 
 /// Settles a claimed key as `settlement` says, with the request's answer (`code`,
@@ -293,24 +282,6 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(KEY_HEADER, HeaderValue::from_bytes(value).unwrap());
         headers
-    }
-
-    #[test]
-    fn only_a_request_that_published_nothing_frees_its_key() {
-        use Settlement::*;
-        let of = Settlement::of;
-        assert_eq!(of(StatusCode::ACCEPTED, true, false), Answer);
-        assert_eq!(of(StatusCode::BAD_REQUEST, false, false), Answer);
-        assert_eq!(of(StatusCode::TOO_MANY_REQUESTS, false, false), Release);
-        assert_eq!(of(StatusCode::SERVICE_UNAVAILABLE, false, false), Release);
-        // Something went out before the rate ran dry: the answer stands.
-        assert_eq!(of(StatusCode::MULTI_STATUS, true, false), Answer);
-        // A publish whose ack never came, alone or beside accepted ones.
-        assert_eq!(
-            of(StatusCode::SERVICE_UNAVAILABLE, false, true),
-            OutcomeUnknown
-        );
-        assert_eq!(of(StatusCode::MULTI_STATUS, true, true), OutcomeUnknown);
     }
 
     #[test]
