@@ -44,31 +44,9 @@ die() { log "ERROR: $*"; exit 1; }
 . "$ROOT/scripts/lib/apt.sh"
 
 # ---------------------------------------------------------------- python venv
-if ! command -v python3 >/dev/null 2>&1; then
-  apt_install python3
-  hash -r
-fi
-if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-  # Debian's python3 has venv without ensurepip until python3-venv is installed.
-  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    apt_install python3-venv
-  fi
-  log "creating $VENV"
-  rm -rf "$VENV" "$TOOLS/requirements.sha256"
-  mkdir -p "$TOOLS"
-  python3 -m venv "$VENV.tmp" || { rm -rf "$VENV.tmp"; die "python3 -m venv failed"; }
-  mv "$VENV.tmp" "$VENV"
-fi
-PY="$VENV/bin/python"
-
-# The pinned requirements, installed again only when requirements.txt changes.
-want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-if [ "$(cat "$TOOLS/requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  log "pip install -r scripts/check-chart/requirements.txt"
-  "$PY" -m pip install --disable-pip-version-check --no-input -q -r "$REQUIREMENTS" >&2 \
-    || die "pip install failed"
-  echo "$want" >"$TOOLS/requirements.sha256"
-fi
+# shellcheck source=lib/venv.sh
+. "$ROOT/scripts/lib/venv.sh"
+python_venv "$TOOLS" "$REQUIREMENTS"
 
 # ---------------------------------------------------------------- kubectl (kustomize)
 KUBECTL=""

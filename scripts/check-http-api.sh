@@ -73,32 +73,10 @@ result() { # result <check> <status 0|1> <message>
 . "$ROOT/scripts/lib/apt.sh"
 
 # ---------------------------------------------------------------- python venv
-if ! command -v python3 >/dev/null 2>&1; then
-  apt_install python3
-  hash -r
-fi
-if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
-  # Debian's python3 has venv without ensurepip until python3-venv is installed.
-  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
-    apt_install python3-venv
-  fi
-  log "creating $VENV"
-  rm -rf "$VENV" "$TOOLS/requirements.sha256"
-  mkdir -p "$TOOLS"
-  python3 -m venv "$VENV.tmp" || { rm -rf "$VENV.tmp"; die "python3 -m venv failed"; }
-  mv "$VENV.tmp" "$VENV"
-fi
-PY="$VENV/bin/python"
+# shellcheck source=lib/venv.sh
+. "$ROOT/scripts/lib/venv.sh"
 ST="$VENV/bin/schemathesis"
-
-# The pinned requirements, installed again only when requirements.txt changes.
-want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-if [ "$(cat "$TOOLS/requirements.sha256" 2>/dev/null)" != "$want" ] || [ ! -x "$ST" ]; then
-  log "pip install -r scripts/check-http-api/requirements.txt"
-  "$PY" -m pip install --disable-pip-version-check --no-input -q -r "$REQUIREMENTS" >&2 \
-    || die "pip install failed"
-  echo "$want" >"$TOOLS/requirements.sha256"
-fi
+python_venv "$TOOLS" "$REQUIREMENTS" "$ST"
 
 # ---------------------------------------------------------------- herald, nats-server, etcd
 TARGET="${CARGO_TARGET_DIR:-target}"
@@ -111,37 +89,8 @@ if ! command -v nats-server >/dev/null 2>&1 || ! command -v etcd >/dev/null 2>&1
 fi
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/herald-http-api.XXXXXX")"
-PIDS=()      # every process started here, stopped newest first
-ADOPTED=()   # the nats-server and etcd `herald dev` started, in case it dies first
-alive() { kill -0 "$1" 2>/dev/null; }
-stop_pid() { # stop_pid <pid> <seconds>: SIGTERM, then SIGKILL after <seconds>
-  local pid="$1" tries=$(( $2 * 5 ))
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  while alive "$pid" && [ "$tries" -gt 0 ]; do sleep 0.2; tries=$((tries - 1)); done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? i
-  trap - EXIT INT TERM
-  for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 15; done
-  for pid in "${ADOPTED[@]}"; do stop_pid "$pid" 5; done
-  if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Runs a command in the background and waits for it: a signal then interrupts `wait` and
-# the cleanup runs at once, instead of after the command.
-waitfor() {
-  "$@" &
-  local pid=$!
-  PIDS+=("$pid")
-  wait "$pid"
-}
+# shellcheck source=lib/processes.sh
+. "$ROOT/scripts/lib/processes.sh"
 show_log() { echo "--- herald dev (last lines of $WORK/dev.log)"; tail -n 30 "$WORK/dev.log"; }
 
 L=127.0.0.1

@@ -159,39 +159,10 @@ fi
 built="$(date -u -r "$HERALD" '+%Y-%m-%d %H:%M UTC')"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/herald-obs.XXXXXX")"
-PIDS=()      # every process started here, stopped in reverse order
-ADOPTED=()   # the nats-server and etcd `herald dev` started, in case it dies first
-alive() { kill -0 "$1" 2>/dev/null; }
-stop_pid() { # stop_pid <pid> <seconds>: SIGTERM, then SIGKILL after <seconds>
-  local pid="$1" tries=$(( $2 * 5 ))
-  alive "$pid" || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  while alive "$pid" && [ "$tries" -gt 0 ]; do sleep 0.2; tries=$((tries - 1)); done
-  kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
-}
-cleanup() {
-  local rc=$? i
-  trap - EXIT INT TERM
-  # Newest first: the load, the roles, then `herald dev` (it stops its nats-server and
-  # etcd itself), the carrier, Prometheus.
-  for ((i=${#PIDS[@]}-1; i>=0; i--)); do stop_pid "${PIDS[$i]}" 15; done
-  for pid in "${ADOPTED[@]}"; do stop_pid "$pid" 5; done
-  if [ "${KEEP:-0}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Runs a command in the background and waits for it: a signal then interrupts `wait` and
-# the cleanup runs at once, instead of after the command.
-waitfor() {
-  "$@" &
-  local pid=$!
-  PIDS+=("$pid")
-  wait "$pid"
-}
+# Newest first: the load, the roles, then `herald dev` (it stops its nats-server and
+# etcd itself), the carrier, Prometheus.
+# shellcheck source=lib/processes.sh
+. "$ROOT/scripts/lib/processes.sh"
 start() { # start <name> <command...>: runs it in the background, logs in $WORK/<name>.log
   local name="$1"; shift
   "$@" >"$WORK/$name.log" 2>&1 &
