@@ -4,11 +4,13 @@
 //! `-o yaml` output parses as YAML.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::process::Output;
-use std::time::Duration;
 
 use herald_config::ControlConfig;
-use herald_control::{Control, ControlDeps};
+
+use crate::common::Served;
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 
 const HERALDCTL: &str = env!("CARGO_BIN_EXE_heraldctl");
@@ -67,19 +69,8 @@ async fn heraldctl_gets_applies_and_reports_errors() {
         tokens_file: Some(tokens),
         ..ControlConfig::default()
     };
-    let deps = ControlDeps {
-        rules_client: client.clone(),
-        rules,
-        status: None,
-        node_timeout: Duration::from_secs(2),
-    };
-    let control = Control::new(&config, deps).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(control.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(&config, common::deps(&client, rules, None)).await;
+    let server = format!("http://{}", served.addr);
 
     // get accounts -o json after seeding one.
     let seeded = serde_json::json!({
@@ -182,8 +173,7 @@ async fn heraldctl_gets_applies_and_reports_errors() {
         "{error}"
     );
 
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    served.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,19 +214,8 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
         tokens_file: Some(tokens),
         ..ControlConfig::default()
     };
-    let deps = ControlDeps {
-        rules_client: client.clone(),
-        rules,
-        status: Some(status.clone()),
-        node_timeout: Duration::from_secs(2),
-    };
-    let control = Control::new(&config, deps).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let server = format!("http://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(control.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(&config, common::deps(&client, rules, Some(status.clone()))).await;
+    let server = format!("http://{}", served.addr);
 
     // A message's status, accepted then final (delivered), as edge and connector record it.
     let id = "HERALDCTLMSG0001";
@@ -329,6 +308,5 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
     assert_eq!(yaml["routes"][0]["id"].as_str(), Some("uk"));
     assert_eq!(yaml["routes"][0]["action"]["carrier"].as_str(), Some("sim"));
 
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    served.stop().await;
 }

@@ -4,12 +4,15 @@
 //! plain-text client and a server certificate the client does not trust all fail.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::time::Duration;
 
 use herald_config::{ControlConfig, ControlTlsConfig};
-use herald_control::{Control, ControlDeps};
+use herald_control::Control;
+
+use crate::common::Served;
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
@@ -152,20 +155,9 @@ async fn a_client_certificate_or_a_token_authenticates_and_nothing_else_does() {
         }),
         ..ControlConfig::default()
     };
-    let deps = ControlDeps {
-        rules_client: client.clone(),
-        rules,
-        status: None,
-        node_timeout: Duration::from_secs(2),
-    };
-    let control = Control::new(&config, deps).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
+    let served = Served::start(&config, common::deps(&client, rules, None)).await;
+    let addr = served.addr;
     let https = format!("https://{addr}");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(control.serve(listener, async {
-        let _ = stopped.await;
-    }));
 
     let ca = server_ca_file.to_str().unwrap();
     let (ops_cert, ops_key) = (ops_cert.to_str().unwrap(), ops_key.to_str().unwrap());
@@ -267,8 +259,7 @@ async fn a_client_certificate_or_a_token_authenticates_and_nothing_else_does() {
     let error = refused(&get_accounts(&format!("http://{addr}"), &["--ca", ca]).await);
     assert!(error.contains("https://"), "{error}");
 
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    served.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,12 +296,7 @@ async fn client_certificates_alone_admit_only_their_holders() {
         }),
         ..ControlConfig::default()
     };
-    let deps = ControlDeps {
-        rules_client: client,
-        rules,
-        status: None,
-        node_timeout: Duration::from_secs(2),
-    };
+    let deps = common::deps(&client, rules, None);
 
     // A certificate, key or CA file that does not hold what it should stops the role at
     // start, named.
@@ -351,13 +337,8 @@ async fn client_certificates_alone_admit_only_their_holders() {
         }
     }
 
-    let control = Control::new(&config, deps).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let https = format!("https://{}", listener.local_addr().unwrap());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(control.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let served = Served::start(&config, deps).await;
+    let https = format!("https://{}", served.addr);
     let ca = ca_file.to_str().unwrap();
 
     let out = get_accounts(
@@ -380,8 +361,7 @@ async fn client_certificates_alone_admit_only_their_holders() {
         "{error}"
     );
 
-    let _ = stop.send(());
-    serving.await.unwrap().unwrap();
+    served.stop().await;
 }
 
 /// Where [`issue`] wrote the `control` certificate: a PEM file that is no key.

@@ -1,0 +1,63 @@
+//! What the control plane's tests share: a control node served on a free loopback port.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use herald_bus::StatusStore;
+use herald_config::ControlConfig;
+use herald_control::{Control, ControlDeps, ControlError};
+use herald_rules::{RulesClient, RulesStore};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The dependencies of a control node on `client`, `rules` and, for message lookup,
+/// `status`.
+pub(crate) fn deps(
+    client: &RulesClient,
+    rules: RulesStore,
+    status: Option<StatusStore>,
+) -> ControlDeps {
+    ControlDeps {
+        rules_client: client.clone(),
+        rules,
+        status,
+        node_timeout: Duration::from_secs(2),
+    }
+}
+
+/// A control node serving `config` with `deps` on a free loopback port.
+pub(crate) struct Served {
+    /// Where it listens.
+    pub(crate) addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    serving: JoinHandle<Result<(), ControlError>>,
+}
+
+impl Served {
+    /// Starts it; panics if `config` is refused.
+    pub(crate) async fn start(config: &ControlConfig, deps: ControlDeps) -> Served {
+        let control = Control::new(config, deps).expect("a valid control config");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let addr = listener.local_addr().expect("a bound listener");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(control.serve(listener, async {
+            let _ = stopped.await;
+        }));
+        Served {
+            addr,
+            stop,
+            serving,
+        }
+    }
+
+    /// Stops it; it must have served without error.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(());
+        self.serving
+            .await
+            .expect("the serving task")
+            .expect("served without error");
+    }
+}
