@@ -464,14 +464,23 @@ async fn node_service_tells_who_the_node_is_lists_sessions_and_drains_it() {
     let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transceiver, request)
         .await
         .unwrap();
-    let sessions = node
-        .list_sessions(ListSessionsRequest {
-            account_id: "acme".into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .sessions;
+    // The edge lists a session once it has recorded it, which may come just after the
+    // bind_resp the client has already read.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let sessions = loop {
+        let sessions = node
+            .list_sessions(ListSessionsRequest {
+                account_id: "acme".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .sessions;
+        if !sessions.is_empty() || tokio::time::Instant::now() > deadline {
+            break sessions;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].bind_mode, "transceiver");
 
