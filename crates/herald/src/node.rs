@@ -73,9 +73,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     tokio::spawn(admin.serve(stopped(finished.clone())));
     tracing::info!(%admin_addr, role, node = %node_id, "admin port serving /metrics /healthz /readyz");
 
-    let bus = Bus::connect(bus_config(&config, role, &node_id))
-        .await
-        .context("NATS")?;
+    let bus = connect_bus(bus_config(&config, role, &node_id), stop.clone()).await?;
     bus_ready.set(true);
     let store_config = store_config(&config);
     let rules = RulesStore::connect(store_config.clone())
@@ -405,6 +403,27 @@ pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Connects to the bus, trying again while NATS is unreachable or JetStream cannot declare
+/// the topology yet (a cluster still electing its leaders): a node started before or
+/// with NATS waits for it, reporting not ready, rather than exiting. Gives up only when
+/// told to stop.
+async fn connect_bus(config: BusConfig, mut stop: watch::Receiver<bool>) -> anyhow::Result<Bus> {
+    let mut delay = Duration::from_millis(500);
+    loop {
+        match Bus::connect(config.clone()).await {
+            Ok(bus) => return Ok(bus),
+            Err(err) => {
+                tracing::warn!(error = %format!("{:#}", anyhow::Error::new(err)), retry_in = ?delay, "NATS not ready");
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|stopped| *stopped) => anyhow::bail!("stopped before NATS was ready"),
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

@@ -123,11 +123,17 @@ async fn spawn_role_with(
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
+    // Twice the usual patience: a node waits for a JetStream cluster that is still
+    // electing leaders on a machine busy with other tests.
+    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    let mut child = child;
     loop {
         let nodes = client.list_nodes(Some(role)).await.unwrap();
         if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
             return (child, node);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{role} exited before it registered: {status} (HERALD_TEST_LOGS=1 shows why)");
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -1107,4 +1113,28 @@ async fn an_etcd_member_killed_mid_stream_loses_no_accepted_message_or_receipt()
             .load(std::sync::atomic::Ordering::Relaxed),
         0
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_started_before_nats_waits_for_it_and_then_registers() {
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    // A port nothing listens on yet; NATS comes up there a little later.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let etcd_url = etcd.client_url();
+    let nats_later = async {
+        // Long enough for the node's first attempts to fail.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        herald_harness::nats().port(port).run().await.unwrap()
+    };
+    let ((_router, node), _nats) = tokio::join!(
+        spawn_role_with("router", "router-early", &url, &etcd_url, &client, &[]),
+        nats_later
+    );
+    assert_eq!(node.role, "router");
 }
