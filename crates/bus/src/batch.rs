@@ -23,7 +23,6 @@
 //!   hostage, and the members already done are not redelivered for its sake.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
@@ -36,6 +35,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::error::BusError;
 use crate::publish::{Acked, Outgoing, PendingAck, Publisher};
+use crate::subject::lower_hex;
 
 /// Header on a batch: how many members it holds.
 pub const BATCH_HEADER: &str = "Herald-Batch";
@@ -80,13 +80,8 @@ pub fn batch_id<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
         hash.update([0u8]);
     }
     let digest = hash.finalize();
-    let mut id = String::with_capacity(6 + 32);
-    id.push_str("batch:");
     // 128 bits are plenty to tell batches apart within a dedup window.
-    for byte in &digest[..16] {
-        let _ = write!(id, "{byte:02x}");
-    }
-    id
+    format!("batch:{}", lower_hex(&digest[..16]))
 }
 
 /// `members`, all to one subject, as the one message to publish: the member itself when

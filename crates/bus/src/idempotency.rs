@@ -18,8 +18,9 @@ use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::BusError;
+use crate::kv::kv_error;
 use crate::publish::encode;
-use crate::subject::kv_key;
+use crate::subject::{kv_key, lower_hex};
 use crate::topology::IDEMPOTENCY_BUCKET;
 
 /// What claiming a key found.
@@ -46,13 +47,13 @@ impl IdempotencyKeys {
         let store = jetstream
             .get_key_value(IDEMPOTENCY_BUCKET)
             .await
-            .map_err(|source| kv_error("open", source))?;
+            .map_err(|source| kv_error(IDEMPOTENCY_BUCKET, "open", source))?;
         Ok(IdempotencyKeys { store })
     }
 
     /// The fingerprint of a request body, as [`IdempotentRequest::fingerprint`] holds it.
     pub fn fingerprint(body: &[u8]) -> String {
-        hex(&Sha256::digest(body))
+        lower_hex(&Sha256::digest(body))
     }
 
     /// Claims `account`'s `key` for `request` (not done), or returns what holds it.
@@ -81,14 +82,14 @@ impl IdempotencyKeys {
                             revision: entry.revision,
                         });
                     }
-                    return Err(kv_error("claim", e));
+                    return Err(kv_error(IDEMPOTENCY_BUCKET, "claim", e));
                 }
             }
             let held = self
                 .store
                 .get(&name)
                 .await
-                .map_err(|source| kv_error("get", source))?;
+                .map_err(|source| kv_error(IDEMPOTENCY_BUCKET, "get", source))?;
             if let Some(bytes) = held {
                 let held = IdempotentRequest::decode(bytes.as_ref()).map_err(|source| {
                     BusError::Decode {
@@ -100,6 +101,7 @@ impl IdempotencyKeys {
             }
         }
         Err(kv_error(
+            IDEMPOTENCY_BUCKET,
             "claim",
             "the key was claimed and released three times in a row",
         ))
@@ -116,7 +118,7 @@ impl IdempotencyKeys {
         self.store
             .update(bucket_key(account, key), encode(request), revision)
             .await
-            .map_err(|source| kv_error("complete", source))?;
+            .map_err(|source| kv_error(IDEMPOTENCY_BUCKET, "complete", source))?;
         Ok(())
     }
 
@@ -125,7 +127,7 @@ impl IdempotencyKeys {
         self.store
             .delete_expect_revision(bucket_key(account, key), Some(revision))
             .await
-            .map_err(|source| kv_error("release", source))?;
+            .map_err(|source| kv_error(IDEMPOTENCY_BUCKET, "release", source))?;
         Ok(())
     }
 }
@@ -141,28 +143,7 @@ fn bucket_key(account: &str, key: &str) -> String {
     // Half a SHA-256 keeps the bucket key short and any client string valid; a collision
     // within one account needs 2^64 keys.
     let digest = Sha256::digest(key.as_bytes());
-    format!("{}.{}", kv_key(account), hex(&digest[..16]))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xF)]));
-    }
-    out
-}
-
-fn kv_error(
-    action: &'static str,
-    source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
-) -> BusError {
-    BusError::Kv {
-        bucket: IDEMPOTENCY_BUCKET,
-        action,
-        source: source.into(),
-    }
+    format!("{}.{}", kv_key(account), lower_hex(&digest[..16]))
 }
 
 #[cfg(test)]

@@ -409,15 +409,15 @@ fn key(carrier: &str, carrier_message_id: &str) -> String {
     format!("{carrier}.{}", kv_key(carrier_message_id))
 }
 
-fn kv_error(
+pub(crate) fn kv_error(
     bucket: &'static str,
     action: &'static str,
-    source: impl std::error::Error + Send + Sync + 'static,
+    source: impl Into<NatsError>,
 ) -> BusError {
     BusError::Kv {
         bucket,
         action,
-        source: Box::new(source),
+        source: source.into(),
     }
 }
 

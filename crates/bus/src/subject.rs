@@ -73,6 +73,17 @@ pub fn kv_key(raw: &str) -> String {
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
+/// `bytes` in lower-case hex (digests in ids and keys).
+pub(crate) fn lower_hex(bytes: &[u8]) -> String {
+    const LOWER: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(LOWER[usize::from(b >> 4)]));
+        out.push(char::from(LOWER[usize::from(b & 0xF)]));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,13 +13,10 @@ use herald_config::ControlConfig;
 use crate::common::Served;
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 
-const HERALDCTL: &str = env!("CARGO_BIN_EXE_heraldctl");
 const TOKEN: &str = "heraldctl-test-token";
 
 async fn heraldctl(server: &str, token: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(HERALDCTL)
-        .env_remove("HERALDCTL_SERVER")
-        .env_remove("HERALDCTL_TOKEN")
+    common::heraldctl()
         .arg("--server")
         .arg(server)
         .arg("--token")

@@ -19,7 +19,6 @@ use rcgen::{
     KeyPair, KeyUsagePurpose,
 };
 
-const HERALDCTL: &str = env!("CARGO_BIN_EXE_heraldctl");
 const TOKEN: &str = "mtls-test-token";
 
 /// A certificate authority for the test.
@@ -62,13 +61,7 @@ fn write_ca(ca: &CertifiedIssuer<'static, KeyPair>, dir: &Path, file: &str) -> P
 
 /// Runs `heraldctl get accounts -o json` against `server` with `args` in front.
 async fn get_accounts(server: &str, args: &[&str]) -> Output {
-    tokio::process::Command::new(HERALDCTL)
-        .env_remove("HERALDCTL_SERVER")
-        .env_remove("HERALDCTL_TOKEN")
-        .env_remove("HERALDCTL_CA")
-        .env_remove("HERALDCTL_CERT")
-        .env_remove("HERALDCTL_KEY")
-        .env_remove("HERALDCTL_TLS_SERVER_NAME")
+    common::heraldctl()
         .arg("--server")
         .arg(server)
         .args(args)

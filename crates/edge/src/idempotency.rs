@@ -21,7 +21,7 @@
 //!   accepted cannot be known without risking a duplicate, so the client looks them up
 //!   (`GET /v1/messages/{id}`) rather than Herald guessing.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +32,7 @@ use herald_smpp::CommandStatus;
 use herald_telemetry::names;
 
 use crate::http::ApiError;
+use crate::submit::unix_ms;
 
 /// The request header.
 pub(crate) const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");
@@ -265,11 +266,6 @@ fn record(account: &str, outcome: &'static str) {
         names::labels::STATUS => outcome
     )
     .increment(1);
-}
-
-fn unix_ms(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 #[cfg(test)]

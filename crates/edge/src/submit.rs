@@ -344,7 +344,8 @@ pub fn address(address: &Address) -> bus::Address {
     }
 }
 
-fn unix_ms(time: SystemTime) -> i64 {
+/// `time` as Unix milliseconds (0 before the epoch).
+pub(crate) fn unix_ms(time: SystemTime) -> i64 {
     time.duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

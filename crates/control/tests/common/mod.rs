@@ -10,6 +10,23 @@ use herald_rules::{RulesClient, RulesStore};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// A `heraldctl` command with none of its settings taken from this process's
+/// environment (`HERALDCTL_*`): only what the test passes counts.
+pub(crate) fn heraldctl() -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_heraldctl"));
+    for var in [
+        "HERALDCTL_SERVER",
+        "HERALDCTL_TOKEN",
+        "HERALDCTL_CA",
+        "HERALDCTL_CERT",
+        "HERALDCTL_KEY",
+        "HERALDCTL_TLS_SERVER_NAME",
+    ] {
+        command.env_remove(var);
+    }
+    command
+}
+
 /// The dependencies of a control node on `client`, `rules` and, for message lookup,
 /// `status`.
 pub(crate) fn deps(
