@@ -259,6 +259,41 @@ impl CarrierIdMap {
         Ok(())
     }
 
+    /// Records that `mapping`'s message is being sent to `carrier` again after an attempt
+    /// whose outcome nobody recorded, under its destination `handset`: a receipt for that
+    /// earlier attempt carries a carrier id Herald never learned, and is recognised as
+    /// the message's by its handset ([`CarrierIdMap::resent_to`]). The latest resend to a
+    /// handset wins; done when this returns `Ok`.
+    pub async fn record_resend(
+        &self,
+        carrier: &str,
+        handset: &str,
+        mapping: &CarrierIdMapping,
+    ) -> Result<(), BusError> {
+        self.store
+            .put(resend_key(carrier, handset), encode(mapping))
+            .await
+            .map_err(|source| kv_error(CARRIER_ID_BUCKET, "put", source))?;
+        Ok(())
+    }
+
+    /// The latest message resent to `carrier` for `handset`
+    /// ([`CarrierIdMap::record_resend`]), if any.
+    pub async fn resent_to(
+        &self,
+        carrier: &str,
+        handset: &str,
+    ) -> Result<Option<CarrierIdMapping>, BusError> {
+        let value = self
+            .store
+            .get(resend_key(carrier, handset))
+            .await
+            .map_err(|source| kv_error(CARRIER_ID_BUCKET, "get", source))?;
+        value
+            .map(|bytes| decode(CARRIER_ID_BUCKET, &bytes))
+            .transpose()
+    }
+
     /// The Herald message `carrier` calls `carrier_message_id`, if recorded and not
     /// expired.
     pub async fn get(
@@ -407,6 +442,12 @@ fn shard_index(key: &str) -> usize {
 
 fn key(carrier: &str, carrier_message_id: &str) -> String {
     format!("{carrier}.{}", kv_key(carrier_message_id))
+}
+
+/// Three tokens where [`key`] makes two ([`kv_key`] never yields a dot), so a handset
+/// never meets a carrier id.
+fn resend_key(carrier: &str, handset: &str) -> String {
+    format!("{carrier}.resent.{}", kv_key(handset))
 }
 
 pub(crate) fn kv_error(
@@ -695,6 +736,13 @@ mod recent_mappings_tests {
             message_id: id.to_owned(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_handset_key_never_meets_a_carrier_id_key() {
+        assert_ne!(resend_key("sim", "x"), key("sim", "resent.x"));
+        assert_ne!(resend_key("sim", "x"), key("sim", "resent=2Ex"));
+        assert_eq!(resend_key("sim", "+4477"), "sim.resent.=2B4477");
     }
 
     #[test]

@@ -35,6 +35,13 @@ pub const ACCOUNT_HEADER: &str = "Herald-Account";
 /// window cannot drop), so the connector checks its status before sending it.
 pub const REDELIVERED_HEADER: &str = "Herald-Redelivered";
 
+/// The dedup id of the final receipt event of message `message_id`, whoever makes it (a
+/// carrier's receipt, a connector's or a router's failure): one per message, so a repeat
+/// published unbatched within the duplicate window is dropped by the bus.
+pub fn final_receipt_id(message_id: &str) -> String {
+    format!("{message_id}:final")
+}
+
 /// A message ready to publish: subject, dedup id, body and headers.
 #[derive(Clone, Debug)]
 pub struct Outgoing {

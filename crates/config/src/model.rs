@@ -393,9 +393,14 @@ pub struct ConnectorConfig {
     #[serde(with = "humantime_serde")]
     pub reconnect_backoff_max: Duration,
     /// How long a receipt whose carrier message id is not mapped yet (the receipt overtook
-    /// the `submit_sm_resp` bookkeeping) is retried before it is reported unmatched.
+    /// the `submit_sm_resp` bookkeeping) is looked up again before the carrier is answered
+    /// and the receipt held in the dead letters for `receipt_hold`.
     #[serde(with = "humantime_serde")]
     pub receipt_match_retry: Duration,
+    /// How long a held receipt is matched again (its message's mapping may still come,
+    /// from a connector that crashed before writing it) before it is reported unmatched.
+    #[serde(with = "humantime_serde")]
+    pub receipt_hold: Duration,
     /// TTL of the etcd lease this connector holds its carrier bind slots under (whole
     /// seconds): a connector that dies loses its slots to the others within it.
     #[serde(with = "humantime_serde")]
@@ -421,7 +426,8 @@ impl Default for ConnectorConfig {
             max_deliveries: 10,
             reconnect_backoff_min: secs(1),
             reconnect_backoff_max: secs(60),
-            receipt_match_retry: secs(30),
+            receipt_match_retry: secs(5),
+            receipt_hold: secs(600),
             slot_lease_ttl: secs(10),
             rebalance_interval: secs(2),
             health_interval: secs(5),

@@ -225,6 +225,7 @@ impl Config {
             );
         }
         positive(e, "connector.receipt_match_retry", c.receipt_match_retry);
+        positive(e, "connector.receipt_hold", c.receipt_hold);
         if c.slot_lease_ttl < Duration::from_secs(1) || c.slot_lease_ttl.subsec_nanos() != 0 {
             e.add(
                 "connector.slot_lease_ttl",

@@ -154,6 +154,10 @@ impl Connector {
             self.shared.node_id.clone(),
             config.health_interval,
         )));
+        let _held = AbortOnDrop(tokio::spawn(crate::held::run(
+            self.shared.clone(),
+            self.drain.subscribe(),
+        )));
         let mut supervisor = Supervisor {
             shared: self.shared.clone(),
             slots: self.slots.clone(),

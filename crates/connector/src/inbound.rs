@@ -6,7 +6,8 @@
 //! | --- | --- | --- |
 //! | receipt, id mapped | `Receipt` event for the account (if its ESME asked for this kind), status updated | `ESME_ROK` |
 //! | receipt, id not mapped yet | the lookup is retried for up to `receipt_match_retry` (the receipt overtook the `submit_sm_resp` bookkeeping) | as above once found |
-//! | receipt, never mapped | raw PDU to `herald.dlq.receipts.<carrier>`, `unmatched` counted | `ESME_ROK` |
+//! | receipt, still not mapped | raw PDU to `herald.dlq.receipts.<carrier>`, `held` counted; [`crate::held`] matches it later | `ESME_ROK` |
+//! | receipt of a message sent twice, the other's final receipt already out | nothing published, `repeated` counted | `ESME_ROK` |
 //! | receipt without an id | raw PDU to the same subject, `invalid` counted | `ESME_ROK` |
 //! | MO | `MoMessage` to `herald.mo.<carrier>` for MO routing | `ESME_ROK` |
 //! | the bus refuses or times out | nothing is acknowledged | `ESME_RX_T_APPN`: the carrier tries again later |
@@ -74,7 +75,7 @@ fn canonical_decimal(id: &str) -> Option<String> {
 }
 
 /// The fields of a `deliver_sm` or `data_sm` the connector reads.
-struct Delivered<'a> {
+pub(crate) struct Delivered<'a> {
     source: &'a Address,
     dest: &'a Address,
     esm_class: EsmClass,
@@ -84,37 +85,46 @@ struct Delivered<'a> {
     data_sm: bool,
 }
 
+impl<'a> Delivered<'a> {
+    /// The fields of `pdu`, if it is a `deliver_sm` or `data_sm`.
+    pub(crate) fn of(pdu: &'a herald_smpp::Pdu) -> Option<Delivered<'a>> {
+        match &pdu.body {
+            PduBody::DeliverSm(sm) => Some(Delivered {
+                source: &sm.source,
+                dest: &sm.dest,
+                esm_class: sm.esm_class,
+                data_coding: sm.data_coding.0,
+                user_data: sm.user_data().clone(),
+                tlvs: &sm.tlvs,
+                data_sm: false,
+            }),
+            PduBody::DataSm(dm) => Some(Delivered {
+                source: &dm.source,
+                dest: &dm.dest,
+                esm_class: dm.esm_class,
+                data_coding: dm.data_coding.0,
+                user_data: dm.tlvs.message_payload().cloned().unwrap_or_default(),
+                tlvs: &dm.tlvs,
+                data_sm: true,
+            }),
+            _ => None,
+        }
+    }
+
+    fn is_receipt(&self) -> bool {
+        self.esm_class.is_receipt() || self.tlvs.get(Tag::RECEIPTED_MESSAGE_ID).is_some()
+    }
+}
+
 /// Answers one request of a carrier's bind.
 pub(crate) async fn handle(shared: &Shared, carrier: &Carrier, inbound: Inbound) {
     let Inbound { pdu, responder } = inbound;
-    let delivered = match &pdu.body {
-        PduBody::DeliverSm(sm) => Delivered {
-            source: &sm.source,
-            dest: &sm.dest,
-            esm_class: sm.esm_class,
-            data_coding: sm.data_coding.0,
-            user_data: sm.user_data().clone(),
-            tlvs: &sm.tlvs,
-            data_sm: false,
-        },
-        PduBody::DataSm(dm) => Delivered {
-            source: &dm.source,
-            dest: &dm.dest,
-            esm_class: dm.esm_class,
-            data_coding: dm.data_coding.0,
-            user_data: dm.tlvs.message_payload().cloned().unwrap_or_default(),
-            tlvs: &dm.tlvs,
-            data_sm: true,
-        },
-        // alert_notification and the like: nothing to answer or do.
-        _ => {
-            responder.respond_status(CommandStatus::ESME_RINVCMDID);
-            return;
-        }
+    // alert_notification and the like: nothing to answer or do.
+    let Some(delivered) = Delivered::of(&pdu) else {
+        responder.respond_status(CommandStatus::ESME_RINVCMDID);
+        return;
     };
-    let status = if delivered.esm_class.is_receipt()
-        || delivered.tlvs.get(Tag::RECEIPTED_MESSAGE_ID).is_some()
-    {
+    let status = if delivered.is_receipt() {
         on_receipt(shared, carrier, &delivered, &pdu).await
     } else {
         on_mo(shared, carrier, &delivered).await
@@ -127,7 +137,8 @@ pub(crate) async fn handle(shared: &Shared, carrier: &Carrier, inbound: Inbound)
     responder.respond(body, status);
 }
 
-fn count_receipt(carrier: &str, outcome: &'static str) {
+/// Counts a receipt by what became of it (`herald_connector_receipts_total`).
+pub(crate) fn count_receipt(carrier: &str, outcome: &'static str) {
     handles::counter(
         names::CONNECTOR_RECEIPTS_TOTAL,
         &[
@@ -138,60 +149,130 @@ fn count_receipt(carrier: &str, outcome: &'static str) {
     .increment(1);
 }
 
+/// What a carrier's receipt says, whatever its dialect: the id and state from the TLVs
+/// when present (SMPP makes them authoritative), else from the text.
+#[derive(Clone, Debug)]
+pub(crate) struct ReceiptReport {
+    /// The carrier's id of the message, as the receipt gives it.
+    pub(crate) carrier_message_id: String,
+    pub(crate) state: MessageState,
+    error: String,
+    network_error_code: u32,
+    done_unix_ms: i64,
+    /// The handset it is about (the receipt's source address).
+    pub(crate) handset: String,
+}
+
+impl ReceiptReport {
+    /// Reads a receipt; `None` when it names no message.
+    pub(crate) fn read(delivered: &Delivered<'_>) -> Option<ReceiptReport> {
+        // A malformed receipt TLV must not hide the text form.
+        let tlvs = ReceiptTlvs::from_tlvs(delivered.tlvs).unwrap_or_default();
+        let text = DeliveryReceipt::parse(&delivered.user_data).ok();
+        let carrier_message_id = tlvs
+            .receipted_message_id
+            .clone()
+            .or_else(|| text.as_ref().map(|t| t.id.clone()))?;
+        let state = tlvs
+            .message_state
+            .or_else(|| text.as_ref().and_then(|t| t.state))
+            .unwrap_or(MessageState::Unknown);
+        let network_error_code = tlvs
+            .network_error_code
+            .map(|code| u32::from(code.code))
+            .or_else(|| {
+                text.as_ref()
+                    .and_then(|t| t.error.as_deref())
+                    .and_then(|e| e.parse::<u32>().ok())
+            })
+            .unwrap_or(0);
+        Some(ReceiptReport {
+            carrier_message_id,
+            state,
+            error: text
+                .as_ref()
+                .and_then(|t| t.error.clone())
+                .unwrap_or_default(),
+            network_error_code,
+            done_unix_ms: text
+                .as_ref()
+                .and_then(|t| t.done_date)
+                .map_or_else(|| unix_ms(SystemTime::now()), unix_ms),
+            handset: bus_address(delivered.source).addr,
+        })
+    }
+}
+
+/// A handset number in the one form resends are recorded and receipts looked up under.
+pub(crate) fn handset(addr: &str) -> &str {
+    addr.trim_start_matches('+')
+}
+
 async fn on_receipt(
     shared: &Shared,
     carrier: &Carrier,
     delivered: &Delivered<'_>,
     pdu: &herald_smpp::Pdu,
 ) -> CommandStatus {
-    // A malformed receipt TLV must not hide the text form.
-    let tlvs = ReceiptTlvs::from_tlvs(delivered.tlvs).unwrap_or_default();
-    let text = DeliveryReceipt::parse(&delivered.user_data).ok();
-    let Some(carrier_id) = tlvs
-        .receipted_message_id
-        .clone()
-        .or_else(|| text.as_ref().map(|t| t.id.clone()))
-    else {
+    let Some(report) = ReceiptReport::read(delivered) else {
         count_receipt(&carrier.id, "invalid");
         return dead_letter(shared, carrier, pdu, "", "receipt without a message id").await;
     };
-    let state = tlvs
-        .message_state
-        .or_else(|| text.as_ref().and_then(|t| t.state))
-        .unwrap_or(MessageState::Unknown);
-    let key = receipt_key(carrier.receipt_id_format, &carrier_id);
+    let key = receipt_key(carrier.receipt_id_format, &report.carrier_message_id);
     let Some(mapping) = lookup(shared, &carrier.id, &key).await else {
-        count_receipt(&carrier.id, "unmatched");
-        let reason = format!("no Herald message for carrier id {carrier_id:?}");
-        return dead_letter(shared, carrier, pdu, &carrier_id, &reason).await;
+        // Held in the dead letters, where `crate::held` matches it once its mapping comes.
+        count_receipt(&carrier.id, "held");
+        return dead_letter(
+            shared,
+            carrier,
+            pdu,
+            &report.carrier_message_id,
+            crate::held::HELD_REASON,
+        )
+        .await;
     };
-    let network_error_code = tlvs
-        .network_error_code
-        .map(|code| u32::from(code.code))
-        .or_else(|| {
-            text.as_ref()
-                .and_then(|t| t.error.as_deref())
-                .and_then(|e| e.parse::<u32>().ok())
-        })
-        .unwrap_or(0);
+    match settle_receipt(shared, &carrier.id, &report, &mapping).await {
+        Ok(outcome) => {
+            count_receipt(&carrier.id, outcome);
+            CommandStatus::ESME_ROK
+        }
+        Err(error) => {
+            tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
+            CommandStatus::ESME_RX_T_APPN
+        }
+    }
+}
+
+/// Turns a receipt matched to its message into the account's event (if its ESME asked
+/// for this kind) and the message's status; returns `matched`, or `repeated` for one the
+/// account has had already. An error means nothing was published: the receipt must be
+/// offered again.
+///
+/// A message that was sent again after a crash (`mapping.resent`) may have two carrier
+/// ids and so two receipts: a final one is published only while the message has no
+/// final status (the bus's dedup cannot drop a repeat that lands in another batch).
+pub(crate) async fn settle_receipt(
+    shared: &Shared,
+    carrier: &str,
+    report: &ReceiptReport,
+    mapping: &CarrierIdMapping,
+) -> Result<&'static str, herald_bus::BusError> {
+    let state = report.state;
+    if mapping.resent && state.is_final() && has_final_status(shared, &mapping.message_id).await {
+        return Ok("repeated");
+    }
     let receipt = Receipt {
         message_id: mapping.message_id.clone(),
         account_id: mapping.account_id.clone(),
         state: bus_state(state).into(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: carrier_id.clone(),
-        error: text
-            .as_ref()
-            .and_then(|t| t.error.clone())
-            .unwrap_or_default(),
-        network_error_code,
+        carrier_id: carrier.to_owned(),
+        carrier_message_id: report.carrier_message_id.clone(),
+        error: report.error.clone(),
+        network_error_code: report.network_error_code,
         source: mapping.source.clone(),
         destination: mapping.destination.clone(),
         submit_unix_ms: mapping.submit_unix_ms,
-        done_unix_ms: text
-            .as_ref()
-            .and_then(|t| t.done_date)
-            .map_or_else(|| unix_ms(SystemTime::now()), unix_ms),
+        done_unix_ms: report.done_unix_ms,
         synthetic: false,
     };
     let wanted = forwarded(
@@ -202,25 +283,40 @@ async fn on_receipt(
         let event = Event {
             kind: Some(event::Kind::Receipt(receipt.clone())),
         };
-        let dedup = format!("dlr:{}:{}", mapping.message_id, state.stat());
+        let dedup = if state.is_final() {
+            herald_bus::publish::final_receipt_id(&mapping.message_id)
+        } else {
+            format!("dlr:{}:{}", mapping.message_id, state.stat())
+        };
         if shared.published_receipts.contains(&dedup) {
             // The carrier resent what this connector already published and answered late.
-            count_receipt(&carrier.id, "repeated");
-            return CommandStatus::ESME_ROK;
+            return Ok("repeated");
         }
-        let span = receipt_span(&mapping, &carrier.id);
+        let span = receipt_span(mapping, carrier);
         let outgoing =
             span.in_scope(|| Outgoing::event(&mapping.account_id, dedup.clone(), &event));
-        let published = shared.events.publish_acked(outgoing).instrument(span).await;
-        if let Err(error) = published {
-            tracing::warn!(carrier = %carrier.id, %error, "receipt not published; the carrier will resend it");
-            return CommandStatus::ESME_RX_T_APPN;
-        }
+        shared
+            .events
+            .publish_acked(outgoing)
+            .instrument(span)
+            .await?;
         shared.published_receipts.insert(dedup);
     }
-    count_receipt(&carrier.id, "matched");
-    record_status(shared, &receipt, &mapping, state).await;
-    CommandStatus::ESME_ROK
+    record_status(shared, &receipt, mapping, state).await;
+    Ok("matched")
+}
+
+/// Whether `message_id` has a final status (a lookup error counts as no: a repeat is
+/// better than a loss).
+async fn has_final_status(shared: &Shared, message_id: &str) -> bool {
+    match shared.status.get(message_id).await {
+        Ok(Some(status)) => Stage::parse(&status.stage) == Some(Stage::Final),
+        Ok(None) => false,
+        Err(error) => {
+            tracing::debug!(message = %message_id, %error, "status unknown; publishing the receipt");
+            false
+        }
+    }
 }
 
 /// The receipt's span, a child of the message's submit span when traces are exported and
@@ -276,8 +372,9 @@ async fn record_status(
     };
     // A final status is written blind (nothing stands above it) and unanswered: the
     // receipt it records is already durable on the bus, and the carrier's
-    // deliver_sm_resp need not wait for a record `query_sm` reads.
-    let recorded = if stage == Stage::Final {
+    // deliver_sm_resp need not wait for a record `query_sm` reads. A resent message's
+    // final status is answered: the check against its other receipt reads it.
+    let recorded = if stage == Stage::Final && !mapping.resent {
         shared.status.put_unconfirmed(&status).await
     } else {
         shared.status.advance(&status).await.map(drop)
@@ -323,8 +420,8 @@ async fn dead_letter(
     };
     let letter = Outgoing::new(receipt_dead_letters(&carrier.id), dedup, raw)
         .header(herald_bus::consume::DLQ_REASON_HEADER, reason)
-        .header("Herald-Carrier", &carrier.id)
-        .header("Herald-Carrier-Msg-Id", carrier_id);
+        .header(crate::held::CARRIER_HEADER, &carrier.id)
+        .header(crate::held::CARRIER_MSG_ID_HEADER, carrier_id);
     match shared.publisher.publish_acked(letter).await {
         Ok(_) => {
             tracing::warn!(carrier = %carrier.id, carrier_message_id = carrier_id, reason, "receipt dead-lettered");

@@ -13,8 +13,10 @@
 //! - [`bind`]: one bind: connect, bind, serve the carrier's requests, rebind with back-off.
 //! - [`sender`]: one carrier's sending loop: pull, pace, submit, settle.
 //! - [`outcome`]: what a carrier's answer means, and the failover hand-back.
+//! - [`settle`]: how a message ends: what is recorded, in which order, before the ack.
 //! - [`submit`]: the `submit_sm` built from a bus message for a carrier.
 //! - [`inbound`]: receipts (matched against the id map, with the race handled) and MO.
+//! - [`held`]: receipts that found no message when they came, matched later.
 //! - [`pacing`]: the window and rate controllers (AIMD).
 //! - [`health`]: bind listings and the carrier health published for the routers.
 //! - [`tls`]: TLS towards carriers.
@@ -24,10 +26,12 @@ pub mod bind;
 pub mod connector;
 pub mod error;
 pub mod health;
+pub mod held;
 pub mod inbound;
 pub mod outcome;
 pub mod pacing;
 pub mod sender;
+pub mod settle;
 pub mod slots;
 pub mod submit;
 pub mod tls;

@@ -10,8 +10,8 @@
 //! pull batch is the sum of the windows).
 //!
 //! Each message is sent on the lane with the most free window, when a token is there; the
-//! answer is classified ([`crate::outcome`]) and settled:
-//! - accepted: id map (before the ack), status `submitted`, ack;
+//! answer is classified ([`crate::outcome`]) and settled ([`crate::settle`]):
+//! - accepted: status `submitted`, id map (until stored), ack;
 //! - throttled: lane window and send rate halve; the message waits a short pause and goes
 //!   again from this connector (it is not handed back to the bus, so throttling costs no
 //!   redelivery and no attempt), up to [`MAX_LOCAL_THROTTLES`] times;
@@ -21,7 +21,8 @@
 //!   ([`herald_bus::Outgoing::handed_back`]), else a failure receipt for the account.
 //!
 //! A redelivered message (a connector died, an ack was lost) is looked up in the status
-//! store first: if this carrier already accepted it, it is acked without sending again.
+//! store first: if this carrier already accepted it, it is acked without sending again
+//! (its mapping repaired if the crash came between the two records).
 //! A message whose validity passed is not sent: it gets an `EXPIRED` receipt.
 
 use std::collections::{HashMap, VecDeque};
@@ -32,15 +33,12 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use herald_bus::kv::Stage;
-use herald_bus::{ConsumerSpec, Delivery, Outgoing};
-use herald_proto::bus::v1::{
-    self as bus, CarrierIdMapping, Event, MessageStatus, MtMessage, Receipt, event,
-};
+use herald_backoff::Backoff;
+use herald_bus::{ConsumerSpec, Delivery};
+use herald_proto::bus::v1::MtMessage;
 use herald_rules::Carrier;
 use herald_smpp::receipt::MessageState;
 use herald_smpp::session::{Session, SessionError};
-use herald_smpp::types::RegisteredDelivery;
 use herald_smpp::{CommandStatus, Pdu, PduBody};
 use herald_telemetry::names;
 use tokio::sync::{mpsc, watch};
@@ -50,11 +48,10 @@ use tokio::time::Instant;
 use crate::bind::BindEvent;
 use crate::connector::Shared;
 use crate::health::{BindStatus, CarrierStats};
-use crate::inbound::{bus_state, forwarded, response_key};
 use crate::outcome::{SubmitOutcome, classify};
 use crate::pacing::{SendRate, Window};
-use crate::submit::{is_expired, submit_sm, unix_ms};
-use herald_backoff::Backoff;
+use crate::settle::{self, Failure, Job, fail, hand_back, temporary};
+use crate::submit::{is_expired, submit_sm};
 
 /// Throttling answers one message may get before it goes back to the bus with the
 /// carrier's retry schedule.
@@ -62,13 +59,6 @@ pub const MAX_LOCAL_THROTTLES: u32 = 32;
 /// How long the sending task keeps pulling after its last bind went away, hoping for a
 /// quick rebind, before it stops (what it fetched but cannot send is handed back).
 const NO_LANE_GRACE: Duration = Duration::from_secs(2);
-/// How long a message waits before going back to the bus when the bus refused a publish
-/// that its settlement needed.
-const SETTLE_RETRY: Duration = Duration::from_secs(1);
-/// Attempts to record a carrier id before the message is acked anyway (its receipt will
-/// then be unmatched).
-const ID_MAP_ATTEMPTS: u32 = 5;
-
 /// What the sending task of a carrier knows about its slots.
 #[derive(Clone, Debug)]
 pub(crate) struct CarrierPlan {
@@ -142,16 +132,6 @@ impl Lane {
             .in_flight
             .store(self.in_flight, Ordering::Relaxed);
     }
-}
-
-/// A message being worked on.
-struct Job {
-    delivery: Delivery,
-    mt: MtMessage,
-    /// The message's span here, from pull to settle; none unless traces are exported.
-    span: tracing::Span,
-    throttles: u32,
-    last_progress: Instant,
 }
 
 /// A submit's answer.
@@ -312,6 +292,7 @@ impl CarrierSender {
             names::CONNECTOR_WINDOW_SIZE,
             names::labels::CARRIER => self.carrier_id.clone()
         );
+        settle::register_redelivered(&self.carrier_id);
         let limits = CarrierLimitGauges::new(&self.carrier_id);
         limits.set(&s.carrier);
         let ack_wait = self.shared.config.ack_wait;
@@ -535,22 +516,7 @@ impl CarrierSender {
             // The ESME cancelled it before it reached the carrier: record that and drop it.
             let shared = self.shared.clone();
             s.settling.push(Box::pin(async move {
-                let record = herald_proto::bus::v1::MessageStatus {
-                    message_id: mt.id.clone(),
-                    account_id: mt.account_id.clone(),
-                    state: herald_proto::bus::v1::MessageState::Deleted.into(),
-                    stage: Stage::Final.as_str().into(),
-                    error: "cancelled by the ESME".into(),
-                    updated_unix_ms: unix_ms_now(),
-                    source: mt.source.clone(),
-                    destination: mt.destination.clone(),
-                    ..Default::default()
-                };
-                if let Err(error) = shared.status.advance(&record).await {
-                    tracing::warn!(%error, "status not recorded");
-                }
-                tracing::info!(message = %mt.id, "cancelled before submission; not sent");
-                let _ = delivery.ack().await;
+                settle::cancelled(&shared, delivery, mt).await;
             }));
             return;
         }
@@ -570,13 +536,7 @@ impl CarrierSender {
         let span = delivery.traced(|| {
             tracing::info_span!("connector.submit", message_id = %mt.id, carrier = %self.carrier_id)
         });
-        let job = Job {
-            delivery,
-            mt,
-            span,
-            throttles: 0,
-            last_progress: Instant::now(),
-        };
+        let job = Job::new(delivery, mt, span);
         let redelivered = job.delivery.deliveries() > 1
             || job
                 .delivery
@@ -586,7 +546,7 @@ impl CarrierSender {
             let shared = self.shared.clone();
             let carrier = self.carrier_id.clone();
             s.waiting.push(Box::pin(async move {
-                already_submitted(&shared, &carrier, job).await
+                settle::redelivered(&shared, &carrier, job).await
             }));
         } else {
             s.ready.push_back(job);
@@ -650,12 +610,8 @@ impl CarrierSender {
             lane.publish();
             let lane_id = lane.id;
             let session = lane.session.clone();
-            let progress = job.last_progress.elapsed() >= ack_wait / 3;
             s.submits.push(Box::pin(async move {
-                if progress {
-                    let _ = job.delivery.in_progress().await;
-                    job.last_progress = Instant::now();
-                }
+                job.keep_alive(ack_wait).await;
                 let started = Instant::now();
                 let result = session.request(PduBody::SubmitSm(sm)).await;
                 Done {
@@ -701,7 +657,7 @@ impl CarrierSender {
                     lane.publish();
                 }
                 s.settling.push(Box::pin(async move {
-                    accepted(&shared, &carrier, job, carrier_message_id).await;
+                    settle::accepted(&shared, &carrier, job, carrier_message_id).await;
                 }));
             }
             SubmitOutcome::Throttled(status) => {
@@ -878,195 +834,4 @@ async fn pull_once(
             None => return Ok(()),
         }
     }
-}
-
-/// A redelivered message this carrier already accepted is acked, not sent again.
-async fn already_submitted(shared: &Shared, carrier: &str, job: Job) -> Option<Job> {
-    match shared.status.get(&job.mt.id).await {
-        Ok(Some(status))
-            if status.carrier_id == carrier
-                && matches!(
-                    Stage::parse(&status.stage),
-                    Some(Stage::Submitted | Stage::Final)
-                ) =>
-        {
-            tracing::info!(message = %job.mt.id, %carrier, "redelivered message was already submitted; not sending it again");
-            if let Err(error) = job.delivery.ack().await {
-                tracing::warn!(%error, "ack failed");
-            }
-            None
-        }
-        _ => Some(job),
-    }
-}
-
-/// Back to the bus at once, for another connector or a later try; no attempt is spent
-/// that did not reach the carrier.
-async fn hand_back(job: Job) {
-    let _ = job.delivery.retry_after(Duration::ZERO).await;
-}
-
-/// The carrier took the message: the status (unanswered, so first), then the id map, then
-/// the ack.
-async fn accepted(shared: &Shared, carrier: &Carrier, job: Job, carrier_message_id: String) {
-    let mt = &job.mt;
-    let now = unix_ms(SystemTime::now());
-    let status = MessageStatus {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: bus::MessageState::Enroute.into(),
-        stage: Stage::Submitted.as_str().to_owned(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: carrier_message_id.clone(),
-        error: String::new(),
-        updated_unix_ms: now,
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
-        submit_unix_ms: now,
-    };
-    // First, before the mapping: the receipt's final status must find it stored.
-    if let Err(error) = shared.status.put_unconfirmed(&status).await {
-        tracing::debug!(message = %mt.id, %error, "status not recorded");
-    }
-    let record_id = async {
-        if carrier_message_id.is_empty() {
-            tracing::warn!(message = %mt.id, carrier = %carrier.id, "carrier gave no message id: its receipt cannot be matched");
-            return;
-        }
-        let key = response_key(carrier.receipt_id_format, &carrier_message_id);
-        let mapping = CarrierIdMapping {
-            message_id: mt.id.clone(),
-            account_id: mt.account_id.clone(),
-            submit_unix_ms: now,
-            source: mt.source.clone(),
-            destination: mt.destination.clone(),
-            registered_delivery: mt.registered_delivery,
-            traceparent: herald_telemetry::traceparent_of(&job.span),
-        };
-        for attempt in 1..=ID_MAP_ATTEMPTS {
-            match shared.id_map.insert(&carrier.id, &key, &mapping).await {
-                Ok(()) => return,
-                Err(error) if attempt == ID_MAP_ATTEMPTS => {
-                    tracing::error!(message = %mt.id, carrier = %carrier.id, %error, "carrier id not recorded: its receipt will be unmatched");
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(100) * attempt).await,
-            }
-        }
-    };
-    record_id.await;
-    if let Err(error) = job.delivery.ack().await {
-        tracing::warn!(message = %job.mt.id, %error, "ack failed: the message may be sent again");
-    }
-}
-
-/// A temporary failure: redelivery on the carrier's schedule, or a failure once its
-/// attempts are spent.
-async fn temporary(shared: &Shared, carrier: &Carrier, job: Job, reason: String) {
-    let deliveries = job.delivery.deliveries();
-    if deliveries >= carrier.max_attempts {
-        let failure = Failure {
-            state: MessageState::Undeliverable,
-            error: format!("gave up after {deliveries} attempts: {reason}"),
-            network_error_code: 0,
-            may_fail_over: true,
-        };
-        fail(shared, carrier, job, failure).await;
-        return;
-    }
-    let delay = carrier.retry_delay(deliveries.saturating_add(1));
-    tracing::debug!(message = %job.mt.id, carrier = %carrier.id, %reason, ?delay, "will retry");
-    if let Err(error) = job.delivery.retry_after(delay).await {
-        tracing::warn!(%error, "nak failed; the ack wait will redeliver");
-    }
-}
-
-/// Why a message ends here.
-struct Failure {
-    state: MessageState,
-    error: String,
-    network_error_code: u32,
-    may_fail_over: bool,
-}
-
-/// The message cannot go through this carrier: failover when the route allows it, else a
-/// failure receipt (when the ESME asked for one) and a final status; then the ack.
-async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
-    let mt = &job.mt;
-    if failure.may_fail_over
-        && let Some(handed) = job.span.in_scope(|| Outgoing::handed_back(mt, &carrier.id))
-    {
-        match shared.publisher.publish_acked(handed).await {
-            Ok(_) => {
-                tracing::info!(message = %mt.id, carrier = %carrier.id, error = %failure.error, "handed back to the routers for failover");
-                let _ = job.delivery.ack().await;
-            }
-            Err(error) => {
-                tracing::warn!(message = %mt.id, %error, "failover not published; retrying later");
-                let _ = job.delivery.retry_after(SETTLE_RETRY).await;
-            }
-        }
-        return;
-    }
-    let now = unix_ms(SystemTime::now());
-    let receipt = Receipt {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: bus_state(failure.state).into(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: String::new(),
-        error: failure.error.clone(),
-        network_error_code: failure.network_error_code,
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
-        submit_unix_ms: mt.accepted_unix_ms,
-        done_unix_ms: now,
-        synthetic: true,
-    };
-    let registered = RegisteredDelivery(u8::try_from(mt.registered_delivery).unwrap_or(0));
-    if forwarded(registered, failure.state) {
-        let event = Event {
-            kind: Some(event::Kind::Receipt(receipt.clone())),
-        };
-        // The same dedup id as the router's failure receipts: one final failure per
-        // message, whoever makes it.
-        let dedup = format!("{}:final", mt.id);
-        if let Err(error) = shared
-            .publisher
-            .publish_acked(
-                job.span
-                    .in_scope(|| Outgoing::event(&mt.account_id, dedup, &event)),
-            )
-            .await
-        {
-            tracing::warn!(message = %mt.id, %error, "failure receipt not published; retrying later");
-            let _ = job.delivery.retry_after(SETTLE_RETRY).await;
-            return;
-        }
-    }
-    let status = MessageStatus {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: receipt.state,
-        stage: Stage::Final.as_str().to_owned(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: String::new(),
-        error: failure.error.clone(),
-        updated_unix_ms: now,
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
-        submit_unix_ms: 0,
-    };
-    if let Err(error) = shared.status.advance(&status).await {
-        tracing::debug!(message = %mt.id, %error, "status not recorded");
-    }
-    tracing::info!(message = %mt.id, carrier = %carrier.id, state = %failure.state, error = %failure.error, "message failed");
-    if let Err(error) = job.delivery.ack().await {
-        tracing::warn!(%error, "ack failed");
-    }
-}
-
-fn unix_ms_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }

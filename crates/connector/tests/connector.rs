@@ -73,6 +73,7 @@ fn config() -> ConnectorConfig {
         reconnect_backoff_min: Duration::from_millis(50),
         reconnect_backoff_max: Duration::from_millis(500),
         receipt_match_retry: Duration::from_secs(5),
+        receipt_hold: Duration::from_secs(60),
         slot_lease_ttl: Duration::from_secs(2),
         rebalance_interval: Duration::from_millis(300),
         health_interval: Duration::from_millis(500),
@@ -198,6 +199,113 @@ impl Cluster {
             .unwrap();
     }
 
+    /// Publishes `mt` to the carrier queue marked as routed again (as after a crash).
+    async fn publish_redelivered(&self, mt: &MtMessage) {
+        self.bus
+            .publisher()
+            .publish_acked(
+                Outgoing::routed(CARRIER, mt).header(herald_bus::publish::REDELIVERED_HEADER, "1"),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Records `mt` as `submitted` to the carrier as `carrier_message_id`.
+    async fn record_submitted(&self, mt: &MtMessage, carrier_message_id: &str) {
+        self.bus
+            .status_store()
+            .await
+            .unwrap()
+            .advance(&bus::MessageStatus {
+                message_id: mt.id.clone(),
+                account_id: ACCOUNT.into(),
+                stage: herald_bus::kv::Stage::Submitted.as_str().into(),
+                carrier_id: CARRIER.into(),
+                carrier_message_id: carrier_message_id.into(),
+                submit_unix_ms: now_ms(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Maps `carrier_message_id` to `mt`, as a connector does when the carrier takes it.
+    async fn record_mapping(&self, mt: &MtMessage, carrier_message_id: &str, resent: bool) {
+        let mapping = bus::CarrierIdMapping {
+            message_id: mt.id.clone(),
+            account_id: ACCOUNT.into(),
+            submit_unix_ms: now_ms(),
+            source: mt.source.clone(),
+            destination: mt.destination.clone(),
+            registered_delivery: mt.registered_delivery,
+            resent,
+            ..Default::default()
+        };
+        self.bus
+            .carrier_id_map()
+            .await
+            .unwrap()
+            .insert(CARRIER, carrier_message_id, &mapping)
+            .await
+            .unwrap();
+    }
+
+    /// Waits until the carrier queue is empty (everything on it acked).
+    async fn queue_emptied(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while self.stream_messages(StreamKind::Out).await > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the carrier queue was not emptied"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Messages stored in `stream`.
+    async fn stream_messages(&self, stream: StreamKind) -> u64 {
+        let mut stream = self
+            .bus
+            .jetstream()
+            .get_stream(stream.name())
+            .await
+            .unwrap();
+        stream.info().await.unwrap().state.messages
+    }
+
+    /// Waits until the receipt matcher has settled every held receipt (none pending, none
+    /// awaiting a redelivery).
+    async fn held_receipts_settled(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let stream = self
+                .bus
+                .jetstream()
+                .get_stream(StreamKind::DeadLetters.name())
+                .await
+                .unwrap();
+            if let Ok(mut consumer) = stream
+                .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+                    herald_connector::held::MATCHER,
+                )
+                .await
+            {
+                let info = consumer.info().await.unwrap();
+                if info.num_pending == 0
+                    && info.num_ack_pending == 0
+                    && info.delivered.stream_sequence > 0
+                {
+                    return;
+                }
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "held receipts never settled"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn pull(&self, spec: ConsumerSpec) -> Deliveries {
         self.bus
             .consumer(spec)
@@ -269,6 +377,33 @@ async fn receipts(deliveries: &mut Deliveries, n: usize) -> Vec<Receipt> {
         }
     }
     out
+}
+
+/// A simulated carrier that records what it is sent.
+async fn recording_sim() -> SimSmsc {
+    SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Has the carrier send a `DELIVRD` receipt for `carrier_message_id`, about `mt`'s
+/// handset; returns Herald's answer.
+async fn send_receipt(
+    sim: &SimSmsc,
+    carrier_message_id: &str,
+    mt: &MtMessage,
+) -> Option<CommandStatus> {
+    let to = mt.destination.clone().unwrap();
+    sim.send_receipt(
+        carrier_message_id,
+        herald_smpp::receipt::MessageState::Delivered,
+        Address::alphanumeric("ACME"),
+        Address::international(&to.addr),
+    )
+    .await
 }
 
 /// How many times each message id reached the carrier.
@@ -422,57 +557,202 @@ async fn a_carrier_resending_a_receipt_gets_ok_and_the_account_gets_it_once() {
 async fn a_message_a_router_routed_again_is_not_sent_when_already_submitted() {
     // A router crashed after queueing a batch and the survivor routed the group again,
     // into a batch formed differently: the copy comes with a first delivery but marked
-    // redelivered, so the connector checks the status before sending.
+    // redelivered, so the connector checks the status before sending. Its mapping is
+    // there: nothing to repair.
     let cluster = cluster().await;
-    let sim = SimSmsc::start_local(SimConfig {
-        record_submits: true,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = recording_sim().await;
     cluster.put_carrier(&sim, serde_json::json!({})).await;
-    let status = cluster.bus.status_store().await.unwrap();
     let sent = mt(0, 0);
-    status
-        .advance(&herald_proto::bus::v1::MessageStatus {
-            message_id: sent.id.clone(),
-            account_id: ACCOUNT.into(),
-            stage: herald_bus::kv::Stage::Submitted.as_str().into(),
-            carrier_id: CARRIER.into(),
-            carrier_message_id: "abc".into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    cluster.record_submitted(&sent, "abc").await;
+    cluster.record_mapping(&sent, "abc", false).await;
     let connector = cluster.connector("c1").await;
-    cluster
-        .bus
-        .publisher()
-        .publish_acked(
-            Outgoing::routed(CARRIER, &sent).header(herald_bus::publish::REDELIVERED_HEADER, "1"),
-        )
-        .await
-        .unwrap();
+    cluster.publish_redelivered(&sent).await;
     // And a fresh one behind it, which is sent.
     cluster.publish(&mt(1, 0)).await;
     eventually("the fresh message sent", || arrivals(&sim).len() == 1).await;
-    let mut stream = cluster
-        .bus
-        .jetstream()
-        .get_stream(StreamKind::Out.name())
-        .await
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while stream.info().await.unwrap().state.messages > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the copy was not acked"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    cluster.queue_emptied().await;
     let seen = arrivals(&sim);
     assert!(seen.contains_key(&mt(1, 0).id), "{seen:?}");
     assert!(!seen.contains_key(&sent.id), "the copy was sent: {seen:?}");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_killed_between_the_status_and_the_mapping_is_repaired_on_redelivery() {
+    // The interleaving of issue 14: `submitted` stored, then the connector died before
+    // the carrier-id mapping. The redelivered message is not sent again, its mapping is
+    // written from the status, and the carrier's receipt reaches the account.
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let sent = mt(0, 1);
+    cluster.record_submitted(&sent, "abc").await;
+    let connector = cluster.connector("c1").await;
+    eventually("binds up", || connector.bound() == 2).await;
+    cluster.publish_redelivered(&sent).await;
+    cluster.queue_emptied().await;
+    assert!(
+        arrivals(&sim).is_empty(),
+        "sent again: {:?}",
+        arrivals(&sim)
+    );
+    let mapping = cluster
+        .bus
+        .carrier_id_map()
+        .await
+        .unwrap()
+        .get(CARRIER, "abc")
+        .await
+        .unwrap()
+        .expect("the mapping repaired from the status");
+    assert_eq!(mapping.message_id, sent.id);
+    assert_eq!(mapping.registered_delivery, 1);
+    assert!(!mapping.resent);
+
+    let status = send_receipt(&sim, "abc", &sent).await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].message_id, sent.id);
+    assert_eq!(got[0].carrier_message_id, "abc");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_with_no_record_is_sent_again_and_its_lost_attempts_receipt_is_a_repeat() {
+    // The connector died before anything of the first attempt was recorded, after the
+    // carrier took it (as `lost-1`). The redelivery sends it again; both attempts'
+    // receipts come back, the lost one matched by nothing but its handset: the account
+    // gets one final receipt.
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let mut config = config();
+    config.receipt_match_retry = Duration::from_millis(300);
+    let connector = cluster.connector_with("c1", config).await;
+    eventually("binds up", || connector.bound() == 2).await;
+    let sent = mt(1, 1);
+    // The first attempt's receipt comes before the message is redelivered: held.
+    let status = send_receipt(&sim, "lost-1", &sent).await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    cluster.publish_redelivered(&sent).await;
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].message_id, sent.id);
+    assert_ne!(got[0].carrier_message_id, "lost-1");
+    assert_eq!(arrivals(&sim).get(&sent.id), Some(&1));
+    let second = cluster
+        .bus
+        .carrier_id_map()
+        .await
+        .unwrap()
+        .get(CARRIER, &got[0].carrier_message_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        second.resent,
+        "the resend's mapping says it may have a twin"
+    );
+    // The held receipt is looked at again, recognised, and not published.
+    cluster.held_receipts_settled().await;
+    let again = tokio::time::timeout(Duration::from_secs(2), events.next()).await;
+    assert!(again.is_err(), "a second final receipt: {again:?}");
+    assert_eq!(cluster.stream_messages(StreamKind::Events).await, 1);
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_sent_twice_under_two_mapped_ids_gets_one_final_receipt() {
+    // The first attempt's mapping was stored but its `submitted` status lost: the
+    // redelivery sends it again, and the receipts of both carrier ids are matched.
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let connector = cluster.connector("c1").await;
+    eventually("binds up", || connector.bound() == 2).await;
+    let sent = mt(3, 1);
+    cluster.record_mapping(&sent, "first-3", false).await;
+    cluster.publish_redelivered(&sent).await;
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].message_id, sent.id);
+    let status = send_receipt(&sim, "first-3", &sent).await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    let again = tokio::time::timeout(Duration::from_secs(2), events.next()).await;
+    assert!(again.is_err(), "a second final receipt: {again:?}");
+    connector.shutdown().await;
+
+    // On another connector (the first one's memory gone), the resend's own receipt
+    // repeated after the first attempt's went out is recognised by the status.
+    let other = mt(4, 1);
+    cluster.record_mapping(&other, "first-4", false).await;
+    cluster.record_mapping(&other, "second-4", true).await;
+    let connector = cluster.connector("c2").await;
+    eventually("binds up", || connector.bound() == 2).await;
+    assert_eq!(
+        send_receipt(&sim, "first-4", &other).await,
+        Some(CommandStatus::ESME_ROK)
+    );
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].carrier_message_id, "first-4");
+    let connector2 = cluster.connector("c3").await;
+    connector.shutdown().await;
+    eventually("binds up", || connector2.bound() == 2).await;
+    assert_eq!(
+        send_receipt(&sim, "second-4", &other).await,
+        Some(CommandStatus::ESME_ROK)
+    );
+    let again = tokio::time::timeout(Duration::from_secs(2), events.next()).await;
+    assert!(again.is_err(), "a second final receipt: {again:?}");
+    connector2.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_held_receipt_is_matched_when_its_mapping_comes_late() {
+    // The receipt came before any mapping (its connector died before writing it, and
+    // the redelivery has not repaired it yet): held, then matched from the dead letters.
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let mut config = config();
+    config.receipt_match_retry = Duration::from_millis(200);
+    let connector = cluster.connector_with("c1", config).await;
+    eventually("binds up", || connector.bound() == 2).await;
+    let late = mt(2, 1);
+    let status = send_receipt(&sim, "late-2", &late).await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK), "answered while held");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    cluster.record_mapping(&late, "late-2", false).await;
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(got[0].message_id, late.id);
+    assert_eq!(got[0].carrier_message_id, "late-2");
+    cluster.held_receipts_settled().await;
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_that_never_matches_is_given_up_after_the_hold() {
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut config = config();
+    config.receipt_match_retry = Duration::from_millis(200);
+    config.receipt_hold = Duration::from_secs(3);
+    let connector = cluster.connector_with("c1", config).await;
+    eventually("binds up", || connector.bound() == 2).await;
+    let status = send_receipt(&sim, "ghost", &mt(9, 1)).await;
+    assert_eq!(status, Some(CommandStatus::ESME_ROK));
+    let started = tokio::time::Instant::now();
+    cluster.held_receipts_settled().await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "held for the hold, not given up at once"
+    );
+    assert_eq!(cluster.stream_messages(StreamKind::Events).await, 0);
+    // The dead letter stays for operators.
+    assert_eq!(cluster.stream_messages(StreamKind::DeadLetters).await, 1);
     connector.shutdown().await;
 }
 

@@ -25,12 +25,6 @@ pub(crate) fn unix_ms(at: SystemTime) -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// The dedup id of the failure receipt of message `id`: one per message, so a router that
-/// redoes the work after a crash does not send a second one.
-pub fn failure_receipt_id(message_id: &str) -> String {
-    format!("{message_id}:final")
-}
-
 /// The failure receipt event of `mt`, for its account.
 pub fn failure_receipt(
     mt: &MtMessage,
@@ -56,7 +50,13 @@ pub fn failure_receipt(
     let event = Event {
         kind: Some(event::Kind::Receipt(receipt)),
     };
-    Outgoing::event(&mt.account_id, failure_receipt_id(&mt.id), &event)
+    // One final receipt per message, whoever makes it: a router that redoes the work after
+    // a crash does not send a second one.
+    Outgoing::event(
+        &mt.account_id,
+        herald_bus::publish::final_receipt_id(&mt.id),
+        &event,
+    )
 }
 
 /// The status record of `mt` at `stage`.
@@ -94,6 +94,5 @@ mod tests {
         assert!(wants_failure_receipt(2), "failure only");
         assert!(!wants_failure_receipt(3), "success only (SMPP 5.0)");
         assert!(wants_failure_receipt(0x11), "other bits do not matter");
-        assert_eq!(failure_receipt_id("M1"), "M1:final");
     }
 }

@@ -99,9 +99,16 @@ pub const CONNECTOR_SUBMIT_TOTAL: &str = "herald_connector_submit_total";
 pub const CONNECTOR_SUBMIT_SECONDS: &str = "herald_connector_submit_seconds";
 /// Submits to carriers awaiting their response (the window in use).
 pub const CONNECTOR_INFLIGHT: &str = "herald_connector_inflight";
-/// Delivery receipts from carriers, by outcome (`matched`, `unmatched`, `invalid`,
-/// `repeated`).
+/// Delivery receipts from carriers, by outcome: `matched`; `held` (no mapping yet: kept
+/// in the dead letters and matched again); `matched_late` (a held one that found its
+/// message); `repeated` (a carrier's resend, or the receipt of a message's duplicate
+/// send); `unmatched` (held past `connector.receipt_hold` without a match); `invalid`.
 pub const CONNECTOR_RECEIPTS_TOTAL: &str = "herald_connector_receipts_total";
+/// Messages delivered to a connector again (a connector died, an ack was lost), by what
+/// became of them: `already_submitted` (not sent again), `mapping_repaired` (not sent
+/// again; its carrier-id mapping written from its status), `sent_again` (no record that
+/// the carrier took it: sent again, a possible duplicate).
+pub const CONNECTOR_REDELIVERED_TOTAL: &str = "herald_connector_redelivered_total";
 /// MO messages received from carriers.
 pub const CONNECTOR_MO_TOTAL: &str = "herald_connector_mo_total";
 /// Binds the carrier's rules allow across the cluster.
@@ -332,6 +339,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[CARRIER, STATUS],
         "Delivery receipts from carriers, by outcome.",
+    ),
+    def(
+        CONNECTOR_REDELIVERED_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER, STATUS],
+        "Messages delivered to a connector again, by what became of them.",
     ),
     def(
         CONNECTOR_MO_TOTAL,

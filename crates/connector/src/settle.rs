@@ -1,0 +1,397 @@
+//! How a message taken from a carrier's queue ends: what is recorded, in which order,
+//! before it is acked, handed back or failed.
+//!
+//! The order is what makes a connector's crash lose nothing (ADR 0012):
+//!
+//! - **Accepted by the carrier**: the `submitted` status, carrying the carrier's message
+//!   id, is written first (unanswered), then the carrier-id mapping (answered, retried
+//!   until stored: never given up while the connector lives), then the ack. So a message
+//!   acked off the queue always has its mapping stored.
+//! - **Redelivered** (a connector died, an ack was lost): the status is read first. If
+//!   this carrier took it, it is not sent again, and the mapping is written again from
+//!   the status when it is missing (the connector died between the two writes); then the
+//!   ack. Otherwise it is sent again, marked `resent`: its mapping says another carrier
+//!   id may belong to the message, and its handset is recorded so a receipt for the
+//!   attempt nobody recorded is recognised ([`herald_bus::CarrierIdMap::record_resend`]).
+//! - **Temporary failure**: redelivery on the carrier's retry schedule, or a failure once
+//!   the attempts are spent.
+//! - **Failure**: failover to the routers when the route allows it, else a failure
+//!   receipt (when the ESME asked for one) and a final status.
+//!
+//! A failed ack is logged and left to the ack wait in one place, [`ack`].
+
+use std::time::{Duration, SystemTime};
+
+use herald_bus::kv::Stage;
+use herald_bus::{Delivery, Outgoing};
+use herald_proto::bus::v1::{
+    self as bus, CarrierIdMapping, Event, MessageStatus, MtMessage, Receipt, event,
+};
+use herald_rules::Carrier;
+use herald_smpp::receipt::MessageState;
+use herald_smpp::types::RegisteredDelivery;
+use herald_telemetry::{handles, names};
+use tokio::time::Instant;
+
+use crate::connector::Shared;
+use crate::inbound::{bus_state, forwarded, handset, response_key};
+use crate::submit::unix_ms;
+use herald_backoff::Backoff;
+
+/// How long a message waits before going back to the bus when the bus refused a publish
+/// that its settlement needed.
+const SETTLE_RETRY: Duration = Duration::from_secs(1);
+
+/// A message being worked on.
+pub(crate) struct Job {
+    pub(crate) delivery: Delivery,
+    pub(crate) mt: MtMessage,
+    /// The message's span here, from pull to settle; none unless traces are exported.
+    pub(crate) span: tracing::Span,
+    pub(crate) throttles: u32,
+    pub(crate) last_progress: Instant,
+    /// Sent again after a delivery whose outcome nobody recorded: see the module docs.
+    pub(crate) resent: bool,
+}
+
+impl Job {
+    /// A message just pulled.
+    pub(crate) fn new(delivery: Delivery, mt: MtMessage, span: tracing::Span) -> Job {
+        Job {
+            delivery,
+            mt,
+            span,
+            throttles: 0,
+            last_progress: Instant::now(),
+            resent: false,
+        }
+    }
+
+    /// Resets the ack wait if a third of it has passed since the last reset, so a message
+    /// this connector is still working on is not redelivered elsewhere.
+    pub(crate) async fn keep_alive(&mut self, ack_wait: Duration) {
+        if self.last_progress.elapsed() >= ack_wait / 3 {
+            let _ = self.delivery.in_progress().await;
+            self.last_progress = Instant::now();
+        }
+    }
+
+    /// The carrier-id mapping of this message, submitted at `submit_unix_ms`.
+    fn mapping(&self, submit_unix_ms: i64) -> CarrierIdMapping {
+        let mt = &self.mt;
+        CarrierIdMapping {
+            message_id: mt.id.clone(),
+            account_id: mt.account_id.clone(),
+            submit_unix_ms,
+            source: mt.source.clone(),
+            destination: mt.destination.clone(),
+            registered_delivery: mt.registered_delivery,
+            traceparent: herald_telemetry::traceparent_of(&self.span),
+            resent: self.resent,
+        }
+    }
+}
+
+/// Acks a settled message; a lost ack leaves it to the ack wait, after which the
+/// redelivery finds its status and does not send it again.
+async fn ack(delivery: Delivery, message_id: &str) {
+    if let Err(error) = delivery.ack().await {
+        tracing::warn!(message = %message_id, %error, "ack failed: the message will be redelivered and checked against its status");
+    }
+}
+
+/// What [`count_redelivered`] counts.
+const REDELIVERED_OUTCOMES: [&str; 3] = ["already_submitted", "mapping_repaired", "sent_again"];
+
+/// Shows `carrier`'s redelivery counters at zero from the start, so a rate over them is
+/// defined before the first crash.
+pub(crate) fn register_redelivered(carrier: &str) {
+    for outcome in REDELIVERED_OUTCOMES {
+        count_redelivered_by(carrier, outcome, 0);
+    }
+}
+
+/// Counts what became of a redelivered message (one of [`REDELIVERED_OUTCOMES`]).
+fn count_redelivered(carrier: &str, outcome: &'static str) {
+    count_redelivered_by(carrier, outcome, 1);
+}
+
+fn count_redelivered_by(carrier: &str, outcome: &'static str, by: u64) {
+    handles::counter(
+        names::CONNECTOR_REDELIVERED_TOTAL,
+        &[
+            (names::labels::CARRIER, carrier),
+            (names::labels::STATUS, outcome),
+        ],
+    )
+    .increment(by);
+}
+
+/// Back to the bus at once, for another connector or a later try; no attempt is spent
+/// that did not reach the carrier.
+pub(crate) async fn hand_back(job: Job) {
+    let _ = job.delivery.retry_after(Duration::ZERO).await;
+}
+
+/// A redelivered message: acked without sending when this carrier already took it (its
+/// mapping repaired if missing), else returned to be sent again, marked resent.
+pub(crate) async fn redelivered(shared: &Shared, carrier: &str, mut job: Job) -> Option<Job> {
+    let stored = match shared.status.get(&job.mt.id).await {
+        Ok(stored) => stored,
+        Err(error) => {
+            // Not knowing is not knowing it was sent: sending again risks a duplicate,
+            // not sending risks a loss.
+            tracing::warn!(message = %job.mt.id, %error, "status of a redelivered message unknown; sending it again");
+            None
+        }
+    };
+    let taken = stored.filter(|status| {
+        status.carrier_id == carrier
+            && matches!(
+                Stage::parse(&status.stage),
+                Some(Stage::Submitted | Stage::Final)
+            )
+    });
+    let Some(status) = taken else {
+        job.resent = true;
+        count_redelivered(carrier, "sent_again");
+        record_resend(shared, carrier, &job).await;
+        return Some(job);
+    };
+    tracing::info!(message = %job.mt.id, %carrier, "redelivered message was already submitted; not sending it again");
+    if !status.carrier_message_id.is_empty() {
+        let key = response_key_of(shared, carrier, &status.carrier_message_id);
+        let mapped = matches!(shared.id_map.get(carrier, &key).await, Ok(Some(_)));
+        if !mapped {
+            // The connector that sent it died between the status and the mapping.
+            let mapping = job.mapping(status.submit_unix_ms);
+            store_mapping(shared, carrier, &key, &mapping, &mut job).await;
+            tracing::info!(message = %job.mt.id, %carrier, carrier_message_id = %status.carrier_message_id, "carrier id mapping repaired from the status");
+            count_redelivered(carrier, "mapping_repaired");
+        }
+    }
+    count_redelivered(carrier, "already_submitted");
+    ack(job.delivery, &job.mt.id).await;
+    None
+}
+
+/// The id-map key of `carrier_message_id` as `carrier`'s receipts will use it.
+fn response_key_of(shared: &Shared, carrier: &str, carrier_message_id: &str) -> String {
+    let format = shared
+        .rules
+        .load()
+        .carrier(carrier)
+        .map(|c| c.receipt_id_format)
+        .unwrap_or_default();
+    response_key(format, carrier_message_id)
+}
+
+/// Notes a resend under its handset, before it goes out: best effort, since what it
+/// serves (recognising a receipt whose carrier id Herald never learned) is itself a
+/// fallback.
+async fn record_resend(shared: &Shared, carrier: &str, job: &Job) {
+    let Some(to) = job.mt.destination.as_ref() else {
+        return;
+    };
+    let mapping = job.mapping(unix_ms(SystemTime::now()));
+    if let Err(error) = shared
+        .id_map
+        .record_resend(carrier, handset(&to.addr), &mapping)
+        .await
+    {
+        tracing::debug!(message = %job.mt.id, %error, "resend not recorded");
+    }
+}
+
+/// Stores `mapping` under `key`, retrying until it is stored: a message acked without
+/// its mapping would have its receipt unmatched. The message is kept from redelivery
+/// meanwhile; if the connector dies first, the redelivery repairs the mapping from the
+/// `submitted` status.
+async fn store_mapping(
+    shared: &Shared,
+    carrier: &str,
+    key: &str,
+    mapping: &CarrierIdMapping,
+    job: &mut Job,
+) {
+    let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_secs(2));
+    let mut failures: u32 = 0;
+    loop {
+        match shared.id_map.insert(carrier, key, mapping).await {
+            Ok(()) => return,
+            Err(error) => {
+                failures += 1;
+                // Loud once, then quietly: NATS being away is logged elsewhere too.
+                if failures == 1 {
+                    tracing::warn!(message = %mapping.message_id, %carrier, %error, "carrier id not recorded yet; retrying until it is");
+                } else {
+                    tracing::debug!(message = %mapping.message_id, %carrier, %error, failures, "carrier id still not recorded");
+                }
+                job.keep_alive(shared.config.ack_wait).await;
+                tokio::time::sleep(backoff.next_delay()).await;
+            }
+        }
+    }
+}
+
+/// The carrier took the message: the status (unanswered, so first), then the id map
+/// (until stored), then the ack.
+pub(crate) async fn accepted(
+    shared: &Shared,
+    carrier: &Carrier,
+    mut job: Job,
+    carrier_message_id: String,
+) {
+    let now = unix_ms(SystemTime::now());
+    let status = MessageStatus {
+        message_id: job.mt.id.clone(),
+        account_id: job.mt.account_id.clone(),
+        state: bus::MessageState::Enroute.into(),
+        stage: Stage::Submitted.as_str().to_owned(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: carrier_message_id.clone(),
+        error: String::new(),
+        updated_unix_ms: now,
+        source: job.mt.source.clone(),
+        destination: job.mt.destination.clone(),
+        submit_unix_ms: now,
+    };
+    // First, before the mapping: the receipt's final status must find it stored, and a
+    // redelivery after a crash before the mapping is stored finds the carrier id here.
+    if let Err(error) = shared.status.put_unconfirmed(&status).await {
+        tracing::debug!(message = %job.mt.id, %error, "status not recorded");
+    }
+    if carrier_message_id.is_empty() {
+        tracing::warn!(message = %job.mt.id, carrier = %carrier.id, "carrier gave no message id: its receipt cannot be matched");
+    } else {
+        let key = response_key(carrier.receipt_id_format, &carrier_message_id);
+        let mapping = job.mapping(now);
+        store_mapping(shared, &carrier.id, &key, &mapping, &mut job).await;
+    }
+    ack(job.delivery, &job.mt.id).await;
+}
+
+/// A temporary failure: redelivery on the carrier's schedule, or a failure once its
+/// attempts are spent.
+pub(crate) async fn temporary(shared: &Shared, carrier: &Carrier, job: Job, reason: String) {
+    let deliveries = job.delivery.deliveries();
+    if deliveries >= carrier.max_attempts {
+        let failure = Failure {
+            state: MessageState::Undeliverable,
+            error: format!("gave up after {deliveries} attempts: {reason}"),
+            network_error_code: 0,
+            may_fail_over: true,
+        };
+        fail(shared, carrier, job, failure).await;
+        return;
+    }
+    let delay = carrier.retry_delay(deliveries.saturating_add(1));
+    tracing::debug!(message = %job.mt.id, carrier = %carrier.id, %reason, ?delay, "will retry");
+    if let Err(error) = job.delivery.retry_after(delay).await {
+        tracing::warn!(%error, "nak failed; the ack wait will redeliver");
+    }
+}
+
+/// Why a message ends here.
+pub(crate) struct Failure {
+    pub(crate) state: MessageState,
+    pub(crate) error: String,
+    pub(crate) network_error_code: u32,
+    pub(crate) may_fail_over: bool,
+}
+
+/// The message cannot go through this carrier: failover when the route allows it, else a
+/// failure receipt (when the ESME asked for one) and a final status; then the ack.
+pub(crate) async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: Failure) {
+    let mt = &job.mt;
+    if failure.may_fail_over
+        && let Some(handed) = job.span.in_scope(|| Outgoing::handed_back(mt, &carrier.id))
+    {
+        match shared.publisher.publish_acked(handed).await {
+            Ok(_) => {
+                tracing::info!(message = %mt.id, carrier = %carrier.id, error = %failure.error, "handed back to the routers for failover");
+                ack(job.delivery, &job.mt.id).await;
+            }
+            Err(error) => {
+                tracing::warn!(message = %mt.id, %error, "failover not published; retrying later");
+                let _ = job.delivery.retry_after(SETTLE_RETRY).await;
+            }
+        }
+        return;
+    }
+    let now = unix_ms(SystemTime::now());
+    let receipt = Receipt {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: bus_state(failure.state).into(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: String::new(),
+        error: failure.error.clone(),
+        network_error_code: failure.network_error_code,
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        submit_unix_ms: mt.accepted_unix_ms,
+        done_unix_ms: now,
+        synthetic: true,
+    };
+    let registered = RegisteredDelivery(u8::try_from(mt.registered_delivery).unwrap_or(0));
+    if forwarded(registered, failure.state) {
+        let event = Event {
+            kind: Some(event::Kind::Receipt(receipt.clone())),
+        };
+        // The same dedup id as the router's failure receipts and the carriers' final
+        // ones: one final receipt per message, whoever makes it.
+        let dedup = herald_bus::publish::final_receipt_id(&mt.id);
+        if let Err(error) = shared
+            .publisher
+            .publish_acked(
+                job.span
+                    .in_scope(|| Outgoing::event(&mt.account_id, dedup, &event)),
+            )
+            .await
+        {
+            tracing::warn!(message = %mt.id, %error, "failure receipt not published; retrying later");
+            let _ = job.delivery.retry_after(SETTLE_RETRY).await;
+            return;
+        }
+    }
+    let status = MessageStatus {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: receipt.state,
+        stage: Stage::Final.as_str().to_owned(),
+        carrier_id: carrier.id.clone(),
+        carrier_message_id: String::new(),
+        error: failure.error.clone(),
+        updated_unix_ms: now,
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        submit_unix_ms: 0,
+    };
+    if let Err(error) = shared.status.advance(&status).await {
+        tracing::debug!(message = %mt.id, %error, "status not recorded");
+    }
+    tracing::info!(message = %mt.id, carrier = %carrier.id, state = %failure.state, error = %failure.error, "message failed");
+    ack(job.delivery, &job.mt.id).await;
+}
+
+/// The status of a message its ESME cancelled before it reached the carrier: recorded,
+/// and the message acked without sending it.
+pub(crate) async fn cancelled(shared: &Shared, delivery: Delivery, mt: MtMessage) {
+    let record = MessageStatus {
+        message_id: mt.id.clone(),
+        account_id: mt.account_id.clone(),
+        state: bus::MessageState::Deleted.into(),
+        stage: Stage::Final.as_str().into(),
+        error: "cancelled by the ESME".into(),
+        updated_unix_ms: unix_ms(SystemTime::now()),
+        source: mt.source.clone(),
+        destination: mt.destination.clone(),
+        ..Default::default()
+    };
+    if let Err(error) = shared.status.advance(&record).await {
+        tracing::warn!(%error, "status not recorded");
+    }
+    tracing::info!(message = %mt.id, "cancelled before submission; not sent");
+    ack(delivery, &mt.id).await;
+}
