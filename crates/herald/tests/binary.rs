@@ -22,6 +22,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
+#[path = "binary/chaos.rs"]
+mod chaos;
+
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 const PATIENCE: Duration = Duration::from_secs(30);
 
