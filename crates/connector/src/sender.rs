@@ -260,6 +260,78 @@ struct State {
     token_at: Option<Instant>,
     draining: bool,
     counters: HashMap<&'static str, metrics::Counter>,
+    /// Pulls while some lane is up and nothing stops the sender.
+    puller: Option<Puller>,
+    /// Since when no lane has been up (pulling goes on for [`NO_LANE_GRACE`]).
+    no_lanes_since: Option<Instant>,
+    next_lane: u64,
+    /// The bind-event and plan channels are open (a closed one is ready at once, so it
+    /// is no longer polled).
+    events_open: bool,
+    plan_open: bool,
+}
+
+impl State {
+    /// Draining, and nothing left to settle.
+    fn finished(&self) -> bool {
+        self.draining
+            && self.submits.is_empty()
+            && self.settling.is_empty()
+            && self.waiting.is_empty()
+            && self.ready.is_empty()
+    }
+
+    /// No lane came back within the grace after the last one went.
+    fn idle_too_long(&self) -> bool {
+        self.no_lanes_since
+            .is_some_and(|since| since.elapsed() >= NO_LANE_GRACE)
+    }
+}
+
+/// What wakes the sending loop; each has its handler.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per wake-up, moved once; boxing would allocate per message"
+)]
+enum Wake {
+    Bind(Option<BindEvent>),
+    Answered(Done),
+    Settled,
+    Waited(Option<Job>),
+    Pulled(Option<Pulled>),
+    TokenDue,
+    GraceOver,
+    PlanChanged { open: bool },
+    Stop,
+    KeepAlive,
+}
+
+/// The carrier's gauges the loop keeps current.
+struct SenderGauges {
+    inflight: metrics::Gauge,
+    window: metrics::Gauge,
+    submit_seconds: metrics::Histogram,
+    limits: CarrierLimitGauges,
+}
+
+impl SenderGauges {
+    fn new(carrier_id: &str) -> SenderGauges {
+        let label = || (names::labels::CARRIER, carrier_id.to_owned());
+        SenderGauges {
+            inflight: metrics::gauge!(names::CONNECTOR_INFLIGHT, &[label()]),
+            window: metrics::gauge!(names::CONNECTOR_WINDOW_SIZE, &[label()]),
+            submit_seconds: metrics::histogram!(names::CONNECTOR_SUBMIT_SECONDS, &[label()]),
+            limits: CarrierLimitGauges::new(carrier_id),
+        }
+    }
+
+    fn show(&self, s: &State) {
+        self.inflight
+            .set(f64::from(s.lanes.iter().map(|l| l.in_flight).sum::<u32>()));
+        self.window.set(f64::from(
+            s.lanes.iter().map(|l| l.window.limit()).sum::<u32>(),
+        ));
+    }
 }
 
 impl CarrierSender {
@@ -278,182 +350,47 @@ impl CarrierSender {
             token_at: None,
             draining: *self.stop.borrow(),
             counters: HashMap::new(),
+            puller: None,
+            no_lanes_since: None,
+            next_lane: 0,
+            events_open: true,
+            plan_open: true,
         };
         self.stats.set_rate(s.rate.rate());
-        let inflight_gauge = metrics::gauge!(
-            names::CONNECTOR_INFLIGHT,
-            names::labels::CARRIER => self.carrier_id.clone()
-        );
-        let submit_seconds = metrics::histogram!(
-            names::CONNECTOR_SUBMIT_SECONDS,
-            names::labels::CARRIER => self.carrier_id.clone()
-        );
-        let window_gauge = metrics::gauge!(
-            names::CONNECTOR_WINDOW_SIZE,
-            names::labels::CARRIER => self.carrier_id.clone()
-        );
+        let gauges = SenderGauges::new(&self.carrier_id);
+        gauges.limits.set(&s.carrier);
         settle::register_redelivered(&self.carrier_id);
-        let limits = CarrierLimitGauges::new(&self.carrier_id);
-        limits.set(&s.carrier);
         let ack_wait = self.shared.config.ack_wait;
         let mut keepalive = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(100)));
         keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut puller: Option<Puller> = None;
-        let mut no_lanes_since: Option<Instant> = None;
-        let mut next_lane: u64 = 0;
-        let (mut events_open, mut plan_open) = (true, true);
         loop {
-            // Pull only while there is somewhere to send.
-            if !s.draining && !s.lanes.is_empty() && puller.is_none() {
-                puller = Some(self.start_puller(&s));
-            }
-            let idle_too_long =
-                no_lanes_since.is_some_and(|since| since.elapsed() >= NO_LANE_GRACE);
-            if (s.draining || idle_too_long)
-                && let Some(p) = puller.take()
-            {
-                p.stop().await;
-            }
-            if s.draining || idle_too_long {
-                // Nothing can be sent soon: hand back what waits.
-                while let Some(job) = s.ready.pop_front() {
-                    s.settling.push(Box::pin(hand_back(job)));
-                }
-            }
-            self.dispatch(&mut s);
-            inflight_gauge.set(f64::from(s.lanes.iter().map(|l| l.in_flight).sum::<u32>()));
-            window_gauge.set(f64::from(
-                s.lanes.iter().map(|l| l.window.limit()).sum::<u32>(),
-            ));
-            if s.draining
-                && s.submits.is_empty()
-                && s.settling.is_empty()
-                && s.waiting.is_empty()
-                && s.ready.is_empty()
-            {
+            self.prepare(&mut s).await;
+            gauges.show(&s);
+            if s.finished() {
                 break;
             }
-            let free: u32 = s.lanes.iter().map(Lane::free).sum();
-            if !s.draining
-                && let Some(p) = puller.as_mut()
-            {
-                let queued = s.ready.len() + s.waiting.len();
-                // No more than a second's worth at the current rate either: a slow carrier's
-                // messages wait on the bus, not here being kept alive.
-                let per_second = s.rate.rate().ceil().max(1.0) as usize;
-                let want = usize::try_from(free)
-                    .unwrap_or(0)
-                    .min(per_second)
-                    .saturating_sub(queued);
-                p.request(want, queued);
-            }
-            let token_at = s.token_at;
-            let grace_left = no_lanes_since
-                .filter(|_| puller.is_some())
-                .map(|since| since + NO_LANE_GRACE);
-            tokio::select! {
-                event = self.events.recv(), if events_open => match event {
-                    Some(BindEvent::Up { slot, session, status }) => {
-                        s.lanes.retain(|l| l.slot != slot);
-                        let window = Window::new(s.carrier.window);
-                        next_lane += 1;
-                        let lane = Lane { id: next_lane, slot, session, status, window, in_flight: 0 };
-                        lane.publish();
-                        s.lanes.push(lane);
-                        no_lanes_since = None;
-                    }
-                    Some(BindEvent::Down { slot }) => {
-                        s.lanes.retain(|l| l.slot != slot);
-                        if s.lanes.is_empty() {
-                            no_lanes_since = Some(Instant::now());
-                        }
-                    }
-                    // The supervisor is gone: nobody will send bind events any more.
-                    None => {
-                        events_open = false;
-                        s.draining = true;
-                    }
-                },
-                Some(done) = s.submits.next(), if !s.submits.is_empty() => {
+            match self.next_wake(&mut s, &mut keepalive).await {
+                Wake::Bind(event) => self.on_bind_event(&mut s, event),
+                Wake::Answered(done) => {
                     if done.result.is_ok() {
-                        submit_seconds.record(done.elapsed.as_secs_f64());
+                        gauges.submit_seconds.record(done.elapsed.as_secs_f64());
                     }
                     self.on_done(&mut s, done);
                 }
-                Some(()) = s.settling.next(), if !s.settling.is_empty() => {}
-                Some(job) = s.waiting.next(), if !s.waiting.is_empty() => {
-                    if let Some(job) = job {
-                        if s.draining {
-                            s.settling.push(Box::pin(hand_back(job)));
-                        } else {
-                            s.ready.push_back(job);
-                        }
-                    }
-                }
-                pulled = recv(&mut puller) => match pulled {
-                    Some(Pulled::Message(delivery)) => {
-                        if let Some(p) = puller.as_mut() {
-                            p.observe(delivery.batch_len());
-                        }
-                        self.take(&mut s, delivery);
-                    }
-                    Some(Pulled::Done) => {
-                        if let Some(p) = puller.as_mut() {
-                            p.outstanding = false;
-                        }
-                    }
-                    None => {
-                        // The pull task ended on its own (it never should): start afresh.
-                        tracing::warn!(carrier = %self.carrier_id, "puller ended; restarting it");
-                        puller = None;
-                    }
-                },
-                () = sleep_until(token_at), if token_at.is_some() => s.token_at = None,
-                () = sleep_until(grace_left), if grace_left.is_some() => {}
-                changed = self.plan.changed(), if plan_open => {
-                    if changed.is_err() {
-                        // Closed channels are ready at once: stop polling them (a busy loop
-                        // for the rest of the drain otherwise).
-                        plan_open = false;
-                        s.draining = true;
-                        continue;
-                    }
-                    let plan = self.plan.borrow_and_update().clone();
-                    let (tps, burst) = plan.share();
-                    s.rate.set_share(tps, burst, Instant::now());
-                    for lane in &mut s.lanes {
-                        lane.window.set_max(plan.carrier.window);
-                    }
-                    s.carrier = plan.carrier;
-                    if let Some(p) = puller.as_mut() {
-                        p.batch = self.batch_size(&s);
-                    }
-                    limits.set(&s.carrier);
-                    self.stats.set_rate(s.rate.rate());
-                }
-                _ = self.stop.changed(), if !s.draining => s.draining = true,
-                _ = keepalive.tick() => {
-                    // Messages waiting here must not be redelivered elsewhere meanwhile. The
-                    // members of one batch share its ack wait: one in-progress each.
-                    let mut kept = std::collections::HashSet::new();
-                    for job in &mut s.ready {
-                        if job.last_progress.elapsed() >= ack_wait / 3 {
-                            if !job.delivery.is_batch_member()
-                                || kept.insert(job.delivery.stream_sequence())
-                            {
-                                let _ = job.delivery.in_progress().await;
-                            }
-                            job.last_progress = Instant::now();
-                        }
-                    }
-                }
+                Wake::Settled | Wake::GraceOver => {}
+                Wake::TokenDue => s.token_at = None,
+                Wake::Waited(job) => on_waited(&mut s, job),
+                Wake::Pulled(pulled) => self.on_pulled(&mut s, pulled),
+                Wake::PlanChanged { open } => self.on_plan_changed(&mut s, open, &gauges),
+                Wake::Stop => s.draining = true,
+                Wake::KeepAlive => keep_ready_alive(&mut s, ack_wait).await,
             }
         }
-        if let Some(p) = puller.take() {
+        if let Some(p) = s.puller.take() {
             p.stop().await;
         }
-        inflight_gauge.set(0.0);
-        window_gauge.set(0.0);
+        gauges.inflight.set(0.0);
+        gauges.window.set(0.0);
         // A carrier gone from the rules (or disabled) must not look configured-but-down.
         // A carrier merely handed to a new sender keeps its limits: that sender set them.
         let still_configured = self
@@ -463,8 +400,146 @@ impl CarrierSender {
             .carrier(&self.carrier_id)
             .is_some_and(|c| c.enabled);
         if !still_configured {
-            limits.clear();
+            gauges.limits.clear();
         }
+    }
+
+    /// Before each wait: pulling started or stopped as the lanes and the drain say, what
+    /// cannot be sent soon handed back, ready messages sent, the next pull asked for.
+    async fn prepare(&self, s: &mut State) {
+        // Pull only while there is somewhere to send.
+        if !s.draining && !s.lanes.is_empty() && s.puller.is_none() {
+            s.puller = Some(self.start_puller(s));
+        }
+        let idle_too_long = s.idle_too_long();
+        if s.draining || idle_too_long {
+            if let Some(p) = s.puller.take() {
+                p.stop().await;
+            }
+            // Nothing can be sent soon: hand back what waits.
+            while let Some(job) = s.ready.pop_front() {
+                s.settling.push(Box::pin(hand_back(job)));
+            }
+        }
+        self.dispatch(s);
+        if s.draining {
+            return;
+        }
+        let free: u32 = s.lanes.iter().map(Lane::free).sum();
+        let queued = s.ready.len() + s.waiting.len();
+        // No more than a second's worth at the current rate either: a slow carrier's
+        // messages wait on the bus, not here being kept alive.
+        let per_second = s.rate.rate().ceil().max(1.0) as usize;
+        let want = usize::try_from(free)
+            .unwrap_or(0)
+            .min(per_second)
+            .saturating_sub(queued);
+        if let Some(p) = s.puller.as_mut() {
+            p.request(want, queued);
+        }
+    }
+
+    /// Waits for whatever comes first.
+    async fn next_wake(&mut self, s: &mut State, keepalive: &mut tokio::time::Interval) -> Wake {
+        let token_at = s.token_at;
+        let grace_left = s
+            .no_lanes_since
+            .filter(|_| s.puller.is_some())
+            .map(|since| since + NO_LANE_GRACE);
+        tokio::select! {
+            event = self.events.recv(), if s.events_open => Wake::Bind(event),
+            Some(done) = s.submits.next(), if !s.submits.is_empty() => Wake::Answered(done),
+            Some(()) = s.settling.next(), if !s.settling.is_empty() => Wake::Settled,
+            Some(job) = s.waiting.next(), if !s.waiting.is_empty() => Wake::Waited(job),
+            pulled = recv(&mut s.puller) => Wake::Pulled(pulled),
+            () = sleep_until(token_at), if token_at.is_some() => Wake::TokenDue,
+            () = sleep_until(grace_left), if grace_left.is_some() => Wake::GraceOver,
+            changed = self.plan.changed(), if s.plan_open => {
+                Wake::PlanChanged { open: changed.is_ok() }
+            }
+            _ = self.stop.changed(), if !s.draining => Wake::Stop,
+            _ = keepalive.tick() => Wake::KeepAlive,
+        }
+    }
+
+    /// A bind came up (a new lane) or went down.
+    fn on_bind_event(&self, s: &mut State, event: Option<BindEvent>) {
+        match event {
+            Some(BindEvent::Up {
+                slot,
+                session,
+                status,
+            }) => {
+                s.lanes.retain(|l| l.slot != slot);
+                s.next_lane += 1;
+                let lane = Lane {
+                    id: s.next_lane,
+                    slot,
+                    session,
+                    status,
+                    window: Window::new(s.carrier.window),
+                    in_flight: 0,
+                };
+                lane.publish();
+                s.lanes.push(lane);
+                s.no_lanes_since = None;
+            }
+            Some(BindEvent::Down { slot }) => {
+                s.lanes.retain(|l| l.slot != slot);
+                if s.lanes.is_empty() {
+                    s.no_lanes_since = Some(Instant::now());
+                }
+            }
+            // The supervisor is gone: nobody will send bind events any more.
+            None => {
+                s.events_open = false;
+                s.draining = true;
+            }
+        }
+    }
+
+    /// What the puller brought: a message to take, or the end of a request.
+    fn on_pulled(&self, s: &mut State, pulled: Option<Pulled>) {
+        match pulled {
+            Some(Pulled::Message(delivery)) => {
+                if let Some(p) = s.puller.as_mut() {
+                    p.observe(delivery.batch_len());
+                }
+                self.take(s, delivery);
+            }
+            Some(Pulled::Done) => {
+                if let Some(p) = s.puller.as_mut() {
+                    p.outstanding = false;
+                }
+            }
+            None => {
+                // The pull task ended on its own (it never should): start afresh.
+                tracing::warn!(carrier = %self.carrier_id, "puller ended; restarting it");
+                s.puller = None;
+            }
+        }
+    }
+
+    /// The carrier's rules or this connector's slots changed: new share, new windows.
+    fn on_plan_changed(&mut self, s: &mut State, open: bool, gauges: &SenderGauges) {
+        if !open {
+            s.plan_open = false;
+            s.draining = true;
+            return;
+        }
+        let plan = self.plan.borrow_and_update().clone();
+        let (tps, burst) = plan.share();
+        s.rate.set_share(tps, burst, Instant::now());
+        for lane in &mut s.lanes {
+            lane.window.set_max(plan.carrier.window);
+        }
+        s.carrier = plan.carrier;
+        let batch = self.batch_size(s);
+        if let Some(p) = s.puller.as_mut() {
+            p.batch = batch;
+        }
+        gauges.limits.set(&s.carrier);
+        self.stats.set_rate(s.rate.rate());
     }
 
     /// The most one pull request asks for: every window of the slots held, at most
@@ -738,6 +813,31 @@ impl CarrierSender {
     }
 }
 
+/// A job back from its pause (throttled, or checked after a redelivery): ready again, or
+/// handed back when draining.
+fn on_waited(s: &mut State, job: Option<Job>) {
+    let Some(job) = job else { return };
+    if s.draining {
+        s.settling.push(Box::pin(hand_back(job)));
+    } else {
+        s.ready.push_back(job);
+    }
+}
+
+/// Messages waiting here must not be redelivered elsewhere meanwhile. The members of one
+/// batch share its ack wait: one in-progress each.
+async fn keep_ready_alive(s: &mut State, ack_wait: Duration) {
+    let mut kept = std::collections::HashSet::new();
+    for job in &mut s.ready {
+        if job.last_progress.elapsed() >= ack_wait / 3 {
+            if !job.delivery.is_batch_member() || kept.insert(job.delivery.stream_sequence()) {
+                let _ = job.delivery.in_progress().await;
+            }
+            job.last_progress = Instant::now();
+        }
+    }
+}
+
 async fn recv(puller: &mut Option<Puller>) -> Option<Pulled> {
     match puller {
         Some(p) => p.pulled.recv().await,
@@ -833,5 +933,66 @@ async fn pull_once(
             Some(Err(error)) => return Err(error),
             None => return Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn plan(binds: u32, submit_slots: u32, tps: u32) -> CarrierPlan {
+        let carrier: Carrier = serde_json::from_value(serde_json::json!({
+            "id": "sim", "host": "127.0.0.1", "port": 2775, "system_id": "herald",
+            "password": {"env": "X"}, "binds": binds, "throughput": {"tps": tps},
+        }))
+        .unwrap();
+        CarrierPlan {
+            carrier: Arc::new(carrier),
+            submit_slots,
+        }
+    }
+
+    #[test]
+    fn each_slot_gets_its_share_of_the_carriers_rate() {
+        let (tps, burst) = plan(4, 1, 100).share();
+        assert!((tps - 25.0).abs() < 1e-9, "{tps}");
+        assert!(burst >= 1.0);
+        let (all, _) = plan(4, 4, 100).share();
+        assert!((all - 100.0).abs() < 1e-9, "{all}");
+        // A tiny share still allows a burst of one.
+        let (_, burst) = plan(100, 1, 1).share();
+        assert!((burst - 1.0).abs() < 1e-9, "{burst}");
+    }
+
+    #[tokio::test]
+    async fn the_puller_asks_for_what_the_windows_take_once_at_a_time() {
+        let (requests, mut requested) = mpsc::unbounded_channel();
+        let (_tx, pulled) = mpsc::unbounded_channel();
+        let mut puller = Puller {
+            task: tokio::spawn(async {}),
+            requests: Some(requests),
+            pulled,
+            outstanding: false,
+            batch: 100,
+            recent_members: 0.0,
+            recent_bus_messages: 0.0,
+        };
+        // Too small to be worth a request while work is queued.
+        puller.request(5, 10);
+        assert!(requested.try_recv().is_err());
+        puller.request(40, 10);
+        assert_eq!(requested.try_recv().unwrap(), 40);
+        // One request at a time.
+        puller.request(40, 0);
+        assert!(requested.try_recv().is_err());
+        // Batches of 16 members seen: the batch of 100 members is 7 bus messages.
+        puller.outstanding = false;
+        for _ in 0..32 {
+            puller.observe(16);
+        }
+        puller.request(500, 0);
+        assert_eq!(requested.try_recv().unwrap(), 7);
     }
 }
