@@ -25,32 +25,46 @@ pub struct Cluster {
     pub rules: RulesClient,
     /// The edge's SMPP port on 127.0.0.1.
     pub edge_port: u16,
+    /// The edge's HTTP submit API port on 127.0.0.1.
+    pub http_port: u16,
     _stop: oneshot::Sender<()>,
 }
 
 impl Cluster {
     /// Starts NATS and etcd, seeds account `system_id` / `password` (1,000 msg/s, 10
-    /// binds, window 100, any sender), and starts an edge.
+    /// binds, window 100, any sender), and starts an edge (SMPP and HTTP).
     pub async fn start(system_id: &str, password: &str) -> Result<Cluster> {
+        let config = EdgeConfig {
+            failed_bind_delay: Duration::from_millis(10),
+            ..EdgeConfig::default()
+        };
+        Cluster::start_with(&[(system_id, password, 10)], config).await
+    }
+
+    /// [`Cluster::start`] with the accounts `(system_id, password, max_binds)` and the
+    /// edge configured by `config`.
+    pub async fn start_with(accounts: &[(&str, &str, u32)], config: EdgeConfig) -> Result<Cluster> {
         let nats = herald_harness::nats().run().await?;
         let etcd = herald_harness::etcd().run().await?;
         let store = StoreConfig::new([etcd.client_url()]);
         let rules = RulesClient::connect(&store).await?;
-        let account = serde_json::json!({
-            "id": system_id,
-            "password_hash": PasswordHash::hash(password)?,
-            "quota": { "tps": 1000 },
-            "window": 100,
-            "max_binds": 10,
-        });
-        rules
-            .put_json(
-                Kind::Account,
-                system_id,
-                &account.to_string(),
-                Expected::Absent,
-            )
-            .await?;
+        for &(system_id, password, max_binds) in accounts {
+            let account = serde_json::json!({
+                "id": system_id,
+                "password_hash": PasswordHash::hash(password)?,
+                "quota": { "tps": 1000 },
+                "window": 100,
+                "max_binds": max_binds,
+            });
+            rules
+                .put_json(
+                    Kind::Account,
+                    system_id,
+                    &account.to_string(),
+                    Expected::Absent,
+                )
+                .await?;
+        }
         // A carrier and a route for every number: the edge refuses destinations no route takes.
         let carrier = serde_json::json!({
             "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
@@ -69,10 +83,7 @@ impl Cluster {
         let store = RulesStore::connect(store).await?;
         let bus = Bus::connect(BusConfig::local(nats.client_url())).await?;
         let edge = Edge::new(
-            EdgeConfig {
-                failed_bind_delay: Duration::from_millis(10),
-                ..EdgeConfig::default()
-            },
+            config,
             EdgeDeps {
                 bus: bus.clone(),
                 rules: store,
@@ -84,13 +95,17 @@ impl Cluster {
         .await?;
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let edge_port = listener.local_addr().context("edge port")?.port();
+        let http = TcpListener::bind("127.0.0.1:0").await?;
+        let http_port = http.local_addr().context("http port")?.port();
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = edge
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await;
+            let stopped = futures::FutureExt::shared(async {
+                let _ = stopped.await;
+            });
+            let _ = tokio::join!(
+                edge.serve(listener, stopped.clone()),
+                edge.serve_http(http, stopped)
+            );
         });
         Ok(Cluster {
             nats,
@@ -98,6 +113,7 @@ impl Cluster {
             bus,
             rules,
             edge_port,
+            http_port,
             _stop: stop,
         })
     }

@@ -267,10 +267,37 @@ pub struct EdgeConfig {
     pub max_pdu_len: u32,
     /// Sessions this edge holds at most; binds beyond are refused with `ESME_RBINDFAIL`.
     pub max_sessions: u32,
+    /// Connections this edge holds at most, over all its listeners (SMPP, SMPP over TLS,
+    /// HTTP, HTTPS), bound or not; more are closed as they are accepted.
+    pub max_connections: u32,
+    /// Connections from one IP address this edge holds at most, over all its listeners.
+    pub max_connections_per_ip: u32,
+    /// How long a session's output may wait with none of it read by the ESME before the
+    /// session is closed (its in-flight receipts go back to the bus).
+    #[serde(with = "humantime_serde")]
+    pub write_timeout: Duration,
     /// Delay before answering a failed bind (wrong password, unknown system id), to slow
     /// down password guessing.
     #[serde(with = "humantime_serde")]
     pub failed_bind_delay: Duration,
+    /// Password checks (argon2id) this edge runs at once; more wait.
+    pub password_checks: u32,
+    /// Password checks that may wait for one of `password_checks`; a bind beyond is
+    /// refused at once (`ESME_RBINDFAIL`, HTTP 503).
+    pub password_check_queue: u32,
+    /// Failed binds or HTTP authentications of one account, or from one address, after
+    /// which it is locked out: its passwords are no longer checked (a password this edge
+    /// verified before still binds) until the lockout ends.
+    pub lockout_failures: u32,
+    /// The first lockout; each failure during or right after one doubles the next, up to
+    /// an hour.
+    #[serde(with = "humantime_serde")]
+    pub lockout: Duration,
+    /// Tell a failed bind why (`ESME_RINVSYSID` for an unknown system_id, the reason in
+    /// HTTP answers), for private deployments. Off: an unknown system_id and a wrong
+    /// password get the same answer (`ESME_RINVPASWD`, 401), so account names cannot be
+    /// found by trying.
+    pub detailed_bind_errors: bool,
 }
 
 impl Default for EdgeConfig {
@@ -286,7 +313,15 @@ impl Default for EdgeConfig {
             max_window: 100,
             max_pdu_len: 70_000,
             max_sessions: 10_000,
+            max_connections: 20_000,
+            max_connections_per_ip: 256,
+            write_timeout: secs(60),
             failed_bind_delay: secs(1),
+            password_checks: 4,
+            password_check_queue: 64,
+            lockout_failures: 10,
+            lockout: secs(60),
+            detailed_bind_errors: false,
         }
     }
 }

@@ -190,6 +190,16 @@ impl Config {
             );
         }
         at_least_one(e, "edge.max_sessions", c.max_sessions as usize);
+        at_least_one(e, "edge.max_connections", c.max_connections as usize);
+        at_least_one(
+            e,
+            "edge.max_connections_per_ip",
+            c.max_connections_per_ip as usize,
+        );
+        positive(e, "edge.write_timeout", c.write_timeout);
+        at_least_one(e, "edge.password_checks", c.password_checks as usize);
+        at_least_one(e, "edge.lockout_failures", c.lockout_failures as usize);
+        positive(e, "edge.lockout", c.lockout);
     }
 
     fn validate_router(&self, e: &mut ConfigErrors) {

@@ -32,15 +32,15 @@ use crate::submit::unix_ms;
 use herald_backoff::Backoff;
 
 /// The dead-letter reason of a receipt held for matching.
-pub(crate) const HELD_REASON: &str = "no Herald message for this carrier id yet: held for matching";
+pub const HELD_REASON: &str = "no Herald message for this carrier id yet: held for matching";
 
 /// The durable consumer of held receipts, shared by every connector.
 pub const MATCHER: &str = "receipt-matcher";
 
 /// Header on a receipt's dead letter: the carrier it came from.
-pub(crate) const CARRIER_HEADER: &str = "Herald-Carrier";
+pub const CARRIER_HEADER: &str = "Herald-Carrier";
 /// Header on a receipt's dead letter: the carrier's message id it names.
-pub(crate) const CARRIER_MSG_ID_HEADER: &str = "Herald-Carrier-Msg-Id";
+pub const CARRIER_MSG_ID_HEADER: &str = "Herald-Carrier-Msg-Id";
 
 /// Held receipts pulled at a time.
 const BATCH: usize = 64;

@@ -18,7 +18,7 @@
 //! - **Failure**: failover to the routers when the route allows it, else a failure
 //!   receipt (when the ESME asked for one) and a final status.
 //!
-//! A failed ack is logged and left to the ack wait in one place, [`ack`].
+//! A failed ack is logged and left to the ack wait in one place, `ack`.
 
 use std::time::{Duration, SystemTime};
 

@@ -1,30 +1,35 @@
-//! Authenticating a bind against the rules store, and slowing down whoever keeps failing.
+//! Authenticating a bind (and an HTTP request) against the rules store, and slowing down
+//! whoever keeps failing.
 //!
-//! The checks run in an order that tells an honest ESME what to fix without telling a
-//! prober more than the specification's statuses already do:
+//! The password is checked first, so that whoever does not know it learns nothing, not
+//! even whether the `system_id` exists: an unknown `system_id` is checked against a
+//! stand-in hash, costing the same time, and gets the same answer as a wrong password.
+//! Only the password's holder is told what else is wrong:
 //!
 //! | fault | status |
 //! | --- | --- |
-//! | no account with this `system_id` | `ESME_RINVSYSID` |
+//! | unknown `system_id`, or wrong password | `ESME_RINVPASWD` (with `edge.detailed_bind_errors`: `ESME_RINVSYSID` for the first) |
+//! | locked out after repeated failures ([`crate::guard`]) | `ESME_RTHROTTLED` |
+//! | too many password checks waiting, or one from the same address already | `ESME_RSYSERR` |
 //! | account disabled, address not allowed, bind mode not allowed, TLS required | `ESME_RBINDFAIL` |
-//! | wrong password | `ESME_RINVPASWD` |
-//! | the account's binds already open on this edge | `ESME_RBINDFAIL` |
+//! | the account's binds already open on this edge, or the edge's sessions all taken | `ESME_RBINDFAIL` |
 //!
 //! The password is checked against its argon2id hash on the blocking pool (a verify takes
-//! tens of milliseconds by design). Accounts come from the store's snapshot, which keeps
-//! serving while etcd is away, so known accounts still bind then.
+//! tens of milliseconds by design), behind [`AuthGuard`]. Accounts come from the store's
+//! snapshot, which keeps serving while etcd is away, so known accounts still bind then.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use herald_rules::model::BindMode as AccountBindMode;
-use herald_rules::{Account, RulesSnapshot};
+use herald_rules::{Account, PasswordHash, RulesSnapshot};
 use herald_smpp::CommandStatus;
 use herald_smpp::session::BindMode;
+
+use crate::guard::{AuthGuard, Refused};
 
 /// What an ESME presented.
 #[derive(Clone, Debug)]
@@ -115,52 +120,136 @@ impl VerifiedPasswords {
     }
 }
 
-/// Checks `attempt` against the accounts in `snapshot`; the account on success, else the
-/// status to reject with and why.
-pub async fn authenticate(
-    snapshot: &RulesSnapshot,
-    attempt: &BindAttempt,
-    verified: &VerifiedPasswords,
-) -> Result<Account, (CommandStatus, &'static str)> {
-    let account = snapshot
-        .account_by_system_id(&attempt.system_id)
-        .ok_or((CommandStatus::ESME_RINVSYSID, "no such system_id"))?;
-    if !account.enabled {
-        return Err((CommandStatus::ESME_RBINDFAIL, "account disabled"));
+/// How authentication answers failures.
+#[derive(Debug)]
+pub struct Authenticator {
+    /// Passwords verified lately.
+    pub verified: VerifiedPasswords,
+    /// Lockouts and the bounded checks.
+    pub guard: AuthGuard,
+    /// Tell an unknown `system_id` apart from a wrong password.
+    pub detailed: bool,
+    /// What an unknown `system_id`'s password is checked against, so that it costs what a
+    /// known one does.
+    stand_in: std::sync::OnceLock<Option<PasswordHash>>,
+}
+
+/// The reason given for a failed password when the details are not told.
+pub const CREDENTIALS_REFUSED: &str = "unknown system_id or wrong password";
+
+impl Authenticator {
+    /// An authenticator with `guard`; `detailed` tells an unknown `system_id` apart.
+    pub fn new(guard: AuthGuard, detailed: bool) -> Self {
+        Authenticator {
+            verified: VerifiedPasswords::default(),
+            guard,
+            detailed,
+            stand_in: std::sync::OnceLock::new(),
+        }
     }
-    if !account.permits_ip(attempt.peer) {
-        return Err((
-            CommandStatus::ESME_RBINDFAIL,
-            "address not on the account's allow-list",
-        ));
+
+    fn stand_in(&self) -> Option<PasswordHash> {
+        self.stand_in
+            .get_or_init(|| PasswordHash::hash("herald stand-in for an unknown system_id").ok())
+            .clone()
     }
-    if !account.permits_bind_mode(account_mode(attempt.mode)) {
-        return Err((
-            CommandStatus::ESME_RBINDFAIL,
-            "bind mode not allowed for the account",
-        ));
+
+    /// Checks `attempt` against the accounts in `snapshot`; the account on success, else
+    /// the status to reject with and why.
+    pub async fn authenticate(
+        &self,
+        snapshot: &RulesSnapshot,
+        attempt: &BindAttempt,
+    ) -> Result<Account, (CommandStatus, &'static str)> {
+        let account = snapshot.account_by_system_id(&attempt.system_id);
+        let remembered = account.is_some_and(|a| self.verified.known(a, &attempt.password));
+        if !remembered {
+            self.check_password(account, attempt).await?;
+        }
+        let Some(account) = account else {
+            // Unreachable: an unknown system_id never verifies.
+            return Err((CommandStatus::ESME_RINVPASWD, CREDENTIALS_REFUSED));
+        };
+        if !account.enabled {
+            return Err((CommandStatus::ESME_RBINDFAIL, "account disabled"));
+        }
+        if !account.permits_ip(attempt.peer) {
+            return Err((
+                CommandStatus::ESME_RBINDFAIL,
+                "address not on the account's allow-list",
+            ));
+        }
+        if !account.permits_bind_mode(account_mode(attempt.mode)) {
+            return Err((
+                CommandStatus::ESME_RBINDFAIL,
+                "bind mode not allowed for the account",
+            ));
+        }
+        if account.tls_required && !attempt.tls {
+            return Err((CommandStatus::ESME_RBINDFAIL, "account requires TLS"));
+        }
+        Ok(account.clone())
     }
-    if account.tls_required && !attempt.tls {
-        return Err((CommandStatus::ESME_RBINDFAIL, "account requires TLS"));
+
+    /// Checks the password of a `system_id` not remembered: behind the guard, against the
+    /// account's hash or the stand-in.
+    async fn check_password(
+        &self,
+        account: Option<&Account>,
+        attempt: &BindAttempt,
+    ) -> Result<(), (CommandStatus, &'static str)> {
+        // The guard first: an address flooding one account holds one place, and its other
+        // attempts are turned away at once rather than queued behind the account's lock.
+        let _permit = self
+            .guard
+            .admit(&attempt.system_id, attempt.peer)
+            .await
+            .map_err(|refused| match refused {
+                Refused::LockedOut => (
+                    CommandStatus::ESME_RTHROTTLED,
+                    "locked out after repeated failures; try again later",
+                ),
+                Refused::AddressBusy | Refused::QueueFull => (
+                    CommandStatus::ESME_RSYSERR,
+                    "too many authentications in progress; try again",
+                ),
+            })?;
+        let lock = account.map(|a| self.verified.verify_lock(&a.id));
+        let _one_at_a_time = match &lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
+        // A verify of the same password may have finished while this one waited.
+        if account.is_some_and(|a| self.verified.known(a, &attempt.password)) {
+            return Ok(());
+        }
+        let hash = match account {
+            Some(a) => Some(a.password_hash.clone()),
+            None => self.stand_in(),
+        };
+        let password = attempt.password.clone();
+        let verified = match hash {
+            Some(hash) => tokio::task::spawn_blocking(move || hash.verify(&password))
+                .await
+                .unwrap_or(false),
+            None => false,
+        };
+        match account {
+            Some(account) if verified => {
+                self.verified.remember(account, &attempt.password);
+                self.guard.succeeded(&attempt.system_id);
+                Ok(())
+            }
+            _ => {
+                self.guard.failed(&attempt.system_id, attempt.peer);
+                Err(match (account, self.detailed) {
+                    (None, true) => (CommandStatus::ESME_RINVSYSID, "no such system_id"),
+                    (Some(_), true) => (CommandStatus::ESME_RINVPASWD, "wrong password"),
+                    (_, false) => (CommandStatus::ESME_RINVPASWD, CREDENTIALS_REFUSED),
+                })
+            }
+        }
     }
-    if verified.known(account, &attempt.password) {
-        return Ok(account.clone());
-    }
-    let lock = verified.verify_lock(&account.id);
-    let _one_at_a_time = lock.lock().await;
-    if verified.known(account, &attempt.password) {
-        return Ok(account.clone());
-    }
-    let hash = account.password_hash.clone();
-    let password = attempt.password.clone();
-    let ok = tokio::task::spawn_blocking(move || hash.verify(&password))
-        .await
-        .unwrap_or(false);
-    if !ok {
-        return Err((CommandStatus::ESME_RINVPASWD, "wrong password"));
-    }
-    verified.remember(account, &attempt.password);
-    Ok(account.clone())
 }
 
 /// The rules model's name for a session's bind mode.
@@ -175,14 +264,12 @@ pub fn account_mode(mode: BindMode) -> AccountBindMode {
 /// Delays the answer to failed binds, per peer address, doubling with each failure.
 ///
 /// A client retrying a wrong password in a tight loop gets its answers ever more slowly
-/// (up to [`BindThrottle::MAX_DELAY`]); one success, or ten quiet minutes, forgive it.
+/// (up to [`BindThrottle::MAX_DELAY`]); ten quiet minutes forgive it. A success does not:
+/// a guesser holding one valid account must not clear its record with it.
 #[derive(Debug)]
 pub struct BindThrottle {
     base: Duration,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-    /// How many addresses `failures` holds, so that forgiving a success (every HTTP
-    /// request) takes no lock while nobody is failing.
-    tracked: AtomicUsize,
 }
 
 impl BindThrottle {
@@ -197,7 +284,6 @@ impl BindThrottle {
         Arc::new(BindThrottle {
             base,
             failures: Mutex::new(HashMap::new()),
-            tracked: AtomicUsize::new(0),
         })
     }
 
@@ -220,21 +306,9 @@ impl BindThrottle {
         entry.0 = entry.0.saturating_add(1);
         entry.1 = now;
         let doublings = entry.0.saturating_sub(1).min(16);
-        self.tracked.store(failures.len(), Ordering::Relaxed);
         self.base
             .saturating_mul(1 << doublings)
             .min(Self::MAX_DELAY)
-    }
-
-    /// Forgives `peer` after a successful bind.
-    pub fn succeeded(&self, peer: IpAddr) {
-        if self.tracked.load(Ordering::Relaxed) == 0 {
-            return;
-        }
-        if let Ok(mut failures) = self.failures.lock() {
-            failures.remove(&peer);
-            self.tracked.store(failures.len(), Ordering::Relaxed);
-        }
     }
 }
 
@@ -243,7 +317,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn failed_binds_wait_longer_each_time_until_a_success() {
+    fn failed_binds_wait_longer_each_time() {
         let throttle = BindThrottle::new(Duration::from_millis(500));
         let ip: IpAddr = [192, 0, 2, 1].into();
         let other: IpAddr = [192, 0, 2, 2].into();
@@ -259,7 +333,5 @@ mod tests {
             throttle.failed(ip);
         }
         assert_eq!(throttle.failed(ip), BindThrottle::MAX_DELAY);
-        throttle.succeeded(ip);
-        assert_eq!(throttle.failed(ip), Duration::from_millis(500));
     }
 }

@@ -8,9 +8,11 @@
 //! | `GET /v1/messages/{id}` | the status of one of the caller's messages, from the bus's status store |
 //!
 //! Both authenticate with HTTP Basic (`system_id:password`) exactly as a bind does
-//! ([`authenticate`]: the account exists and is enabled, the peer address is allowed, TLS
-//! if the account requires it, the argon2id password through [`VerifiedPasswords`]), as
-//! a transmitter. Failed attempts are slowed down per address as failed binds are.
+//! ([`crate::bind::Authenticator`]: the argon2id password through [`VerifiedPasswords`]
+//! behind the lockouts and bounded checks, then the account enabled, the peer address
+//! allowed, TLS if the account requires it), as a transmitter (module `auth`). Failed
+//! attempts are slowed down per address as failed binds are. Connections come through
+//! module `listener`, which holds them to the edge's connection limits.
 //!
 //! Every segment goes through the same path as an SMPP `submit_sm`: `admit` (the field
 //! checks, the sender policy, the no-route check), `take_token`, `publish`, and
@@ -40,14 +42,12 @@ use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::{Listener, ListenerExt as _};
 use herald_bus::PendingAck;
 use herald_proto::bus::v1::{self as bus, MessageStatus};
 use herald_rules::{Account, RulesSnapshot};
 use herald_smpp::CommandStatus;
 use herald_smpp::concat::{Segment, SplitForm, SplitOptions, split_text};
 use herald_smpp::pdu::SubmitSm;
-use herald_smpp::session::BindMode;
 use herald_smpp::text::{self, ConcatReference, Encoding, PlanOptions};
 use herald_smpp::time::{AbsoluteTime, SmppTime};
 use herald_smpp::types::{
@@ -56,17 +56,18 @@ use herald_smpp::types::{
 use herald_telemetry::names;
 use humantime_serde::re::humantime;
 use serde::{Deserialize, Serialize};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
-use tokio_rustls::server::TlsStream;
 
-use crate::bind::{BindAttempt, authenticate};
 use crate::idempotency::{self, Begun, Settlement};
 use crate::quota::AccountQuota;
 use crate::requests::{admit, confirm, is_final, publish, take_token};
-use crate::server::{EdgeError, Shared};
+use crate::server::Shared;
 use crate::submit::Rejection;
-use crate::tls::ReloadingAcceptor;
+
+mod auth;
+mod listener;
+
+use auth::authenticate_request;
+pub(crate) use listener::serve;
 
 /// Largest request body, in octets: a text of 255 UCS-2 segments written as JSON escapes
 /// and 100 destinations fit with room to spare.
@@ -176,149 +177,6 @@ pub fn http_status(status: CommandStatus) -> StatusCode {
         | S::ESME_RINVNUMDESTS
         | S::ESME_RSUBMITFAIL => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// Serves the API on `listener` (over TLS with `tls`'s current certificate, when given)
-/// until `shutdown`; then lets requests in progress finish for at most `drain`.
-pub(crate) async fn serve(
-    shared: Arc<Shared>,
-    listener: TcpListener,
-    tls: Option<ReloadingAcceptor>,
-    shutdown: impl Future<Output = ()>,
-    drain: Duration,
-) -> Result<(), EdgeError> {
-    if let Ok(addr) = listener.local_addr() {
-        let over = if tls.is_some() { "HTTPS" } else { "HTTP" };
-        tracing::info!(%addr, "edge serving the {over} submit API");
-    }
-    let handshake_timeout = shared.config.bind_timeout;
-    let app =
-        router(Api::new(shared, tls.is_some())).into_make_service_with_connect_info::<SocketAddr>();
-    // axum's graceful shutdown wants a `Send + 'static` signal; the caller's need not be.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let stopped = async move {
-        let _ = stopped.await;
-    };
-    match tls {
-        None => {
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
-            drain_after(server.into_future(), stop, shutdown, drain).await
-        }
-        Some(tls) => {
-            // `tap_io` does nothing here but lends the listener axum's `SocketAddr`
-            // connect info, which axum gives only to its own listener types.
-            let listener = TlsListener::new(listener, tls, handshake_timeout).tap_io(|_| {});
-            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
-            drain_after(server.into_future(), stop, shutdown, drain).await
-        }
-    }
-}
-
-/// Runs `server` until `shutdown`, then tells it to stop (`stop`) and gives the requests
-/// in progress at most `drain` to finish.
-async fn drain_after(
-    server: impl Future<Output = std::io::Result<()>>,
-    stop: tokio::sync::oneshot::Sender<()>,
-    shutdown: impl Future<Output = ()>,
-    drain: Duration,
-) -> Result<(), EdgeError> {
-    tokio::pin!(server, shutdown);
-    tokio::select! {
-        served = &mut server => return served.map_err(EdgeError::Accept),
-        () = &mut shutdown => {}
-    }
-    let _ = stop.send(());
-    match tokio::time::timeout(drain, server).await {
-        Ok(served) => served.map_err(EdgeError::Accept),
-        Err(_) => {
-            tracing::warn!(
-                ?drain,
-                "HTTP requests still in progress after the drain timeout"
-            );
-            Ok(())
-        }
-    }
-}
-
-/// A listener that hands axum TLS streams: each accepted connection's handshake runs in
-/// its own task (bounded by `handshake_timeout`), so a slow or silent client holds up
-/// nobody else; failed handshakes are logged and dropped.
-struct TlsListener {
-    tcp: TcpListener,
-    tls: ReloadingAcceptor,
-    handshake_timeout: Duration,
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
-}
-
-impl TlsListener {
-    fn new(tcp: TcpListener, tls: ReloadingAcceptor, handshake_timeout: Duration) -> Self {
-        TlsListener {
-            tcp,
-            tls,
-            handshake_timeout,
-            handshakes: JoinSet::new(),
-        }
-    }
-}
-
-fn is_connection_error(err: &std::io::Error) -> bool {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    matches!(
-        err.kind(),
-        ConnectionRefused | ConnectionAborted | ConnectionReset
-    )
-}
-
-impl Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            tokio::select! {
-                accepted = self.tcp.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let acceptor = self.tls.acceptor();
-                        let timeout = self.handshake_timeout;
-                        self.handshakes.spawn(async move {
-                            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                                Ok(Ok(stream)) => Some((stream, peer)),
-                                Ok(Err(err)) => {
-                                    tracing::debug!(%peer, error = %err, "HTTPS handshake failed");
-                                    None
-                                }
-                                Err(_) => {
-                                    tracing::debug!(%peer, "HTTPS handshake timed out");
-                                    None
-                                }
-                            }
-                        });
-                    }
-                    // As axum's own listener: a connection that died before it was
-                    // accepted is nobody's concern; anything else (out of file
-                    // descriptors) is logged and waited out, not spun on.
-                    Err(err) if is_connection_error(&err) => {}
-                    Err(err) => {
-                        tracing::error!(error = %err, "HTTPS accept failed");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                },
-                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
-                    if let Ok(Some(connection)) = done {
-                        return connection;
-                    }
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
     }
 }
 
@@ -1031,88 +889,6 @@ fn rfc3339(unix_ms: i64) -> Option<String> {
     Some(humantime::format_rfc3339_millis(at).to_string())
 }
 
-/// Authenticates a request's Basic credentials as a transmitter bind from `peer`, over
-/// TLS or not as `tls` says. On failure, the error and the account label for metrics (the account's id
-/// when the `system_id` is known, else empty, so probers cannot grow the label set); a
-/// failure with credentials is answered only after the bind throttle's delay.
-async fn authenticate_request(
-    shared: &Shared,
-    headers: &HeaderMap,
-    peer: SocketAddr,
-    tls: bool,
-) -> Result<Account, (ApiError, String)> {
-    let Some((system_id, password)) = basic_credentials(headers) else {
-        return Err((
-            ApiError::new(
-                CommandStatus::ESME_RINVSYSID,
-                "HTTP Basic credentials (system_id and password) are required",
-            ),
-            String::new(),
-        ));
-    };
-    let attempt = BindAttempt {
-        system_id,
-        password,
-        mode: BindMode::Transmitter,
-        peer: peer.ip(),
-        tls,
-    };
-    let snapshot = shared.rules.snapshot();
-    match authenticate(&snapshot, &attempt, &shared.verified).await {
-        Ok(account) => {
-            shared.throttle.succeeded(peer.ip());
-            Ok(account)
-        }
-        Err((status, reason)) => {
-            let account_label = snapshot
-                .account_by_system_id(&attempt.system_id)
-                .map_or_else(String::new, |a| a.id.clone());
-            tracing::info!(%peer, system_id = %attempt.system_id, %status, reason, "HTTP authentication refused");
-            tokio::time::sleep(shared.throttle.failed(peer.ip())).await;
-            Err((ApiError::new(status, reason), account_label))
-        }
-    }
-}
-
-/// The `system_id` and password of an `Authorization: Basic` header.
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, encoded) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = String::from_utf8(base64_decode(encoded.trim())?).ok()?;
-    let (system_id, password) = decoded.split_once(':')?;
-    Some((system_id.to_owned(), password.to_owned()))
-}
-
-/// Decodes standard base64 (RFC 4648 §4), padding optional.
-fn base64_decode(encoded: &str) -> Option<Vec<u8>> {
-    let encoded = encoded.trim_end_matches('=');
-    let mut out = Vec::with_capacity(encoded.len() * 3 / 4);
-    let mut buffer: u32 = 0;
-    let mut bits = 0;
-    for byte in encoded.bytes() {
-        let value = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        buffer = (buffer << 6) | u32::from(value);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((buffer >> bits) & 0xFF) as u8);
-            buffer &= (1 << bits) - 1;
-        }
-    }
-    // A lone sextet cannot end a valid encoding.
-    (bits < 6).then_some(out)
-}
-
 /// A JSON response; 401 carries the Basic challenge, 429 and 503 a `Retry-After`.
 fn respond(code: StatusCode, body: &impl Serialize) -> Response {
     respond_json(code, to_json(body))
@@ -1187,53 +963,6 @@ mod tests {
             Ok(_) => CommandStatus::ESME_ROK,
             Err(error) => error.status,
         }
-    }
-
-    #[test]
-    fn base64_decodes_the_rfc_4648_vectors() {
-        for (encoded, decoded) in [
-            ("", ""),
-            ("Zg==", "f"),
-            ("Zm8=", "fo"),
-            ("Zm9v", "foo"),
-            ("Zm9vYg==", "foob"),
-            ("Zm9vYmE=", "fooba"),
-            ("Zm9vYmFy", "foobar"),
-            ("Zm9vYmFy", "foobar"),
-            ("YWNtZTpzZWNyZXQ", "acme:secret"),
-        ] {
-            assert_eq!(
-                base64_decode(encoded).unwrap(),
-                decoded.as_bytes(),
-                "{encoded}"
-            );
-        }
-        assert_eq!(base64_decode("Zm9v!"), None);
-        assert_eq!(base64_decode("Z"), None);
-    }
-
-    #[test]
-    fn basic_credentials_split_at_the_first_colon() {
-        let mut headers = HeaderMap::new();
-        // "acme:se:cret"
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("basic YWNtZTpzZTpjcmV0"),
-        );
-        assert_eq!(
-            basic_credentials(&headers),
-            Some(("acme".to_owned(), "se:cret".to_owned()))
-        );
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Bearer YWNtZTpzZWNyZXQ="),
-        );
-        assert_eq!(basic_credentials(&headers), None);
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("Basic bm9jb2xvbg=="),
-        );
-        assert_eq!(basic_credentials(&headers), None, "no colon");
     }
 
     #[test]

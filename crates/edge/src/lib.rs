@@ -6,7 +6,9 @@
 //!
 //! - [`server`]: [`Edge`], the listeners (TCP and TLS) and one task per connection.
 //! - [`tls`]: the TLS certificate, reloaded when its files change.
+//! - [`connections`]: the edge's connections against its limits, in all and per address.
 //! - [`bind`]: authenticating a bind (or an HTTP request) against the rules store.
+//! - [`guard`]: lockouts after repeated failures, and a bounded number of password checks.
 //! - [`http`]: the HTTP submit API, `POST /v1/messages` and `GET /v1/messages/{id}`.
 //! - [`requests`]: answering a bound session's requests: `submit_sm`, `data_sm`,
 //!   `submit_multi`, `query_sm`, and the rest.
@@ -19,7 +21,9 @@
 #![forbid(unsafe_code)]
 
 pub mod bind;
+pub mod connections;
 pub mod delivery;
+pub mod guard;
 pub mod http;
 pub mod idempotency;
 pub mod message_id;

@@ -2,7 +2,7 @@
 //! the HTTP submit API's listener ([`Edge::serve_http`], served by [`crate::http`]).
 //!
 //! A connection goes: bind handshake (the session engine's [`accept`]) →
-//! [`authenticate`] → bind response → `requests::serve` until the session ends. Receiver
+//! [`crate::bind::Authenticator`] → bind response → `requests::serve` until the session ends. Receiver
 //! and transceiver sessions are also handed to [`crate::delivery`], which brings their account's
 //! receipts and MO. On shutdown the edge stops accepting, unbinds every session (each
 //! finishes what it has in flight) and returns.
@@ -28,8 +28,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use crate::bind::{BindAttempt, BindThrottle, VerifiedPasswords, authenticate};
+use crate::bind::{Authenticator, BindAttempt, BindThrottle};
+use crate::connections::{AcceptError, Admitted, ConnectionLimits, Listener, after_accept_error};
 use crate::delivery::Receivers;
+use crate::guard::AuthGuard;
 use crate::message_id::MessageIdGenerator;
 use crate::quota::AccountQuota;
 use crate::requests;
@@ -105,7 +107,9 @@ pub(crate) struct Shared {
     pub(crate) ids: MessageIdGenerator,
     pub(crate) node_id: String,
     pub(crate) throttle: Arc<BindThrottle>,
-    pub(crate) verified: VerifiedPasswords,
+    pub(crate) auth: Authenticator,
+    /// Every listener's connections, against `edge.max_connections` (and per address).
+    pub(crate) connections: Arc<ConnectionLimits>,
     pub(crate) sessions: SessionTable,
     pub(crate) receivers: Receivers,
     pub(crate) rate_counters: Option<RateCounters>,
@@ -161,6 +165,15 @@ impl Edge {
         let idempotency = deps.bus.idempotency_keys().await?;
         let rate_counters = Some(deps.bus.rate_counters().await?);
         let throttle = BindThrottle::new(config.failed_bind_delay);
+        let guard = AuthGuard::new(
+            config.lockout_failures,
+            config.lockout,
+            config.password_checks,
+            config.password_check_queue,
+        );
+        let auth = Authenticator::new(guard, config.detailed_bind_errors);
+        let connections =
+            ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
         Ok(Edge {
             shared: Arc::new(Shared {
                 publisher: deps.bus.coalescing_publisher(BatchLimits::default()),
@@ -169,7 +182,8 @@ impl Edge {
                 idempotency,
                 ids: MessageIdGenerator::new(),
                 throttle,
-                verified: VerifiedPasswords::default(),
+                auth,
+                connections,
                 sessions: SessionTable::default(),
                 receivers: Receivers::default(),
                 rate_counters,
@@ -251,11 +265,16 @@ impl Edge {
                 () = &mut shutdown => break Ok(()),
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        let kind = if tls.is_some() { Listener::SmppTls } else { Listener::Smpp };
+                        // Refused ones are closed here, before any handshake or buffer.
+                        let Ok(admitted) = self.shared.connections.admit(peer.ip(), kind) else {
+                            continue;
+                        };
                         let _ = stream.set_nodelay(true);
                         let shared = self.shared.clone();
                         match &tls {
                             None => {
-                                connections.spawn(connection(shared, stream, peer, false));
+                                connections.spawn(connection(shared, stream, peer, false, admitted));
                             }
                             Some(tls) => {
                                 let acceptor = tls.acceptor();
@@ -265,7 +284,7 @@ impl Edge {
                                         acceptor.accept(stream),
                                     );
                                     match handshake.await {
-                                        Ok(Ok(stream)) => connection(shared, stream, peer, true).await,
+                                        Ok(Ok(stream)) => connection(shared, stream, peer, true, admitted).await,
                                         Ok(Err(err)) => {
                                             tracing::debug!(%peer, error = %err, "TLS handshake failed");
                                         }
@@ -275,12 +294,14 @@ impl Edge {
                             }
                         }
                     }
-                    // Out of file descriptors and the like: wait a little, keep serving.
-                    Err(err) if is_transient(&err) => {
-                        tracing::warn!(error = %err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                    Err(err) => break Err(EdgeError::Accept(err)),
+                    Err(err) => match after_accept_error(&err) {
+                        AcceptError::Ignore => {}
+                        AcceptError::Pause(pause) => {
+                            tracing::warn!(error = %err, "accept failed; pausing");
+                            tokio::time::sleep(pause).await;
+                        }
+                        AcceptError::Fatal => break Err(EdgeError::Accept(err)),
+                    },
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
@@ -316,16 +337,6 @@ impl Edge {
     }
 }
 
-fn is_transient(err: &std::io::Error) -> bool {
-    use std::io::ErrorKind::*;
-    matches!(
-        err.kind(),
-        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
-    ) || err
-        .raw_os_error()
-        .is_some_and(|code| code == 23 || code == 24) // ENFILE, EMFILE
-}
-
 /// The `mode` label of a bind.
 fn mode_label(mode: BindMode) -> &'static str {
     match mode {
@@ -348,12 +359,18 @@ fn session_config(config: &EdgeConfig) -> SessionConfig {
         window,
         inbound_window: window,
         inbound_overflow: InboundOverflow::Throttle,
+        write_timeout: config.write_timeout,
         ..SessionConfig::default()
     }
 }
 
-async fn connection<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, tls: bool)
-where
+async fn connection<IO>(
+    shared: Arc<Shared>,
+    io: IO,
+    peer: SocketAddr,
+    tls: bool,
+    _admitted: Admitted,
+) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let request = match accept(io, session_config(&shared.config)).await {
@@ -371,24 +388,26 @@ where
         tls,
     };
     let snapshot = shared.rules.snapshot();
-    let outcome = match authenticate(&snapshot, &attempt, &shared.verified).await {
-        Ok(account) => match shared.sessions.open(&account, &attempt, peer) {
-            Some(slot) => match &shared.session_slots {
-                Some(slots) => match slots.claim(&account.id, account.max_binds).await {
-                    Claim::Held(guard) => Ok((account, slot, Some(guard))),
-                    Claim::Unknown => Ok((account, slot, None)),
-                    Claim::Full => Err((
-                        CommandStatus::ESME_RBINDFAIL,
-                        "the account's binds are all in use across the cluster",
-                    )),
+    let outcome = match shared.auth.authenticate(&snapshot, &attempt).await {
+        Ok(account) => {
+            match shared
+                .sessions
+                .open(&account, &attempt, peer, shared.config.max_sessions)
+            {
+                Ok(slot) => match &shared.session_slots {
+                    Some(slots) => match slots.claim(&account.id, account.max_binds).await {
+                        Claim::Held(guard) => Ok((account, slot, Some(guard))),
+                        Claim::Unknown => Ok((account, slot, None)),
+                        Claim::Full => Err((
+                            CommandStatus::ESME_RBINDFAIL,
+                            "the account's binds are all in use across the cluster",
+                        )),
+                    },
+                    None => Ok((account, slot, None)),
                 },
-                None => Ok((account, slot, None)),
-            },
-            None => Err((
-                CommandStatus::ESME_RBINDFAIL,
-                "the account's binds are all in use",
-            )),
-        },
+                Err(full) => Err((CommandStatus::ESME_RBINDFAIL, full)),
+            }
+        }
         Err(rejection) => Err(rejection),
     };
     let (account, slot, cluster_slot) = match outcome {
@@ -419,7 +438,6 @@ where
             return;
         }
     };
-    shared.throttle.succeeded(peer.ip());
     metrics::counter!(
         names::EDGE_BINDS_TOTAL,
         names::labels::ACCOUNT => account.id.clone(),
@@ -436,6 +454,8 @@ where
     });
     requests::serve(shared.clone(), account.id.clone(), session.clone(), inbox).await;
     let reason = session.closed().await;
+    metrics::counter!(names::EDGE_SESSION_ENDS_TOTAL, names::labels::STATUS => reason.name())
+        .increment(1);
     tracing::info!(%peer, account = %account.id, %reason, "session ended");
     drop(receiver);
     drop(slot);
@@ -471,19 +491,33 @@ pub(crate) struct SessionTable {
     next_id: AtomicU64,
     entries: Mutex<HashMap<u64, Option<SessionEntry>>>,
     per_account: Mutex<HashMap<String, u32>>,
+    /// Binds reserved on this edge, all accounts together.
+    total: AtomicU64,
 }
 
 impl SessionTable {
-    /// Reserves a bind of `account` unless all its binds are taken.
-    fn open(&self, account: &Account, attempt: &BindAttempt, peer: SocketAddr) -> Option<Slot<'_>> {
-        let mut per_account = self.per_account.lock().ok()?;
+    /// Reserves a bind of `account` unless all its binds, or the edge's `max_sessions`, are
+    /// taken (the reason).
+    fn open(
+        &self,
+        account: &Account,
+        attempt: &BindAttempt,
+        peer: SocketAddr,
+        max_sessions: u32,
+    ) -> Result<Slot<'_>, &'static str> {
+        const BROKEN: &str = "the session table is unusable";
+        let mut per_account = self.per_account.lock().map_err(|_| BROKEN)?;
+        if self.total.load(Ordering::Relaxed) >= u64::from(max_sessions) {
+            return Err("the edge's sessions are all in use (edge.max_sessions)");
+        }
         let count = per_account.entry(account.id.clone()).or_insert(0);
         if *count >= account.max_binds {
-            return None;
+            return Err("the account's binds are all in use");
         }
         *count += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        Some(Slot {
+        Ok(Slot {
             table: self,
             id,
             info: SessionInfo {
@@ -541,6 +575,7 @@ impl Drop for Slot<'_> {
             && let Some(count) = per_account.get_mut(&self.info.account)
         {
             *count = count.saturating_sub(1);
+            self.table.total.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }

@@ -187,10 +187,11 @@ async fn binds_are_checked_against_the_accounts_in_etcd() {
         wrong_password,
         Err(BindError::Rejected(CommandStatus::ESME_RINVPASWD))
     ));
+    // An unknown system_id is answered as a wrong password: names cannot be probed.
     let unknown = esme(cluster.port, BindMode::Transceiver, "nobody", "secret").await;
     assert!(matches!(
         unknown,
-        Err(BindError::Rejected(CommandStatus::ESME_RINVSYSID))
+        Err(BindError::Rejected(CommandStatus::ESME_RINVPASWD))
     ));
 
     let mut bound = Vec::new();
@@ -748,7 +749,7 @@ async fn with_etcd_stopped_sessions_keep_submitting_and_known_accounts_still_bin
     let unknown = esme(cluster.port, BindMode::Transmitter, "nobody", "secret").await;
     assert!(matches!(
         unknown,
-        Err(BindError::Rejected(CommandStatus::ESME_RINVSYSID))
+        Err(BindError::Rejected(CommandStatus::ESME_RINVPASWD))
     ));
 }
 

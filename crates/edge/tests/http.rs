@@ -397,16 +397,18 @@ async fn credentials_are_checked_like_a_bind() {
     );
     assert_eq!(none.error_status(), "ESME_RINVSYSID");
 
+    // An unknown system_id and a wrong password get the same answer, word for word.
     let unknown = post(cluster.port, ("nobody", "secret"), json!({})).await;
     assert_eq!(
         (unknown.status, unknown.error_status()),
-        (401, "ESME_RINVSYSID")
+        (401, "ESME_RINVPASWD")
     );
     let wrong = post(cluster.port, ("acme", "nope"), json!({})).await;
     assert_eq!(
         (wrong.status, wrong.error_status()),
         (401, "ESME_RINVPASWD")
     );
+    assert_eq!(unknown.body, wrong.body);
     assert!(wrong.header("www-authenticate").is_some());
 
     let right = post(cluster.port, ACME, serde_json::from_str(&body).unwrap()).await;

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use self::handshake::{BindError, BindRequest, accept, bind};
+pub use self::handshake::{BindError, BindRequest, MAX_UNBOUND_PDU_LEN, accept, bind};
 pub use self::state::{BindMode, SessionState, Side, may_send};
 
 use crate::{CommandId, CommandStatus, EncodeError, FrameError, Pdu, PduBody};
@@ -66,6 +66,10 @@ pub struct SessionConfig {
     pub unbind_timeout: Duration,
     /// Requests queued behind a full window before [`Session::request`] itself waits.
     pub queue: usize,
+    /// How long output may wait with none of it written (a peer that does not read)
+    /// before the session is closed ([`CloseReason::WriteStalled`]). Reading stops
+    /// meanwhile once the output is large, so such a peer costs bounded memory.
+    pub write_timeout: Duration,
 }
 
 impl Default for SessionConfig {
@@ -81,6 +85,7 @@ impl Default for SessionConfig {
             inbound_overflow: InboundOverflow::Throttle,
             unbind_timeout: Duration::from_secs(5),
             queue: 64,
+            write_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -102,6 +107,24 @@ pub enum CloseReason {
     Framing(FrameError),
     /// A read or write failed.
     Io(std::io::ErrorKind),
+    /// The peer read nothing we wrote for the write timeout.
+    WriteStalled,
+}
+
+impl CloseReason {
+    /// A short name, for metric labels.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Unbound => "unbound",
+            Self::PeerUnbound => "peer_unbound",
+            Self::PeerClosed => "peer_closed",
+            Self::PeerDead => "peer_dead",
+            Self::Inactive => "inactive",
+            Self::Framing(_) => "framing",
+            Self::Io(_) => "io",
+            Self::WriteStalled => "write_stalled",
+        }
+    }
 }
 
 impl fmt::Display for CloseReason {
@@ -114,6 +137,7 @@ impl fmt::Display for CloseReason {
             Self::Inactive => f.write_str("inactivity timeout"),
             Self::Framing(e) => write!(f, "framing error: {e}"),
             Self::Io(kind) => write!(f, "i/o error: {kind}"),
+            Self::WriteStalled => f.write_str("peer stopped reading"),
         }
     }
 }

@@ -718,3 +718,77 @@ async fn a_failed_write_closes_the_session() {
         .unwrap();
     assert_eq!(reason, CloseReason::Io(std::io::ErrorKind::BrokenPipe));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_peer_that_never_reads_is_read_no_more_and_closed_after_the_write_timeout() {
+    // The peer floods enquire_links and reads nothing: our answers pile up, reading stops
+    // once they are large (so the flood costs bounded memory), and after the write
+    // timeout with nothing written the session closes.
+    let (io, peer_io) = duplex(1024);
+    let (mut peer_read, mut peer_write) = tokio::io::split(peer_io);
+    let config = SessionConfig {
+        write_timeout: Duration::from_secs(30),
+        enquire_link_interval: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let accepting = tokio::spawn(session::accept(io, config));
+    peer_write
+        .write_all(
+            &Pdu::new(1, bind_body(BindMode::Transceiver))
+                .to_bytes()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let request = accepting.await.unwrap().unwrap();
+    let (session, _inbox) = request.accept("herald").await.unwrap();
+    // Take the bind_resp, then never read again.
+    let mut first = [0u8; 64];
+    let _ = peer_read.read(&mut first).await.unwrap();
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = written.clone();
+    let flood = tokio::spawn(async move {
+        let link = Pdu::new(7, PduBody::EnquireLink).to_bytes().unwrap();
+        for _ in 0..100_000 {
+            if peer_write.write_all(&link).await.is_err() {
+                break;
+            }
+            counter.fetch_add(link.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    let started = Instant::now();
+    let reason = timeout(Duration::from_secs(120), session.closed())
+        .await
+        .expect("closed");
+    assert_eq!(reason, CloseReason::WriteStalled);
+    assert!(started.elapsed() >= Duration::from_secs(30));
+    let _ = flood.await;
+    let taken = written.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        taken < 600 * 1024,
+        "reading stopped: {taken} of 1.6 MB were taken from the peer"
+    );
+    drop(peer_read);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_large_pdu_announced_before_bind_is_nacked_and_the_connection_closed() {
+    // No buffer is reserved for what an unbound peer announces beyond a bind's size.
+    let (io, mut peer) = pipe();
+    let accepting = tokio::spawn(session::accept(io, SessionConfig::default()));
+    let mut header = Vec::new();
+    header.extend_from_slice(&70_000u32.to_be_bytes());
+    header.extend_from_slice(&0x0000_0004u32.to_be_bytes());
+    header.extend_from_slice(&0u32.to_be_bytes());
+    header.extend_from_slice(&2u32.to_be_bytes());
+    peer.send_raw(&header).await;
+    let nack = peer.recv().await.expect("a generic_nack");
+    assert_eq!(nack.command_id(), CommandId::GenericNack);
+    assert_eq!(nack.command_status, CommandStatus::ESME_RINVCMDLEN);
+    assert!(matches!(
+        accepting.await.unwrap(),
+        Err(BindError::Framing(_))
+    ));
+    assert!(peer.recv().await.is_none(), "closed");
+    const { assert!(session::MAX_UNBOUND_PDU_LEN < 70_000) };
+}

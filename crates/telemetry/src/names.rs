@@ -43,9 +43,13 @@ pub mod labels {
     pub const STREAM: &str = "stream";
     /// A durable consumer's name (one per role queue, carrier or account).
     pub const CONSUMER: &str = "consumer";
+    /// An edge listener: `smpp`, `smpp_tls`, `http`, `https`.
+    pub const LISTENER: &str = "listener";
 }
 
-use labels::{ACCOUNT, CARRIER, COMMAND, CONSUMER, MODE, NODE, ROLE, STATUS, STREAM, VERSION};
+use labels::{
+    ACCOUNT, CARRIER, COMMAND, CONSUMER, LISTENER, MODE, NODE, ROLE, STATUS, STREAM, VERSION,
+};
 
 // Edge: SMPP server for ESMEs and HTTP submit API.
 
@@ -53,6 +57,19 @@ use labels::{ACCOUNT, CARRIER, COMMAND, CONSUMER, MODE, NODE, ROLE, STATUS, STRE
 pub const EDGE_BINDS_TOTAL: &str = "herald_edge_binds_total";
 /// ESME sessions currently bound on this edge.
 pub const EDGE_SESSIONS: &str = "herald_edge_sessions";
+/// Connections this edge holds, bound or not, by listener.
+pub const EDGE_CONNECTIONS: &str = "herald_edge_connections";
+/// Connections closed as they were accepted because a limit was reached (`status`:
+/// `total`, `per_ip`), by listener.
+pub const EDGE_CONNECTIONS_REFUSED_TOTAL: &str = "herald_edge_connections_refused_total";
+/// ESME sessions ended, by why (`status`: `unbound`, `peer_unbound`, `peer_closed`,
+/// `peer_dead`, `inactive`, `framing`, `io`, `write_stalled`).
+pub const EDGE_SESSION_ENDS_TOTAL: &str = "herald_edge_session_ends_total";
+/// Binds and HTTP authentications refused before their password was checked (`status`:
+/// `locked_out`, `queue_full`, `address_busy`).
+pub const EDGE_AUTH_REFUSED_TOTAL: &str = "herald_edge_auth_refused_total";
+/// Lockouts begun after repeated failures (`status`: `account`, `address`).
+pub const EDGE_LOCKOUTS_TOTAL: &str = "herald_edge_lockouts_total";
 /// `submit_sm`, `data_sm` and `submit_multi` destinations answered, by command and
 /// response status name.
 pub const EDGE_SUBMIT_TOTAL: &str = "herald_edge_submit_total";
@@ -227,6 +244,41 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[ACCOUNT],
         "ESME sessions currently bound on this edge.",
+    ),
+    def(
+        EDGE_CONNECTIONS,
+        Gauge,
+        Unit::Count,
+        &[LISTENER],
+        "Connections this edge holds, bound or not, by listener.",
+    ),
+    def(
+        EDGE_CONNECTIONS_REFUSED_TOTAL,
+        Counter,
+        Unit::Count,
+        &[LISTENER, STATUS],
+        "Connections closed as accepted because a connection limit was reached.",
+    ),
+    def(
+        EDGE_SESSION_ENDS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[STATUS],
+        "ESME sessions ended, by why.",
+    ),
+    def(
+        EDGE_AUTH_REFUSED_TOTAL,
+        Counter,
+        Unit::Count,
+        &[STATUS],
+        "Binds and HTTP authentications refused before their password was checked.",
+    ),
+    def(
+        EDGE_LOCKOUTS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[STATUS],
+        "Lockouts begun after repeated authentication failures, of an account or an address.",
     ),
     def(
         EDGE_SUBMIT_TOTAL,

@@ -71,6 +71,8 @@ pub(super) struct Driver<IO> {
     peer_eof: bool,
     timer: Pin<Box<Sleep>>,
     timer_at: Instant,
+    /// Since when output has waited with none of it written; `None` while `out` is empty.
+    write_stalled_since: Option<Instant>,
 }
 
 /// What woke the loop.
@@ -133,6 +135,7 @@ where
         peer_eof: false,
         timer: Box::pin(sleep_until(first_timer)),
         timer_at: first_timer,
+        write_stalled_since: None,
     };
     tokio::spawn(driver.run());
     (
@@ -177,7 +180,13 @@ where
                     self.out.clear();
                     self.close_with(CloseReason::Io(e.kind()))
                 }
-                Event::Wrote(Ok(n)) => self.out.advance(n),
+                Event::Wrote(Ok(n)) => {
+                    self.out.advance(n);
+                    if n > 0 {
+                        // Progress: the stall clock starts again from now.
+                        self.write_stalled_since = None;
+                    }
+                }
                 Event::Response(Some(pdu)) => {
                     self.on_app_response(pdu);
                     for _ in 0..BATCH {
@@ -207,6 +216,7 @@ where
                 Event::Timer => self.on_timer(),
             }
             self.progress_unbind();
+            self.track_write_stall();
             self.schedule();
         }
         self.shutdown().await;
@@ -219,6 +229,11 @@ where
 
     fn can_read(&self) -> bool {
         if self.close.is_some() || matches!(self.unbinding, Some(Unbinding::Peer { .. })) {
+            return false;
+        }
+        // A peer that does not read our answers is not read either: what it sends would
+        // only queue more answers (`enquire_link_resp`, throttling errors) without bound.
+        if self.out.len() >= WRITE_HIGH_WATER {
             return false;
         }
         match self.config.inbound_overflow {
@@ -419,8 +434,32 @@ where
         }
     }
 
+    /// Starts the stall clock when output is waiting, stops it when there is none.
+    fn track_write_stall(&mut self) {
+        if self.out.is_empty() {
+            self.write_stalled_since = None;
+        } else if self.write_stalled_since.is_none() {
+            self.write_stalled_since = Some(Instant::now());
+        }
+    }
+
     fn on_timer(&mut self) {
         let now = Instant::now();
+        if let Some(since) = self.write_stalled_since
+            && now >= since + self.config.write_timeout
+        {
+            // Nothing can be written: drop what is queued (the loop would wait on it for
+            // ever) and close. Requests in flight fail with `Closed`; their callers settle
+            // them as for any lost session.
+            tracing::debug!(
+                queued = self.out.len(),
+                "smpp peer stopped reading; closing"
+            );
+            self.out.clear();
+            self.write_stalled_since = None;
+            self.close_with(CloseReason::WriteStalled);
+            return;
+        }
         while let Some(&(deadline, seq)) = self.deadlines.front() {
             if deadline > now {
                 break;
@@ -518,6 +557,9 @@ where
         if let Some(limit) = self.config.inactivity_timeout {
             next = next.min(self.last_activity + limit);
         }
+        if let Some(since) = self.write_stalled_since {
+            next = next.min(since + self.config.write_timeout);
+        }
         match self.unbinding {
             Some(Unbinding::Ours {
                 deadline,
@@ -544,7 +586,8 @@ where
                 tokio::time::timeout(self.config.unbind_timeout, self.writer.write_all(&self.out))
                     .await;
         }
-        let _ = self.writer.shutdown().await;
+        // Bounded too: closing TLS writes a close_notify a stalled peer may never take.
+        let _ = tokio::time::timeout(self.config.unbind_timeout, self.writer.shutdown()).await;
         for (_, waiter) in self.pending.drain() {
             if let Waiter::Caller(tx) = waiter {
                 let _ = tx.send(Err(SessionError::Closed(reason)));

@@ -34,6 +34,11 @@ pub enum BindError {
     Encode(#[from] EncodeError),
 }
 
+/// The largest PDU read before a bind: a bind is at most 98 octets, and anything larger
+/// an unbound peer sends is refused anyway. A header announcing more closes the
+/// connection (`generic_nack`, `ESME_RINVCMDLEN`) instead of reserving a buffer for it.
+pub const MAX_UNBOUND_PDU_LEN: u32 = 1024;
+
 /// A connection before its session exists: reads whole PDUs, writes PDUs.
 struct Opening<IO> {
     io: IO,
@@ -46,16 +51,25 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Opening<IO> {
     fn new(io: IO, config: &SessionConfig) -> Self {
         Self {
             io,
-            rbuf: BytesMut::with_capacity(4096),
-            framer: Framer::new(config.max_pdu_len),
+            // Small until bound: a connection that never binds costs little memory.
+            rbuf: BytesMut::with_capacity(256),
+            framer: Framer::new(config.max_pdu_len.min(MAX_UNBOUND_PDU_LEN)),
             deadline: Instant::now() + config.bind_timeout,
         }
     }
 
     async fn read(&mut self) -> Result<Result<Pdu, DecodeError>, BindError> {
         loop {
-            if let Some(frame) = self.framer.next_frame(&mut self.rbuf)? {
-                return Ok(Pdu::decode(frame));
+            match self.framer.next_frame(&mut self.rbuf) {
+                Ok(Some(frame)) => return Ok(Pdu::decode(frame)),
+                Ok(None) => {}
+                Err(error) => {
+                    // Say why before closing, as the bound session does.
+                    let nack = Pdu::new(0, PduBody::GenericNack)
+                        .with_status(CommandStatus::ESME_RINVCMDLEN);
+                    let _ = self.write(&nack).await;
+                    return Err(error.into());
+                }
             }
             let read = timeout_at(self.deadline, self.io.read_buf(&mut self.rbuf))
                 .await

@@ -1,0 +1,264 @@
+//! Where the HTTP API's connections come from: the plain and TLS listeners, each admitting
+//! a connection through the edge's [`ConnectionLimits`] before anything else is done with
+//! it (no handshake, no HTTP parsing for a refused one), and the graceful drain.
+//!
+//! Accept errors follow the SMPP listeners' one policy
+//! ([`crate::connections::after_accept_error`]).
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::serve::{Listener, ListenerExt as _};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+use tokio_rustls::server::TlsStream;
+
+use crate::connections::{
+    AcceptError, Admitted, ConnectionLimits, Listener as Kind, after_accept_error,
+};
+use crate::server::{EdgeError, Shared};
+use crate::tls::ReloadingAcceptor;
+
+/// Serves the API on `listener` (over TLS with `tls`'s current certificate, when given)
+/// until `shutdown`; then lets requests in progress finish for at most `drain`.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<ReloadingAcceptor>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> Result<(), EdgeError> {
+    if let Ok(addr) = listener.local_addr() {
+        let over = if tls.is_some() { "HTTPS" } else { "HTTP" };
+        tracing::info!(%addr, "edge serving the {over} submit API");
+    }
+    let handshake_timeout = shared.config.bind_timeout;
+    let limits = shared.connections.clone();
+    let app = super::router(super::Api::new(shared, tls.is_some()))
+        .into_make_service_with_connect_info::<SocketAddr>();
+    // axum's graceful shutdown wants a `Send + 'static` signal; the caller's need not be.
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let stopped = async move {
+        let _ = stopped.await;
+    };
+    // `tap_io` lends each listener axum's `SocketAddr` connect info, which axum gives only
+    // to its own listener types.
+    match tls {
+        None => {
+            let listener = AdmittingListener::new(listener, limits).tap_io(|_| {});
+            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            drain_after(server.into_future(), stop, shutdown, drain).await
+        }
+        Some(tls) => {
+            let listener =
+                TlsListener::new(listener, tls, handshake_timeout, limits).tap_io(|_| {});
+            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
+            drain_after(server.into_future(), stop, shutdown, drain).await
+        }
+    }
+}
+
+/// Runs `server` until `shutdown`, then tells it to stop (`stop`) and gives the requests
+/// in progress at most `drain` to finish.
+async fn drain_after(
+    server: impl Future<Output = std::io::Result<()>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> Result<(), EdgeError> {
+    tokio::pin!(server, shutdown);
+    tokio::select! {
+        served = &mut server => return served.map_err(EdgeError::Accept),
+        () = &mut shutdown => {}
+    }
+    let _ = stop.send(());
+    match tokio::time::timeout(drain, server).await {
+        Ok(served) => served.map_err(EdgeError::Accept),
+        Err(_) => {
+            tracing::warn!(
+                ?drain,
+                "HTTP requests still in progress after the drain timeout"
+            );
+            Ok(())
+        }
+    }
+}
+
+/// A connection that holds its place in the edge's connection limits while it lives.
+pub(crate) struct AdmittedIo<IO> {
+    io: IO,
+    _admitted: Admitted,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for AdmittedIo<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for AdmittedIo<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// Accepts a TCP connection that the limits admit; refused ones are closed at once.
+async fn accept_admitted(
+    tcp: &TcpListener,
+    limits: &Arc<ConnectionLimits>,
+    kind: Kind,
+) -> (TcpStream, SocketAddr, Admitted) {
+    loop {
+        match tcp.accept().await {
+            Ok((stream, peer)) => {
+                let Ok(admitted) = limits.admit(peer.ip(), kind) else {
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                return (stream, peer, admitted);
+            }
+            Err(err) => match after_accept_error(&err) {
+                AcceptError::Ignore => {}
+                AcceptError::Pause(pause) => {
+                    tracing::warn!(error = %err, "HTTP accept failed; pausing");
+                    tokio::time::sleep(pause).await;
+                }
+                // axum's listener cannot fail: log it loudly and keep trying, slowly.
+                AcceptError::Fatal => {
+                    tracing::error!(error = %err, "HTTP accept failed");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            },
+        }
+    }
+}
+
+/// The plain HTTP listener.
+struct AdmittingListener {
+    tcp: TcpListener,
+    limits: Arc<ConnectionLimits>,
+}
+
+impl AdmittingListener {
+    fn new(tcp: TcpListener, limits: Arc<ConnectionLimits>) -> Self {
+        AdmittingListener { tcp, limits }
+    }
+}
+
+impl Listener for AdmittingListener {
+    type Io = AdmittedIo<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (io, peer, admitted) = accept_admitted(&self.tcp, &self.limits, Kind::Http).await;
+        (
+            AdmittedIo {
+                io,
+                _admitted: admitted,
+            },
+            peer,
+        )
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A listener that hands axum TLS streams: each admitted connection's handshake runs in
+/// its own task (bounded by `handshake_timeout`), so a slow or silent client holds up
+/// nobody else; failed handshakes are logged and dropped.
+struct TlsListener {
+    tcp: TcpListener,
+    tls: ReloadingAcceptor,
+    handshake_timeout: Duration,
+    limits: Arc<ConnectionLimits>,
+    handshakes: JoinSet<Option<(AdmittedIo<TlsStream<TcpStream>>, SocketAddr)>>,
+}
+
+impl TlsListener {
+    fn new(
+        tcp: TcpListener,
+        tls: ReloadingAcceptor,
+        handshake_timeout: Duration,
+        limits: Arc<ConnectionLimits>,
+    ) -> Self {
+        TlsListener {
+            tcp,
+            tls,
+            handshake_timeout,
+            limits,
+            handshakes: JoinSet::new(),
+        }
+    }
+}
+
+impl Listener for TlsListener {
+    type Io = AdmittedIo<TlsStream<TcpStream>>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                (stream, peer, admitted) = accept_admitted(&self.tcp, &self.limits, Kind::Https) => {
+                    let acceptor = self.tls.acceptor();
+                    let timeout = self.handshake_timeout;
+                    self.handshakes.spawn(async move {
+                        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(io)) => Some((AdmittedIo { io, _admitted: admitted }, peer)),
+                            Ok(Err(err)) => {
+                                tracing::debug!(%peer, error = %err, "HTTPS handshake failed");
+                                None
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "HTTPS handshake timed out");
+                                None
+                            }
+                        }
+                    });
+                }
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.tcp.local_addr()
+    }
+}
