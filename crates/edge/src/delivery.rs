@@ -13,6 +13,11 @@
 //! | `ESME_ROK` | acked |
 //! | `ESME_RX_P_APPN`, `ESME_RX_R_APPN` (permanent, reject) | dead-lettered |
 //! | anything else, timeout, session lost | redelivered after the backoff |
+//!
+//! A message's final receipt that this edge delivered lately (answered OK, within
+//! [`FINALS_WINDOW`]) is not delivered again: a bus outage redelivers what was delivered
+//! but not acked, and a carrier may repeat a receipt in another batch after a connector
+//! crash. It is acked and counted (`herald_edge_deliver_total{status="repeat"}`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -22,7 +27,7 @@ use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use herald_bus::{ConsumerSpec, Delivery};
+use herald_bus::{ConsumerSpec, Delivery, RecentIds};
 use herald_proto::bus::v1::{self as bus, Event, MoMessage, Receipt, event};
 use herald_smpp::pdu::SubmitSm;
 use herald_smpp::receipt::{DeliveryReceipt, MessageState, NetworkErrorCode, ReceiptTlvs};
@@ -42,16 +47,33 @@ use crate::server::Shared;
 const BATCH: usize = 16;
 /// `deliver_sm`s awaiting their response per account on this edge.
 const MAX_IN_FLIGHT: usize = 256;
+/// How long this edge remembers a final receipt it delivered.
+pub const FINALS_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How many delivered final receipts it remembers (about; two generations).
+const FINALS_REMEMBERED: usize = 400_000;
+
 /// How long an event waits when the account's sessions here just went away.
 const NO_SESSION_DELAY: Duration = Duration::from_secs(1);
 
 type SessionList = Vec<(u64, Session)>;
 
 /// The receiver sessions of each account on this edge, and their delivery tasks.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Receivers {
     accounts: Mutex<HashMap<String, AccountReceivers>>,
     next_id: std::sync::atomic::AtomicU64,
+    /// Message ids whose final receipt an ESME of this edge answered OK lately.
+    delivered_finals: Arc<RecentIds>,
+}
+
+impl Default for Receivers {
+    fn default() -> Self {
+        Receivers {
+            accounts: Mutex::default(),
+            next_id: std::sync::atomic::AtomicU64::default(),
+            delivered_finals: Arc::new(RecentIds::new(FINALS_REMEMBERED, FINALS_WINDOW)),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -150,12 +172,14 @@ async fn deliver(
         };
         let consumer = strong.bus.consumer(ConsumerSpec::account(&account)).await;
         let rules = strong.rules.clone();
+        let finals = strong.receivers.delivered_finals.clone();
         drop(strong);
         let result = match consumer {
             Ok(consumer) => match consumer.messages(BATCH).await {
                 Ok(deliveries) => {
                     backoff = Duration::from_millis(100);
-                    if pump(deliveries, &account, &mut sessions, &rules).await == Pumped::NoSessions
+                    if pump(deliveries, &account, &mut sessions, &rules, &finals).await
+                        == Pumped::NoSessions
                     {
                         return;
                     }
@@ -185,8 +209,16 @@ async fn pump(
     account: &str,
     sessions: &mut watch::Receiver<SessionList>,
     rules: &herald_rules::RulesStore,
+    finals: &Arc<RecentIds>,
 ) -> Pumped {
     let mut in_flight: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
+    // Final receipts being delivered by this pump now, so a repeat waits for the first's
+    // answer instead of going out beside it. Only this task's futures touch it.
+    let sending = Arc::new(Mutex::new(std::collections::HashSet::new()));
+    let finals = Finals {
+        delivered: finals.clone(),
+        sending,
+    };
     let mut turn = 0usize;
     loop {
         if sessions.borrow().is_empty() {
@@ -213,7 +245,7 @@ async fn pump(
                     };
                     in_flight.push({
                         let retention = rules.load().account(account).map(|a| a.receipt_retention);
-                        Box::pin(deliver_one(delivery, session, account.to_owned(), retention))
+                        Box::pin(deliver_one(delivery, session, account.to_owned(), retention, finals.clone()))
                     });
                 }
                 Some(Err(err)) => tracing::debug!(%account, error = %err, "pull interrupted"),
@@ -244,6 +276,7 @@ async fn deliver_one(
     session: Option<Session>,
     account: String,
     retention: Option<Duration>,
+    finals: Finals,
 ) {
     // Past the account's receipt retention an event is dropped, not delivered late.
     if let (Some(retention), Some(published)) = (retention, delivery.published())
@@ -264,6 +297,23 @@ async fn deliver_one(
             let _ = delivery
                 .dead_letter(&format!("undecodable event: {err}"))
                 .await;
+            return;
+        }
+    };
+    let final_of = final_receipt_of(&event);
+    let _sending = match final_of.map(|id| finals.begin(id)) {
+        None => None,
+        Some(Begun::Sending(guard)) => Some(guard),
+        Some(Begun::Delivered) => {
+            count_delivery(&account, "repeat");
+            tracing::debug!(%account, "final receipt delivered already; not again");
+            let _ = delivery.ack().await;
+            return;
+        }
+        Some(Begun::InFlight) => {
+            // Its twin is out: come back once it is answered, then it is a repeat (or,
+            // if the twin failed, the one to deliver).
+            let _ = delivery.retry_after(NO_SESSION_DELAY).await;
             return;
         }
     };
@@ -295,7 +345,12 @@ async fn deliver_one(
     };
     count_delivery(&account, status);
     let result = match outcome {
-        Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => delivery.ack().await,
+        Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => {
+            if let Some(message_id) = final_of {
+                finals.delivered.insert(message_id.to_owned());
+            }
+            delivery.ack().await
+        }
         Ok(resp)
             if matches!(
                 resp.command_status,
@@ -315,6 +370,65 @@ async fn deliver_one(
     };
     if let Err(err) = result {
         tracing::warn!(%account, error = %err, "could not settle a delivery");
+    }
+}
+
+/// The final receipts an account's pump delivered lately, and those it is sending.
+#[derive(Clone)]
+struct Finals {
+    delivered: Arc<RecentIds>,
+    sending: Arc<Mutex<std::collections::HashSet<String>>>,
+}
+
+/// Whether a final receipt may go out.
+enum Begun {
+    /// Yes; the guard marks it sending until dropped.
+    Sending(SendingFinal),
+    /// Its message's final receipt was answered OK lately.
+    Delivered,
+    /// Another copy is out now.
+    InFlight,
+}
+
+/// Marks a final receipt as being sent; unmarks it when dropped.
+struct SendingFinal {
+    sending: Arc<Mutex<std::collections::HashSet<String>>>,
+    message_id: String,
+}
+
+impl Drop for SendingFinal {
+    fn drop(&mut self) {
+        if let Ok(mut sending) = self.sending.lock() {
+            sending.remove(&self.message_id);
+        }
+    }
+}
+
+impl Finals {
+    fn begin(&self, message_id: &str) -> Begun {
+        if self.delivered.contains(message_id) {
+            return Begun::Delivered;
+        }
+        let Ok(mut sending) = self.sending.lock() else {
+            return Begun::InFlight;
+        };
+        if !sending.insert(message_id.to_owned()) {
+            return Begun::InFlight;
+        }
+        Begun::Sending(SendingFinal {
+            sending: self.sending.clone(),
+            message_id: message_id.to_owned(),
+        })
+    }
+}
+
+/// The message id of `event` when it is a final receipt.
+fn final_receipt_of(event: &Event) -> Option<&str> {
+    match &event.kind {
+        Some(event::Kind::Receipt(receipt)) if crate::requests::is_final(receipt.state()) => {
+            Some(&receipt.message_id)
+        }
+        _ => None,
     }
 }
 

@@ -457,6 +457,51 @@ async fn receipts_reach_a_bound_receiver_and_are_acked_after_its_answer() {
 }
 
 #[tokio::test]
+async fn a_final_receipt_delivered_once_is_not_delivered_again() {
+    // After a bus outage or a connector crash the same final receipt can be on the bus
+    // twice (in two batches, under two ids): the ESME gets it once; the repeat is acked.
+    let cluster = cluster().await;
+    let receipt = |state: bus::MessageState| Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: "01JD00000000000000CD".into(),
+            account_id: "acme".into(),
+            state: state.into(),
+            ..Default::default()
+        })),
+    };
+    let publisher = cluster.bus.publisher();
+    for (id, state) in [
+        ("dlr-a", bus::MessageState::Enroute),
+        ("dlr-b", bus::MessageState::Delivered),
+        ("dlr-c", bus::MessageState::Delivered),
+    ] {
+        publisher
+            .publish_acked(Outgoing::event("acme", id, &receipt(state)))
+            .await
+            .unwrap();
+    }
+    let (_session, mut inbox) = esme(cluster.port, BindMode::Receiver, "acme", "secret")
+        .await
+        .unwrap();
+    let mut states = Vec::new();
+    while let Ok(Some(inbound)) = tokio::time::timeout(Duration::from_secs(3), inbox.recv()).await {
+        let PduBody::DeliverSm(sm) = &inbound.pdu.body else {
+            panic!("expected deliver_sm, got {:?}", inbound.pdu.body);
+        };
+        states.push(ReceiptTlvs::from_tlvs(&sm.tlvs).unwrap().message_state);
+        inbound.responder.respond(
+            PduBody::DeliverSmResp(MessageIdResp::default()),
+            CommandStatus::ESME_ROK,
+        );
+    }
+    assert_eq!(
+        states,
+        [Some(MessageState::Enroute), Some(MessageState::Delivered)],
+        "the intermediate and one final"
+    );
+}
+
+#[tokio::test]
 async fn a_receipt_the_esme_refuses_for_now_comes_again() {
     let cluster = cluster().await;
     let event = Event {
