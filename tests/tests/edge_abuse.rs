@@ -394,3 +394,80 @@ async fn a_password_flood_is_locked_out_and_does_not_starve_other_accounts() {
             .is_ok()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_http_client_is_cut_off_while_others_are_served() {
+    let cluster = Cluster::start_with(
+        &[("acme", "secret", 10)],
+        EdgeConfig {
+            http_header_timeout: Duration::from_secs(2),
+            http_body_timeout: Duration::from_secs(2),
+            ..config()
+        },
+    )
+    .await
+    .unwrap();
+    let port = cluster.http_port;
+    // Slowloris: headers one byte at a time, never finished.
+    let slow_headers = tokio::spawn(async move {
+        let mut stream = connect_from([127, 0, 0, 2], port).await;
+        let started = tokio::time::Instant::now();
+        stream
+            .write_all(b"POST /v1/messages HTTP/1.1\r\nHost: edge\r\n")
+            .await
+            .unwrap();
+        for byte in b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+            .iter()
+            .cycle()
+            .take(60)
+        {
+            if stream.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+            let mut probe = [0u8; 256];
+            let read =
+                tokio::time::timeout(Duration::from_millis(500), stream.read(&mut probe)).await;
+            if matches!(read, Ok(Ok(0) | Err(_))) {
+                return started.elapsed();
+            }
+        }
+        started.elapsed()
+    });
+    // A body that never comes, after good credentials ("acme:secret").
+    let slow_body = tokio::spawn(async move {
+        let started = tokio::time::Instant::now();
+        let mut stream = connect_from([127, 0, 0, 3], port).await;
+        stream
+            .write_all(
+                b"POST /v1/messages HTTP/1.1\r\nHost: edge\r\nAuthorization: Basic YWNtZTpzZWNyZXQ=\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"to\"",
+            )
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let _ = tokio::time::timeout(PATIENCE, stream.read_to_end(&mut answer)).await;
+        (
+            started.elapsed(),
+            String::from_utf8_lossy(&answer).into_owned(),
+        )
+    });
+    // Meanwhile an ordinary client is served, and one without credentials is refused
+    // before it sends the megabyte it announces.
+    let (code, _) = http(port, [127, 0, 0, 4], &status_request("YWNtZTpzZWNyZXQ=")).await;
+    assert_eq!(code, 404, "an unknown message of a served client");
+    let (code, body) = http(
+        port,
+        [127, 0, 0, 5],
+        "POST /v1/messages HTTP/1.1\r\nHost: edge\r\nContent-Length: 1000000\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(code, 401, "{body}");
+
+    let cut_after = slow_headers.await.unwrap();
+    assert!(
+        cut_after < Duration::from_secs(15),
+        "the slow headers were cut off after {cut_after:?}"
+    );
+    let (took, answer) = slow_body.await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+}

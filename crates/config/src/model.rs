@@ -276,6 +276,14 @@ pub struct EdgeConfig {
     /// session is closed (its in-flight receipts go back to the bus).
     #[serde(with = "humantime_serde")]
     pub write_timeout: Duration,
+    /// How long an HTTP client may take to send a request's headers, and how long an idle
+    /// keep-alive connection waits for the next request, before it is closed.
+    #[serde(with = "humantime_serde")]
+    pub http_header_timeout: Duration,
+    /// How long an HTTP client may take to send a request's body (read only after its
+    /// credentials are checked), before the request is refused with 408.
+    #[serde(with = "humantime_serde")]
+    pub http_body_timeout: Duration,
     /// Delay before answering a failed bind (wrong password, unknown system id), to slow
     /// down password guessing.
     #[serde(with = "humantime_serde")]
@@ -316,6 +324,8 @@ impl Default for EdgeConfig {
             max_connections: 20_000,
             max_connections_per_ip: 256,
             write_timeout: secs(60),
+            http_header_timeout: secs(10),
+            http_body_timeout: secs(10),
             failed_bind_delay: secs(1),
             password_checks: 4,
             password_check_queue: 64,

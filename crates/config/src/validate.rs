@@ -197,6 +197,8 @@ impl Config {
             c.max_connections_per_ip as usize,
         );
         positive(e, "edge.write_timeout", c.write_timeout);
+        positive(e, "edge.http_header_timeout", c.http_header_timeout);
+        positive(e, "edge.http_body_timeout", c.http_body_timeout);
         at_least_one(e, "edge.password_checks", c.password_checks as usize);
         at_least_one(e, "edge.lockout_failures", c.lockout_failures as usize);
         positive(e, "edge.lockout", c.lockout);

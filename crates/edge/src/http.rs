@@ -38,7 +38,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, FromRequest as _, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -335,14 +335,24 @@ async fn submit(
     State(api): State<Api>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    // The credentials first: a client who has none never gets to send a body.
     let account = match authenticate_request(&api.shared, &headers, peer, api.tls).await {
         Ok(account) => account,
         Err((error, account_label)) => {
             record_submit(&account_label, http_status(error.status), 0);
             return error.into_response();
         }
+    };
+    let body_timeout = api.shared.config.http_body_timeout;
+    let Ok(body) = tokio::time::timeout(body_timeout, Bytes::from_request(request, &api)).await
+    else {
+        metrics::counter!(names::EDGE_HTTP_TIMEOUTS_TOTAL, names::labels::STATUS => "body")
+            .increment(1);
+        tracing::debug!(account = %account.id, %peer, "HTTP body too slow: refused");
+        record_submit(&account.id, StatusCode::REQUEST_TIMEOUT, 0);
+        return body_timed_out(body_timeout);
     };
     let now = SystemTime::now();
     let parsed = idempotency::key(&headers).and_then(|key| {
@@ -800,6 +810,29 @@ fn validity_period(validity: Option<&str>, now: SystemTime) -> Result<COctetStri
     Ok(COctetString::from(
         std::str::from_utf8(&octets).unwrap_or_default(),
     ))
+}
+
+/// 408 for a body that did not arrive within `edge.http_body_timeout`; the connection is
+/// closed after it (what is left of the body is never read).
+fn body_timed_out(timeout: Duration) -> Response {
+    let error = ApiError::new(
+        CommandStatus::ESME_RSUBMITFAIL,
+        format!(
+            "the body did not arrive within {}",
+            humantime::format_duration(timeout)
+        ),
+    );
+    let mut response = respond(
+        StatusCode::REQUEST_TIMEOUT,
+        &SubmitResponse {
+            error: Some(error.body()),
+            messages: Vec::new(),
+        },
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 fn body_error(rejection: BytesRejection) -> ApiError {

@@ -70,6 +70,9 @@ pub const EDGE_SESSION_ENDS_TOTAL: &str = "herald_edge_session_ends_total";
 pub const EDGE_AUTH_REFUSED_TOTAL: &str = "herald_edge_auth_refused_total";
 /// Lockouts begun after repeated failures (`status`: `account`, `address`).
 pub const EDGE_LOCKOUTS_TOTAL: &str = "herald_edge_lockouts_total";
+/// HTTP connections or requests cut off by a timeout (`status`: `header`, the headers or
+/// the next request on an idle connection; `body`, the body).
+pub const EDGE_HTTP_TIMEOUTS_TOTAL: &str = "herald_edge_http_timeouts_total";
 /// `submit_sm`, `data_sm` and `submit_multi` destinations answered, by command and
 /// response status name.
 pub const EDGE_SUBMIT_TOTAL: &str = "herald_edge_submit_total";
@@ -279,6 +282,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[STATUS],
         "Lockouts begun after repeated authentication failures, of an account or an address.",
+    ),
+    def(
+        EDGE_HTTP_TIMEOUTS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[STATUS],
+        "HTTP connections or requests cut off by the header or body timeout.",
     ),
     def(
         EDGE_SUBMIT_TOTAL,

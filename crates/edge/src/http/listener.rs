@@ -1,6 +1,7 @@
-//! Where the HTTP API's connections come from: the plain and TLS listeners, each admitting
-//! a connection through the edge's [`ConnectionLimits`] before anything else is done with
-//! it (no handshake, no HTTP parsing for a refused one), and the graceful drain.
+//! Where the HTTP API's connections come from and how they are served: the plain and TLS
+//! listeners, each admitting a connection through the edge's [`ConnectionLimits`] before
+//! anything else is done with it (no handshake, no HTTP parsing for a refused one); the
+//! header timeout; and the graceful drain.
 //!
 //! Accept errors follow the SMPP listeners' one policy
 //! ([`crate::connections::after_accept_error`]).
@@ -11,7 +12,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::serve::{Listener, ListenerExt as _};
+use axum::extract::ConnectInfo;
+use axum::serve::Listener;
+use herald_telemetry::names;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -25,6 +31,10 @@ use crate::tls::ReloadingAcceptor;
 
 /// Serves the API on `listener` (over TLS with `tls`'s current certificate, when given)
 /// until `shutdown`; then lets requests in progress finish for at most `drain`.
+///
+/// Each connection is served by hyper's HTTP/1.1 server with `edge.http_header_timeout`
+/// on its headers (and so on an idle keep-alive connection's next request); the body's
+/// own timeout is the handler's, since it reads the body only after the credentials.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
@@ -36,56 +46,74 @@ pub(crate) async fn serve(
         let over = if tls.is_some() { "HTTPS" } else { "HTTP" };
         tracing::info!(%addr, "edge serving the {over} submit API");
     }
+    let header_timeout = shared.config.http_header_timeout;
     let handshake_timeout = shared.config.bind_timeout;
     let limits = shared.connections.clone();
-    let app = super::router(super::Api::new(shared, tls.is_some()))
-        .into_make_service_with_connect_info::<SocketAddr>();
-    // axum's graceful shutdown wants a `Send + 'static` signal; the caller's need not be.
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let stopped = async move {
-        let _ = stopped.await;
-    };
-    // `tap_io` lends each listener axum's `SocketAddr` connect info, which axum gives only
-    // to its own listener types.
+    let app = super::router(super::Api::new(shared, tls.is_some()));
     match tls {
         None => {
-            let listener = AdmittingListener::new(listener, limits).tap_io(|_| {});
-            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
-            drain_after(server.into_future(), stop, shutdown, drain).await
+            let listener = AdmittingListener::new(listener, limits);
+            serve_connections(listener, app, header_timeout, shutdown, drain).await
         }
         Some(tls) => {
-            let listener =
-                TlsListener::new(listener, tls, handshake_timeout, limits).tap_io(|_| {});
-            let server = axum::serve(listener, app).with_graceful_shutdown(stopped);
-            drain_after(server.into_future(), stop, shutdown, drain).await
+            let listener = TlsListener::new(listener, tls, handshake_timeout, limits);
+            serve_connections(listener, app, header_timeout, shutdown, drain).await
         }
     }
 }
 
-/// Runs `server` until `shutdown`, then tells it to stop (`stop`) and gives the requests
-/// in progress at most `drain` to finish.
-async fn drain_after(
-    server: impl Future<Output = std::io::Result<()>>,
-    stop: tokio::sync::oneshot::Sender<()>,
+/// Accepts from `listener` and serves each connection in a task of its own until
+/// `shutdown`; then stops accepting, asks every connection to finish its request in
+/// progress and close, and waits at most `drain` for them.
+async fn serve_connections<L>(
+    mut listener: L,
+    app: axum::Router,
+    header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
     drain: Duration,
-) -> Result<(), EdgeError> {
-    tokio::pin!(server, shutdown);
-    tokio::select! {
-        served = &mut server => return served.map_err(EdgeError::Accept),
-        () = &mut shutdown => {}
+) -> Result<(), EdgeError>
+where
+    L: Listener<Addr = SocketAddr>,
+    L::Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let graceful = GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    tokio::pin!(shutdown);
+    loop {
+        let (io, peer) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => accepted,
+        };
+        // ConnectInfo for the handlers (the allow-lists and throttles see the TCP peer).
+        let service = app.clone().layer(axum::Extension(ConnectInfo(peer)));
+        let connection = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                if error.is_timeout() {
+                    metrics::counter!(names::EDGE_HTTP_TIMEOUTS_TOTAL, names::labels::STATUS => "header")
+                        .increment(1);
+                    tracing::debug!(%peer, "HTTP client too slow with its headers, or idle: closed");
+                } else {
+                    tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+                }
+            }
+        });
     }
-    let _ = stop.send(());
-    match tokio::time::timeout(drain, server).await {
-        Ok(served) => served.map_err(EdgeError::Accept),
-        Err(_) => {
-            tracing::warn!(
-                ?drain,
-                "HTTP requests still in progress after the drain timeout"
-            );
-            Ok(())
-        }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?drain,
+            "HTTP requests still in progress after the drain timeout"
+        );
     }
+    Ok(())
 }
 
 /// A connection that holds its place in the edge's connection limits while it lives.
