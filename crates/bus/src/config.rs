@@ -1,6 +1,10 @@
 //! How the bus connects and sizes its streams.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use crate::auth::NatsAuth;
+use crate::error::BusError;
 
 /// Connection and topology settings. The role binaries fill this from Herald's config.
 #[derive(Clone, Debug)]
@@ -33,6 +37,29 @@ pub struct BusConfig {
     /// Whether publishers may batch ([`crate::batch`]); off, every message is published
     /// on its own, for clusters where some nodes cannot read batches yet.
     pub batching: bool,
+    /// How the client authenticates.
+    pub auth: NatsAuth,
+    /// TLS to NATS; `None`: TLS only if a URL says `tls://` (with the system's CAs).
+    pub tls: Option<NatsTls>,
+}
+
+/// TLS to NATS: required on every connection once set.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NatsTls {
+    /// CA certificates (PEM) the server's certificate must chain to; `None`: the system's.
+    pub ca: Option<PathBuf>,
+    /// A client certificate and its key (PEM), for servers that verify clients (mutual
+    /// TLS); `None`: no client certificate.
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+/// A client certificate chain and its private key, PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientCertificate {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
 }
 
 impl BusConfig {
@@ -52,15 +79,32 @@ impl BusConfig {
             request_timeout: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(5),
             batching: true,
+            auth: NatsAuth::None,
+            tls: None,
         }
     }
 
-    pub(crate) fn connect_options(&self) -> async_nats::ConnectOptions {
-        async_nats::ConnectOptions::new()
+    /// The client's options: name, timeouts, credentials and TLS.
+    ///
+    /// # Errors
+    ///
+    /// [`BusError::Secret`] when a credential cannot be read.
+    pub(crate) fn connect_options(&self) -> Result<async_nats::ConnectOptions, BusError> {
+        let mut options = self.auth.connect_options()?;
+        if let Some(tls) = &self.tls {
+            options = options.require_tls(true);
+            if let Some(ca) = &tls.ca {
+                options = options.add_root_certificates(ca.clone());
+            }
+            if let Some(client) = &tls.client_certificate {
+                options = options.add_client_certificate(client.cert.clone(), client.key.clone());
+            }
+        }
+        Ok(options
             .name(&self.name)
             .connection_timeout(self.connect_timeout)
             .request_timeout(Some(self.request_timeout))
             // After the first connection, reconnect forever: a node outlives a NATS restart.
-            .max_reconnects(None)
+            .max_reconnects(None))
     }
 }

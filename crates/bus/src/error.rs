@@ -20,6 +20,30 @@ pub enum BusError {
         #[source]
         source: NatsError,
     },
+    /// NATS answered but refused this client: its credentials are missing, wrong or not
+    /// allowed (an authorization violation). Retrying with the same credentials fails
+    /// the same way until the server or the secret changes.
+    #[error("NATS at {urls} refused this client's credentials ({auth})")]
+    Refused {
+        /// The URLs tried.
+        urls: String,
+        /// Which kind of credentials were presented (`none`, `token`, ...), never their
+        /// value.
+        auth: &'static str,
+        /// The server's answer.
+        #[source]
+        source: NatsError,
+    },
+    /// A NATS credential (`.creds` file, NKey seed, password, token) could not be read or
+    /// is malformed.
+    #[error("cannot read the NATS credential in {reference}: {reason}")]
+    Secret {
+        /// Where it was looked for (`file /run/secrets/nats.creds`, `environment variable
+        /// NATS_TOKEN`).
+        reference: String,
+        /// What went wrong; never the secret.
+        reason: String,
+    },
     /// A stream, consumer or bucket could not be created or updated.
     #[error("cannot declare {what}")]
     Topology {

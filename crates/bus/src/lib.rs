@@ -6,6 +6,8 @@
 //! anything that cannot be processed ends in `HERALD_DLQ`. Two KV buckets hold the status
 //! of each message and the carrier-id → Herald-id map.
 //!
+//! - [`config`]: [`BusConfig`], where NATS is and how to size the streams; TLS to it.
+//! - [`auth`]: [`NatsAuth`], the client's credentials, each read from a file or variable.
 //! - [`topology`]: stream, consumer and bucket definitions, created or updated at start,
 //!   never deleted.
 //! - [`subject`]: subject names and KV key encoding.
@@ -21,6 +23,7 @@
 //! publishers, consumers and stores.
 #![forbid(unsafe_code)]
 
+pub mod auth;
 pub mod batch;
 pub mod config;
 pub mod consume;
@@ -34,8 +37,9 @@ pub mod topology;
 
 use async_nats::jetstream;
 
+pub use auth::{NatsAuth, SecretRef};
 pub use batch::{BatchLimits, CoalescingPublisher};
-pub use config::BusConfig;
+pub use config::{BusConfig, ClientCertificate, NatsTls};
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
 pub use idempotency::{Claim, IdempotencyKeys};
@@ -55,19 +59,32 @@ pub struct Bus {
 impl Bus {
     /// Connects to NATS, then creates or updates every stream and bucket Herald uses.
     ///
-    /// Fails with [`BusError::Connect`] when no server answers within the connect timeout,
-    /// and with [`BusError::Topology`] when a stream cannot be declared (for example a
-    /// retention policy that differs from an existing stream's, which JetStream cannot
-    /// change in place).
+    /// Fails with [`BusError::Secret`] when a credential cannot be read,
+    /// [`BusError::Refused`] when NATS refuses the credentials, [`BusError::Connect`] when
+    /// no server answers within the connect timeout (or TLS fails), and with
+    /// [`BusError::Topology`] when a stream cannot be declared (for example a retention
+    /// policy that differs from an existing stream's, which JetStream cannot change in
+    /// place, or a user not allowed to).
     pub async fn connect(config: BusConfig) -> Result<Self, BusError> {
         let client = config
-            .connect_options()
+            .connect_options()?
             // The list, not a joined string: async-nats reads a string as one address.
             .connect(config.urls.as_slice())
             .await
-            .map_err(|source| BusError::Connect {
-                urls: config.urls.join(","),
-                source: Box::new(source),
+            .map_err(|source| {
+                let urls = config.urls.join(",");
+                match source.kind() {
+                    async_nats::ConnectErrorKind::AuthorizationViolation
+                    | async_nats::ConnectErrorKind::Authentication => BusError::Refused {
+                        urls,
+                        auth: config.auth.kind(),
+                        source: Box::new(source),
+                    },
+                    _ => BusError::Connect {
+                        urls,
+                        source: Box::new(source),
+                    },
+                }
             })?;
         let jetstream = jetstream::ContextBuilder::new()
             .timeout(config.request_timeout)

@@ -43,6 +43,6 @@ pub use error::{ConfigError, ConfigErrors, Problem};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, EnvSource, LoadOptions, ProcessEnv};
 pub use model::{
     AdminConfig, Config, ConnectorConfig, ControlConfig, ControlTlsConfig, EdgeConfig,
-    EdgeTlsConfig, EtcdConfig, GrpcConfig, LogFormat, NatsConfig, NodeConfig, RouterConfig,
-    TelemetryConfig, UtcOffset, UtcOffsetError,
+    EdgeTlsConfig, EtcdConfig, EtcdTlsConfig, GrpcConfig, LogFormat, NatsConfig, NatsTlsConfig,
+    NodeConfig, RouterConfig, SecretRef, TelemetryConfig, UtcOffset, UtcOffsetError,
 };

@@ -23,7 +23,7 @@ use figment::providers::{Format as _, Serialized, Toml};
 use figment::value::{Dict, Value};
 use figment::{Figment, Provider as _};
 
-use crate::{Config, ConfigError, ConfigErrors, Problem};
+use crate::{Config, ConfigError, ConfigErrors, Problem, SecretRef};
 
 /// The prefix of Herald's environment variables.
 pub const ENV_PREFIX: &str = "HERALD_";
@@ -165,8 +165,21 @@ impl Config {
         if config.node.id.is_none() {
             config.node.id = Some(default_node_id(&options.env));
         }
-        config
-            .validate()
+        let mut errors = config.validate().err().unwrap_or_default();
+        // A secret in a variable must be there: found missing at connect time, it would
+        // leave the node retrying instead of stopping with the key named.
+        for (key, secret) in config.secrets() {
+            if let SecretRef::Env(name) = secret
+                && options.env.var(name).is_none()
+            {
+                errors.add(
+                    format!("{key}.env"),
+                    format!("environment variable {name} is not set"),
+                );
+            }
+        }
+        errors
+            .into_result()
             .map_err(|errors| ConfigError::Invalid(with_origins(errors, &origins)))?;
         Ok(config)
     }

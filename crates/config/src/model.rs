@@ -120,9 +120,32 @@ pub struct NatsConfig {
     /// Publishes awaiting their ack, per process, before new ones are refused (the edge
     /// then answers `ESME_RMSGQFUL`).
     pub max_inflight_publishes: usize,
-    /// NATS credentials file (`.creds`: user JWT and NKey seed). Unset: connect without.
+    /// NATS credentials (`.creds`: user JWT and NKey seed), for NATS in operator (JWT)
+    /// mode: a file path, or `{ file = "..." }` / `{ env = "VARIABLE" }`. One kind of
+    /// credentials at a time. Unset: no `.creds`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "credentials_serde"
+    )]
+    pub credentials: Option<SecretRef>,
+    /// NKey seed (`SU...`) of an NKey user: `{ file = "..." }` or `{ env = "VARIABLE" }`.
+    /// Unset: none.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub credentials: Option<PathBuf>,
+    pub nkey_seed: Option<SecretRef>,
+    /// User name, with `nats.password`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Password of `nats.user`: `{ file = "..." }` or `{ env = "VARIABLE" }`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    /// Token: `{ file = "..." }` or `{ env = "VARIABLE" }`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<SecretRef>,
+    /// TLS to NATS, required on every connection once set (`tls://` URLs ask for it too,
+    /// trusting the system's CAs). Unset: TLS only for `tls://` URLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<NatsTlsConfig>,
     /// How long a message id is remembered so a republished copy is dropped.
     #[serde(with = "humantime_serde")]
     pub duplicate_window: Duration,
@@ -149,6 +172,81 @@ pub struct NatsConfig {
     pub batching: bool,
 }
 
+/// TLS to NATS.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsTlsConfig {
+    /// CA certificates, PEM, that NATS's certificate must chain to. Unset: the system's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ca: Option<PathBuf>,
+    /// Client certificate chain, PEM, for a NATS that verifies clients (mutual TLS); with
+    /// `key`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM; with `cert`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+/// Where a secret is found, never the secret itself: `{ file = "/run/secrets/x" }` (a file,
+/// trailing newlines trimmed, such as a mounted Kubernetes Secret) or
+/// `{ env = "VARIABLE" }` (an environment variable of the process). Read at every
+/// connection, so a rotated file is used from the next reconnection on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SecretRef {
+    /// A file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+}
+
+/// `nats.credentials` was a plain path before it could come from a variable: a string is
+/// still read as a file path, and a file is written back as one.
+mod credentials_serde {
+    use std::path::PathBuf;
+
+    use serde::de::value::MapAccessDeserializer;
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::SecretRef;
+
+    pub(super) fn serialize<S: Serializer>(
+        value: &Option<SecretRef>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(SecretRef::File(path)) => path.serialize(serializer),
+            other => other.serialize(serializer),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<SecretRef>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Option<SecretRef>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a file path, { file = \"...\" } or { env = \"VARIABLE\" }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, path: &str) -> Result<Self::Value, E> {
+                Ok(Some(SecretRef::File(PathBuf::from(path))))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                SecretRef::deserialize(MapAccessDeserializer::new(map)).map(Some)
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
 impl Default for NatsConfig {
     fn default() -> Self {
         NatsConfig {
@@ -158,6 +256,11 @@ impl Default for NatsConfig {
             request_timeout: secs(5),
             max_inflight_publishes: 8192,
             credentials: None,
+            nkey_seed: None,
+            user: None,
+            password: None,
+            token: None,
+            tls: None,
             duplicate_window: secs(120),
             events_max_age: days(3),
             dead_letter_max_age: days(14),
@@ -184,6 +287,32 @@ pub struct EtcdConfig {
     /// after a crash others take over. Whole seconds, at least 1s.
     #[serde(with = "humantime_serde")]
     pub lease_ttl: Duration,
+    /// etcd user, for an etcd with authentication on; with `etcd.password`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Password of `etcd.user`: `{ file = "..." }` or `{ env = "VARIABLE" }`. Unset: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretRef>,
+    /// TLS to etcd: required by `https://` endpoints, refused with `http://` ones. Unset:
+    /// plain `http://`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<EtcdTlsConfig>,
+}
+
+/// TLS to etcd.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdTlsConfig {
+    /// CA certificates, PEM, that etcd's certificate must chain to. Required when
+    /// `etcd.tls` is set.
+    pub ca: PathBuf,
+    /// Client certificate chain, PEM, for an etcd started with `--client-cert-auth`; with
+    /// `key`. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key, PEM; with `cert`. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
 }
 
 impl Default for EtcdConfig {
@@ -193,6 +322,9 @@ impl Default for EtcdConfig {
             prefix: "/herald/v1/".to_owned(),
             connect_timeout: secs(5),
             lease_ttl: secs(10),
+            user: None,
+            password: None,
+            tls: None,
         }
     }
 }

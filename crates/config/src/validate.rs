@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use crate::{Config, ConfigErrors};
+use crate::{Config, ConfigErrors, SecretRef};
 
 /// Shortest `nats.idempotency_ttl`: well past the longest an HTTP request may run.
 const MIN_IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
@@ -30,6 +30,9 @@ impl Config {
         self.validate_connector(&mut e);
         self.validate_control(&mut e);
         self.validate_listeners(&mut e);
+        for (key, value) in self.secrets() {
+            secret(&mut e, key, value);
+        }
         e.into_result()
     }
 
@@ -92,8 +95,12 @@ impl Config {
         positive(e, "nats.connect_timeout", n.connect_timeout);
         positive(e, "nats.request_timeout", n.request_timeout);
         at_least_one(e, "nats.max_inflight_publishes", n.max_inflight_publishes);
-        if let Some(path) = &n.credentials {
-            file_exists(e, "nats.credentials", path);
+        validate_nats_auth(e, n);
+        if let Some(tls) = &n.tls {
+            if let Some(ca) = &tls.ca {
+                file_exists(e, "nats.tls.ca", ca);
+            }
+            client_certificate(e, "nats.tls", tls.cert.as_deref(), tls.key.as_deref());
         }
         positive(e, "nats.duplicate_window", n.duplicate_window);
         positive(e, "nats.events_max_age", n.events_max_age);
@@ -133,6 +140,34 @@ impl Config {
             );
         }
         positive(e, "etcd.connect_timeout", c.connect_timeout);
+        let https = c
+            .endpoints
+            .iter()
+            .filter(|endpoint| endpoint.starts_with("https://"))
+            .count();
+        match &c.tls {
+            Some(tls) => {
+                if https != c.endpoints.len() {
+                    e.add(
+                        "etcd.tls",
+                        "is set, so every etcd.endpoints entry must be https://",
+                    );
+                }
+                file_exists(e, "etcd.tls.ca", &tls.ca);
+                client_certificate(e, "etcd.tls", tls.cert.as_deref(), tls.key.as_deref());
+            }
+            None if https > 0 => e.add(
+                "etcd.endpoints",
+                "https:// endpoints need etcd.tls.ca (the CA of etcd's certificate)",
+            ),
+            None => {}
+        }
+        match (&c.user, &c.password) {
+            (Some(user), Some(_)) if user.is_empty() => e.add("etcd.user", "is empty"),
+            (Some(_), None) => e.add("etcd.user", "needs etcd.password"),
+            (None, Some(_)) => e.add("etcd.password", "needs etcd.user"),
+            _ => {}
+        }
         if c.lease_ttl < Duration::from_secs(1) || c.lease_ttl.subsec_nanos() != 0 {
             e.add(
                 "etcd.lease_ttl",
@@ -249,6 +284,20 @@ impl Config {
         positive(e, "connector.drain_timeout", c.drain_timeout);
     }
 
+    /// Every secret this config refers to, with its key: NATS and etcd credentials.
+    pub fn secrets(&self) -> Vec<(&'static str, &SecretRef)> {
+        [
+            ("nats.credentials", &self.nats.credentials),
+            ("nats.nkey_seed", &self.nats.nkey_seed),
+            ("nats.password", &self.nats.password),
+            ("nats.token", &self.nats.token),
+            ("etcd.password", &self.etcd.password),
+        ]
+        .into_iter()
+        .filter_map(|(key, secret)| secret.as_ref().map(|s| (key, s)))
+        .collect()
+    }
+
     /// Every listener this config names, with its key. All roles' listeners are checked
     /// together, since `herald dev` runs every role in one process.
     pub fn listeners(&self) -> Vec<(&'static str, SocketAddr)> {
@@ -280,6 +329,68 @@ impl Config {
                 );
             }
         }
+    }
+}
+
+/// One kind of NATS credentials at most, each secret where it says, a user with a password.
+fn validate_nats_auth(e: &mut ConfigErrors, n: &crate::NatsConfig) {
+    let kinds: Vec<&str> = [
+        ("nats.credentials", n.credentials.is_some()),
+        ("nats.nkey_seed", n.nkey_seed.is_some()),
+        ("nats.user", n.user.is_some() || n.password.is_some()),
+        ("nats.token", n.token.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect();
+    if let [first, others @ ..] = kinds.as_slice() {
+        for other in others {
+            e.add(
+                *other,
+                format!("only one kind of NATS credentials at a time: {first} is set too"),
+            );
+        }
+    }
+    match (&n.user, &n.password) {
+        (Some(user), _) if user.is_empty() => e.add("nats.user", "is empty"),
+        (Some(_), None) => e.add("nats.user", "needs nats.password"),
+        (None, Some(_)) => e.add("nats.password", "needs nats.user"),
+        _ => {}
+    }
+}
+
+/// A secret's file exists; a variable's name is one.
+fn secret(e: &mut ConfigErrors, key: &str, value: &SecretRef) {
+    match value {
+        SecretRef::File(path) => file_exists(e, key, path),
+        SecretRef::Env(name) => {
+            let valid = name.bytes().next().is_some_and(|b| !b.is_ascii_digit())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            if !valid {
+                e.add(
+                    format!("{key}.env"),
+                    format!("{name:?} is not an environment variable name"),
+                );
+            }
+        }
+    }
+}
+
+/// A client certificate and its key are both given or both not, and exist.
+fn client_certificate(
+    e: &mut ConfigErrors,
+    section: &str,
+    cert: Option<&Path>,
+    key: Option<&Path>,
+) {
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            file_exists(e, &format!("{section}.cert"), cert);
+            file_exists(e, &format!("{section}.key"), key);
+        }
+        (Some(_), None) => e.add(format!("{section}.cert"), format!("needs {section}.key")),
+        (None, Some(_)) => e.add(format!("{section}.key"), format!("needs {section}.cert")),
+        (None, None) => {}
     }
 }
 

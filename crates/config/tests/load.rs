@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::Write as _;
 use std::time::Duration;
 
-use herald_config::{Config, ConfigError, LoadOptions, LogFormat};
+use herald_config::{Config, ConfigError, LoadOptions, LogFormat, SecretRef};
 
 fn env(vars: &[(&str, &str)]) -> HashMap<String, String> {
     let mut map: HashMap<String, String> = vars
@@ -248,5 +248,71 @@ fn validation_problems_carry_their_source() {
     assert_eq!(
         problem.origin.as_deref(),
         Some("environment variable HERALD_EDGE__MAX_WINDOW")
+    );
+}
+
+#[test]
+fn nats_and_etcd_credentials_are_references_to_files_or_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, "secret\n").unwrap();
+        path.to_string_lossy().into_owned()
+    };
+    let (creds, password, ca) = (write("nats.creds"), write("etcd-password"), write("ca.pem"));
+    let file = toml_file(&format!(
+        "[nats]\ncredentials = {creds:?}\n[nats.tls]\nca = {ca:?}\n\
+         [etcd]\nendpoints = [\"https://etcd:2379\"]\nuser = \"herald\"\n\
+         password = {{ file = {password:?} }}\n[etcd.tls]\nca = {ca:?}\n"
+    ));
+    let config = load(Some(&file), &[], &[]).unwrap();
+    // A plain path is still a .creds file.
+    assert_eq!(
+        config.nats.credentials,
+        Some(SecretRef::File(creds.clone().into()))
+    );
+    assert_eq!(config.etcd.password, Some(SecretRef::File(password.into())));
+    assert_eq!(config.etcd.tls.unwrap().ca, std::path::PathBuf::from(&ca));
+    assert_eq!(config.nats.tls.unwrap().ca, Some(ca.into()));
+    // Written back, a file is a path again.
+    assert!(
+        toml::to_string(&load(Some(&file), &[], &[]).unwrap())
+            .unwrap()
+            .contains(&format!("credentials = {creds:?}"))
+    );
+
+    // From the environment: the variable holding the token must be set.
+    let vars = [("HERALD_NATS__TOKEN__ENV", "NATS_TOKEN")];
+    let result = load(None, &vars, &[]);
+    let Err(ConfigError::Invalid(errors)) = result else {
+        panic!("{result:?}")
+    };
+    let problem = errors.at("nats.token.env").next().unwrap();
+    assert!(
+        problem.message.contains("NATS_TOKEN is not set"),
+        "{problem}"
+    );
+    let config = load(None, &[vars[0], ("NATS_TOKEN", "t0k3n")], &[]).unwrap();
+    assert_eq!(config.nats.token, Some(SecretRef::Env("NATS_TOKEN".into())));
+    // `nats.credentials` from a variable too.
+    let config = load(
+        None,
+        &[
+            ("HERALD_NATS__CREDENTIALS__ENV", "NATS_CREDS"),
+            ("NATS_CREDS", "..."),
+        ],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        config.nats.credentials,
+        Some(SecretRef::Env("NATS_CREDS".into()))
+    );
+    // A secret given in clear is refused: it is not a reference.
+    let file = toml_file("[nats]\ntoken = \"t0k3n\"\n");
+    let problems = parse_problems(load(Some(&file), &[], &[]));
+    assert!(
+        problems.iter().any(|p| p.starts_with("nats.token")),
+        "{problems:?}"
     );
 }

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use figment::value::Value;
-use herald_config::{Config, ControlTlsConfig, EdgeTlsConfig, LoadOptions};
+use herald_config::{
+    Config, ControlTlsConfig, EdgeTlsConfig, EtcdTlsConfig, LoadOptions, NatsTlsConfig, SecretRef,
+};
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -16,7 +18,23 @@ fn everything_set() -> Config {
     let mut config = Config::default();
     config.node.id = Some("edge-1".into());
     config.node.region = Some("eu".into());
-    config.nats.credentials = Some("/c".into());
+    config.nats.credentials = Some(SecretRef::File("/c".into()));
+    config.nats.nkey_seed = Some(SecretRef::File("/s".into()));
+    config.nats.user = Some("herald".into());
+    config.nats.password = Some(SecretRef::Env("NATS_PASSWORD".into()));
+    config.nats.token = Some(SecretRef::File("/t".into()));
+    config.nats.tls = Some(NatsTlsConfig {
+        ca: Some("/ca".into()),
+        cert: Some("/c".into()),
+        key: Some("/k".into()),
+    });
+    config.etcd.user = Some("herald".into());
+    config.etcd.password = Some(SecretRef::File("/p".into()));
+    config.etcd.tls = Some(EtcdTlsConfig {
+        ca: "/ca".into(),
+        cert: Some("/c".into()),
+        key: Some("/k".into()),
+    });
     config.telemetry.otlp_endpoint = Some("http://c:4317".into());
     config.edge.tls = Some(EdgeTlsConfig {
         listen: "0.0.0.0:3550".parse().unwrap(),
@@ -34,9 +52,13 @@ fn everything_set() -> Config {
     config
 }
 
+/// Every key path under `value`. A secret reference (`{ file = ... }`, `{ env = ... }`) is
+/// one value, documented at its key.
 fn key_paths(value: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     match value {
-        Value::Dict(_, dict) => {
+        Value::Dict(_, dict)
+            if !(dict.len() == 1 && (dict.contains_key("file") || dict.contains_key("env"))) =>
+        {
             for (k, v) in dict {
                 let path = if prefix.is_empty() {
                     k.clone()

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use herald_config::{Config, ControlTlsConfig, EdgeTlsConfig, UtcOffset};
+use herald_config::{
+    Config, ControlTlsConfig, EdgeTlsConfig, EtcdTlsConfig, NatsTlsConfig, SecretRef, UtcOffset,
+};
 
 fn keys(config: &Config) -> Vec<String> {
     config
@@ -126,4 +128,75 @@ fn utc_offsets_parse_and_print() {
     for bad in ["", "5", "+5:00", "+15:00", "+01:60", "-12:01", "+aa:00"] {
         assert!(bad.parse::<UtcOffset>().is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn one_kind_of_nats_credentials_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret");
+    std::fs::write(&path, "x").unwrap();
+    let file = || SecretRef::File(path.clone());
+
+    let mut config = Config::default();
+    config.nats.credentials = Some(file());
+    config.nats.token = Some(file());
+    config.nats.user = Some("herald".into());
+    config.nats.password = Some(file());
+    let errors = config.validate().unwrap_err();
+    let text = errors.to_string();
+    assert_eq!(keys(&config), ["nats.user", "nats.token"], "{text}");
+    assert!(
+        text.contains(
+            "nats.token: only one kind of NATS credentials at a time: nats.credentials is set too"
+        ),
+        "{text}"
+    );
+
+    let mut config = Config::default();
+    config.nats.user = Some("herald".into());
+    assert_eq!(keys(&config), ["nats.user"], "a user needs a password");
+    config.nats.user = None;
+    config.nats.password = Some(file());
+    assert_eq!(keys(&config), ["nats.password"], "a password needs a user");
+    config.nats.password = None;
+    config.nats.nkey_seed = Some(SecretRef::File("/nonexistent/seed".into()));
+    assert_eq!(
+        keys(&config),
+        ["nats.nkey_seed"],
+        "the seed file must exist"
+    );
+    config.nats.nkey_seed = Some(SecretRef::Env("1BAD".into()));
+    assert_eq!(keys(&config), ["nats.nkey_seed.env"]);
+    config.nats.nkey_seed = Some(file());
+    config.validate().unwrap();
+}
+
+#[test]
+fn tls_to_nats_and_etcd_is_checked() {
+    let mut config = Config::default();
+    config.nats.tls = Some(NatsTlsConfig {
+        ca: Some("/nonexistent/ca.pem".into()),
+        cert: Some("/nonexistent/client.pem".into()),
+        key: None,
+    });
+    config.etcd.endpoints = vec!["https://etcd:2379".into()];
+    assert_eq!(
+        keys(&config),
+        ["nats.tls.ca", "nats.tls.cert", "etcd.endpoints"],
+        "{}",
+        config.validate().unwrap_err()
+    );
+
+    let mut config = Config::default();
+    config.etcd.tls = Some(EtcdTlsConfig {
+        ca: "/nonexistent/ca.pem".into(),
+        cert: None,
+        key: Some("/nonexistent/key.pem".into()),
+    });
+    config.etcd.user = Some("herald".into());
+    assert_eq!(
+        keys(&config),
+        ["etcd.tls", "etcd.tls.ca", "etcd.tls.key", "etcd.user"],
+        "http:// endpoints with etcd.tls; a key without its certificate; a user without a password"
+    );
 }

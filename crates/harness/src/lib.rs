@@ -10,9 +10,19 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Either server can be started locked: `nats().user(..)`, `.nkey_user(..)`, `.token(..)`,
+//! `.operator()` (JWT accounts and a `.creds` file) and `.tls(verify_clients)`;
+//! `etcd().tls(client_cert_auth)` and `.auth(root_password)` with [`Etcd::add_user`].
+//!
+//! - [`pki`]: [`TestPki`], the throw-away CA and certificates TLS servers and clients use.
+//! - `nats_auth`: the `nats-server` configuration of users, tokens and operator JWTs.
+//!
 //! The binaries come from `scripts/install-deps.sh`; a missing one is an error, never a
 //! skipped test.
 #![forbid(unsafe_code)]
+
+mod nats_auth;
+pub mod pki;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -22,6 +32,10 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
+
+pub use nats_auth::nkey_user;
+use nats_auth::{NatsAuth, NatsUser, Operator};
+pub use pki::TestPki;
 
 /// Why a server could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +55,15 @@ pub enum HarnessError {
     /// when the ports were ours to choose).
     #[error("{0} exited before it became healthy")]
     Exited(&'static str),
-    /// A temporary directory or port could not be had.
+    /// A temporary directory or port could not be had, or a file written.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// A test certificate, key or JWT could not be made.
+    #[error("cannot make test credentials: {0}")]
+    Certificate(String),
+    /// A started server could not be set up (users, roles, authentication).
+    #[error("cannot set up the server: {0}")]
+    Setup(String),
 }
 
 /// How long a server may take to become healthy (a JetStream cluster electing its meta
@@ -162,6 +182,8 @@ pub struct NatsBuilder {
     port: Option<u16>,
     monitor_port: Option<u16>,
     data_dir: Option<PathBuf>,
+    auth: NatsAuth,
+    tls: Option<bool>,
 }
 
 /// Starts configuring a `nats-server`.
@@ -189,18 +211,97 @@ impl NatsBuilder {
         self
     }
 
+    /// Lets in `user` with `password` (and, with more calls, other users); no one else.
+    pub fn user(mut self, user: impl Into<String>, password: impl Into<String>) -> Self {
+        self.add_user(NatsUser::Password {
+            user: user.into(),
+            password: password.into(),
+        });
+        self
+    }
+
+    /// Lets in the NKey user `public_key` (`U...`, see [`nkey_user`]); no one else but the
+    /// other users given.
+    pub fn nkey_user(mut self, public_key: impl Into<String>) -> Self {
+        self.add_user(NatsUser::NKey {
+            public_key: public_key.into(),
+        });
+        self
+    }
+
+    fn add_user(&mut self, user: NatsUser) {
+        match &mut self.auth {
+            NatsAuth::Users(users) => users.push(user),
+            other => *other = NatsAuth::Users(vec![user]),
+        }
+    }
+
+    /// Lets in whoever presents `token`, and no one else (replaces any users).
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.auth = NatsAuth::Token(token.into());
+        self
+    }
+
+    /// Operator (JWT) mode: only users of the server's JetStream-enabled account get in,
+    /// each with a `.creds` file; [`NatsServer::creds`] is one (replaces any users).
+    pub fn operator(mut self) -> Self {
+        self.auth = NatsAuth::Operator;
+        self
+    }
+
+    /// Clients connect over TLS only, with a certificate from [`NatsServer::pki`]; with
+    /// `verify_clients`, each must also present a client certificate that CA signed.
+    pub fn tls(mut self, verify_clients: bool) -> Self {
+        self.tls = Some(verify_clients);
+        self
+    }
+
     /// Starts it and waits until JetStream is healthy.
     pub async fn run(self) -> Result<NatsServer, HarnessError> {
         let ports_ours = self.port.is_none() || self.monitor_port.is_none();
+        let secrets = tempfile::tempdir()?;
+        let operator = match self.auth {
+            NatsAuth::Operator => Some(Operator::generate(secrets.path())?),
+            _ => None,
+        };
+        let pki = match self.tls {
+            Some(_) => Some(TestPki::generate()?),
+            None => None,
+        };
+        let conf =
+            nats_auth::server_config(&self.auth, operator.as_ref(), pki.as_ref().zip(self.tls));
+        let mut args = Vec::new();
+        if !conf.is_empty() {
+            let path = secrets.path().join("nats.conf");
+            std::fs::write(&path, conf)?;
+            args = vec!["-c".to_owned(), path.to_string_lossy().into_owned()];
+        }
+        let security = NatsSecurity {
+            args,
+            pki,
+            operator,
+            _secrets: secrets,
+        };
+        let security = std::sync::Arc::new(security);
         start_with_retries(ports_ours, || async {
             let dir = Storage::at(self.data_dir.clone())?;
             let free = free_ports(2)?;
             let port = self.port.unwrap_or(free[0]);
             let monitor_port = self.monitor_port.unwrap_or(free[1]);
-            NatsServer::start_in(dir, port, monitor_port).await
+            NatsServer::start_in(dir, port, monitor_port, security.clone()).await
         })
         .await
     }
+}
+
+/// What a server was started with to authenticate clients: its extra arguments (the
+/// configuration file) and the files clients need.
+#[derive(Debug)]
+struct NatsSecurity {
+    args: Vec<String>,
+    pki: Option<TestPki>,
+    operator: Option<Operator>,
+    _secrets: tempfile::TempDir,
 }
 
 /// A running `nats-server`; killed, and its store deleted, on drop.
@@ -209,6 +310,7 @@ pub struct NatsServer {
     port: u16,
     monitor_port: u16,
     dir: Storage,
+    security: std::sync::Arc<NatsSecurity>,
 }
 
 impl NatsServer {
@@ -216,8 +318,9 @@ impl NatsServer {
         dir: Storage,
         port: u16,
         monitor_port: u16,
+        security: std::sync::Arc<NatsSecurity>,
     ) -> Result<NatsServer, HarnessError> {
-        let mut child = spawn_nats(dir.path(), port, monitor_port)?;
+        let mut child = spawn_nats_with(dir.path(), port, monitor_port, &security.args)?;
         wait_healthy("nats-server", &mut child, || async move {
             matches!(
                 http_get(monitor_port, "/healthz?js-enabled-only=true").await,
@@ -230,12 +333,18 @@ impl NatsServer {
             port,
             monitor_port,
             dir,
+            security,
         })
     }
 
-    /// `nats://127.0.0.1:PORT`.
+    /// `nats://127.0.0.1:PORT`, or `tls://127.0.0.1:PORT` for a server started with TLS.
     pub fn client_url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        let scheme = if self.security.pki.is_some() {
+            "tls"
+        } else {
+            "nats"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// The client port.
@@ -253,10 +362,26 @@ impl NatsServer {
         self.dir.path()
     }
 
+    /// The certificates of a server started with [`NatsBuilder::tls`]: its CA, and a client
+    /// certificate it accepts.
+    pub fn pki(&self) -> Option<&TestPki> {
+        self.security.pki.as_ref()
+    }
+
+    /// The `.creds` file of a user of a server started with [`NatsBuilder::operator`].
+    pub fn creds(&self) -> Option<&Path> {
+        self.security.operator.as_ref().map(|o| o.creds.as_path())
+    }
+
     /// Kills the server (like a crash) and starts it again on the same port and store.
     pub async fn restart(&mut self) -> Result<(), HarnessError> {
         self.kill().await;
-        self.child = spawn_nats(self.dir.path(), self.port, self.monitor_port)?;
+        self.child = spawn_nats_with(
+            self.dir.path(),
+            self.port,
+            self.monitor_port,
+            &self.security.args,
+        )?;
         let monitor_port = self.monitor_port;
         wait_healthy("nats-server", &mut self.child, || async move {
             matches!(
@@ -271,10 +396,6 @@ impl NatsServer {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
-}
-
-fn spawn_nats(store: &Path, port: u16, monitor_port: u16) -> Result<Child, HarnessError> {
-    spawn_nats_with(store, port, monitor_port, &[])
 }
 
 fn spawn_nats_with(
@@ -306,6 +427,8 @@ pub struct EtcdBuilder {
     port: Option<u16>,
     peer_port: Option<u16>,
     data_dir: Option<PathBuf>,
+    tls: Option<bool>,
+    root_password: Option<String>,
 }
 
 /// Starts configuring an `etcd`.
@@ -333,48 +456,116 @@ impl EtcdBuilder {
         self
     }
 
+    /// Serves clients over TLS only (`https://`), with a certificate from [`Etcd::pki`];
+    /// with `client_cert_auth`, etcd's `--client-cert-auth`: each client must present a
+    /// certificate that CA signed.
+    pub fn tls(mut self, client_cert_auth: bool) -> Self {
+        self.tls = Some(client_cert_auth);
+        self
+    }
+
+    /// Turns authentication on (what `etcd --auth`, `etcdctl auth enable`, does): a `root`
+    /// user with `password` is created and every request must then authenticate; add
+    /// other users with [`Etcd::add_user`].
+    pub fn auth(mut self, root_password: impl Into<String>) -> Self {
+        self.root_password = Some(root_password.into());
+        self
+    }
+
     /// Starts it and waits until `/health` says so.
     pub async fn run(self) -> Result<Etcd, HarnessError> {
         let ports_ours = self.port.is_none() || self.peer_port.is_none();
-        start_with_retries(ports_ours, || self.start_once()).await
+        let tls = match self.tls {
+            Some(client_cert_auth) => Some(std::sync::Arc::new(EtcdTls {
+                pki: TestPki::generate()?,
+                client_cert_auth,
+            })),
+            None => None,
+        };
+        let mut etcd = start_with_retries(ports_ours, || self.start_once(tls.clone())).await?;
+        if let Some(password) = &self.root_password {
+            etcd.enable_auth(password).await?;
+        }
+        Ok(etcd)
     }
 
-    async fn start_once(&self) -> Result<Etcd, HarnessError> {
+    async fn start_once(&self, tls: Option<std::sync::Arc<EtcdTls>>) -> Result<Etcd, HarnessError> {
         let dir = Storage::at(self.data_dir.clone())?;
-        let free = free_ports(2)?;
+        let free = free_ports(3)?;
         let client_port = self.port.unwrap_or(free[0]);
         let peer_port = self.peer_port.unwrap_or(free[1]);
+        // Over TLS, `/health` is served on a plain metrics port for the harness to poll.
+        let health_port = if tls.is_some() { free[2] } else { client_port };
         let data = dir.path().join("data");
-        let mut child = spawn_etcd(&data, client_port, peer_port)?;
-        wait_etcd(&mut child, client_port).await?;
-        Ok(Etcd {
-            child,
+        let member = EtcdMember {
+            name: "default".to_owned(),
             client_port,
             peer_port,
+            initial_cluster: format!("default=http://127.0.0.1:{peer_port}"),
+            tls: tls.clone(),
+            health_port,
+        };
+        let mut child = spawn_etcd_member(&data, &member)?;
+        wait_etcd(&mut child, health_port).await?;
+        Ok(Etcd {
+            child,
+            member,
             data,
+            root_password: None,
             _dir: dir,
         })
     }
 }
 
+/// The TLS an etcd serves clients with.
+#[derive(Debug)]
+struct EtcdTls {
+    pki: TestPki,
+    client_cert_auth: bool,
+}
+
+/// How one etcd member is started: enough to start it again.
+#[derive(Debug, Clone)]
+struct EtcdMember {
+    name: String,
+    client_port: u16,
+    peer_port: u16,
+    initial_cluster: String,
+    tls: Option<std::sync::Arc<EtcdTls>>,
+    /// Where `/health` is served: the client port, or a plain metrics port under TLS.
+    health_port: u16,
+}
+
 /// A running `etcd`; killed, and its data deleted, on drop.
 pub struct Etcd {
     child: Child,
-    client_port: u16,
-    peer_port: u16,
+    member: EtcdMember,
     data: PathBuf,
+    root_password: Option<String>,
     _dir: Storage,
 }
 
 impl Etcd {
-    /// `http://127.0.0.1:PORT`, the endpoint for `etcd-client`.
+    /// `http://127.0.0.1:PORT` (`https://` for a server started with TLS), the endpoint
+    /// for `etcd-client`.
     pub fn client_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.member.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.member.client_port)
     }
 
     /// The client port.
     pub fn port(&self) -> u16 {
-        self.client_port
+        self.member.client_port
+    }
+
+    /// The certificates of a server started with [`EtcdBuilder::tls`]: its CA, and a
+    /// client certificate it accepts.
+    pub fn pki(&self) -> Option<&TestPki> {
+        self.member.tls.as_ref().map(|tls| &tls.pki)
     }
 
     /// Kills etcd with SIGKILL and waits for it to exit (for tests of etcd outages).
@@ -385,27 +576,96 @@ impl Etcd {
     /// Starts it again on the same ports and data, after [`Etcd::kill`].
     pub async fn restart(&mut self) -> Result<(), HarnessError> {
         self.kill().await;
-        self.child = spawn_etcd(&self.data, self.client_port, self.peer_port)?;
-        wait_etcd(&mut self.child, self.client_port).await
+        self.child = spawn_etcd_member(&self.data, &self.member)?;
+        wait_etcd(&mut self.child, self.member.health_port).await
+    }
+
+    /// Adds user `name` with `password` and a role of the same name that may read and
+    /// write every key under `prefix` (and nothing else), on a server started with
+    /// [`EtcdBuilder::auth`].
+    pub async fn add_user(
+        &self,
+        name: &str,
+        password: &str,
+        prefix: &str,
+    ) -> Result<(), HarnessError> {
+        let mut client = self.admin_client(self.root_password.as_deref()).await?;
+        let failed =
+            |e: etcd_client::Error| HarnessError::Setup(format!("etcd add user {name}: {e}"));
+        client.role_add(name).await.map_err(failed)?;
+        let permission = etcd_client::Permission::read_write(prefix).with_prefix();
+        client
+            .role_grant_permission(name, permission)
+            .await
+            .map_err(failed)?;
+        client
+            .user_add(name, password, None)
+            .await
+            .map_err(failed)?;
+        client.user_grant_role(name, name).await.map_err(failed)?;
+        Ok(())
+    }
+
+    async fn enable_auth(&mut self, password: &str) -> Result<(), HarnessError> {
+        let mut client = self.admin_client(None).await?;
+        let failed = |e: etcd_client::Error| HarnessError::Setup(format!("etcd auth enable: {e}"));
+        client
+            .user_add("root", password, None)
+            .await
+            .map_err(failed)?;
+        client
+            .user_grant_role("root", "root")
+            .await
+            .map_err(failed)?;
+        client.auth_enable().await.map_err(failed)?;
+        self.root_password = Some(password.to_owned());
+        Ok(())
+    }
+
+    /// A client with the harness's own client certificate (under TLS) and, when given, as
+    /// `root` with `password`.
+    async fn admin_client(
+        &self,
+        password: Option<&str>,
+    ) -> Result<etcd_client::Client, HarnessError> {
+        let mut options = etcd_client::ConnectOptions::new();
+        if let Some(tls) = &self.member.tls {
+            let read = |path: PathBuf| std::fs::read(path);
+            let mut tls_options = etcd_client::TlsOptions::new()
+                .ca_certificate(etcd_client::Certificate::from_pem(read(tls.pki.ca())?));
+            if tls.client_cert_auth {
+                tls_options = tls_options.identity(etcd_client::Identity::from_pem(
+                    read(tls.pki.client_cert())?,
+                    read(tls.pki.client_key())?,
+                ));
+            }
+            options = options.with_tls(tls_options);
+        }
+        if let Some(password) = password {
+            options = options.with_user("root", password);
+        }
+        etcd_client::Client::connect([self.client_url()], Some(options))
+            .await
+            .map_err(|e| HarnessError::Setup(format!("etcd admin client: {e}")))
     }
 }
 
-fn spawn_etcd(data: &Path, client_port: u16, peer_port: u16) -> Result<Child, HarnessError> {
-    let initial = format!("default=http://127.0.0.1:{peer_port}");
-    spawn_etcd_member(data, "default", client_port, peer_port, &initial)
-}
-
-fn spawn_etcd_member(
-    data: &Path,
-    name: &str,
-    client_port: u16,
-    peer_port: u16,
-    initial_cluster: &str,
-) -> Result<Child, HarnessError> {
-    let client = format!("http://127.0.0.1:{client_port}");
-    let peer = format!("http://127.0.0.1:{peer_port}");
-    Command::new("etcd")
-        .args(["--name", name, "--initial-cluster-token", "herald-test"])
+fn spawn_etcd_member(data: &Path, member: &EtcdMember) -> Result<Child, HarnessError> {
+    let scheme = if member.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let client = format!("{scheme}://127.0.0.1:{}", member.client_port);
+    let peer = format!("http://127.0.0.1:{}", member.peer_port);
+    let mut command = Command::new("etcd");
+    command
+        .args([
+            "--name",
+            &member.name,
+            "--initial-cluster-token",
+            "herald-test",
+        ])
         .arg("--data-dir")
         .arg(data)
         .args([
@@ -420,7 +680,24 @@ fn spawn_etcd_member(
             "--initial-advertise-peer-urls",
             &peer,
         ])
-        .args(["--initial-cluster", initial_cluster])
+        .args(["--initial-cluster", &member.initial_cluster]);
+    if let Some(tls) = &member.tls {
+        command
+            .arg("--cert-file")
+            .arg(tls.pki.server_cert())
+            .arg("--key-file")
+            .arg(tls.pki.server_key())
+            .arg("--trusted-ca-file")
+            .arg(tls.pki.ca())
+            .arg(format!(
+                "--listen-metrics-urls=http://127.0.0.1:{}",
+                member.health_port
+            ));
+        if tls.client_cert_auth {
+            command.arg("--client-cert-auth");
+        }
+    }
+    command
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -584,7 +861,7 @@ impl EtcdClusterBuilder {
         for (i, &(client, peer)) in ports.iter().enumerate() {
             let data = dir.path().join(format!("e{i}"));
             let name = format!("e{i}");
-            let child = spawn_etcd_member(&data, &name, client, peer, &initial)?;
+            let child = spawn_etcd_member(&data, &cluster_member(&name, client, peer, &initial))?;
             let args = vec![name, peer.to_string(), initial.clone()];
             members.push(Member {
                 child: Some(child),
@@ -599,6 +876,23 @@ impl EtcdClusterBuilder {
             cluster.wait(i).await?;
         }
         Ok(cluster)
+    }
+}
+
+/// Member `name` of a plain-HTTP test cluster.
+fn cluster_member(
+    name: &str,
+    client_port: u16,
+    peer_port: u16,
+    initial_cluster: &str,
+) -> EtcdMember {
+    EtcdMember {
+        name: name.to_owned(),
+        client_port,
+        peer_port,
+        initial_cluster: initial_cluster.to_owned(),
+        tls: None,
+        health_port: client_port,
     }
 }
 
@@ -629,9 +923,8 @@ impl EtcdCluster {
         self.stop(i).await;
         if let Some(m) = self.members.get_mut(i) {
             let peer: u16 = m.args[1].parse().unwrap_or_default();
-            m.child = Some(spawn_etcd_member(
-                &m.data, &m.args[0], m.port, peer, &m.args[2],
-            )?);
+            let member = cluster_member(&m.args[0], m.port, peer, &m.args[2]);
+            m.child = Some(spawn_etcd_member(&m.data, &member)?);
         }
         self.wait(i).await
     }
@@ -718,6 +1011,35 @@ mod tests {
             http_get(etcd.port(), "/health").await.map(|r| r.0),
             Some(200)
         );
+    }
+
+    #[tokio::test]
+    async fn locked_nats_servers_start_with_jetstream() {
+        let (public_key, _seed) = nkey_user().unwrap();
+        let users = nats()
+            .user("herald", "pw")
+            .nkey_user(public_key)
+            .run()
+            .await
+            .unwrap();
+        assert!(users.client_url().starts_with("nats://"));
+        let token = nats().token("t0k3n").run().await.unwrap();
+        assert!(token.creds().is_none());
+        let operator = nats().operator().run().await.unwrap();
+        let creds = std::fs::read_to_string(operator.creds().unwrap()).unwrap();
+        assert!(creds.contains("BEGIN NATS USER JWT") && creds.contains("BEGIN USER NKEY SEED"));
+        let tls = nats().tls(true).run().await.unwrap();
+        assert!(tls.client_url().starts_with("tls://127.0.0.1:"));
+        assert!(tls.pki().unwrap().client_cert().is_file());
+    }
+
+    #[tokio::test]
+    async fn locked_etcd_servers_start_healthy() {
+        let mut tls = etcd().tls(true).run().await.unwrap();
+        assert!(tls.client_url().starts_with("https://127.0.0.1:"));
+        tls.restart().await.unwrap();
+        let auth = etcd().auth("root-pw").run().await.unwrap();
+        auth.add_user("herald", "pw", "/herald/").await.unwrap();
     }
 
     #[tokio::test]

@@ -120,6 +120,37 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         .with_context(|| format!("etcd on port {etcd_port} (is one already running? run scripts/install-deps.sh if it is missing)"))?;
     config.nats.urls = vec![nats.client_url()];
     config.etcd.endpoints = vec![etcd.client_url()];
+    // The servers started here are open, reachable on loopback only: credentials or TLS
+    // from the config would be refused by them, so they are dropped, and said to be.
+    let nats_locked = config.nats.credentials.is_some()
+        || config.nats.nkey_seed.is_some()
+        || config.nats.user.is_some()
+        || config.nats.token.is_some()
+        || config.nats.tls.is_some();
+    let etcd_locked = config.etcd.user.is_some() || config.etcd.tls.is_some();
+    if nats_locked || etcd_locked {
+        println!(
+            "ignoring the config's NATS and etcd credentials and TLS: herald dev starts its own servers"
+        );
+    }
+    config.nats = herald_config::NatsConfig {
+        credentials: None,
+        nkey_seed: None,
+        user: None,
+        password: None,
+        token: None,
+        tls: None,
+        ..config.nats
+    };
+    config.etcd = herald_config::EtcdConfig {
+        user: None,
+        password: None,
+        tls: None,
+        ..config.etcd
+    };
+    println!(
+        "NATS and etcd run without authentication or TLS, listening on 127.0.0.1 only: for development, not for a network"
+    );
 
     // The carrier simulator, and the rules that point at it.
     let password_file = data_dir.join("sim-password");

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use herald_bus::{Bus, BusConfig, DepthPoller};
-use herald_config::{Config, LogFormat};
+use herald_bus::{Bus, BusConfig, ClientCertificate, DepthPoller, NatsAuth, NatsTls};
+use herald_config::{Config, LogFormat, SecretRef as ConfigSecret};
 use herald_connector::{Connector, ConnectorDeps};
 use herald_control::{Control, ControlDeps};
 use herald_edge::session_slots::SessionSlots;
@@ -15,7 +15,7 @@ use herald_edge::{Edge, EdgeDeps};
 use herald_proto::node::v1::node_service_server::NodeServiceServer;
 use herald_router::{Router, RouterDeps};
 use herald_rules::model::UtcOffset;
-use herald_rules::{NodeInfo, RulesClient, RulesStore, StoreConfig};
+use herald_rules::{EtcdTls, EtcdUser, NodeInfo, RulesClient, RulesStore, StoreConfig};
 use herald_telemetry::{AdminServer, TelemetryConfig, names};
 use tokio::net::TcpListener;
 
@@ -415,6 +415,17 @@ async fn connect_bus(config: BusConfig, mut stop: watch::Receiver<bool>) -> anyh
     loop {
         match Bus::connect(config.clone()).await {
             Ok(bus) => return Ok(bus),
+            Err(err @ herald_bus::BusError::Refused { auth, .. }) => {
+                // Not an outage: NATS is there and said no. Say which credentials were
+                // presented (never their value) and keep trying, since the secret may be
+                // rotated in place or the server's users fixed.
+                tracing::error!(
+                    error = %format!("{:#}", anyhow::Error::new(err)),
+                    credentials = auth,
+                    retry_in = ?delay,
+                    "NATS refused this node's credentials (authorization violation): check nats.credentials, nats.nkey_seed, nats.user and nats.password, or nats.token"
+                );
+            }
             Err(err) => {
                 tracing::warn!(error = %format!("{:#}", anyhow::Error::new(err)), retry_in = ?delay, "NATS not ready");
             }
@@ -443,13 +454,60 @@ pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfi
         request_timeout: nats.request_timeout,
         connect_timeout: nats.connect_timeout,
         batching: nats.batching,
+        auth: nats_auth(nats),
+        tls: nats.tls.as_ref().map(|tls| NatsTls {
+            ca: tls.ca.clone(),
+            client_certificate: tls
+                .cert
+                .clone()
+                .zip(tls.key.clone())
+                .map(|(cert, key)| ClientCertificate { cert, key }),
+        }),
+    }
+}
+
+/// The one kind of NATS credentials the config sets (validation allows no more).
+fn nats_auth(nats: &herald_config::NatsConfig) -> NatsAuth {
+    let bus_secret = |secret: &ConfigSecret| match secret {
+        ConfigSecret::File(path) => herald_bus::SecretRef::File(path.clone()),
+        ConfigSecret::Env(name) => herald_bus::SecretRef::Env(name.clone()),
+    };
+    if let Some(creds) = &nats.credentials {
+        NatsAuth::Credentials(bus_secret(creds))
+    } else if let Some(seed) = &nats.nkey_seed {
+        NatsAuth::NKey(bus_secret(seed))
+    } else if let (Some(user), Some(password)) = (&nats.user, &nats.password) {
+        NatsAuth::UserPassword {
+            user: user.clone(),
+            password: bus_secret(password),
+        }
+    } else if let Some(token) = &nats.token {
+        NatsAuth::Token(bus_secret(token))
+    } else {
+        NatsAuth::None
     }
 }
 
 pub(crate) fn store_config(config: &Config) -> StoreConfig {
-    let mut store =
-        StoreConfig::new(config.etcd.endpoints.clone()).with_prefix(&config.etcd.prefix);
-    store.connect_timeout = config.etcd.connect_timeout;
+    let etcd = &config.etcd;
+    let mut store = StoreConfig::new(etcd.endpoints.clone()).with_prefix(&etcd.prefix);
+    store.connect_timeout = etcd.connect_timeout;
+    store.tls = etcd.tls.as_ref().map(|tls| EtcdTls {
+        ca: tls.ca.clone(),
+        cert: tls.cert.clone(),
+        key: tls.key.clone(),
+    });
+    store.user = etcd
+        .user
+        .clone()
+        .zip(etcd.password.as_ref())
+        .map(|(name, password)| EtcdUser {
+            name,
+            password: match password {
+                ConfigSecret::File(path) => herald_rules::SecretRef::File(path.clone()),
+                ConfigSecret::Env(name) => herald_rules::SecretRef::Env(name.clone()),
+            },
+        });
     store
 }
 

@@ -1,10 +1,13 @@
-//! [`StoreConfig`]: where etcd is and how patiently to talk to it.
+//! [`StoreConfig`]: where etcd is, how patiently to talk to it, and how to prove who we
+//! are to it ([`EtcdTls`], [`EtcdUser`]).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::model::SecretRef;
 
 /// The default key prefix.
 pub const DEFAULT_PREFIX: &str = "/herald/v1/";
@@ -36,6 +39,39 @@ pub struct StoreConfig {
     /// Default 10 s.
     #[serde(with = "humantime_serde")]
     pub reconnect_backoff_max: Duration,
+    /// TLS to etcd, required by `https://` endpoints. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<EtcdTls>,
+    /// The etcd user to authenticate as, for an etcd with authentication on. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<EtcdUser>,
+}
+
+/// TLS to etcd. The files are read at every (re)connection, so renewed certificates are
+/// used from the next one on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdTls {
+    /// CA certificates (PEM) etcd's certificate must chain to.
+    pub ca: PathBuf,
+    /// A client certificate (PEM), for an etcd started with `--client-cert-auth`; with
+    /// `key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM); with `cert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<PathBuf>,
+}
+
+/// An etcd user (etcd with authentication on): its name, and where its password is.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdUser {
+    /// The user name.
+    pub name: String,
+    /// Where the password is: `{"file": ...}` or `{"env": ...}`; read at every
+    /// (re)connection, so a rotated password is used from the next one on.
+    pub password: SecretRef,
 }
 
 impl Default for StoreConfig {
@@ -48,6 +84,8 @@ impl Default for StoreConfig {
             keep_alive_interval: Duration::from_secs(5),
             reconnect_backoff_min: Duration::from_millis(200),
             reconnect_backoff_max: Duration::from_secs(10),
+            tls: None,
+            user: None,
         }
     }
 }
@@ -95,6 +133,28 @@ impl StoreConfig {
         if self.reconnect_backoff_max < self.reconnect_backoff_min {
             return fail("reconnect_backoff_max is below reconnect_backoff_min".into());
         }
+        let https = self
+            .endpoints
+            .iter()
+            .filter(|e| e.starts_with("https://"))
+            .count();
+        match &self.tls {
+            Some(_) if https != self.endpoints.len() => {
+                return fail("tls is set: every endpoint must be https://".into());
+            }
+            None if https > 0 => {
+                return fail("https:// endpoints need tls (the CA of etcd's certificate)".into());
+            }
+            Some(tls) if tls.cert.is_some() != tls.key.is_some() => {
+                return fail("tls.cert and tls.key go together".into());
+            }
+            _ => {}
+        }
+        if let Some(user) = &self.user
+            && user.name.is_empty()
+        {
+            return fail("user.name is empty".into());
+        }
         Ok(())
     }
 }
@@ -124,5 +184,42 @@ mod tests {
             ..StoreConfig::default()
         };
         assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn https_endpoints_and_tls_go_together() {
+        let tls = EtcdTls {
+            ca: "/ca.pem".into(),
+            cert: None,
+            key: None,
+        };
+        let https = StoreConfig::new(["https://e:2379"]);
+        assert!(https.validate().is_err(), "https without a CA");
+        let secure = StoreConfig {
+            tls: Some(tls.clone()),
+            ..https.clone()
+        };
+        assert!(secure.validate().is_ok());
+        let mixed = StoreConfig {
+            endpoints: vec!["https://e:2379".into(), "http://f:2379".into()],
+            ..secure.clone()
+        };
+        assert!(mixed.validate().is_err());
+        let half = StoreConfig {
+            tls: Some(EtcdTls {
+                cert: Some("/c.pem".into()),
+                ..tls
+            }),
+            ..https
+        };
+        assert!(half.validate().is_err(), "a certificate without its key");
+        let c: StoreConfig = serde_json::from_str(
+            r#"{"endpoints": ["http://e:2379"], "user": {"name": "herald", "password": {"env": "ETCD_PASSWORD"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.user.map(|u| u.password),
+            Some(SecretRef::Env("ETCD_PASSWORD".into()))
+        );
     }
 }

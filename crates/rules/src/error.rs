@@ -175,7 +175,8 @@ pub enum Error {
     /// Hashing a password failed (argon2 parameters or the OS random source).
     #[error("cannot hash password: {0}")]
     PasswordHash(String),
-    /// A carrier secret reference could not be read.
+    /// A secret reference (a carrier's bind password, the etcd password) could not be
+    /// read.
     #[error("secret {reference}: {reason}")]
     Secret {
         /// The reference (`env:NAME` or `file:PATH`).
@@ -183,6 +184,16 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+}
+
+impl Error {
+    /// A TLS file for etcd (`what`: CA, client certificate or key) that could not be read.
+    pub(crate) fn tls_file(what: &str, path: &std::path::Path, source: &std::io::Error) -> Error {
+        Error::Config(format!(
+            "cannot read the etcd TLS {what} {}: {source}",
+            path.display()
+        ))
+    }
 }
 
 fn describe_revision(revision: Option<u64>) -> String {

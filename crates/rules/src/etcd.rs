@@ -2,12 +2,13 @@
 //! that sets connection options, bounds every call with a timeout and names failures.
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use etcd_client::{Client, ConnectOptions, GetOptions};
+use etcd_client::{Certificate, Client, ConnectOptions, GetOptions, Identity, TlsOptions};
 
-use crate::config::StoreConfig;
+use crate::config::{EtcdTls, StoreConfig};
 use crate::error::Error;
 
 /// Page size of a full load: keeps each response well under gRPC's 4 MiB default.
@@ -38,16 +39,25 @@ pub(crate) struct Loaded {
 }
 
 impl Etcd {
-    /// A client for the configured endpoints. The channel connects lazily: this fails only
-    /// on malformed endpoints, and the first request finds out whether etcd is there.
+    /// A client for the configured endpoints. The channel connects lazily: without a
+    /// user this fails only on malformed endpoints or unreadable TLS files, and the first
+    /// request finds out whether etcd is there; with one, the user authenticates here.
+    /// TLS files and the password are read anew on every call, so a reconnection picks
+    /// up rotated ones.
     pub(crate) async fn connect(config: &StoreConfig) -> Result<Etcd, Error> {
         let endpoints: Arc<str> = config.endpoints.join(",").into();
-        let options = ConnectOptions::new()
+        let mut options = ConnectOptions::new()
             .with_connect_timeout(config.connect_timeout)
             // No per-request timeout here: it would cut long-lived watch and keep-alive
             // streams. Unary calls are bounded in `call` instead.
             .with_keep_alive(config.keep_alive_interval, config.keep_alive_interval)
             .with_keep_alive_while_idle(true);
+        if let Some(tls) = &config.tls {
+            options = options.with_tls(tls_options(tls)?);
+        }
+        if let Some(user) = &config.user {
+            options = options.with_user(&user.name, user.password.resolve()?);
+        }
         let connecting = Client::connect(config.endpoints.clone(), Some(options));
         let client = match tokio::time::timeout(config.connect_timeout, connecting).await {
             Ok(Ok(client)) => client,
@@ -163,6 +173,21 @@ impl Etcd {
             kvs: out,
         })
     }
+}
+
+/// etcd-client's TLS options from the configured files.
+fn tls_options(tls: &EtcdTls) -> Result<TlsOptions, Error> {
+    let read = |what: &str, path: &Path| {
+        std::fs::read(path).map_err(|source| Error::tls_file(what, path, &source))
+    };
+    let mut options = TlsOptions::new().ca_certificate(Certificate::from_pem(read("CA", &tls.ca)?));
+    if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+        options = options.identity(Identity::from_pem(
+            read("client certificate", cert)?,
+            read("client key", key)?,
+        ));
+    }
+    Ok(options)
 }
 
 /// The first key after every key that starts with `prefix`.

@@ -14,7 +14,8 @@
 //! - [`password`]: [`PasswordHash`], argon2id PHC strings for account passwords.
 //! - [`routing`]: the MT routing engine: [`RulesSnapshot::evaluate`] picks a carrier (or
 //!   a rejection) for a message, [`RulesSnapshot::explain`] says why.
-//! - [`config`]: [`StoreConfig`], the etcd endpoints, key prefix, timeouts and back-off.
+//! - [`config`]: [`StoreConfig`], the etcd endpoints, key prefix, timeouts and back-off,
+//!   TLS ([`EtcdTls`]) and the etcd user ([`EtcdUser`]).
 //!
 //! The key layout and the JSON shape of every object are in `docs/rules.md`.
 //!
@@ -51,12 +52,12 @@ pub mod snapshot;
 pub mod store;
 
 pub use client::{Expected, Listing, RulesClient, StoredObject, Versioned};
-pub use config::StoreConfig;
+pub use config::{EtcdTls, EtcdUser, StoreConfig};
 pub use error::{Error, ValidationError};
 pub use kind::{Kind, RulesObject};
 pub use model::{
     Account, AddressPattern, Carrier, Cidr, MoRoute, Network, OptOutList, PriceTable, Quota, Route,
-    RouteAction,
+    RouteAction, SecretRef,
 };
 pub use nodes::{NodeInfo, NodeRegistration};
 pub use password::PasswordHash;

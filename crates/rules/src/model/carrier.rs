@@ -16,7 +16,8 @@ use crate::model::{Check, Quota, durations};
 /// The longest `system_type` (13 octets with the NUL).
 pub const MAX_SYSTEM_TYPE_LEN: usize = 12;
 
-/// Where a secret (a carrier's bind password) is found; never the secret itself.
+/// Where a secret (a carrier's bind password, the etcd password of
+/// [`crate::EtcdUser`]) is found; never the secret itself.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretRef {

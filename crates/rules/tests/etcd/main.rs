@@ -1,5 +1,6 @@
 //! Integration tests of the rules store, the client and node registration against a real
-//! etcd started by `herald-harness` (killed, restarted, compacted, cut off by a proxy).
+//! etcd started by `herald-harness` (killed, restarted, compacted, cut off by a proxy,
+//! locked with TLS client certificates or users).
 //!
 //! No test asserts how fast something happens: each waits for its outcome with a generous
 //! deadline ([`eventually`]).
@@ -8,6 +9,7 @@
 mod client;
 mod nodes;
 mod proxy;
+mod security;
 mod store;
 
 use std::future::Future;
