@@ -471,3 +471,61 @@ async fn a_slow_http_client_is_cut_off_while_others_are_served() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(took < Duration::from_secs(15), "{took:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancels_of_unknown_ids_write_nothing_and_cost_the_accounts_rate() {
+    let cluster = Cluster::start("acme", "secret").await.unwrap();
+    let session = bind_from([127, 0, 0, 2], cluster.edge_port, "acme", "secret")
+        .await
+        .unwrap();
+    let cancel = |id: String| {
+        PduBody::CancelSm(herald_smpp::pdu::CancelSm {
+            message_id: id.as_str().into(),
+            ..Default::default()
+        })
+    };
+    // Ids that are not Herald's, and Herald-shaped ids from a year ago with no status.
+    let old = herald_edge::message_id::MessageIdGenerator::with_tag(7);
+    let a_year_ago = std::time::SystemTime::now() - Duration::from_secs(365 * 24 * 3600);
+    let mut refused = 0;
+    for i in 0..200 {
+        let id = if i % 2 == 0 {
+            format!("random-{i:08x}")
+        } else {
+            old.next_at(a_year_ago).as_str().to_owned()
+        };
+        let resp = session.request(cancel(id)).await.unwrap();
+        if resp.command_status == CommandStatus::ESME_RINVMSGID {
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 200, "each an unknown message");
+    let mut marks = cluster
+        .bus
+        .jetstream()
+        .get_stream("KV_herald_cancels")
+        .await
+        .unwrap();
+    assert_eq!(
+        marks.info().await.unwrap().state.messages,
+        0,
+        "no mark written for a message that is not there"
+    );
+    // A flood of well-formed, recent ids costs the account's rate (1,000/s): beyond it,
+    // throttled like submits.
+    let fresh = herald_edge::message_id::MessageIdGenerator::with_tag(9);
+    let requests: Vec<_> = (0..3000)
+        .map(|_| session.request(cancel(fresh.next_id().as_str().to_owned())))
+        .collect();
+    let answers = futures::future::join_all(requests).await;
+    let throttled = answers
+        .iter()
+        .filter(|r| matches!(r, Ok(resp) if resp.command_status == CommandStatus::ESME_RTHROTTLED))
+        .count();
+    assert!(throttled > 0, "cancels are metered like submits");
+    let written = marks.info().await.unwrap().state.messages;
+    assert!(
+        written < 3000,
+        "only what the rate allowed was written: {written}"
+    );
+}

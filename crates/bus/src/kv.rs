@@ -609,10 +609,12 @@ impl CancelMarks {
         Ok(())
     }
 
-    /// Follows the bucket into a set that is checked without a lock or a round trip; the
-    /// set is rebuilt on every change (cancels are rare) and swapped in atomically. It
-    /// holds every mark present when this returns; the task ends when the returned set is
-    /// dropped, and starts over after a bus error.
+    /// Follows the bucket into a set that is checked without a lock or a round trip. Each
+    /// change makes a new version of the set that shares all but the changed path with
+    /// the old one (a persistent map: O(log n), not a copy of every mark), swapped in
+    /// atomically; marks older than the bucket's max age are dropped as the bucket drops
+    /// them (its watch does not say so). It holds every mark present when this returns;
+    /// the task ends when the returned set is dropped, and starts over after a bus error.
     pub async fn follow(&self) -> Result<CancelledSet, BusError> {
         use futures::TryStreamExt as _;
         let keys: Vec<String> = self
@@ -623,7 +625,7 @@ impl CancelMarks {
             .try_collect()
             .await
             .map_err(|source| kv_error(CANCEL_BUCKET, "keys", source))?;
-        let mut present = std::collections::HashMap::new();
+        let mut present = Amendments::new();
         for key in keys {
             if let Some(value) = self
                 .store
@@ -638,10 +640,15 @@ impl CancelMarks {
         set.inner.store(std::sync::Arc::new(present));
         let weak = std::sync::Arc::downgrade(&set.inner);
         let store = self.store.clone();
+        let max_age = match self.store.status().await {
+            Ok(status) if !status.max_age().is_zero() => status.max_age(),
+            _ => std::time::Duration::from_secs(3 * 24 * 3600),
+        };
         tokio::spawn(async move {
             use futures::StreamExt as _;
             loop {
-                let mut known = std::collections::HashMap::new();
+                let mut known = Amendments::new();
+                let mut written = Written::default();
                 let mut watch = match store.watch_with_history(">").await {
                     Ok(watch) => watch,
                     Err(error) => {
@@ -653,14 +660,18 @@ impl CancelMarks {
                 while let Some(entry) = watch.next().await {
                     let Some(inner) = weak.upgrade() else { return };
                     let Ok(entry) = entry else { break };
+                    let at = std::time::SystemTime::from(entry.created);
                     match entry.operation {
                         kv::Operation::Put => {
+                            written.record(at, &entry.key);
                             known.insert(entry.key, decode_amendment(&entry.value));
                         }
                         kv::Operation::Delete | kv::Operation::Purge => {
                             known.remove(&entry.key);
                         }
                     }
+                    written.forget_expired(&mut known, max_age);
+                    // O(1): the new version shares the map's structure.
                     inner.store(std::sync::Arc::new(known.clone()));
                 }
                 if weak.strong_count() == 0 {
@@ -673,7 +684,38 @@ impl CancelMarks {
     }
 }
 
-type Amendments = std::collections::HashMap<String, herald_proto::bus::v1::Amendment>;
+type Amendments = imbl::HashMap<String, herald_proto::bus::v1::Amendment>;
+
+/// When each mark was last written, oldest first, to drop expired ones as the bucket does.
+#[derive(Debug, Default)]
+struct Written {
+    order: std::collections::VecDeque<(std::time::SystemTime, String)>,
+    last: std::collections::HashMap<String, std::time::SystemTime>,
+}
+
+impl Written {
+    fn record(&mut self, at: std::time::SystemTime, key: &str) {
+        self.order.push_back((at, key.to_owned()));
+        self.last.insert(key.to_owned(), at);
+    }
+
+    /// Drops from `known` the marks last written longer than `max_age` ago.
+    fn forget_expired(&mut self, known: &mut Amendments, max_age: std::time::Duration) {
+        let Some(horizon) = std::time::SystemTime::now().checked_sub(max_age) else {
+            return;
+        };
+        while self.order.front().is_some_and(|(at, _)| *at < horizon) {
+            let Some((at, key)) = self.order.pop_front() else {
+                break;
+            };
+            // Rewritten since: its newer write is further back in the queue.
+            if self.last.get(&key) == Some(&at) {
+                self.last.remove(&key);
+                known.remove(&key);
+            }
+        }
+    }
+}
 
 /// The cancelled and replaced messages, as last seen; cheap to clone and to check.
 #[derive(Clone, Debug, Default)]
@@ -736,6 +778,23 @@ mod recent_mappings_tests {
             message_id: id.to_owned(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn cancel_marks_expire_as_the_bucket_drops_them_unless_rewritten() {
+        let now = std::time::SystemTime::now();
+        let hour = std::time::Duration::from_secs(3600);
+        let mut known = Amendments::new();
+        let mut written = Written::default();
+        for (key, age) in [("old", 3), ("rewritten", 3), ("new", 0), ("rewritten", 0)] {
+            written.record(now - hour * age, key);
+            known.insert(key.to_owned(), Default::default());
+        }
+        written.forget_expired(&mut known, hour * 2);
+        assert!(!known.contains_key("old"));
+        assert!(known.contains_key("rewritten"), "its newer write is recent");
+        assert!(known.contains_key("new"));
+        assert_eq!(written.order.len(), 2);
     }
 
     #[test]

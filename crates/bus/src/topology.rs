@@ -80,6 +80,10 @@ pub const STATUS_BUCKET: &str = "herald_status";
 pub const CARRIER_ID_BUCKET: &str = "herald_carrier_ids";
 /// Messages their ESME cancelled (`cancel_sm`) before they reached a carrier.
 pub const CANCEL_BUCKET: &str = "herald_cancels";
+/// The most the cancel-mark bucket holds: with a replacement at most a `short_message`
+/// long, some 200,000 marks. Full, it refuses new marks (`cancel_sm` and `replace_sm`
+/// then fail) rather than grow.
+pub const CANCEL_MAX_BYTES: i64 = 64 * 1024 * 1024;
 /// Requests remembered by their client's idempotency key (the HTTP API).
 pub const IDEMPOTENCY_BUCKET: &str = "herald_idempotency";
 /// The cluster-wide rate counters (one key per account and second).
@@ -182,13 +186,15 @@ impl Topology {
         }
     }
 
-    /// The KV configuration of the cancel-mark bucket: kept as long as statuses.
+    /// The KV configuration of the cancel-mark bucket: kept as long as statuses, at most
+    /// [`CANCEL_MAX_BYTES`].
     pub fn cancel_bucket(&self) -> kv::Config {
         kv::Config {
             bucket: CANCEL_BUCKET.to_owned(),
             description: "Herald messages cancelled by their ESME, by account and id".to_owned(),
             history: 1,
             max_age: self.status_ttl,
+            max_bytes: CANCEL_MAX_BYTES,
             storage: stream::StorageType::File,
             num_replicas: self.replicas,
             ..Default::default()

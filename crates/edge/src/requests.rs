@@ -15,7 +15,7 @@
 //! [`publish_status`] and the checks of [`crate::submit`].
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -130,10 +130,50 @@ async fn handle(
             }
             Some(submit_multi(shared, &snapshot, account, &quota, multi, responder).await)
         }
-        PduBody::QuerySm(query) => Some(query_sm(shared, account.id.clone(), query, responder)),
-        PduBody::CancelSm(cancel) => Some(cancel_sm(shared, account.id.clone(), cancel, responder)),
+        // query_sm, cancel_sm and replace_sm each read or write the bus: they take a window
+        // slot and a token of the account's rate like a submit, so a flood of them costs
+        // the account what a flood of submits would.
+        PduBody::QuerySm(query) => {
+            if in_flight >= window {
+                return answer_throttled(account_id, "query_sm", responder);
+            }
+            let id = account.id.clone();
+            Some(metered(
+                shared,
+                account_id,
+                quota,
+                "query_sm",
+                responder,
+                move |shared, responder| query_sm(&shared, id, query, responder),
+            ))
+        }
+        PduBody::CancelSm(cancel) => {
+            if in_flight >= window {
+                return answer_throttled(account_id, "cancel_sm", responder);
+            }
+            let id = account.id.clone();
+            Some(metered(
+                shared,
+                account_id,
+                quota,
+                "cancel_sm",
+                responder,
+                move |shared, responder| cancel_sm(&shared, id, cancel, responder),
+            ))
+        }
         PduBody::ReplaceSm(replace) => {
-            Some(replace_sm(shared, account.id.clone(), replace, responder))
+            if in_flight >= window {
+                return answer_throttled(account_id, "replace_sm", responder);
+            }
+            let id = account.id.clone();
+            Some(metered(
+                shared,
+                account_id,
+                quota,
+                "replace_sm",
+                responder,
+                move |shared, responder| replace_sm(&shared, id, replace, responder),
+            ))
         }
         other => {
             tracing::debug!(command = %other.command_id(), "not offered to ESMEs");
@@ -204,6 +244,31 @@ impl QuotaCache {
             }
         }
     }
+}
+
+/// Runs `request` once it has a token of the account's rate; answers `ESME_RTHROTTLED`
+/// (counted under `command`) when there is none.
+fn metered(
+    shared: &Arc<Shared>,
+    account: &str,
+    quota: Arc<AccountQuota>,
+    command: &'static str,
+    responder: Responder,
+    request: impl FnOnce(Arc<Shared>, Responder) -> BoxFuture<'static, ()> + Send + 'static,
+) -> BoxFuture<'static, ()> {
+    let shared = shared.clone();
+    let account = account.to_owned();
+    Box::pin(async move {
+        if take_token(&shared, &quota, SystemTime::now())
+            .await
+            .is_err()
+        {
+            count_submit(&account, command, CommandStatus::ESME_RTHROTTLED);
+            responder.respond_status(CommandStatus::ESME_RTHROTTLED);
+            return;
+        }
+        request(shared, responder).await;
+    })
 }
 
 fn answer_throttled(
@@ -656,15 +721,29 @@ fn cancel_sm(
     })
 }
 
-/// Whether `account`'s message `id` can still be cancelled or replaced: it is not another
-/// account's (`ESME_RINVMSGID`) and has not reached a carrier (`refused`, also when its
-/// status cannot be read). An id with no status yet is still on its way: amendable.
+/// The longest replacement text: what `short_message` carries. A message Herald sent is
+/// one SMS segment, so its replacement is too.
+pub const MAX_REPLACEMENT_OCTETS: usize = 254;
+
+/// How long after its id was made a message may still have no status (accepted, not yet
+/// routed) and be amended: routers record `routed` within moments, unless they are all
+/// down. An older id with no status is no message of ours.
+pub const UNRECORDED_AMENDABLE_FOR: Duration = Duration::from_secs(3600);
+
+/// Whether `account`'s message `id` can still be cancelled or replaced: it is a Herald
+/// message id, not another account's (`ESME_RINVMSGID`), and has not reached a carrier
+/// (`refused`, also when its status cannot be read). An id with no status yet is still on
+/// its way if it was made within [`UNRECORDED_AMENDABLE_FOR`]; one that is not a Herald
+/// id, or older, is unknown (`ESME_RINVMSGID`), and no mark is written for it.
 async fn amendable(
     status: &StatusStore,
     id: &str,
     account: &str,
     refused: CommandStatus,
 ) -> Result<(), CommandStatus> {
+    let Some(parsed) = crate::message_id::MessageId::parse(id) else {
+        return Err(CommandStatus::ESME_RINVMSGID);
+    };
     let record = status.get(id).await.map_err(|err| {
         tracing::warn!(error = %err, "status lookup failed");
         refused
@@ -674,7 +753,22 @@ async fn amendable(
             Err(CommandStatus::ESME_RINVMSGID)
         }
         Some(record) if Stage::parse(&record.stage) >= Some(Stage::Submitted) => Err(refused),
-        _ => Ok(()),
+        Some(_) => Ok(()),
+        None => {
+            let made = parsed.timestamp();
+            let now = SystemTime::now();
+            let recent = now
+                .duration_since(made)
+                .is_ok_and(|age| age <= UNRECORDED_AMENDABLE_FOR)
+                || made
+                    .duration_since(now)
+                    .is_ok_and(|ahead| ahead <= Duration::from_secs(60));
+            if recent {
+                Ok(())
+            } else {
+                Err(CommandStatus::ESME_RINVMSGID)
+            }
+        }
     }
 }
 
@@ -702,7 +796,7 @@ fn replace_sm(
         };
         let fault = if id.is_empty() {
             Some(CommandStatus::ESME_RINVMSGID)
-        } else if payload.is_empty() {
+        } else if payload.is_empty() || payload.len() > MAX_REPLACEMENT_OCTETS {
             Some(CommandStatus::ESME_RINVMSGLEN)
         } else if !replace.registered_delivery.is_valid() {
             Some(CommandStatus::ESME_RINVREGDLVFLG)
