@@ -529,3 +529,43 @@ async fn cancels_of_unknown_ids_write_nothing_and_cost_the_accounts_rate() {
         "only what the rate allowed was written: {written}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idempotency_keys_of_refused_requests_store_nothing() {
+    let cluster = Cluster::start("acme", "secret").await.unwrap();
+    // 100 destinations no route or check would take, each request with its own key.
+    let bad: Vec<String> = (0..100).map(|i| format!("\"bob{i}\"")).collect();
+    let body = format!(
+        "{{\"from\": \"Herald\", \"to\": [{}], \"text\": \"{}\"}}",
+        bad.join(","),
+        "x".repeat(1000)
+    );
+    for i in 0..20 {
+        let request = format!(
+            "POST /v1/messages HTTP/1.1\r\nHost: edge\r\nAuthorization: Basic YWNtZTpzZWNyZXQ=\r\nContent-Type: application/json\r\nIdempotency-Key: flood-{i}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (code, answer) = http(cluster.http_port, [127, 0, 0, 2], &request).await;
+        assert_eq!(code, 400, "{answer}");
+    }
+    let mut keys = cluster
+        .bus
+        .jetstream()
+        .get_stream("KV_herald_idempotency")
+        .await
+        .unwrap();
+    assert_eq!(
+        keys.info().await.unwrap().state.messages,
+        0,
+        "a request refused whole leaves no key behind"
+    );
+    // One good destination among them: the key is stored, with ids for it alone.
+    let body = "{\"from\": \"Herald\", \"to\": [\"bob\", \"+447700900001\"], \"text\": \"hi\"}";
+    let request = format!(
+        "POST /v1/messages HTTP/1.1\r\nHost: edge\r\nAuthorization: Basic YWNtZTpzZWNyZXQ=\r\nContent-Type: application/json\r\nIdempotency-Key: mixed\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let (code, answer) = http(cluster.http_port, [127, 0, 0, 2], &request).await;
+    assert_eq!(code, 207, "{answer}");
+    assert!(keys.info().await.unwrap().state.messages >= 1);
+}

@@ -401,7 +401,19 @@ async fn accept_and_settle(
     now: SystemTime,
 ) -> Response {
     let deadline = tokio::time::Instant::now() + idempotency::PUBLISH_DEADLINE;
-    let ids = plan_ids(&shared, &submission);
+    let acceptance = Acceptance {
+        snapshot: shared.rules.snapshot(),
+        quota: shared.quota(&account),
+        shared: shared.clone(),
+        account: account.clone(),
+        now,
+        deadline,
+    };
+    // The checks first: a destination they refuse gets no ids, and a request they refuse
+    // whole is answered without a key stored (a retry would be refused the same way).
+    let checked = check_all(&acceptance, &submission);
+    let ids = plan_ids(&shared, &submission, &checked);
+    let key = key.filter(|_| checked.iter().any(Result::is_ok));
     let claimed = match key {
         None => None,
         Some((key, body)) => {
@@ -421,15 +433,7 @@ async fn accept_and_settle(
             }
         }
     };
-    let acceptance = Acceptance {
-        snapshot: shared.rules.snapshot(),
-        quota: shared.quota(&account),
-        shared: shared.clone(),
-        account: account.clone(),
-        now,
-        deadline,
-    };
-    let outcomes = accept_all(&acceptance, submission, ids).await;
+    let outcomes = accept_all(&acceptance, submission, checked, ids).await;
     let settlement = settlement(&outcomes);
     let (code, response) = summarize(outcomes);
     let json = to_json(&response);
@@ -467,18 +471,45 @@ fn settlement(outcomes: &[DestinationResult]) -> Settlement {
     }
 }
 
-/// The ids each destination's segments will get, in order: known before anything is
-/// published, so an idempotent request can record them first.
-fn plan_ids(shared: &Shared, submission: &Submission) -> Vec<Vec<String>> {
+/// Each destination's segments through the field checks, the sender policy and the
+/// no-route check, with the rules as the request began: the first refusal of each.
+fn check_all(acceptance: &Acceptance, submission: &Submission) -> Vec<Result<(), Rejection>> {
     submission
         .destinations
         .iter()
-        .map(|_| {
-            submission
+        .map(|to| {
+            submission.segments.iter().try_for_each(|segment| {
+                let sm = segment_sm(submission, destination(to), segment);
+                admit(
+                    &acceptance.shared,
+                    &acceptance.snapshot,
+                    &acceptance.account,
+                    &sm,
+                    acceptance.now,
+                )
+                .map(drop)
+            })
+        })
+        .collect()
+}
+
+/// The ids each checked destination's segments will get, in order (none for one the
+/// checks refused): known before anything is published, so an idempotent request can
+/// record them first.
+fn plan_ids(
+    shared: &Shared,
+    submission: &Submission,
+    checked: &[Result<(), Rejection>],
+) -> Vec<Vec<String>> {
+    checked
+        .iter()
+        .map(|check| match check {
+            Ok(()) => submission
                 .segments
                 .iter()
                 .map(|_| shared.ids.next_id().to_string())
-                .collect()
+                .collect(),
+            Err(_) => Vec::new(),
         })
         .collect()
 }
@@ -528,10 +559,20 @@ fn summarize(results: Vec<DestinationResult>) -> (StatusCode, SubmitResponse) {
 async fn accept_all(
     acceptance: &Acceptance,
     submission: Submission,
+    checked: Vec<Result<(), Rejection>>,
     ids: Vec<Vec<String>>,
 ) -> Vec<DestinationResult> {
     let mut published = Vec::with_capacity(submission.destinations.len());
-    for (to, ids) in submission.destinations.iter().zip(ids) {
+    for ((to, check), ids) in submission.destinations.iter().zip(checked).zip(ids) {
+        if let Err(rejection) = check {
+            // Refused by the checks before it had ids: refused the same now.
+            let refused = NotAccepted {
+                rejection,
+                published: false,
+            };
+            published.push((to.clone(), Err(refused)));
+            continue;
+        }
         let messages: Vec<SubmitSm> = submission
             .segments
             .iter()

@@ -5,7 +5,10 @@
 //!
 //! The key is claimed cluster-wide before anything is published
 //! ([`herald_bus::IdempotencyKeys::claim`]), together with the request body's fingerprint
-//! and the ids the request will give its messages. Then:
+//! and the ids the request will give its messages, but only once the request's
+//! destinations passed the checks: a request the checks refuse whole is answered and
+//! leaves no key (its retry would be refused the same), and a destination they refuse
+//! gets no ids. Then:
 //!
 //! - the first request's answer is stored over the claim (`finish`); a retry with the
 //!   same body gets it again, marked `Idempotency-Replayed: true`;
