@@ -39,7 +39,7 @@ use herald_proto::bus::v1::MtMessage;
 use herald_rules::Carrier;
 use herald_smpp::receipt::MessageState;
 use herald_smpp::session::{Session, SessionError};
-use herald_smpp::{CommandStatus, Pdu, PduBody};
+use herald_smpp::{Pdu, PduBody};
 use herald_telemetry::names;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -673,7 +673,7 @@ impl CarrierSender {
                         let failure = Failure {
                             state: MessageState::Rejected,
                             error: error.to_string(),
-                            network_error_code: CommandStatus::ESME_RINVDCS.as_u32(),
+                            network_error_code: error.status().as_u32(),
                             may_fail_over: true,
                         };
                         fail(&shared, &carrier, job, failure).await;

@@ -9,7 +9,11 @@
 //! | `schedule_delivery_time`, `validity_period` | absolute UTC times (`…000+`) from the message; empty when absent or past |
 //! | user data | `short_message` up to 254 octets, `message_payload` beyond |
 //! | `data_coding` | unchanged when the carrier accepts it; else re-encoded into the first accepted text coding that can carry the text (`convert`), or refused (`reject`) |
-//! | TLVs | carried through unchanged, vendor TLVs included |
+//! | TLVs | those the carrier's `content.tlvs` allows, carried through unchanged |
+//! | `protocol_id`, `service_type` | the ESME's, when the carrier's `content` allows them |
+//!
+//! What the carrier's content policy does not allow fails the message (`refuse`), or is
+//! removed (`strip`: the TLV dropped, `protocol_id` 0, `service_type` empty).
 //!
 //! `data_coding` 0 is read as GSM 7-bit when converting (the SMPP default alphabet).
 
@@ -18,7 +22,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use herald_proto::bus::v1::{self as bus, MtMessage};
 use herald_rules::Carrier;
-use herald_rules::model::UnsupportedCoding;
+use herald_rules::model::{ContentAction, UnsupportedCoding};
+use herald_smpp::CommandStatus;
 use herald_smpp::pdu::SubmitSm;
 use herald_smpp::text::{self, Alphabet, Encoding};
 use herald_smpp::time::{AbsoluteTime, SmppTime};
@@ -26,6 +31,7 @@ use herald_smpp::types::{
     Address, COctetString, DataCoding, EsmClass, Npi, RegisteredDelivery, Ton,
 };
 use herald_smpp::{Tag, Tlv, Tlvs};
+use herald_telemetry::names;
 
 /// Most octets in `short_message` before the text goes to `message_payload`.
 pub const MAX_SHORT_MESSAGE: usize = 254;
@@ -35,6 +41,14 @@ const MAX_SEGMENT_OCTETS: usize = 140;
 /// Why a message cannot be offered to a carrier as it is: a permanent failure for it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BuildError {
+    /// The carrier's content policy refuses something the ESME set.
+    #[error("the carrier's content policy does not allow {what}")]
+    Content {
+        /// The status that names it.
+        status: CommandStatus,
+        /// What, in words.
+        what: String,
+    },
     /// The carrier does not take this data coding and its policy is `reject`, or no
     /// accepted coding can carry the text.
     #[error("data_coding 0x{data_coding:02X} is not accepted by the carrier: {reason}")]
@@ -46,12 +60,50 @@ pub enum BuildError {
     },
 }
 
+impl BuildError {
+    /// The SMPP status that names the fault (the failure receipt's error code).
+    pub fn status(&self) -> CommandStatus {
+        match self {
+            BuildError::Content { status, .. } => *status,
+            BuildError::Coding { .. } => CommandStatus::ESME_RINVDCS,
+        }
+    }
+}
+
 /// The `submit_sm` for `mt` on `carrier` at `now`.
 pub fn submit_sm(
     mt: &MtMessage,
     carrier: &Carrier,
     now: SystemTime,
 ) -> Result<SubmitSm, BuildError> {
+    let policy = &carrier.content;
+    let strip = policy.action == ContentAction::Strip;
+    let refuse = |status: CommandStatus, what: String| {
+        content_counter(&carrier.id, "refused").increment(1);
+        BuildError::Content { status, what }
+    };
+    let mut protocol_id = u8::try_from(mt.protocol_id).unwrap_or(u8::MAX);
+    if !policy.protocol_ids.contains(&protocol_id) {
+        if !strip {
+            return Err(refuse(
+                CommandStatus::ESME_RPROHIBITED,
+                format!("protocol_id 0x{protocol_id:02X}"),
+            ));
+        }
+        content_counter(&carrier.id, "stripped").increment(1);
+        protocol_id = 0;
+    }
+    let mut service_type = mt.service_type.as_str();
+    if !policy.service_types.iter().any(|t| t == service_type) {
+        if !strip {
+            return Err(refuse(
+                CommandStatus::ESME_RINVSERTYP,
+                format!("service_type {service_type:?}"),
+            ));
+        }
+        content_counter(&carrier.id, "stripped").increment(1);
+        service_type = "";
+    }
     let overrides = &carrier.addressing;
     let source = address(
         mt.source.as_ref(),
@@ -68,9 +120,20 @@ pub fn submit_sm(
     let registered = u8::try_from(mt.registered_delivery & 0x1C).unwrap_or(0) | 0x01;
     let mut tlvs = Tlvs::new();
     for tlv in &mt.tlvs {
-        if let Ok(tag) = u16::try_from(tlv.tag) {
-            tlvs.push(Tlv::new(Tag(tag), tlv.value.clone()));
+        let Ok(tag) = u16::try_from(tlv.tag) else {
+            continue;
+        };
+        if !policy.tlvs.contains(&tag) {
+            if !strip {
+                return Err(refuse(
+                    CommandStatus::ESME_RTLVNOTALLWD,
+                    format!("TLV 0x{tag:04X}"),
+                ));
+            }
+            content_counter(&carrier.id, "stripped").increment(1);
+            continue;
         }
+        tlvs.push(Tlv::new(Tag(tag), tlv.value.clone()));
     }
     let short_message = if user_data.len() <= MAX_SHORT_MESSAGE {
         user_data
@@ -79,11 +142,11 @@ pub fn submit_sm(
         Bytes::new()
     };
     Ok(SubmitSm {
-        service_type: c_string(&mt.service_type),
+        service_type: c_string(service_type),
         source,
         dest,
         esm_class,
-        protocol_id: u8::try_from(mt.protocol_id).unwrap_or(0),
+        protocol_id,
         priority_flag: u8::try_from(mt.priority).unwrap_or(0),
         schedule_delivery_time: smpp_time(mt.schedule_delivery_unix_ms, now),
         validity_period: smpp_time(mt.validity_unix_ms, now),
@@ -94,6 +157,17 @@ pub fn submit_sm(
         short_message,
         tlvs,
     })
+}
+
+/// The counter of what the content policy did to `carrier`'s messages.
+fn content_counter(carrier: &str, outcome: &'static str) -> metrics::Counter {
+    herald_telemetry::handles::counter(
+        names::CONNECTOR_CONTENT_POLICY_TOTAL,
+        &[
+            (names::labels::CARRIER, carrier),
+            (names::labels::STATUS, outcome),
+        ],
+    )
 }
 
 /// Whether the message's validity ran out before it could be sent.
@@ -245,20 +319,24 @@ mod tests {
             registered_delivery: 0x02 | 0x10,
             data_coding: 0,
             payload: b"hello".to_vec(),
-            tlvs: vec![bus::Tlv {
-                tag: 0x1403,
-                value: b"vendor".to_vec(),
-            }],
             ..MtMessage::default()
         }
     }
 
     #[test]
     fn fields_carry_over_with_overrides() {
-        let c = carrier(serde_json::json!({"addressing": {"source_ton": 1, "destination_npi": 9}}));
+        // The vendor TLV passes because this carrier's content policy lists it.
+        let c = carrier(serde_json::json!({
+            "addressing": {"source_ton": 1, "destination_npi": 9},
+            "content": {"tlvs": [0x1403]},
+        }));
         let now = SystemTime::now();
         let mut m = mt();
         m.esm_class = 0x03;
+        m.tlvs = vec![bus::Tlv {
+            tag: 0x1403,
+            value: b"vendor".to_vec(),
+        }];
         m.validity_unix_ms = unix_ms(now) + 3_600_000;
         m.schedule_delivery_unix_ms = unix_ms(now) - 1;
         let sm = submit_sm(&m, &c, now).unwrap();
@@ -285,6 +363,50 @@ mod tests {
         m.validity_unix_ms = unix_ms(now) - 1000;
         assert!(is_expired(&m, now));
         let _ = MessageState::Delivered;
+    }
+
+    #[test]
+    fn the_content_policy_refuses_or_strips_what_it_does_not_allow() {
+        let mut m = mt();
+        m.esm_class = 0;
+        let refusing = carrier(serde_json::json!({}));
+        assert!(submit_sm(&m, &refusing, SystemTime::now()).is_ok());
+        // A silent SMS (protocol_id 0x40), by default.
+        m.protocol_id = 0x40;
+        let refused = submit_sm(&m, &refusing, SystemTime::now()).unwrap_err();
+        assert_eq!(refused.status(), CommandStatus::ESME_RPROHIBITED);
+        assert!(
+            refused.to_string().contains("protocol_id 0x40"),
+            "{refused}"
+        );
+        m.protocol_id = 0;
+        // A vendor TLV not listed; a standard one passes.
+        m.tlvs = vec![
+            bus::Tlv {
+                tag: 0x020A,
+                value: vec![0, 80],
+            },
+            bus::Tlv {
+                tag: 0x1403,
+                value: b"vendor".to_vec(),
+            },
+        ];
+        let refused = submit_sm(&m, &refusing, SystemTime::now()).unwrap_err();
+        assert_eq!(refused.status(), CommandStatus::ESME_RTLVNOTALLWD);
+        m.service_type = "XYZ".into();
+        let stripping = carrier(serde_json::json!({"content": {"action": "strip"}}));
+        m.protocol_id = 0x41;
+        let sm = submit_sm(&m, &stripping, SystemTime::now()).unwrap();
+        assert_eq!(sm.protocol_id, 0);
+        assert!(sm.service_type.is_empty());
+        assert!(sm.tlvs.get(Tag(0x1403)).is_none());
+        assert!(sm.tlvs.get(Tag(0x020A)).is_some());
+        m.protocol_id = 0;
+        let refused = submit_sm(&m, &refusing, SystemTime::now()).unwrap_err();
+        assert!(matches!(
+            refused.status(),
+            CommandStatus::ESME_RINVSERTYP | CommandStatus::ESME_RTLVNOTALLWD
+        ));
     }
 
     #[test]

@@ -1013,6 +1013,47 @@ async fn a_permanent_error_makes_a_failure_receipt_or_a_failover() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_sms_never_reaches_a_carrier_whose_policy_does_not_allow_it() {
+    // protocol_id 0x40 ("type 0", shown to nobody) and a vendor TLV are refused by the
+    // default content policy: the account gets a failure receipt, the carrier nothing.
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let connector = cluster.connector("c1").await;
+    let mut silent = mt(0, 1);
+    silent.protocol_id = 0x40;
+    let mut vendor = mt(1, 1);
+    vendor.tlvs.push(bus::Tlv {
+        tag: 0x1500,
+        value: b"x".to_vec(),
+    });
+    let plain = mt(2, 1);
+    for m in [&silent, &vendor, &plain] {
+        cluster.publish(m).await;
+    }
+    let got = receipts(&mut events, 3).await;
+    let by_id: BTreeMap<_, _> = got.iter().map(|r| (r.message_id.clone(), r)).collect();
+    for (refused, status) in [
+        (&silent, CommandStatus::ESME_RPROHIBITED),
+        (&vendor, CommandStatus::ESME_RTLVNOTALLWD),
+    ] {
+        let receipt = by_id[&refused.id];
+        assert_eq!(receipt.state(), MessageState::Rejected);
+        assert!(receipt.synthetic);
+        assert_eq!(receipt.network_error_code, status.as_u32());
+    }
+    assert_eq!(by_id[&plain.id].state(), MessageState::Delivered);
+    let seen = arrivals(&sim);
+    assert_eq!(
+        seen.keys().collect::<Vec<_>>(),
+        [&plain.id],
+        "only the plain one"
+    );
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_message_is_not_sent_and_gets_an_expired_receipt() {
     let cluster = cluster().await;
     let sim = SimSmsc::start_local(SimConfig::default()).await.unwrap();

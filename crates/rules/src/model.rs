@@ -18,8 +18,9 @@ pub(crate) mod time_window;
 
 pub use account::{Account, Alphabet, BindMode, MAX_SYSTEM_ID_LEN, SenderIdPolicy};
 pub use carrier::{
-    AddressOverrides, Carrier, CarrierBindMode, CarrierTls, DataCodingPolicy, MAX_SYSTEM_TYPE_LEN,
-    ReceiptIdFormat, SecretRef, SmppVersion, UnsupportedCoding,
+    AddressOverrides, Carrier, CarrierBindMode, CarrierTls, ContentAction, ContentPolicy,
+    DataCodingPolicy, MAX_SYSTEM_TYPE_LEN, ReceiptIdFormat, SecretRef, SmppVersion,
+    UnsupportedCoding,
 };
 pub use cidr::{Cidr, CidrParseError};
 pub use mo_route::{MAX_KEYWORD_LEN, MoRoute};

@@ -129,6 +129,9 @@ pub const CONNECTOR_RECEIPTS_TOTAL: &str = "herald_connector_receipts_total";
 /// again; its carrier-id mapping written from its status), `sent_again` (no record that
 /// the carrier took it: sent again, a possible duplicate).
 pub const CONNECTOR_REDELIVERED_TOTAL: &str = "herald_connector_redelivered_total";
+/// Messages whose ESME-set TLVs, `protocol_id` or `service_type` the carrier's content
+/// policy did not allow (`status`: `refused`, `stripped`).
+pub const CONNECTOR_CONTENT_POLICY_TOTAL: &str = "herald_connector_content_policy_total";
 /// MO messages received from carriers.
 pub const CONNECTOR_MO_TOTAL: &str = "herald_connector_mo_total";
 /// Binds the carrier's rules allow across the cluster.
@@ -408,6 +411,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[CARRIER, STATUS],
         "Messages delivered to a connector again, by what became of them.",
+    ),
+    def(
+        CONNECTOR_CONTENT_POLICY_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER, STATUS],
+        "Messages with content the carrier's policy does not allow, refused or stripped.",
     ),
     def(
         CONNECTOR_MO_TOTAL,

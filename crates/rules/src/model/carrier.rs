@@ -176,6 +176,102 @@ impl DataCodingPolicy {
     }
 }
 
+/// What an ESME may have passed through to the carrier: the `submit_sm` fields Herald
+/// carries from the ESME unchanged, checked before each submit. A message with anything
+/// else is refused (a permanent failure: failover if the route has another carrier, else
+/// a failure receipt) or has it removed, as `action` says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentPolicy {
+    /// TLV tags that pass. Default: the standard optional parameters of `submit_sm` (SMPP
+    /// 3.4 §5.3.2) a carrier may need: ports, segmentation, `payload_type`, `privacy_indicator`,
+    /// `callback_num*`, subaddresses, `user_response_code`, `display_time`, `sms_signal`,
+    /// `ms_validity`, `ms_msg_wait_facilities`, `number_of_messages`,
+    /// `alert_on_msg_delivery`, `language_indicator`, `its_*`, `ussd_service_op`,
+    /// `user_message_reference`, `more_messages_to_send`. Vendor TLVs only when listed.
+    #[serde(default = "standard_tlvs")]
+    pub tlvs: Vec<u16>,
+    /// `protocol_id` values that pass. Default: 0 only (0x40 is a silent "type 0" SMS,
+    /// 0x41–0x47 replace the handset's stored message, 0x7F writes to the SIM).
+    #[serde(default = "plain_protocol_id")]
+    pub protocol_ids: Vec<u8>,
+    /// `service_type` values that pass. Default: the SMPP 3.4 ones (`""`, `CMT`, `CPT`,
+    /// `VMN`, `VMA`, `WAP`, `USSD`).
+    #[serde(default = "standard_service_types")]
+    pub service_types: Vec<String>,
+    /// What happens to a message with anything else.
+    #[serde(default)]
+    pub action: ContentAction,
+}
+
+impl Default for ContentPolicy {
+    fn default() -> Self {
+        ContentPolicy {
+            tlvs: standard_tlvs(),
+            protocol_ids: plain_protocol_id(),
+            service_types: standard_service_types(),
+            action: ContentAction::default(),
+        }
+    }
+}
+
+/// What [`ContentPolicy`] does with what it does not allow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContentAction {
+    /// The message is not sent to this carrier: a permanent failure, its error code
+    /// `ESME_RTLVNOTALLWD` (a TLV), `ESME_RPROHIBITED` (`protocol_id`) or
+    /// `ESME_RINVSERTYP` (`service_type`).
+    #[default]
+    Refuse,
+    /// The TLV is dropped, `protocol_id` set to 0, `service_type` emptied; the message is
+    /// sent.
+    Strip,
+}
+
+fn standard_tlvs() -> Vec<u16> {
+    vec![
+        0x0005, // dest_addr_subunit
+        0x000D, // source_addr_subunit
+        0x0019, // payload_type
+        0x0201, // privacy_indicator
+        0x0202, // source_subaddress
+        0x0203, // dest_subaddress
+        0x0204, // user_message_reference
+        0x0205, // user_response_code
+        0x020A, // source_port
+        0x020B, // destination_port
+        0x020C, // sar_msg_ref_num
+        0x020D, // language_indicator
+        0x020E, // sar_total_segments
+        0x020F, // sar_segment_seqnum
+        0x0302, // callback_num_pres_ind
+        0x0303, // callback_num_atag
+        0x0304, // number_of_messages
+        0x0381, // callback_num
+        0x0424, // message_payload
+        0x0426, // more_messages_to_send
+        0x1201, // display_time
+        0x1203, // sms_signal
+        0x1204, // ms_validity
+        0x130C, // alert_on_message_delivery
+        0x1380, // its_reply_type
+        0x1383, // its_session_info
+        0x0501, // ussd_service_op
+        0x0030, // ms_msg_wait_facilities
+    ]
+}
+
+fn plain_protocol_id() -> Vec<u8> {
+    vec![0]
+}
+
+fn standard_service_types() -> Vec<String> {
+    ["", "CMT", "CPT", "VMN", "VMA", "WAP", "USSD"]
+        .map(str::to_owned)
+        .to_vec()
+}
+
 /// How the message id in the carrier's receipts relates to the one in its `submit_sm_resp`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -268,6 +364,9 @@ pub struct Carrier {
     /// The receipt id format.
     #[serde(default)]
     pub receipt_id_format: ReceiptIdFormat,
+    /// Which ESME-set TLVs, `protocol_id` and `service_type` values pass to this carrier.
+    #[serde(default)]
+    pub content: ContentPolicy,
     /// Delays between attempts after temporary errors; the last one repeats. Default
     /// 10 s, 30 s, 2 min, 10 min.
     #[serde(with = "durations", default = "default_retry_schedule")]
@@ -340,6 +439,14 @@ impl RulesObject for Carrier {
         )?;
         self.addressing.check(&c)?;
         c.no_duplicates("data_coding.accepted", &self.data_coding.accepted)?;
+        c.no_duplicates("content.tlvs", &self.content.tlvs)?;
+        c.no_duplicates("content.protocol_ids", &self.content.protocol_ids)?;
+        c.no_duplicates("content.service_types", &self.content.service_types)?;
+        c.ensure(
+            self.content.service_types.iter().all(|t| t.len() <= 5),
+            "content.service_types",
+            "a service_type is at most 5 characters",
+        )?;
         c.ensure(
             !self.retry_schedule.is_empty(),
             "retry_schedule",
