@@ -33,6 +33,7 @@ FILE_KEYS = (
     "edge.tls.key",
     "nats.credentials",
     "control.tokens_file",
+    "grpc.token_file",
     "control.tls.cert",
     "control.tls.key",
     "control.tls.client_ca",

@@ -42,7 +42,7 @@ mod validate;
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, EnvSource, LoadOptions, ProcessEnv};
 pub use model::{
-    AdminConfig, Config, ConnectorConfig, ControlConfig, ControlTlsConfig, EdgeConfig,
+    AdminConfig, AdminRole, Config, ConnectorConfig, ControlConfig, ControlTlsConfig, EdgeConfig,
     EdgeTlsConfig, EtcdConfig, EtcdTlsConfig, GrpcConfig, LogFormat, NatsConfig, NatsTlsConfig,
     NodeConfig, RouterConfig, SecretRef, TelemetryConfig, UtcOffset, UtcOffsetError,
 };

@@ -5,6 +5,7 @@
 //! `docs/configuration.md` and `crates/config/herald.example.toml` repeat these defaults;
 //! tests keep the three in step.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -91,6 +92,13 @@ pub struct GrpcConfig {
     /// Kubernetes set it to the pod IP.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub advertise: Option<String>,
+    /// File of the node token, shared by every node and the control role: NodeService
+    /// admits only calls that bear one of its tokens (one per line; two during a
+    /// rotation), and the control role presents the first when it calls a node. Unset:
+    /// NodeService admits anonymous calls, which a node allows only when `grpc.listen` is
+    /// a loopback address (it refuses to start otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_file: Option<PathBuf>,
 }
 
 impl Default for GrpcConfig {
@@ -98,6 +106,7 @@ impl Default for GrpcConfig {
         GrpcConfig {
             listen: any(9091),
             advertise: None,
+            token_file: None,
         }
     }
 }
@@ -619,15 +628,20 @@ impl Default for ConnectorConfig {
 pub struct ControlConfig {
     /// Address of the admin gRPC API (`AdminService`) that `heraldctl` talks to.
     pub listen: SocketAddr,
-    /// File of API tokens, one per line; `heraldctl` sends one as a bearer token. A call
-    /// needs one of these tokens or a client certificate `tls.client_ca` vouches for;
-    /// with neither configured, every call is refused.
+    /// File of API tokens, one per line; `heraldctl` sends one as a bearer token. A line
+    /// is `TOKEN` (an admin) or `ROLE NAME TOKEN` (`viewer` or `admin`; the name is what
+    /// the audit log records). A call needs one of these tokens or a client certificate
+    /// `tls.client_ca` vouches for; with neither configured, every call is refused.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tokens_file: Option<PathBuf>,
     /// The admin API over TLS, optionally with client certificates (mTLS). Unset: plain
     /// HTTP/2, for a private network only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<ControlTlsConfig>,
+    /// How long an audit record of a change made through the admin API is kept (in etcd,
+    /// under `<etcd.prefix>audit/`); older records are removed as new ones are written.
+    #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
 }
 
 impl Default for ControlConfig {
@@ -636,6 +650,46 @@ impl Default for ControlConfig {
             listen: any(9092),
             tokens_file: None,
             tls: None,
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
+        }
+    }
+}
+
+/// What a caller of the admin API may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AdminRole {
+    /// Read only: get, list, nodes, sessions, binds, message lookup, route explain, audit.
+    Viewer,
+    /// Everything a viewer may, and apply, delete and drain.
+    #[default]
+    Admin,
+}
+
+impl AdminRole {
+    /// The role's name as written in the tokens file and the config.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AdminRole::Viewer => "viewer",
+            AdminRole::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for AdminRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AdminRole {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<AdminRole, String> {
+        match s {
+            "viewer" => Ok(AdminRole::Viewer),
+            "admin" => Ok(AdminRole::Admin),
+            other => Err(format!("{other:?} is not a role (viewer, admin)")),
         }
     }
 }
@@ -652,6 +706,15 @@ pub struct ControlTlsConfig {
     /// (mTLS). Unset: no client certificates are asked for; calls need a bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_ca: Option<PathBuf>,
+    /// The role of a client certificate by its subject's common name
+    /// (`{ "ops-dashboard" = "viewer" }`); a name not listed gets `client_default_role`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub client_roles: BTreeMap<String, AdminRole>,
+    /// The role of a verified client certificate whose common name `client_roles` does
+    /// not list: `admin` (every certificate the CA vouches for is an admin, as before
+    /// roles existed) or `viewer`.
+    #[serde(default)]
+    pub client_default_role: AdminRole,
 }
 
 /// A fixed offset from UTC, written `+HH:MM`, `-HH:MM` or `Z`.

@@ -60,6 +60,15 @@ impl Config {
         if let Some(path) = &c.tokens_file {
             file_exists(e, "control.tokens_file", path);
         }
+        if c.audit_retention < Duration::from_secs(3600) {
+            e.add(
+                "control.audit_retention",
+                "under an hour: audit records would vanish before anyone reads them",
+            );
+        }
+        if let Some(path) = &self.grpc.token_file {
+            file_exists(e, "grpc.token_file", path);
+        }
         if let Some(tls) = &c.tls {
             file_exists(e, "control.tls.cert", &tls.cert);
             file_exists(e, "control.tls.key", &tls.key);

@@ -8,7 +8,8 @@ use std::path::Path;
 
 use figment::value::Value;
 use herald_config::{
-    Config, ControlTlsConfig, EdgeTlsConfig, EtcdTlsConfig, LoadOptions, NatsTlsConfig, SecretRef,
+    AdminRole, Config, ControlTlsConfig, EdgeTlsConfig, EtcdTlsConfig, LoadOptions, NatsTlsConfig,
+    SecretRef,
 };
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
@@ -48,7 +49,11 @@ fn everything_set() -> Config {
         cert: "/c".into(),
         key: "/k".into(),
         client_ca: Some("/ca".into()),
+        // A map: its keys are names, not config keys; documented at `client_roles`.
+        client_roles: Default::default(),
+        client_default_role: AdminRole::Viewer,
     });
+    config.grpc.token_file = Some("/n".into());
     config
 }
 

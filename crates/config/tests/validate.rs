@@ -50,7 +50,11 @@ fn several_problems_are_collected_at_once() {
         cert: "/nonexistent/control.crt".into(),
         key: "/nonexistent/control.key".into(),
         client_ca: Some("/nonexistent/clients.pem".into()),
+        client_roles: Default::default(),
+        client_default_role: Default::default(),
     });
+    config.grpc.token_file = Some("/nonexistent/node-token".into());
+    config.control.audit_retention = Duration::from_secs(60);
 
     let errors = config.validate().unwrap_err();
     let text = errors.to_string();
@@ -65,10 +69,12 @@ fn several_problems_are_collected_at_once() {
         "control.tls.cert: file /nonexistent/control.crt does not exist",
         "control.tls.key: file /nonexistent/control.key does not exist",
         "control.tls.client_ca: file /nonexistent/clients.pem does not exist",
+        "grpc.token_file: file /nonexistent/node-token does not exist",
+        "control.audit_retention: under an hour",
     ] {
         assert!(text.contains(expected), "{expected:?} not in:\n{text}");
     }
-    assert_eq!(errors.len(), 10, "{text}");
+    assert_eq!(errors.len(), 12, "{text}");
 }
 
 #[test]

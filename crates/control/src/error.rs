@@ -21,6 +21,19 @@ pub enum ControlError {
         /// What went wrong.
         reason: String,
     },
+    /// The node token file (`grpc.token_file`) could not be read, or holds no token.
+    /// Returned by [`crate::NodeToken::load`] and when presenting or checking the token.
+    #[error("node token file {path}: {reason}")]
+    NodeToken {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The audit log could not be written or read (etcd trouble, a record that does not
+    /// decode).
+    #[error("audit log: {0}")]
+    Audit(String),
     /// A `control.tls` file could not be read. Returned by [`crate::Control::new`].
     #[error("control TLS file {path}: {reason}")]
     Tls {
@@ -84,11 +97,13 @@ impl ControlError {
             | ControlError::InvalidArgument(_) => Status::invalid_argument(message),
             ControlError::Rules(R::Timeout { .. } | R::Etcd { .. } | R::StreamEnded { .. })
             | ControlError::Bus(_)
+            | ControlError::Audit(_)
             | ControlError::NoStatusStore => Status::unavailable(message),
             ControlError::NotFound(_) => Status::not_found(message),
             ControlError::Node { code, .. } => Status::new(*code, message),
             ControlError::Rules(_)
             | ControlError::Tokens { .. }
+            | ControlError::NodeToken { .. }
             | ControlError::Tls { .. }
             | ControlError::Serve(_) => Status::internal(message),
         }

@@ -9,7 +9,16 @@
 //! - Message lookup reads the bus's status store; route explain asks the current rules
 //!   snapshot ([`herald_rules::RulesSnapshot::explain`]).
 //! - Every call passes [`AdminAuth`] first: a bearer token or a verified client
-//!   certificate; the API is served over TLS when `control.tls` is set.
+//!   certificate, each with a role ([`herald_config::AdminRole`]): a `viewer` reads, only
+//!   an `admin` applies, deletes and drains (`PERMISSION_DENIED` otherwise). The API is
+//!   served over TLS when `control.tls` is set.
+//! - Every change (apply, delete, drain) leaves an audit record in etcd, written with the
+//!   change itself, read back with `ListAudit` (`heraldctl audit`).
+//! - Nodes' `NodeService` admits the holders of the node token ([`NodeAuth`],
+//!   [`NodeToken`]); the control plane presents it when it calls them.
+//!
+//! Modules: `auth` (the admin API's callers and roles), `node_auth` (the node token),
+//! `audit` (the audit records), `service` (the API), `error`.
 //!
 //! Errors map to gRPC codes in one place, [`ControlError::to_status`]. The API, its
 //! authentication and its errors are described in `docs/control.md`.
@@ -26,8 +35,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod audit;
 mod auth;
 mod error;
+mod node_auth;
 mod service;
 
 use std::future::Future;
@@ -43,8 +54,9 @@ use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
-pub use auth::{AdminAuth, ClientCertificates, Tokens};
+pub use auth::{AdminAuth, Caller, ClientCertificates, Tokens};
 pub use error::{CURRENT_REVISION_HEADER, ControlError};
+pub use node_auth::{NodeAuth, NodeToken};
 
 /// What the control plane works with.
 #[derive(Clone)]
@@ -57,6 +69,9 @@ pub struct ControlDeps {
     pub status: Option<StatusStore>,
     /// How long a call to a node's NodeService may take, connecting included.
     pub node_timeout: Duration,
+    /// The node token presented to nodes' NodeService (`grpc.token_file`); `None`: calls
+    /// go anonymous, which only nodes on loopback (`herald dev`, tests) admit.
+    pub node_token: Option<NodeToken>,
 }
 
 /// The AdminService as tonic serves it: behind the authentication interceptor.
@@ -68,6 +83,8 @@ pub struct Control {
     deps: Arc<ControlDeps>,
     auth: AdminAuth,
     tls: Option<ServerTlsConfig>,
+    /// How long audit records are kept (`control.audit_retention`).
+    audit_retention: Duration,
 }
 
 impl Control {
@@ -82,7 +99,10 @@ impl Control {
             .transpose()?;
         let tls = config.tls.as_ref().map(server_tls).transpose()?;
         let client_certs = match &config.tls {
-            Some(tls) if tls.client_ca.is_some() => ClientCertificates::Admit,
+            Some(tls) if tls.client_ca.is_some() => ClientCertificates::Admit {
+                roles: tls.client_roles.clone(),
+                default_role: tls.client_default_role,
+            },
             _ => ClientCertificates::NotAsked,
         };
         let auth = AdminAuth::new(tokens, client_certs);
@@ -98,6 +118,7 @@ impl Control {
             deps: Arc::new(deps),
             auth,
             tls,
+            audit_retention: config.audit_retention,
         })
     }
 

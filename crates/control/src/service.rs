@@ -8,14 +8,25 @@ use herald_proto::bus::v1::MessageState;
 use herald_proto::node::v1 as node_api;
 use herald_proto::node::v1::node_service_client::NodeServiceClient;
 use herald_rules::routing::AllHealthy;
-use herald_rules::{Expected, Kind, NodeInfo, RouteRequest, StoredObject};
+use herald_rules::{AuditWrite, Expected, Kind, NodeInfo, RouteRequest, StoredObject};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Response, Status};
 
 use crate::Control;
+use crate::audit;
+use crate::auth::{Caller, require_admin};
 use crate::error::ControlError;
 
 type Answer<T> = Result<Response<T>, Status>;
+
+/// A change to a rules object.
+#[derive(Clone, Copy)]
+enum Change<'a> {
+    /// Write this JSON document.
+    Put(&'a str),
+    /// Delete it.
+    Delete,
+}
 
 /// The rules kind of an API kind.
 fn kind_of(raw: i32) -> Result<Kind, ControlError> {
@@ -132,6 +143,81 @@ impl Control {
         Ok(NodeServiceClient::new(channel))
     }
 
+    /// `message` as a NodeService request, bearing the node token when there is one.
+    fn node_request<T>(&self, message: T) -> Result<Request<T>, ControlError> {
+        let mut request = Request::new(message);
+        if let Some(token) = &self.deps.node_token {
+            token.bearer(&mut request)?;
+        }
+        Ok(request)
+    }
+
+    /// The audit record of `action` on `kind` `id` by `caller`, which found the object at
+    /// `old_revision` (0: absent).
+    fn audit_write(
+        &self,
+        caller: Option<&Caller>,
+        action: &str,
+        kind: &str,
+        id: &str,
+        old_revision: u64,
+    ) -> Result<AuditWrite, ControlError> {
+        audit::write(caller, action, kind, id, old_revision, self.audit_retention)
+    }
+
+    /// Makes `change` to object `id` of `kind`, with its audit record in the same
+    /// transaction. A negative `expected_revision` (any) is made exact by reading the
+    /// object first, so that the record names the revision the change replaced; a
+    /// conflict with a concurrent writer then reads again (a few times), keeping "last
+    /// writer wins". 0 expects the object absent.
+    async fn change(
+        &self,
+        caller: Option<&Caller>,
+        kind: Kind,
+        id: &str,
+        expected_revision: i64,
+        change: Change<'_>,
+    ) -> Result<u64, ControlError> {
+        let mut attempts = 0;
+        loop {
+            let old = if expected_revision >= 0 {
+                expected_revision.unsigned_abs()
+            } else {
+                self.deps
+                    .rules_client
+                    .get_json(kind, id)
+                    .await?
+                    .map_or(0, |s| s.mod_revision)
+            };
+            let expected = if old == 0 {
+                Expected::Absent
+            } else {
+                Expected::Revision(old)
+            };
+            let client = &self.deps.rules_client;
+            let written = match change {
+                Change::Put(json) => {
+                    let audit = self.audit_write(caller, "apply", kind.name(), id, old)?;
+                    client
+                        .put_json_audited(kind, id, json, expected, &audit)
+                        .await
+                }
+                Change::Delete => {
+                    let audit = self.audit_write(caller, "delete", kind.name(), id, old)?;
+                    client.delete_audited(kind, id, expected, &audit).await
+                }
+            };
+            match written {
+                Err(herald_rules::Error::Conflict { .. })
+                    if expected_revision < 0 && attempts < 4 =>
+                {
+                    attempts += 1;
+                }
+                other => return Ok(other?),
+            }
+        }
+    }
+
     fn node_failed(node: &NodeInfo, status: &Status) -> ControlError {
         ControlError::Node {
             node: node.id.clone(),
@@ -172,23 +258,23 @@ impl Control {
 #[tonic::async_trait]
 impl AdminService for Control {
     async fn put(&self, request: Request<api::PutRequest>) -> Answer<api::PutResponse> {
+        require_admin(&request, "apply")?;
+        let caller = Caller::of(&request).cloned();
         let request = request.into_inner();
         let object = request
             .object
             .ok_or_else(|| ControlError::InvalidArgument("an object is required".into()))?;
         let kind = kind_of(object.kind)?;
         require_id(&object.id)?;
-        let expected = match request.expected_revision {
-            0 => Expected::Absent,
-            r if r < 0 => Expected::Any,
-            r => Expected::Revision(r.unsigned_abs()),
-        };
         let written = self
-            .deps
-            .rules_client
-            .put_json(kind, &object.id, &object.json, expected)
-            .await
-            .map_err(ControlError::from)?;
+            .change(
+                caller.as_ref(),
+                kind,
+                &object.id,
+                request.expected_revision,
+                Change::Put(&object.json),
+            )
+            .await?;
         tracing::info!(%kind, id = %object.id, revision = written, "rules object written");
         Ok(Response::new(api::PutResponse {
             revision: revision(written),
@@ -196,19 +282,26 @@ impl AdminService for Control {
     }
 
     async fn delete(&self, request: Request<api::DeleteRequest>) -> Answer<api::DeleteResponse> {
+        require_admin(&request, "delete")?;
+        let caller = Caller::of(&request).cloned();
         let request = request.into_inner();
         let kind = kind_of(request.kind)?;
         require_id(&request.id)?;
-        let expected = match request.expected_revision {
-            r if r <= 0 => Expected::Any,
-            r => Expected::Revision(r.unsigned_abs()),
+        // Deleting takes no "must be absent": 0 means any revision, as a negative one does.
+        let expected_revision = if request.expected_revision <= 0 {
+            -1
+        } else {
+            request.expected_revision
         };
         let deleted = self
-            .deps
-            .rules_client
-            .delete(kind, &request.id, expected)
-            .await
-            .map_err(ControlError::from)?;
+            .change(
+                caller.as_ref(),
+                kind,
+                &request.id,
+                expected_revision,
+                Change::Delete,
+            )
+            .await?;
         tracing::info!(%kind, id = %request.id, revision = deleted, "rules object deleted");
         Ok(Response::new(api::DeleteResponse {
             revision: revision(deleted),
@@ -269,9 +362,9 @@ impl AdminService for Control {
                 let account = account.clone();
                 async move {
                     let answer = client
-                        .list_sessions(node_api::ListSessionsRequest {
+                        .list_sessions(self.node_request(node_api::ListSessionsRequest {
                             account_id: account,
-                        })
+                        })?)
                         .await
                         .map_err(|s| Control::node_failed(&node, &s))?;
                     Ok(answer
@@ -304,9 +397,9 @@ impl AdminService for Control {
                 let carrier = carrier.clone();
                 async move {
                     let answer = client
-                        .list_binds(node_api::ListBindsRequest {
+                        .list_binds(self.node_request(node_api::ListBindsRequest {
                             carrier_id: carrier,
-                        })
+                        })?)
                         .await
                         .map_err(|s| Control::node_failed(&node, &s))?;
                     Ok(answer
@@ -435,6 +528,8 @@ impl AdminService for Control {
         &self,
         request: Request<api::DrainNodeRequest>,
     ) -> Answer<api::DrainNodeResponse> {
+        require_admin(&request, "drain")?;
+        let caller = Caller::of(&request).cloned();
         let request = request.into_inner();
         require_id(&request.node_id)?;
         let nodes = self.nodes(None, &request.node_id).await?;
@@ -442,14 +537,46 @@ impl AdminService for Control {
         for node in nodes {
             let mut client = self.node_client(&node).await?;
             let answer = client
-                .drain(node_api::DrainRequest {
+                .drain(self.node_request(node_api::DrainRequest {
                     grace_seconds: request.grace_seconds,
-                })
+                })?)
                 .await
                 .map_err(|s| Control::node_failed(&node, &s))?;
             tracing::info!(node = %node.id, role = %node.role, "drain requested");
+            let audit = self.audit_write(caller.as_ref(), "drain", "node", &node.id, 0)?;
+            self.deps
+                .rules_client
+                .append_audit(&audit)
+                .await
+                .map_err(|e| {
+                    ControlError::Audit(format!(
+                        "node {} is draining, but its audit record was not written: {e}",
+                        node.id
+                    ))
+                })?;
             draining |= answer.into_inner().draining;
         }
         Ok(Response::new(api::DrainNodeResponse { draining }))
+    }
+
+    async fn list_audit(
+        &self,
+        request: Request<api::ListAuditRequest>,
+    ) -> Answer<api::ListAuditResponse> {
+        let limit = match request.into_inner().limit {
+            0 => 100,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let stored = self
+            .deps
+            .rules_client
+            .list_audit(limit)
+            .await
+            .map_err(|e| ControlError::Audit(e.to_string()))?;
+        let records = stored
+            .into_iter()
+            .map(|s| audit::decode(&s))
+            .collect::<Result<_, _>>()?;
+        Ok(Response::new(api::ListAuditResponse { records }))
     }
 }

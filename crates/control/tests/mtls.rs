@@ -9,7 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use herald_config::{ControlConfig, ControlTlsConfig};
+use herald_config::{AdminRole, ControlConfig, ControlTlsConfig};
 use herald_control::Control;
 
 use crate::common::Served;
@@ -133,6 +133,13 @@ async fn a_client_certificate_or_a_token_authenticates_and_nothing_else_does() {
         d,
         "rogue",
     );
+    let (grafana_cert, grafana_key) = issue(
+        &client_ca,
+        &["grafana.herald.test"],
+        ExtendedKeyUsagePurpose::ClientAuth,
+        d,
+        "grafana",
+    );
     let server_ca_file = write_ca(&server_ca, d, "server-ca.crt");
     let client_ca_file = write_ca(&client_ca, d, "client-ca.crt");
     let rogue_ca_file = write_ca(&rogue_ca, d, "rogue-ca.crt");
@@ -145,6 +152,8 @@ async fn a_client_certificate_or_a_token_authenticates_and_nothing_else_does() {
             cert: server_cert,
             key: server_key,
             client_ca: Some(client_ca_file),
+            client_roles: [("grafana".to_owned(), AdminRole::Viewer)].into(),
+            client_default_role: AdminRole::Admin,
         }),
         ..ControlConfig::default()
     };
@@ -174,6 +183,35 @@ async fn a_client_certificate_or_a_token_authenticates_and_nothing_else_does() {
     )
     .await;
     assert_eq!(listed(&out), ["acme"]);
+
+    // A certificate's role comes from its common name: `grafana` is a viewer (it reads,
+    // and may not drain), `ops` is not listed and gets the default, admin (its drain of
+    // an unknown node passes the role check and finds no node).
+    let (grafana_cert, grafana_key) = (
+        grafana_cert.to_str().unwrap(),
+        grafana_key.to_str().unwrap(),
+    );
+    let viewer = ["--ca", ca, "--cert", grafana_cert, "--key", grafana_key];
+    assert_eq!(listed(&get_accounts(&https, &viewer).await), ["acme"]);
+    let drain = |args: &[&str]| {
+        common::heraldctl()
+            .arg("--server")
+            .arg(&https)
+            .args(args)
+            .args(["drain", "no-such-node"])
+            .output()
+    };
+    let error = refused(&drain(&viewer).await.unwrap());
+    assert!(
+        error.contains("permission denied") && error.contains("cert:CN=grafana"),
+        "{error}"
+    );
+    let error = refused(
+        &drain(&["--ca", ca, "--cert", ops_cert, "--key", ops_key])
+            .await
+            .unwrap(),
+    );
+    assert!(error.contains("not found"), "{error}");
 
     // TLS with a token and no certificate: admitted.
     let out = get_accounts(&https, &["--ca", ca, "--token", TOKEN]).await;
@@ -286,6 +324,8 @@ async fn client_certificates_alone_admit_only_their_holders() {
             cert: server_cert,
             key: server_key,
             client_ca: Some(ca_file.clone()),
+            client_roles: Default::default(),
+            client_default_role: AdminRole::Admin,
         }),
         ..ControlConfig::default()
     };

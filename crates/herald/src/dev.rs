@@ -151,6 +151,9 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     println!(
         "NATS and etcd run without authentication or TLS, listening on 127.0.0.1 only: for development, not for a network"
     );
+    println!(
+        "the roles serve no NodeService (heraldctl drain, get sessions and get binds need a cluster)"
+    );
 
     // The carrier simulator, and the rules that point at it.
     let password_file = data_dir.join("sim-password");
@@ -246,10 +249,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     );
     // The admin API, with a token made for this data directory (kept between runs).
     let token_file = data_dir.join("admin-token");
-    if !token_file.exists() {
-        std::fs::write(&token_file, format!("{}\n", fresh_token()))?;
-    }
-    let token = std::fs::read_to_string(&token_file)?.trim().to_owned();
+    let token = admin_token(&token_file)?;
     config.control.tokens_file = Some(token_file.clone());
     let control = herald_control::Control::new(
         &config.control,
@@ -258,6 +258,8 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             rules: rules.clone(),
             status: Some(bus.status_store().await?),
             node_timeout: Duration::from_secs(5),
+            // The dev roles serve no NodeService (they register no grpc address).
+            node_token: None,
         },
     )?;
     let control_listener = TcpListener::bind(config.control.listen)
@@ -381,21 +383,46 @@ async fn apply_seed(client: &RulesClient, seed: &Seed, data_dir: &Path) -> anyho
     Ok(written)
 }
 
-/// A token for the dev admin API: 128 bits from the standard library's randomly keyed
-/// hasher, as hex.
-fn fresh_token() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut token = String::new();
-    for _ in 0..2 {
-        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos()),
-        );
-        token.push_str(&format!("{:016x}", hasher.finish()));
+/// The dev admin API's token, kept in `path` between runs: read if the file exists (its
+/// mode set to 0600, which files written by older versions lacked), else 128 bits from the
+/// OS random source, as hex, written to a new file of mode 0600.
+fn admin_token(path: &Path) -> anyhow::Result<String> {
+    if path.exists() {
+        restrict(path)?;
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(token.trim().to_owned());
     }
-    token
+    let token = fresh_token()?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    std::io::Write::write_all(&mut file, format!("{token}\n").as_bytes())?;
+    Ok(token)
+}
+
+/// Makes `path` readable and writable by its owner only.
+fn restrict(path: &Path) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("cannot make {} private", path.display()))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+/// 128 bits from the OS random source, as 32 hex digits.
+fn fresh_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("the OS random source: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// The port of `url` (`nats://127.0.0.1:4222`, `http://127.0.0.1:2379`), or `default`.
@@ -404,4 +431,45 @@ fn port_of(url: &str, default: u16) -> u16 {
         .next()
         .and_then(|p| p.trim_end_matches('/').parse().ok())
         .unwrap_or(default)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+    use super::*;
+
+    #[cfg(unix)]
+    fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_admin_token_is_random_and_its_file_is_the_owner_s_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin-token");
+        let token = admin_token(&path).unwrap();
+        assert_eq!(token.len(), 32);
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(mode(&path), 0o600);
+        // Kept between runs.
+        assert_eq!(admin_token(&path).unwrap(), token);
+        // Another data directory, another token.
+        let other = dir.path().join("other-token");
+        assert_ne!(admin_token(&other).unwrap(), token);
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_world_readable_token_file_from_an_older_version_is_made_private() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("admin-token");
+        std::fs::write(&path, "0123456789abcdef\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert_eq!(admin_token(&path).unwrap(), "0123456789abcdef");
+        assert_eq!(mode(&path), 0o600);
+    }
 }

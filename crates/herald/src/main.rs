@@ -97,6 +97,12 @@ fn main() -> ExitCode {
                 }
             }
         }
+        // Every role serves NodeService, so what would stop one stops the check.
+        Role::CheckConfig if unguarded_node_service(&config).is_some() => {
+            let problem = unguarded_node_service(&config).unwrap_or_default();
+            eprintln!("herald: configuration error\n{problem}");
+            ExitCode::from(exit_code(ConfigError::EXIT_CODE))
+        }
         Role::CheckConfig => match toml::to_string_pretty(&config) {
             Ok(text) => {
                 print!("{text}");
@@ -124,6 +130,10 @@ fn build_runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 fn run(role: &'static str, config: Config) -> ExitCode {
+    if let Some(problem) = unguarded_node_service(&config) {
+        eprintln!("herald: configuration error\n{problem}");
+        return ExitCode::from(exit_code(ConfigError::EXIT_CODE));
+    }
     let runtime = match build_runtime(&config) {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -141,6 +151,38 @@ fn run(role: &'static str, config: Config) -> ExitCode {
     }
 }
 
+/// Why this node may not serve NodeService as configured: anything that listens beyond
+/// loopback authenticates its callers, and NodeService's credential is the node token.
+/// (`herald dev` serves no NodeService.)
+fn unguarded_node_service(config: &Config) -> Option<String> {
+    let listen = config.grpc.listen;
+    (config.grpc.token_file.is_none() && !listen.ip().is_loopback()).then(|| {
+        format!(
+            "  grpc.listen: {listen} is not a loopback address and grpc.token_file is unset: \
+             NodeService (drain, sessions, binds) would answer anyone who reaches it. Set \
+             grpc.token_file to the cluster's node token (docs/security.md), or listen on 127.0.0.1"
+        )
+    })
+}
+
 fn exit_code(code: i32) -> u8 {
     u8::try_from(code).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_service_beyond_loopback_needs_the_node_token() {
+        let mut config = Config::default();
+        assert!(config.grpc.listen.ip().is_unspecified());
+        assert!(unguarded_node_service(&config).is_some());
+        config.grpc.listen = "127.0.0.1:9091".parse().unwrap_or(config.grpc.listen);
+        assert_eq!(unguarded_node_service(&config), None);
+        config.grpc.listen = "10.0.0.7:9091".parse().unwrap_or(config.grpc.listen);
+        assert!(unguarded_node_service(&config).is_some());
+        config.grpc.token_file = Some("/etc/herald/node-token/token".into());
+        assert_eq!(unguarded_node_service(&config), None);
+    }
 }

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use herald_bus::{Bus, BusConfig, ClientCertificate, DepthPoller, NatsAuth, NatsTls};
 use herald_config::{Config, LogFormat, SecretRef as ConfigSecret};
 use herald_connector::{Connector, ConnectorDeps};
-use herald_control::{Control, ControlDeps};
+use herald_control::{Control, ControlDeps, NodeAuth, NodeToken};
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
@@ -128,6 +128,22 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         ),
         _ => None,
     };
+    // The node token guards this node's NodeService and is what the control role presents
+    // to the others'. Without one, main has made sure NodeService listens on loopback.
+    let node_token = config
+        .grpc
+        .token_file
+        .as_deref()
+        .map(NodeToken::load)
+        .transpose()
+        .context("grpc.token_file")?;
+    if node_token.is_none() {
+        tracing::warn!(
+            listen = %config.grpc.listen,
+            "grpc.token_file is unset: NodeService admits anonymous calls, on loopback only"
+        );
+    }
+    let node_auth = NodeAuth::new(node_token.clone());
     let grpc = TcpListener::bind(config.grpc.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
@@ -241,6 +257,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                     edge: Some(edge.clone()),
                     ..service
                 },
+                node_auth.clone(),
                 finished.clone(),
             );
             run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
@@ -259,7 +276,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             )
             .await
             .context("router")?;
-            serve_node_service(grpc, service, finished.clone());
+            serve_node_service(grpc, service, node_auth.clone(), finished.clone());
             router.run(until_stopped).await.context("router")
         }
         ("connector", _) => {
@@ -282,6 +299,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                     connector: Some(connector.clone()),
                     ..service
                 },
+                node_auth.clone(),
                 finished.clone(),
             );
             connector.run(until_stopped).await.context("connector")
@@ -295,9 +313,10 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 rules,
                 status: Some(bus.status_store().await.context("status store")?),
                 node_timeout: Duration::from_secs(5),
+                node_token: node_token.clone(),
             };
             let control = Control::new(&config.control, deps).context("control")?;
-            serve_node_service(grpc, service, finished.clone());
+            serve_node_service(grpc, service, node_auth.clone(), finished.clone());
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "control serving AdminService");
             }
@@ -383,12 +402,13 @@ pub(crate) async fn run_edge(
 pub(crate) fn serve_node_service(
     listener: TcpListener,
     service: NodeServiceImpl,
+    auth: NodeAuth,
     finished: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
         let incoming = tonic::transport::server::TcpIncoming::from(listener);
         let served = tonic::transport::Server::builder()
-            .add_service(NodeServiceServer::new(service))
+            .add_service(NodeServiceServer::with_interceptor(service, auth))
             .serve_with_incoming_shutdown(incoming, stopped(finished))
             .await;
         if let Err(error) = served {

@@ -160,6 +160,7 @@ async fn check_config_passes_on_mounted_credentials_and_names_a_missing_one() {
     let creds = file("nats.creds", "-----BEGIN NATS USER JWT-----\nsecret-jwt\n");
     let ca = file("ca.pem", "");
     let etcd_password = file("etcd-password", "secret-password");
+    let node_token = file("node-token", "node-token\n");
     let check = |env: &[(&str, &str)]| {
         Command::new(HERALD)
             .arg("check-config")
@@ -170,6 +171,7 @@ async fn check_config_passes_on_mounted_credentials_and_names_a_missing_one() {
             .env("HERALD_ETCD__TLS__CA", &ca)
             .env("HERALD_ETCD__USER", "herald")
             .env("HERALD_ETCD__PASSWORD__FILE", &etcd_password)
+            .env("HERALD_GRPC__TOKEN_FILE", &node_token)
             .envs(env.iter().copied())
             .output()
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 use etcd_client::{Compare, CompareOp, GetOptions, Txn, TxnOp, TxnOpResponse};
 use serde_json::Value;
 
+use crate::audit::AuditWrite;
 use crate::config::StoreConfig;
 use crate::error::{Error, ValidationError};
 use crate::etcd::{Etcd, revision_of, to_etcd_revision};
@@ -60,7 +61,7 @@ pub struct Listing {
 /// A handle on the rules in etcd for writers (cheap to clone).
 #[derive(Clone)]
 pub struct RulesClient {
-    etcd: Etcd,
+    pub(crate) etcd: Etcd,
     config: StoreConfig,
 }
 
@@ -108,7 +109,8 @@ impl RulesClient {
             id: object.id().to_owned(),
             reason: e.to_string(),
         })?;
-        self.put_bytes(T::KIND, object.id(), json, expected).await
+        self.put_bytes(T::KIND, object.id(), json, expected, None)
+            .await
     }
 
     /// Like [`RulesClient::put`] for a JSON document of `kind` (what the admin API
@@ -122,7 +124,22 @@ impl RulesClient {
         expected: Expected,
     ) -> Result<u64, Error> {
         let canonical = canonical_json(kind, id, json)?;
-        self.put_bytes(kind, id, canonical, expected).await
+        self.put_bytes(kind, id, canonical, expected, None).await
+    }
+
+    /// [`RulesClient::put_json`], writing `audit` in the same transaction (see
+    /// [`crate::audit`]): the record exists if and only if the write happened.
+    pub async fn put_json_audited(
+        &self,
+        kind: Kind,
+        id: &str,
+        json: &str,
+        expected: Expected,
+        audit: &AuditWrite,
+    ) -> Result<u64, Error> {
+        let canonical = canonical_json(kind, id, json)?;
+        self.put_bytes(kind, id, canonical, expected, Some(audit))
+            .await
     }
 
     async fn put_bytes(
@@ -131,10 +148,13 @@ impl RulesClient {
         id: &str,
         value: Vec<u8>,
         expected: Expected,
+        audit: Option<&AuditWrite>,
     ) -> Result<u64, Error> {
         let key = kind.key(self.prefix(), id);
+        let mut ops = vec![TxnOp::put(key.clone(), value, None)];
+        ops.extend(audit.map(|a| a.ops(self.prefix())).unwrap_or_default());
         let txn = cas(&key, expected)?
-            .and_then([TxnOp::put(key.clone(), value, None)])
+            .and_then(ops)
             .or_else([TxnOp::get(key.clone(), None)]);
         self.commit(kind, id, txn, "put").await
     }
@@ -143,9 +163,32 @@ impl RulesClient {
     /// the delete (deleting what is absent with `Any` or `Absent` succeeds and changes
     /// nothing).
     pub async fn delete(&self, kind: Kind, id: &str, expected: Expected) -> Result<u64, Error> {
+        self.delete_with(kind, id, expected, None).await
+    }
+
+    /// [`RulesClient::delete`], writing `audit` in the same transaction.
+    pub async fn delete_audited(
+        &self,
+        kind: Kind,
+        id: &str,
+        expected: Expected,
+        audit: &AuditWrite,
+    ) -> Result<u64, Error> {
+        self.delete_with(kind, id, expected, Some(audit)).await
+    }
+
+    async fn delete_with(
+        &self,
+        kind: Kind,
+        id: &str,
+        expected: Expected,
+        audit: Option<&AuditWrite>,
+    ) -> Result<u64, Error> {
         let key = kind.key(self.prefix(), id);
+        let mut ops = vec![TxnOp::delete(key.clone(), None)];
+        ops.extend(audit.map(|a| a.ops(self.prefix())).unwrap_or_default());
         let txn = cas(&key, expected)?
-            .and_then([TxnOp::delete(key.clone(), None)])
+            .and_then(ops)
             .or_else([TxnOp::get(key.clone(), None)]);
         self.commit(kind, id, txn, "delete").await
     }

@@ -87,9 +87,10 @@ impl fmt::Display for Kind {
     }
 }
 
-/// Key segments under the prefix that hold leases rather than rules (node registrations,
-/// carrier bind slots, ESME session slots); the rules store ignores them.
-pub const RESERVED_SEGMENTS: [&str; 3] = ["nodes", "binds", "sessions"];
+/// Key segments under the prefix that hold leases or records rather than rules (node
+/// registrations, carrier bind slots, ESME session slots, the admin API's audit log); the
+/// rules store ignores them.
+pub const RESERVED_SEGMENTS: [&str; 4] = ["nodes", "binds", "sessions", "audit"];
 
 /// What a key relative to the prefix holds.
 #[derive(Debug, PartialEq, Eq)]

@@ -10,6 +10,8 @@
 //!   last-known-good snapshot while etcd is away.
 //! - [`client`]: [`RulesClient`] writes with compare-and-swap on the revision
 //!   ([`Expected`]), reads and lists, and registers nodes.
+//! - [`audit`]: the admin API's audit log, written in the same transaction as the change
+//!   it records ([`AuditWrite`]) and read back newest first ([`RulesClient::list_audit`]).
 //! - [`nodes`]: [`NodeRegistration`], a process's key under a kept-alive lease.
 //! - [`password`]: [`PasswordHash`], argon2id PHC strings for account passwords.
 //! - [`routing`]: the MT routing engine: [`RulesSnapshot::evaluate`] picks a carrier (or
@@ -39,6 +41,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -51,6 +54,7 @@ pub mod routing;
 pub mod snapshot;
 pub mod store;
 
+pub use audit::{AuditWrite, StoredAudit};
 pub use client::{Expected, Listing, RulesClient, StoredObject, Versioned};
 pub use config::{EtcdTls, EtcdUser, StoreConfig};
 pub use error::{Error, ValidationError};

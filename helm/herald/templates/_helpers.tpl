@@ -66,6 +66,9 @@ app.kubernetes.io/component: {{ . }}
 {{- define "herald.tokensSecretName" -}}
 {{- .Values.control.tokens.existingSecret | default (printf "%s-control-tokens" (include "herald.fullname" .)) -}}
 {{- end -}}
+{{- define "herald.nodeTokenSecretName" -}}
+{{- .Values.nodeToken.existingSecret | default (printf "%s-node-token" (include "herald.fullname" .)) -}}
+{{- end -}}
 {{- define "herald.controlTlsSecretName" -}}
 {{- .Values.control.tls.existingSecret | required "control.tls.enabled: set control.tls.existingSecret, a kubernetes.io/tls Secret (tls.crt, tls.key)" -}}
 {{- end -}}
@@ -135,6 +138,7 @@ app.kubernetes.io/component: {{ . }}
 {{/* Where the secrets are mounted and the files herald.toml names. */}}
 {{- define "herald.tlsDir" -}}/etc/herald/tls{{- end -}}
 {{- define "herald.tokensDir" -}}/etc/herald/control{{- end -}}
+{{- define "herald.nodeTokenDir" -}}/etc/herald/node-token{{- end -}}
 {{- define "herald.controlTlsDir" -}}/etc/herald/control-tls{{- end -}}
 {{- define "herald.controlClientCaDir" -}}/etc/herald/control-client-ca{{- end -}}
 {{- define "herald.natsCredsDir" -}}/etc/herald/nats{{- end -}}
@@ -153,7 +157,7 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
 {{- end -}}
 {{- $c := dict
   "admin" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.admin)))
-  "grpc" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)))
+  "grpc" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)) "token_file" (printf "%s/%s" (include "herald.nodeTokenDir" $root) $v.nodeToken.key))
   "nats" $nats
   "etcd" (dict "endpoints" (include "herald.etcdEndpoints" $root | fromJsonArray))
 -}}

@@ -145,6 +145,12 @@ enum Command {
         #[arg(long)]
         prune: bool,
     },
+    /// The audit log: who changed what through the admin API, newest first.
+    Audit {
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -508,7 +514,54 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run,
             prune,
         } => apply(&mut admin, file, dry_run, prune).await,
+        Command::Audit { limit } => audit(&mut admin, output, limit).await,
     }
+}
+
+async fn audit(admin: &mut Admin, output: Output, limit: u32) -> anyhow::Result<()> {
+    let request = admin.request(api::ListAuditRequest { limit });
+    let records = admin
+        .client
+        .list_audit(request)
+        .await
+        .map_err(CallError)?
+        .into_inner()
+        .records;
+    let revision = |r: i64| {
+        if r == 0 {
+            "-".to_owned()
+        } else {
+            r.to_string()
+        }
+    };
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            let at = std::time::UNIX_EPOCH
+                + std::time::Duration::from_millis(u64::try_from(r.at_unix_ms).unwrap_or(0));
+            vec![
+                humantime::format_rfc3339_millis(at).to_string(),
+                r.who.clone(),
+                or_dash(&r.role).to_owned(),
+                r.action.clone(),
+                r.kind.clone(),
+                r.id.clone(),
+                revision(r.old_revision),
+                revision(r.new_revision),
+            ]
+        })
+        .collect();
+    let headers = [
+        "AT",
+        "WHO",
+        "ROLE",
+        "ACTION",
+        "KIND",
+        "ID",
+        "OLD_REVISION",
+        "NEW_REVISION",
+    ];
+    print_rows(output, "audit", &headers, rows)
 }
 
 fn or_dash(s: &str) -> &str {
