@@ -142,6 +142,12 @@ app.kubernetes.io/component: {{ . }}
 {{- define "herald.controlTlsDir" -}}/etc/herald/control-tls{{- end -}}
 {{- define "herald.controlClientCaDir" -}}/etc/herald/control-client-ca{{- end -}}
 {{- define "herald.natsCredsDir" -}}/etc/herald/nats{{- end -}}
+{{- define "herald.etcdTlsDir" -}}/etc/herald/etcd-tls{{- end -}}
+
+{{/* Whether Herald reaches etcd over TLS (external etcd with a TLS Secret). */}}
+{{- define "herald.etcdTls" -}}
+{{- if and (not .Values.etcd.enabled) .Values.externalEtcd.tls.existingSecret -}}true{{- end -}}
+{{- end -}}
 
 {{/*
 The configuration of one role as a dict: the chart's keys, then `config`, then the role's
@@ -161,6 +167,17 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
   "nats" $nats
   "etcd" (dict "endpoints" (include "herald.etcdEndpoints" $root | fromJsonArray))
 -}}
+{{- if include "herald.etcdTls" $root -}}
+{{- $dir := include "herald.etcdTlsDir" $root -}}
+{{- $tls := dict "ca" (printf "%s/ca.crt" $dir) -}}
+{{- if $v.externalEtcd.tls.clientCert -}}
+{{- $_ := set $tls "cert" (printf "%s/tls.crt" $dir) -}}
+{{- $_ := set $tls "key" (printf "%s/tls.key" $dir) -}}
+{{- end -}}
+{{- $_ := set (index $c "etcd") "tls" $tls -}}
+{{- else if and (not $v.etcd.enabled) (contains "https://" (toJson $v.externalEtcd.endpoints)) -}}
+{{- fail "externalEtcd: https:// endpoints need externalEtcd.tls.existingSecret (a Secret with ca.crt)" -}}
+{{- end -}}
 {{- if eq $role "edge" -}}
 {{- $edge := dict "smpp_listen" (printf "0.0.0.0:%d" (int $v.edge.smppPort)) -}}
 {{- if $v.edge.http.enabled -}}
