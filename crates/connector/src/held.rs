@@ -26,7 +26,8 @@ use tokio::sync::watch;
 
 use crate::connector::Shared;
 use crate::inbound::{
-    Delivered, ReceiptReport, count_receipt, handset, receipt_key, settle_receipt,
+    Delivered, ReceiptReport, count_receipt, handset, receipt_id_format, receipt_key,
+    settle_receipt,
 };
 use crate::submit::unix_ms;
 use herald_backoff::Backoff;
@@ -105,13 +106,10 @@ async fn look_again(shared: &Shared, delivery: Delivery) {
     };
     let carrier = held.carrier.as_str();
     let report = &held.report;
-    let format = shared
-        .rules
-        .load()
-        .carrier(carrier)
-        .map(|c| c.receipt_id_format)
-        .unwrap_or_default();
-    let key = receipt_key(format, &report.carrier_message_id);
+    let key = receipt_key(
+        receipt_id_format(shared, carrier),
+        &report.carrier_message_id,
+    );
     let hold = shared.config.receipt_hold;
     let age = delivery
         .published()

@@ -57,6 +57,17 @@ pub fn response_key(format: ReceiptIdFormat, id: &str) -> String {
     }
 }
 
+/// How `carrier`'s receipts write their ids, as the rules say now (`as_sent` for a
+/// carrier gone from the rules).
+pub(crate) fn receipt_id_format(shared: &Shared, carrier: &str) -> ReceiptIdFormat {
+    shared
+        .rules
+        .load()
+        .carrier(carrier)
+        .map(|c| c.receipt_id_format)
+        .unwrap_or_default()
+}
+
 /// The id-map key a receipt's id is looked up under (see [`response_key`]).
 pub fn receipt_key(format: ReceiptIdFormat, id: &str) -> String {
     match format {

@@ -34,7 +34,7 @@ use herald_telemetry::{handles, names};
 use tokio::time::Instant;
 
 use crate::connector::Shared;
-use crate::inbound::{bus_state, forwarded, handset, response_key};
+use crate::inbound::{bus_state, forwarded, handset, receipt_id_format, response_key};
 use crate::submit::unix_ms;
 use herald_backoff::Backoff;
 
@@ -177,13 +177,7 @@ pub(crate) async fn redelivered(shared: &Shared, carrier: &str, mut job: Job) ->
 
 /// The id-map key of `carrier_message_id` as `carrier`'s receipts will use it.
 fn response_key_of(shared: &Shared, carrier: &str, carrier_message_id: &str) -> String {
-    let format = shared
-        .rules
-        .load()
-        .carrier(carrier)
-        .map(|c| c.receipt_id_format)
-        .unwrap_or_default();
-    response_key(format, carrier_message_id)
+    response_key(receipt_id_format(shared, carrier), carrier_message_id)
 }
 
 /// Notes a resend under its handset, before it goes out: best effort, since what it
