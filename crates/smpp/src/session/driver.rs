@@ -24,6 +24,9 @@ use crate::{CommandId, CommandStatus, Framer, Pdu, PduBody};
 const WRITE_HIGH_WATER: usize = 256 * 1024;
 /// Items taken from a channel per wake-up, to batch writes without starving other work.
 const BATCH: usize = 64;
+/// The read buffer of a bound session: reads of this much take a burst of PDUs per call.
+/// (A connection reads into a few hundred octets until it binds.)
+const READ_BUF: usize = 4096;
 
 /// Who waits for a response.
 enum Waiter {
@@ -105,6 +108,10 @@ where
         closed: None,
     });
     let (reader, writer) = tokio::io::split(parts.io);
+    let mut rbuf = parts.rbuf;
+    if rbuf.capacity() < READ_BUF {
+        rbuf.reserve(READ_BUF - rbuf.len());
+    }
     let now = Instant::now();
     let first_timer = now + config.enquire_link_interval;
     let driver = Driver {
@@ -113,7 +120,7 @@ where
         config: config.clone(),
         reader,
         writer,
-        rbuf: parts.rbuf,
+        rbuf,
         // Grows with a burst and keeps its size; an idle session stays small.
         out: BytesMut::with_capacity(1024),
         state: parts.state,
