@@ -22,6 +22,10 @@ use crate::{CommandId, CommandStatus, Framer, Pdu, PduBody};
 
 /// Write buffer size above which the driver stops taking new requests until it drains.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
+/// Write buffer size above which the peer is not read until it drains: only a peer that
+/// does not read its answers gets there (our own requests stop at [`WRITE_HIGH_WATER`]),
+/// so a busy peer that reads is never held up by it.
+const READ_STOP: usize = 4 * WRITE_HIGH_WATER;
 /// Items taken from a channel per wake-up, to batch writes without starving other work.
 const BATCH: usize = 64;
 /// The read buffer of a bound session: reads of this much take a burst of PDUs per call.
@@ -240,7 +244,7 @@ where
         }
         // A peer that does not read our answers is not read either: what it sends would
         // only queue more answers (`enquire_link_resp`, throttling errors) without bound.
-        if self.out.len() >= WRITE_HIGH_WATER {
+        if self.out.len() >= READ_STOP {
             return false;
         }
         match self.config.inbound_overflow {
