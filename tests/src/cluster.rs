@@ -27,7 +27,7 @@ pub struct Cluster {
     pub edge_port: u16,
     /// The edge's HTTP submit API port on 127.0.0.1.
     pub http_port: u16,
-    _stop: oneshot::Sender<()>,
+    _stop: Vec<oneshot::Sender<()>>,
 }
 
 impl Cluster {
@@ -80,14 +80,30 @@ impl Cluster {
         rules
             .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
             .await?;
-        let store = RulesStore::connect(store).await?;
         let bus = Bus::connect(BusConfig::local(nats.client_url())).await?;
+        let mut cluster = Cluster {
+            nats,
+            etcd,
+            bus,
+            rules,
+            edge_port: 0,
+            http_port: 0,
+            _stop: Vec::new(),
+        };
+        (cluster.edge_port, cluster.http_port) = cluster.another_edge(config).await?;
+        Ok(cluster)
+    }
+
+    /// Starts one more edge on the same NATS and etcd, configured by `config`; its SMPP
+    /// and HTTP ports on 127.0.0.1.
+    pub async fn another_edge(&mut self, config: EdgeConfig) -> Result<(u16, u16)> {
+        let store = RulesStore::connect(StoreConfig::new([self.etcd.client_url()])).await?;
         let edge = Edge::new(
             config,
             EdgeDeps {
-                bus: bus.clone(),
+                bus: self.bus.clone(),
                 rules: store,
-                node_id: "edge-test".into(),
+                node_id: format!("edge-test-{}", self._stop.len()),
                 session_slots: None,
                 route_time_zone: herald_rules::model::UtcOffset::UTC,
             },
@@ -107,14 +123,7 @@ impl Cluster {
                 edge.serve_http(http, stopped)
             );
         });
-        Ok(Cluster {
-            nats,
-            etcd,
-            bus,
-            rules,
-            edge_port,
-            http_port,
-            _stop: stop,
-        })
+        self._stop.push(stop);
+        Ok((edge_port, http_port))
     }
 }

@@ -30,6 +30,7 @@ pub mod consume;
 pub mod error;
 pub mod idempotency;
 pub mod kv;
+pub mod lockouts;
 pub mod publish;
 pub mod stats;
 pub mod subject;
@@ -44,6 +45,7 @@ pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
 pub use error::BusError;
 pub use idempotency::{Claim, IdempotencyKeys};
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
+pub use lockouts::{AuthFailures, FailureRecord, LockoutKey};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use stats::{DepthPoller, Depths};
 pub use topology::{StreamKind, Topology};
@@ -153,6 +155,11 @@ impl Bus {
     /// The HTTP API's idempotency keys.
     pub async fn idempotency_keys(&self) -> Result<IdempotencyKeys, BusError> {
         IdempotencyKeys::open(&self.jetstream).await
+    }
+
+    /// The failed authentications the edges count together.
+    pub async fn auth_failures(&self) -> Result<AuthFailures, BusError> {
+        AuthFailures::open(&self.jetstream).await
     }
 
     /// The cluster-wide rate counters.

@@ -10,6 +10,7 @@
 //!
 //! Buckets: `herald_status` (message status by id), `herald_carrier_ids` (carrier message
 //! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory),
+//! `herald_lockouts` (failed authentications the edges count together, in memory),
 //! `herald_cancels` (messages cancelled before they reached a carrier).
 //!
 //! Events use limits retention rather than work queue or interest: an account that has
@@ -90,6 +91,14 @@ pub const IDEMPOTENCY_BUCKET: &str = "herald_idempotency";
 pub const QUOTA_BUCKET: &str = "herald_quota";
 /// How long a rate counter lives: long past its second, short enough to stay small.
 pub const QUOTA_TTL: Duration = Duration::from_secs(30);
+/// Failed authentications by `system_id` and address, shared by the edges' lockouts.
+pub const LOCKOUT_BUCKET: &str = "herald_lockouts";
+/// How long a failure record lives after its last write: a key an hour without a failure
+/// starts afresh (and no lockout lasts longer).
+pub const LOCKOUT_TTL: Duration = Duration::from_secs(3600);
+/// The most the lockout bucket holds: some 200,000 keys. Full, it refuses new keys and
+/// each edge counts those on its own.
+pub const LOCKOUT_MAX_BYTES: i64 = 32 * 1024 * 1024;
 /// Revisions kept per status key: the message's recent status history.
 pub const STATUS_HISTORY: i64 = 8;
 
@@ -186,6 +195,22 @@ impl Topology {
         }
     }
 
+    /// The KV configuration of the lockout bucket: in memory, since a record lost with a
+    /// server restart only forgives an attacker some failures (each edge keeps its own
+    /// lockouts too).
+    pub fn lockout_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: LOCKOUT_BUCKET.to_owned(),
+            description: "Herald failed authentications by system_id and address".to_owned(),
+            history: 1,
+            max_age: LOCKOUT_TTL,
+            max_bytes: LOCKOUT_MAX_BYTES,
+            storage: stream::StorageType::Memory,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
     /// The KV configuration of the cancel-mark bucket: kept as long as statuses, at most
     /// [`CANCEL_MAX_BYTES`].
     pub fn cancel_bucket(&self) -> kv::Config {
@@ -231,6 +256,7 @@ impl Topology {
             self.status_bucket(),
             self.carrier_id_bucket(),
             self.quota_bucket(),
+            self.lockout_bucket(),
             self.cancel_bucket(),
             self.idempotency_bucket(),
         ] {

@@ -237,11 +237,11 @@ impl Authenticator {
         match account {
             Some(account) if verified => {
                 self.verified.remember(account, &attempt.password);
-                self.guard.succeeded(&attempt.system_id);
+                self.guard.succeeded(&attempt.system_id).await;
                 Ok(())
             }
             _ => {
-                self.guard.failed(&attempt.system_id, attempt.peer);
+                self.guard.failed(&attempt.system_id, attempt.peer).await;
                 Err(match (account, self.detailed) {
                     (None, true) => (CommandStatus::ESME_RINVSYSID, "no such system_id"),
                     (Some(_), true) => (CommandStatus::ESME_RINVPASWD, "wrong password"),

@@ -20,16 +20,23 @@
 //!    `edge.password_check_queue` wait; beyond, refused at once like 2.
 //!
 //! Each refusal is counted (`herald_edge_auth_refused_total{status}`), each lockout too
-//! (`herald_edge_lockouts_total{status}`, alert `HeraldAuthLockouts`). The state is this
-//! edge's own: an attacker spreading guesses over the edges behind a load balancer meets
-//! each edge's lockout in turn.
+//! (`herald_edge_lockouts_total{status}`, alert `HeraldAuthLockouts`).
+//!
+//! Failures are counted across the cluster, in the bus's `herald_lockouts` bucket
+//! ([`herald_bus::lockouts`]): guesses spread over the edges behind a load balancer add
+//! up to one count, and a lockout earned on one edge holds on all. An edge refuses what
+//! it knows to be locked from memory; an attempt that gets its address's turn asks the
+//! bucket first (two reads, bounded by the checks themselves, not by the flood), and a
+//! failure is counted there by compare-and-swap. When the bus cannot answer within
+//! [`SHARED_TIMEOUT`], the edge counts on its own, as it did before the bucket.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, SystemTime};
 
+use herald_bus::{AuthFailures, FailureRecord, LockoutKey};
 use herald_telemetry::names;
 use std::sync::Arc;
 
@@ -44,6 +51,9 @@ pub const MAX_LOCKOUT: Duration = Duration::from_secs(3600);
 const FORGET_AFTER: Duration = Duration::from_secs(3600);
 /// Keys remembered at most; beyond, those neither locked nor recent are forgotten first.
 const MAX_KEYS: usize = 100_000;
+/// How long a read or write of the shared failure records may take before this edge
+/// decides on its own.
+pub const SHARED_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What is counted: a `system_id` as sent, or an address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -59,15 +69,57 @@ impl Key {
             Key::Address(_) => "address",
         }
     }
+
+    /// Its key in the cluster's records.
+    fn shared(&self) -> LockoutKey {
+        match self {
+            Key::SystemId(system_id) => LockoutKey::new(self.kind(), system_id),
+            Key::Address(address) => LockoutKey::new(self.kind(), &address.to_string()),
+        }
+    }
 }
 
-#[derive(Debug)]
-struct Record {
-    failures: u32,
-    last_failure: Instant,
-    locked_until: Option<Instant>,
-    /// Lockouts so far: the next lasts `lockout × 2^lockouts`.
-    lockouts: u32,
+/// How failures turn into lockouts; the same rule for this edge's records and the
+/// cluster's.
+#[derive(Clone, Copy, Debug)]
+struct LockoutPolicy {
+    failures_to_lock: u32,
+    lockout: Duration,
+}
+
+impl LockoutPolicy {
+    /// `record` after one more failure at `now` (Unix ms), and how long the lockout it
+    /// began lasts, if it began one.
+    fn fail(&self, record: Option<FailureRecord>, now: i64) -> (FailureRecord, Option<Duration>) {
+        let mut record = record.unwrap_or_default();
+        if now.saturating_sub(record.last_failure_unix_ms) >= millis(FORGET_AFTER) {
+            record.failures = 0;
+            record.lockouts = 0;
+        }
+        record.failures = record.failures.saturating_add(1);
+        record.last_failure_unix_ms = now;
+        if record.failures < self.failures_to_lock {
+            return (record, None);
+        }
+        let lasts = self
+            .lockout
+            .saturating_mul(1 << record.lockouts.min(16))
+            .min(MAX_LOCKOUT);
+        record.locked_until_unix_ms = now.saturating_add(millis(lasts));
+        record.lockouts = record.lockouts.saturating_add(1);
+        record.failures = 0;
+        (record, Some(lasts))
+    }
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn now_unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, millis)
 }
 
 /// Why an attempt was refused before its password was checked.
@@ -95,9 +147,11 @@ impl Refused {
 /// Lockouts and the bounded password checks of one edge.
 #[derive(Debug)]
 pub struct AuthGuard {
-    failures_to_lock: u32,
-    lockout: Duration,
-    records: Mutex<HashMap<Key, Record>>,
+    policy: LockoutPolicy,
+    /// What this edge knows of each key: the cluster's record as last read or written, or
+    /// its own count while the bus does not answer.
+    records: Mutex<HashMap<Key, FailureRecord>>,
+    shared: Option<AuthFailures>,
     checks: Semaphore,
     waiting: AtomicUsize,
     max_waiting: usize,
@@ -142,14 +196,24 @@ impl AuthGuard {
                 .increment(0);
         }
         AuthGuard {
-            failures_to_lock: failures_to_lock.max(1),
-            lockout,
+            policy: LockoutPolicy {
+                failures_to_lock: failures_to_lock.max(1),
+                lockout,
+            },
             records: Mutex::new(HashMap::new()),
+            shared: None,
             checks: Semaphore::new(usize::try_from(concurrent.max(1)).unwrap_or(1)),
             waiting: AtomicUsize::new(0),
             max_waiting: usize::try_from(queue).unwrap_or(usize::MAX),
             addresses: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Counts failures in `shared` with the other edges, not only here.
+    #[must_use]
+    pub fn with_shared(mut self, shared: AuthFailures) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Admits a password check of `system_id` from `address`, waiting for a place in the
@@ -180,8 +244,13 @@ impl AuthGuard {
                 return Err(refused);
             }
         };
-        // The address's earlier attempts may have locked it out meanwhile.
-        let refused = match self.check_lockouts(system_id, address) {
+        // The address's earlier attempts may have locked it out meanwhile, here or on
+        // another edge.
+        let locked = match self.check_lockouts(system_id, address) {
+            Ok(()) => self.check_shared_lockouts(system_id, address).await,
+            locked => locked,
+        };
+        let refused = match locked {
             Err(refused) => Some(refused),
             Ok(())
                 if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.max_waiting
@@ -216,7 +285,7 @@ impl AuthGuard {
     }
 
     fn check_lockouts(&self, system_id: &str, address: IpAddr) -> Result<(), Refused> {
-        let now = Instant::now();
+        let now = now_unix_ms();
         if self.locked(&Key::SystemId(system_id.to_owned()), now)
             || self.locked(&Key::Address(address), now)
         {
@@ -275,55 +344,72 @@ impl AuthGuard {
         }
     }
 
-    fn locked(&self, key: &Key, now: Instant) -> bool {
+    fn locked(&self, key: &Key, now: i64) -> bool {
         let records = self
             .records
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        records
-            .get(key)
-            .and_then(|r| r.locked_until)
-            .is_some_and(|until| now < until)
+        records.get(key).is_some_and(|r| r.locked_at(now))
     }
 
-    /// Records a failed password (or unknown `system_id`) from `address`; may begin a
-    /// lockout of either.
-    pub fn failed(&self, system_id: &str, address: IpAddr) {
-        let now = Instant::now();
+    /// Asks the cluster whether `system_id` or `address` is locked out; what it says is
+    /// remembered, so this edge refuses the next attempts without asking.
+    async fn check_shared_lockouts(&self, system_id: &str, address: IpAddr) -> Result<(), Refused> {
+        let Some(shared) = &self.shared else {
+            return Ok(());
+        };
+        let keys = [Key::SystemId(system_id.to_owned()), Key::Address(address)];
+        let (account, address_key) = (keys[0].shared(), keys[1].shared());
+        let (first, second) = tokio::join!(
+            tokio::time::timeout(SHARED_TIMEOUT, shared.get(&account)),
+            tokio::time::timeout(SHARED_TIMEOUT, shared.get(&address_key)),
+        );
+        let now = now_unix_ms();
+        let mut locked = false;
+        for (key, answer) in keys.into_iter().zip([first, second]) {
+            match answer {
+                Ok(Ok(Some(record))) => {
+                    locked |= record.locked_at(now);
+                    self.remember(key, record);
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "failed authentications not read from the bus; this edge decides alone");
+                }
+                Err(_) => {
+                    tracing::warn!(timeout = ?SHARED_TIMEOUT, "failed authentications not read from the bus in time; this edge decides alone");
+                }
+            }
+        }
+        if locked {
+            Err(Refused::LockedOut)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Takes the cluster's `record` of `key` as this edge's.
+    fn remember(&self, key: Key, record: FailureRecord) {
         let mut records = self
             .records
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if records.len() >= MAX_KEYS {
-            records.retain(|_, r| {
-                r.locked_until.is_some_and(|until| now < until)
-                    || now.duration_since(r.last_failure) < self.lockout
-            });
-            if records.len() >= MAX_KEYS {
-                records.clear();
-            }
+            make_room(&mut records, now_unix_ms(), self.policy.lockout);
         }
+        records.insert(key, record);
+    }
+
+    /// Records a failed password (or unknown `system_id`) from `address`, in the cluster's
+    /// records when the bus answers, else in this edge's; may begin a lockout of either.
+    pub async fn failed(&self, system_id: &str, address: IpAddr) {
         for key in [Key::SystemId(system_id.to_owned()), Key::Address(address)] {
-            let record = records.entry(key.clone()).or_insert(Record {
-                failures: 0,
-                last_failure: now,
-                locked_until: None,
-                lockouts: 0,
-            });
-            if now.duration_since(record.last_failure) >= FORGET_AFTER {
-                record.failures = 0;
-                record.lockouts = 0;
-            }
-            record.failures += 1;
-            record.last_failure = now;
-            if record.failures >= self.failures_to_lock {
-                let lasts = self
-                    .lockout
-                    .saturating_mul(1 << record.lockouts.min(16))
-                    .min(MAX_LOCKOUT);
-                record.locked_until = Some(now + lasts);
-                record.lockouts += 1;
-                record.failures = 0;
+            let now = now_unix_ms();
+            let began = match self.fail_shared(&key, now).await {
+                Some(began) => began,
+                None => self.fail_here(&key, now),
+            };
+            if let Some(lasts) = began {
                 tracing::warn!(kind = key.kind(), key = ?key, ?lasts, "authentication locked out after repeated failures");
                 metrics::counter!(names::EDGE_LOCKOUTS_TOTAL, names::labels::STATUS => key.kind())
                     .increment(1);
@@ -331,16 +417,85 @@ impl AuthGuard {
         }
     }
 
-    /// Records a password that verified: the `system_id`'s failures are forgiven (not the
-    /// address's: one good account must not wash a guesser's record clean).
-    pub fn succeeded(&self, system_id: &str) {
+    /// Counts a failure of `key` in the cluster's records; `None` when they could not be
+    /// written, else the lockout this failure began, if any.
+    async fn fail_shared(&self, key: &Key, now: i64) -> Option<Option<Duration>> {
+        let shared = self.shared.as_ref()?;
+        let mut began = None;
+        let shared_key = key.shared();
+        let update = shared.update(&shared_key, |record| {
+            let (next, lockout) = self.policy.fail(record, now);
+            began = lockout;
+            next
+        });
+        match tokio::time::timeout(SHARED_TIMEOUT, update).await {
+            Ok(Ok(record)) => {
+                self.remember(key.clone(), record);
+                Some(began)
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "failed authentication not counted on the bus; counted on this edge");
+                None
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?SHARED_TIMEOUT, "failed authentication not counted on the bus in time; counted on this edge");
+                None
+            }
+        }
+    }
+
+    /// Counts a failure of `key` in this edge's records; the lockout it began, if any.
+    fn fail_here(&self, key: &Key, now: i64) -> Option<Duration> {
         let mut records = self
             .records
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(record) = records.get_mut(&Key::SystemId(system_id.to_owned())) {
-            record.failures = 0;
+        if records.len() >= MAX_KEYS {
+            make_room(&mut records, now, self.policy.lockout);
         }
+        let record = records.entry(key.clone()).or_default();
+        let (next, began) = self.policy.fail(Some(*record), now);
+        *record = next;
+        began
+    }
+
+    /// Records a password that verified: the `system_id`'s failures are forgiven (not the
+    /// address's: one good account must not wash a guesser's record clean).
+    pub async fn succeeded(&self, system_id: &str) {
+        let key = Key::SystemId(system_id.to_owned());
+        let had_failures = {
+            let mut records = self
+                .records
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            records.get_mut(&key).is_some_and(|record| {
+                let had = record.failures > 0;
+                record.failures = 0;
+                had
+            })
+        };
+        // The cluster's record is cleared only when this edge saw failures of its own
+        // or read some there: a success costs no write otherwise.
+        if let (true, Some(shared)) = (had_failures, &self.shared) {
+            let shared_key = key.shared();
+            let forgive = shared.update(&shared_key, |record| FailureRecord {
+                failures: 0,
+                ..record.unwrap_or_default()
+            });
+            if let Ok(Err(error)) = tokio::time::timeout(SHARED_TIMEOUT, forgive).await {
+                tracing::warn!(%error, "a verified password's earlier failures not forgiven on the bus");
+            }
+        }
+    }
+}
+
+/// Forgets the keys neither locked nor recently failed, or all when that is not enough.
+fn make_room(records: &mut HashMap<Key, FailureRecord>, now: i64, lockout: Duration) {
+    records.retain(|_, r| {
+        r.locked_at(now) || now.saturating_sub(r.last_failure_unix_ms) < millis(lockout)
+    });
+    if records.len() >= MAX_KEYS {
+        records.clear();
     }
 }
 
@@ -358,7 +513,7 @@ mod tests {
         let guard = AuthGuard::new(3, Duration::from_millis(200), 4, 8);
         for _ in 0..3 {
             drop(guard.admit("acme", A).await.unwrap());
-            guard.failed("acme", A);
+            guard.failed("acme", A).await;
         }
         assert_eq!(
             guard.admit("acme", B).await.unwrap_err(),
@@ -374,7 +529,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert!(guard.admit("acme", B).await.is_ok(), "the lockout ended");
         for _ in 0..3 {
-            guard.failed("acme", B);
+            guard.failed("acme", B).await;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(
@@ -387,12 +542,12 @@ mod tests {
     #[tokio::test]
     async fn a_success_forgives_the_system_id_not_the_address() {
         let guard = AuthGuard::new(3, Duration::from_secs(60), 4, 8);
-        guard.failed("acme", A);
-        guard.failed("acme", A);
-        guard.succeeded("acme");
-        guard.failed("acme", B);
+        guard.failed("acme", A).await;
+        guard.failed("acme", A).await;
+        guard.succeeded("acme").await;
+        guard.failed("acme", B).await;
         assert!(guard.admit("acme", B).await.is_ok(), "acme was forgiven");
-        guard.failed("other", A);
+        guard.failed("other", A).await;
         assert_eq!(guard.admit("x", A).await.unwrap_err(), Refused::LockedOut);
     }
 

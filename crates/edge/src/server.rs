@@ -170,7 +170,8 @@ impl Edge {
             config.lockout,
             config.password_checks,
             config.password_check_queue,
-        );
+        )
+        .with_shared(deps.bus.auth_failures().await?);
         let auth = Authenticator::new(guard, config.detailed_bind_errors);
         let connections =
             ConnectionLimits::new(config.max_connections, config.max_connections_per_ip);
