@@ -50,6 +50,7 @@ use herald_bus::StatusStore;
 use herald_config::{ControlConfig, ControlTlsConfig};
 use herald_proto::admin::v1::admin_service_server::AdminServiceServer;
 use herald_rules::{RulesClient, RulesStore};
+use herald_telemetry::ports::{LimitedListener, PortLimits, grpc_server};
 use tokio::net::TcpListener;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
@@ -134,8 +135,8 @@ impl Control {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ControlError> {
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        let mut server = tonic::transport::Server::builder();
+        let incoming = LimitedListener::new(listener, "control", PortLimits::default()).incoming();
+        let mut server = grpc_server(tonic::transport::Server::builder());
         if let Some(tls) = self.tls.clone() {
             server = server.tls_config(tls)?;
         }

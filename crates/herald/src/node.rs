@@ -16,6 +16,7 @@ use herald_proto::node::v1::node_service_server::NodeServiceServer;
 use herald_router::{Router, RouterDeps};
 use herald_rules::model::UtcOffset;
 use herald_rules::{EtcdTls, EtcdUser, NodeInfo, RulesClient, RulesStore, StoreConfig};
+use herald_telemetry::ports::{LimitedListener, PortLimits, grpc_server};
 use herald_telemetry::{AdminServer, TelemetryConfig, names};
 use tokio::net::TcpListener;
 
@@ -406,8 +407,9 @@ pub(crate) fn serve_node_service(
     finished: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
-        let served = tonic::transport::Server::builder()
+        let incoming =
+            LimitedListener::new(listener, "node_service", PortLimits::default()).incoming();
+        let served = grpc_server(tonic::transport::Server::builder())
             .add_service(NodeServiceServer::with_interceptor(service, auth))
             .serve_with_incoming_shutdown(incoming, stopped(finished))
             .await;

@@ -9,6 +9,11 @@
 //!
 //! Binding and serving are two steps so a caller (a test) can bind `127.0.0.1:0` and read
 //! the port before serving.
+//!
+//! The port is reachable from the pod network before anything else, so it is bounded like
+//! every other ([`crate::ports`]): 256 connections, 10 s to send the first byte, and
+//! [`HEADER_TIMEOUT`] for each request's headers (and for an idle keep-alive connection's
+//! next request).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,10 +26,21 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+
+use crate::ports::{LimitedListener, PortLimits};
 use crate::{MetricsHandle, Readiness, TelemetryError, install_metrics};
 
 /// How often histogram samples are folded into their buckets between scrapes.
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a client may take over a request's headers, or idle between requests.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long requests in progress may finish after the shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
 
 /// The Prometheus text format's content type.
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -33,6 +49,8 @@ const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 #[derive(Debug)]
 pub struct AdminServer {
     listener: TcpListener,
+    limits: PortLimits,
+    header_timeout: Duration,
     local_addr: SocketAddr,
     metrics: MetricsHandle,
     readiness: Readiness,
@@ -63,6 +81,8 @@ impl AdminServer {
             .map_err(|source| TelemetryError::Bind { addr, source })?;
         Ok(AdminServer {
             listener,
+            limits: PortLimits::default(),
+            header_timeout: HEADER_TIMEOUT,
             local_addr,
             metrics,
             readiness: Readiness::new(),
@@ -83,6 +103,20 @@ impl AdminServer {
     #[must_use]
     pub fn with_readiness(mut self, readiness: Readiness) -> Self {
         self.readiness = readiness;
+        self
+    }
+
+    /// Holds connections within `limits` rather than the default ones.
+    #[must_use]
+    pub fn with_limits(mut self, limits: PortLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Gives each request's headers `timeout` rather than [`HEADER_TIMEOUT`].
+    #[must_use]
+    pub fn with_header_timeout(mut self, timeout: Duration) -> Self {
+        self.header_timeout = timeout;
         self
     }
 
@@ -107,12 +141,35 @@ impl AdminServer {
             .with_state(state);
 
         let upkeep = tokio::spawn(upkeep(self.metrics));
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
+        let listener = LimitedListener::new(self.listener, "admin", self.limits);
+        let graceful = GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(self.header_timeout)
+            .keep_alive(true);
+        tokio::pin!(shutdown);
+        loop {
+            let (io, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let service = TowerToHyperService::new(app.clone());
+            let connection = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%peer, %error, "admin HTTP connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        if tokio::time::timeout(DRAIN, graceful.shutdown())
             .await
-            .map_err(TelemetryError::Serve);
+            .is_err()
+        {
+            tracing::debug!("admin HTTP requests still in progress after the drain");
+        }
         upkeep.abort();
-        result
+        Ok(())
     }
 }
 

@@ -8,6 +8,8 @@
 //!   buckets for `_seconds` histograms.
 //! - [`AdminServer`] and [`Readiness`]: the admin HTTP port serving `/metrics`, `/healthz`
 //!   and `/readyz`, and the named readiness checks components flip.
+//! - [`ports`]: the bounds every port of a node's own (admin HTTP, admin gRPC,
+//!   NodeService) holds: a cap on connections, a first-byte timeout.
 //! - [`init`]: logs (human or JSON) and traces (OpenTelemetry, exported over OTLP/gRPC when
 //!   an endpoint is configured); the returned [`TelemetryGuard`] flushes on drop.
 //! - [`inject_current`], [`extract_parent`], [`set_parent`]: W3C trace context in bus
@@ -20,12 +22,13 @@ mod admin;
 mod error;
 pub mod handles;
 pub mod names;
+pub mod ports;
 mod propagation;
 mod readiness;
 mod recorder;
 mod tracing_setup;
 
-pub use admin::AdminServer;
+pub use admin::{AdminServer, HEADER_TIMEOUT};
 pub use error::TelemetryError;
 pub use names::{describe_all, set_node_info};
 pub use propagation::{

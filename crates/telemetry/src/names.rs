@@ -43,7 +43,8 @@ pub mod labels {
     pub const STREAM: &str = "stream";
     /// A durable consumer's name (one per role queue, carrier or account).
     pub const CONSUMER: &str = "consumer";
-    /// An edge listener: `smpp`, `smpp_tls`, `http`, `https`.
+    /// A listener: the edge's `smpp`, `smpp_tls`, `http`, `https`; a node's own `admin`
+    /// (HTTP), `control` (the admin gRPC API), `node_service`.
     pub const LISTENER: &str = "listener";
 }
 
@@ -179,6 +180,12 @@ pub const RULES_STALE: &str = "herald_rules_stale";
 pub const NODE_INFO: &str = "herald_node_info";
 /// 1 while `/readyz` answers 200, 0 otherwise (not ready yet, or draining).
 pub const NODE_READY: &str = "herald_node_ready";
+/// Connections held by a node's own ports (admin HTTP, admin gRPC, NodeService), by
+/// listener.
+pub const NODE_CONNECTIONS: &str = "herald_node_connections";
+/// Connections a node's own port closed: beyond its cap as they were accepted
+/// (`status`: `total`), or silent past the first-byte timeout (`silent`), by listener.
+pub const NODE_CONNECTIONS_REFUSED_TOTAL: &str = "herald_node_connections_refused_total";
 
 /// The type of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -551,6 +558,20 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[],
         "1 while /readyz answers 200, 0 otherwise.",
+    ),
+    def(
+        NODE_CONNECTIONS,
+        Gauge,
+        Unit::Count,
+        &[LISTENER],
+        "Connections held by a node's own ports (admin HTTP, admin gRPC, NodeService).",
+    ),
+    def(
+        NODE_CONNECTIONS_REFUSED_TOTAL,
+        Counter,
+        Unit::Count,
+        &[LISTENER, STATUS],
+        "Connections a node's own port closed: beyond its cap (total), or silent past the first-byte timeout (silent).",
     ),
 ];
 

@@ -120,9 +120,24 @@ async fn readyz_follows_checks_and_drain() {
 fn install_is_idempotent() {
     let first = install_metrics().unwrap();
     let second = install_metrics().unwrap();
-    metrics::counter!(names::RULES_RELOAD_TOTAL, "status" => "ok").increment(1);
-    assert!(second.render().contains("herald_rules_reload_total"));
-    assert_eq!(first.render(), second.render());
+    // Other tests of this binary record into the same process-wide recorder at the same
+    // time, so two renders are not compared whole: a series only this test writes must
+    // show, with the same value, through both handles.
+    metrics::counter!(names::RULES_RELOAD_TOTAL, "status" => "install_is_idempotent").increment(7);
+    let series = |handle: &herald_telemetry::MetricsHandle| {
+        handle
+            .render()
+            .lines()
+            .find(|l| l.contains("status=\"install_is_idempotent\""))
+            .map(str::to_owned)
+    };
+    let line = series(&first).expect("the counter is in the first handle's render");
+    assert!(line.ends_with(" 7"), "{line}");
+    assert_eq!(
+        series(&second),
+        Some(line),
+        "both handles render one recorder"
+    );
 }
 
 #[test]
@@ -214,4 +229,83 @@ fn cached_handles_count_into_the_series_their_labels_name() {
         text.contains("herald_router_route_seconds_count{carrier=\"cache-sim\"} 1"),
         "{text}"
     );
+}
+
+/// Whether the server closed `stream` (EOF or reset) within `patience`.
+async fn closed_within(stream: &mut TcpStream, patience: std::time::Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_port_holds_its_cap_of_connections_and_closes_silent_and_slow_ones() {
+    use herald_telemetry::ports::PortLimits;
+    use std::time::Duration;
+
+    let server = AdminServer::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+        .with_limits(PortLimits {
+            max_connections: 3,
+            first_byte_timeout: Duration::from_millis(300),
+        })
+        .with_header_timeout(Duration::from_millis(300));
+    let addr = server.local_addr();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(server.serve(async move {
+        let _ = stopped.await;
+    }));
+    let patience = Duration::from_secs(20);
+
+    // Three silent connections fill the port; a fourth is closed as it is accepted.
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut fourth = TcpStream::connect(addr).await.unwrap();
+    assert!(
+        closed_within(&mut fourth, Duration::from_millis(250)).await,
+        "a connection past the cap is closed at once"
+    );
+    // The silent ones are closed after the first-byte timeout, which frees the port.
+    for stream in &mut silent {
+        assert!(
+            closed_within(stream, patience).await,
+            "a silent connection stays"
+        );
+    }
+    // A client that starts its headers and stalls is cut off by the header timeout...
+    let mut slow = TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // ...while others are served.
+    assert_eq!(get(addr, "/healthz").await, (200, "ok".to_owned()));
+    assert!(
+        closed_within(&mut slow, patience).await,
+        "a stalled request's connection stays"
+    );
+    let rendered = install_metrics().unwrap().render();
+    for status in ["total", "silent"] {
+        let line = rendered
+            .lines()
+            .find(|l| {
+                l.starts_with(names::NODE_CONNECTIONS_REFUSED_TOTAL)
+                    && l.contains("listener=\"admin\"")
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .unwrap_or_else(|| panic!("no {status} refusals counted:\n{rendered}"));
+        let count: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        assert!(count >= 1.0, "{line}");
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
 }
