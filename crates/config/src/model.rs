@@ -49,7 +49,8 @@ pub struct NodeConfig {
     /// `HOSTNAME` variable, then the kernel's host name), else a generated `herald-<hex>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    /// The region or zone this node runs in, shown in the cluster view. Unset: none.
+    /// The region or zone this node runs in, registered with the node and shown by
+    /// `heraldctl get nodes`. Unset: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// Threads running the node's tasks; 0: one per CPU core. Where several Herald

@@ -81,6 +81,7 @@ fn node(info: NodeInfo) -> api::Node {
         role: info.role,
         version: info.version,
         rules_revision: info.rules_revision,
+        region: info.region.unwrap_or_default(),
         addresses: info
             .addresses
             .into_iter()

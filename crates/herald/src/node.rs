@@ -149,8 +149,9 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
     let grpc_addr = grpc.local_addr()?;
-    let mut info =
-        NodeInfo::new(role, node_id.clone(), VERSION).with_address("admin", admin_addr.to_string());
+    let mut info = NodeInfo::new(role, node_id.clone(), VERSION)
+        .with_region(config.node.region.clone())
+        .with_address("admin", admin_addr.to_string());
     if let Some(listener) = &listener {
         info = info.with_address("smpp", listener.local_addr()?.to_string());
     }

@@ -71,6 +71,7 @@ async fn spawn_control(
     let env = [
         ("HERALD_CONTROL__LISTEN", "127.0.0.1:0".as_ref()),
         ("HERALD_CONTROL__TOKENS_FILE", tokens.as_os_str()),
+        ("HERALD_NODE__REGION", "eu-west-1a".as_ref()),
     ];
     let (child, node) = spawn_role("control", "control-test", nats, etcd, client, &env).await;
     (child, node.addresses["control"].clone())
@@ -226,6 +227,10 @@ async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_ro
         .nodes;
     let me = nodes.iter().find(|n| n.node_id == "control-test").unwrap();
     assert_eq!(me.role, "control");
+    assert_eq!(
+        me.region, "eu-west-1a",
+        "node.region is shown in the cluster view"
+    );
     assert!(
         me.addresses
             .iter()

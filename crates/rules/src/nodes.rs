@@ -32,6 +32,9 @@ pub struct NodeInfo {
     pub addresses: BTreeMap<String, String>,
     /// The software version.
     pub version: String,
+    /// The region or zone it runs in (`node.region`), if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// The rules revision it serves.
     #[serde(default)]
     pub rules_revision: u64,
@@ -48,9 +51,16 @@ impl NodeInfo {
             id: id.into(),
             addresses: BTreeMap::new(),
             version: version.into(),
+            region: None,
             rules_revision: 0,
             started_at: SystemTime::now(),
         }
+    }
+
+    /// In `region` (a region or zone), when there is one.
+    pub fn with_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
     }
 
     /// With an address under `name`.

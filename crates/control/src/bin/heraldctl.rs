@@ -671,7 +671,8 @@ async fn nodes(admin: &mut Admin, output: Output) -> anyhow::Result<()> {
             .map(|n| {
                 serde_json::json!({
                     "node_id": n.node_id, "role": n.role, "version": n.version,
-                    "rules_revision": n.rules_revision, "addresses": n.addresses,
+                    "region": n.region, "rules_revision": n.rules_revision,
+                    "addresses": n.addresses,
                 })
             })
             .collect();
@@ -684,6 +685,7 @@ async fn nodes(admin: &mut Admin, output: Output) -> anyhow::Result<()> {
                 n.node_id.clone(),
                 n.role.clone(),
                 n.version.clone(),
+                n.region.clone(),
                 n.rules_revision.to_string(),
                 n.addresses.join(","),
             ]
@@ -692,7 +694,14 @@ async fn nodes(admin: &mut Admin, output: Output) -> anyhow::Result<()> {
     print!(
         "{}",
         table(
-            &["ID", "ROLE", "VERSION", "RULES_REVISION", "ADDRESSES"],
+            &[
+                "ID",
+                "ROLE",
+                "VERSION",
+                "REGION",
+                "RULES_REVISION",
+                "ADDRESSES"
+            ],
             rows
         )
     );

@@ -28,19 +28,6 @@ pub enum BindMode {
     Transceiver,
 }
 
-/// What `data_coding` 0 (the SMSC default alphabet) means in this account's submits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Alphabet {
-    /// GSM 03.38, unpacked one character per octet (the common default).
-    #[default]
-    Gsm7,
-    /// ISO-8859-1.
-    Latin1,
-    /// IA5 / ASCII.
-    Ia5,
-}
-
 /// Which source addresses (sender ids) an account may use. Both empty: any.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderIdPolicy {
@@ -130,9 +117,6 @@ pub struct Account {
     /// Groups, for route matching (`match.account_groups`).
     #[serde(default)]
     pub groups: Vec<String>,
-    /// What `data_coding` 0 means in its submits; default GSM 7-bit.
-    #[serde(default)]
-    pub default_alphabet: Alphabet,
     /// How to read its national-format destination numbers (country code and trunk
     /// prefix); absent: its numbers are international (`+`, `00` or bare digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -234,7 +218,6 @@ pub(crate) mod tests {
         assert!(a.permits_bind_mode(BindMode::Transceiver));
         assert!(a.permits_ip("203.0.113.1".parse().unwrap()));
         assert!(a.sender_ids.permits("ANYTHING"));
-        assert_eq!(a.default_alphabet, Alphabet::Gsm7);
     }
 
     #[test]

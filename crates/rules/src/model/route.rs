@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::ValidationError;
 use crate::kind::{Kind, RulesObject};
 use crate::model::network::is_mcc_mnc;
-use crate::model::{Account, AddressPattern, Check, MAX_NUMBER_LEN, Quota, TimeWindow};
+use crate::model::{Account, AddressPattern, Check, MAX_NUMBER_LEN, TimeWindow};
 
 /// What a route's message must look like. Empty criteria match everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +131,7 @@ pub enum RouteAction {
         /// The carriers and their weights.
         split: Vec<WeightedCarrier>,
     },
-    /// The first carrier that is up and within its quota, in order.
+    /// The first carrier that is up, in order.
     Failover {
         /// The carriers, preferred first.
         carriers: Vec<String>,
@@ -220,9 +220,6 @@ pub struct Route {
     pub criteria: RouteMatch,
     /// What it does.
     pub action: RouteAction,
-    /// A rate limit on the traffic this route carries, across the cluster.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quota: Option<Quota>,
 }
 
 impl RulesObject for Route {
@@ -259,9 +256,6 @@ impl RulesObject for Route {
             w.check(&c, "match.time_window")?;
         }
         self.action.check(&c)?;
-        if let Some(q) = &self.quota {
-            q.check(&c, "quota")?;
-        }
         Ok(())
     }
 }
@@ -296,8 +290,7 @@ pub(crate) mod tests {
                 "time_window": {"time_zone": "+01:00", "days": ["mon"], "from": "08:00", "to": "20:00"}
             },
             "action": {"type": "weighted", "split": [
-                {"carrier": "a", "weight": 70}, {"carrier": "b", "weight": 30}]},
-            "quota": {"tps": 500}
+                {"carrier": "a", "weight": 70}, {"carrier": "b", "weight": 30}]}
         }))
         .unwrap();
         assert!(full.validate().is_ok(), "{:?}", full.validate());
@@ -390,13 +383,6 @@ pub(crate) mod tests {
         );
         r.criteria.networks = vec!["23415".into()];
         assert_eq!(field_of(r), "match.networks[0]");
-        let mut r = route(
-            "r",
-            0,
-            serde_json::json!({"type": "carrier", "carrier": "a"}),
-        );
-        r.quota = Some(Quota::per_second(0));
-        assert_eq!(field_of(r), "quota.tps");
     }
 
     #[test]
