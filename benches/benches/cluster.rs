@@ -10,6 +10,10 @@
 //! loss, and CPU-seconds per 1,000 messages of each role process, `nats-server` and this
 //! process (load generator and simulator), from `/proc/<pid>/stat`.
 //!
+//! `HERALD_BENCH_NATS` sets how the roles reach NATS: `plain` (the default), `auth` (a
+//! user and password, from a file), or `tls` (the same user, over TLS with a client
+//! certificate the server verifies: mutual TLS): the cost of securing the bus.
+//!
 //! Run without `--bench` (as the test runner does) it does nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark")]
 
@@ -31,6 +35,28 @@ const SIM_PASSWORD: &str = "simsecret";
 /// Connector binds to the simulator and the window on each.
 const CARRIER_BINDS: u32 = 4;
 const CARRIER_WINDOW: u32 = 200;
+/// The NATS user the roles log in as, with `HERALD_BENCH_NATS=auth` or `tls`.
+const NATS_USER: &str = "herald";
+const NATS_PASSWORD: &str = "bench-nats-password";
+
+/// How the roles reach NATS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum NatsSecurity {
+    Plain,
+    Auth,
+    Tls,
+}
+
+impl NatsSecurity {
+    fn from_env() -> Self {
+        match std::env::var("HERALD_BENCH_NATS").as_deref() {
+            Ok("auth") => NatsSecurity::Auth,
+            Ok("tls") => NatsSecurity::Tls,
+            Ok("plain") | Err(_) => NatsSecurity::Plain,
+            Ok(other) => panic!("HERALD_BENCH_NATS={other}: plain, auth or tls"),
+        }
+    }
+}
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
@@ -57,7 +83,19 @@ fn build_herald() -> std::path::PathBuf {
 }
 
 async fn bench(herald: std::path::PathBuf) {
-    let nats = herald_harness::nats().run().await.unwrap();
+    let security = NatsSecurity::from_env();
+    let mut nats = herald_harness::nats();
+    if security != NatsSecurity::Plain {
+        nats = nats.user(NATS_USER, NATS_PASSWORD);
+    }
+    if security == NatsSecurity::Tls {
+        nats = nats.tls(true);
+    }
+    let nats = nats.run().await.unwrap();
+    eprintln!("NATS: {security:?}");
+    let secrets = tempfile::tempdir().unwrap();
+    let password_file = secrets.path().join("nats-password");
+    std::fs::write(&password_file, NATS_PASSWORD).unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let sim = SimSmsc::start_local(SimConfig {
         system_id: SIM_SYSTEM_ID.into(),
@@ -81,7 +119,8 @@ async fn bench(herald: std::path::PathBuf) {
     let mut pids = Vec::new();
     let mut smpp = String::new();
     for role in ["edge", "router", "connector"] {
-        let (child, node) = spawn_role(&herald, role, &nats, &etcd, &client).await;
+        let (child, node) =
+            spawn_role(&herald, role, &nats, security, &password_file, &etcd, &client).await;
         pids.push((role.to_owned(), child.id().unwrap()));
         if role == "edge" {
             smpp = node.addresses["smpp"].clone();
@@ -225,12 +264,26 @@ async fn spawn_role(
     herald: &std::path::Path,
     role: &str,
     nats: &herald_harness::NatsServer,
+    security: NatsSecurity,
+    password_file: &std::path::Path,
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
     let id = format!("{role}-bench");
     let log = std::env::var_os("HERALD_BENCH_LOG").is_some();
-    let child = tokio::process::Command::new(herald)
+    let mut command = tokio::process::Command::new(herald);
+    if security != NatsSecurity::Plain {
+        command
+            .env("HERALD_NATS__USER", NATS_USER)
+            .env("HERALD_NATS__PASSWORD__FILE", password_file);
+    }
+    if let Some(pki) = nats.pki() {
+        command
+            .env("HERALD_NATS__TLS__CA", pki.ca())
+            .env("HERALD_NATS__TLS__CERT", pki.client_cert())
+            .env("HERALD_NATS__TLS__KEY", pki.client_key());
+    }
+    let child = command
         .arg(role)
         .env("HERALD_NODE__ID", &id)
         .env("HERALD_NATS__URLS", nats.client_url())
