@@ -119,8 +119,16 @@ async fn bench(herald: std::path::PathBuf) {
     let mut pids = Vec::new();
     let mut smpp = String::new();
     for role in ["edge", "router", "connector"] {
-        let (child, node) =
-            spawn_role(&herald, role, &nats, security, &password_file, &etcd, &client).await;
+        let (child, node) = spawn_role(
+            &herald,
+            role,
+            &nats,
+            security,
+            &password_file,
+            &etcd,
+            &client,
+        )
+        .await;
         pids.push((role.to_owned(), child.id().unwrap()));
         if role == "edge" {
             smpp = node.addresses["smpp"].clone();

@@ -100,6 +100,11 @@ pub struct GrpcConfig {
     /// a loopback address (it refuses to start otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// NodeService over TLS: this node serves it with `cert`, and the control role trusts
+    /// nodes whose certificates chain to `ca` and carry `server_name`. Unset: plain
+    /// HTTP/2 (the node token crosses the network in clear).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<GrpcTlsConfig>,
 }
 
 impl Default for GrpcConfig {
@@ -108,8 +113,30 @@ impl Default for GrpcConfig {
             listen: any(9091),
             advertise: None,
             token_file: None,
+            tls: None,
         }
     }
+}
+
+/// TLS on NodeService, the same on every node: one certificate for all (nodes are
+/// reached by their pod IPs, so the control role checks a shared name, not the address).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrpcTlsConfig {
+    /// Certificate chain, PEM, naming `server_name`.
+    pub cert: PathBuf,
+    /// Private key, PEM.
+    pub key: PathBuf,
+    /// CA certificates, PEM, that nodes' certificates must chain to (read by the control
+    /// role, which calls the nodes).
+    pub ca: PathBuf,
+    /// The DNS name the nodes' certificate carries; the control role checks it.
+    #[serde(default = "default_node_server_name")]
+    pub server_name: String,
+}
+
+fn default_node_server_name() -> String {
+    "herald-node".to_owned()
 }
 
 /// The NATS JetStream bus.

@@ -69,6 +69,17 @@ impl Config {
         if let Some(path) = &self.grpc.token_file {
             file_exists(e, "grpc.token_file", path);
         }
+        if let Some(tls) = &self.grpc.tls {
+            file_exists(e, "grpc.tls.cert", &tls.cert);
+            file_exists(e, "grpc.tls.key", &tls.key);
+            file_exists(e, "grpc.tls.ca", &tls.ca);
+            if !is_dns_name(&tls.server_name) {
+                e.add(
+                    "grpc.tls.server_name",
+                    format!("{:?} is not a DNS name", tls.server_name),
+                );
+            }
+        }
         if let Some(tls) = &c.tls {
             file_exists(e, "control.tls.cert", &tls.cert);
             file_exists(e, "control.tls.key", &tls.key);
@@ -441,6 +452,21 @@ fn name(e: &mut ConfigErrors, key: &str, value: &str) {
             format!("{value:?}: use 1 to 64 letters, digits, '.', '_' or '-'"),
         );
     }
+}
+
+/// Whether `name` is a DNS name a certificate can carry: labels of letters, digits and
+/// `-`, dot-separated, at most 253 octets.
+fn is_dns_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            (1..=63).contains(&label.len())
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 fn is_http_url(url: &str) -> bool {

@@ -8,8 +8,8 @@ use std::path::Path;
 
 use figment::value::Value;
 use herald_config::{
-    AdminRole, Config, ControlTlsConfig, EdgeTlsConfig, EtcdTlsConfig, LoadOptions, NatsTlsConfig,
-    SecretRef,
+    AdminRole, Config, ControlTlsConfig, EdgeTlsConfig, EtcdTlsConfig, GrpcTlsConfig, LoadOptions,
+    NatsTlsConfig, SecretRef,
 };
 
 const MANIFEST: &str = env!("CARGO_MANIFEST_DIR");
@@ -54,6 +54,12 @@ fn everything_set() -> Config {
         client_default_role: AdminRole::Viewer,
     });
     config.grpc.token_file = Some("/n".into());
+    config.grpc.tls = Some(GrpcTlsConfig {
+        cert: "/c".into(),
+        key: "/k".into(),
+        ca: "/ca".into(),
+        server_name: "herald-node".into(),
+    });
     config
 }
 

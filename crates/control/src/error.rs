@@ -34,8 +34,9 @@ pub enum ControlError {
     /// decode).
     #[error("audit log: {0}")]
     Audit(String),
-    /// A `control.tls` file could not be read. Returned by [`crate::Control::new`].
-    #[error("control TLS file {path}: {reason}")]
+    /// A `control.tls` or `grpc.tls` file could not be read or used. Returned by
+    /// [`crate::Control::new`] and [`crate::NodeTls::load`].
+    #[error("TLS file {path}: {reason}")]
     Tls {
         /// The file.
         path: PathBuf,

@@ -57,7 +57,7 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 pub use auth::{AdminAuth, Caller, ClientCertificates, Tokens};
 pub use error::{CURRENT_REVISION_HEADER, ControlError};
-pub use node_auth::{NodeAuth, NodeToken};
+pub use node_auth::{NodeAuth, NodeTls, NodeToken};
 
 /// What the control plane works with.
 #[derive(Clone)]
@@ -73,6 +73,9 @@ pub struct ControlDeps {
     /// The node token presented to nodes' NodeService (`grpc.token_file`); `None`: calls
     /// go anonymous, which only nodes on loopback (`herald dev`, tests) admit.
     pub node_token: Option<NodeToken>,
+    /// NodeService's TLS (`grpc.tls`): how the control role checks a node that registered
+    /// a `grpc_tls` address. `None`: such a node cannot be called.
+    pub node_tls: Option<NodeTls>,
 }
 
 /// The AdminService as tonic serves it: behind the authentication interceptor.
@@ -182,7 +185,7 @@ fn server_tls(tls: &ControlTlsConfig) -> Result<ServerTlsConfig, ControlError> {
 
 /// A TLS setup error about `path`, with its causes (tonic's own message is only
 /// "transport error").
-fn tls_refused(path: &Path, error: &tonic::transport::Error) -> ControlError {
+pub(crate) fn tls_refused(path: &Path, error: &tonic::transport::Error) -> ControlError {
     let mut reason = error.to_string();
     let mut cause = std::error::Error::source(error);
     while let Some(inner) = cause {
@@ -196,16 +199,16 @@ fn tls_refused(path: &Path, error: &tonic::transport::Error) -> ControlError {
 }
 
 /// How long a client may take over its TLS handshake before the connection is closed.
-const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The `CERTIFICATE` blocks in a PEM file.
-fn pem_certificates(pem: &[u8]) -> usize {
+pub(crate) fn pem_certificates(pem: &[u8]) -> usize {
     String::from_utf8_lossy(pem)
         .matches("-----BEGIN CERTIFICATE-----")
         .count()
 }
 
-fn read_pem(path: &Path) -> Result<Vec<u8>, ControlError> {
+pub(crate) fn read_pem(path: &Path) -> Result<Vec<u8>, ControlError> {
     std::fs::read(path).map_err(|e| ControlError::Tls {
         path: path.to_owned(),
         reason: e.to_string(),

@@ -2,7 +2,8 @@
 //! (`grpc.token_file`), shared by every node and the control role.
 //!
 //! [`NodeAuth`] is the nodes' interceptor; [`NodeToken::bearer`] is what the control role
-//! presents. The file is read on each call (NodeService calls are operator actions, rare),
+//! presents. [`NodeTls`] (`grpc.tls`) puts NodeService under TLS, so the token and the
+//! answers do not cross the network in clear. The file is read on each call (NodeService calls are operator actions, rare),
 //! so a token rotated in place (a Kubernetes Secret updated) applies without a restart:
 //! the file may hold two tokens during a rotation, every one is accepted and the first is
 //! presented.
@@ -13,8 +14,56 @@ use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
+use herald_config::GrpcTlsConfig;
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
 use crate::auth::constant_time_eq;
 use crate::error::ControlError;
+
+/// NodeService's TLS (`grpc.tls`), both sides: what a node serves with, and what the
+/// control role trusts when it calls one.
+#[derive(Clone, Debug)]
+pub struct NodeTls {
+    server: ServerTlsConfig,
+    client: ClientTlsConfig,
+}
+
+impl NodeTls {
+    /// Reads `config`'s files now, so that a missing or unusable one stops the node at
+    /// start, named.
+    pub fn load(config: &GrpcTlsConfig) -> Result<NodeTls, ControlError> {
+        let cert = crate::read_pem(&config.cert)?;
+        let key = crate::read_pem(&config.key)?;
+        let ca = crate::read_pem(&config.ca)?;
+        if crate::pem_certificates(&ca) == 0 {
+            return Err(ControlError::Tls {
+                path: config.ca.clone(),
+                reason: "no PEM certificate in the file".into(),
+            });
+        }
+        let server = ServerTlsConfig::new()
+            .identity(Identity::from_pem(cert, key))
+            .timeout(crate::TLS_HANDSHAKE_TIMEOUT);
+        // tonic parses the identity only when a server is built with it.
+        tonic::transport::Server::builder()
+            .tls_config(server.clone())
+            .map_err(|e| crate::tls_refused(&config.cert, &e))?;
+        let client = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name(config.server_name.clone());
+        Ok(NodeTls { server, client })
+    }
+
+    /// What this node serves NodeService with.
+    pub fn server(&self) -> ServerTlsConfig {
+        self.server.clone()
+    }
+
+    /// What the control role checks a node's certificate against.
+    pub fn client(&self) -> ClientTlsConfig {
+        self.client.clone()
+    }
+}
 
 /// The node token file.
 #[derive(Clone, Debug)]

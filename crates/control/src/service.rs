@@ -115,12 +115,17 @@ impl Control {
         Ok(nodes)
     }
 
-    /// A NodeService client for `node`, at its registered `grpc` address.
+    /// A NodeService client for `node`: over TLS at its registered `grpc_tls` address,
+    /// or in clear at its `grpc` address.
     async fn node_client(
         &self,
         node: &NodeInfo,
     ) -> Result<NodeServiceClient<Channel>, ControlError> {
-        let address = node.addresses.get("grpc").cloned().unwrap_or_default();
+        let tls_address = node.addresses.get("grpc_tls");
+        let address = tls_address
+            .or_else(|| node.addresses.get("grpc"))
+            .cloned()
+            .unwrap_or_default();
         let failed = |reason: String, code| ControlError::Node {
             node: node.id.clone(),
             address: address.clone(),
@@ -134,8 +139,25 @@ impl Control {
             ));
         }
         let timeout = self.deps.node_timeout;
-        let channel = Endpoint::from_shared(format!("http://{address}"))
-            .map_err(|e| failed(e.to_string(), Code::FailedPrecondition))?
+        let scheme = if tls_address.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{address}"))
+            .map_err(|e| failed(e.to_string(), Code::FailedPrecondition))?;
+        if tls_address.is_some() {
+            let Some(tls) = &self.deps.node_tls else {
+                return Err(failed(
+                    "serves NodeService over TLS, and this control node has no grpc.tls to check it with".into(),
+                    Code::FailedPrecondition,
+                ));
+            };
+            endpoint = endpoint
+                .tls_config(tls.client())
+                .map_err(|e| failed(e.to_string(), Code::FailedPrecondition))?;
+        }
+        let channel = endpoint
             .connect_timeout(timeout)
             .timeout(timeout)
             .connect()

@@ -260,6 +260,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             node_timeout: Duration::from_secs(5),
             // The dev roles serve no NodeService (they register no grpc address).
             node_token: None,
+            node_tls: None,
         },
     )?;
     let control_listener = TcpListener::bind(config.control.listen)

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use herald_bus::{Bus, BusConfig, ClientCertificate, DepthPoller, NatsAuth, NatsTls};
 use herald_config::{Config, LogFormat, SecretRef as ConfigSecret};
 use herald_connector::{Connector, ConnectorDeps};
-use herald_control::{Control, ControlDeps, NodeAuth, NodeToken};
+use herald_control::{Control, ControlDeps, NodeAuth, NodeTls, NodeToken};
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
@@ -144,7 +144,17 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             "grpc.token_file is unset: NodeService admits anonymous calls, on loopback only"
         );
     }
-    let node_auth = NodeAuth::new(node_token.clone());
+    let node_tls = config
+        .grpc
+        .tls
+        .as_ref()
+        .map(NodeTls::load)
+        .transpose()
+        .context("grpc.tls")?;
+    let access = NodeServiceAccess {
+        auth: NodeAuth::new(node_token.clone()),
+        tls: node_tls.clone(),
+    };
     let grpc = TcpListener::bind(config.grpc.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
@@ -171,7 +181,14 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         || grpc_addr.to_string(),
         |advertise| advertised(advertise, grpc_addr.port()),
     );
-    info = info.with_address("grpc", grpc_advertised);
+    // A node under TLS registers its address by another name, so that a control node
+    // (old or new, during a rollout) never calls it in clear.
+    let grpc_name = if node_tls.is_some() {
+        "grpc_tls"
+    } else {
+        "grpc"
+    };
+    info = info.with_address(grpc_name, grpc_advertised);
     let identity = Arc::new(Identity {
         node_id: node_id.clone(),
         role: role.to_owned(),
@@ -259,7 +276,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                     edge: Some(edge.clone()),
                     ..service
                 },
-                node_auth.clone(),
+                access.clone(),
                 finished.clone(),
             );
             run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
@@ -278,7 +295,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             )
             .await
             .context("router")?;
-            serve_node_service(grpc, service, node_auth.clone(), finished.clone());
+            serve_node_service(grpc, service, access.clone(), finished.clone());
             router.run(until_stopped).await.context("router")
         }
         ("connector", _) => {
@@ -301,7 +318,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                     connector: Some(connector.clone()),
                     ..service
                 },
-                node_auth.clone(),
+                access.clone(),
                 finished.clone(),
             );
             connector.run(until_stopped).await.context("connector")
@@ -316,9 +333,10 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 status: Some(bus.status_store().await.context("status store")?),
                 node_timeout: Duration::from_secs(5),
                 node_token: node_token.clone(),
+                node_tls: node_tls.clone(),
             };
             let control = Control::new(&config.control, deps).context("control")?;
-            serve_node_service(grpc, service, node_auth.clone(), finished.clone());
+            serve_node_service(grpc, service, access.clone(), finished.clone());
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "control serving AdminService");
             }
@@ -399,19 +417,38 @@ pub(crate) async fn run_edge(
     plain.and(secure).and(api).context("edge")
 }
 
+/// Who may call this node's NodeService, and how: the node token's interceptor, and TLS
+/// when `grpc.tls` is set.
+#[derive(Clone)]
+pub(crate) struct NodeServiceAccess {
+    pub(crate) auth: NodeAuth,
+    pub(crate) tls: Option<NodeTls>,
+}
+
 /// Serves NodeService on `listener` until `finished` (the role has ended, not merely been
 /// told to stop).
 pub(crate) fn serve_node_service(
     listener: TcpListener,
     service: NodeServiceImpl,
-    auth: NodeAuth,
+    access: NodeServiceAccess,
     finished: watch::Receiver<bool>,
 ) {
     tokio::spawn(async move {
         let incoming =
             LimitedListener::new(listener, "node_service", PortLimits::default()).incoming();
-        let served = grpc_server(tonic::transport::Server::builder())
-            .add_service(NodeServiceServer::with_interceptor(service, auth))
+        let mut server = grpc_server(tonic::transport::Server::builder());
+        if let Some(tls) = &access.tls {
+            // Checked when the node started (NodeTls::load): this does not fail.
+            server = match server.tls_config(tls.server()) {
+                Ok(server) => server,
+                Err(error) => {
+                    tracing::error!(%error, "NodeService TLS refused; NodeService not served");
+                    return;
+                }
+            };
+        }
+        let served = server
+            .add_service(NodeServiceServer::with_interceptor(service, access.auth))
             .serve_with_incoming_shutdown(incoming, stopped(finished))
             .await;
         if let Err(error) = served {

@@ -256,3 +256,119 @@ async fn a_node_service_beyond_loopback_without_a_node_token_refuses_to_start() 
         .unwrap();
     assert!(checked.status.success(), "{checked:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_service_over_tls_answers_the_control_node_and_no_one_in_clear() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    let pki = herald_harness::TestPki::generate().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let node_token = dir.path().join("node-token");
+    std::fs::write(&node_token, format!("{NODE_TOKEN}\n")).unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, format!("admin ops {ADMIN}\n")).unwrap();
+    let (cert, key, ca) = (pki.server_cert(), pki.server_key(), pki.ca());
+    // The harness's server certificate names localhost (and 127.0.0.1).
+    let node_tls = [
+        ("HERALD_GRPC__TOKEN_FILE", node_token.as_os_str()),
+        ("HERALD_GRPC__TLS__CERT", cert.as_os_str()),
+        ("HERALD_GRPC__TLS__KEY", key.as_os_str()),
+        ("HERALD_GRPC__TLS__CA", ca.as_os_str()),
+        ("HERALD_GRPC__TLS__SERVER_NAME", "localhost".as_ref()),
+    ];
+    let (_edge, edge_node) = spawn_role("edge", "edge-tls", &nats, &etcd, &client, &node_tls).await;
+    assert!(
+        !edge_node.addresses.contains_key("grpc"),
+        "a node under TLS registers no clear-text address: {:?}",
+        edge_node.addresses
+    );
+    let address = edge_node.addresses["grpc_tls"].clone();
+
+    // In clear, even with the token, the node answers nothing.
+    let clear = async {
+        let mut node = NodeServiceClient::connect(format!("http://{address}")).await?;
+        node.info(bearing(InfoRequest {}, Some(NODE_TOKEN)))
+            .await
+            .map_err(Into::<Box<dyn std::error::Error + Send + Sync>>::into)
+    };
+    assert!(
+        tokio::time::timeout(PATIENCE, clear)
+            .await
+            .unwrap()
+            .is_err(),
+        "NodeService answered in clear"
+    );
+    // Over TLS, trusting the CA, it does.
+    let channel = tonic::transport::Endpoint::from_shared(format!("https://{address}"))
+        .unwrap()
+        .tls_config(
+            tonic::transport::ClientTlsConfig::new()
+                .ca_certificate(tonic::transport::Certificate::from_pem(
+                    std::fs::read(&ca).unwrap(),
+                ))
+                .domain_name("localhost"),
+        )
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let info = NodeServiceClient::new(channel)
+        .info(bearing(InfoRequest {}, Some(NODE_TOKEN)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(info.node_id, "edge-tls");
+
+    // A control node without grpc.tls cannot check the node, and says so.
+    let untrusting = [
+        ("HERALD_GRPC__TOKEN_FILE", node_token.as_os_str()),
+        ("HERALD_CONTROL__TOKENS_FILE", tokens.as_os_str()),
+    ];
+    let (_plain_control, plain_control) = spawn_role(
+        "control",
+        "control-plain",
+        &nats,
+        &etcd,
+        &client,
+        &untrusting,
+    )
+    .await;
+    let sessions = admin_api::ListSessionsRequest {
+        node_id: "edge-tls".into(),
+        account_id: String::new(),
+    };
+    let mut plain_admin =
+        AdminServiceClient::connect(format!("http://{}", plain_control.addresses["control"]))
+            .await
+            .unwrap();
+    let refused = plain_admin
+        .list_sessions(bearing(sessions.clone(), Some(ADMIN)))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    assert!(refused.message().contains("grpc.tls"), "{refused:?}");
+
+    // A control node with it reaches the node over TLS.
+    let mut control_env = node_tls.to_vec();
+    control_env.push(("HERALD_CONTROL__TOKENS_FILE", tokens.as_os_str()));
+    let (_control, control_node) = spawn_role(
+        "control",
+        "control-tls",
+        &nats,
+        &etcd,
+        &client,
+        &control_env,
+    )
+    .await;
+    let mut admin =
+        AdminServiceClient::connect(format!("http://{}", control_node.addresses["control"]))
+            .await
+            .unwrap();
+    admin
+        .list_sessions(bearing(sessions, Some(ADMIN)))
+        .await
+        .unwrap();
+}

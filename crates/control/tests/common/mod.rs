@@ -40,6 +40,7 @@ pub(crate) fn deps(
         status,
         node_timeout: Duration::from_secs(2),
         node_token: None,
+        node_tls: None,
     }
 }
 
