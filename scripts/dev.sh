@@ -8,5 +8,6 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 scripts/install-deps.sh
-cargo build --release -p herald
+# herald, and heraldctl (the admin API's client, which `herald dev` tells you how to use).
+cargo build --release -p herald -p herald-control --bins
 exec target/release/herald dev "$@"

@@ -33,9 +33,12 @@ use crate::node::{bus_config, shutdown_signal, stopped, store_config};
 pub(crate) struct DevOptions {
     /// Where NATS and etcd keep their data, and the simulator's password file.
     pub(crate) data_dir: PathBuf,
-    /// The rules to seed.
-    pub(crate) seed: PathBuf,
+    /// The rules to seed; `None`: [`DEFAULT_SEED`].
+    pub(crate) seed: Option<PathBuf>,
 }
+
+/// The demo rules `herald dev` seeds unless told otherwise, built in.
+const DEFAULT_SEED: &str = include_str!("../../../deploy/dev/rules.yaml");
 
 /// The seed file (`deploy/dev/rules.yaml`).
 #[derive(Debug, Deserialize)]
@@ -89,10 +92,19 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     herald_telemetry::describe_all();
     herald_telemetry::set_node_info(config.node.id(), "dev");
 
-    let seed_text = std::fs::read_to_string(&options.seed)
-        .with_context(|| format!("cannot read the seed file {}", options.seed.display()))?;
+    let (seed_text, seed_name) = match &options.seed {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the seed file {}", path.display()))?,
+            path.display().to_string(),
+        ),
+        None => (
+            DEFAULT_SEED.to_owned(),
+            "the built-in demo rules (deploy/dev/rules.yaml)".to_owned(),
+        ),
+    };
     let seed: Seed = serde_yaml::from_str(&seed_text)
-        .with_context(|| format!("{} is not a valid seed file", options.seed.display()))?;
+        .with_context(|| format!("{seed_name} is not a valid seed file"))?;
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("cannot create {}", options.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&options.data_dir)?;
@@ -284,6 +296,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
          HTTP        http://{http_addr}/v1/messages   (Basic auth {system_id}:{password})\n  \
          metrics     http://{admin_addr}/metrics   (also /healthz, /readyz)\n  \
          admin API   http://{control_addr}   (gRPC AdminService, bearer token {token})\n  \
+         heraldctl   target/release/heraldctl --server http://{control_addr} --token {token} get nodes\n  \
          NATS        {}   etcd {}\n  \
          seeded      {seeded} new object(s) from {}\n\
          \nSend a test message with any SMPP client, for example:\n  \
@@ -294,7 +307,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         seed.simulator.listen,
         nats.client_url(),
         etcd.client_url(),
-        options.seed.display(),
+        seed_name,
         smpp_addr.port(),
     );
 
@@ -444,6 +457,17 @@ mod tests {
     fn mode(path: &Path) -> u32 {
         use std::os::unix::fs::PermissionsExt as _;
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_built_in_seed_is_the_demo_rules_file_and_parses() {
+        let on_disk = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/dev/rules.yaml"),
+        )
+        .unwrap();
+        assert_eq!(DEFAULT_SEED, on_disk);
+        let seed: Seed = serde_yaml::from_str(DEFAULT_SEED).unwrap();
+        assert!(!seed.accounts.is_empty(), "the demo account");
     }
 
     #[test]

@@ -52,9 +52,11 @@ enum Role {
         /// Where NATS and etcd keep their data between runs.
         #[arg(long, default_value = ".herald/dev")]
         data_dir: PathBuf,
-        /// The rules to seed (objects that already exist are kept).
-        #[arg(long, default_value = "deploy/dev/rules.yaml")]
-        seed: PathBuf,
+        /// The rules to seed (objects that already exist are kept). Default: the demo
+        /// rules built into the binary (`deploy/dev/rules.yaml`), so `herald dev` runs
+        /// from any directory.
+        #[arg(long)]
+        seed: Option<PathBuf>,
     },
     /// Loads and validates the config, prints it as TOML, and exits.
     CheckConfig,
