@@ -481,7 +481,7 @@ fn check_all(acceptance: &Acceptance, submission: &Submission) -> Vec<Result<(),
             submission.segments.iter().try_for_each(|segment| {
                 let sm = segment_sm(submission, destination(to), segment);
                 admit(
-                    &acceptance.shared,
+                    acceptance.shared.route_time_zone,
                     &acceptance.snapshot,
                     &acceptance.account,
                     &sm,
@@ -656,7 +656,7 @@ async fn accept_destination(
     };
     let checked = messages
         .iter()
-        .map(|sm| admit(shared, snapshot, account, sm, now))
+        .map(|sm| admit(shared.route_time_zone, snapshot, account, sm, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(refused)?;
     for _ in messages {

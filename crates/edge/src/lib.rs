@@ -18,11 +18,17 @@
 //! - [`message_id`]: cluster-unique, time-sortable message ids made without coordination.
 //! - [`quota`]: the per-account rate limit, enforced across edges.
 //! - [`session_slots`]: the per-account bind limit, enforced across edges.
+//!
+//! With the `fuzzing` feature (off by default), a hidden `fuzzing` module exposes the
+//! synchronous decisions of [`requests`] to the fuzz target in `crates/edge/fuzz`.
 #![forbid(unsafe_code)]
 
 pub mod bind;
 pub mod connections;
 pub mod delivery;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod http;
 pub mod idempotency;

@@ -22,13 +22,13 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use herald_bus::kv::Stage;
 use herald_bus::{BusError, Outgoing, PendingAck, StatusStore};
-use herald_proto::bus::v1::{MessageState as BusState, MessageStatus};
-use herald_rules::model::Quota;
+use herald_proto::bus::v1::{self as bus, MessageState as BusState, MessageStatus};
+use herald_rules::model::{Quota, UtcOffset};
 use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest};
 use herald_rules::{Account, RulesSnapshot};
 use herald_smpp::pdu::{
-    DataSm, DestAddress, MessageIdResp, QuerySm, QuerySmResp, SubmitMulti, SubmitMultiResp,
-    SubmitSm, UnsuccessSme,
+    CancelSm, DataSm, DestAddress, MessageIdResp, QuerySm, QuerySmResp, ReplaceSm, SubmitMulti,
+    SubmitMultiResp, SubmitSm, UnsuccessSme,
 };
 use herald_smpp::session::{Inbound, Inbox, Responder, Session};
 use herald_smpp::types::COctetString;
@@ -36,6 +36,7 @@ use herald_smpp::{CommandStatus, PduBody};
 use herald_telemetry::names;
 use tracing::Instrument as _;
 
+use crate::message_id::MessageId;
 use crate::quota::AccountQuota;
 use crate::server::Shared;
 use crate::submit::{CheckedSubmit, Origin, Rejection, check_submit, envelope};
@@ -80,7 +81,7 @@ async fn handle(
 ) -> Option<BoxFuture<'static, ()>> {
     let Inbound { pdu, responder } = inbound;
     let snapshot = shared.rules.snapshot();
-    let Some(account) = snapshot.account(account_id).filter(|a| a.enabled) else {
+    let Some(account) = bound_account(&snapshot, account_id) else {
         // Deleted or disabled while bound: refuse, and end the session.
         responder.respond_status(CommandStatus::ESME_RSUBMITFAIL);
         let session = session.clone();
@@ -181,6 +182,15 @@ async fn handle(
             None
         }
     }
+}
+
+/// The bound session's account, if it may still send: deleted or disabled, its requests
+/// are refused (`ESME_RSUBMITFAIL`) and the session ended.
+pub(crate) fn bound_account<'a>(
+    snapshot: &'a RulesSnapshot,
+    account_id: &str,
+) -> Option<&'a Account> {
+    snapshot.account(account_id).filter(|a| a.enabled)
 }
 
 /// The metric handles a session records on every accepted message, looked up once when it
@@ -359,7 +369,7 @@ async fn accept(
 ) -> Result<(String, PendingAck), CommandStatus> {
     let now = SystemTime::now();
     let accepted = async {
-        let checked = admit(shared, snapshot, account, sm, now)?;
+        let checked = admit(shared.route_time_zone, snapshot, account, sm, now)?;
         take_token(shared, quota, now).await?;
         let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
         let ack = publish(shared, account, sm, &checked, &message_id, now).await?;
@@ -373,9 +383,10 @@ async fn accept(
 
 /// The checks every message goes through before it may take a token and be published,
 /// received at `now`: its fields ([`check_submit`]), the account's sender policy, and
-/// whether any route takes its destination. Synchronous and cheap.
+/// whether any route takes its destination (evaluated with `route_time_zone`, the routers'
+/// default offset for time windows). Synchronous and cheap.
 pub(crate) fn admit(
-    shared: &Shared,
+    route_time_zone: UtcOffset,
     snapshot: &RulesSnapshot,
     account: &Account,
     sm: &SubmitSm,
@@ -399,7 +410,7 @@ pub(crate) fn admit(
     let destination = sm.dest.addr.to_text();
     let request = RouteRequest::new(&account.id, &sender, &destination, sm.data_coding.0, now)
         .destination_ton(sm.dest.ton.0)
-        .default_time_zone(shared.route_time_zone);
+        .default_time_zone(route_time_zone);
     if matches!(
         snapshot.evaluate(&request, &AllHealthy),
         RouteOutcome::NoRoute
@@ -446,16 +457,7 @@ pub(crate) async fn publish(
     message_id: &str,
     now: SystemTime,
 ) -> Result<PendingAck, Rejection> {
-    let mt = envelope(
-        sm,
-        checked,
-        Origin {
-            message_id,
-            account_id: &account.id,
-            edge_node: &shared.node_id,
-            accepted: now,
-        },
-    );
+    let mt = accepted_envelope(&shared.node_id, account, sm, checked, message_id, now);
     // The first span of the message's trace: router, connector and the receipt's way back
     // all join it through the bus headers.
     let span = if herald_telemetry::message_spans() {
@@ -474,6 +476,28 @@ pub(crate) async fn publish(
             tracing::warn!(error = %err, status = %rejection.status, "publish failed");
             rejection
         })
+}
+
+/// The envelope [`publish`] sends for an admitted message: accepted by `edge_node` for
+/// `account` at `now`, as `message_id`.
+pub(crate) fn accepted_envelope(
+    edge_node: &str,
+    account: &Account,
+    sm: &SubmitSm,
+    checked: &CheckedSubmit,
+    message_id: &str,
+    now: SystemTime,
+) -> bus::MtMessage {
+    envelope(
+        sm,
+        checked,
+        Origin {
+            message_id,
+            account_id: &account.id,
+            edge_node,
+            accepted: now,
+        },
+    )
 }
 
 /// Waits for a publish's ack: only then is the message durable and may be answered OK.
@@ -517,7 +541,7 @@ fn count_submit(account: &str, command: &'static str, status: CommandStatus) {
 }
 
 /// `data_sm` carries the same meaning as `submit_sm` with its text in `message_payload`.
-fn from_data_sm(data: DataSm) -> SubmitSm {
+pub(crate) fn from_data_sm(data: DataSm) -> SubmitSm {
     SubmitSm {
         service_type: data.service_type,
         source: data.source,
@@ -544,6 +568,54 @@ async fn submit_multi(
     let base = shared.ids.next_id().to_string();
     let mut unsuccess = Vec::new();
     let mut acks = Vec::new();
+    for (n, sm) in multi_destinations(multi).into_iter().enumerate() {
+        let sm = match sm {
+            Ok(sm) => sm,
+            Err(refused) => {
+                unsuccess.push(refused);
+                continue;
+            }
+        };
+        match accept(
+            shared,
+            snapshot,
+            account,
+            quota,
+            &sm,
+            Some(multi_message_id(&base, n)),
+            "submit_multi",
+        )
+        .await
+        {
+            Ok((_, ack)) => acks.push((sm.dest, ack)),
+            Err(status) => unsuccess.push(UnsuccessSme {
+                dest: sm.dest,
+                error_status_code: status,
+            }),
+        }
+    }
+    Box::pin(async move {
+        let total = acks.len() + unsuccess.len();
+        for (dest, ack) in acks {
+            if let Err(Rejection { status, .. }) = confirm(ack).await {
+                unsuccess.push(UnsuccessSme {
+                    dest,
+                    error_status_code: status,
+                });
+            }
+        }
+        match multi_answer(&base, unsuccess, total) {
+            Ok(resp) => {
+                responder.respond(PduBody::SubmitMultiResp(resp), CommandStatus::ESME_ROK);
+            }
+            Err(status) => responder.respond_status(status),
+        }
+    })
+}
+
+/// A `submit_multi` split into one `submit_sm` per destination, in the order given; a
+/// distribution list is refused at once (`ESME_RINVDLNAME`).
+pub(crate) fn multi_destinations(multi: SubmitMulti) -> Vec<Result<SubmitSm, UnsuccessSme>> {
     let template = SubmitSm {
         service_type: multi.service_type,
         source: multi.source,
@@ -560,63 +632,48 @@ async fn submit_multi(
         tlvs: multi.tlvs,
         ..SubmitSm::default()
     };
-    for (n, dest) in multi.dests.into_iter().enumerate() {
-        let dest = match dest {
-            DestAddress::Sme(address) => address,
+    multi
+        .dests
+        .into_iter()
+        .map(|dest| match dest {
+            DestAddress::Sme(dest) => Ok(SubmitSm {
+                dest,
+                ..template.clone()
+            }),
             DestAddress::DistributionList(name) => {
                 // Herald keeps no distribution lists; SMPP has no address to report a
                 // list's failure under, so it is reported with an empty one.
                 tracing::debug!(list = %name.to_string_lossy(), "distribution list refused");
-                unsuccess.push(UnsuccessSme {
+                Err(UnsuccessSme {
                     dest: Default::default(),
                     error_status_code: CommandStatus::ESME_RINVDLNAME,
-                });
-                continue;
+                })
             }
-        };
-        let sm = SubmitSm {
-            dest: dest.clone(),
-            ..template.clone()
-        };
-        match accept(
-            shared,
-            snapshot,
-            account,
-            quota,
-            &sm,
-            Some(format!("{base}-{}", n + 1)),
-            "submit_multi",
-        )
-        .await
-        {
-            Ok((_, ack)) => acks.push((dest, ack)),
-            Err(status) => unsuccess.push(UnsuccessSme {
-                dest,
-                error_status_code: status,
-            }),
-        }
+        })
+        .collect()
+}
+
+/// The message id of a `submit_multi`'s destination `n` (from 0, counting refused ones):
+/// `<base>-<n + 1>`.
+pub(crate) fn multi_message_id(base: &str, n: usize) -> String {
+    format!("{base}-{}", n + 1)
+}
+
+/// The answer to a `submit_multi` of `total` destinations of which `unsuccess` failed:
+/// `ESME_RSUBMITFAIL` when none was accepted (the request as a whole failed), else the
+/// response carrying `base` and the failures.
+pub(crate) fn multi_answer(
+    base: &str,
+    unsuccess: Vec<UnsuccessSme>,
+    total: usize,
+) -> Result<SubmitMultiResp, CommandStatus> {
+    if unsuccess.len() == total {
+        return Err(CommandStatus::ESME_RSUBMITFAIL);
     }
-    Box::pin(async move {
-        let total = acks.len() + unsuccess.len();
-        for (dest, ack) in acks {
-            if let Err(Rejection { status, .. }) = confirm(ack).await {
-                unsuccess.push(UnsuccessSme {
-                    dest,
-                    error_status_code: status,
-                });
-            }
-        }
-        if unsuccess.len() == total {
-            // Nothing was accepted: the request as a whole failed.
-            responder.respond_status(CommandStatus::ESME_RSUBMITFAIL);
-            return;
-        }
-        let resp = SubmitMultiResp {
-            message_id: COctetString::from(base.as_str()),
-            unsuccess,
-            ..Default::default()
-        };
-        responder.respond(PduBody::SubmitMultiResp(resp), CommandStatus::ESME_ROK);
+    Ok(SubmitMultiResp {
+        message_id: COctetString::from(base),
+        unsuccess,
+        ..Default::default()
     })
 }
 
@@ -694,17 +751,19 @@ fn smpp_date(unix_ms: i64) -> COctetString {
 fn cancel_sm(
     shared: &Arc<Shared>,
     account_id: String,
-    cancel: herald_smpp::pdu::CancelSm,
+    cancel: CancelSm,
     responder: Responder,
 ) -> BoxFuture<'static, ()> {
     let status = shared.status.clone();
     let marks = shared.cancel_marks.clone();
     Box::pin(async move {
-        let id = cancel.message_id.to_string_lossy();
-        if id.is_empty() {
-            responder.respond_status(CommandStatus::ESME_RCANCELFAIL);
-            return;
-        }
+        let id = match cancel_target(&cancel) {
+            Ok(id) => id,
+            Err(refused) => {
+                responder.respond_status(refused);
+                return;
+            }
+        };
         if let Err(refused) =
             amendable(&status, &id, &account_id, CommandStatus::ESME_RCANCELFAIL).await
         {
@@ -719,6 +778,21 @@ fn cancel_sm(
             }
         }
     })
+}
+
+/// The message id a `cancel_sm` names; `ESME_RCANCELFAIL` without one (cancelling by
+/// source and destination is not offered).
+pub(crate) fn cancel_target(cancel: &CancelSm) -> Result<String, CommandStatus> {
+    let id = cancel.message_id.to_string_lossy();
+    if id.is_empty() {
+        return Err(CommandStatus::ESME_RCANCELFAIL);
+    }
+    Ok(id)
+}
+
+/// `id` as a Herald message id; `ESME_RINVMSGID` when it is none (no message of ours).
+pub(crate) fn herald_id(id: &str) -> Result<MessageId, CommandStatus> {
+    MessageId::parse(id).ok_or(CommandStatus::ESME_RINVMSGID)
 }
 
 /// The longest replacement text: what `short_message` carries. A message Herald sent is
@@ -741,9 +815,7 @@ async fn amendable(
     account: &str,
     refused: CommandStatus,
 ) -> Result<(), CommandStatus> {
-    let Some(parsed) = crate::message_id::MessageId::parse(id) else {
-        return Err(CommandStatus::ESME_RINVMSGID);
-    };
+    let parsed = herald_id(id)?;
     let record = status.get(id).await.map_err(|err| {
         tracing::warn!(error = %err, "status lookup failed");
         refused
@@ -778,44 +850,18 @@ async fn amendable(
 fn replace_sm(
     shared: &Arc<Shared>,
     account_id: String,
-    replace: herald_smpp::pdu::ReplaceSm,
+    replace: ReplaceSm,
     responder: Responder,
 ) -> BoxFuture<'static, ()> {
     let status = shared.status.clone();
     let marks = shared.cancel_marks.clone();
     Box::pin(async move {
-        let id = replace.message_id.to_string_lossy();
-        let now = SystemTime::now();
-        let payload = match replace.tlvs.message_payload() {
-            Some(payload) if replace.short_message.is_empty() => payload.clone(),
-            _ => replace.short_message.clone(),
-        };
-        let resolve = |field: &herald_smpp::types::COctetString| {
-            herald_smpp::time::SmppTime::parse_optional(field.as_bytes())
-                .and_then(|t| t.map(|t| t.resolve(now)).transpose())
-        };
-        let fault = if id.is_empty() {
-            Some(CommandStatus::ESME_RINVMSGID)
-        } else if payload.is_empty() || payload.len() > MAX_REPLACEMENT_OCTETS {
-            Some(CommandStatus::ESME_RINVMSGLEN)
-        } else if !replace.registered_delivery.is_valid() {
-            Some(CommandStatus::ESME_RINVREGDLVFLG)
-        } else if replace.sm_default_msg_id != 0 {
-            Some(CommandStatus::ESME_RINVDFTMSGID)
-        } else {
-            None
-        };
-        if let Some(fault) = fault {
-            responder.respond_status(fault);
-            return;
-        }
-        let Ok(schedule) = resolve(&replace.schedule_delivery_time) else {
-            responder.respond_status(CommandStatus::ESME_RINVSCHED);
-            return;
-        };
-        let Ok(validity) = resolve(&replace.validity_period) else {
-            responder.respond_status(CommandStatus::ESME_RINVEXPIRY);
-            return;
+        let Replacement { id, amendment } = match check_replace(&replace, SystemTime::now()) {
+            Ok(replacement) => replacement,
+            Err(fault) => {
+                responder.respond_status(fault);
+                return;
+            }
         };
         if let Err(refused) =
             amendable(&status, &id, &account_id, CommandStatus::ESME_RREPLACEFAIL).await
@@ -823,17 +869,6 @@ fn replace_sm(
             responder.respond_status(refused);
             return;
         }
-        let unix_ms = |t: Option<SystemTime>| {
-            t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-        };
-        let amendment = herald_proto::bus::v1::Amendment {
-            cancel: false,
-            payload: payload.to_vec(),
-            registered_delivery: u32::from(replace.registered_delivery.0),
-            validity_unix_ms: unix_ms(validity),
-            schedule_delivery_unix_ms: unix_ms(schedule),
-        };
         match marks.amend(&account_id, &id, &amendment).await {
             Ok(()) => responder.respond(PduBody::ReplaceSmResp, CommandStatus::ESME_ROK),
             Err(err) => {
@@ -842,4 +877,63 @@ fn replace_sm(
             }
         }
     })
+}
+
+/// A `replace_sm` whose fields passed [`check_replace`]: the message it names and the
+/// amendment to record for it, if it is still [`amendable`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Replacement {
+    /// The message id as the ESME sent it (not yet known to be a Herald id).
+    pub(crate) id: String,
+    /// The new text, registered_delivery, schedule and validity.
+    pub(crate) amendment: herald_proto::bus::v1::Amendment,
+}
+
+/// The field checks of a `replace_sm` received at `now`, in the order answered: a message
+/// id (`ESME_RINVMSGID`), a replacement text of 1 to [`MAX_REPLACEMENT_OCTETS`] octets
+/// (`message_payload` when `short_message` is empty; `ESME_RINVMSGLEN`), registered_delivery
+/// (`ESME_RINVREGDLVFLG`), no canned message (`ESME_RINVDFTMSGID`), then the schedule
+/// (`ESME_RINVSCHED`) and validity (`ESME_RINVEXPIRY`) times, resolved at `now`.
+pub(crate) fn check_replace(
+    replace: &ReplaceSm,
+    now: SystemTime,
+) -> Result<Replacement, CommandStatus> {
+    let id = replace.message_id.to_string_lossy();
+    let payload = match replace.tlvs.message_payload() {
+        Some(payload) if replace.short_message.is_empty() => payload.clone(),
+        _ => replace.short_message.clone(),
+    };
+    let resolve = |field: &COctetString| {
+        herald_smpp::time::SmppTime::parse_optional(field.as_bytes())
+            .and_then(|t| t.map(|t| t.resolve(now)).transpose())
+    };
+    let fault = if id.is_empty() {
+        Some(CommandStatus::ESME_RINVMSGID)
+    } else if payload.is_empty() || payload.len() > MAX_REPLACEMENT_OCTETS {
+        Some(CommandStatus::ESME_RINVMSGLEN)
+    } else if !replace.registered_delivery.is_valid() {
+        Some(CommandStatus::ESME_RINVREGDLVFLG)
+    } else if replace.sm_default_msg_id != 0 {
+        Some(CommandStatus::ESME_RINVDFTMSGID)
+    } else {
+        None
+    };
+    if let Some(fault) = fault {
+        return Err(fault);
+    }
+    let schedule =
+        resolve(&replace.schedule_delivery_time).map_err(|_| CommandStatus::ESME_RINVSCHED)?;
+    let validity = resolve(&replace.validity_period).map_err(|_| CommandStatus::ESME_RINVEXPIRY)?;
+    let unix_ms = |t: Option<SystemTime>| {
+        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+    };
+    let amendment = herald_proto::bus::v1::Amendment {
+        cancel: false,
+        payload: payload.to_vec(),
+        registered_delivery: u32::from(replace.registered_delivery.0),
+        validity_unix_ms: unix_ms(validity),
+        schedule_delivery_unix_ms: unix_ms(schedule),
+    };
+    Ok(Replacement { id, amendment })
 }
