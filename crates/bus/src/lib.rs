@@ -30,6 +30,7 @@ pub mod consume;
 pub mod error;
 pub mod idempotency;
 pub mod kv;
+pub mod lifecycle;
 pub mod lockouts;
 pub mod publish;
 pub mod stats;

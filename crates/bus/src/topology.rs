@@ -91,6 +91,10 @@ pub const IDEMPOTENCY_BUCKET: &str = "herald_idempotency";
 pub const QUOTA_BUCKET: &str = "herald_quota";
 /// How long a rate counter lives: long past its second, short enough to stay small.
 pub const QUOTA_TTL: Duration = Duration::from_secs(30);
+/// Carrier health, one key per carrier and connector (`<carrier>.<node>`, the node id
+/// escaped with [`crate::subject::kv_key`]), value a protobuf `CarrierHealth`: written by
+/// connectors, read by routers.
+pub const CARRIER_HEALTH_BUCKET: &str = "herald_carrier_health";
 /// Failed authentications by `system_id` and address, shared by the edges' lockouts.
 pub const LOCKOUT_BUCKET: &str = "herald_lockouts";
 /// How long a failure record lives after its last write: a key an hour without a failure

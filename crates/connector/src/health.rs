@@ -19,12 +19,10 @@ use herald_bus::subject::kv_key;
 use herald_proto::bus::v1::{BindHealth, CarrierHealth};
 use herald_smpp::session::BindMode;
 
-use crate::submit::unix_ms;
+use herald_bus::lifecycle::unix_ms;
 
-/// The KV bucket of carrier health, one key per carrier and connector: `<carrier>.<node>`
-/// (the node id escaped with [`herald_bus::subject::kv_key`]), value a protobuf
-/// [`CarrierHealth`].
-pub const HEALTH_BUCKET: &str = "herald_carrier_health";
+/// The KV bucket of carrier health ([`herald_bus::topology::CARRIER_HEALTH_BUCKET`]).
+pub use herald_bus::topology::CARRIER_HEALTH_BUCKET as HEALTH_BUCKET;
 
 /// Where a bind is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

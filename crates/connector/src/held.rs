@@ -29,8 +29,8 @@ use crate::inbound::{
     Delivered, ReceiptReport, count_receipt, handset, receipt_id_format, receipt_key,
     settle_receipt,
 };
-use crate::submit::unix_ms;
 use herald_backoff::Backoff;
+use herald_bus::lifecycle::unix_ms;
 
 /// The dead-letter reason of a receipt held for matching.
 pub const HELD_REASON: &str = "no Herald message for this carrier id yet: held for matching";

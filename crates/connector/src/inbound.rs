@@ -31,13 +31,13 @@ use herald_rules::Carrier;
 use herald_rules::model::ReceiptIdFormat;
 use herald_smpp::receipt::{DeliveryReceipt, MessageState, ReceiptTlvs, hex_id_to_decimal};
 use herald_smpp::session::Inbound;
-use herald_smpp::types::{Address, EsmClass, RegisteredDelivery};
+use herald_smpp::types::{Address, EsmClass};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlvs};
 use herald_telemetry::{handles, names};
 use tracing::Instrument as _;
 
 use crate::connector::Shared;
-use crate::submit::unix_ms;
+use herald_bus::lifecycle::{self, receipt_wanted, unix_ms};
 
 /// The subject unmatched and unreadable receipts of `carrier` go to.
 pub fn receipt_dead_letters(carrier: &str) -> String {
@@ -275,7 +275,7 @@ pub(crate) async fn settle_receipt(
     let receipt = Receipt {
         message_id: mapping.message_id.clone(),
         account_id: mapping.account_id.clone(),
-        state: bus_state(state).into(),
+        state: lifecycle::bus_state(state).into(),
         carrier_id: carrier.to_owned(),
         carrier_message_id: report.carrier_message_id.clone(),
         error: report.error.clone(),
@@ -286,10 +286,7 @@ pub(crate) async fn settle_receipt(
         done_unix_ms: report.done_unix_ms,
         synthetic: false,
     };
-    let wanted = forwarded(
-        RegisteredDelivery(u8::try_from(mapping.registered_delivery).unwrap_or(0)),
-        state,
-    );
+    let wanted = receipt_wanted(mapping.registered_delivery, state);
     if wanted {
         let event = Event {
             kind: Some(event::Kind::Receipt(receipt.clone())),
@@ -342,19 +339,6 @@ fn receipt_span(mapping: &CarrierIdMapping, carrier: &str) -> tracing::Span {
     });
     let _ = herald_telemetry::set_parent(&span, parent);
     span
-}
-
-/// Whether the ESME asked for a receipt in `state`. A state nobody can read (`UNKNOWN`, a
-/// carrier's private `stat`) goes to ESMEs that asked for failure receipts: it is not a
-/// success, and it may be the only receipt the carrier sends.
-pub fn forwarded(registered: RegisteredDelivery, state: MessageState) -> bool {
-    match state {
-        MessageState::Unknown | MessageState::Other(_) => registered.wants_final_receipt(false),
-        state if state.is_final() => {
-            registered.wants_final_receipt(state == MessageState::Delivered)
-        }
-        _ => registered.intermediate(),
-    }
 }
 
 async fn record_status(
@@ -518,22 +502,6 @@ pub(crate) fn bus_address(address: &Address) -> bus::Address {
     }
 }
 
-/// The bus state of an SMPP `message_state` (the bus enum counts from 1).
-pub fn bus_state(state: MessageState) -> bus::MessageState {
-    match state {
-        MessageState::Scheduled => bus::MessageState::Scheduled,
-        MessageState::Enroute => bus::MessageState::Enroute,
-        MessageState::Delivered => bus::MessageState::Delivered,
-        MessageState::Expired => bus::MessageState::Expired,
-        MessageState::Deleted => bus::MessageState::Deleted,
-        MessageState::Undeliverable => bus::MessageState::Undeliverable,
-        MessageState::Accepted => bus::MessageState::Accepted,
-        MessageState::Rejected => bus::MessageState::Rejected,
-        MessageState::Skipped => bus::MessageState::Skipped,
-        MessageState::Unknown | MessageState::Other(_) => bus::MessageState::Unknown,
-    }
-}
-
 /// Ids for MO messages: unique across the cluster without coordination and sortable by
 /// arrival, `M` + 12 hex digits of Unix milliseconds + 8 of a random tag + 6 of a counter.
 #[derive(Debug)]
@@ -577,22 +545,6 @@ mod tests {
         assert_ne!(response_key(f, "abc-1"), receipt_key(f, "ABC-1"));
         // Ids that are not numbers are kept as they are.
         assert_eq!(response_key(ReceiptIdFormat::Decimal, "x-1"), "x-1");
-    }
-
-    #[test]
-    fn forwarding_follows_registered_delivery() {
-        let all = RegisteredDelivery(1);
-        let failures = RegisteredDelivery(2);
-        let none = RegisteredDelivery(0);
-        assert!(forwarded(all, MessageState::Delivered));
-        assert!(forwarded(all, MessageState::Undeliverable));
-        assert!(!forwarded(failures, MessageState::Delivered));
-        assert!(forwarded(failures, MessageState::Expired));
-        assert!(!forwarded(none, MessageState::Undeliverable));
-        assert!(!forwarded(all, MessageState::Enroute));
-        assert!(forwarded(RegisteredDelivery(0x11), MessageState::Enroute));
-        assert!(forwarded(failures, MessageState::Unknown));
-        assert!(!forwarded(RegisteredDelivery(3), MessageState::Unknown));
     }
 
     #[test]

@@ -24,19 +24,16 @@ use std::time::{Duration, SystemTime};
 
 use herald_bus::kv::Stage;
 use herald_bus::{Delivery, Outgoing};
-use herald_proto::bus::v1::{
-    self as bus, CarrierIdMapping, Event, MessageStatus, MtMessage, Receipt, event,
-};
+use herald_proto::bus::v1::{self as bus, CarrierIdMapping, MessageStatus, MtMessage};
 use herald_rules::Carrier;
 use herald_smpp::receipt::MessageState;
-use herald_smpp::types::RegisteredDelivery;
 use herald_telemetry::{handles, names};
 use tokio::time::Instant;
 
 use crate::connector::Shared;
-use crate::inbound::{bus_state, forwarded, handset, receipt_id_format, response_key};
-use crate::submit::unix_ms;
+use crate::inbound::{handset, receipt_id_format, response_key};
 use herald_backoff::Backoff;
+use herald_bus::lifecycle::{self, unix_ms};
 
 /// How long a message waits before going back to the bus when the bus refused a publish
 /// that its settlement needed.
@@ -236,19 +233,20 @@ pub(crate) async fn accepted(
     mut job: Job,
     carrier_message_id: String,
 ) {
-    let now = unix_ms(SystemTime::now());
+    let at = SystemTime::now();
+    let now = unix_ms(at);
     let status = MessageStatus {
-        message_id: job.mt.id.clone(),
-        account_id: job.mt.account_id.clone(),
-        state: bus::MessageState::Enroute.into(),
-        stage: Stage::Submitted.as_str().to_owned(),
-        carrier_id: carrier.id.clone(),
         carrier_message_id: carrier_message_id.clone(),
-        error: String::new(),
-        updated_unix_ms: now,
-        source: job.mt.source.clone(),
-        destination: job.mt.destination.clone(),
+        // When the carrier took it: what its receipt's submit date will say.
         submit_unix_ms: now,
+        ..lifecycle::status(
+            &job.mt,
+            Stage::Submitted,
+            bus::MessageState::Enroute,
+            &carrier.id,
+            "",
+            at,
+        )
     };
     // First, before the mapping: the receipt's final status must find it stored, and a
     // redelivery after a crash before the mapping is stored finds the carrier id here.
@@ -313,34 +311,24 @@ pub(crate) async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: 
         }
         return;
     }
-    let now = unix_ms(SystemTime::now());
-    let receipt = Receipt {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: bus_state(failure.state).into(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: String::new(),
-        error: failure.error.clone(),
-        network_error_code: failure.network_error_code,
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
-        submit_unix_ms: mt.accepted_unix_ms,
-        done_unix_ms: now,
-        synthetic: true,
-    };
-    let registered = RegisteredDelivery(u8::try_from(mt.registered_delivery).unwrap_or(0));
-    if forwarded(registered, failure.state) {
-        let event = Event {
-            kind: Some(event::Kind::Receipt(receipt.clone())),
-        };
-        // The same dedup id as the router's failure receipts and the carriers' final
-        // ones: one final receipt per message, whoever makes it.
-        let dedup = herald_bus::publish::final_receipt_id(&mt.id);
+    let now = SystemTime::now();
+    let state = lifecycle::bus_state(failure.state);
+    if lifecycle::receipt_wanted(mt.registered_delivery, failure.state) {
+        let receipt = lifecycle::failure_receipt(
+            mt,
+            lifecycle::Failure {
+                state,
+                carrier: &carrier.id,
+                error: &failure.error,
+                network_error_code: failure.network_error_code,
+            },
+            now,
+        );
         if let Err(error) = shared
             .publisher
             .publish_acked(
                 job.span
-                    .in_scope(|| Outgoing::event(&mt.account_id, dedup, &event)),
+                    .in_scope(|| lifecycle::final_receipt_event(receipt)),
             )
             .await
         {
@@ -350,17 +338,9 @@ pub(crate) async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: 
         }
     }
     let status = MessageStatus {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: receipt.state,
-        stage: Stage::Final.as_str().to_owned(),
-        carrier_id: carrier.id.clone(),
-        carrier_message_id: String::new(),
-        error: failure.error.clone(),
-        updated_unix_ms: now,
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
+        // The time the carrier took it stays as `accepted` recorded it.
         submit_unix_ms: 0,
+        ..lifecycle::status(mt, Stage::Final, state, &carrier.id, &failure.error, now)
     };
     if let Err(error) = shared.status.advance(&status).await {
         tracing::debug!(message = %mt.id, %error, "status not recorded");
@@ -373,15 +353,15 @@ pub(crate) async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: 
 /// and the message acked without sending it.
 pub(crate) async fn cancelled(shared: &Shared, delivery: Delivery, mt: MtMessage) {
     let record = MessageStatus {
-        message_id: mt.id.clone(),
-        account_id: mt.account_id.clone(),
-        state: bus::MessageState::Deleted.into(),
-        stage: Stage::Final.as_str().into(),
-        error: "cancelled by the ESME".into(),
-        updated_unix_ms: unix_ms(SystemTime::now()),
-        source: mt.source.clone(),
-        destination: mt.destination.clone(),
-        ..Default::default()
+        submit_unix_ms: 0,
+        ..lifecycle::status(
+            &mt,
+            Stage::Final,
+            bus::MessageState::Deleted,
+            "",
+            "cancelled by the ESME",
+            SystemTime::now(),
+        )
     };
     if let Err(error) = shared.status.advance(&record).await {
         tracing::warn!(%error, "status not recorded");

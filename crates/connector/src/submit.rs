@@ -277,17 +277,12 @@ fn smpp_time(unix_ms: i64, now: SystemTime) -> COctetString {
     }
 }
 
-/// Unix milliseconds of `time` (0 before 1970).
-pub(crate) fn unix_ms(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
+    use herald_bus::lifecycle::unix_ms;
     use herald_smpp::receipt::MessageState;
 
     fn carrier(extra: serde_json::Value) -> Carrier {

@@ -2,7 +2,9 @@
 //! drain, and the role's own view (the edge's sessions; the connector's binds).
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use herald_bus::lifecycle::unix_ms;
 
 use herald_connector::Connector;
 use herald_edge::Edge;
@@ -124,9 +126,4 @@ impl NodeService for NodeServiceImpl {
             .collect();
         Ok(Response::new(ListBindsResponse { binds }))
     }
-}
-
-fn unix_ms(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
 }

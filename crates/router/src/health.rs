@@ -27,8 +27,9 @@ use herald_rules::routing::UnhealthyCarriers;
 use prost::Message as _;
 use tokio::time::Instant;
 
-/// The KV bucket of carrier health reports (written by connectors).
-pub const HEALTH_BUCKET: &str = "herald_carrier_health";
+/// The KV bucket of carrier health reports, written by connectors
+/// ([`herald_bus::topology::CARRIER_HEALTH_BUCKET`]).
+pub use herald_bus::topology::CARRIER_HEALTH_BUCKET as HEALTH_BUCKET;
 
 /// Answered submits below which a report's error rate is not trusted.
 pub const MIN_SAMPLE: u64 = 20;

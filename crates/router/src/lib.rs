@@ -9,7 +9,7 @@
 //!
 //! - [`router`]: [`Router`], its dependencies and [`Router::run`].
 //! - [`mt`]: the MT pipeline: decide ([`mt::decide`]), publish to the carrier, then ack;
-//!   refusals become synthetic failure receipts ([`receipt`]).
+//!   refusals become synthetic failure receipts ([`herald_bus::lifecycle`]).
 //! - [`mo`]: MO routing by the MO rules, and opt-out keywords.
 //! - [`opt_out`]: editing opt-out lists in etcd with compare-and-swap.
 //! - [`health`]: the carrier health view built from the connectors' reports.
@@ -24,7 +24,6 @@ pub mod health;
 pub mod mo;
 pub mod mt;
 pub mod opt_out;
-pub mod receipt;
 pub mod router;
 
 pub use router::{Router, RouterDeps, RouterError};

@@ -32,8 +32,8 @@ use herald_rules::routing::{CarrierHealth, RouteOutcome, RouteRequest, TON_INTER
 use herald_telemetry::{handles, names};
 use tracing::Instrument as _;
 
-use crate::receipt::{self, unix_ms, wants_failure_receipt};
 use crate::router::Shared;
+use herald_bus::lifecycle::{self, Failure, unix_ms};
 
 /// SMPP `numbering_plan_indicator` ISDN (E.164).
 const NPI_ISDN: u32 = 1;
@@ -329,7 +329,7 @@ async fn send(shared: &Shared, batch: CarrierBatch, started: Instant, now: Syste
         count(&r.mt.account_id, &carrier, label);
         histogram.record(started.elapsed().as_secs_f64());
         if shared.config.record_routed {
-            let status = receipt::status(
+            let status = lifecycle::status(
                 &r.mt,
                 Stage::Routed,
                 MessageState::Enroute,
@@ -353,9 +353,16 @@ async fn refused(
     now: SystemTime,
 ) {
     tracing::debug!(reason = %refusal.error, label = refusal.label, "refused");
-    if wants_failure_receipt(mt.registered_delivery) {
+    let state = lifecycle::smpp_state(refusal.state);
+    if lifecycle::receipt_wanted(mt.registered_delivery, state) {
         let carrier = mt.route.as_ref().map_or("", |r| r.carrier_id.as_str());
-        let event = receipt::failure_receipt(&mt, refusal.state, carrier, &refusal.error, now);
+        let failure = Failure {
+            state: refusal.state,
+            carrier,
+            error: &refusal.error,
+            network_error_code: 0,
+        };
+        let event = lifecycle::final_receipt_event(lifecycle::failure_receipt(&mt, failure, now));
         if let Err(err) = publish(shared, event).await {
             count(&mt.account_id, "", "error");
             retry(delivery, &err).await;
@@ -364,7 +371,7 @@ async fn refused(
     }
     settle(delivery.ack().await);
     count(&mt.account_id, "", refusal.label);
-    let status = receipt::status(&mt, Stage::Final, refusal.state, "", &refusal.error, now);
+    let status = lifecycle::status(&mt, Stage::Final, refusal.state, "", &refusal.error, now);
     record(shared, &status).await;
 }
 
