@@ -460,7 +460,7 @@ pub struct EdgeConfig {
     /// Password checks (argon2id) this edge runs at once; more wait.
     pub password_checks: u32,
     /// Password checks that may wait for one of `password_checks`; a bind beyond is
-    /// refused at once (`ESME_RBINDFAIL`, HTTP 503).
+    /// refused at once (`ESME_RSYSERR`, HTTP 503).
     pub password_check_queue: u32,
     /// Failed binds or HTTP authentications of one account, or from one address, after
     /// which it is locked out: its passwords are no longer checked (a password this edge

@@ -73,6 +73,9 @@ pub struct ControlDeps {
     /// The node token presented to nodes' NodeService (`grpc.token_file`); `None`: calls
     /// go anonymous, which only nodes on loopback (`herald dev`, tests) admit.
     pub node_token: Option<NodeToken>,
+    /// The time zone of route time windows that name none (`router.default_timezone`),
+    /// as the routers use it.
+    pub route_time_zone: herald_rules::model::UtcOffset,
     /// NodeService's TLS (`grpc.tls`): how the control role checks a node that registered
     /// a `grpc_tls` address. `None`: such a node cannot be called.
     pub node_tls: Option<NodeTls>,

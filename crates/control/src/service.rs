@@ -508,7 +508,9 @@ impl AdminService for Control {
             &request.destination,
             data_coding,
             SystemTime::now(),
-        );
+        )
+        // The router's own default, so the explanation is the router's decision.
+        .default_time_zone(self.deps.route_time_zone);
         let explanation = snapshot.explain(&route_request, &AllHealthy);
         let candidates = explanation
             .candidates
@@ -560,9 +562,7 @@ impl AdminService for Control {
         for node in nodes {
             let mut client = self.node_client(&node).await?;
             let answer = client
-                .drain(self.node_request(node_api::DrainRequest {
-                    grace_seconds: request.grace_seconds,
-                })?)
+                .drain(self.node_request(node_api::DrainRequest {})?)
                 .await
                 .map_err(|s| Control::node_failed(&node, &s))?;
             tracing::info!(node = %node.id, role = %node.role, "drain requested");

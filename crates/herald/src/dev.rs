@@ -273,6 +273,10 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             // The dev roles serve no NodeService (they register no grpc address).
             node_token: None,
             node_tls: None,
+            route_time_zone: herald_rules::model::UtcOffset::from_minutes(
+                config.router.default_timezone.minutes(),
+            )
+            .unwrap_or(herald_rules::model::UtcOffset::UTC),
         },
     )?;
     let control_listener = TcpListener::bind(config.control.listen)

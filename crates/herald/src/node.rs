@@ -334,6 +334,8 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 node_timeout: Duration::from_secs(5),
                 node_token: node_token.clone(),
                 node_tls: node_tls.clone(),
+                route_time_zone: UtcOffset::from_minutes(config.router.default_timezone.minutes())
+                    .unwrap_or(UtcOffset::UTC),
             };
             let control = Control::new(&config.control, deps).context("control")?;
             serve_node_service(grpc, service, access.clone(), finished.clone());

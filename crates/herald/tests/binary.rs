@@ -494,7 +494,7 @@ async fn node_service_tells_who_the_node_is_lists_sessions_and_drains_it() {
     assert_eq!(sessions[0].bind_mode, "transceiver");
 
     assert!(
-        node.drain(DrainRequest { grace_seconds: 0 })
+        node.drain(DrainRequest {})
             .await
             .unwrap()
             .into_inner()

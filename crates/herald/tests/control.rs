@@ -72,6 +72,7 @@ async fn spawn_control(
         ("HERALD_CONTROL__LISTEN", "127.0.0.1:0".as_ref()),
         ("HERALD_CONTROL__TOKENS_FILE", tokens.as_os_str()),
         ("HERALD_NODE__REGION", "eu-west-1a".as_ref()),
+        ("HERALD_ROUTER__DEFAULT_TIMEZONE", "+05:00".as_ref()),
     ];
     let (child, node) = spawn_role("control", "control-test", nats, etcd, client, &env).await;
     (child, node.addresses["control"].clone())
@@ -125,6 +126,32 @@ async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_ro
             herald_rules::Kind::Route,
             "uk",
             &route.to_string(),
+            Expected::Any,
+        )
+        .await
+        .unwrap();
+
+    // A route open for the next two hours of +05:00 (the control node's
+    // router.default_timezone), and so closed now in UTC: route explain must answer as a
+    // router with that default would.
+    let utc_hour = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        % 24;
+    let local_hour = (utc_hour + 5) % 24;
+    let evening = serde_json::json!({
+        "id": "plus-five", "priority": 5, "match": { "destination_prefixes": ["4479"],
+            "time_window": { "from": format!("{local_hour:02}:00"),
+                             "to": format!("{:02}:00", (local_hour + 2) % 24) } },
+        "action": { "type": "carrier", "carrier": "sim" },
+    });
+    client
+        .put_json(
+            herald_rules::Kind::Route,
+            "plus-five",
+            &evening.to_string(),
             Expected::Any,
         )
         .await
@@ -250,6 +277,20 @@ async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_ro
         .into_inner();
     assert_eq!(explained.rule_id, "uk", "{explained:?}");
     assert_eq!(explained.carrier_id, "sim", "{explained:?}");
+    let in_window = api
+        .explain_route(authed(ExplainRouteRequest {
+            account_id: "acme".into(),
+            source: "Herald".into(),
+            destination: "+447900900001".into(),
+            data_coding: 0,
+        }))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        in_window.rule_id, "plus-five",
+        "the window is read in router.default_timezone: {in_window:?}"
+    );
     assert_eq!(explained.candidates[0].carrier_id, "sim");
     let nowhere = api
         .explain_route(authed(ExplainRouteRequest {
@@ -466,7 +507,6 @@ async fn the_admin_api_lists_deletes_looks_up_messages_lists_sessions_and_drains
     let drained = api
         .drain_node(authed(DrainNodeRequest {
             node_id: "edge-admin-test".into(),
-            grace_seconds: 0,
         }))
         .await
         .unwrap()

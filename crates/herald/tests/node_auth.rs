@@ -143,7 +143,7 @@ async fn node_service_refuses_anonymous_calls_and_answers_the_control_node() {
             .unwrap_err();
         assert_eq!(sessions.code(), Code::Unauthenticated, "{sessions:?}");
         let drain = node
-            .drain(bearing(DrainRequest { grace_seconds: 0 }, token))
+            .drain(bearing(DrainRequest {}, token))
             .await
             .unwrap_err();
         assert_eq!(drain.code(), Code::Unauthenticated, "{drain:?}");
@@ -172,7 +172,6 @@ async fn node_service_refuses_anonymous_calls_and_answers_the_control_node() {
         .unwrap();
     let drain = admin_api::DrainNodeRequest {
         node_id: "edge-guarded".into(),
-        grace_seconds: 0,
     };
     let refused = admin
         .drain_node(bearing(drain.clone(), Some(VIEWER)))

@@ -128,9 +128,6 @@ enum Command {
     Drain {
         /// The node id.
         node: String,
-        /// Seconds the node may take (0: its default).
-        #[arg(long, default_value_t = 0)]
-        grace: u32,
     },
     /// Makes the rules match a YAML file: creates and updates its objects (compare-and-swap
     /// on the revision read), deletes the others of its kinds with `--prune`.
@@ -488,10 +485,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Drain { node, grace } => {
+        Command::Drain { node } => {
             let request = admin.request(api::DrainNodeRequest {
                 node_id: node.clone(),
-                grace_seconds: grace,
             });
             let answer = admin
                 .client

@@ -41,6 +41,7 @@ pub(crate) fn deps(
         node_timeout: Duration::from_secs(2),
         node_token: None,
         node_tls: None,
+        route_time_zone: herald_rules::model::UtcOffset::UTC,
     }
 }
 
