@@ -635,7 +635,34 @@ fn advertised(advertise: &str, port: u16) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::advertised;
+    use std::time::Duration;
+
+    use herald_bus::{StreamKind, Topology};
+
+    use super::{advertised, bus_config};
+
+    #[test]
+    fn the_nats_retention_keys_reach_the_streams_and_buckets_declared() {
+        let mut config = herald_config::Config::default();
+        let hours = |h: u64| Duration::from_secs(h * 3600);
+        config.nats.replicas = 3;
+        config.nats.duplicate_window = Duration::from_secs(301);
+        config.nats.events_max_age = hours(11);
+        config.nats.dead_letter_max_age = hours(12);
+        config.nats.status_ttl = hours(13);
+        config.nats.id_map_ttl = hours(14);
+        config.nats.idempotency_ttl = hours(15);
+        let topology = Topology::new(&bus_config(&config, "edge", "e1"));
+        let events = topology.stream(StreamKind::Events);
+        assert_eq!(events.max_age, hours(11));
+        assert_eq!(events.duplicate_window, Duration::from_secs(301));
+        assert_eq!(events.num_replicas, 3);
+        assert_eq!(topology.stream(StreamKind::DeadLetters).max_age, hours(12));
+        assert_eq!(topology.status_bucket().max_age, hours(13));
+        assert_eq!(topology.cancel_bucket().max_age, hours(13));
+        assert_eq!(topology.carrier_id_bucket().max_age, hours(14));
+        assert_eq!(topology.idempotency_bucket().max_age, hours(15));
+    }
 
     #[test]
     fn the_advertised_address_gets_the_listening_port_when_it_has_none() {
