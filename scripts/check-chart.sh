@@ -10,6 +10,13 @@
 #   - references inside each render: selectors match pods, ConfigMaps, keys, volumes, ports;
 #   - the bundled NATS/etcd: cluster routes, --initial-cluster and Herald's endpoints agree,
 #     and `nats-server -t` accepts the rendered nats.conf (when nats-server is installed);
+#   - NATS users (nats.auth): the rendered permissions are files/nats-permissions.yaml's, each
+#     role's Deployment mounts only its own password, and a real nats-server started with the
+#     pod's files and environment admits each role and refuses it the others' subjects;
+#   - etcd TLS (etcd.tls): https everywhere, the generated certificates name every member and
+#     the Service, and a real etcd (when installed) with them admits Herald's certificate only;
+#   - the open shape (ci/open-values.yaml: nats.auth and etcd.tls off) and the operator's own
+#     Secrets (ci/own-secrets-values.yaml);
 #   - `herald check-config` on the exact herald.toml + environment each Deployment runs with;
 #   - what each ci/ values file is for (HPA with CPU and a Pods metric, NetworkPolicies,
 #     PrometheusRule from files/alerts, one ConfigMap per files/dashboards JSON, ...);
@@ -42,6 +49,10 @@ die() { log "ERROR: $*"; exit 1; }
 
 # shellcheck source=lib/apt.sh
 . "$ROOT/scripts/lib/apt.sh"
+
+# ---------------------------------------------------------------- openssl
+# The certificates the chart generates for etcd are checked with it (and stand-in ones made).
+command -v openssl >/dev/null 2>&1 || apt_install openssl
 
 # ---------------------------------------------------------------- python venv
 # shellcheck source=lib/venv.sh

@@ -10,14 +10,19 @@ tools (requirements.txt) into .tools/chart/venv and passes the herald binary.
 from __future__ import annotations
 
 import argparse
+import base64
+import http.client
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import tomllib
+import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +34,10 @@ RELEASE = "herald"
 NAMESPACE = "herald"
 # Herald's config keys naming files that must exist (docs/configuration.md).
 FILE_KEYS = (
+    "nats.password.file",
+    "nats.tls.ca",
+    "nats.tls.cert",
+    "nats.tls.key",
     "edge.tls.cert",
     "edge.tls.key",
     "nats.credentials",
@@ -398,7 +407,9 @@ def check_bundled(objs: list[dict], nats_server: str | None) -> list[str] | str:
         if container["name"] == "etcd":
             args = dict(a.split("=", 1) for a in container.get("args", []) if "=" in a)
             members = dict(m.split("=", 1) for m in args.get("--initial-cluster", "").split(","))
-            want = {f"{name}-{i}": f"http://{pods[i]}:{args['--listen-peer-urls'].rsplit(':', 1)[1]}" for i in range(replicas)}
+            peer_scheme = args["--listen-peer-urls"].split("://", 1)[0]
+            want = {f"{name}-{i}": f"{peer_scheme}://{pods[i]}:{args['--listen-peer-urls'].rsplit(':', 1)[1]}"
+                    for i in range(replicas)}
             if members != want:
                 problems.append(f"StatefulSet/{name}: --initial-cluster {members} is not {want}")
             if args.get("--name") != "$(POD_NAME)":
@@ -427,16 +438,485 @@ def check_bundled(objs: list[dict], nats_server: str | None) -> list[str] | str:
                 problems.append(f"Herald's nats.replicas is not {min(3, replicas)} for {replicas} servers")
             if nats_server:
                 with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp, "nats.conf")
-                    path.write_text(conf)
-                    done = subprocess.run([nats_server, "-t", "-c", str(path)], capture_output=True, text=True,
-                                          env={"POD_NAME": f"{name}-0", "PATH": os.environ.get("PATH", "")}, timeout=30)
+                    # The pod's files (nats.conf, the auth.conf it includes, certificates) and
+                    # environment (the users' passwords), laid out as the kubelet would.
+                    pod = PodFiles(Path(tmp), objs, sts)
+                    conf_path = pod.path("/etc/nats/nats.conf")
+                    conf_path.write_text(pod.rewrite(conf_path.read_text()))
+                    done = subprocess.run([nats_server, "-t", "-c", str(conf_path)],
+                                          capture_output=True, text=True, env=pod.run_env(), timeout=30)
                     if done.returncode != 0:
                         problems.append(f"nats-server -t: {(done.stderr or done.stdout).strip()}")
                 notes.append(f"NATS {replicas} server(s), nats-server -t ok")
             else:
                 notes.append(f"NATS {replicas} server(s) (no nats-server here to test nats.conf)")
     return problems or ", ".join(notes) or "none bundled"
+
+
+# ------------------------------------------------------------------ pods' files, live servers
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def self_signed(tmp: Path, name: str) -> tuple[bytes, bytes]:
+    """A throw-away certificate and key (PEM) for Secrets the render does not hold."""
+    key, crt = tmp / f"{name}.key", tmp / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", f"/CN={name}", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(crt)], check=True, capture_output=True, timeout=60)
+    return crt.read_bytes(), key.read_bytes()
+
+
+def secret_data(secret: dict) -> dict[str, bytes]:
+    data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+    data.update({k: v.encode() for k, v in (secret.get("stringData") or {}).items()})
+    return data
+
+
+def given_value(name: str, key: str) -> bytes:
+    """What stands in for a key of a Secret the operator provides: a password with the
+    characters a config language might trip on (space, #, quotes aside)."""
+    return f"given {name}/{key} #1,$x".encode()
+
+
+class PodFiles:
+    """The files a pod's first container sees (its ConfigMap and Secret volumes under a
+    fake root in `tmp`) and its environment, from the render; Secrets the render does not
+    make (the operator's) get stand-ins: a self-signed pair for .crt/.key, else
+    `given_value`."""
+
+    def __init__(self, tmp: Path, objs: list[dict], workload: dict) -> None:
+        self.root = tmp / "root"
+        self.tmp = tmp
+        by_kind: dict[str, dict[str, dict]] = {}
+        for o in objs:
+            by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+        self.secrets = {n: secret_data(o) for n, o in by_kind.get("Secret", {}).items()}
+        self.given: dict[str, dict[str, bytes]] = {}
+        configmaps = by_kind.get("ConfigMap", {})
+        spec = workload["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        volumes = {v["name"]: v for v in spec.get("volumes", [])}
+        pair: tuple[bytes, bytes] | None = None
+        self.mounts: list[str] = []
+        for mount in container.get("volumeMounts", []):
+            volume = volumes.get(mount["name"], {})
+            target = self.path(mount["mountPath"])
+            files: dict[str, bytes] = {}
+            if "configMap" in volume:
+                data = {k: v.encode() for k, v in (configmaps[volume["configMap"]["name"]].get("data") or {}).items()}
+                items = volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]
+                files = {i["path"]: data[i["key"]] for i in items}
+            elif "secret" in volume:
+                name = volume["secret"]["secretName"]
+                items = volume["secret"].get("items") or []
+                for i in items:
+                    files[i["path"]] = self.secret_value(name, i["key"])
+            else:
+                continue
+            self.mounts.append(mount["mountPath"])
+            if "subPath" in mount:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(files[mount["subPath"]])
+                continue
+            target.mkdir(parents=True, exist_ok=True)
+            for path, content in files.items():
+                (target / path).write_bytes(content)
+        self.env = self.container_env(container, workload["metadata"]["name"] + "-0")
+
+    def secret_value(self, name: str, key: str) -> bytes:
+        if name in self.secrets:
+            return self.secrets[name][key]
+        given = self.given.setdefault(name, {})
+        if key not in given:
+            if key.endswith(".crt") or key.endswith(".key"):
+                crt, pem = self_signed(self.tmp, name)
+                for k in ("tls.crt", "ca.crt"):
+                    given.setdefault(k, crt)
+                given.setdefault("tls.key", pem)
+            given.setdefault(key, given_value(name, key))
+        return given[key]
+
+    def container_env(self, container: dict, pod_name: str) -> dict[str, str]:
+        env: dict[str, str] = {}
+        fields = {"metadata.name": pod_name, "status.podIP": "127.0.0.1", "metadata.namespace": NAMESPACE}
+        for e in container.get("env", []):
+            source = e.get("valueFrom") or {}
+            if "value" in e:
+                env[e["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                                        lambda m: env.get(m.group(1), m.group(0)), str(e["value"]))
+            elif "fieldRef" in source:
+                env[e["name"]] = fields.get(source["fieldRef"]["fieldPath"], "x")
+            elif "secretKeyRef" in source:
+                ref = source["secretKeyRef"]
+                env[e["name"]] = self.secret_value(ref["name"], ref["key"]).decode()
+        return env
+
+    def path(self, absolute: str) -> Path:
+        return self.root / absolute.lstrip("/")
+
+    def rewrite(self, text: str) -> str:
+        """Absolute paths into the mounts, made paths under the fake root."""
+        for mount in sorted(self.mounts, key=len, reverse=True):
+            text = text.replace(mount.rstrip("/") + "/", str(self.path(mount)) + "/")
+        return text
+
+    def run_env(self) -> dict[str, str]:
+        return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.env}
+
+
+def subject_matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` one token, `>` one or more at the end."""
+    p, s = pattern.split("."), subject.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or (token != "*" and token != s[i]):
+            return False
+    return len(p) == len(s)
+
+
+def concrete(pattern: str) -> str:
+    """A subject a pattern matches."""
+    return ".".join("x" if t == "*" else "x.y" if t == ">" else t for t in pattern.split("."))
+
+
+def nats_talk(port: int, user: str | None, password: str | None, publish: list[str]) -> str:
+    """Connects over the NATS protocol (TLS when the server asks for it, any certificate),
+    as `user`, publishes an empty message to each of `publish`, pings; what the server said."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    reader = sock.makefile("rb")
+    info = json.loads(reader.readline().decode().split(" ", 1)[1])
+    if info.get("tls_required"):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        sock = context.wrap_socket(sock)
+        reader = sock.makefile("rb")
+    connect: dict[str, Any] = {"verbose": False, "pedantic": False, "protocol": 1}
+    if user is not None:
+        connect.update(user=user, **{"pass": password})
+    out = f"CONNECT {json.dumps(connect)}\r\n" + "".join(f"PUB {s} 0\r\n\r\n" for s in publish) + "PING\r\n"
+    sock.sendall(out.encode())
+    said = []
+    while True:
+        line = reader.readline().decode()
+        if not line:
+            break
+        said.append(line.strip())
+        if line.startswith("PONG") or "Authorization Violation" in line:
+            break
+    sock.close()
+    return "\n".join(said)
+
+
+def read_permissions(chart_dir: Path) -> dict:
+    return yaml.safe_load((chart_dir / "files/nats-permissions.yaml").read_text())
+
+
+def allowed(permissions: dict, role: str) -> dict[str, list[str]]:
+    """A role's allow lists as the chart renders them: common, then its own, each once."""
+    own = permissions["roles"][role] or {}
+    out: dict[str, list[str]] = {}
+    for kind in ("publish", "subscribe"):
+        seen: list[str] = []
+        for s in (permissions["common"].get(kind) or []) + (own.get(kind) or []):
+            if s not in seen:
+                seen.append(s)
+        out[kind] = seen
+    return out
+
+
+def rendered_users(auth_conf: str) -> dict[str, dict[str, list[str]]]:
+    """The users of the chart's auth.conf and their allow lists (the layout nats-auth.yaml
+    writes: one quoted subject a line)."""
+    users: dict[str, dict[str, list[str]]] = {}
+    user, kind = None, None
+    for line in auth_conf.splitlines():
+        line = line.strip()
+        if m := re.fullmatch(r'user: "([^"]+)"', line):
+            user, kind = m.group(1), None
+            users[user] = {"publish": [], "subscribe": []}
+        elif line.startswith("publish:") or line.startswith("subscribe:"):
+            kind = line.split(":")[0]
+        elif user and kind and re.fullmatch(r'"[^"]*"', line):
+            users[user][kind].append(json.loads(line))
+    return users
+
+
+def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) -> list[str] | str:
+    """The bundled NATS's users (nats.auth): the rendered auth.conf gives each role exactly
+    common + its own lists of files/nats-permissions.yaml; every Herald Deployment mounts
+    only its own password and connects as its role; a real nats-server started with the
+    pod's files and environment lets each role in with its password, refuses wrong ones and
+    anonymous clients, and refuses a role what only others may publish."""
+    sts = next((o for o in objs if o["kind"] == "StatefulSet"
+                and o["spec"]["template"]["spec"]["containers"][0]["name"] == "nats"), None)
+    if sts is None:
+        return "no bundled NATS"
+    name = sts["metadata"]["name"]
+    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    auth = configmaps.get(f"{name}-auth")
+    conf = configmaps[f"{name}-config"]["data"]["nats.conf"]
+    deployments = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Deployment"}
+    heralds = {role: deployments[f"{RELEASE}-{role}"] for role in HERALD_ROLES if f"{RELEASE}-{role}" in deployments}
+    tomls = {role: tomllib.loads(configmaps[f"{RELEASE}-config"]["data"][f"herald-{role}.toml"]) for role in heralds}
+    problems: list[str] = []
+    if auth is None:
+        # nats.auth off: the open NATS of before, and no role sends credentials.
+        if "authorization" in conf or "include" in conf:
+            problems.append("nats.conf has users, but there is no auth ConfigMap")
+        for role, toml in tomls.items():
+            if {"user", "password"} & set(toml.get("nats", {})):
+                problems.append(f"{role}: herald.toml has NATS credentials, but NATS has no users")
+        env = [e["name"] for e in sts["spec"]["template"]["spec"]["containers"][0].get("env", [])]
+        if any(e.startswith("NATS_PASSWORD_") for e in env):
+            problems.append("NATS has password variables, but no users")
+        return problems or "off: no users, no credentials"
+
+    permissions = read_permissions(chart_dir)
+    users = rendered_users(auth["data"]["auth.conf"])
+    if sorted(users) != sorted(permissions["roles"]):
+        problems.append(f"auth.conf has the users {sorted(users)}, files/nats-permissions.yaml the roles "
+                        f"{sorted(permissions['roles'])}")
+    for role in users:
+        if role in permissions["roles"] and users[role] != allowed(permissions, role):
+            problems.append(f"auth.conf: {role}'s lists are not common + its own of files/nats-permissions.yaml")
+    if 'include "../nats-auth/auth.conf"' not in conf:
+        problems.append("nats.conf does not include ../nats-auth/auth.conf")
+
+    # Each role: its own key of the passwords Secret, nothing else of it; user = role.
+    spec = sts["spec"]["template"]["spec"]
+    secret_refs = {(e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+                   for e in spec["containers"][0].get("env", []) if "secretKeyRef" in (e.get("valueFrom") or {})}
+    passwords_secret = next(iter({n for n, _ in secret_refs}), None)
+    if {k for _, k in secret_refs} != set(users):
+        problems.append(f"NATS takes passwords for {sorted(k for _, k in secret_refs)}, not its users {sorted(users)}")
+    for role, d in heralds.items():
+        pod = d["spec"]["template"]["spec"]
+        mounted = [v for v in pod.get("volumes", []) if (v.get("secret") or {}).get("secretName") == passwords_secret]
+        keys = [i["key"] for v in mounted for i in (v["secret"].get("items") or [{"key": "*all*"}])]
+        if keys != [role]:
+            problems.append(f"{role}: mounts the keys {keys} of the NATS passwords Secret, not only its own")
+        nats = tomls[role].get("nats", {})
+        if nats.get("user") != role:
+            problems.append(f"{role}: nats.user is {nats.get('user')!r}")
+        password = (nats.get("password") or {}).get("file", "")
+        mount = next((m for m in pod["containers"][0].get("volumeMounts", [])
+                      if mounted and m["name"] == mounted[0]["name"]), None)
+        if not mount or not password.startswith(mount["mountPath"].rstrip("/") + "/"):
+            problems.append(f"{role}: nats.password {password!r} is not in its password mount")
+
+    if not nats_server:
+        return problems or f"{len(users)} users (no nats-server here to try them)"
+    with tempfile.TemporaryDirectory() as tmp:
+        pod = PodFiles(Path(tmp), objs, sts)
+        conf_path = pod.path("/etc/nats/nats.conf")
+        text = pod.rewrite(conf_path.read_text())
+        text = re.sub(r"store_dir: .*", f"store_dir: {json.dumps(str(Path(tmp, 'data')))}", text)
+        text = re.sub(r"pid_file: .*", f"pid_file: {json.dumps(str(Path(tmp, 'nats.pid')))}", text)
+        conf_path.write_text(text)
+        port, monitor = free_port(), free_port()
+        server = subprocess.Popen(
+            [nats_server, "-c", str(conf_path), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor)],
+            env=pod.run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        return problems + [f"nats-server did not start: {server.stderr.read() if server.stderr else ''}"]
+                    time.sleep(0.1)
+            for role in users:
+                password = pod.secret_value(passwords_secret, role).decode()
+                own = users[role]["publish"]
+                others = [concrete(s) for r in users if r != role for s in users[r]["publish"]]
+                forbidden = [s for s in dict.fromkeys(others) if not any(subject_matches(p, s) for p in own)][:3]
+                said = nats_talk(port, role, password, [concrete(own[0])])
+                if "PONG" not in said or "-ERR" in said:
+                    problems.append(f"{role} with its password, publishing {concrete(own[0])}: {said!r}")
+                said = nats_talk(port, role, password, forbidden)
+                for subject in forbidden:
+                    if f'Permissions Violation for Publish to "{subject}"' not in said:
+                        problems.append(f"{role} was not refused publishing {subject}: {said!r}")
+                said = nats_talk(port, role, password + "x", [])
+                if "Authorization Violation" not in said:
+                    problems.append(f"{role} got in with a wrong password: {said!r}")
+            if "Authorization Violation" not in nats_talk(port, None, None, []):
+                problems.append("an anonymous client got in")
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return problems or f"{len(users)} users, each let in with its own password and refused the others' subjects"
+
+
+def _tls_context(ca: Path, cert: Path | None, key: Path | None, hostname_check: bool = True) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(ca))
+    context.check_hostname = hostname_check
+    if cert and key:
+        context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def _handshake(port: int, context: ssl.SSLContext, server_hostname: str) -> str | None:
+    """None when a TLS handshake (and one read, where the server refuses a client without a
+    certificate after TLS 1.3's handshake) succeeds, else the error."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=server_hostname) as tls:
+                tls.sendall(b"GET /version HTTP/1.0\r\n\r\n")
+                if not tls.recv(1):
+                    return "closed"
+        return None
+    except (ssl.SSLError, OSError) as error:
+        return f"{type(error).__name__}: {error}"
+
+
+def check_etcd_tls(objs: list[dict], etcd: str | None) -> list[str] | str:
+    """The bundled etcd's TLS (etcd.tls): client URLs https with --client-cert-auth, Herald's
+    endpoints https with [etcd.tls] ca, cert and key from a mounted Secret; the generated
+    server certificate names every member, the Service and the clusterDomain, and chains to
+    the CA with Herald's client certificate. With etcd installed, a real etcd started with the
+    rendered TLS flags and certificates serves Herald's client certificate (checking the
+    server's name as each member and the Service), refuses no certificate and a stranger's,
+    and (peer TLS) admits a member's certificate on the peer port and nothing else."""
+    sts = next((o for o in objs if o["kind"] == "StatefulSet"
+                and o["spec"]["template"]["spec"]["containers"][0]["name"] == "etcd"), None)
+    if sts is None:
+        return "no bundled etcd"
+    name = sts["metadata"]["name"]
+    container = sts["spec"]["template"]["spec"]["containers"][0]
+    args = dict(a.split("=", 1) for a in container.get("args", []) if "=" in a)
+    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    tomls = {role: tomllib.loads(text) for role in HERALD_ROLES
+             if (text := (configmaps.get(f"{RELEASE}-config", {}).get("data") or {}).get(f"herald-{role}.toml"))}
+    problems: list[str] = []
+    if args.get("--client-cert-auth") != "true":
+        # etcd.tls off: plain HTTP, as before.
+        if any(v.startswith("https://") for k, v in args.items() if k.endswith("-urls")):
+            problems.append("https URLs without --client-cert-auth")
+        for role, toml in tomls.items():
+            etcd_cfg = toml.get("etcd", {})
+            if "tls" in etcd_cfg or any(e.startswith("https://") for e in etcd_cfg.get("endpoints", [])):
+                problems.append(f"{role}: etcd over TLS, but etcd serves plain HTTP")
+        return problems or "off: plain HTTP"
+
+    for flag in ("--listen-client-urls", "--advertise-client-urls"):
+        if not args.get(flag, "").startswith("https://"):
+            problems.append(f"{flag} is not https: {args.get(flag)}")
+    peer = args.get("--peer-client-cert-auth") == "true"
+    for role, toml in tomls.items():
+        etcd_cfg = toml.get("etcd", {})
+        if not all(e.startswith("https://") for e in etcd_cfg.get("endpoints", [])):
+            problems.append(f"{role}: etcd.endpoints are not https: {etcd_cfg.get('endpoints')}")
+        if set(etcd_cfg.get("tls", {})) != {"ca", "cert", "key"}:
+            problems.append(f"{role}: [etcd.tls] is not ca, cert and key: {etcd_cfg.get('tls')}")
+
+    secrets = {o["metadata"]["name"]: secret_data(o) for o in objs if o["kind"] == "Secret"}
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"].get("volumes", [])}
+    server_secret = volumes.get("tls", {}).get("secret", {}).get("secretName")
+    client_secret = next((v["secret"]["secretName"] for o in objs if o["kind"] == "Deployment"
+                          for v in o["spec"]["template"]["spec"].get("volumes", []) if v["name"] == "etcd-tls"), None)
+    if server_secret not in secrets or client_secret not in secrets:
+        return problems or f"certificates from the operator's Secrets {server_secret}, {client_secret}"
+    server, client = secrets[server_secret], secrets[client_secret]
+    replicas = sts["spec"]["replicas"]
+    headless = sts["spec"]["serviceName"]
+    domain = args["--advertise-client-urls"].split("svc.", 1)[1].rsplit(":", 1)[0]
+    members = [f"{name}-{i}.{headless}.{NAMESPACE}.svc.{domain}" for i in range(replicas)]
+    names = members + [name, f"{name}.{NAMESPACE}", f"{name}.{NAMESPACE}.svc", f"{name}.{NAMESPACE}.svc.{domain}",
+                       f"{name}-{replicas + 1}.{headless}.{NAMESPACE}.svc.{domain}"]
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        files = {}
+        for label, data in (("server", server), ("client", client)):
+            for key in ("ca.crt", "tls.crt", "tls.key"):
+                files[f"{label}/{key}"] = d / f"{label}-{key}"
+                files[f"{label}/{key}"].write_bytes(data[key])
+        if server["ca.crt"] != client["ca.crt"]:
+            problems.append(f"{server_secret} and {client_secret} have different CAs")
+        for label in ("server", "client"):
+            done = subprocess.run(["openssl", "verify", "-CAfile", str(files[f"{label}/ca.crt"]),
+                                   str(files[f"{label}/tls.crt"])], capture_output=True, text=True, timeout=30)
+            if done.returncode != 0:
+                problems.append(f"the {label} certificate does not chain to the CA: {done.stdout}{done.stderr}")
+        for host in names:
+            done = subprocess.run(["openssl", "x509", "-noout", "-in", str(files["server/tls.crt"]), "-checkhost", host],
+                                  capture_output=True, text=True, timeout=30)
+            if " does match " not in done.stdout:
+                problems.append(f"the server certificate does not name {host}: {done.stdout.strip()}")
+        if not etcd:
+            return problems or f"names {len(names)} hosts, chains to the CA (no etcd here to serve them)"
+
+        client_port, peer_port, metrics = free_port(), free_port(), free_port()
+        mounted = {"/etc/etcd/tls/ca.crt": files["server/ca.crt"], "/etc/etcd/tls/tls.crt": files["server/tls.crt"],
+                   "/etc/etcd/tls/tls.key": files["server/tls.key"]}
+        tls_flags = [f"{k}={mounted.get(v, v)}" for k, v in args.items()
+                     if k.endswith("-file") or k.endswith("cert-auth")]
+        peer_scheme = "https" if peer else "http"
+        stranger_crt, stranger_key = self_signed(d, "stranger")
+        (d / "stranger.crt").write_bytes(stranger_crt)
+        (d / "stranger.key").write_bytes(stranger_key)
+        process = subprocess.Popen(
+            [etcd, "--name", "m0", "--data-dir", str(d / "data"),
+             f"--listen-client-urls=https://127.0.0.1:{client_port}",
+             f"--advertise-client-urls=https://127.0.0.1:{client_port}",
+             f"--listen-peer-urls={peer_scheme}://127.0.0.1:{peer_port}",
+             f"--initial-advertise-peer-urls={peer_scheme}://127.0.0.1:{peer_port}",
+             f"--initial-cluster=m0={peer_scheme}://127.0.0.1:{peer_port}",
+             f"--listen-metrics-urls=http://127.0.0.1:{metrics}", *tls_flags],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/health", timeout=2) as r:
+                        if json.loads(r.read()).get("health") == "true":
+                            break
+                except (OSError, ValueError):
+                    pass
+                if process.poll() is not None or time.monotonic() > deadline:
+                    return problems + [f"etcd did not start: {(process.stderr.read() if process.stderr else '')[-2000:]}"]
+                time.sleep(0.2)
+            herald = _tls_context(files["client/ca.crt"], files["client/tls.crt"], files["client/tls.key"])
+            for host in names:
+                if error := _handshake(client_port, herald, host):
+                    problems.append(f"Herald's certificate to etcd as {host}: {error}")
+            # A write and a read through the JSON gateway, as Herald's client.
+            key = base64.b64encode(b"/herald/v1/check-chart").decode()
+            value = base64.b64encode(b"ok").decode()
+            connection = http.client.HTTPSConnection("127.0.0.1", client_port, context=herald, timeout=10)
+            for path, body in (("/v3/kv/put", {"key": key, "value": value}), ("/v3/kv/range", {"key": key})):
+                connection.request("POST", path, json.dumps(body), {"content-type": "application/json"})
+                response = connection.getresponse()
+                answer = response.read()
+                if response.status != 200:
+                    problems.append(f"{path} with Herald's certificate: {response.status} {answer[:200]!r}")
+            if value not in answer.decode():
+                problems.append(f"etcd did not read back what Herald's certificate wrote: {answer[:200]!r}")
+            for label, context in (
+                ("no client certificate", _tls_context(files["client/ca.crt"], None, None)),
+                ("a certificate of another CA", _tls_context(files["client/ca.crt"], d / "stranger.crt", d / "stranger.key")),
+            ):
+                if _handshake(client_port, context, "127.0.0.1") is None:
+                    problems.append(f"etcd admitted a client with {label}")
+            if peer:
+                member = _tls_context(files["server/ca.crt"], files["server/tls.crt"], files["server/tls.key"])
+                if error := _handshake(peer_port, member, members[0]):
+                    problems.append(f"a member's certificate on the peer port: {error}")
+                if _handshake(peer_port, _tls_context(files["server/ca.crt"], None, None), members[0]) is None:
+                    problems.append("the peer port admitted a member without a certificate")
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+    return problems or (f"server certificate names {len(names)} hosts; a real etcd serves Herald's certificate, "
+                        f"refuses none and a stranger's{'; peers over TLS' if peer else ''}")
 
 
 # ------------------------------------------------------------------ the chart
@@ -511,6 +991,7 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
             problems.append(f"expected 3-member NATS and etcd StatefulSets, got {sets}")
     if name.startswith("external") and "StatefulSet" in kinds:
         problems.append("external NATS/etcd, yet StatefulSets were rendered")
+    problems += security_expectations(name, kinds)
     # Every role's grace period covers its preStop sleep.
     for d in kinds.get("Deployment", []):
         spec = d["spec"]["template"]["spec"]
@@ -518,6 +999,59 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
         sleep = int((pre.get("sleep") or {}).get("seconds") or (pre.get("exec") or {}).get("command", ["", "0"])[-1])
         if spec.get("terminationGracePeriodSeconds", 30) < sleep + 15:
             problems.append(f"{name_of(d)}: terminationGracePeriodSeconds leaves under 15 s after the preStop sleep")
+    return problems
+
+
+def security_expectations(name: str, kinds: dict[str, list[dict]]) -> list[str]:
+    """What each ci/ values file shows of nats.auth, nats.tls and etcd.tls: on by default with
+    generated Secrets, off in open-values, the operator's Secrets in own-secrets-values, NATS
+    TLS in full-values."""
+    if name.startswith("external"):
+        return []
+    problems: list[str] = []
+    secrets = {s["metadata"]["name"] for s in kinds.get("Secret", [])}
+    configmaps = {c["metadata"]["name"]: c for c in kinds.get("ConfigMap", [])}
+    tomls = {k[len("herald-"):-len(".toml")]: tomllib.loads(v)
+             for k, v in (configmaps.get(f"{RELEASE}-config", {}).get("data") or {}).items()}
+    sets = {s["metadata"]["name"]: s["spec"]["template"]["spec"] for s in kinds.get("StatefulSet", [])}
+    etcd_args = " ".join(sets.get(f"{RELEASE}-etcd", {}).get("containers", [{}])[0].get("args", []))
+    nats_conf = (configmaps.get(f"{RELEASE}-nats-config", {}).get("data") or {}).get("nats.conf", "")
+    mounted = {v["secret"]["secretName"] for d in kinds.get("Deployment", [])
+               for v in d["spec"]["template"]["spec"].get("volumes", []) if "secret" in v}
+    mounted |= {v["secret"]["secretName"] for spec in sets.values() for v in spec.get("volumes", []) if "secret" in v}
+    generated = {f"{RELEASE}-nats-passwords", f"{RELEASE}-etcd-ca", f"{RELEASE}-etcd-server-tls",
+                 f"{RELEASE}-etcd-client-tls"}
+    auth = f"{RELEASE}-nats-auth" in configmaps
+    if name.startswith("open"):
+        if auth or generated & secrets:
+            problems.append(f"auth and TLS are off, yet {sorted(generated & secrets)} or the auth ConfigMap were made")
+        if "https://" in etcd_args or "tls {" in nats_conf:
+            problems.append("auth and TLS are off, yet etcd or NATS serve TLS")
+        return problems
+    if not auth:
+        problems.append("nats.auth is on by default, yet no auth ConfigMap was made")
+    if "--client-cert-auth=true" not in etcd_args:
+        problems.append("etcd.tls is on by default, yet etcd runs without --client-cert-auth")
+    if name.startswith("own-secrets"):
+        if generated & secrets:
+            problems.append(f"the operator gave the Secrets, yet the chart made {sorted(generated & secrets)}")
+        own = {"herald-nats-passwords-own", "herald-nats-tls", "herald-etcd-server-own", "herald-etcd-client-own"}
+        if not own <= mounted:
+            problems.append(f"the operator's Secrets {sorted(own - mounted)} are not used")
+        if "--peer-client-cert-auth" in etcd_args or "=https://" in etcd_args.split("--initial-cluster=")[1].split()[0]:
+            problems.append("etcd.tls.peer is off, yet peers use TLS")
+    else:
+        if not generated <= secrets:
+            problems.append(f"the chart did not make {sorted(generated - secrets)}")
+        if "--peer-client-cert-auth=true" not in etcd_args:
+            problems.append("etcd.tls.peer is on by default, yet peers run without TLS")
+    nats_tls = name.startswith("full") or name.startswith("own-secrets")
+    for role, toml in tomls.items():
+        urls = toml.get("nats", {}).get("urls", [])
+        if nats_tls != all(u.startswith("tls://") for u in urls) or nats_tls != ("tls" in toml.get("nats", {})):
+            problems.append(f"{role}: nats.urls {urls} and [nats.tls] do not follow nats.tls.enabled={nats_tls}")
+    if nats_tls != ("tls {" in nats_conf):
+        problems.append(f"nats.conf's tls block does not follow nats.tls.enabled={nats_tls}")
     return problems
 
 
@@ -624,6 +1158,7 @@ def main() -> int:
     import shutil
 
     nats_server = shutil.which("nats-server")
+    etcd_bin = shutil.which("etcd")
     run.check("Dockerfile (read, not built: no Docker daemon)", lambda: check_dockerfile(root))
 
     # Lint: the chart (with each ci values file) and each vendored subchart on its own, as
@@ -677,6 +1212,10 @@ def main() -> int:
         run.check(f"expected objects: {label}",
                   lambda f=f: chart_expectations(f.name, chart_dir, rendered["objs"]))
         run.check(f"bundled NATS and etcd: {label}", lambda: check_bundled(rendered["objs"], nats_server))
+        run.check(f"NATS users and permissions (nats.auth): {label}",
+                  lambda: check_nats_auth(chart_dir, rendered["objs"], nats_server))
+        run.check(f"etcd TLS and client certificates (etcd.tls): {label}",
+                  lambda: check_etcd_tls(rendered["objs"], etcd_bin))
 
     # values.schema.json must reject bad values; templates must refuse impossible ones.
     def must_fail(path: Path, error_type: type) -> list[str]:

@@ -99,7 +99,8 @@ app.kubernetes.io/component: {{ . }}
 {{- if ne (.Values.nats.clusterDomain | default "cluster.local") .Values.clusterDomain -}}
 {{- fail (printf "clusterDomain is %s but nats.clusterDomain (the bundled NATS's routes) is %s: set both" .Values.clusterDomain (.Values.nats.clusterDomain | default "cluster.local")) -}}
 {{- end -}}
-{{- list (printf "nats://%s.%s.svc.%s:%d" (include "herald.natsFullname" .) .Release.Namespace .Values.clusterDomain (int (.Values.nats.clientPort | default 4222))) | toJson -}}
+{{- $scheme := ternary "tls" "nats" (include "herald.natsTls" . | eq "true") -}}
+{{- list (printf "%s://%s.%s.svc.%s:%d" $scheme (include "herald.natsFullname" .) .Release.Namespace .Values.clusterDomain (int (.Values.nats.clientPort | default 4222))) | toJson -}}
 {{- else if .Values.externalNats.urls -}}
 {{- .Values.externalNats.urls | toJson -}}
 {{- else -}}
@@ -125,7 +126,7 @@ app.kubernetes.io/component: {{ . }}
 {{- $name := include "herald.etcdFullname" . -}}
 {{- $endpoints := list -}}
 {{- range $i := until (int (.Values.etcd.replicas | default 1)) -}}
-{{- $endpoints = append $endpoints (printf "http://%s-%d.%s-headless.%s.svc.%s:%d" $name $i $name $.Release.Namespace $.Values.clusterDomain (int ($.Values.etcd.clientPort | default 2379))) -}}
+{{- $endpoints = append $endpoints (printf "%s://%s-%d.%s-headless.%s.svc.%s:%d" (ternary "https" "http" (include "herald.bundledEtcdTls" $ | eq "true")) $name $i $name $.Release.Namespace $.Values.clusterDomain (int ($.Values.etcd.clientPort | default 2379))) -}}
 {{- end -}}
 {{- $endpoints | toJson -}}
 {{- else if .Values.externalEtcd.endpoints -}}
@@ -142,11 +143,56 @@ app.kubernetes.io/component: {{ . }}
 {{- define "herald.controlTlsDir" -}}/etc/herald/control-tls{{- end -}}
 {{- define "herald.controlClientCaDir" -}}/etc/herald/control-client-ca{{- end -}}
 {{- define "herald.natsCredsDir" -}}/etc/herald/nats{{- end -}}
+{{- define "herald.natsPasswordDir" -}}/etc/herald/nats-password{{- end -}}
+{{- define "herald.natsTlsDir" -}}/etc/herald/nats-tls{{- end -}}
 {{- define "herald.etcdTlsDir" -}}/etc/herald/etcd-tls{{- end -}}
 
-{{/* Whether Herald reaches etcd over TLS (external etcd with a TLS Secret). */}}
+{{/* Whether the bundled NATS has a user per role (nats.auth), and TLS (nats.tls). */}}
+{{- define "herald.natsAuth" -}}
+{{- if and .Values.nats.enabled .Values.nats.auth.enabled -}}true{{- end -}}
+{{- end -}}
+{{- define "herald.natsTls" -}}
+{{- if and .Values.nats.enabled .Values.nats.tls.enabled -}}true{{- end -}}
+{{- end -}}
+{{/* The Secret with the role users' passwords: given, or made by the chart. */}}
+{{- define "herald.natsPasswordsSecretName" -}}
+{{- .Values.nats.auth.existingSecret | default (printf "%s-passwords" (include "herald.natsFullname" .)) -}}
+{{- end -}}
+{{/* The NATS users, one per role: the roles of files/nats-permissions.yaml, which must be the
+users the NATS subchart takes passwords for (nats.auth.users). */}}
+{{- define "herald.natsPermissions" -}}
+{{- $perms := .Files.Get "files/nats-permissions.yaml" | fromYaml -}}
+{{- if or (not $perms) (not $perms.roles) (not $perms.common) -}}
+{{- fail "files/nats-permissions.yaml: no common and roles" -}}
+{{- end -}}
+{{- $roles := keys $perms.roles | sortAlpha -}}
+{{- $users := .Values.nats.auth.users | default (list "edge" "router" "connector" "control") | sortAlpha -}}
+{{- if ne (toJson $roles) (toJson $users) -}}
+{{- fail (printf "files/nats-permissions.yaml has the roles %v but nats.auth.users is %v: they must be the same" $roles $users) -}}
+{{- end -}}
+{{- toJson $perms -}}
+{{- end -}}
+
+{{/* Whether the bundled etcd serves TLS with client certificates (etcd.tls). */}}
+{{- define "herald.bundledEtcdTls" -}}
+{{- if and .Values.etcd.enabled .Values.etcd.tls.enabled -}}true{{- end -}}
+{{- end -}}
+{{/* Whether Herald reaches etcd over TLS: the bundled one with etcd.tls, or an external etcd
+with a TLS Secret. */}}
 {{- define "herald.etcdTls" -}}
-{{- if and (not .Values.etcd.enabled) .Values.externalEtcd.tls.existingSecret -}}true{{- end -}}
+{{- if or (include "herald.bundledEtcdTls" .) (and (not .Values.etcd.enabled) .Values.externalEtcd.tls.existingSecret) -}}true{{- end -}}
+{{- end -}}
+{{/* The Secret with the CA (ca.crt) and, with a client certificate, tls.crt and tls.key. */}}
+{{- define "herald.etcdTlsSecretName" -}}
+{{- if .Values.etcd.enabled -}}
+{{- .Values.etcd.tls.clientSecret | default (printf "%s-etcd-client-tls" (include "herald.fullname" .)) -}}
+{{- else -}}
+{{- .Values.externalEtcd.tls.existingSecret -}}
+{{- end -}}
+{{- end -}}
+{{/* Whether Herald presents a client certificate to etcd. */}}
+{{- define "herald.etcdClientCert" -}}
+{{- if or (include "herald.bundledEtcdTls" .) (and (not .Values.etcd.enabled) .Values.externalEtcd.tls.clientCert) -}}true{{- end -}}
 {{- end -}}
 
 {{/*
@@ -161,6 +207,13 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
 {{- if and (not $v.nats.enabled) $v.externalNats.credentialsSecret -}}
 {{- $_ := set $nats "credentials" (printf "%s/%s" (include "herald.natsCredsDir" $root) $v.externalNats.credentialsKey) -}}
 {{- end -}}
+{{- if include "herald.natsAuth" $root -}}
+{{- $_ := set $nats "user" $role -}}
+{{- $_ := set $nats "password" (dict "file" (printf "%s/password" (include "herald.natsPasswordDir" $root))) -}}
+{{- end -}}
+{{- if include "herald.natsTls" $root -}}
+{{- $_ := set $nats "tls" (dict "ca" (printf "%s/ca.crt" (include "herald.natsTlsDir" $root))) -}}
+{{- end -}}
 {{- $c := dict
   "admin" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.admin)))
   "grpc" (dict "listen" (printf "0.0.0.0:%d" (int $v.ports.grpc)) "token_file" (printf "%s/%s" (include "herald.nodeTokenDir" $root) $v.nodeToken.key))
@@ -170,7 +223,7 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
 {{- if include "herald.etcdTls" $root -}}
 {{- $dir := include "herald.etcdTlsDir" $root -}}
 {{- $tls := dict "ca" (printf "%s/ca.crt" $dir) -}}
-{{- if $v.externalEtcd.tls.clientCert -}}
+{{- if include "herald.etcdClientCert" $root -}}
 {{- $_ := set $tls "cert" (printf "%s/tls.crt" $dir) -}}
 {{- $_ := set $tls "key" (printf "%s/tls.key" $dir) -}}
 {{- end -}}
@@ -296,5 +349,14 @@ drain the role does plus a margin. Call with (dict "root" $ "role" "edge").
 {{- end -}}
 {{- if and .Values.control.tls.clientAuth (not .Values.control.tls.enabled) -}}
 {{- fail "control.tls.clientAuth needs control.tls.enabled (client certificates come over TLS)" -}}
+{{- end -}}
+{{- if and .Values.nats.tls.enabled (not .Values.nats.enabled) -}}
+{{- fail "nats.tls.enabled is for the bundled NATS (nats.enabled); an external NATS's TLS is in its URLs" -}}
+{{- end -}}
+{{- if and (include "herald.natsTls" .) (not .Values.nats.tls.existingSecret) -}}
+{{- fail "nats.tls.enabled: set nats.tls.existingSecret, a kubernetes.io/tls Secret (tls.crt, tls.key, ca.crt) for the NATS servers" -}}
+{{- end -}}
+{{- if and (include "herald.bundledEtcdTls" .) (ne (empty .Values.etcd.tls.serverSecret) (empty .Values.etcd.tls.clientSecret)) -}}
+{{- fail "etcd.tls: give both serverSecret and clientSecret (certificates from one CA), or neither (the chart makes them)" -}}
 {{- end -}}
 {{- end -}}

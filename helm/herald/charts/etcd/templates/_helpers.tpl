@@ -26,7 +26,15 @@ app.kubernetes.io/component: rules-store
 {{- $name := include "etcd.fullname" . -}}
 {{- $members := list -}}
 {{- range $i := until (int .Values.replicas) -}}
-{{- $members = append $members (printf "%s-%d=http://%s:%d" $name $i (include "etcd.memberHost" (dict "root" $ "i" $i)) (int $.Values.peerPort)) -}}
+{{- $members = append $members (printf "%s-%d=%s://%s:%d" $name $i (include "etcd.peerScheme" $) (include "etcd.memberHost" (dict "root" $ "i" $i)) (int $.Values.peerPort)) -}}
 {{- end -}}
 {{- join "," $members -}}
+{{- end -}}
+
+{{/* The schemes of the client and peer URLs. */}}
+{{- define "etcd.clientScheme" -}}
+{{- if .Values.tls.enabled }}https{{ else }}http{{ end -}}
+{{- end -}}
+{{- define "etcd.peerScheme" -}}
+{{- if and .Values.tls.enabled .Values.tls.peer }}https{{ else }}http{{ end -}}
 {{- end -}}
