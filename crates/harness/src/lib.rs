@@ -11,7 +11,8 @@
 //! ```
 //!
 //! Either server can be started locked: `nats().user(..)`, `.nkey_user(..)`, `.token(..)`,
-//! `.operator()` (JWT accounts and a `.creds` file) and `.tls(verify_clients)`;
+//! `.operator()` (JWT accounts and a `.creds` file), `.tls(verify_clients)` and `.config(..)`
+//! (any more configuration: users with permissions, a log file);
 //! `etcd().tls(client_cert_auth)` and `.auth(root_password)` with [`Etcd::add_user`].
 //!
 //! - [`pki`]: [`TestPki`], the throw-away CA and certificates TLS servers and clients use.
@@ -184,6 +185,7 @@ pub struct NatsBuilder {
     data_dir: Option<PathBuf>,
     auth: NatsAuth,
     tls: Option<bool>,
+    extra_config: String,
 }
 
 /// Starts configuring a `nats-server`.
@@ -256,6 +258,15 @@ impl NatsBuilder {
         self
     }
 
+    /// Adds `text` to the server's configuration file, after what the other options
+    /// write: for example an `authorization` block of users with permissions, or
+    /// `log_file` and `trace` to see what clients do.
+    pub fn config(mut self, text: impl AsRef<str>) -> Self {
+        self.extra_config.push_str(text.as_ref());
+        self.extra_config.push('\n');
+        self
+    }
+
     /// Starts it and waits until JetStream is healthy.
     pub async fn run(self) -> Result<NatsServer, HarnessError> {
         let ports_ours = self.port.is_none() || self.monitor_port.is_none();
@@ -268,8 +279,9 @@ impl NatsBuilder {
             Some(_) => Some(TestPki::generate()?),
             None => None,
         };
-        let conf =
+        let mut conf =
             nats_auth::server_config(&self.auth, operator.as_ref(), pki.as_ref().zip(self.tls));
+        conf.push_str(&self.extra_config);
         let mut args = Vec::new();
         if !conf.is_empty() {
             let path = secrets.path().join("nats.conf");
