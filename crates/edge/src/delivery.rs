@@ -19,6 +19,7 @@
 //! but not acked, and a carrier may repeat a receipt in another batch after a connector
 //! crash. It is acked and counted (`herald_edge_deliver_total{status="repeat"}`).
 
+use herald_bus::lifecycle;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, UNIX_EPOCH};
@@ -425,7 +426,7 @@ impl Finals {
 /// The message id of `event` when it is a final receipt.
 fn final_receipt_of(event: &Event) -> Option<&str> {
     match &event.kind {
-        Some(event::Kind::Receipt(receipt)) if crate::requests::is_final(receipt.state()) => {
+        Some(event::Kind::Receipt(receipt)) if lifecycle::is_final(receipt.state()) => {
             Some(&receipt.message_id)
         }
         _ => None,
@@ -444,7 +445,7 @@ pub fn deliver_sm(event: &Event) -> Option<SubmitSm> {
 /// `receipted_message_id`, `message_state` and `network_error_code`, so ESMEs that read
 /// either form find the Herald id they were given.
 pub fn receipt_sm(receipt: &Receipt) -> SubmitSm {
-    let state = smpp_state(receipt.state());
+    let state = lifecycle::smpp_state(receipt.state());
     let mut text = DeliveryReceipt::new(receipt.message_id.clone());
     text.submitted = Some(1);
     text.delivered = Some(u32::from(state == MessageState::Delivered));
@@ -515,22 +516,6 @@ pub fn mo_sm(mo: &MoMessage) -> SubmitSm {
         ));
     }
     sm
-}
-
-/// The SMPP `message_state` of a bus state (the bus enum counts from 1, SMPP from 0).
-pub fn smpp_state(state: bus::MessageState) -> MessageState {
-    match state {
-        bus::MessageState::Unspecified | bus::MessageState::Unknown => MessageState::Unknown,
-        bus::MessageState::Scheduled => MessageState::Scheduled,
-        bus::MessageState::Enroute => MessageState::Enroute,
-        bus::MessageState::Delivered => MessageState::Delivered,
-        bus::MessageState::Expired => MessageState::Expired,
-        bus::MessageState::Deleted => MessageState::Deleted,
-        bus::MessageState::Undeliverable => MessageState::Undeliverable,
-        bus::MessageState::Accepted => MessageState::Accepted,
-        bus::MessageState::Rejected => MessageState::Rejected,
-        bus::MessageState::Skipped => MessageState::Skipped,
-    }
 }
 
 fn time(unix_ms: i64) -> Option<std::time::SystemTime> {

@@ -117,9 +117,7 @@ fn millis(duration: Duration) -> i64 {
 }
 
 fn now_unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, millis)
+    herald_bus::lifecycle::unix_ms(SystemTime::now())
 }
 
 /// Why an attempt was refused before its password was checked.

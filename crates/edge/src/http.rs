@@ -59,9 +59,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::idempotency::{self, Begun, Settlement};
 use crate::quota::AccountQuota;
-use crate::requests::{admit, confirm, is_final, publish, take_token};
+use crate::requests::{admit, confirm, publish, take_token};
 use crate::server::Shared;
 use crate::submit::Rejection;
+use herald_bus::lifecycle::is_final;
 
 mod auth;
 mod listener;

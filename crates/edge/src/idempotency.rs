@@ -35,7 +35,7 @@ use herald_smpp::CommandStatus;
 use herald_telemetry::names;
 
 use crate::http::ApiError;
-use crate::submit::unix_ms;
+use herald_bus::lifecycle::unix_ms;
 
 /// The request header.
 pub(crate) const KEY_HEADER: HeaderName = HeaderName::from_static("idempotency-key");

@@ -21,8 +21,9 @@ use futures::StreamExt as _;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use herald_bus::kv::Stage;
+use herald_bus::lifecycle;
 use herald_bus::{BusError, Outgoing, PendingAck, StatusStore};
-use herald_proto::bus::v1::{self as bus, MessageState as BusState, MessageStatus};
+use herald_proto::bus::v1::{self as bus, MessageStatus};
 use herald_rules::model::{Quota, UtcOffset};
 use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest};
 use herald_rules::{Account, RulesSnapshot};
@@ -704,7 +705,7 @@ fn query_sm(
 
 fn query_response(id: &str, record: &MessageStatus) -> QuerySmResp {
     let state = record.state();
-    let final_date = if is_final(state) && record.updated_unix_ms > 0 {
+    let final_date = if lifecycle::is_final(state) && record.updated_unix_ms > 0 {
         smpp_date(record.updated_unix_ms)
     } else {
         COctetString::empty()
@@ -712,23 +713,10 @@ fn query_response(id: &str, record: &MessageStatus) -> QuerySmResp {
     QuerySmResp {
         message_id: COctetString::from(id),
         final_date,
-        message_state: crate::delivery::smpp_state(state).to_u8(),
+        message_state: lifecycle::smpp_state(state).to_u8(),
         error_code: 0,
         ..Default::default()
     }
-}
-
-/// Whether `state` is one a message does not leave.
-pub(crate) fn is_final(state: BusState) -> bool {
-    matches!(
-        state,
-        BusState::Delivered
-            | BusState::Expired
-            | BusState::Deleted
-            | BusState::Undeliverable
-            | BusState::Rejected
-            | BusState::Skipped
-    )
 }
 
 fn smpp_date(unix_ms: i64) -> COctetString {
@@ -924,10 +912,7 @@ pub(crate) fn check_replace(
     let schedule =
         resolve(&replace.schedule_delivery_time).map_err(|_| CommandStatus::ESME_RINVSCHED)?;
     let validity = resolve(&replace.validity_period).map_err(|_| CommandStatus::ESME_RINVEXPIRY)?;
-    let unix_ms = |t: Option<SystemTime>| {
-        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
-    };
+    let unix_ms = |t: Option<SystemTime>| t.map_or(0, lifecycle::unix_ms);
     let amendment = herald_proto::bus::v1::Amendment {
         cancel: false,
         payload: payload.to_vec(),

@@ -25,7 +25,9 @@
 //! | schedule time malformed | `ESME_RINVSCHED` |
 //! | validity period malformed, or already past | `ESME_RINVEXPIRY` |
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
+
+use herald_bus::lifecycle::unix_ms;
 
 use bytes::Bytes;
 use herald_proto::bus::v1 as bus;
@@ -344,12 +346,6 @@ pub fn address(address: &Address) -> bus::Address {
     }
 }
 
-/// `time` as Unix milliseconds (0 before the epoch).
-pub(crate) fn unix_ms(time: SystemTime) -> i64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -360,7 +356,7 @@ mod tests {
     use super::*;
 
     fn now() -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(1_764_115_200)
+        std::time::UNIX_EPOCH + Duration::from_secs(1_764_115_200)
     }
 
     fn valid() -> SubmitSm {
