@@ -443,7 +443,7 @@ def check_bundled(objs: list[dict], nats_server: str | None) -> list[str] | str:
                     pod = PodFiles(Path(tmp), objs, sts)
                     conf_path = pod.path("/etc/nats/nats.conf")
                     conf_path.write_text(pod.rewrite(conf_path.read_text()))
-                    done = subprocess.run([nats_server, "-t", "-c", str(conf_path)],
+                    done = subprocess.run([nats_server, "-t", *pod.args(container, "/etc/nats/nats.conf", conf_path)],
                                           capture_output=True, text=True, env=pod.run_env(), timeout=30)
                     if done.returncode != 0:
                         problems.append(f"nats-server -t: {(done.stderr or done.stdout).strip()}")
@@ -566,6 +566,15 @@ class PodFiles:
 
     def run_env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.env}
+
+    def args(self, container: dict, conf: str, path: Path) -> list[str]:
+        """The container's arguments, $(VAR) expanded as the kubelet does, with the config
+        file at `path`."""
+        out = []
+        for arg in container.get("args", []):
+            arg = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: self.env.get(m.group(1), m.group(0)), arg)
+            out.append(str(path) if arg == conf else arg)
+        return out
 
 
 def subject_matches(pattern: str, subject: str) -> bool:
@@ -693,8 +702,20 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
     secret_refs = {(e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
                    for e in spec["containers"][0].get("env", []) if "secretKeyRef" in (e.get("valueFrom") or {})}
     passwords_secret = next(iter({n for n, _ in secret_refs}), None)
-    if {k for _, k in secret_refs} != set(users):
-        problems.append(f"NATS takes passwords for {sorted(k for _, k in secret_refs)}, not its users {sorted(users)}")
+    replicas = sts["spec"]["replicas"]
+    want_keys = set(users) | ({"route"} if replicas > 1 else set())
+    if {k for _, k in secret_refs} != want_keys:
+        problems.append(f"NATS takes passwords for {sorted(k for _, k in secret_refs)}, not {sorted(want_keys)}")
+    args = spec["containers"][0].get("args", [])
+    if replicas > 1:
+        # The routes, each with the route user and password, to every server by its name.
+        routes = args[args.index("--routes") + 1].split(",") if "--routes" in args else []
+        pods = [f"{name}-{i}.{sts['spec']['serviceName']}.{NAMESPACE}.svc" for i in range(replicas)]
+        hosts = [r.split("@", 1)[-1].rsplit(":", 1)[0].rsplit(".", 2)[0] for r in routes]
+        if hosts != pods or not all(r.startswith("nats://route:$(NATS_ROUTE_PASSWORD_RAW)@") for r in routes):
+            problems.append(f"--routes {routes} are not the route user to every server {pods}")
+        if 'password: $NATS_ROUTE_PASSWORD' not in conf:
+            problems.append("the cluster block of nats.conf does not ask routes for a password")
     for role, d in heralds.items():
         pod = d["spec"]["template"]["spec"]
         mounted = [v for v in pod.get("volumes", []) if (v.get("secret") or {}).get("secretName") == passwords_secret]
@@ -715,24 +736,59 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
     with tempfile.TemporaryDirectory() as tmp:
         pod = PodFiles(Path(tmp), objs, sts)
         conf_path = pod.path("/etc/nats/nats.conf")
-        text = pod.rewrite(conf_path.read_text())
-        text = re.sub(r"store_dir: .*", f"store_dir: {json.dumps(str(Path(tmp, 'data')))}", text)
-        text = re.sub(r"pid_file: .*", f"pid_file: {json.dumps(str(Path(tmp, 'nats.pid')))}", text)
-        conf_path.write_text(text)
-        port, monitor = free_port(), free_port()
-        server = subprocess.Popen(
-            [nats_server, "-c", str(conf_path), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor)],
-            env=pod.run_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        try:
+        rendered = pod.rewrite(conf_path.read_text())
+        servers: list[subprocess.Popen] = []
+
+        def start(label: str, routes: str | None = None) -> tuple[int, int, int]:
+            """A server from the rendered files and environment on loopback ports (its own
+            store, and with `routes` its own cluster port and these routes)."""
+            text = re.sub(r"store_dir: .*", f"store_dir: {json.dumps(str(Path(tmp, label)))}", rendered)
+            text = re.sub(r"pid_file: .*", f"pid_file: {json.dumps(str(Path(tmp, label + '.pid')))}", text)
+            port, monitor, cluster = free_port(), free_port(), free_port()
+            # The cluster port in the file: a --cluster flag would drop the file's route
+            # authorization.
+            text = re.sub(r"(cluster \{\s*\n\s*name: [^\n]*\n\s*)port: \d+", f'\\1listen: "127.0.0.1:{cluster}"', text)
+            path = conf_path.with_name(f"nats-{label}.conf")
+            path.write_text(text)
+            command = [nats_server, "-c", str(path), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor)]
+            if routes is not None:
+                command += ["--routes", routes.format(cluster=cluster)]
+            server = subprocess.Popen(command, env={**pod.run_env(), "POD_NAME": f"{name}-{label}"},
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            servers.append(server)
             deadline = time.monotonic() + 30
             while True:
                 try:
                     socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
+                    return port, monitor, cluster
                 except OSError:
                     if server.poll() is not None or time.monotonic() > deadline:
-                        return problems + [f"nats-server did not start: {server.stderr.read() if server.stderr else ''}"]
+                        raise RuntimeError(f"nats-server did not start: {server.stderr.read() if server.stderr else ''}")
                     time.sleep(0.1)
+
+        try:
+            port, monitor, cluster = start("a", "nats://127.0.0.1:{cluster}" if replicas > 1 else None)
+            if replicas > 1:
+                # Routes: a server with the route password joins; one with a wrong one does not.
+                route = pod.secret_value(passwords_secret, "route").decode()
+                start("b", f"nats://route:{route}@127.0.0.1:{cluster}")
+                start("c", f"nats://route:{route}x@127.0.0.1:{cluster}")
+                deadline = time.monotonic() + 20
+                joined: list[str] = []
+                while time.monotonic() < deadline:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/routez", timeout=2) as r:
+                        joined = sorted(x.get("remote_name", "") or x.get("remote_id", "")
+                                        for x in json.loads(r.read()).get("routes") or [])
+                    if any(j.endswith("-b") for j in joined):
+                        time.sleep(2)
+                        break
+                    time.sleep(0.2)
+                with urllib.request.urlopen(f"http://127.0.0.1:{monitor}/routez", timeout=2) as r:
+                    joined = sorted(x.get("remote_name", "") for x in json.loads(r.read()).get("routes") or [])
+                if not any(j.endswith("-b") for j in joined):
+                    problems.append(f"a server with the route password did not join: routes {joined}")
+                if any(j.endswith("-c") for j in joined):
+                    problems.append(f"a server with a wrong route password joined: routes {joined}")
             for role in users:
                 password = pod.secret_value(passwords_secret, role).decode()
                 own = users[role]["publish"]
@@ -750,10 +806,14 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
                     problems.append(f"{role} got in with a wrong password: {said!r}")
             if "Authorization Violation" not in nats_talk(port, None, None, []):
                 problems.append("an anonymous client got in")
+        except RuntimeError as error:
+            problems.append(str(error))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-    return problems or f"{len(users)} users, each let in with its own password and refused the others' subjects"
+            for server in servers:
+                server.terminate()
+                server.wait(timeout=30)
+    routes = "; cluster routes need the route password" if replicas > 1 else ""
+    return problems or f"{len(users)} users, each let in with its own password and refused the others' subjects{routes}"
 
 
 def _tls_context(ca: Path, cert: Path | None, key: Path | None, hostname_check: bool = True) -> ssl.SSLContext:
