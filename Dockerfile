@@ -18,7 +18,9 @@ COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p herald --bin herald -p herald-control --bin heraldctl \
+    # Without default features: no `herald dev`, so no test harness or simulator inside.
+    cargo build --release --locked --no-default-features \
+        -p herald --bin herald -p herald-control --bin heraldctl \
     && install -D -m 0755 target/release/herald /out/herald \
     && install -D -m 0755 target/release/heraldctl /out/heraldctl
 

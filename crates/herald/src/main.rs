@@ -11,6 +11,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+#[cfg(feature = "dev")]
 mod dev;
 mod node;
 mod node_service;
@@ -48,6 +49,7 @@ enum Role {
     Control,
     /// A local cluster in one command: NATS, etcd, a carrier simulator and every role,
     /// seeded with a demo account; Ctrl-C stops it all.
+    #[cfg(feature = "dev")]
     Dev {
         /// Where NATS and etcd keep their data between runs.
         #[arg(long, default_value = ".herald/dev")]
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         }
     };
     match cli.role {
+        #[cfg(feature = "dev")]
         Role::Dev { data_dir, seed } => {
             let runtime = match build_runtime(&config) {
                 Ok(runtime) => runtime,
@@ -115,10 +118,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Role::Edge => run("edge", config),
-        Role::Router => run("router", config),
-        Role::Connector => run("connector", config),
-        Role::Control => run("control", config),
+        Role::Edge => run(node::Role::Edge, config),
+        Role::Router => run(node::Role::Router, config),
+        Role::Connector => run(node::Role::Connector, config),
+        Role::Control => run(node::Role::Control, config),
     }
 }
 
@@ -131,7 +134,7 @@ fn build_runtime(config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
     builder.enable_all().build()
 }
 
-fn run(role: &'static str, config: Config) -> ExitCode {
+fn run(role: node::Role, config: Config) -> ExitCode {
     if let Some(problem) = unguarded_node_service(&config) {
         eprintln!("herald: configuration error\n{problem}");
         return ExitCode::from(exit_code(ConfigError::EXIT_CODE));
@@ -146,6 +149,7 @@ fn run(role: &'static str, config: Config) -> ExitCode {
     match runtime.block_on(node::run(role, config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            let role = role.name();
             tracing::error!(error = format!("{error:#}"), "herald {role} stopped");
             eprintln!("herald {role}: {error:#}");
             ExitCode::FAILURE

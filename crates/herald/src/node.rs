@@ -28,8 +28,34 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// How often routers poll the bus for its stream and consumer depths.
 pub(crate) const DEPTH_POLL_INTERVAL: Duration = Duration::from_secs(15);
 
+/// The role a node plays: which of Herald's libraries this process runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// The SMPP and HTTP server ESMEs reach.
+    Edge,
+    /// Routes accepted messages to carriers' queues and MO to accounts.
+    Router,
+    /// Holds the binds to carriers.
+    Connector,
+    /// Serves the admin API.
+    Control,
+}
+
+impl Role {
+    /// Its name: the subcommand, the node registration's role, the metrics' `role` label.
+    pub(crate) const fn name(self) -> &'static str {
+        match self {
+            Role::Edge => "edge",
+            Role::Router => "router",
+            Role::Connector => "connector",
+            Role::Control => "control",
+        }
+    }
+}
+
 /// Runs `role` until SIGTERM or Ctrl-C, then drains and returns.
-pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()> {
+pub(crate) async fn run(role: Role, config: Config) -> anyhow::Result<()> {
+    let role_name = role.name();
     let node_id = config.node.id().to_owned();
     let _telemetry = herald_telemetry::init(&TelemetryConfig {
         log_format: match config.telemetry.log_format {
@@ -40,12 +66,12 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
         service_name: "herald".into(),
         node_id: node_id.clone(),
-        role: role.into(),
+        role: role_name.into(),
     })
     .context("telemetry")?;
     herald_telemetry::install_metrics().context("metrics")?;
     herald_telemetry::describe_all();
-    herald_telemetry::set_node_info(&node_id, role);
+    herald_telemetry::set_node_info(&node_id, role_name);
 
     let (stop_tx, stop) = watch::channel(false);
     let stop_tx = Arc::new(stop_tx);
@@ -72,9 +98,9 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     let bus_ready = readiness.register("bus");
     let rules_ready = readiness.register("rules");
     tokio::spawn(admin.serve(stopped(finished.clone())));
-    tracing::info!(%admin_addr, role, node = %node_id, "admin port serving /metrics /healthz /readyz");
+    tracing::info!(%admin_addr, role = role_name, node = %node_id, "admin port serving /metrics /healthz /readyz");
 
-    let bus = connect_bus(bus_config(&config, role, &node_id), stop.clone()).await?;
+    let bus = connect_bus(bus_config(&config, role_name, &node_id), stop.clone()).await?;
     bus_ready.set(true);
     let store_config = store_config(&config);
     let rules = RulesStore::connect(store_config.clone())
@@ -84,7 +110,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     let client = RulesClient::connect(&store_config).await.context("etcd")?;
 
     let listener = match role {
-        "edge" => Some(
+        Role::Edge => Some(
             TcpListener::bind(config.edge.smpp_listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.edge.smpp_listen))?,
@@ -92,7 +118,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         _ => None,
     };
     let tls = match (role, &config.edge.tls) {
-        ("edge", Some(tls)) => {
+        (Role::Edge, Some(tls)) => {
             let acceptor = ReloadingAcceptor::load(&tls.cert, &tls.key).context("edge TLS")?;
             let listener = TcpListener::bind(tls.listen)
                 .await
@@ -114,7 +140,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         _ => None,
     };
     let http = match (role, config.edge.http_listen) {
-        ("edge", Some(addr)) => Some(
+        (Role::Edge, Some(addr)) => Some(
             TcpListener::bind(addr)
                 .await
                 .with_context(|| format!("cannot listen on {addr}"))?,
@@ -122,7 +148,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         _ => None,
     };
     let control_listener = match role {
-        "control" => Some(
+        Role::Control => Some(
             TcpListener::bind(config.control.listen)
                 .await
                 .with_context(|| format!("cannot listen on {}", config.control.listen))?,
@@ -159,7 +185,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         .await
         .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
     let grpc_addr = grpc.local_addr()?;
-    let mut info = NodeInfo::new(role, node_id.clone(), VERSION)
+    let mut info = NodeInfo::new(role_name, node_id.clone(), VERSION)
         .with_region(config.node.region.clone())
         .with_address("admin", admin_addr.to_string());
     if let Some(listener) = &listener {
@@ -191,7 +217,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
     info = info.with_address(grpc_name, grpc_advertised);
     let identity = Arc::new(Identity {
         node_id: node_id.clone(),
-        role: role.to_owned(),
+        role: role_name.to_owned(),
         version: VERSION.to_owned(),
         started: info.started_at,
         addresses: info
@@ -255,7 +281,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
         }
     };
     let result = match (role, listener) {
-        ("edge", Some(listener)) => {
+        (Role::Edge, Some(listener)) => {
             let deps = EdgeDeps {
                 bus,
                 rules,
@@ -281,7 +307,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             );
             run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
         }
-        ("router", _) => {
+        (Role::Router, _) => {
             // Routers are in every deployment, so they report the bus's depths.
             let _depths = DepthPoller::start(bus.jetstream().clone(), DEPTH_POLL_INTERVAL);
             let router = Router::new(
@@ -298,7 +324,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             serve_node_service(grpc, service, access.clone(), finished.clone());
             router.run(until_stopped).await.context("router")
         }
-        ("connector", _) => {
+        (Role::Connector, _) => {
             let connector = Arc::new(
                 Connector::new(
                     config.connector.clone(),
@@ -323,7 +349,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
             );
             connector.run(until_stopped).await.context("connector")
         }
-        ("control", _) => {
+        (Role::Control, _) => {
             let Some(listener) = control_listener else {
                 return Err(anyhow::anyhow!("control listener missing"));
             };
@@ -347,7 +373,7 @@ pub(crate) async fn run(role: &'static str, config: Config) -> anyhow::Result<()
                 .await
                 .context("control")
         }
-        _ => Err(anyhow::anyhow!("role {role} is not built into this binary")),
+        (Role::Edge, None) => Err(anyhow::anyhow!("the edge's SMPP listener is missing")),
     };
     readiness.drain();
     follower.abort();
