@@ -688,6 +688,10 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
 
     permissions = read_permissions(chart_dir)
     users = rendered_users(auth["data"]["auth.conf"])
+    # The operators' user (nats.auth.admin): no permissions block, allowed everything.
+    admin = users.pop("admin", None)
+    if admin is not None and (admin["publish"] or admin["subscribe"]):
+        problems.append("the admin user has permission lists")
     if sorted(users) != sorted(permissions["roles"]):
         problems.append(f"auth.conf has the users {sorted(users)}, files/nats-permissions.yaml the roles "
                         f"{sorted(permissions['roles'])}")
@@ -703,7 +707,7 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
                    for e in spec["containers"][0].get("env", []) if "secretKeyRef" in (e.get("valueFrom") or {})}
     passwords_secret = next(iter({n for n, _ in secret_refs}), None)
     replicas = sts["spec"]["replicas"]
-    want_keys = set(users) | ({"route"} if replicas > 1 else set())
+    want_keys = set(users) | ({"route"} if replicas > 1 else set()) | ({"admin"} if admin is not None else set())
     if {k for _, k in secret_refs} != want_keys:
         problems.append(f"NATS takes passwords for {sorted(k for _, k in secret_refs)}, not {sorted(want_keys)}")
     args = spec["containers"][0].get("args", [])
@@ -804,6 +808,12 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
                 said = nats_talk(port, role, password + "x", [])
                 if "Authorization Violation" not in said:
                     problems.append(f"{role} got in with a wrong password: {said!r}")
+            if admin is not None:
+                password = pod.secret_value(passwords_secret, "admin").decode()
+                anything = ["herald.out.x", "$JS.API.STREAM.INFO.HERALD_MT", "herald.mt.x"]
+                said = nats_talk(port, "admin", password, anything)
+                if "PONG" not in said or "-ERR" in said:
+                    problems.append(f"the admin user was refused: {said!r}")
             if "Authorization Violation" not in nats_talk(port, None, None, []):
                 problems.append("an anonymous client got in")
         except RuntimeError as error:
@@ -813,7 +823,9 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
                 server.terminate()
                 server.wait(timeout=30)
     routes = "; cluster routes need the route password" if replicas > 1 else ""
-    return problems or f"{len(users)} users, each let in with its own password and refused the others' subjects{routes}"
+    operators = "; an admin user for operators" if admin is not None else ""
+    return problems or (f"{len(users)} users, each let in with its own password and refused the others' "
+                        f"subjects{routes}{operators}")
 
 
 def _tls_context(ca: Path, cert: Path | None, key: Path | None, hostname_check: bool = True) -> ssl.SSLContext:
@@ -1092,6 +1104,10 @@ def security_expectations(name: str, kinds: dict[str, list[dict]]) -> list[str]:
         problems.append("nats.auth is on by default, yet no auth ConfigMap was made")
     if "--client-cert-auth=true" not in etcd_args:
         problems.append("etcd.tls is on by default, yet etcd runs without --client-cert-auth")
+    admin = '"admin"' in (configmaps.get(f"{RELEASE}-nats-auth", {}).get("data") or {}).get("auth.conf", "")
+    if admin == name.startswith("own-secrets"):
+        problems.append(f"the admin user is {'there' if admin else 'missing'}: nats.auth.admin is "
+                        f"{'off' if name.startswith('own-secrets') else 'on'}")
     if name.startswith("own-secrets"):
         if generated & secrets:
             problems.append(f"the operator gave the Secrets, yet the chart made {sorted(generated & secrets)}")
