@@ -646,17 +646,23 @@ impl CancelMarks {
         };
         tokio::spawn(async move {
             use futures::StreamExt as _;
+            let mut backoff = herald_backoff::Backoff::new(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(5),
+            );
             loop {
                 let mut known = Amendments::new();
                 let mut written = Written::default();
                 let mut watch = match store.watch_with_history(">").await {
                     Ok(watch) => watch,
                     Err(error) => {
-                        tracing::warn!(%error, "cancel marks unavailable");
-                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                        let delay = backoff.next_delay();
+                        tracing::warn!(%error, retry_in = ?delay, "cancel marks unavailable");
+                        tokio::time::sleep(delay).await;
                         continue;
                     }
                 };
+                backoff.reset();
                 while let Some(entry) = watch.next().await {
                     let Some(inner) = weak.upgrade() else { return };
                     let Ok(entry) = entry else { break };
@@ -677,7 +683,8 @@ impl CancelMarks {
                 if weak.strong_count() == 0 {
                     return;
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                // The watch ended (a reconnect): follow again, from the start.
+                tokio::time::sleep(backoff.next_delay()).await;
             }
         });
         Ok(set)

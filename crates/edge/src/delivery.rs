@@ -19,6 +19,7 @@
 //! but not acked, and a carrier may repeat a receipt in another batch after a connector
 //! crash. It is acked and counted (`herald_edge_deliver_total{status="repeat"}`).
 
+use herald_backoff::Backoff;
 use herald_bus::lifecycle;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -163,7 +164,7 @@ async fn deliver(
     account: String,
     mut sessions: watch::Receiver<SessionList>,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     loop {
         if sessions.borrow().is_empty() {
             return;
@@ -178,7 +179,7 @@ async fn deliver(
         let result = match consumer {
             Ok(consumer) => match consumer.messages(BATCH).await {
                 Ok(deliveries) => {
-                    backoff = Duration::from_millis(100);
+                    backoff.reset();
                     if pump(deliveries, &account, &mut sessions, &rules, &finals).await
                         == Pumped::NoSessions
                     {
@@ -190,9 +191,9 @@ async fn deliver(
             },
             Err(err) => err,
         };
-        tracing::warn!(%account, error = %result, ?backoff, "event consumer unavailable");
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(10));
+        let delay = backoff.next_delay();
+        tracing::warn!(%account, error = %result, retry_in = ?delay, "event consumer unavailable");
+        tokio::time::sleep(delay).await;
     }
 }
 

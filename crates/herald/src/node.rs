@@ -1,6 +1,7 @@
 //! What every role's process does around the role itself: telemetry, the admin port,
 //! connections to NATS and etcd, node registration, readiness and the drain on shutdown.
 
+use herald_backoff::Backoff;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -499,8 +500,9 @@ impl Drop for AbortOnDrop {
 /// with NATS waits for it, reporting not ready, rather than exiting. Gives up only when
 /// told to stop.
 async fn connect_bus(config: BusConfig, mut stop: watch::Receiver<bool>) -> anyhow::Result<Bus> {
-    let mut delay = Duration::from_millis(500);
+    let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(5));
     loop {
+        let delay = backoff.next_delay();
         match Bus::connect(config.clone()).await {
             Ok(bus) => return Ok(bus),
             Err(err @ herald_bus::BusError::Refused { auth, .. }) => {
@@ -522,7 +524,6 @@ async fn connect_bus(config: BusConfig, mut stop: watch::Receiver<bool>) -> anyh
             () = tokio::time::sleep(delay) => {}
             _ = stop.wait_for(|stopped| *stopped) => anyhow::bail!("stopped before NATS was ready"),
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 

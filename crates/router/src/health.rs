@@ -14,6 +14,7 @@
 //! down; a carrier nobody reports on is healthy. The view is rebuilt on every report and
 //! every second (for expiries) and swapped atomically; routing reads it without a lock.
 
+use herald_backoff::Backoff;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,7 +129,7 @@ async fn open(bus: &Bus) -> Result<kv::Store, String> {
 
 /// Follows the health bucket forever, keeping `view` current; reconnects after errors.
 pub(crate) async fn watch(bus: Bus, view: HealthView) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     let mut reports = Reports::default();
     loop {
         let watch = match open(&bus).await {
@@ -140,7 +141,7 @@ pub(crate) async fn watch(bus: Bus, view: HealthView) {
         };
         match watch {
             Ok(mut entries) => {
-                backoff = Duration::from_millis(200);
+                backoff.reset();
                 let mut tick = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     tokio::select! {
@@ -161,10 +162,9 @@ pub(crate) async fn watch(bus: Bus, view: HealthView) {
                     }
                 }
             }
-            Err(err) => tracing::debug!(error = %err, ?backoff, "health bucket unavailable"),
+            Err(err) => tracing::debug!(error = %err, "health bucket unavailable"),
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(10));
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

@@ -2,6 +2,7 @@
 //! pipelines, the MO pipeline, the carrier health watcher and the revision reporter, and
 //! on shutdown stops pulling, finishes what it has in flight and returns.
 
+use herald_backoff::Backoff;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -219,7 +220,7 @@ pub(crate) async fn consume<F, Fut>(
     F: Fn(Vec<Delivery>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     while !*stopping.borrow() {
         let pulled = match bus.consumer(spec.clone()).await {
             Ok(consumer) => consumer.messages(batch).await,
@@ -228,17 +229,17 @@ pub(crate) async fn consume<F, Fut>(
         let deliveries = match pulled {
             Ok(deliveries) => deliveries,
             Err(err) => {
-                tracing::warn!(consumer = %spec.durable, error = %err, ?backoff,
+                let delay = backoff.next_delay();
+                tracing::warn!(consumer = %spec.durable, error = %err, retry_in = ?delay,
                     "cannot pull; retrying");
                 tokio::select! {
-                    () = tokio::time::sleep(backoff) => {}
+                    () = tokio::time::sleep(delay) => {}
                     _ = stopping.changed() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
                 continue;
             }
         };
-        backoff = Duration::from_millis(100);
+        backoff.reset();
         if pump(deliveries, in_flight.max(1), &mut stopping, &handle).await {
             return;
         }
