@@ -526,6 +526,15 @@ pub struct Delivery {
     shared: Arc<Shared>,
 }
 
+/// Logs an ack, retry, in-progress or dead-lettering that did not reach the bus. There is
+/// nothing else to do about it: the ack wait redelivers the message, and every consumer
+/// takes a redelivery (at-least-once).
+pub fn settle_logged(result: Result<(), BusError>) {
+    if let Err(error) = result {
+        tracing::warn!(%error, "could not settle a delivery; it will be redelivered");
+    }
+}
+
 impl Delivery {
     fn new(message: jetstream::Message, shared: Arc<Shared>) -> Self {
         let (deliveries, stream_sequence) = delivery_info(&message);

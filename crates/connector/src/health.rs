@@ -335,7 +335,11 @@ pub(crate) async fn publish_loop(
                 let store = store.clone();
                 let key = health_key(carrier, &node);
                 tokio::spawn(async move {
-                    let _ = store.delete(key).await;
+                    // Best effort: a report left behind ages out of the bucket, and
+                    // routers already ignore one whose carrier is gone.
+                    if let Err(error) = store.delete(key).await {
+                        tracing::debug!(%error, "stale health report not deleted");
+                    }
                 });
             }
             keep

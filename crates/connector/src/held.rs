@@ -101,7 +101,7 @@ pub(crate) async fn run(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
 async fn look_again(shared: &Shared, delivery: Delivery) {
     let Some(held) = Held::read(&delivery) else {
         // Nothing to match it by (no id, not a receipt): it stays where it is.
-        let _ = delivery.ack().await;
+        herald_bus::consume::settle_logged(delivery.ack().await);
         return;
     };
     let carrier = held.carrier.as_str();
@@ -131,7 +131,7 @@ async fn look_again(shared: &Shared, delivery: Delivery) {
                 // The receipt of the attempt nobody recorded; the resend's is out.
                 tracing::info!(%carrier, carrier_message_id = %report.carrier_message_id, message = %resent.message_id, "held receipt belongs to a message sent twice; its final receipt is out already");
                 count_receipt(carrier, "repeated");
-                let _ = delivery.ack().await;
+                herald_bus::consume::settle_logged(delivery.ack().await);
                 return;
             }
             // The resend's own receipt may still come: it goes first, unless the hold
@@ -150,7 +150,7 @@ async fn look_again(shared: &Shared, delivery: Delivery) {
                 };
                 tracing::info!(%carrier, carrier_message_id = %report.carrier_message_id, message = %mapping.message_id, "held receipt matched");
                 count_receipt(carrier, outcome);
-                let _ = delivery.ack().await;
+                herald_bus::consume::settle_logged(delivery.ack().await);
             }
             Err(error) => {
                 tracing::debug!(%carrier, %error, "held receipt not published; looking again later");
@@ -168,7 +168,7 @@ async fn look_again(shared: &Shared, delivery: Delivery) {
         tracing::warn!(%carrier, carrier_message_id = %report.carrier_message_id, ?hold, "receipt matched no message within the hold; left in the dead letters");
         count_receipt(carrier, "unmatched");
     }
-    let _ = delivery.ack().await;
+    herald_bus::consume::settle_logged(delivery.ack().await);
 }
 
 /// A held receipt as read from its dead letter.

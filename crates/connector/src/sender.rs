@@ -235,10 +235,14 @@ impl Puller {
         // Ends when the task has finished and dropped its sender.
         while let Some(pulled) = self.pulled.recv().await {
             if let Pulled::Message(delivery) = pulled {
-                let _ = delivery.retry_after(Duration::ZERO).await;
+                herald_bus::consume::settle_logged(delivery.retry_after(Duration::ZERO).await);
             }
         }
-        let _ = (&mut self.task).await;
+        if let Err(error) = (&mut self.task).await
+            && error.is_panic()
+        {
+            tracing::error!(%error, "the puller panicked");
+        }
     }
 }
 
@@ -831,7 +835,7 @@ async fn keep_ready_alive(s: &mut State, ack_wait: Duration) {
     for job in &mut s.ready {
         if job.last_progress.elapsed() >= ack_wait / 3 {
             if !job.delivery.is_batch_member() || kept.insert(job.delivery.stream_sequence()) {
-                let _ = job.delivery.in_progress().await;
+                herald_bus::consume::settle_logged(job.delivery.in_progress().await);
             }
             job.last_progress = Instant::now();
         }
@@ -926,7 +930,7 @@ async fn pull_once(
                     tx.send(Pulled::Message(delivery))
                 {
                     // The sender is gone altogether (not stopping): back to the bus.
-                    let _ = delivery.retry_after(Duration::ZERO).await;
+                    herald_bus::consume::settle_logged(delivery.retry_after(Duration::ZERO).await);
                 }
             }
             // A one-shot pull ends at its first error (the server refused or cut it).

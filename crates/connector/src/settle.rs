@@ -68,7 +68,7 @@ impl Job {
     /// this connector is still working on is not redelivered elsewhere.
     pub(crate) async fn keep_alive(&mut self, ack_wait: Duration) {
         if self.last_progress.elapsed() >= ack_wait / 3 {
-            let _ = self.delivery.in_progress().await;
+            herald_bus::consume::settle_logged(self.delivery.in_progress().await);
             self.last_progress = Instant::now();
         }
     }
@@ -127,7 +127,7 @@ fn count_redelivered_by(carrier: &str, outcome: &'static str, by: u64) {
 /// Back to the bus at once, for another connector or a later try; no attempt is spent
 /// that did not reach the carrier.
 pub(crate) async fn hand_back(job: Job) {
-    let _ = job.delivery.retry_after(Duration::ZERO).await;
+    herald_bus::consume::settle_logged(job.delivery.retry_after(Duration::ZERO).await);
 }
 
 /// A redelivered message: acked without sending when this carrier already took it (its
@@ -306,7 +306,7 @@ pub(crate) async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: 
             }
             Err(error) => {
                 tracing::warn!(message = %mt.id, %error, "failover not published; retrying later");
-                let _ = job.delivery.retry_after(SETTLE_RETRY).await;
+                herald_bus::consume::settle_logged(job.delivery.retry_after(SETTLE_RETRY).await);
             }
         }
         return;
@@ -333,7 +333,7 @@ pub(crate) async fn fail(shared: &Shared, carrier: &Carrier, job: Job, failure: 
             .await
         {
             tracing::warn!(message = %mt.id, %error, "failure receipt not published; retrying later");
-            let _ = job.delivery.retry_after(SETTLE_RETRY).await;
+            herald_bus::consume::settle_logged(job.delivery.retry_after(SETTLE_RETRY).await);
             return;
         }
     }

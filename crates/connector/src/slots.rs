@@ -133,6 +133,7 @@ pub(crate) async fn keep_lease(
         tracing::warn!(lease, %reason, "bind-slot lease lost: closing every bind");
         let _ = state.send(LeaseState::Lost);
         // If etcd still has it, it holds nothing we use any more.
+        // Best effort, bounded: a lease not revoked expires by its TTL.
         let _ = tokio::time::timeout(Duration::from_secs(1), client.lease_revoke(lease)).await;
         tokio::time::sleep(backoff.next_delay()).await;
     }

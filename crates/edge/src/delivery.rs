@@ -286,11 +286,11 @@ async fn deliver_one(
     {
         count_delivery(&account, "expired");
         tracing::info!(%account, subject = delivery.subject(), "event past the account's retention; dropped");
-        let _ = delivery.ack().await;
+        herald_bus::consume::settle_logged(delivery.ack().await);
         return;
     }
     let Some(session) = session else {
-        let _ = delivery.retry_after(NO_SESSION_DELAY).await;
+        herald_bus::consume::settle_logged(delivery.retry_after(NO_SESSION_DELAY).await);
         return;
     };
     let event: Event = match delivery.decode() {
@@ -309,13 +309,13 @@ async fn deliver_one(
         Some(Begun::Delivered) => {
             count_delivery(&account, "repeat");
             tracing::debug!(%account, "final receipt delivered already; not again");
-            let _ = delivery.ack().await;
+            herald_bus::consume::settle_logged(delivery.ack().await);
             return;
         }
         Some(Begun::InFlight) => {
             // Its twin is out: come back once it is answered, then it is a repeat (or,
             // if the twin failed, the one to deliver).
-            let _ = delivery.retry_after(NO_SESSION_DELAY).await;
+            herald_bus::consume::settle_logged(delivery.retry_after(NO_SESSION_DELAY).await);
             return;
         }
     };

@@ -324,7 +324,12 @@ impl Edge {
     pub async fn drain(&self) {
         let sessions = self.shared.sessions.all();
         let unbinds = sessions.iter().map(|s| s.session.unbind());
-        let _ = tokio::time::timeout(DRAIN_TIMEOUT, futures::future::join_all(unbinds)).await;
+        if tokio::time::timeout(DRAIN_TIMEOUT, futures::future::join_all(unbinds))
+            .await
+            .is_err()
+        {
+            tracing::warn!(timeout = ?DRAIN_TIMEOUT, "sessions still unbinding after the drain timeout; closing");
+        }
     }
 
     /// The sessions bound to this edge now.
@@ -428,6 +433,7 @@ async fn connection<IO>(
             .increment(1);
             tracing::info!(%peer, system_id = %attempt.system_id, %status, reason, "bind refused");
             tokio::time::sleep(shared.throttle.failed(peer.ip())).await;
+            // The connection closes either way; a peer gone meanwhile needs no answer.
             let _ = request.reject(status).await;
             return;
         }

@@ -338,6 +338,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         connector.run(stopped(stop.clone())),
     );
     for registration in registrations {
+        // Best effort on the way out: the lease expires anyway.
         let _ = registration.deregister().await;
     }
     drop(sim);

@@ -378,6 +378,7 @@ pub(crate) async fn run(role: Role, config: Config) -> anyhow::Result<()> {
     };
     readiness.drain();
     follower.abort();
+    // Aborted: its JoinError says so, and nothing more is to be learned from it.
     let _ = follower.await;
     if let Err(error) = registration.deregister().await {
         tracing::warn!(%error, "deregistration failed; the lease will expire");
@@ -620,12 +621,14 @@ pub(crate) async fn shutdown_signal() {
                 }
             }
             Err(_) => {
+                // No SIGTERM handler: Ctrl-C alone; if that fails too, stop now.
                 let _ = tokio::signal::ctrl_c().await;
             }
         }
     }
     #[cfg(not(unix))]
     {
+        // If Ctrl-C cannot be listened for, stop now rather than never.
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -396,11 +396,7 @@ pub(crate) async fn retry(delivery: Delivery, err: &BusError) {
 }
 
 /// Logs a failed ack, nak or dead-lettering (the ack wait redelivers the message).
-pub(crate) fn settle(result: Result<(), BusError>) {
-    if let Err(err) = result {
-        tracing::warn!(error = %err, "could not settle a delivery; it will be redelivered");
-    }
-}
+pub(crate) use herald_bus::consume::settle_logged as settle;
 
 async fn record(shared: &Shared, status: &herald_proto::bus::v1::MessageStatus) {
     if let Err(err) = shared.status.advance(status).await {

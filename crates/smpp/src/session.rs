@@ -226,6 +226,7 @@ impl Session {
     pub async fn unbind(&self) {
         let (reply, done) = oneshot::channel();
         if self.commands.send(Command::Unbind { reply }).await.is_ok() {
+            // Dropped unanswered when the driver ends first: closed() below waits either way.
             let _ = done.await;
         }
         self.closed().await;

@@ -67,6 +67,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> Opening<IO> {
                     // Say why before closing, as the bound session does.
                     let nack = Pdu::new(0, PduBody::GenericNack)
                         .with_status(CommandStatus::ESME_RINVCMDLEN);
+                    // The framing error is what we return; a failed nack changes nothing.
                     let _ = self.write(&nack).await;
                     return Err(error.into());
                 }
