@@ -479,14 +479,16 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
     for (i, user) in ROLES.iter().chain(&[INSPECTOR]).enumerate() {
         passwords.insert(user, format!("{user}-password-{i}-Zq7"));
     }
-    let mut nats = herald_harness::nats().config(authorization(&permissions, &passwords));
-    if let Some(log) = std::env::var_os("HERALD_TEST_NATS_LOG") {
-        nats = nats.config(format!(
-            "log_file: {}\ndebug: true",
-            quoted(&PathBuf::from(log).to_string_lossy())
-        ));
-    }
-    let nats = nats.run().await.unwrap();
+    // The server's log, where it names every permission violation.
+    let logs = tempfile::tempdir().unwrap();
+    let log = std::env::var_os("HERALD_TEST_NATS_LOG")
+        .map_or_else(|| logs.path().join("nats.log"), PathBuf::from);
+    let nats = herald_harness::nats()
+        .config(authorization(&permissions, &passwords))
+        .config(format!("log_file: {}", quoted(&log.to_string_lossy())))
+        .run()
+        .await
+        .unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
         .await
@@ -727,6 +729,18 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
         },
     )
     .await;
+
+    // None of the roles' own connections was refused anything.
+    let refused: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("Violation"))
+        .map(str::to_owned)
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "the chart's permissions refused a role: {refused:#?}"
+    );
 
     // Narrow: each role is refused what belongs to another, and nothing it tried landed.
     let url = nats.client_url();
