@@ -41,6 +41,10 @@ pub struct BusConfig {
     pub auth: NatsAuth,
     /// TLS to NATS; `None`: TLS only if a URL says `tls://` (with the system's CAs).
     pub tls: Option<NatsTls>,
+    /// The prefix of this client's reply subjects (publish acks, pulled messages, API
+    /// answers, KV watches); `None`: NATS's `_INBOX`. Nodes use `_INBOX_<role>`, so a NATS
+    /// user's permissions can let each role read its own replies only.
+    pub inbox_prefix: Option<String>,
 }
 
 /// TLS to NATS: required on every connection once set.
@@ -81,6 +85,7 @@ impl BusConfig {
             batching: true,
             auth: NatsAuth::None,
             tls: None,
+            inbox_prefix: None,
         }
     }
 
@@ -99,6 +104,9 @@ impl BusConfig {
             if let Some(client) = &tls.client_certificate {
                 options = options.add_client_certificate(client.cert.clone(), client.key.clone());
             }
+        }
+        if let Some(prefix) = &self.inbox_prefix {
+            options = options.custom_inbox_prefix(prefix);
         }
         Ok(options
             .name(&self.name)

@@ -533,6 +533,7 @@ pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfi
     BusConfig {
         urls: nats.urls.clone(),
         name: format!("{role}-{node_id}"),
+        inbox_prefix: Some(format!("_INBOX_{role}")),
         replicas: nats.replicas,
         duplicate_window: nats.duplicate_window,
         events_max_age: nats.events_max_age,

@@ -166,10 +166,10 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
         }
     }
     assert!(common.contains(&"$JS.API.INFO".to_owned()));
-    assert_eq!(permissions.common.subscribe, ["_INBOX.>"]);
+    assert!(permissions.common.subscribe.is_empty());
 
     // Nothing that deletes, purges or reaches everything; no core subscription to
-    // Herald's subjects (everything is read through consumers, answered on _INBOX).
+    // Herald's subjects (everything is read through consumers, answered on the role's inbox).
     for role in ROLES {
         let lists = permissions.of(role);
         for subject in &lists.publish {
@@ -194,7 +194,11 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
                 "{role} may publish {subject}"
             );
         }
-        assert_eq!(lists.subscribe, ["_INBOX.>"], "{role} subscribes");
+        assert_eq!(
+            lists.subscribe,
+            [format!("_INBOX_{role}.>")],
+            "{role} reads its own replies only"
+        );
     }
 }
 
@@ -405,6 +409,8 @@ impl Probe {
             role.to_owned(),
             password.to_owned(),
         )
+        // As a node of the role connects: its replies under its own prefix.
+        .custom_inbox_prefix(format!("_INBOX_{role}"))
         .event_callback(move |event| {
             let seen = seen.clone();
             async move {
@@ -772,6 +778,10 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
     let _sub = edge.client.subscribe("herald.mt.>").await.unwrap();
     edge.client.flush().await.unwrap();
     edge.refused("Subscription", "herald.mt.>").await;
+    // Nor another role's replies (each reads its own, under `_INBOX_<role>`).
+    let _replies = edge.client.subscribe("_INBOX_router.>").await.unwrap();
+    edge.client.flush().await.unwrap();
+    edge.refused("Subscription", "_INBOX_router.>").await;
 
     // The router: no lockouts, cancel marks or idempotency keys, no held receipts, no
     // carrier-id map.
