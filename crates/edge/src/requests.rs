@@ -32,7 +32,7 @@ use herald_smpp::pdu::{
     SubmitMultiResp, SubmitSm, UnsuccessSme,
 };
 use herald_smpp::session::{Inbound, Inbox, Responder, Session};
-use herald_smpp::types::COctetString;
+use herald_smpp::types::{Address, COctetString};
 use herald_smpp::{CommandStatus, PduBody};
 use herald_telemetry::names;
 use tracing::Instrument as _;
@@ -671,11 +671,37 @@ pub(crate) fn multi_answer(
     if unsuccess.len() == total {
         return Err(CommandStatus::ESME_RSUBMITFAIL);
     }
+    let unsuccess = unsuccess
+        .into_iter()
+        .map(|failed| UnsuccessSme {
+            dest: strictly(&failed.dest),
+            ..failed
+        })
+        .collect();
     Ok(SubmitMultiResp {
         message_id: COctetString::from(base),
         unsuccess,
         ..Default::default()
     })
+}
+
+/// The longest `destination_addr` SMPP allows, without its NUL.
+const MAX_DESTINATION_OCTETS: usize = 20;
+
+/// `address` as a refused destination is echoed back: as the ESME sent it when that was
+/// well-formed; one the lenient decoder let through overlong or with non-ASCII octets
+/// is cut to 20 octets, each such octet a `?`, so the answer is strict whatever was sent.
+fn strictly(address: &Address) -> Address {
+    let octets = address.addr.as_bytes();
+    if octets.len() <= MAX_DESTINATION_OCTETS && octets.iter().all(u8::is_ascii_graphic) {
+        return address.clone();
+    }
+    let text: String = octets
+        .iter()
+        .take(MAX_DESTINATION_OCTETS)
+        .map(|&b| if b.is_ascii_graphic() { char::from(b) } else { '?' })
+        .collect();
+    Address::new(address.ton, address.npi, COctetString::from(text.as_str()))
 }
 
 /// `query_sm`, answered from the status store; another account's message is reported as
@@ -921,4 +947,42 @@ pub(crate) fn check_replace(
         schedule_delivery_unix_ms: unix_ms(schedule),
     };
     Ok(Replacement { id, amendment })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use herald_smpp::types::{Npi, Ton};
+    use herald_smpp::{Pdu, Quirks};
+
+    use super::*;
+
+    #[test]
+    fn refused_destinations_are_echoed_strictly_whatever_the_esme_sent() {
+        // Overlong and with non-ASCII octets, as the lenient decoder lets through (the
+        // edge fuzz target's finding).
+        let sent = COctetString::from_bytes(bytes::Bytes::from_static(
+            b"447700900\xc2\xc2\xc2\xc2\xc2\xc2\xc2\xc2\xc2\xc2123",
+        ))
+        .unwrap();
+        let fine = Address::new(Ton(1), Npi(1), "447700900123");
+        let unsuccess = vec![
+            UnsuccessSme {
+                dest: Address::new(Ton(1), Npi(1), sent),
+                error_status_code: CommandStatus::ESME_RINVDSTADR,
+            },
+            UnsuccessSme {
+                dest: fine.clone(),
+                error_status_code: CommandStatus::ESME_RINVDSTADR,
+            },
+        ];
+        let resp = multi_answer("M1", unsuccess, 3).unwrap();
+        assert_eq!(resp.unsuccess[0].dest.addr.as_bytes(), b"447700900??????????1");
+        assert_eq!(resp.unsuccess[1].dest, fine, "a well-formed one as sent");
+        let bytes = Pdu::new(7, PduBody::SubmitMultiResp(resp))
+            .to_bytes()
+            .unwrap();
+        assert_eq!(Pdu::decode(bytes).unwrap().quirks, Quirks::empty());
+    }
 }
