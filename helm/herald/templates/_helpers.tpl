@@ -69,6 +69,14 @@ app.kubernetes.io/component: {{ . }}
 {{- define "herald.nodeTokenSecretName" -}}
 {{- .Values.nodeToken.existingSecret | default (printf "%s-node-token" (include "herald.fullname" .)) -}}
 {{- end -}}
+{{/* NodeService's TLS (nodeService.tls): whether it is on, and the Secret with tls.crt,
+tls.key and ca.crt, given or made by the chart. */}}
+{{- define "herald.nodeTls" -}}
+{{- if .Values.nodeService.tls.enabled -}}true{{- end -}}
+{{- end -}}
+{{- define "herald.nodeTlsSecretName" -}}
+{{- .Values.nodeService.tls.existingSecret | default (printf "%s-node-tls" (include "herald.fullname" .)) -}}
+{{- end -}}
 {{- define "herald.controlTlsSecretName" -}}
 {{- .Values.control.tls.existingSecret | required "control.tls.enabled: set control.tls.existingSecret, a kubernetes.io/tls Secret (tls.crt, tls.key)" -}}
 {{- end -}}
@@ -140,6 +148,7 @@ app.kubernetes.io/component: {{ . }}
 {{- define "herald.tlsDir" -}}/etc/herald/tls{{- end -}}
 {{- define "herald.tokensDir" -}}/etc/herald/control{{- end -}}
 {{- define "herald.nodeTokenDir" -}}/etc/herald/node-token{{- end -}}
+{{- define "herald.nodeTlsDir" -}}/etc/herald/node-tls{{- end -}}
 {{- define "herald.controlTlsDir" -}}/etc/herald/control-tls{{- end -}}
 {{- define "herald.controlClientCaDir" -}}/etc/herald/control-client-ca{{- end -}}
 {{- define "herald.natsCredsDir" -}}/etc/herald/nats{{- end -}}
@@ -220,6 +229,10 @@ The configuration of one role as a dict: the chart's keys, then `config`, then t
   "nats" $nats
   "etcd" (dict "endpoints" (include "herald.etcdEndpoints" $root | fromJsonArray))
 -}}
+{{- if include "herald.nodeTls" $root -}}
+{{- $dir := include "herald.nodeTlsDir" $root -}}
+{{- $_ := set (index $c "grpc") "tls" (dict "cert" (printf "%s/tls.crt" $dir) "key" (printf "%s/tls.key" $dir) "ca" (printf "%s/ca.crt" $dir) "server_name" $v.nodeService.tls.serverName) -}}
+{{- end -}}
 {{- if include "herald.etcdTls" $root -}}
 {{- $dir := include "herald.etcdTlsDir" $root -}}
 {{- $tls := dict "ca" (printf "%s/ca.crt" $dir) -}}
