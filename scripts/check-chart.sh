@@ -15,9 +15,19 @@
 #     pod's files and environment admits each role and refuses it the others' subjects;
 #   - etcd TLS (etcd.tls): https everywhere, the generated certificates name every member and
 #     the Service, and a real etcd (when installed) with them admits Herald's certificate only;
-#   - the open shape (ci/open-values.yaml: nats.auth and etcd.tls off) and the operator's own
-#     Secrets (ci/own-secrets-values.yaml);
-#   - `herald check-config` on the exact herald.toml + environment each Deployment runs with;
+#   - NodeService TLS (nodeService.tls): every role's [grpc.tls] names one mounted Secret's
+#     files; the generated certificate chains to its CA, names serverName only, and a client
+#     checking the CA and the name (as the control role does) accepts it and no other;
+#   - the generated Secrets (node token, NodeService and etcd certificates, NATS passwords)
+#     are read back on upgrades: a render whose `lookup` answers with a first render's
+#     Secrets gives them again;
+#   - the open shape (ci/open-values.yaml: nats.auth, etcd.tls and nodeService.tls off) and
+#     the operator's own Secrets (ci/own-secrets-values.yaml);
+#   - `herald check-config` on what each Deployment's pod would load: its herald.toml,
+#     environment and --set flags, with the files of its ConfigMap and Secret volumes (node
+#     token, NodeService certificate, NATS password, etcd certificates, ...) laid out in a
+#     temporary root at the paths the pod sees: exit 0; with each of those files deleted, and
+#     without the node token, exit 64;
 #   - what each ci/ values file is for (HPA with CPU and a Pods metric, NetworkPolicies,
 #     PrometheusRule from files/alerts, one ConfigMap per files/dashboards JSON, ...);
 #   - values.schema.json rejects each scripts/check-chart/bad-values/*.yaml, and the templates

@@ -46,6 +46,9 @@ FILE_KEYS = (
     "etcd.tls.key",
     "control.tokens_file",
     "grpc.token_file",
+    "grpc.tls.cert",
+    "grpc.tls.key",
+    "grpc.tls.ca",
     "control.tls.cert",
     "control.tls.key",
     "control.tls.client_ca",
@@ -289,22 +292,6 @@ def check_references(objs: list[dict]) -> tuple[list[str], list[str]]:
 
 # ------------------------------------------------------------------ herald check-config
 
-def _env_of(container: dict, configmaps: dict[str, dict], pod_name: str) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for ef in container.get("envFrom", []):
-        ref = (ef.get("configMapRef") or {}).get("name")
-        if ref in configmaps:
-            env.update({k: str(v) for k, v in (configmaps[ref].get("data") or {}).items()})
-    fields = {"metadata.name": pod_name, "status.podIP": "10.1.2.3", "metadata.namespace": NAMESPACE}
-    for e in container.get("env", []):
-        if "value" in e:
-            env[e["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-                                    lambda m: env.get(m.group(1), m.group(0)), str(e["value"]))
-        elif "fieldRef" in (e.get("valueFrom") or {}):
-            env[e["name"]] = fields.get(e["valueFrom"]["fieldRef"]["fieldPath"], "x")
-    return env
-
-
 def _key_set(toml: dict, env: dict[str, str], key: str) -> str | None:
     """The value of a dotted key from the file or a HERALD_ variable (the variable wins)."""
     var = "HERALD_" + "__".join(part.upper() for part in key.split("."))
@@ -318,68 +305,105 @@ def _key_set(toml: dict, env: dict[str, str], key: str) -> str | None:
     return node if isinstance(node, str) else None
 
 
-def check_herald_configs(objs: list[dict], herald: str) -> tuple[list[str], int]:
-    """Runs `herald check-config` on what each Herald Deployment's container would load:
-    its herald.toml from the ConfigMap, its environment (HERALD_* variables, envFrom), its
-    --set flags. Files the config names (TLS, tokens, credentials) must be inside a mount of
-    the container; for the check they point at empty temp files."""
+def check_herald_configs(objs: list[dict], herald: str) -> tuple[list[str], str]:
+    """Runs `herald check-config` on what each Herald Deployment's container would load: its
+    herald.toml from the ConfigMap, its environment (HERALD_* variables, envFrom) and --set
+    flags, and the files of its ConfigMap and Secret volumes (node token, NodeService
+    certificate, NATS password, etcd certificates, ...) laid out under a temporary root at
+    the paths the pod sees them, the absolute paths into the mounts rewritten to that root.
+    Secrets the render does not make (the operator's) get stand-ins. Each must exit 0, and
+    load every HERALD_ variable it is given. Then the refusals: every file the config names
+    must lie in a mount, and deleted, make check-config exit 64 naming its key; without
+    grpc.token_file, a NodeService on a non-loopback address must be refused (64) too."""
     problems: list[str] = []
-    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
-    checked = 0
-    with tempfile.TemporaryDirectory(prefix="check-chart-") as tmp:
-        placeholder = Path(tmp, "file")
-        placeholder.write_text("placeholder\n")
-        for workload, template in pod_templates(objs):
-            spec = template["spec"]
-            volumes = {v["name"]: v for v in spec.get("volumes", [])}
-            for c in spec.get("containers", []):
-                args = c.get("args", [])
-                if "--config" not in args or not set(args) & set(HERALD_ROLES):
+    checked = refused = 0
+    for workload, template in pod_templates(objs):
+        spec = template["spec"]
+        containers = spec.get("containers", [])
+        for i, c in enumerate(containers):
+            args = c.get("args", [])
+            if "--config" not in args or not set(args) & set(HERALD_ROLES):
+                continue
+            wname = name_of(workload)
+            if i != 0:
+                problems.append(f"{wname}: Herald is not the first container")
+                continue
+            config_path = args[args.index("--config") + 1]
+            with tempfile.TemporaryDirectory(prefix="check-chart-") as tmp:
+                pod = PodFiles(Path(tmp), objs, workload, empty_dirs=True)
+                if config_path not in pod.mounts:
+                    problems.append(f"{wname}: no ConfigMap of this render is mounted at {config_path}")
                     continue
-                wname = name_of(workload)
-                config_path = args[args.index("--config") + 1]
-                mount = next((m for m in c.get("volumeMounts", []) if m["mountPath"] == config_path), None)
-                if mount is None:
-                    problems.append(f"{wname}: no volume is mounted at {config_path}")
-                    continue
-                cm_name = (volumes.get(mount["name"], {}).get("configMap") or {}).get("name")
-                cm = configmaps.get(cm_name or "")
-                if cm is None:
-                    problems.append(f"{wname}: {config_path} is not from a ConfigMap of this render")
-                    continue
-                items = volumes[mount["name"]]["configMap"].get("items")
-                key = mount.get("subPath", "")
-                if items:
-                    key = next((i["key"] for i in items if i["path"] == key), key)
-                text = (cm.get("data") or {}).get(key)
-                if text is None:
-                    problems.append(f"{wname}: ConfigMap {cm_name} has no key {key}")
-                    continue
-                role = [a for a in args if not a.startswith("-") and a != config_path]
-                pod_name = f"{workload['metadata']['name']}-5d8f7c9b4-x2x7q"
-                env = _env_of(c, configmaps, pod_name)
+                conf = pod.path(config_path)
+                text = conf.read_text()
                 toml = tomllib.loads(text)
+                rewritten = pod.rewrite(text)
+                conf.write_text(rewritten)
+                env = dict(pod.env)
+                run_env = {k: pod.rewrite(v) for k, v in pod.run_env().items()}
+                run_env["HOME"] = tmp
+                run_env.pop("HERALD_CONFIG", None)
+                role = next(a for a in args if a in HERALD_ROLES)
+                cmd = [herald] + ["check-config" if a == role else a if a == str(conf) else pod.rewrite(a)
+                                  for a in pod.args(c, config_path, conf)]
+
+                def run(run_env: dict[str, str] = run_env) -> subprocess.CompletedProcess:
+                    return subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=60)
+
+                done = run()
+                checked += 1
+                label = f"{wname} ({role})"
+                if done.returncode != 0:
+                    problems.append(f"{label}: herald check-config exited {done.returncode}:\n" + done.stderr.strip())
+                    continue
+                loaded = tomllib.loads(done.stdout)
+                for var, value in env.items():
+                    if not var.startswith("HERALD_") or var == "HERALD_CONFIG":
+                        continue
+                    node: Any = loaded
+                    for part in var[len("HERALD_"):].lower().split("__"):
+                        node = node.get(part) if isinstance(node, dict) else None
+                    if node is None:
+                        problems.append(f"{label}: {var} is not in the config check-config loaded")
+                    elif isinstance(node, (str, int)) and not isinstance(node, bool) \
+                            and str(node) != run_env[var]:
+                        problems.append(f"{label}: {var}={run_env[var]!r}, but check-config loaded {node!r}")
+
                 mounts = [m["mountPath"].rstrip("/") + "/" for m in c.get("volumeMounts", [])]
-                overrides: list[str] = []
                 for file_key in FILE_KEYS:
                     value = _key_set(toml, env, file_key)
                     if value is None:
                         continue
                     if not any(value.startswith(m) for m in mounts):
-                        problems.append(f"{wname}: {file_key} = {value} is in no volume mounted into the container")
-                    overrides += ["--set", f"{file_key}={placeholder}"]
-                conf = Path(tmp, f"{workload['metadata']['name']}.toml")
-                conf.write_text(text)
-                run_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp, **env}
-                run_env.pop("HERALD_CONFIG", None)
-                sets = [a for i, a in enumerate(args) if a == "--set" or (i and args[i - 1] == "--set")]
-                cmd = [herald, "--config", str(conf), *sets, *overrides, "check-config"]
-                done = subprocess.run(cmd, env=run_env, capture_output=True, text=True, timeout=60)
-                checked += 1
-                if done.returncode != 0:
-                    problems.append(f"{wname} ({' '.join(role)}): herald check-config exited {done.returncode}:\n"
-                                    + done.stderr.strip())
-    return problems, checked
+                        problems.append(f"{label}: {file_key} = {value} is in no volume mounted into the container")
+                        continue
+                    target = pod.path(value)
+                    saved = target.read_bytes()
+                    target.unlink()
+                    done = run()
+                    target.write_bytes(saved)
+                    key = file_key.removesuffix(".file")
+                    if done.returncode != 64 or key not in done.stderr:
+                        problems.append(f"{label}: without {value} ({file_key}) check-config exited "
+                                        f"{done.returncode}, not 64 naming {key}:\n{done.stderr.strip()}")
+                    else:
+                        refused += 1
+                # The node token is what lets NodeService listen beyond loopback.
+                listen = str(_key_set(toml, env, "grpc.listen") or "")
+                if _key_set(toml, env, "grpc.token_file") and not listen.startswith(("127.", "[::1]", "localhost")):
+                    var = "HERALD_GRPC__TOKEN_FILE"
+                    conf.write_text(re.sub(r"(?m)^token_file = .*\n", "", rewritten))
+                    done = run({k: v for k, v in run_env.items() if k != var})
+                    conf.write_text(rewritten)
+                    if done.returncode != 64 or "grpc.token_file" not in done.stderr:
+                        problems.append(f"{label}: without grpc.token_file, NodeService on {listen} was not refused "
+                                        f"(exit {done.returncode}):\n{done.stderr.strip()}")
+                    else:
+                        refused += 1
+    if not problems and checked == 0:
+        problems.append("no Herald container found")
+    return problems, (f"{checked} Deployments load their pod's files and exit 0; {refused} cases without a "
+                      f"mounted file or the node token exit 64")
 
 
 # ------------------------------------------------------------------ bundled NATS and etcd
@@ -488,7 +512,7 @@ class PodFiles:
     make (the operator's) get stand-ins: a self-signed pair for .crt/.key, else
     `given_value`."""
 
-    def __init__(self, tmp: Path, objs: list[dict], workload: dict) -> None:
+    def __init__(self, tmp: Path, objs: list[dict], workload: dict, empty_dirs: bool = False) -> None:
         self.root = tmp / "root"
         self.tmp = tmp
         by_kind: dict[str, dict[str, dict]] = {}
@@ -497,6 +521,7 @@ class PodFiles:
         self.secrets = {n: secret_data(o) for n, o in by_kind.get("Secret", {}).items()}
         self.given: dict[str, dict[str, bytes]] = {}
         configmaps = by_kind.get("ConfigMap", {})
+        self.configmaps = configmaps
         spec = workload["spec"]["template"]["spec"]
         container = spec["containers"][0]
         volumes = {v["name"]: v for v in spec.get("volumes", [])}
@@ -507,14 +532,20 @@ class PodFiles:
             target = self.path(mount["mountPath"])
             files: dict[str, bytes] = {}
             if "configMap" in volume:
+                if volume["configMap"]["name"] not in configmaps:
+                    continue  # not of this render: check_references says so
                 data = {k: v.encode() for k, v in (configmaps[volume["configMap"]["name"]].get("data") or {}).items()}
                 items = volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]
                 files = {i["path"]: data[i["key"]] for i in items}
             elif "secret" in volume:
                 name = volume["secret"]["secretName"]
-                items = volume["secret"].get("items") or []
+                # Without items, every key of the Secret (of the render's; the operator's
+                # keys are unknown).
+                items = volume["secret"].get("items") or [{"key": k, "path": k} for k in self.secrets.get(name, {})]
                 for i in items:
                     files[i["path"]] = self.secret_value(name, i["key"])
+            elif "emptyDir" in volume and empty_dirs:
+                pass
             else:
                 continue
             self.mounts.append(mount["mountPath"])
@@ -543,6 +574,13 @@ class PodFiles:
     def container_env(self, container: dict, pod_name: str) -> dict[str, str]:
         env: dict[str, str] = {}
         fields = {"metadata.name": pod_name, "status.podIP": "127.0.0.1", "metadata.namespace": NAMESPACE}
+        for ef in container.get("envFrom", []):
+            prefix = ef.get("prefix", "")
+            if ref := (ef.get("configMapRef") or {}).get("name"):
+                data = (self.configmaps.get(ref) or {}).get("data") or {}
+                env.update({prefix + k: str(v) for k, v in data.items()})
+            elif ref := (ef.get("secretRef") or {}).get("name"):
+                env.update({prefix + k: v.decode() for k, v in self.secrets.get(ref, {}).items()})
         for e in container.get("env", []):
             source = e.get("valueFrom") or {}
             if "value" in e:
@@ -559,10 +597,14 @@ class PodFiles:
         return self.root / absolute.lstrip("/")
 
     def rewrite(self, text: str) -> str:
-        """Absolute paths into the mounts, made paths under the fake root."""
-        for mount in sorted(self.mounts, key=len, reverse=True):
-            text = text.replace(mount.rstrip("/") + "/", str(self.path(mount)) + "/")
-        return text
+        """Absolute paths into the mounts, made paths under the fake root: in one pass (the
+        fake root may itself lie under a mount path such as /tmp), the longest mount first,
+        where a path starts."""
+        if not self.mounts:
+            return text
+        prefixes = sorted((m.rstrip("/") + "/" for m in self.mounts), key=len, reverse=True)
+        pattern = re.compile(r"(?<![\w./-])(" + "|".join(re.escape(m) for m in prefixes) + ")")
+        return pattern.sub(lambda m: str(self.path(m.group(1))) + "/", text)
 
     def run_env(self) -> dict[str, str]:
         return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **self.env}
@@ -671,8 +713,9 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
     auth = configmaps.get(f"{name}-auth")
     conf = configmaps[f"{name}-config"]["data"]["nats.conf"]
     deployments = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Deployment"}
-    heralds = {role: deployments[f"{RELEASE}-{role}"] for role in HERALD_ROLES if f"{RELEASE}-{role}" in deployments}
-    tomls = {role: tomllib.loads(configmaps[f"{RELEASE}-config"]["data"][f"herald-{role}.toml"]) for role in heralds}
+    full = herald_fullname(objs)
+    heralds = {role: deployments[f"{full}-{role}"] for role in HERALD_ROLES if f"{full}-{role}" in deployments}
+    tomls = {role: tomllib.loads(configmaps[f"{full}-config"]["data"][f"herald-{role}.toml"]) for role in heralds}
     problems: list[str] = []
     if auth is None:
         # nats.auth off: the open NATS of before, and no role sends credentials.
@@ -867,7 +910,7 @@ def check_etcd_tls(objs: list[dict], etcd: str | None) -> list[str] | str:
     args = dict(a.split("=", 1) for a in container.get("args", []) if "=" in a)
     configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
     tomls = {role: tomllib.loads(text) for role in HERALD_ROLES
-             if (text := (configmaps.get(f"{RELEASE}-config", {}).get("data") or {}).get(f"herald-{role}.toml"))}
+             if (text := (configmaps.get(f"{herald_fullname(objs)}-config", {}).get("data") or {}).get(f"herald-{role}.toml"))}
     problems: list[str] = []
     if args.get("--client-cert-auth") != "true":
         # etcd.tls off: plain HTTP, as before.
@@ -991,7 +1034,245 @@ def check_etcd_tls(objs: list[dict], etcd: str | None) -> list[str] | str:
                         f"refuses none and a stranger's{'; peers over TLS' if peer else ''}")
 
 
+# ------------------------------------------------------------------ NodeService TLS
+
+NODE_TLS_KEYS = ("tls.crt", "tls.key", "ca.crt")
+
+
+class _TlsServer:
+    """A TLS server on a loopback port with a certificate and key (ALPN h2, as NodeService's
+    tonic server): it completes handshakes and answers one byte."""
+
+    def __init__(self, cert: Path, key: Path) -> None:
+        import threading
+
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(str(cert), str(key))
+        self.context.set_alpn_protocols(["h2"])
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.context.wrap_socket(conn, server_side=True) as tls:
+                    tls.sendall(b"x")
+            except (ssl.SSLError, OSError):
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _node_handshake(port: int, ca: Path, server_name: str) -> str | None:
+    """None when a client that trusts `ca` and checks `server_name` (as the control role
+    does) completes a handshake with ALPN h2, else why not."""
+    context = ssl.create_default_context(cafile=str(ca))
+    context.set_alpn_protocols(["h2"])
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                if tls.selected_alpn_protocol() != "h2":
+                    return f"ALPN {tls.selected_alpn_protocol()!r}, not h2"
+                tls.recv(1)
+        return None
+    except (ssl.SSLError, OSError) as error:
+        return f"{type(error).__name__}: {error}"
+
+
+def check_node_tls(objs: list[dict]) -> list[str] | str:
+    """NodeService's TLS (nodeService.tls): every Herald role's herald.toml has [grpc.tls]
+    with one server_name and its cert, key and ca in a mount of one Secret's tls.crt,
+    tls.key and ca.crt, the same Secret for every role; the CA's key (<fullname>-node-ca) is
+    mounted by no pod. A certificate the chart generates chains to the CA, names
+    server_name and nothing else, and a TLS server with it (ALPN h2) is accepted by a client
+    that trusts ca.crt and checks server_name, as the control role does, and refused by one
+    that checks another name or trusts another CA. Off: no [grpc.tls], no such Secrets."""
+    full = herald_fullname(objs)
+    configmaps = {o["metadata"]["name"]: o for o in objs if o["kind"] == "ConfigMap"}
+    tomls = {role: tomllib.loads(text) for role in HERALD_ROLES
+             if (text := (configmaps.get(f"{full}-config", {}).get("data") or {}).get(f"herald-{role}.toml"))}
+    deployments = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Deployment"}
+    secrets = {o["metadata"]["name"]: o for o in objs if o["kind"] == "Secret"}
+    generated = {f"{full}-node-tls", f"{full}-node-ca"}
+    problems: list[str] = []
+    configs = {role: toml.get("grpc", {}).get("tls") for role, toml in tomls.items()}
+    if not tomls:
+        return ["no herald.toml of any role"]
+    if not any(configs.values()):
+        if generated & set(secrets):
+            problems.append(f"nodeService.tls is off, yet the chart made {sorted(generated & set(secrets))}")
+        for name, d in deployments.items():
+            if any(v["name"] == "node-tls" for v in d["spec"]["template"]["spec"].get("volumes", [])):
+                problems.append(f"{name}: mounts node-tls, yet no role has [grpc.tls]")
+        return problems or "off: NodeService in clear"
+    if missing := sorted(role for role, tls in configs.items() if not tls):
+        problems.append(f"the roles {missing} have no [grpc.tls] while the others have")
+    names = {tls.get("server_name") for tls in configs.values() if tls}
+    if len(names) != 1 or None in names:
+        problems.append(f"the roles' grpc.tls.server_name are not one name: {names}")
+    server_name = next(iter(names))
+    used: set[str] = set()
+    for role, tls in configs.items():
+        if not tls:
+            continue
+        d = deployments.get(f"{full}-{role}")
+        if d is None:
+            problems.append(f"no Deployment {full}-{role}")
+            continue
+        pod = d["spec"]["template"]["spec"]
+        volumes = {v["name"]: v for v in pod.get("volumes", [])}
+        for key, file in (("cert", "tls.crt"), ("key", "tls.key"), ("ca", "ca.crt")):
+            path = tls.get(key, "")
+            mount = next((m for m in pod["containers"][0].get("volumeMounts", [])
+                          if path == m["mountPath"].rstrip("/") + "/" + file), None)
+            secret = (volumes.get(mount["name"], {}) if mount else {}).get("secret")
+            items = {i["path"]: i["key"] for i in (secret or {}).get("items") or []}
+            if secret is None or items.get(file, file if not items else None) != file:
+                problems.append(f"{role}: grpc.tls.{key} = {path!r} is not the key {file} of a mounted Secret")
+                continue
+            used.add(secret["secretName"])
+    if len(used) > 1:
+        problems.append(f"the roles mount different NodeService Secrets: {sorted(used)}")
+    mounted = {v["secret"]["secretName"] for o in objs if o["kind"] in WORKLOADS
+               for v in o["spec"]["template"]["spec"].get("volumes", []) if "secret" in v}
+    if f"{full}-node-ca" in mounted:
+        problems.append(f"a pod mounts {full}-node-ca, the CA's key")
+    secret_name = next(iter(used), None)
+    if problems or secret_name is None:
+        return problems
+    if secret_name not in secrets:
+        if generated & set(secrets):
+            problems.append(f"the operator's Secret {secret_name} is used, yet the chart made {sorted(generated & set(secrets))}")
+        return problems or f"server_name {server_name}, the operator's Secret {secret_name}"
+    data = secret_data(secrets[secret_name])
+    ca_data = secret_data(secrets.get(f"{full}-node-ca", {}))
+    if set(NODE_TLS_KEYS) - set(data):
+        return [f"{secret_name} lacks {sorted(set(NODE_TLS_KEYS) - set(data))}"]
+    annotation = (secrets[secret_name]["metadata"].get("annotations") or {}).get("herald/server-name")
+    if annotation != server_name:
+        problems.append(f"{secret_name}: annotation herald/server-name is {annotation!r}, not {server_name!r}")
+    if ca_data.get("ca.crt") != data["ca.crt"] or "ca.key" not in ca_data:
+        problems.append(f"{full}-node-ca does not hold the CA of {secret_name} and its key")
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        for key in NODE_TLS_KEYS:
+            (d / key).write_bytes(data[key])
+        if "ca.key" in ca_data:
+            (d / "ca.key").write_bytes(ca_data["ca.key"])
+            pub = [subprocess.run(cmd, capture_output=True, timeout=30).stdout for cmd in (
+                ["openssl", "x509", "-noout", "-pubkey", "-in", str(d / "ca.crt")],
+                ["openssl", "pkey", "-pubout", "-in", str(d / "ca.key")])]
+            if pub[0] != pub[1] or not pub[0]:
+                problems.append(f"{full}-node-ca: ca.key is not the key of ca.crt")
+        done = subprocess.run(["openssl", "verify", "-x509_strict", "-CAfile", str(d / "ca.crt"), str(d / "tls.crt")],
+                              capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            problems.append(f"the certificate does not chain to the CA: {done.stdout}{done.stderr}")
+        text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(d / "tls.crt")],
+                              capture_output=True, text=True, timeout=30).stdout
+        sans = sorted(s.strip() for s in text.split("\n", 1)[-1].split(",") if s.strip())
+        if sans != [f"DNS:{server_name}"]:
+            problems.append(f"the certificate names {sans}, not only DNS:{server_name}")
+        stranger_crt, _ = self_signed(d, "stranger")
+        (d / "stranger.crt").write_bytes(stranger_crt)
+        server = _TlsServer(d / "tls.crt", d / "tls.key")
+        try:
+            if error := _node_handshake(server.port, d / "ca.crt", server_name):
+                problems.append(f"a client trusting ca.crt and checking {server_name}: {error}")
+            if _node_handshake(server.port, d / "ca.crt", f"other-{server_name}") is None:
+                problems.append(f"a client checking the name other-{server_name} accepted the certificate")
+            if _node_handshake(server.port, d / "stranger.crt", server_name) is None:
+                problems.append("a client trusting another CA accepted the certificate")
+        finally:
+            server.close()
+    return problems or (f"every role serves NodeService with {secret_name} for {server_name}; the certificate "
+                        f"chains to the CA (kept in {full}-node-ca, mounted by no pod) and passes a client that "
+                        f"checks the CA and the name, and no other")
+
+
+def check_secrets_kept(chart_dir: Path, values: dict) -> list[str] | str:
+    """The Secrets the chart generates (node token, NodeService and etcd certificates, NATS
+    passwords) are read back on upgrades (lookup), so nothing changes under running pods:
+    the chart rendered from a copy whose `lookup` answers with the Secrets of a first render
+    gives the same Secrets again, and without them different ones (they are random). A new
+    nodeService.tls.serverName gets a new certificate for that name from the same CA."""
+    import shutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp, "herald")
+        shutil.copytree(chart_dir, copy)
+        (copy / "values.schema.json").unlink(missing_ok=True)
+        replaced = 0
+        for f in copy.glob("templates/*.yaml"):
+            text, n = re.subn(r'lookup "v1" "Secret" \S+ (\$[\w.]+)', r"(index $.Values.checkLookup \1 | default dict)",
+                              f.read_text())
+            f.write_text(text)
+            replaced += n
+        if "lookup" in "".join(f.read_text() for f in copy.glob("templates/*.yaml")).replace("(lookup)", ""):
+            return ["a lookup the check cannot replace (not lookup \"v1\" \"Secret\" <namespace> $name)"]
+
+        def secrets_of(lookup: dict, extra: dict | None = None) -> dict[str, dict]:
+            merged = json.loads(json.dumps(values))
+            for key, value in (extra or {}).items():
+                node = merged
+                *parents, last = key.split(".")
+                for part in parents:
+                    node = node.setdefault(part, {})
+                node[last] = value
+            objs = render(copy, {**merged, "checkLookup": lookup})
+            return {o["metadata"]["name"]: o for o in objs if o["kind"] == "Secret"}
+
+        first = secrets_of({})
+        again = secrets_of(first)
+        fresh = secrets_of({})
+        problems: list[str] = []
+        kept = []
+        for name, secret in first.items():
+            if secret.get("data") != again.get(name, {}).get("data"):
+                problems.append(f"{name}: an upgrade changes it")
+            if secret.get("data") != fresh.get(name, {}).get("data"):
+                kept.append(name)
+        if not kept:
+            problems.append("no Secret is generated anew without lookup: the check shows nothing")
+        full = herald_fullname(render(copy, {**values, "checkLookup": {}}))
+        tls_name, ca_name = f"{full}-node-tls", f"{full}-node-ca"
+        note = ""
+        if tls_name in first and ca_name in first:
+            renamed = secrets_of(first, {"nodeService.tls.serverName": "nodes.herald.internal"})
+            old, new = secret_data(first[tls_name]), secret_data(renamed[tls_name])
+            if secret_data(renamed[ca_name]) != secret_data(first[ca_name]) or new["ca.crt"] != old["ca.crt"]:
+                problems.append("a new nodeService.tls.serverName changed the CA")
+            if new["tls.crt"] == old["tls.crt"]:
+                problems.append("a new nodeService.tls.serverName kept the certificate for the old name")
+            with tempfile.TemporaryDirectory() as certs:
+                crt = Path(certs, "tls.crt")
+                crt.write_bytes(new["tls.crt"])
+                done = subprocess.run(["openssl", "x509", "-noout", "-in", str(crt), "-checkhost", "nodes.herald.internal"],
+                                      capture_output=True, text=True, timeout=30)
+                if " does match " not in done.stdout:
+                    problems.append(f"the certificate for a new serverName does not name it: {done.stdout.strip()}")
+            note = "; a new serverName gets a new certificate from the same CA"
+    return problems or f"{replaced} lookups; {', '.join(sorted(kept))} kept across upgrades{note}"
+
+
 # ------------------------------------------------------------------ the chart
+
+def herald_fullname(objs: list[dict]) -> str:
+    """The chart's full name (<release>-herald, or fullnameOverride), as the ConfigMap with
+    the roles' herald-<role>.toml is named: <fullname>-config."""
+    for o in objs:
+        data = (o.get("data") or {}) if o.get("kind") == "ConfigMap" else {}
+        if any(k.startswith("herald-") and k.endswith(".toml") for k in data):
+            return o["metadata"]["name"].removesuffix("-config")
+    return RELEASE
+
 
 def load_docs(text: str) -> list[dict]:
     return [d for d in yaml.safe_load_all(text) if d]
@@ -1023,11 +1304,12 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
     kinds: dict[str, list[dict]] = {}
     for o in objs:
         kinds.setdefault(o["kind"], []).append(o)
+    full = herald_fullname(objs)
     deployments = {d["metadata"]["name"] for d in kinds.get("Deployment", [])}
     for role in ("edge", "router", "connector", "control"):
-        if f"{RELEASE}-{role}" not in deployments:
-            problems.append(f"no Deployment {RELEASE}-{role}")
-    edge_svc = next((s for s in kinds.get("Service", []) if s["metadata"]["name"] == f"{RELEASE}-edge"), None)
+        if f"{full}-{role}" not in deployments:
+            problems.append(f"no Deployment {full}-{role}")
+    edge_svc = next((s for s in kinds.get("Service", []) if s["metadata"]["name"] == f"{full}-edge"), None)
     if edge_svc is None:
         problems.append("no edge Service")
     if name.startswith("full"):
@@ -1075,16 +1357,34 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
 
 
 def security_expectations(name: str, kinds: dict[str, list[dict]]) -> list[str]:
-    """What each ci/ values file shows of nats.auth, nats.tls and etcd.tls: on by default with
-    generated Secrets, off in open-values, the operator's Secrets in own-secrets-values, NATS
-    TLS in full-values."""
-    if name.startswith("external"):
-        return []
+    """What each ci/ values file shows of nats.auth, nats.tls, etcd.tls and nodeService.tls:
+    on by default with generated Secrets, off in open-values, the operator's Secrets in
+    own-secrets-values, NATS TLS in full-values."""
     problems: list[str] = []
     secrets = {s["metadata"]["name"] for s in kinds.get("Secret", [])}
     configmaps = {c["metadata"]["name"]: c for c in kinds.get("ConfigMap", [])}
+    full = herald_fullname([o for objs in kinds.values() for o in objs])
     tomls = {k[len("herald-"):-len(".toml")]: tomllib.loads(v)
-             for k, v in (configmaps.get(f"{RELEASE}-config", {}).get("data") or {}).items()}
+             for k, v in (configmaps.get(f"{full}-config", {}).get("data") or {}).items()}
+    # NodeService's TLS, whatever the NATS and etcd: on with a generated certificate unless
+    # the file says otherwise.
+    node_tls = {role: toml.get("grpc", {}).get("tls") for role, toml in tomls.items()}
+    node_generated = {f"{full}-node-tls", f"{full}-node-ca"}
+    if name.startswith("open"):
+        if any(node_tls.values()) or node_generated & secrets:
+            problems.append("nodeService.tls is off, yet a role has [grpc.tls] or its Secrets were made")
+    elif not all(node_tls.values()):
+        problems.append(f"nodeService.tls is on by default, yet {sorted(r for r, v in node_tls.items() if not v)} "
+                        f"have no [grpc.tls]")
+    elif name.startswith("own-secrets"):
+        if node_generated & secrets:
+            problems.append(f"the operator gave NodeService's Secret, yet the chart made {sorted(node_generated & secrets)}")
+        if {v.get("server_name") for v in node_tls.values()} != {"nodes.herald.internal"}:
+            problems.append("grpc.tls.server_name is not the operator's nodes.herald.internal")
+    elif not node_generated <= secrets:
+        problems.append(f"the chart did not make {sorted(node_generated - secrets)}")
+    if name.startswith("external"):
+        return problems
     sets = {s["metadata"]["name"]: s["spec"]["template"]["spec"] for s in kinds.get("StatefulSet", [])}
     etcd_args = " ".join(sets.get(f"{RELEASE}-etcd", {}).get("containers", [{}])[0].get("args", []))
     nats_conf = (configmaps.get(f"{RELEASE}-nats-config", {}).get("data") or {}).get("nats.conf", "")
@@ -1092,7 +1392,7 @@ def security_expectations(name: str, kinds: dict[str, list[dict]]) -> list[str]:
                for v in d["spec"]["template"]["spec"].get("volumes", []) if "secret" in v}
     mounted |= {v["secret"]["secretName"] for spec in sets.values() for v in spec.get("volumes", []) if "secret" in v}
     generated = {f"{RELEASE}-nats-passwords", f"{RELEASE}-etcd-ca", f"{RELEASE}-etcd-server-tls",
-                 f"{RELEASE}-etcd-client-tls"}
+                 f"{full}-etcd-client-tls"}
     auth = f"{RELEASE}-nats-auth" in configmaps
     if name.startswith("open"):
         if auth or generated & secrets:
@@ -1111,7 +1411,8 @@ def security_expectations(name: str, kinds: dict[str, list[dict]]) -> list[str]:
     if name.startswith("own-secrets"):
         if generated & secrets:
             problems.append(f"the operator gave the Secrets, yet the chart made {sorted(generated & secrets)}")
-        own = {"herald-nats-passwords-own", "herald-nats-tls", "herald-etcd-server-own", "herald-etcd-client-own"}
+        own = {"herald-nats-passwords-own", "herald-nats-tls", "herald-etcd-server-own", "herald-etcd-client-own",
+               "herald-node-tls-own"}
         if not own <= mounted:
             problems.append(f"the operator's Secrets {sorted(own - mounted)} are not used")
         if "--peer-client-cert-auth" in etcd_args or "=https://" in etcd_args.split("--initial-cluster=")[1].split()[0]:
@@ -1268,11 +1569,9 @@ def main() -> int:
         run.check(f"references (selectors, ConfigMaps, Secrets, ports): {label}", refs)
         if args.herald:
             def herald_check() -> list[str] | str:
-                problems, n = check_herald_configs(objs, args.herald)
-                if not problems and n == 0:
-                    return ["no Herald container found"]
-                return problems or f"{n} Deployments"
-            run.check(f"herald check-config of each Deployment: {label}", herald_check)
+                problems, note = check_herald_configs(objs, args.herald)
+                return problems or note
+            run.check(f"herald check-config on each Deployment's files: {label}", herald_check)
 
     for f in ci_files:
         label = f"helm/herald -f {f.relative_to(chart_dir)}"
@@ -1292,6 +1591,10 @@ def main() -> int:
                   lambda: check_nats_auth(chart_dir, rendered["objs"], nats_server))
         run.check(f"etcd TLS and client certificates (etcd.tls): {label}",
                   lambda: check_etcd_tls(rendered["objs"], etcd_bin))
+        run.check(f"NodeService TLS (nodeService.tls): {label}", lambda: check_node_tls(rendered["objs"]))
+        if f.name.startswith(("default", "full")):
+            run.check(f"generated Secrets kept across upgrades (lookup): {label}",
+                      lambda f=f: check_secrets_kept(chart_dir, read_values(f)))
 
     # values.schema.json must reject bad values; templates must refuse impossible ones.
     def must_fail(path: Path, error_type: type) -> list[str]:
