@@ -182,7 +182,8 @@ def matches(selector: dict, labels: dict) -> bool:
 
 
 def check_references(objs: list[dict]) -> tuple[list[str], list[str]]:
-    """Selectors, names and ports that must meet. Returns (problems, Secrets expected to exist)."""
+    """Selectors, names and ports that must meet. Returns (problems, what is expected to exist:
+    Secrets by name, ServiceAccounts as "ServiceAccount <name>")."""
     problems: list[str] = []
     by_kind: dict[str, dict[str, dict]] = {}
     for o in objs:
@@ -190,6 +191,7 @@ def check_references(objs: list[dict]) -> tuple[list[str], list[str]]:
     configmaps = by_kind.get("ConfigMap", {})
     secrets = by_kind.get("Secret", {})
     external_secrets: set[str] = set()
+    external_accounts: set[str] = set()
     templates = pod_templates(objs)
 
     for workload, template in templates:
@@ -203,8 +205,13 @@ def check_references(objs: list[dict]) -> tuple[list[str], list[str]]:
         for claim in workload["spec"].get("volumeClaimTemplates", []):
             volumes[claim["metadata"]["name"]] = {"name": claim["metadata"]["name"], "persistentVolumeClaim": {}}
         if sa := spec.get("serviceAccountName"):
+            # A render that makes no ServiceAccount (serviceAccount.create off) runs as one
+            # that must exist; one that makes some must make the one its pods name.
             if sa not in by_kind.get("ServiceAccount", {}) and sa != "default":
-                problems.append(f"{wname}: ServiceAccount {sa} is not defined")
+                if by_kind.get("ServiceAccount"):
+                    problems.append(f"{wname}: ServiceAccount {sa} is not defined")
+                else:
+                    external_accounts.add(sa)
         for v in volumes.values():
             if "configMap" in v:
                 cm = configmaps.get(v["configMap"]["name"])
@@ -287,7 +294,7 @@ def check_references(objs: list[dict]) -> tuple[list[str], list[str]]:
                     json.loads(text)
                 except ValueError as error:
                     problems.append(f"{name_of(cm)}: {key} is not JSON: {error}")
-    return problems, sorted(external_secrets)
+    return problems, sorted(external_secrets) + [f"ServiceAccount {sa}" for sa in sorted(external_accounts)]
 
 
 # ------------------------------------------------------------------ herald check-config
@@ -1298,7 +1305,7 @@ def read_values(path: Path) -> dict:
     return yaml.safe_load(path.read_text()) or {}
 
 
-def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str]:
+def chart_expectations(name: str, chart_dir: Path, objs: list[dict], values: dict | None = None) -> list[str]:
     """What a values file in ci/ is there to show, checked on its render."""
     problems: list[str] = []
     kinds: dict[str, list[dict]] = {}
@@ -1343,9 +1350,26 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
         sets = {s["metadata"]["name"]: s["spec"]["replicas"] for s in kinds.get("StatefulSet", [])}
         if sets != {f"{RELEASE}-nats": 3, f"{RELEASE}-etcd": 3}:
             problems.append(f"expected 3-member NATS and etcd StatefulSets, got {sets}")
+        # The ServiceAccount: made, named serviceAccount.name, annotated, no token mounted.
+        sa_values = (values or {}).get("serviceAccount", {})
+        accounts = {s["metadata"]["name"]: s for s in kinds.get("ServiceAccount", [])}
+        account = accounts.get(sa_values.get("name", ""))
+        if account is None:
+            problems.append(f"no ServiceAccount {sa_values.get('name')} (serviceAccount.name), but {sorted(accounts)}")
+        else:
+            if (account["metadata"].get("annotations") or {}) != sa_values.get("annotations"):
+                problems.append(f"the ServiceAccount's annotations are {account['metadata'].get('annotations')}, "
+                                f"not serviceAccount.annotations")
+            if account.get("automountServiceAccountToken") is not False:
+                problems.append("the ServiceAccount mounts its token")
+        for d in kinds.get("Deployment", []):
+            if d["spec"]["template"]["spec"].get("serviceAccountName") != sa_values.get("name"):
+                problems.append(f"{name_of(d)} does not run as {sa_values.get('name')}")
     if name.startswith("external") and "StatefulSet" in kinds:
         problems.append("external NATS/etcd, yet StatefulSets were rendered")
     problems += security_expectations(name, kinds)
+    if name.startswith("overrides"):
+        problems += overrides_expectations(values or {}, objs)
     # Every role's grace period covers its preStop sleep.
     for d in kinds.get("Deployment", []):
         spec = d["spec"]["template"]["spec"]
@@ -1353,6 +1377,128 @@ def chart_expectations(name: str, chart_dir: Path, objs: list[dict]) -> list[str
         sleep = int((pre.get("sleep") or {}).get("seconds") or (pre.get("exec") or {}).get("command", ["", "0"])[-1])
         if spec.get("terminationGracePeriodSeconds", 30) < sleep + 15:
             problems.append(f"{name_of(d)}: terminationGracePeriodSeconds leaves under 15 s after the preStop sleep")
+    return problems
+
+
+# The pod-level values of every role, and where each lands in the Deployment's pod spec.
+ROLE_POD_VALUES = ("nodeSelector", "tolerations", "affinity", "priorityClassName", "topologySpreadConstraints",
+                   "terminationGracePeriodSeconds")
+
+
+def overrides_expectations(values: dict, objs: list[dict]) -> list[str]:
+    """ci/overrides-values.yaml: each value it sets, found where it belongs in the render
+    (read from the values, so the file and the check cannot drift apart)."""
+    problems: list[str] = []
+    full = values["fullnameOverride"]
+    by_kind: dict[str, dict[str, dict]] = {}
+    for o in objs:
+        by_kind.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+    ours = [o for o in objs if str((o["metadata"].get("labels") or {}).get("helm.sh/chart", "")).startswith("herald-")]
+
+    # nameOverride: the name label of every object of this chart and of the selectors;
+    # fullnameOverride: the names of the chart's own objects.
+    for o in ours:
+        if o["metadata"]["labels"].get("app.kubernetes.io/name") != values["nameOverride"]:
+            problems.append(f"{name_of(o)}: app.kubernetes.io/name is not nameOverride {values['nameOverride']}")
+    want = {("Deployment", f"{full}-{r}") for r in HERALD_ROLES} | {
+        ("Service", f"{full}-edge"), ("Service", f"{full}-control"), ("Service", f"{full}-metrics"),
+        ("ConfigMap", f"{full}-config"), ("Secret", f"{full}-node-tls"), ("Secret", f"{full}-node-ca"),
+        ("Secret", f"{full}-etcd-client-tls"), ("ServiceMonitor", full), ("PrometheusRule", full),
+        ("PodDisruptionBudget", f"{full}-router"), ("NetworkPolicy", f"{full}-edge")}
+    if missing := sorted(f"{k}/{n}" for k, n in want if n not in by_kind.get(k, {})):
+        problems.append(f"fullnameOverride {full}: no {', '.join(missing)}")
+    if strays := sorted(name_of(o) for o in ours if o["metadata"]["name"].startswith(f"{RELEASE}-herald")
+                        or (o["kind"] == "Deployment" and not o["metadata"]["name"].startswith(full))):
+        problems.append(f"fullnameOverride {full}: still named by the release: {strays}")
+
+    deployments = {r: by_kind.get("Deployment", {}).get(f"{full}-{r}") for r in HERALD_ROLES}
+    image = f"{values['image']['repository']}@{values['image']['digest']}"
+    for role, d in deployments.items():
+        if d is None:
+            continue
+        spec = d["spec"]["template"]["spec"]
+        meta = d["spec"]["template"]["metadata"]
+        container = spec["containers"][0]
+        if container["image"] != image:
+            problems.append(f"{role}: image {container['image']}, not {image} (image.digest)")
+        if spec.get("imagePullSecrets") != values["imagePullSecrets"]:
+            problems.append(f"{role}: imagePullSecrets {spec.get('imagePullSecrets')}")
+        if spec.get("serviceAccountName") != values["serviceAccount"]["name"]:
+            problems.append(f"{role}: runs as {spec.get('serviceAccountName')}, not serviceAccount.name")
+        env = container.get("env", [])
+        if any(e["name"] == "HERALD_GRPC__ADVERTISE" for e in env):
+            problems.append(f"{role}: HERALD_GRPC__ADVERTISE is set, yet advertisePodIP is off")
+        token = next((v for v in spec["volumes"] if v["name"] == "node-token"), {}).get("secret", {})
+        key = values["nodeToken"]["key"]
+        if token.get("secretName") != values["nodeToken"]["existingSecret"] or \
+                [i["key"] for i in token.get("items", [])] != [key]:
+            problems.append(f"{role}: the node-token volume is {token}, not nodeToken.existingSecret's key {key}")
+        r = values.get(role, {})
+        for item in r.get("extraEnv", []):
+            if item not in env:
+                problems.append(f"{role}: extraEnv {item['name']} is not in the container's env")
+        for item in r.get("extraVolumes", []):
+            if item not in spec["volumes"]:
+                problems.append(f"{role}: extraVolumes {item['name']} is not a volume")
+        for item in r.get("extraVolumeMounts", []):
+            if item not in container.get("volumeMounts", []):
+                problems.append(f"{role}: extraVolumeMounts {item['mountPath']} is not mounted")
+        for field, got in (("podAnnotations", meta.get("annotations") or {}), ("podLabels", meta.get("labels") or {})):
+            for k, v in (r.get(field) or {}).items():
+                if got.get(k) != v:
+                    problems.append(f"{role}: {field} {k}={v} is not on the pods")
+        if set(r.get("podLabels") or {}) & set(d["spec"]["selector"]["matchLabels"]):
+            problems.append(f"{role}: podLabels reached the Deployment's selector (immutable)")
+        for field in ROLE_POD_VALUES:
+            if field in r and spec.get(field) != r[field]:
+                problems.append(f"{role}: {field} is {spec.get(field)!r}, not {r[field]!r}")
+        if "affinity" not in r and "affinity" in spec:
+            problems.append(f"{role}: has an affinity, yet podAntiAffinity is off and the role sets none")
+        pdb = by_kind.get("PodDisruptionBudget", {}).get(f"{full}-{role}")
+        if "minAvailable" in (r.get("pdb") or {}):
+            if pdb is None or pdb["spec"].get("minAvailable") != r["pdb"]["minAvailable"] \
+                    or "maxUnavailable" in pdb["spec"]:
+                problems.append(f"{role}: the PodDisruptionBudget is {pdb and pdb['spec']}, "
+                                f"not minAvailable {r['pdb']['minAvailable']} alone")
+    if by_kind.get("ServiceAccount"):
+        problems.append(f"serviceAccount.create is off, yet {sorted(by_kind['ServiceAccount'])} were made")
+    if f"{full}-node-token" in by_kind.get("Secret", {}):
+        problems.append("nodeToken.existingSecret is given, yet the chart made a node token Secret")
+    configmaps = by_kind.get("ConfigMap", {})
+    for role in HERALD_ROLES:
+        toml = tomllib.loads((configmaps.get(f"{full}-config", {}).get("data") or {}).get(f"herald-{role}.toml", ""))
+        if not str(toml.get("grpc", {}).get("token_file", "")).endswith("/" + values["nodeToken"]["key"]):
+            problems.append(f"{role}: grpc.token_file is not the file {values['nodeToken']['key']}")
+
+    # The Services.
+    edge_values, edge = values["edge"]["service"], by_kind.get("Service", {}).get(f"{full}-edge", {})
+    for k, v in edge_values["labels"].items():
+        if (edge.get("metadata", {}).get("labels") or {}).get(k) != v:
+            problems.append(f"the edge Service lacks the label {k}={v} (edge.service.labels)")
+    if edge.get("spec", {}).get("loadBalancerClass") != edge_values["loadBalancerClass"]:
+        problems.append("the edge Service's loadBalancerClass is not edge.service.loadBalancerClass")
+    ports = {p["name"] for p in edge.get("spec", {}).get("ports", [])}
+    container_ports = {p["name"] for p in deployments["edge"]["spec"]["template"]["spec"]["containers"][0]["ports"]} \
+        if deployments["edge"] else set()
+    if ports & {"http", "https"} or not {"http", "https"} <= container_ports or not {"smpp", "smpp-tls"} <= ports:
+        problems.append(f"edge.service.exposeHttp is off: the Service has {sorted(ports)}, the edge {sorted(container_ports)}")
+    control = by_kind.get("Service", {}).get(f"{full}-control", {})
+    for k, v in values["control"]["service"]["annotations"].items():
+        if (control.get("metadata", {}).get("annotations") or {}).get(k) != v:
+            problems.append(f"the control Service lacks the annotation {k}={v} (control.service.annotations)")
+
+    # Monitoring objects in their own namespaces, still looking at the release's.
+    metrics = values["metrics"]
+    monitor = by_kind.get("ServiceMonitor", {}).get(full, {})
+    if monitor.get("metadata", {}).get("namespace") != metrics["serviceMonitor"]["namespace"] or \
+            monitor.get("spec", {}).get("namespaceSelector", {}).get("matchNames") != [NAMESPACE]:
+        problems.append("the ServiceMonitor is not in metrics.serviceMonitor.namespace, selecting the release's")
+    rule = by_kind.get("PrometheusRule", {}).get(full, {})
+    if rule.get("metadata", {}).get("namespace") != metrics["prometheusRule"]["namespace"]:
+        problems.append("the PrometheusRule is not in metrics.prometheusRule.namespace")
+    dashboards = [c for c in configmaps.values() if "-dashboard-" in c["metadata"]["name"]]
+    if not dashboards or any(c["metadata"].get("namespace") != metrics["dashboards"]["namespace"] for c in dashboards):
+        problems.append("the dashboard ConfigMaps are not in metrics.dashboards.namespace")
     return problems
 
 
@@ -1565,7 +1711,10 @@ def main() -> int:
 
         def refs() -> list[str] | str:
             problems, external = check_references(objs)
-            return problems or (f"expects existing Secrets {', '.join(external)}" if external else "")
+            secrets = [e for e in external if not e.startswith("ServiceAccount ")]
+            others = [e for e in external if e.startswith("ServiceAccount ")]
+            expected = ([f"Secrets {', '.join(secrets)}"] if secrets else []) + others
+            return problems or (f"expects existing {' and '.join(expected)}" if expected else "")
         run.check(f"references (selectors, ConfigMaps, Secrets, ports): {label}", refs)
         if args.herald:
             def herald_check() -> list[str] | str:
@@ -1585,7 +1734,7 @@ def main() -> int:
             continue
         check_objects(label, rendered["objs"])
         run.check(f"expected objects: {label}",
-                  lambda f=f: chart_expectations(f.name, chart_dir, rendered["objs"]))
+                  lambda f=f: chart_expectations(f.name, chart_dir, rendered["objs"], read_values(f)))
         run.check(f"bundled NATS and etcd: {label}", lambda: check_bundled(rendered["objs"], nats_server))
         run.check(f"NATS users and permissions (nats.auth): {label}",
                   lambda: check_nats_auth(chart_dir, rendered["objs"], nats_server))
