@@ -29,7 +29,8 @@
 #     temporary root at the paths the pod sees: exit 0; with each of those files deleted, and
 #     without the node token, exit 64;
 #   - what each ci/ values file is for (HPA with CPU and a Pods metric, NetworkPolicies,
-#     PrometheusRule from files/alerts, one ConfigMap per files/dashboards JSON, ...);
+#     PrometheusRule from files/alerts, one ConfigMap per files/dashboards JSON, ...), and
+#     each value ci/overrides-values.yaml sets found where it belongs in the render;
 #   - values.schema.json rejects each scripts/check-chart/bad-values/*.yaml, and the templates
 #     refuse each scripts/check-chart/bad-render/*.yaml;
 #   - kubectl kustomize k8s/base and k8s/overlays/example, validated the same way.
