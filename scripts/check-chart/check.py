@@ -1204,6 +1204,174 @@ def check_node_tls(objs: list[dict]) -> list[str] | str:
                         f"checks the CA and the name, and no other")
 
 
+def _wait_port(port: int, process: subprocess.Popen, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not start")
+            time.sleep(0.1)
+
+
+def _wait_ready(admin: int, process: subprocess.Popen, what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{admin}/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not get ready")
+        time.sleep(0.2)
+
+
+def check_live_node_tls(objs: list[dict], herald: str, heraldctl: str, nats_server: str, etcd: str) -> list[str] | str:
+    """The rendered pods, running: the bundled NATS and etcd from their rendered files and
+    flags, an edge and a control node from theirs (herald.toml, environment, mounted
+    Secrets: NATS password, etcd client certificate, node token, NodeService certificate),
+    on loopback ports. The edge serves NodeService over TLS and registers grpc_tls; the
+    control node, asked by heraldctl for the edge's sessions, calls it over TLS with the node
+    token, checking the chart's CA and serverName, and answers. A control node that checks
+    another name or trusts another CA cannot reach it, and one with another token is
+    refused. (The harness adds what the pods
+    would not have: loopback addresses, and an API token file for heraldctl.)"""
+    full = herald_fullname(objs)
+    sets = {o["spec"]["template"]["spec"]["containers"][0]["name"]: o for o in objs if o["kind"] == "StatefulSet"}
+    deployments = {d["metadata"]["name"]: d for d in objs if d["kind"] == "Deployment"}
+    if "nats" not in sets or "etcd" not in sets:
+        return "needs the bundled NATS and etcd"
+    processes: list[tuple[str, subprocess.Popen]] = []
+    problems: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="check-chart-live-") as tmp:
+        d = Path(tmp)
+        logs = d / "logs"
+        logs.mkdir()
+
+        def spawn(label: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
+            out = open(logs / f"{label}.log", "wb")
+            process = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+            processes.append((label, process))
+            return process
+
+        try:
+            # NATS from its rendered nats.conf (users and passwords) on loopback.
+            nats = PodFiles(d / "nats", objs, sets["nats"])
+            conf = nats.path("/etc/nats/nats.conf")
+            text = nats.rewrite(conf.read_text())
+            text = re.sub(r"store_dir: .*", f"store_dir: {json.dumps(str(d / 'jetstream'))}", text)
+            text = re.sub(r"pid_file: .*", f"pid_file: {json.dumps(str(d / 'nats.pid'))}", text)
+            conf.write_text(text)
+            nats_port = free_port()
+            process = spawn("nats", [nats_server, "-c", str(conf), "-a", "127.0.0.1", "-p", str(nats_port),
+                                     "-m", str(free_port())],
+                            {**nats.run_env(), "POD_NAME": f"{sets['nats']['metadata']['name']}-0"})
+            _wait_port(nats_port, process, "nats-server")
+
+            # etcd with its rendered TLS flags and certificates on loopback.
+            etcd_pod = PodFiles(d / "etcd", objs, sets["etcd"])
+            args = dict(a.split("=", 1) for a in sets["etcd"]["spec"]["template"]["spec"]["containers"][0]["args"]
+                        if "=" in a)
+            client, peer, metrics = free_port(), free_port(), free_port()
+            scheme = args["--listen-client-urls"].split("://")[0]
+            peer_scheme = args["--listen-peer-urls"].split("://")[0]
+            flags = [f"{k}={etcd_pod.rewrite(v)}" for k, v in args.items() if k.endswith("-file") or k.endswith("cert-auth")]
+            process = spawn("etcd", [
+                etcd, "--name", "m0", "--data-dir", str(d / "etcd-data"),
+                f"--listen-client-urls={scheme}://127.0.0.1:{client}",
+                f"--advertise-client-urls={scheme}://127.0.0.1:{client}",
+                f"--listen-peer-urls={peer_scheme}://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls={peer_scheme}://127.0.0.1:{peer}",
+                f"--initial-cluster=m0={peer_scheme}://127.0.0.1:{peer}",
+                f"--listen-metrics-urls=http://127.0.0.1:{metrics}", *flags], etcd_pod.run_env())
+            _wait_port(client, process, "etcd")
+
+            token = "check-chart-admin-token"
+            (d / "api-tokens").write_text(f"{token}\n")
+
+            def node(role: str, label: str, extra: list[str]) -> tuple[subprocess.Popen, PodFiles, int]:
+                """A Herald node of `role` from its Deployment's rendered files and environment."""
+                workload = deployments[f"{full}-{role}"]
+                pod = PodFiles(d / label, objs, workload, empty_dirs=True)
+                container = workload["spec"]["template"]["spec"]["containers"][0]
+                config_path = container["args"][container["args"].index("--config") + 1]
+                conf = pod.path(config_path)
+                conf.write_text(pod.rewrite(conf.read_text()))
+                admin = free_port()
+                sets_ = [f"admin.listen=127.0.0.1:{admin}", f"grpc.listen=127.0.0.1:{free_port()}",
+                         f"nats.urls=nats://127.0.0.1:{nats_port}", f"etcd.endpoints={scheme}://127.0.0.1:{client}",
+                         f"node.id={label}", *extra]
+                cmd = [herald] + [a if a == str(conf) else pod.rewrite(a) for a in pod.args(container, config_path, conf)]
+                cmd = cmd[:-1] + [x for s in sets_ for x in ("--set", s)] + cmd[-1:]
+                env = {k: pod.rewrite(v) for k, v in pod.run_env().items()}
+                env["HOME"] = str(d)
+                process = spawn(label, cmd, env)
+                _wait_ready(admin, process, f"{role} node {label}")
+                return process, pod, admin
+
+            node("edge", "edge-0", [f"edge.smpp_listen=127.0.0.1:{free_port()}"])
+
+            def control(label: str, extra: list[str]) -> int:
+                port = free_port()
+                node("control", label, [f"control.listen=127.0.0.1:{port}",
+                                        f"control.tokens_file={d / 'api-tokens'}", *extra])
+                return port
+
+            def ctl(port: int, *words: str) -> subprocess.CompletedProcess:
+                return subprocess.run([heraldctl, "--server", f"http://127.0.0.1:{port}", "--token", token, *words],
+                                      capture_output=True, text=True, timeout=60,
+                                      env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(d)})
+
+            good = control("control-0", [])
+            done = ctl(good, "get", "nodes", "-o", "json")
+            listed = json.loads(done.stdout or "null") if done.returncode == 0 else None
+            edge = next((n for n in (listed if isinstance(listed, list) else (listed or {}).get("nodes", []))
+                         if "edge-0" in json.dumps(n)), None)
+            if edge is None:
+                problems.append(f"heraldctl get nodes does not list the edge: {done.stdout}{done.stderr}")
+            elif "grpc_tls" not in json.dumps(edge):
+                problems.append(f"the edge registered no grpc_tls address: {edge}")
+            done = ctl(good, "get", "sessions", "--node", "edge-0")
+            if done.returncode != 0:
+                problems.append(f"the control node could not call the edge's NodeService over TLS: {done.stderr.strip()}")
+            stranger = d / "stranger"
+            stranger.mkdir()
+            crt, _ = self_signed(stranger, "stranger")
+            (stranger / "ca.crt").write_bytes(crt)
+            (stranger / "token").write_text("not-the-node-token\n")
+            for label, extra, what, said in (
+                ("control-1", ["grpc.tls.server_name=another-name"], "checking another name", "unavailable"),
+                ("control-2", [f"grpc.tls.ca={stranger / 'ca.crt'}"], "trusting another CA", "unavailable"),
+                ("control-3", [f"grpc.token_file={stranger / 'token'}"], "with another token", "unauthenticated"),
+            ):
+                port = control(label, extra)
+                done = ctl(port, "get", "sessions", "--node", "edge-0")
+                if done.returncode == 0 or said not in done.stderr.lower():
+                    problems.append(f"a control node {what} was not refused ({said}) by the edge's NodeService: "
+                                    f"exit {done.returncode} {done.stderr.strip()}")
+        except RuntimeError as error:
+            problems.append(str(error))
+            for label, process in processes:
+                if process.poll() is not None:
+                    log = (logs / f"{label}.log").read_text(errors="replace")[-1500:]
+                    problems.append(f"{label} exited {process.returncode}:\n{log}")
+        finally:
+            for _, process in reversed(processes):
+                process.terminate()
+            for _, process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    return problems or ("an edge and a control node from their pods' files, on the rendered NATS and etcd: "
+                        "the control node calls the edge's NodeService over TLS with the node token; one "
+                        "checking another name, trusting another CA or bearing another token cannot")
+
+
 def check_secrets_kept(chart_dir: Path, values: dict) -> list[str] | str:
     """The Secrets the chart generates (node token, NodeService and etcd certificates, NATS
     passwords) are read back on upgrades (lookup), so nothing changes under running pods:
@@ -1670,6 +1838,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parents[2])
     parser.add_argument("--herald", help="herald binary for check-config (none: skipped)")
+    parser.add_argument("--heraldctl", help="heraldctl binary for the running nodes' check (none: skipped)")
     parser.add_argument("--kubectl", default="kubectl")
     args = parser.parse_args()
     root: Path = args.root
@@ -1741,6 +1910,9 @@ def main() -> int:
         run.check(f"etcd TLS and client certificates (etcd.tls): {label}",
                   lambda: check_etcd_tls(rendered["objs"], etcd_bin))
         run.check(f"NodeService TLS (nodeService.tls): {label}", lambda: check_node_tls(rendered["objs"]))
+        if f.name.startswith("default") and args.herald and args.heraldctl and nats_server and etcd_bin:
+            run.check(f"NodeService TLS between running nodes (herald, heraldctl): {label}",
+                      lambda: check_live_node_tls(rendered["objs"], args.herald, args.heraldctl, nats_server, etcd_bin))
         if f.name.startswith(("default", "full")):
             run.check(f"generated Secrets kept across upgrades (lookup): {label}",
                       lambda f=f: check_secrets_kept(chart_dir, read_values(f)))
