@@ -699,7 +699,13 @@ fn strictly(address: &Address) -> Address {
     let text: String = octets
         .iter()
         .take(MAX_DESTINATION_OCTETS)
-        .map(|&b| if b.is_ascii_graphic() { char::from(b) } else { '?' })
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
         .collect();
     Address::new(address.ton, address.npi, COctetString::from(text.as_str()))
 }
@@ -978,7 +984,10 @@ mod tests {
             },
         ];
         let resp = multi_answer("M1", unsuccess, 3).unwrap();
-        assert_eq!(resp.unsuccess[0].dest.addr.as_bytes(), b"447700900??????????1");
+        assert_eq!(
+            resp.unsuccess[0].dest.addr.as_bytes(),
+            b"447700900??????????1"
+        );
         assert_eq!(resp.unsuccess[1].dest, fine, "a well-formed one as sent");
         let bytes = Pdu::new(7, PduBody::SubmitMultiResp(resp))
             .to_bytes()

@@ -20,7 +20,7 @@ use herald_edge::requests::MAX_REPLACEMENT_OCTETS;
 use herald_proto::bus::v1 as bus;
 use herald_rules::RulesSnapshot;
 use herald_smpp::concat::{ConcatInfo, parse_udh};
-use herald_smpp::pdu::{DestAddress, MessageIdResp};
+use herald_smpp::pdu::{DestAddress, MessageIdResp, UnsuccessSme};
 use herald_smpp::types::{Address, EsmClass, RegisteredDelivery};
 use herald_smpp::{CommandId, CommandStatus, Pdu, PduBody, Tag, Tlvs};
 use libfuzzer_sys::fuzz_target;
@@ -213,7 +213,10 @@ fn check(frame: Bytes) {
             match answer {
                 Ok(resp) => {
                     assert!(failed.len() < outcomes.len());
-                    assert_eq!(resp.unsuccess, failed, "the response lists every failure");
+                    assert_eq!(resp.unsuccess.len(), failed.len(), "every failure listed");
+                    for (echoed, failure) in resp.unsuccess.iter().zip(&failed) {
+                        echoed_strictly(echoed, failure);
+                    }
                     MessageId::parse(&resp.message_id.to_string_lossy()).expect("a Herald id");
                     answer_encodes(&request, PduBody::SubmitMultiResp(resp), status);
                 }
@@ -417,6 +420,28 @@ fn error_body(id: CommandId) -> PduBody {
 
 /// The answer to `request` with `body` and `status` encodes, and decodes back to itself.
 ///
+/// A refused destination as the answer lists it: its status, TON and NPI as decided; its
+/// address as sent when that was well-formed, else at most 20 printable ASCII octets, each
+/// the one sent or a `?`.
+fn echoed_strictly(echoed: &UnsuccessSme, failure: &UnsuccessSme) {
+    assert_eq!(echoed.error_status_code, failure.error_status_code);
+    assert_eq!(echoed.dest.ton, failure.dest.ton);
+    assert_eq!(echoed.dest.npi, failure.dest.npi);
+    let (sent, got) = (failure.dest.addr.as_bytes(), echoed.dest.addr.as_bytes());
+    if sent.len() <= 20 && sent.iter().all(u8::is_ascii_graphic) {
+        assert_eq!(got, sent, "a well-formed destination echoed as sent");
+    } else {
+        assert!(
+            got.len() <= 20 && got.iter().all(u8::is_ascii_graphic),
+            "{got:?}"
+        );
+        assert!(
+            got.iter().zip(sent).all(|(g, s)| g == s || *g == b'?'),
+            "{got:?} from {sent:?}"
+        );
+    }
+}
+
 /// Whatever the request, the answer is strict: it decodes with no quirk (a
 /// `submit_multi_resp` echoes refused destinations, cut and cleaned when the ESME sent
 /// them overlong or with non-ASCII octets).
