@@ -6,8 +6,11 @@
 //! spread over several edges (an attacker behind a load balancer) add up to one count.
 //! One key per counted thing (`account.<system_id>`, `address.<ip>`), one small record per
 //! key, updated by compare-and-swap, so two edges counting at once lose no failure. The
-//! bucket forgets a key an hour after its last failure ([`LOCKOUT_TTL`]) and holds at most
-//! [`LOCKOUT_MAX_BYTES`]: full, it refuses new keys and the edges count on their own.
+//! bucket forgets a key an hour after its last failure ([`LOCKOUT_TTL`]) and holds at
+//! most [`LOCKOUT_MAX_BYTES`]: full, it refuses new keys and the edges count on their own.
+//!
+//! [`LOCKOUT_TTL`]: crate::topology::LOCKOUT_TTL
+//! [`LOCKOUT_MAX_BYTES`]: crate::topology::LOCKOUT_MAX_BYTES
 //!
 //! What a failure does to a record (how many failures lock, how long) is the caller's
 //! rule, passed to [`AuthFailures::update`]; this module only stores and races.
