@@ -59,6 +59,31 @@ use pull::{Pulled, Puller, recv};
 /// Throttling answers one message may get before it goes back to the bus with the
 /// carrier's retry schedule.
 pub const MAX_LOCAL_THROTTLES: u32 = 32;
+
+/// What becomes of a message the carrier throttled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterThrottle {
+    /// Back to the bus at once: this connector is draining.
+    HandBack,
+    /// A temporary failure: the carrier's retry schedule (an attempt spent).
+    Temporary,
+    /// Sent again from here after a pause; no attempt spent.
+    SendAgainAfter(Duration),
+}
+
+/// The rule for a message throttled `throttles` times so far: a short pause, growing with
+/// the throttles it met (the halved rate does the real pacing), until
+/// [`MAX_LOCAL_THROTTLES`]; then the carrier's retry schedule. A draining connector keeps
+/// nothing.
+fn after_throttle(throttles: u32, draining: bool) -> AfterThrottle {
+    if draining {
+        AfterThrottle::HandBack
+    } else if throttles > MAX_LOCAL_THROTTLES {
+        AfterThrottle::Temporary
+    } else {
+        AfterThrottle::SendAgainAfter(Duration::from_millis(50) * 2u32.pow(throttles.min(4)))
+    }
+}
 /// How long the sending task keeps pulling after its last bind went away, hoping for a
 /// quick rebind, before it stops (what it fetched but cannot send is handed back).
 const NO_LANE_GRACE: Duration = Duration::from_secs(2);
@@ -641,22 +666,20 @@ impl CarrierSender {
                 s.rate.on_throttle(now);
                 self.stats.set_rate(s.rate.rate());
                 job.throttles += 1;
-                if s.draining {
-                    s.settling.push(Box::pin(hand_back(job)));
-                } else if job.throttles > MAX_LOCAL_THROTTLES {
-                    let reason = format!("carrier answered {status} {} times", job.throttles);
-                    s.settling.push(Box::pin(async move {
-                        temporary(&shared, &carrier, job, reason).await;
-                    }));
-                } else {
-                    // A short pause, growing with the throttles this message met; the
-                    // halved rate does the real pacing.
-                    let exponent = job.throttles.min(4);
-                    let pause = Duration::from_millis(50) * 2u32.pow(exponent);
-                    s.waiting.push(Box::pin(async move {
-                        tokio::time::sleep(pause).await;
-                        Some(job)
-                    }));
+                match after_throttle(job.throttles, s.draining) {
+                    AfterThrottle::HandBack => s.settling.push(Box::pin(hand_back(job))),
+                    AfterThrottle::Temporary => {
+                        let reason = format!("carrier answered {status} {} times", job.throttles);
+                        s.settling.push(Box::pin(async move {
+                            temporary(&shared, &carrier, job, reason).await;
+                        }));
+                    }
+                    AfterThrottle::SendAgainAfter(pause) => {
+                        s.waiting.push(Box::pin(async move {
+                            tokio::time::sleep(pause).await;
+                            Some(job)
+                        }));
+                    }
                 }
             }
             SubmitOutcome::NotSent => {
@@ -755,6 +778,31 @@ mod tests {
             carrier: Arc::new(carrier),
             submit_slots,
         }
+    }
+
+    #[test]
+    fn a_throttled_message_waits_longer_each_time_then_spends_an_attempt() {
+        let pause = |throttles| match after_throttle(throttles, false) {
+            AfterThrottle::SendAgainAfter(pause) => pause,
+            other => panic!("{throttles} throttles: {other:?}"),
+        };
+        assert_eq!(pause(1), Duration::from_millis(100));
+        assert_eq!(pause(2), Duration::from_millis(200));
+        assert_eq!(pause(4), Duration::from_millis(800));
+        assert_eq!(
+            pause(MAX_LOCAL_THROTTLES),
+            Duration::from_millis(800),
+            "capped"
+        );
+        assert_eq!(
+            after_throttle(MAX_LOCAL_THROTTLES + 1, false),
+            AfterThrottle::Temporary
+        );
+        assert_eq!(after_throttle(1, true), AfterThrottle::HandBack);
+        assert_eq!(
+            after_throttle(MAX_LOCAL_THROTTLES + 1, true),
+            AfterThrottle::HandBack
+        );
     }
 
     #[test]
