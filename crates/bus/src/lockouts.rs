@@ -7,7 +7,8 @@
 //! One key per counted thing (`account.<system_id>`, `address.<ip>`), one small record per
 //! key, updated by compare-and-swap, so two edges counting at once lose no failure. The
 //! bucket forgets a key an hour after its last failure ([`LOCKOUT_TTL`]) and holds at
-//! most [`LOCKOUT_MAX_BYTES`]: full, it refuses new keys and the edges count on their own.
+//! most [`LOCKOUT_MAX_BYTES`]: full, it refuses writes and the edges count on their own
+//! until records age out.
 //!
 //! [`LOCKOUT_TTL`]: crate::topology::LOCKOUT_TTL
 //! [`LOCKOUT_MAX_BYTES`]: crate::topology::LOCKOUT_MAX_BYTES

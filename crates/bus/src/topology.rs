@@ -100,8 +100,9 @@ pub const LOCKOUT_BUCKET: &str = "herald_lockouts";
 /// How long a failure record lives after its last write: a key an hour without a failure
 /// starts afresh (and no lockout lasts longer).
 pub const LOCKOUT_TTL: Duration = Duration::from_secs(3600);
-/// The most the lockout bucket holds: some 200,000 keys. Full, it refuses new keys and
-/// each edge counts those on its own.
+/// The most the lockout bucket holds: some 200,000 keys. Full, it refuses writes (an
+/// update too) until records age out, and each edge counts on its own meanwhile; the
+/// lockouts already in it still hold.
 pub const LOCKOUT_MAX_BYTES: i64 = 32 * 1024 * 1024;
 /// Revisions kept per status key: the message's recent status history.
 pub const STATUS_HISTORY: i64 = 8;

@@ -228,7 +228,7 @@ fn gauge(listener: Listener) -> metrics::Gauge {
 
 /// The address a client is counted under: itself for IPv4 (and IPv4-mapped IPv6), its
 /// /64 for IPv6.
-fn client_of(peer: IpAddr) -> IpAddr {
+pub(crate) fn client_of(peer: IpAddr) -> IpAddr {
     match peer {
         IpAddr::V4(v4) => IpAddr::V4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -10,7 +10,9 @@
 //!    a lockout tells nothing of which accounts exist), or from one address, lock it out
 //!    for `edge.lockout`; the next lockout of the same key lasts twice as long, up to an
 //!    hour, until an hour passes without a failure. A locked-out attempt is refused
-//!    without a check (`ESME_RTHROTTLED`; HTTP 429).
+//!    without a check (`ESME_RTHROTTLED`; HTTP 429). An address is counted as the
+//!    connection caps count it: an IPv6 client by its /64, whose addresses it can take at
+//!    will (so too in 2. below).
 //! 2. **One check per address.** An address's checks run one at a time; up to
 //!    [`MAX_WAITING_PER_ADDRESS`] more wait behind it (an ESME opening its binds at once
 //!    after an edge restart: the first verifies, the others find the password
@@ -37,6 +39,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
 use herald_bus::{AuthFailures, FailureRecord, LockoutKey};
+
+use crate::connections::client_of;
 use herald_telemetry::names;
 use std::sync::Arc;
 
@@ -221,7 +225,7 @@ impl AuthGuard {
         system_id: &str,
         address: IpAddr,
     ) -> Result<CheckPermit<'_>, Refused> {
-        let admitted = self.try_admit(system_id, address).await;
+        let admitted = self.try_admit(system_id, client_of(address)).await;
         if let Err(refused) = admitted {
             metrics::counter!(names::EDGE_AUTH_REFUSED_TOTAL, names::labels::STATUS => refused.name())
                 .increment(1);
@@ -401,6 +405,7 @@ impl AuthGuard {
     /// Records a failed password (or unknown `system_id`) from `address`, in the cluster's
     /// records when the bus answers, else in this edge's; may begin a lockout of either.
     pub async fn failed(&self, system_id: &str, address: IpAddr) {
+        let address = client_of(address);
         for key in [Key::SystemId(system_id.to_owned()), Key::Address(address)] {
             let now = now_unix_ms();
             let began = match self.fail_shared(&key, now).await {
@@ -535,6 +540,22 @@ mod tests {
             Refused::LockedOut,
             "the second lockout lasts twice as long"
         );
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_guesser_is_locked_out_by_its_64_not_by_each_address() {
+        let guard = AuthGuard::new(3, Duration::from_secs(60), 4, 8);
+        for host in 1..=3u16 {
+            let from = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, 0, 0, 0, host));
+            guard.failed(&format!("guess{host}"), from).await;
+        }
+        let same_64: IpAddr = "2001:db8:0:7:ffff::1".parse().unwrap();
+        assert_eq!(
+            guard.admit("someone", same_64).await.unwrap_err(),
+            Refused::LockedOut
+        );
+        let other_64: IpAddr = "2001:db8:0:8::1".parse().unwrap();
+        assert!(guard.admit("someone", other_64).await.is_ok());
     }
 
     #[tokio::test]
