@@ -121,15 +121,9 @@ impl AdminServer {
     }
 
     /// Serves until `shutdown` completes, then stops accepting and finishes the requests
-    /// in progress.
-    ///
-    /// # Errors
-    ///
-    /// [`TelemetryError::Serve`] if the listener fails.
-    pub async fn serve(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> Result<(), TelemetryError> {
+    /// in progress (for at most 5 s). A failing accept (out of file descriptors) pauses
+    /// and tries again ([`crate::ports`]), so serving never fails on its own.
+    pub async fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let state = AppState {
             metrics: self.metrics.clone(),
             readiness: self.readiness,
@@ -169,7 +163,6 @@ impl AdminServer {
             tracing::debug!("admin HTTP requests still in progress after the drain");
         }
         upkeep.abort();
-        Ok(())
     }
 }
 

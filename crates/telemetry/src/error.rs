@@ -52,8 +52,4 @@ pub enum TelemetryError {
         /// The operating system's reason.
         source: std::io::Error,
     },
-
-    /// Returned by [`crate::AdminServer::serve`] when the listener fails.
-    #[error("admin HTTP server failed: {0}")]
-    Serve(#[source] std::io::Error),
 }
