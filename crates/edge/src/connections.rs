@@ -9,14 +9,18 @@
 //!
 //! An IPv6 client is counted by its /64, the block one subscriber usually holds: a host
 //! has as many addresses in it as it likes.
+//!
+//! [`accept_admitted`] is every listener's accept: the admission above and the one
+//! accept-error policy ([`after_accept_error`]).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use herald_telemetry::names;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Which listener a connection came in on (the `listener` label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -219,6 +223,39 @@ pub(crate) fn after_accept_error(err: &std::io::Error) -> AcceptError {
             AcceptError::Pause(std::time::Duration::from_millis(100))
         }
         _ => AcceptError::Fatal,
+    }
+}
+
+/// Accepts the next connection on `tcp` that `limits` admit, as every listener of the edge
+/// does: a refused one is closed at once (before any handshake or buffer), a failed accept
+/// is ignored or paused on as [`after_accept_error`] says; only a broken listening socket
+/// ends it, with the error.
+pub(crate) async fn accept_admitted(
+    tcp: &TcpListener,
+    limits: &Arc<ConnectionLimits>,
+    listener: Listener,
+) -> std::io::Result<(TcpStream, SocketAddr, Admitted)> {
+    loop {
+        match tcp.accept().await {
+            Ok((stream, peer)) => {
+                let Ok(admitted) = limits.admit(peer.ip(), listener) else {
+                    continue;
+                };
+                // Small PDUs and answers: Nagle's delay would only add latency.
+                if let Err(err) = stream.set_nodelay(true) {
+                    tracing::debug!(%peer, error = %err, "cannot set TCP_NODELAY");
+                }
+                return Ok((stream, peer, admitted));
+            }
+            Err(err) => match after_accept_error(&err) {
+                AcceptError::Ignore => {}
+                AcceptError::Pause(pause) => {
+                    tracing::warn!(listener = listener.name(), error = %err, "accept failed; pausing");
+                    tokio::time::sleep(pause).await;
+                }
+                AcceptError::Fatal => return Err(err),
+            },
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use crate::bind::{Authenticator, BindAttempt, BindThrottle};
-use crate::connections::{AcceptError, Admitted, ConnectionLimits, Listener, after_accept_error};
+use crate::connections::{Admitted, ConnectionLimits, Listener, accept_admitted};
 use crate::delivery::Receivers;
 use crate::guard::AuthGuard;
 use crate::message_id::MessageIdGenerator;
@@ -259,50 +259,34 @@ impl Edge {
         tls: Option<ReloadingAcceptor>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), EdgeError> {
+        let kind = if tls.is_some() {
+            Listener::SmppTls
+        } else {
+            Listener::Smpp
+        };
         let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         let result = loop {
             tokio::select! {
                 () = &mut shutdown => break Ok(()),
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let kind = if tls.is_some() { Listener::SmppTls } else { Listener::Smpp };
-                        // Refused ones are closed here, before any handshake or buffer.
-                        let Ok(admitted) = self.shared.connections.admit(peer.ip(), kind) else {
-                            continue;
-                        };
-                        let _ = stream.set_nodelay(true);
+                accepted = accept_admitted(&listener, &self.shared.connections, kind) => match accepted {
+                    Ok((stream, peer, admitted)) => {
                         let shared = self.shared.clone();
                         match &tls {
                             None => {
                                 connections.spawn(connection(shared, stream, peer, false, admitted));
                             }
                             Some(tls) => {
-                                let acceptor = tls.acceptor();
+                                let handshake = tls.handshake(stream, peer, shared.config.bind_timeout);
                                 connections.spawn(async move {
-                                    let handshake = tokio::time::timeout(
-                                        shared.config.bind_timeout,
-                                        acceptor.accept(stream),
-                                    );
-                                    match handshake.await {
-                                        Ok(Ok(stream)) => connection(shared, stream, peer, true, admitted).await,
-                                        Ok(Err(err)) => {
-                                            tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                                        }
-                                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                                    if let Some(stream) = handshake.await {
+                                        connection(shared, stream, peer, true, admitted).await;
                                     }
                                 });
                             }
                         }
                     }
-                    Err(err) => match after_accept_error(&err) {
-                        AcceptError::Ignore => {}
-                        AcceptError::Pause(pause) => {
-                            tracing::warn!(error = %err, "accept failed; pausing");
-                            tokio::time::sleep(pause).await;
-                        }
-                        AcceptError::Fatal => break Err(EdgeError::Accept(err)),
-                    },
+                    Err(err) => break Err(EdgeError::Accept(err)),
                 },
                 Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }

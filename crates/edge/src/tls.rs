@@ -3,11 +3,14 @@
 //! takes effect for new connections without a restart. Open sessions keep the
 //! certificate they were made with.
 //!
+//! [`ReloadingAcceptor::handshake`] is the one TLS accept of the SMPP and HTTPS listeners.
+//!
 //! The files are polled for a change of modification time or size rather than watched
 //! with inotify: a mounted Secret changes by swapping a symlink, which polling sees
 //! whatever the file system does. A file that fails to load keeps the previous
 //! certificate in service and is logged.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -16,7 +19,9 @@ use arc_swap::ArcSwap;
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 /// Why a certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +73,31 @@ impl ReloadingAcceptor {
             cert,
             key,
         })
+    }
+
+    /// The TLS handshake of a connection `peer` made, with the certificate in service now,
+    /// within `timeout` (run it in the connection's own task: a slow client then holds up
+    /// nobody else). A handshake that fails or times out is logged and gives `None`.
+    pub(crate) fn handshake(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        timeout: Duration,
+    ) -> impl Future<Output = Option<TlsStream<TcpStream>>> + Send + 'static {
+        let acceptor = self.acceptor();
+        async move {
+            match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => Some(stream),
+                Ok(Err(err)) => {
+                    tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                    None
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    None
+                }
+            }
+        }
     }
 
     /// The acceptor for the next connection.

@@ -3,8 +3,9 @@
 //! anything else is done with it (no handshake, no HTTP parsing for a refused one); the
 //! header timeout; and the graceful drain.
 //!
-//! Accept errors follow the SMPP listeners' one policy
-//! ([`crate::connections::after_accept_error`]).
+//! Connections are accepted and admitted as the SMPP listeners' are
+//! ([`crate::connections::accept_admitted`]), and the TLS handshake is theirs too
+//! ([`ReloadingAcceptor::handshake`]).
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,9 +24,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::server::TlsStream;
 
-use crate::connections::{
-    AcceptError, Admitted, ConnectionLimits, Listener as Kind, after_accept_error,
-};
+use crate::connections::{Admitted, ConnectionLimits, Listener as Kind, accept_admitted};
 use crate::server::{EdgeError, Shared};
 use crate::tls::ReloadingAcceptor;
 
@@ -162,33 +161,20 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for AdmittedIo<IO> {
     }
 }
 
-/// Accepts a TCP connection that the limits admit; refused ones are closed at once.
-async fn accept_admitted(
+/// Accepts a connection the limits admit ([`accept_admitted`]). axum's listener cannot
+/// fail, so a broken listening socket is logged loudly and tried again, slowly.
+async fn accept_http(
     tcp: &TcpListener,
     limits: &Arc<ConnectionLimits>,
     kind: Kind,
 ) -> (TcpStream, SocketAddr, Admitted) {
     loop {
-        match tcp.accept().await {
-            Ok((stream, peer)) => {
-                let Ok(admitted) = limits.admit(peer.ip(), kind) else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                return (stream, peer, admitted);
+        match accept_admitted(tcp, limits, kind).await {
+            Ok(accepted) => return accepted,
+            Err(err) => {
+                tracing::error!(listener = kind.name(), error = %err, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(err) => match after_accept_error(&err) {
-                AcceptError::Ignore => {}
-                AcceptError::Pause(pause) => {
-                    tracing::warn!(error = %err, "HTTP accept failed; pausing");
-                    tokio::time::sleep(pause).await;
-                }
-                // axum's listener cannot fail: log it loudly and keep trying, slowly.
-                AcceptError::Fatal => {
-                    tracing::error!(error = %err, "HTTP accept failed");
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                }
-            },
         }
     }
 }
@@ -210,7 +196,7 @@ impl Listener for AdmittingListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        let (io, peer, admitted) = accept_admitted(&self.tcp, &self.limits, Kind::Http).await;
+        let (io, peer, admitted) = accept_http(&self.tcp, &self.limits, Kind::Http).await;
         (
             AdmittedIo {
                 io,
@@ -260,21 +246,11 @@ impl Listener for TlsListener {
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                (stream, peer, admitted) = accept_admitted(&self.tcp, &self.limits, Kind::Https) => {
-                    let acceptor = self.tls.acceptor();
-                    let timeout = self.handshake_timeout;
+                (stream, peer, admitted) = accept_http(&self.tcp, &self.limits, Kind::Https) => {
+                    let handshake = self.tls.handshake(stream, peer, self.handshake_timeout);
                     self.handshakes.spawn(async move {
-                        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                            Ok(Ok(io)) => Some((AdmittedIo { io, _admitted: admitted }, peer)),
-                            Ok(Err(err)) => {
-                                tracing::debug!(%peer, error = %err, "HTTPS handshake failed");
-                                None
-                            }
-                            Err(_) => {
-                                tracing::debug!(%peer, "HTTPS handshake timed out");
-                                None
-                            }
-                        }
+                        let io = handshake.await?;
+                        Some((AdmittedIo { io, _admitted: admitted }, peer))
                     });
                 }
                 Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
