@@ -18,14 +18,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use herald_config::EdgeConfig;
+use herald_harness::PATIENCE;
 use herald_smpp::pdu::Bind;
 use herald_smpp::session::{BindError, BindMode, Session, SessionConfig, bind};
 use herald_smpp::{CommandId, CommandStatus, Pdu, PduBody};
 use herald_tests::cluster::Cluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
-
-const PATIENCE: Duration = Duration::from_secs(30);
 
 fn config() -> EdgeConfig {
     EdgeConfig {

@@ -10,14 +10,10 @@ use bytes::Bytes;
 use herald_bus::consume::{DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, DLQ_SUBJECT_HEADER};
 use herald_bus::kv::Stage;
 use herald_bus::{Bus, BusConfig, BusError, ConsumerSpec, Outgoing, StreamKind, subject};
-use herald_harness::NatsServer;
+use herald_harness::{NatsServer, PATIENCE};
 use herald_proto::bus::v1::{
     Address, CarrierIdMapping, Event, MessageState, MessageStatus, MtMessage, Receipt, event,
 };
-
-/// Generous bound for things that normally take milliseconds, so a loaded machine does
-/// not fail the test; no assertion is about speed.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 async fn start() -> (NatsServer, Bus) {
     let nats = herald_harness::nats().run().await.unwrap();

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use herald_bus::{Bus, BusConfig, ConsumerSpec, Deliveries, Outgoing, StreamKind};
 use herald_config::ConnectorConfig;
 use herald_connector::{BindState, Connector, ConnectorDeps, HEALTH_BUCKET};
-use herald_harness::{Etcd, NatsServer};
+use herald_harness::{Etcd, NatsServer, PATIENCE, eventually_sync};
 use herald_proto::bus::v1::{
     self as bus, CarrierHealth, Event, MessageState, MoMessage, MtMessage, Receipt, RouteDecision,
     event,
@@ -29,7 +29,6 @@ use prost::Message as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const PATIENCE: Duration = Duration::from_secs(40);
 const CARRIER: &str = "sim";
 const ACCOUNT: &str = "acme";
 
@@ -349,18 +348,6 @@ fn mt(i: usize, registered_delivery: u32) -> MtMessage {
     }
 }
 
-/// Waits until `check` holds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// The next `n` receipts of the account's event stream, acked.
 async fn receipts(deliveries: &mut Deliveries, n: usize) -> Vec<Receipt> {
     let mut out = Vec::new();
@@ -467,7 +454,7 @@ async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() 
     let stage = last.stage.clone();
     assert!(stage == "final" || stage == "submitted", "{stage}");
     // Both slots bound, listed, and the health view written.
-    eventually("two binds up", || connector.bound() == 2).await;
+    eventually_sync("two binds up", || connector.bound() == 2).await;
     let binds = connector.connector.binds();
     assert!(
         binds
@@ -569,7 +556,7 @@ async fn a_message_a_router_routed_again_is_not_sent_when_already_submitted() {
     cluster.publish_redelivered(&sent).await;
     // And a fresh one behind it, which is sent.
     cluster.publish(&mt(1, 0)).await;
-    eventually("the fresh message sent", || arrivals(&sim).len() == 1).await;
+    eventually_sync("the fresh message sent", || arrivals(&sim).len() == 1).await;
     cluster.queue_emptied().await;
     let seen = arrivals(&sim);
     assert!(seen.contains_key(&mt(1, 0).id), "{seen:?}");
@@ -589,7 +576,7 @@ async fn a_connector_killed_between_the_status_and_the_mapping_is_repaired_on_re
     let sent = mt(0, 1);
     cluster.record_submitted(&sent, "abc").await;
     let connector = cluster.connector("c1").await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
     cluster.publish_redelivered(&sent).await;
     cluster.queue_emptied().await;
     assert!(
@@ -631,7 +618,7 @@ async fn a_message_with_no_record_is_sent_again_and_its_lost_attempts_receipt_is
     let mut config = config();
     config.receipt_match_retry = Duration::from_millis(300);
     let connector = cluster.connector_with("c1", config).await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
     let sent = mt(1, 1);
     // The first attempt's receipt comes before the message is redelivered: held.
     let status = send_receipt(&sim, "lost-1", &sent).await;
@@ -671,7 +658,7 @@ async fn a_message_sent_twice_under_two_mapped_ids_gets_one_final_receipt() {
     cluster.put_carrier(&sim, serde_json::json!({})).await;
     let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
     let connector = cluster.connector("c1").await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
     let sent = mt(3, 1);
     cluster.record_mapping(&sent, "first-3", false).await;
     cluster.publish_redelivered(&sent).await;
@@ -689,7 +676,7 @@ async fn a_message_sent_twice_under_two_mapped_ids_gets_one_final_receipt() {
     cluster.record_mapping(&other, "first-4", false).await;
     cluster.record_mapping(&other, "second-4", true).await;
     let connector = cluster.connector("c2").await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
     assert_eq!(
         send_receipt(&sim, "first-4", &other).await,
         Some(CommandStatus::ESME_ROK)
@@ -698,7 +685,7 @@ async fn a_message_sent_twice_under_two_mapped_ids_gets_one_final_receipt() {
     assert_eq!(got[0].carrier_message_id, "first-4");
     let connector2 = cluster.connector("c3").await;
     connector.shutdown().await;
-    eventually("binds up", || connector2.bound() == 2).await;
+    eventually_sync("binds up", || connector2.bound() == 2).await;
     assert_eq!(
         send_receipt(&sim, "second-4", &other).await,
         Some(CommandStatus::ESME_ROK)
@@ -719,7 +706,7 @@ async fn a_held_receipt_is_matched_when_its_mapping_comes_late() {
     let mut config = config();
     config.receipt_match_retry = Duration::from_millis(200);
     let connector = cluster.connector_with("c1", config).await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
     let late = mt(2, 1);
     let status = send_receipt(&sim, "late-2", &late).await;
     assert_eq!(status, Some(CommandStatus::ESME_ROK), "answered while held");
@@ -741,7 +728,7 @@ async fn a_receipt_that_never_matches_is_given_up_after_the_hold() {
     config.receipt_match_retry = Duration::from_millis(200);
     config.receipt_hold = Duration::from_secs(3);
     let connector = cluster.connector_with("c1", config).await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
     let status = send_receipt(&sim, "ghost", &mt(9, 1)).await;
     assert_eq!(status, Some(CommandStatus::ESME_ROK));
     let started = tokio::time::Instant::now();
@@ -781,7 +768,7 @@ async fn a_receipt_before_its_submit_response_is_still_matched() {
     let matched: BTreeSet<String> = got.iter().map(|r| r.message_id.clone()).collect();
     assert_eq!(matched, ids(0..10));
     // Each answered once its event was stored.
-    eventually("receipts answered", || {
+    eventually_sync("receipts answered", || {
         sim.counters().receipts_acked.load(Ordering::Relaxed) == 10
     })
     .await;
@@ -888,7 +875,7 @@ async fn throttling_carrier_gets_each_message_once(per_bus_message: usize) {
             many => cluster.publish_batch(many).await,
         }
     }
-    eventually("every message submitted", || arrivals(&sim).len() == 150).await;
+    eventually_sync("every message submitted", || arrivals(&sim).len() == 150).await;
     // A redelivered copy would go out after its ack wait: give it that long to show.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let seen = arrivals(&sim);
@@ -928,7 +915,7 @@ async fn the_carrier_queue_consumer_deleted_under_a_connector_is_made_again() {
     for i in 0..20 {
         cluster.publish(&mt(i, 0)).await;
     }
-    eventually("the first messages submitted", || {
+    eventually_sync("the first messages submitted", || {
         arrivals(&sim).len() == 20
     })
     .await;
@@ -946,7 +933,7 @@ async fn the_carrier_queue_consumer_deleted_under_a_connector_is_made_again() {
     for i in 20..60 {
         cluster.publish(&mt(i, 0)).await;
     }
-    eventually("the rest submitted after the consumer came back", || {
+    eventually_sync("the rest submitted after the consumer came back", || {
         arrivals(&sim).len() == 60
     })
     .await;
@@ -1080,7 +1067,7 @@ async fn mo_goes_to_mo_routing_and_unmatched_receipts_to_dead_letters() {
     let mut config = config();
     config.receipt_match_retry = Duration::from_millis(300);
     let connector = cluster.connector_with("c1", config).await;
-    eventually("binds up", || connector.bound() == 2).await;
+    eventually_sync("binds up", || connector.bound() == 2).await;
 
     let status = sim.send_mo("447700900123", "80080", "STOP").await;
     assert_eq!(status, Some(CommandStatus::ESME_ROK));
@@ -1136,17 +1123,17 @@ async fn two_connectors_share_the_slots_and_a_crashed_ones_move_to_the_other() {
         .put_carrier(&sim, serde_json::json!({"binds": 3}))
         .await;
     let a = cluster.connector("a").await;
-    eventually("a holds all three slots", || a.bound() == 3).await;
+    eventually_sync("a holds all three slots", || a.bound() == 3).await;
     let b = cluster.connector("b").await;
     // ceil(3 / 2) = 2 each at most: a gives one up, b takes it.
-    eventually("slots shared", || {
+    eventually_sync("slots shared", || {
         a.bound() + b.bound() == 3 && a.bound() >= 1 && b.bound() >= 1
     })
     .await;
     for i in 0..40 {
         cluster.publish(&mt(i, 0)).await;
     }
-    eventually("first batch submitted", || arrivals(&sim).len() == 40).await;
+    eventually_sync("first batch submitted", || arrivals(&sim).len() == 40).await;
 
     // a dies without a word: its slots stay taken until its lease runs out, then b has
     // them all, and what a held unacked is redelivered to b.
@@ -1154,8 +1141,8 @@ async fn two_connectors_share_the_slots_and_a_crashed_ones_move_to_the_other() {
     for i in 40..80 {
         cluster.publish(&mt(i, 0)).await;
     }
-    eventually("b holds all three slots", || b.bound() == 3).await;
-    eventually("every message submitted", || arrivals(&sim).len() == 80).await;
+    eventually_sync("b holds all three slots", || b.bound() == 3).await;
+    eventually_sync("every message submitted", || arrivals(&sim).len() == 80).await;
     assert_eq!(
         arrivals(&sim).keys().cloned().collect::<BTreeSet<_>>(),
         ids(0..80)
@@ -1245,7 +1232,7 @@ async fn binds_over_tls_verify_the_carrier() {
         )
         .await;
     let connector = cluster.connector("c1").await;
-    eventually("a failed handshake", || {
+    eventually_sync("a failed handshake", || {
         connector.connector.binds().iter().any(|b| {
             b.last_error
                 .as_deref()
@@ -1264,6 +1251,6 @@ async fn binds_over_tls_verify_the_carrier() {
     for i in 0..5 {
         cluster.publish(&mt(i, 0)).await;
     }
-    eventually("messages over TLS", || arrivals(&sim).len() == 5).await;
+    eventually_sync("messages over TLS", || arrivals(&sim).len() == 5).await;
     connector.shutdown().await;
 }

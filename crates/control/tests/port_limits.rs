@@ -8,6 +8,7 @@ mod common;
 use std::time::Duration;
 
 use herald_config::ControlConfig;
+use herald_harness::PATIENCE;
 use herald_rules::{RulesClient, RulesStore, StoreConfig};
 use herald_telemetry::ports::PortLimits;
 use tokio::io::AsyncReadExt as _;
@@ -16,7 +17,6 @@ use tokio::net::TcpStream;
 use crate::common::Served;
 
 const TOKEN: &str = "operator-token-51c2";
-const PATIENCE: Duration = Duration::from_secs(60);
 
 /// Whether the server closes `stream` (EOF or reset) within [`PATIENCE`], and how many
 /// bytes it wrote before (a connection the HTTP/2 server took gets its settings at once;

@@ -11,7 +11,7 @@ use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing, StreamKind};
 use herald_config::EdgeConfig;
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Etcd, NatsServer};
+use herald_harness::{Etcd, NatsServer, PATIENCE};
 use herald_proto::bus::v1::{self as bus, Event, MtMessage, Receipt, event};
 use herald_rules::{Expected, Kind, NodeInfo, PasswordHash, RulesClient, RulesStore, StoreConfig};
 use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
@@ -21,8 +21,6 @@ use herald_smpp::types::{Address, COctetString, Npi, Ton};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-
-const PATIENCE: Duration = Duration::from_secs(30);
 
 struct Cluster {
     nats: NatsServer,

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use herald_bus::{Bus, BusConfig, ConsumerSpec, StreamKind};
 use herald_config::EdgeConfig;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Etcd, NatsServer};
+use herald_harness::{Etcd, NatsServer, PATIENCE};
 use herald_proto::bus::v1::{self as bus, MessageStatus, MtMessage};
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 use herald_smpp::text::{self, Encoding};
@@ -18,8 +18,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-
-const PATIENCE: Duration = Duration::from_secs(30);
 
 struct Cluster {
     nats: NatsServer,

@@ -12,6 +12,7 @@ use herald_bus::{Bus, BusConfig};
 use herald_config::EdgeConfig;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
+use herald_harness::PATIENCE;
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindError, BindMode, SessionConfig, bind};
@@ -20,8 +21,6 @@ use herald_smpp::{CommandStatus, PduBody};
 use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
-
-const PATIENCE: Duration = Duration::from_secs(30);
 
 /// A fresh self-signed certificate for 127.0.0.1 written to `dir`; its DER.
 fn write_certificate(dir: &Path) -> CertificateDer<'static> {

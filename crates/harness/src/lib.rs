@@ -16,6 +16,7 @@
 //! `etcd().tls(client_cert_auth)` and `.auth(root_password)` with [`Etcd::add_user`].
 //!
 //! - [`pki`]: [`TestPki`], the throw-away CA and certificates TLS servers and clients use.
+//! - [`wait`]: [`PATIENCE`] and [`eventually`], how every test waits for an outcome.
 //! - `nats_auth`: the `nats-server` configuration of users, tokens and operator JWTs.
 //!
 //! The binaries come from `scripts/install-deps.sh`; a missing one is an error, never a
@@ -24,6 +25,7 @@
 
 mod nats_auth;
 pub mod pki;
+pub mod wait;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -37,6 +39,7 @@ use tokio::process::{Child, Command};
 pub use nats_auth::nkey_user;
 use nats_auth::{NatsAuth, NatsUser, Operator};
 pub use pki::TestPki;
+pub use wait::{PATIENCE, eventually, eventually_some, eventually_sync};
 
 /// Why a server could not be started.
 #[derive(Debug, thiserror::Error)]

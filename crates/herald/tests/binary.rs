@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
+use herald_harness::PATIENCE;
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, StoreConfig};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindMode, SessionConfig, bind};
@@ -26,7 +27,6 @@ use tokio::process::Command;
 mod chaos;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-const PATIENCE: Duration = Duration::from_secs(30);
 
 #[tokio::test]
 async fn a_bad_config_exits_64_and_names_every_problem() {
@@ -126,9 +126,7 @@ async fn spawn_role_with(
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // Twice the usual patience: a node waits for a JetStream cluster that is still
-    // electing leaders on a machine busy with other tests.
-    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     let mut child = child;
     loop {
         let nodes = client.list_nodes(Some(role)).await.unwrap();

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use herald_bus::StreamKind;
+use herald_harness::{PATIENCE, eventually};
 use herald_proto::admin::v1::GetMessageRequest;
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_rules::{Expected, Kind, PasswordHash, RulesClient, StoreConfig};
@@ -39,7 +40,6 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-const PATIENCE: Duration = Duration::from_secs(60);
 const ROLES: [&str; 4] = ["edge", "router", "connector", "control"];
 const ADMIN_TOKEN: &str = "chart-permissions-admin-token";
 /// The test's own user, for looking at streams and buckets: not one of the chart's.
@@ -200,22 +200,6 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
             "{role} reads its own replies only"
         );
     }
-}
-
-/// Polls `condition` until it holds; panics after [`PATIENCE`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::time::Instant::now() < deadline {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("not within {PATIENCE:?}: {what}");
 }
 
 /// Starts `herald <role>` as node `id`, connecting to NATS as the user `role` with the

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing};
-use herald_harness::{Etcd, NatsServer};
+use herald_harness::{Etcd, NatsServer, PATIENCE, eventually_sync};
 use herald_proto::bus::v1::{self as bus, Event, MessageState, MtMessage, Receipt, event};
 use herald_rules::{Expected, Kind, RulesClient, StoreConfig};
 use herald_sim::{Faults, SimConfig, SimSmsc};
@@ -30,8 +30,6 @@ use herald_tests::NodeSmsc;
 use tokio::process::{Child, Command};
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-/// How long any one outcome may take to show up.
-const PATIENCE: Duration = Duration::from_secs(60);
 const CARRIER: &str = "sim";
 const ACCOUNT: &str = "acme";
 /// The carrier's credentials; the connectors read the password from
@@ -258,18 +256,6 @@ fn duplicates(seen: &BTreeMap<String, usize>) -> usize {
     seen.values().map(|n| n - 1).sum()
 }
 
-/// Waits until `check` holds.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Waits until the simulator has seen every message of `expected`.
 async fn all_arrive(sim: &SimSmsc, expected: &BTreeSet<String>) -> BTreeMap<String, usize> {
     let deadline = tokio::time::Instant::now() + PATIENCE;
@@ -384,7 +370,7 @@ async fn three_connectors_never_bind_the_simulator_beyond_its_limit() {
     // slots up, each closed before it is handed over.
     let _c1 = cluster.connector("c1").await;
     cluster.publish(0..300, 0).await;
-    eventually("traffic flowing", || arrivals(&sim).len() >= 30).await;
+    eventually_sync("traffic flowing", || arrivals(&sim).len() >= 30).await;
     let (_c2, _c3) = tokio::join!(cluster.connector("c2"), cluster.connector("c3"));
     cluster
         .wait_for_slots("a slot for each connector", |holders| {
@@ -419,7 +405,7 @@ async fn three_connectors_never_bind_the_npm_smsc_beyond_its_limit_and_lose_noth
     let arrived = |log: &Mutex<NodeLog>| log.lock().unwrap().arrivals.len();
     let _c1 = cluster.connector("c1").await;
     cluster.publish(0..300, 0).await;
-    eventually("traffic flowing", || arrived(&log) >= 30).await;
+    eventually_sync("traffic flowing", || arrived(&log) >= 30).await;
     let (_c2, _c3) = tokio::join!(cluster.connector("c2"), cluster.connector("c3"));
     cluster
         .wait_for_slots("a slot for each connector", |holders| {
@@ -478,7 +464,7 @@ async fn a_connector_killed_mid_stream_hands_its_slots_over_and_nothing_is_lost(
         })
         .await;
     cluster.publish(0..300, 0).await;
-    eventually("traffic flowing", || arrivals(&sim).len() >= 60).await;
+    eventually_sync("traffic flowing", || arrivals(&sim).len() >= 60).await;
 
     // The holder of slot 0 dies without a word: no unbind, no drain, no lease revoked.
     let victim = cluster.slot_holders().await[&0].clone();
@@ -542,7 +528,7 @@ async fn the_connector_rebinds_after_the_carrier_restarts_and_loses_nothing() {
         .await;
     let _connector = cluster.connector("c1").await;
     cluster.publish(0..300, 0).await;
-    eventually("traffic flowing", || arrivals(&first).len() >= 50).await;
+    eventually_sync("traffic flowing", || arrivals(&first).len() >= 50).await;
 
     // The carrier hangs (accepts nothing more, answers nothing more), then goes away: what
     // it recorded is then final.
@@ -639,7 +625,7 @@ async fn receipts_the_npm_smsc_sends_before_its_responses_are_matched() {
     }
     let matched: BTreeSet<String> = receipts.iter().map(|r| r.message_id.clone()).collect();
     assert_eq!(matched, ids(0..20));
-    eventually("every receipt answered OK", || {
+    eventually_sync("every receipt answered OK", || {
         log.lock().unwrap().receipts_acked == 20
     })
     .await;

@@ -7,6 +7,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use herald_harness::PATIENCE;
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_proto::admin::v1::{
     DeleteRequest, DrainNodeRequest, ExplainRouteRequest, GetMessageRequest, GetRequest, Kind,
@@ -18,7 +19,6 @@ use tonic::Code;
 use tonic::transport::Channel;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-const PATIENCE: Duration = Duration::from_secs(30);
 const TOKEN: &str = "s3cret-operator-token";
 
 /// Starts `herald <role>` as node `id` with `env` on top of the loopback settings, and

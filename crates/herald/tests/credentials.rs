@@ -7,15 +7,14 @@
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
+use herald_harness::eventually;
 use herald_rules::{EtcdTls, RulesClient, StoreConfig};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::Command;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-const PATIENCE: Duration = Duration::from_secs(60);
 
 async fn http_status(addr: &str, path: &str) -> u16 {
     let Ok(mut stream) = TcpStream::connect(addr).await else {
@@ -30,22 +29,6 @@ async fn http_status(addr: &str, path: &str) -> u16 {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0)
-}
-
-/// Polls `condition` until it holds; panics after [`PATIENCE`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while tokio::time::Instant::now() < deadline {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("not within {PATIENCE:?}: {what}");
 }
 
 /// The `fields` of the JSON log lines so far whose message contains `text`.

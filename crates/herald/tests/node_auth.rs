@@ -10,6 +10,7 @@
 use std::process::Stdio;
 use std::time::Duration;
 
+use herald_harness::PATIENCE;
 use herald_proto::admin::v1 as admin_api;
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_proto::node::v1::node_service_client::NodeServiceClient;
@@ -19,7 +20,6 @@ use tokio::process::Command;
 use tonic::Code;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-const PATIENCE: Duration = Duration::from_secs(30);
 const NODE_TOKEN: &str = "node-token-5e2b91";
 const ADMIN: &str = "ops-admin-token";
 const VIEWER: &str = "ops-viewer-token";
@@ -56,7 +56,7 @@ async fn spawn_role(
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE * 2;
+    let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
         let nodes = client.list_nodes(Some(role)).await.unwrap();
         if let Some(node) = nodes.into_iter().find(|n| n.id == id) {

@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
+use herald_harness::PATIENCE;
 use herald_sim::{Faults, SimConfig, SimSmsc};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::receipt::{DeliveryReceipt, MessageState, ReceiptTlvs};
@@ -17,8 +18,6 @@ use herald_smpp::session::{
 use herald_smpp::types::{Address, COctetString, RegisteredDelivery};
 use herald_smpp::{CommandStatus, Pdu, PduBody};
 use tokio::net::TcpStream;
-
-const PATIENCE: Duration = Duration::from_secs(20);
 
 async fn esme(
     sim: &SimSmsc,

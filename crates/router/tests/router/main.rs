@@ -15,39 +15,20 @@ mod kill;
 mod mo;
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing};
 use herald_config::RouterConfig;
+use herald_harness::eventually;
 use herald_proto::bus::v1::{Address, Event, MtMessage, Receipt, Segment, event};
 use herald_router::{Router, RouterDeps};
 use herald_rules::{RulesClient, RulesSnapshot, RulesStore, StoreConfig};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-/// How long any awaited outcome may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(60);
-
 /// The argon2id hash of `"secret"`.
 const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
-
-/// Polls `condition` until it holds; panics after [`DEADLINE`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while tokio::time::Instant::now() < deadline {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not within {DEADLINE:?}: {what}");
-}
 
 /// A router configuration for tests: a short ack wait so a dead router's messages move
 /// on quickly.

@@ -3,7 +3,7 @@
 //! locked with TLS client certificates or users).
 //!
 //! No test asserts how fast something happens: each waits for its outcome with a generous
-//! deadline ([`eventually`]).
+//! deadline (`herald_harness::eventually`).
 #![allow(clippy::unwrap_used, reason = "tests")]
 
 mod client;
@@ -12,13 +12,10 @@ mod proxy;
 mod security;
 mod store;
 
-use std::future::Future;
 use std::time::Duration;
 
+use herald_harness::eventually;
 use herald_rules::{Account, Carrier, StoreConfig};
-
-/// How long any awaited outcome may take before the test fails.
-const DEADLINE: Duration = Duration::from_secs(20);
 
 /// The argon2id hash of `"secret"`.
 const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
@@ -32,22 +29,6 @@ fn config(url: &str) -> StoreConfig {
     c.reconnect_backoff_min = Duration::from_millis(50);
     c.reconnect_backoff_max = Duration::from_millis(500);
     c
-}
-
-/// Polls `condition` until it holds; panics after [`DEADLINE`].
-async fn eventually<F, Fut>(what: &str, mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + DEADLINE;
-    while tokio::time::Instant::now() < deadline {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("not within {DEADLINE:?}: {what}");
 }
 
 fn account(id: &str) -> Account {

@@ -60,7 +60,7 @@ async fn a_change_reaches_the_store_and_its_subscribers() {
         "{:?}",
         store.snapshot().problems()
     );
-    tokio::time::timeout(crate::DEADLINE, changes.changed())
+    tokio::time::timeout(herald_harness::PATIENCE, changes.changed())
         .await
         .unwrap()
         .unwrap();
