@@ -2,6 +2,7 @@
 //! connections to NATS and etcd, node registration, readiness and the drain on shutdown.
 
 use herald_backoff::Backoff;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,9 +17,11 @@ use herald_edge::{Edge, EdgeDeps};
 use herald_proto::node::v1::node_service_server::NodeServiceServer;
 use herald_router::{Router, RouterDeps};
 use herald_rules::model::UtcOffset;
-use herald_rules::{EtcdTls, EtcdUser, NodeInfo, RulesClient, RulesStore, StoreConfig};
+use herald_rules::{
+    EtcdTls, EtcdUser, NodeInfo, NodeRegistration, RulesClient, RulesStore, StoreConfig,
+};
 use herald_telemetry::ports::{LimitedListener, PortLimits, grpc_server};
-use herald_telemetry::{AdminServer, TelemetryConfig, names};
+use herald_telemetry::{AdminServer, Readiness, ReadyFlag, TelemetryConfig, names};
 use tokio::net::TcpListener;
 
 use crate::node_service::{Identity, NodeServiceImpl};
@@ -56,9 +59,25 @@ impl Role {
 
 /// Runs `role` until SIGTERM or Ctrl-C, then drains and returns.
 pub(crate) async fn run(role: Role, config: Config) -> anyhow::Result<()> {
-    let role_name = role.name();
-    let node_id = config.node.id().to_owned();
-    let _telemetry = herald_telemetry::init(&TelemetryConfig {
+    let _telemetry = start_telemetry(role, &config)?;
+    let (node, node_service, listeners) = Node::start(role, config).await?;
+    let result = match listeners {
+        RoleListeners::Edge(listeners) => node.run_edge(node_service, listeners).await,
+        RoleListeners::Router => node.run_router(node_service).await,
+        RoleListeners::Connector => node.run_connector(node_service).await,
+        RoleListeners::Control(listener) => node.run_control(node_service, listener).await,
+    };
+    node.finish().await;
+    result
+}
+
+/// Logs, traces and metrics for this process, labelled with the node and its role.
+fn start_telemetry(
+    role: Role,
+    config: &Config,
+) -> anyhow::Result<herald_telemetry::TelemetryGuard> {
+    let node_id = config.node.id();
+    let telemetry = herald_telemetry::init(&TelemetryConfig {
         log_format: match config.telemetry.log_format {
             LogFormat::Human => herald_telemetry::LogFormat::Human,
             LogFormat::Json => herald_telemetry::LogFormat::Json,
@@ -66,344 +85,410 @@ pub(crate) async fn run(role: Role, config: Config) -> anyhow::Result<()> {
         log_filter: config.telemetry.log_filter.clone(),
         otlp_endpoint: config.telemetry.otlp_endpoint.clone(),
         service_name: "herald".into(),
-        node_id: node_id.clone(),
-        role: role_name.into(),
+        node_id: node_id.to_owned(),
+        role: role.name().into(),
     })
     .context("telemetry")?;
     herald_telemetry::install_metrics().context("metrics")?;
     herald_telemetry::describe_all();
-    herald_telemetry::set_node_info(&node_id, role_name);
+    herald_telemetry::set_node_info(node_id, role.name());
+    Ok(telemetry)
+}
 
-    let (stop_tx, stop) = watch::channel(false);
-    let stop_tx = Arc::new(stop_tx);
-    {
-        let stop_tx = stop_tx.clone();
-        tokio::spawn(async move {
-            shutdown_signal().await;
-            tracing::info!("shutdown requested: draining");
-            let _ = stop_tx.send(true);
-        });
+/// The ports a role serves besides the admin port and NodeService, bound before the node
+/// registers so that it registers their real addresses. Which variant also says which
+/// role runs.
+enum RoleListeners {
+    Edge(EdgeListeners),
+    Router,
+    Connector,
+    /// AdminService.
+    Control(TcpListener),
+}
+
+/// The edge's listeners: SMPP, and as configured SMPP over TLS, HTTPS and HTTP.
+struct EdgeListeners {
+    smpp: TcpListener,
+    tls: Option<EdgeTls>,
+    http: Option<TcpListener>,
+}
+
+impl RoleListeners {
+    async fn bind(role: Role, config: &Config) -> anyhow::Result<Self> {
+        Ok(match role {
+            Role::Edge => {
+                let tls = match &config.edge.tls {
+                    Some(tls) => Some(EdgeTls {
+                        acceptor: ReloadingAcceptor::load(&tls.cert, &tls.key)
+                            .context("edge TLS")?,
+                        smpp: listen(tls.listen).await?,
+                        https: match tls.http_listen {
+                            Some(addr) => Some(listen(addr).await?),
+                            None => None,
+                        },
+                    }),
+                    None => None,
+                };
+                RoleListeners::Edge(EdgeListeners {
+                    smpp: listen(config.edge.smpp_listen).await?,
+                    tls,
+                    http: match config.edge.http_listen {
+                        Some(addr) => Some(listen(addr).await?),
+                        None => None,
+                    },
+                })
+            }
+            Role::Router => RoleListeners::Router,
+            Role::Connector => RoleListeners::Connector,
+            Role::Control => RoleListeners::Control(listen(config.control.listen).await?),
+        })
     }
 
-    // The admin port and NodeService outlive the stop signal: while the role drains,
-    // `/readyz` says `draining`, `/metrics` and `/healthz` still answer (the liveness probe
-    // must not restart a draining pod) and NodeService still lists sessions and binds.
-    // They stop when the role has finished.
-    let (finished_tx, finished) = watch::channel(false);
-
-    let admin = AdminServer::bind(config.admin.listen)
-        .await
-        .context("admin port")?;
-    let admin_addr = admin.local_addr();
-    let readiness = admin.readiness().clone();
-    let bus_ready = readiness.register("bus");
-    let rules_ready = readiness.register("rules");
-    tokio::spawn(admin.serve(stopped(finished.clone())));
-    tracing::info!(%admin_addr, role = role_name, node = %node_id, "admin port serving /metrics /healthz /readyz");
-
-    let bus = connect_bus(bus_config(&config, role_name, &node_id), stop.clone()).await?;
-    bus_ready.set(true);
-    let store_config = store_config(&config);
-    let rules = RulesStore::connect(store_config.clone())
-        .await
-        .context("etcd rules store")?;
-    rules_ready.set(true);
-    let client = RulesClient::connect(&store_config).await.context("etcd")?;
-
-    let listener = match role {
-        Role::Edge => Some(
-            TcpListener::bind(config.edge.smpp_listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", config.edge.smpp_listen))?,
-        ),
-        _ => None,
-    };
-    let tls = match (role, &config.edge.tls) {
-        (Role::Edge, Some(tls)) => {
-            let acceptor = ReloadingAcceptor::load(&tls.cert, &tls.key).context("edge TLS")?;
-            let listener = TcpListener::bind(tls.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", tls.listen))?;
-            let https = match tls.http_listen {
-                Some(addr) => Some(
-                    TcpListener::bind(addr)
-                        .await
-                        .with_context(|| format!("cannot listen on {addr}"))?,
-                ),
-                None => None,
-            };
-            Some(EdgeTls {
-                smpp: listener,
-                https,
-                acceptor,
-            })
-        }
-        _ => None,
-    };
-    let http = match (role, config.edge.http_listen) {
-        (Role::Edge, Some(addr)) => Some(
-            TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?,
-        ),
-        _ => None,
-    };
-    let control_listener = match role {
-        Role::Control => Some(
-            TcpListener::bind(config.control.listen)
-                .await
-                .with_context(|| format!("cannot listen on {}", config.control.listen))?,
-        ),
-        _ => None,
-    };
-    // The node token guards this node's NodeService and is what the control role presents
-    // to the others'. Without one, main has made sure NodeService listens on loopback.
-    let node_token = config
-        .grpc
-        .token_file
-        .as_deref()
-        .map(NodeToken::load)
-        .transpose()
-        .context("grpc.token_file")?;
-    if node_token.is_none() {
-        tracing::warn!(
-            listen = %config.grpc.listen,
-            "grpc.token_file is unset: NodeService admits anonymous calls, on loopback only"
-        );
-    }
-    let node_tls = config
-        .grpc
-        .tls
-        .as_ref()
-        .map(NodeTls::load)
-        .transpose()
-        .context("grpc.tls")?;
-    let access = NodeServiceAccess {
-        auth: NodeAuth::new(node_token.clone()),
-        tls: node_tls.clone(),
-    };
-    let grpc = TcpListener::bind(config.grpc.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.grpc.listen))?;
-    let grpc_addr = grpc.local_addr()?;
-    let mut info = NodeInfo::new(role_name, node_id.clone(), VERSION)
-        .with_region(config.node.region.clone())
-        .with_address("admin", admin_addr.to_string());
-    if let Some(listener) = &listener {
-        info = info.with_address("smpp", listener.local_addr()?.to_string());
-    }
-    if let Some(tls) = &tls {
-        info = info.with_address("smpp_tls", tls.smpp.local_addr()?.to_string());
-        if let Some(https) = &tls.https {
-            info = info.with_address("https", https.local_addr()?.to_string());
-        }
-    }
-    if let Some(listener) = &http {
-        info = info.with_address("http", listener.local_addr()?.to_string());
-    }
-    if let Some(listener) = &control_listener {
-        info = info.with_address("control", listener.local_addr()?.to_string());
-    }
-    let grpc_advertised = config.grpc.advertise.as_deref().map_or_else(
-        || grpc_addr.to_string(),
-        |advertise| advertised(advertise, grpc_addr.port()),
-    );
-    // A node under TLS registers its address by another name, so that a control node
-    // (old or new, during a rollout) never calls it in clear.
-    let grpc_name = if node_tls.is_some() {
-        "grpc_tls"
-    } else {
-        "grpc"
-    };
-    info = info.with_address(grpc_name, grpc_advertised);
-    let identity = Arc::new(Identity {
-        node_id: node_id.clone(),
-        role: role_name.to_owned(),
-        version: VERSION.to_owned(),
-        started: info.started_at,
-        addresses: info
-            .addresses
-            .iter()
-            .map(|(name, addr)| format!("{name}={addr}"))
-            .collect(),
-    });
-    let registration = Arc::new(
-        client
-            .register_node(info, config.etcd.lease_ttl)
-            .await
-            .context("node registration")?,
-    );
-
-    // Keep readiness, the registration and the metrics in step with the connections.
-    let follower = {
-        let rules = rules.clone();
-        let bus = bus.clone();
-        let registration = registration.clone();
-        // Runs through the drain too (the admin port still serves the metrics it sets);
-        // aborted once the role has finished.
-        tokio::spawn(async move {
-            let mut changes = rules.changes();
-            // The snapshot the node started with is its first load.
-            record_rules_reload(&rules);
-            loop {
-                let revision = rules.revision();
-                registration.set_rules_revision(revision);
-                metrics::gauge!(names::RULES_REVISION).set(revision as f64);
-                metrics::gauge!(names::RULES_STALE).set(if rules.connected() { 0.0 } else { 1.0 });
-                metrics::gauge!(names::BUS_CONNECTED).set(if bus.is_connected() {
-                    1.0
-                } else {
-                    0.0
-                });
-                bus_ready.set(bus.is_connected());
-                tokio::select! {
-                    _ = changes.changed() => record_rules_reload(&rules),
-                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+    /// Each listener's name in the node registration, and its address.
+    fn addresses(&self) -> std::io::Result<Vec<(&'static str, SocketAddr)>> {
+        let mut addresses = Vec::new();
+        match self {
+            RoleListeners::Edge(edge) => {
+                addresses.push(("smpp", edge.smpp.local_addr()?));
+                if let Some(tls) = &edge.tls {
+                    addresses.push(("smpp_tls", tls.smpp.local_addr()?));
+                    if let Some(https) = &tls.https {
+                        addresses.push(("https", https.local_addr()?));
+                    }
+                }
+                if let Some(http) = &edge.http {
+                    addresses.push(("http", http.local_addr()?));
                 }
             }
-        })
-    };
+            RoleListeners::Control(listener) => addresses.push(("control", listener.local_addr()?)),
+            RoleListeners::Router | RoleListeners::Connector => {}
+        }
+        Ok(addresses)
+    }
+}
 
-    let service = NodeServiceImpl {
-        identity,
-        readiness: readiness.clone(),
-        rules: rules.clone(),
-        stop: stop_tx.clone(),
-        edge: None,
-        connector: None,
-    };
-    // What a role awaits to stop: the stop signal, after which readiness goes false.
-    let until_stopped = {
-        let readiness = readiness.clone();
-        let stop = stop.clone();
+async fn listen(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))
+}
+
+/// What every role runs within, built once before the role starts: the bus and the rules
+/// store connected, the node registered with its addresses, readiness kept in step with
+/// the connections, the stop signal, and NodeService ready to serve.
+struct Node {
+    config: Config,
+    node_id: String,
+    bus: Bus,
+    rules: RulesStore,
+    client: RulesClient,
+    registration: Arc<NodeRegistration>,
+    readiness: Readiness,
+    /// Turns true on SIGTERM or Ctrl-C (or NodeService's drain): the role drains.
+    stop: watch::Receiver<bool>,
+    /// Turns true when the role has finished: the admin port and NodeService stop.
+    finished: watch::Sender<bool>,
+    /// Keeps readiness, the registration and the metrics in step; aborted at the end.
+    follower: tokio::task::JoinHandle<()>,
+    /// The time zone route time windows are read in (`router.default_timezone`).
+    route_time_zone: UtcOffset,
+}
+
+/// NodeService's listener and what it serves, until the role's own part is known.
+struct NodeServicePort {
+    listener: TcpListener,
+    access: NodeServiceAccess,
+    service: NodeServiceImpl,
+}
+
+impl Node {
+    /// Serves the admin port, connects the bus and the rules store (waiting for them),
+    /// binds the role's listeners and registers the node.
+    async fn start(
+        role: Role,
+        config: Config,
+    ) -> anyhow::Result<(Node, NodeServicePort, RoleListeners)> {
+        let role_name = role.name();
+        let node_id = config.node.id().to_owned();
+        let (stop_tx, stop) = watch::channel(false);
+        let stop_tx = Arc::new(stop_tx);
+        {
+            let stop_tx = stop_tx.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("shutdown requested: draining");
+                // Nobody listening for the stop means the role has already ended.
+                let _ = stop_tx.send(true);
+            });
+        }
+
+        // The admin port and NodeService outlive the stop signal: while the role drains,
+        // `/readyz` says `draining`, `/metrics` and `/healthz` still answer (the liveness
+        // probe must not restart a draining pod) and NodeService still lists sessions and
+        // binds. They stop when the role has finished.
+        let (finished, finished_rx) = watch::channel(false);
+        let admin = AdminServer::bind(config.admin.listen)
+            .await
+            .context("admin port")?;
+        let admin_addr = admin.local_addr();
+        let readiness = admin.readiness().clone();
+        let bus_ready = readiness.register("bus");
+        let rules_ready = readiness.register("rules");
+        tokio::spawn(admin.serve(stopped(finished_rx.clone())));
+        tracing::info!(%admin_addr, role = role_name, node = %node_id, "admin port serving /metrics /healthz /readyz");
+
+        let bus = connect_bus(bus_config(&config, role_name, &node_id), stop.clone()).await?;
+        bus_ready.set(true);
+        let store_config = store_config(&config);
+        let rules = RulesStore::connect(store_config.clone())
+            .await
+            .context("etcd rules store")?;
+        rules_ready.set(true);
+        let client = RulesClient::connect(&store_config).await.context("etcd")?;
+
+        let listeners = RoleListeners::bind(role, &config).await?;
+        let access = NodeServiceAccess::load(&config)?;
+        let grpc = listen(config.grpc.listen).await?;
+        let grpc_addr = grpc.local_addr()?;
+        let mut info = NodeInfo::new(role_name, node_id.clone(), VERSION)
+            .with_region(config.node.region.clone())
+            .with_address("admin", admin_addr.to_string());
+        for (name, addr) in listeners.addresses()? {
+            info = info.with_address(name, addr.to_string());
+        }
+        let grpc_advertised = config.grpc.advertise.as_deref().map_or_else(
+            || grpc_addr.to_string(),
+            |advertise| advertised(advertise, grpc_addr.port()),
+        );
+        // A node under TLS registers its address by another name, so that a control node
+        // (old or new, during a rollout) never calls it in clear.
+        let grpc_name = if access.tls.is_some() {
+            "grpc_tls"
+        } else {
+            "grpc"
+        };
+        info = info.with_address(grpc_name, grpc_advertised);
+        let identity = Arc::new(Identity {
+            node_id: node_id.clone(),
+            role: role_name.to_owned(),
+            version: VERSION.to_owned(),
+            started: info.started_at,
+            addresses: info
+                .addresses
+                .iter()
+                .map(|(name, addr)| format!("{name}={addr}"))
+                .collect(),
+        });
+        let registration = Arc::new(
+            client
+                .register_node(info, config.etcd.lease_ttl)
+                .await
+                .context("node registration")?,
+        );
+        let follower = follow_connections(&rules, &bus, &registration, bus_ready);
+        let service = NodeServiceImpl {
+            identity,
+            readiness: readiness.clone(),
+            rules: rules.clone(),
+            stop: stop_tx,
+            edge: None,
+            connector: None,
+        };
+        let route_time_zone = UtcOffset::from_minutes(config.router.default_timezone.minutes())
+            .unwrap_or(UtcOffset::UTC);
+        let node = Node {
+            config,
+            node_id,
+            bus,
+            rules,
+            client,
+            registration,
+            readiness,
+            stop,
+            finished,
+            follower,
+            route_time_zone,
+        };
+        let node_service = NodeServicePort {
+            listener: grpc,
+            access,
+            service,
+        };
+        Ok((node, node_service, listeners))
+    }
+
+    /// What a role awaits to stop: the stop signal, after which readiness goes false.
+    fn until_stopped(&self) -> impl Future<Output = ()> + use<> {
+        let readiness = self.readiness.clone();
+        let stop = self.stop.clone();
         async move {
             stopped(stop).await;
             readiness.drain();
         }
-    };
-    let result = match (role, listener) {
-        (Role::Edge, Some(listener)) => {
-            let deps = EdgeDeps {
-                bus,
-                rules,
-                node_id: node_id.clone(),
-                session_slots: Some(SessionSlots::new(
-                    client.etcd_client(),
-                    config.etcd.prefix.clone(),
-                    registration.clone(),
-                    node_id.clone(),
-                )),
-                route_time_zone: UtcOffset::from_minutes(config.router.default_timezone.minutes())
-                    .unwrap_or(UtcOffset::UTC),
-            };
-            let edge = Edge::new(config.edge.clone(), deps).await.context("edge")?;
-            serve_node_service(
-                grpc,
-                NodeServiceImpl {
-                    edge: Some(edge.clone()),
-                    ..service
-                },
-                access.clone(),
-                finished.clone(),
-            );
-            run_edge(edge, listener, tls, http, until_stopped, stop.clone()).await
-        }
-        (Role::Router, _) => {
-            // Routers are in every deployment, so they report the bus's depths.
-            let _depths = DepthPoller::start(bus.jetstream().clone(), DEPTH_POLL_INTERVAL);
-            let router = Router::new(
-                config.router.clone(),
-                RouterDeps {
-                    bus,
-                    rules,
-                    node_id: node_id.clone(),
-                    rules_writer: Some(client.clone()),
-                },
-            )
+    }
+
+    /// Serves NodeService (the node's own, with the role's part set) until the role has
+    /// finished.
+    fn serve_node_service(&self, port: NodeServicePort) {
+        serve_node_service(
+            port.listener,
+            port.service,
+            port.access,
+            self.finished.subscribe(),
+        );
+    }
+
+    async fn run_edge(
+        &self,
+        mut node_service: NodeServicePort,
+        listeners: EdgeListeners,
+    ) -> anyhow::Result<()> {
+        let deps = EdgeDeps {
+            bus: self.bus.clone(),
+            rules: self.rules.clone(),
+            node_id: self.node_id.clone(),
+            session_slots: Some(SessionSlots::new(
+                self.client.etcd_client(),
+                self.config.etcd.prefix.clone(),
+                self.registration.clone(),
+                self.node_id.clone(),
+            )),
+            route_time_zone: self.route_time_zone,
+        };
+        let edge = Edge::new(self.config.edge.clone(), deps)
+            .await
+            .context("edge")?;
+        node_service.service.edge = Some(edge.clone());
+        self.serve_node_service(node_service);
+        run_edge(edge, listeners, self.until_stopped(), self.stop.clone()).await
+    }
+
+    async fn run_router(&self, node_service: NodeServicePort) -> anyhow::Result<()> {
+        // Routers are in every deployment, so they report the bus's depths.
+        let _depths = DepthPoller::start(self.bus.jetstream().clone(), DEPTH_POLL_INTERVAL);
+        let deps = RouterDeps {
+            bus: self.bus.clone(),
+            rules: self.rules.clone(),
+            node_id: self.node_id.clone(),
+            rules_writer: Some(self.client.clone()),
+        };
+        let router = Router::new(self.config.router.clone(), deps)
             .await
             .context("router")?;
-            serve_node_service(grpc, service, access.clone(), finished.clone());
-            router.run(until_stopped).await.context("router")
-        }
-        (Role::Connector, _) => {
-            let connector = Arc::new(
-                Connector::new(
-                    config.connector.clone(),
-                    ConnectorDeps {
-                        bus,
-                        rules,
-                        rules_client: client.clone(),
-                        node_id: node_id.clone(),
-                    },
-                )
+        self.serve_node_service(node_service);
+        router.run(self.until_stopped()).await.context("router")
+    }
+
+    async fn run_connector(&self, mut node_service: NodeServicePort) -> anyhow::Result<()> {
+        let deps = ConnectorDeps {
+            bus: self.bus.clone(),
+            rules: self.rules.clone(),
+            rules_client: self.client.clone(),
+            node_id: self.node_id.clone(),
+        };
+        let connector = Arc::new(
+            Connector::new(self.config.connector.clone(), deps)
                 .await
                 .context("connector")?,
-            );
-            serve_node_service(
-                grpc,
-                NodeServiceImpl {
-                    connector: Some(connector.clone()),
-                    ..service
-                },
-                access.clone(),
-                finished.clone(),
-            );
-            connector.run(until_stopped).await.context("connector")
-        }
-        (Role::Control, _) => {
-            let Some(listener) = control_listener else {
-                return Err(anyhow::anyhow!("control listener missing"));
-            };
-            let deps = ControlDeps {
-                rules_client: client.clone(),
-                rules,
-                status: Some(bus.status_store().await.context("status store")?),
-                node_timeout: Duration::from_secs(5),
-                node_token: node_token.clone(),
-                node_tls: node_tls.clone(),
-                route_time_zone: UtcOffset::from_minutes(config.router.default_timezone.minutes())
-                    .unwrap_or(UtcOffset::UTC),
-            };
-            let control = Control::new(&config.control, deps).context("control")?;
-            serve_node_service(grpc, service, access.clone(), finished.clone());
-            if let Ok(addr) = listener.local_addr() {
-                tracing::info!(%addr, "control serving AdminService");
-            }
-            control
-                .serve(listener, until_stopped)
-                .await
-                .context("control")
-        }
-        (Role::Edge, None) => Err(anyhow::anyhow!("the edge's SMPP listener is missing")),
-    };
-    readiness.drain();
-    follower.abort();
-    // Aborted: its JoinError says so, and nothing more is to be learned from it.
-    let _ = follower.await;
-    if let Err(error) = registration.deregister().await {
-        tracing::warn!(%error, "deregistration failed; the lease will expire");
+        );
+        node_service.service.connector = Some(connector.clone());
+        self.serve_node_service(node_service);
+        connector
+            .run(self.until_stopped())
+            .await
+            .context("connector")
     }
-    let _ = finished_tx.send(true);
-    result
+
+    async fn run_control(
+        &self,
+        node_service: NodeServicePort,
+        listener: TcpListener,
+    ) -> anyhow::Result<()> {
+        let deps = ControlDeps {
+            rules_client: self.client.clone(),
+            rules: self.rules.clone(),
+            status: Some(self.bus.status_store().await.context("status store")?),
+            node_timeout: Duration::from_secs(5),
+            node_token: node_service.access.token.clone(),
+            node_tls: node_service.access.tls.clone(),
+            route_time_zone: self.route_time_zone,
+        };
+        let control = Control::new(&self.config.control, deps).context("control")?;
+        self.serve_node_service(node_service);
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "control serving AdminService");
+        }
+        control
+            .serve(listener, self.until_stopped())
+            .await
+            .context("control")
+    }
+
+    /// After the role has ended: not ready, deregistered, the admin port and NodeService
+    /// stopped.
+    async fn finish(self) {
+        self.readiness.drain();
+        self.follower.abort();
+        // Aborted: its JoinError says so, and nothing more is to be learned from it.
+        let _ = self.follower.await;
+        if let Err(error) = self.registration.deregister().await {
+            tracing::warn!(%error, "deregistration failed; the lease will expire");
+        }
+        // Nobody listening means the admin port and NodeService have stopped already.
+        let _ = self.finished.send(true);
+    }
+}
+
+/// Keeps readiness, the node registration and the connection metrics in step with the bus
+/// and the rules store, once a second and on every rules change. Runs through the drain
+/// too (the admin port still serves the metrics it sets) until aborted.
+fn follow_connections(
+    rules: &RulesStore,
+    bus: &Bus,
+    registration: &Arc<NodeRegistration>,
+    bus_ready: ReadyFlag,
+) -> tokio::task::JoinHandle<()> {
+    let rules = rules.clone();
+    let bus = bus.clone();
+    let registration = registration.clone();
+    tokio::spawn(async move {
+        let mut changes = rules.changes();
+        // The snapshot the node started with is its first load.
+        record_rules_reload(&rules);
+        loop {
+            let revision = rules.revision();
+            registration.set_rules_revision(revision);
+            metrics::gauge!(names::RULES_REVISION).set(revision as f64);
+            metrics::gauge!(names::RULES_STALE).set(if rules.connected() { 0.0 } else { 1.0 });
+            metrics::gauge!(names::BUS_CONNECTED).set(if bus.is_connected() { 1.0 } else { 0.0 });
+            bus_ready.set(bus.is_connected());
+            tokio::select! {
+                _ = changes.changed() => record_rules_reload(&rules),
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    })
 }
 
 /// The edge's TLS listeners and their certificate.
-pub(crate) struct EdgeTls {
+struct EdgeTls {
     /// SMPP over TLS.
-    pub(crate) smpp: TcpListener,
+    smpp: TcpListener,
     /// The HTTP submit API over TLS, when configured.
-    pub(crate) https: Option<TcpListener>,
+    https: Option<TcpListener>,
     /// The certificate both serve, reloaded when its files change.
-    pub(crate) acceptor: ReloadingAcceptor,
+    acceptor: ReloadingAcceptor,
 }
 
 /// Serves SMPP on the plain listener and, when configured, the TLS one and the HTTP API
 /// (plain and over TLS), until stopped.
-pub(crate) async fn run_edge(
+async fn run_edge(
     edge: Edge,
-    listener: TcpListener,
-    tls: Option<EdgeTls>,
-    http: Option<TcpListener>,
+    EdgeListeners {
+        smpp: listener,
+        tls,
+        http,
+    }: EdgeListeners,
     until_stopped: impl Future<Output = ()>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
@@ -450,14 +535,49 @@ pub(crate) async fn run_edge(
 /// Who may call this node's NodeService, and how: the node token's interceptor, and TLS
 /// when `grpc.tls` is set.
 #[derive(Clone)]
-pub(crate) struct NodeServiceAccess {
-    pub(crate) auth: NodeAuth,
-    pub(crate) tls: Option<NodeTls>,
+struct NodeServiceAccess {
+    auth: NodeAuth,
+    /// The node token: what NodeService admits, and what the control role presents to the
+    /// other nodes.
+    token: Option<NodeToken>,
+    tls: Option<NodeTls>,
+}
+
+impl NodeServiceAccess {
+    /// The token and TLS `grpc` configures, read from their files. Without a token, main
+    /// has made sure NodeService listens on loopback.
+    fn load(config: &Config) -> anyhow::Result<Self> {
+        let token = config
+            .grpc
+            .token_file
+            .as_deref()
+            .map(NodeToken::load)
+            .transpose()
+            .context("grpc.token_file")?;
+        if token.is_none() {
+            tracing::warn!(
+                listen = %config.grpc.listen,
+                "grpc.token_file is unset: NodeService admits anonymous calls, on loopback only"
+            );
+        }
+        let tls = config
+            .grpc
+            .tls
+            .as_ref()
+            .map(NodeTls::load)
+            .transpose()
+            .context("grpc.tls")?;
+        Ok(NodeServiceAccess {
+            auth: NodeAuth::new(token.clone()),
+            token,
+            tls,
+        })
+    }
 }
 
 /// Serves NodeService on `listener` until `finished` (the role has ended, not merely been
 /// told to stop).
-pub(crate) fn serve_node_service(
+fn serve_node_service(
     listener: TcpListener,
     service: NodeServiceImpl,
     access: NodeServiceAccess,
@@ -488,7 +608,7 @@ pub(crate) fn serve_node_service(
 }
 
 /// Aborts a background task when dropped.
-pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
