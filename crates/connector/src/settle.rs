@@ -142,14 +142,7 @@ pub(crate) async fn redelivered(shared: &Shared, carrier: &str, mut job: Job) ->
             None
         }
     };
-    let taken = stored.filter(|status| {
-        status.carrier_id == carrier
-            && matches!(
-                Stage::parse(&status.stage),
-                Some(Stage::Submitted | Stage::Final)
-            )
-    });
-    let Some(status) = taken else {
+    let Some(status) = stored.filter(|status| taken_by(status, carrier)) else {
         job.resent = true;
         count_redelivered(carrier, "sent_again");
         record_resend(shared, carrier, &job).await;
@@ -170,6 +163,17 @@ pub(crate) async fn redelivered(shared: &Shared, carrier: &str, mut job: Job) ->
     count_redelivered(carrier, "already_submitted");
     ack(job.delivery, &job.mt.id).await;
     None
+}
+
+/// Whether the status a redelivered message left says `carrier` took it already: this
+/// carrier's, and submitted or final. Anything else (another carrier's attempt, a failover
+/// that went elsewhere, only routed) means it is sent again.
+fn taken_by(status: &MessageStatus, carrier: &str) -> bool {
+    status.carrier_id == carrier
+        && matches!(
+            Stage::parse(&status.stage),
+            Some(Stage::Submitted | Stage::Final)
+        )
 }
 
 /// The id-map key of `carrier_message_id` as `carrier`'s receipts will use it.
@@ -266,25 +270,43 @@ pub(crate) async fn accepted(
 /// A temporary failure: redelivery on the carrier's schedule, or a failure once its
 /// attempts are spent.
 pub(crate) async fn temporary(shared: &Shared, carrier: &Carrier, job: Job, reason: String) {
-    let deliveries = job.delivery.deliveries();
+    match after_temporary(carrier, job.delivery.deliveries(), &reason) {
+        AfterTemporary::RetryAfter(delay) => {
+            tracing::debug!(message = %job.mt.id, carrier = %carrier.id, %reason, ?delay, "will retry");
+            if let Err(error) = job.delivery.retry_after(delay).await {
+                tracing::warn!(%error, "nak failed; the ack wait will redeliver");
+            }
+        }
+        AfterTemporary::Fail(failure) => fail(shared, carrier, job, failure).await,
+    }
+}
+
+/// What becomes of a message that failed for a reason that may pass.
+#[derive(Debug)]
+enum AfterTemporary {
+    /// Redelivered after this long (the carrier's `retry_schedule`).
+    RetryAfter(Duration),
+    /// Its `max_attempts` are spent: it fails, undeliverable, and may fail over.
+    Fail(Failure),
+}
+
+/// The carrier's retry rule for a temporary failure (`reason`) on the message's
+/// `deliveries`-th delivery.
+fn after_temporary(carrier: &Carrier, deliveries: u32, reason: &str) -> AfterTemporary {
     if deliveries >= carrier.max_attempts {
-        let failure = Failure {
+        AfterTemporary::Fail(Failure {
             state: MessageState::Undeliverable,
             error: format!("gave up after {deliveries} attempts: {reason}"),
             network_error_code: 0,
             may_fail_over: true,
-        };
-        fail(shared, carrier, job, failure).await;
-        return;
-    }
-    let delay = carrier.retry_delay(deliveries.saturating_add(1));
-    tracing::debug!(message = %job.mt.id, carrier = %carrier.id, %reason, ?delay, "will retry");
-    if let Err(error) = job.delivery.retry_after(delay).await {
-        tracing::warn!(%error, "nak failed; the ack wait will redeliver");
+        })
+    } else {
+        AfterTemporary::RetryAfter(carrier.retry_delay(deliveries.saturating_add(1)))
     }
 }
 
 /// Why a message ends here.
+#[derive(Debug)]
 pub(crate) struct Failure {
     pub(crate) state: MessageState,
     pub(crate) error: String,
@@ -368,4 +390,66 @@ pub(crate) async fn cancelled(shared: &Shared, delivery: Delivery, mt: MtMessage
     }
     tracing::info!(message = %mt.id, "cancelled before submission; not sent");
     ack(delivery, &mt.id).await;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn carrier(max_attempts: u32, retry_schedule: &[&str]) -> Carrier {
+        serde_json::from_value(serde_json::json!({
+            "id": "sim", "host": "127.0.0.1", "port": 2775, "system_id": "herald",
+            "password": {"env": "X"}, "throughput": {"tps": 10}, "max_attempts": max_attempts,
+            "retry_schedule": retry_schedule,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn a_temporary_failure_waits_on_the_carriers_schedule_until_its_attempts_are_spent() {
+        let carrier = carrier(3, &["10s", "1m"]);
+        let retry = |deliveries| match after_temporary(&carrier, deliveries, "busy") {
+            AfterTemporary::RetryAfter(delay) => delay,
+            other => panic!("delivery {deliveries}: {other:?}"),
+        };
+        // The first delivery failed: the second attempt waits the schedule's first entry.
+        assert_eq!(retry(1), Duration::from_secs(10));
+        assert_eq!(retry(2), Duration::from_secs(60));
+        let AfterTemporary::Fail(failure) = after_temporary(&carrier, 3, "busy") else {
+            panic!("the third delivery was the last attempt");
+        };
+        assert_eq!(failure.state, MessageState::Undeliverable);
+        assert!(failure.may_fail_over, "another carrier may still take it");
+        assert_eq!(failure.error, "gave up after 3 attempts: busy");
+    }
+
+    #[test]
+    fn the_schedules_last_entry_repeats() {
+        let carrier = carrier(10, &["5s", "30s"]);
+        for deliveries in 2..9 {
+            assert!(matches!(
+                after_temporary(&carrier, deliveries, "busy"),
+                AfterTemporary::RetryAfter(delay) if delay == Duration::from_secs(30)
+            ));
+        }
+    }
+
+    #[test]
+    fn only_this_carriers_submitted_or_final_status_stops_a_resend() {
+        let status = |carrier: &str, stage: Stage| MessageStatus {
+            carrier_id: carrier.to_owned(),
+            stage: stage.as_str().to_owned(),
+            ..MessageStatus::default()
+        };
+        assert!(taken_by(&status("sim", Stage::Submitted), "sim"));
+        assert!(taken_by(&status("sim", Stage::Final), "sim"));
+        // Routed to it but never taken: the connector died before the carrier answered.
+        assert!(!taken_by(&status("sim", Stage::Routed), "sim"));
+        assert!(!taken_by(&status("sim", Stage::Accepted), "sim"));
+        // Another carrier took it, and failover brought it here: this one must send it.
+        assert!(!taken_by(&status("other", Stage::Submitted), "sim"));
+        assert!(!taken_by(&MessageStatus::default(), "sim"));
+    }
 }
