@@ -7,24 +7,24 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing, StreamKind};
+use herald_bus::{Bus, ConsumerSpec, Outgoing, StreamKind};
 use herald_config::EdgeConfig;
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Etcd, NatsServer, PATIENCE};
+use herald_harness::{Backing, PATIENCE, seed};
 use herald_proto::bus::v1::{self as bus, Event, MtMessage, Receipt, event};
-use herald_rules::{Expected, Kind, NodeInfo, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_rules::NodeInfo;
 use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
 use herald_smpp::receipt::{MessageState, ReceiptTlvs};
 use herald_smpp::session::{BindError, BindMode, Inbox, Session, SessionConfig, bind};
 use herald_smpp::types::{Address, COctetString, Npi, Ton};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
+use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 struct Cluster {
-    nats: NatsServer,
-    etcd: Etcd,
+    backing: Backing,
     bus: Bus,
     port: u16,
     _stop: Vec<oneshot::Sender<()>>,
@@ -33,7 +33,7 @@ struct Cluster {
 impl Cluster {
     /// Starts one more edge on the same NATS and etcd; its SMPP port.
     async fn another_edge(&mut self) -> u16 {
-        let (port, stop) = start_edge(&self.bus, &self.etcd, None).await;
+        let (port, stop) = start_edge(&self.bus, &self.backing, None).await;
         self._stop.push(stop);
         port
     }
@@ -41,12 +41,9 @@ impl Cluster {
 
 async fn start_edge(
     bus: &Bus,
-    etcd: &Etcd,
+    backing: &Backing,
     session_slots: Option<SessionSlots>,
 ) -> (u16, oneshot::Sender<()>) {
-    let rules = RulesStore::connect(StoreConfig::new([etcd.client_url()]))
-        .await
-        .unwrap();
     let edge = Edge::new(
         EdgeConfig {
             failed_bind_delay: Duration::from_millis(10),
@@ -54,7 +51,7 @@ async fn start_edge(
         },
         EdgeDeps {
             bus: bus.clone(),
-            rules,
+            rules: backing.rules_store().await,
             node_id: "edge-test".into(),
             session_slots,
             route_time_zone: herald_rules::model::UtcOffset::UTC,
@@ -75,68 +72,26 @@ async fn start_edge(
     (port, stop)
 }
 
+/// NATS, etcd, the accounts `acme` and `metered`, a route for UK numbers and an edge.
 async fn cluster() -> Cluster {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let store_config = StoreConfig::new([etcd.client_url()]);
-    let client = RulesClient::connect(&store_config).await.unwrap();
-    let hash = PasswordHash::hash("secret").unwrap();
-    let account = serde_json::json!({
-        "id": "acme",
-        "password_hash": hash,
-        "quota": { "tps": 1000 },
-        "window": 50,
-        "max_binds": 3,
+    let backing = Backing::start().await;
+    let rules = &backing.rules;
+    let acme = json!({
+        "quota": { "tps": 1000 }, "window": 50, "max_binds": 3,
         "sender_ids": { "allowed": ["ACME"], "allow_numeric": true },
     });
-    client
-        .put_json(
-            Kind::Account,
-            "acme",
-            &account.to_string(),
-            Expected::Absent,
-        )
-        .await
-        .unwrap();
+    seed::account(rules, "acme", "secret", acme).await;
     // A carrier and a route for UK numbers: the edge refuses destinations no route takes.
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
-    let route = serde_json::json!({
-        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Any)
-        .await
-        .unwrap();
-    let metered = serde_json::json!({
-        "id": "metered",
-        "password_hash": hash,
-        "quota": { "tps": 100 },
-        "window": 50,
-    });
-    client
-        .put_json(
-            Kind::Account,
-            "metered",
-            &metered.to_string(),
-            Expected::Absent,
-        )
-        .await
-        .unwrap();
-    let mut bus_config = BusConfig::local(nats.client_url());
-    bus_config.request_timeout = Duration::from_secs(2);
-    let bus = Bus::connect(bus_config).await.unwrap();
-    let (port, stop) = start_edge(&bus, &etcd, None).await;
+    seed::carrier(rules, seed::NO_CARRIER_PORT, json!({})).await;
+    seed::route(rules, "uk", &["44"]).await;
+    let metered = json!({ "quota": { "tps": 100 }, "window": 50 });
+    seed::account(rules, "metered", "secret", metered).await;
+    let bus = backing
+        .bus_with(|config| config.request_timeout = Duration::from_secs(2))
+        .await;
+    let (port, stop) = start_edge(&bus, &backing, None).await;
     Cluster {
-        nats,
-        etcd,
+        backing,
         bus,
         port,
         _stop: vec![stop],
@@ -556,7 +511,7 @@ async fn with_the_bus_down_submits_fail_promptly_and_never_hang() {
             .command_status,
         CommandStatus::ESME_ROK
     );
-    cluster.nats.kill().await;
+    cluster.backing.nats.kill().await;
     // Each answer comes within the bus's request timeout (2 s here) plus slack; none is OK.
     for _ in 0..3 {
         let resp = tokio::time::timeout(
@@ -633,9 +588,7 @@ async fn an_accounts_rate_holds_across_edges() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accounts_bind_limit_holds_across_edges() {
     let mut cluster = cluster().await;
-    let client = RulesClient::connect(&StoreConfig::new([cluster.etcd.client_url()]))
-        .await
-        .unwrap();
+    let client = cluster.backing.rules.clone();
     let mut ports = Vec::new();
     for node in ["edge-a", "edge-b"] {
         let registration = client
@@ -648,7 +601,7 @@ async fn an_accounts_bind_limit_holds_across_edges() {
             std::sync::Arc::new(registration),
             node,
         );
-        let (port, stop) = start_edge(&cluster.bus, &cluster.etcd, Some(slots)).await;
+        let (port, stop) = start_edge(&cluster.bus, &cluster.backing, Some(slots)).await;
         cluster._stop.push(stop);
         ports.push(port);
     }
@@ -781,7 +734,7 @@ async fn with_etcd_stopped_sessions_keep_submitting_and_known_accounts_still_bin
     let (session, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
         .await
         .unwrap();
-    cluster.etcd.kill().await;
+    cluster.backing.etcd.kill().await;
     let resp = session.request(submit("447700900001")).await.unwrap();
     assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
     let (again, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
@@ -856,19 +809,8 @@ async fn answers_given_just_before_an_unbind_still_ack_their_receipts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_older_than_the_accounts_retention_are_dropped_not_delivered_late() {
     let cluster = cluster().await;
-    let client = RulesClient::connect(&StoreConfig::new([cluster.etcd.client_url()]))
-        .await
-        .unwrap();
-    let brief = serde_json::json!({
-        "id": "brief",
-        "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 100 },
-        "receipt_retention": "1s",
-    });
-    client
-        .put_json(Kind::Account, "brief", &brief.to_string(), Expected::Absent)
-        .await
-        .unwrap();
+    let brief = json!({ "quota": { "tps": 100 }, "receipt_retention": "1s" });
+    seed::account(&cluster.backing.rules, "brief", "secret", brief).await;
     let receipt = |id: &str| Event {
         kind: Some(event::Kind::Receipt(Receipt {
             message_id: id.into(),

@@ -7,12 +7,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use herald_bus::{Bus, BusConfig, ConsumerSpec, StreamKind};
+use herald_bus::{Bus, ConsumerSpec, StreamKind};
 use herald_config::EdgeConfig;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Etcd, NatsServer, PATIENCE};
+use herald_harness::{Backing, PATIENCE, seed};
 use herald_proto::bus::v1::{self as bus, MessageStatus, MtMessage};
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 use herald_smpp::text::{self, Encoding};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -20,8 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
 struct Cluster {
-    nats: NatsServer,
-    _etcd: Etcd,
+    backing: Backing,
     bus: Bus,
     port: u16,
     stop: oneshot::Sender<()>,
@@ -44,52 +42,35 @@ impl Cluster {
 /// NATS, etcd, the accounts below, a carrier with a route for UK numbers, and an edge
 /// serving HTTP on a free port.
 async fn cluster() -> Cluster {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let store_config = StoreConfig::new([etcd.client_url()]);
-    let client = RulesClient::connect(&store_config).await.unwrap();
-    let hash = PasswordHash::hash("secret").unwrap();
+    let backing = Backing::start().await;
     let accounts = [
-        json!({
-            "id": "acme", "password_hash": hash, "quota": { "tps": 1000 },
-            "sender_ids": { "allowed": ["ACME"], "allow_numeric": true },
-        }),
+        (
+            "acme",
+            json!({
+                "quota": { "tps": 1000 },
+                "sender_ids": { "allowed": ["ACME"], "allow_numeric": true },
+            }),
+        ),
         // Two messages a second, bursts of two.
-        json!({ "id": "slow", "password_hash": hash, "quota": { "tps": 2 } }),
-        json!({ "id": "vault", "password_hash": hash, "quota": { "tps": 10 }, "tls_required": true }),
-        json!({
-            "id": "remote", "password_hash": hash, "quota": { "tps": 10 },
-            "allowed_ips": ["192.0.2.0/24"],
-        }),
+        ("slow", json!({ "quota": { "tps": 2 } })),
+        (
+            "vault",
+            json!({ "quota": { "tps": 10 }, "tls_required": true }),
+        ),
+        (
+            "remote",
+            json!({ "quota": { "tps": 10 }, "allowed_ips": ["192.0.2.0/24"] }),
+        ),
     ];
-    for account in accounts {
-        let id = account["id"].as_str().unwrap().to_owned();
-        client
-            .put_json(Kind::Account, &id, &account.to_string(), Expected::Absent)
-            .await
-            .unwrap();
+    for (id, settings) in accounts {
+        seed::account(&backing.rules, id, "secret", settings).await;
     }
-    let carrier = json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
-    let route = json!({
-        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Any)
-        .await
-        .unwrap();
+    seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, json!({})).await;
+    seed::route(&backing.rules, "uk", &["44"]).await;
 
-    let mut bus_config = BusConfig::local(nats.client_url());
-    bus_config.request_timeout = Duration::from_secs(2);
-    let bus = Bus::connect(bus_config).await.unwrap();
-    let rules = RulesStore::connect(store_config).await.unwrap();
+    let bus = backing
+        .bus_with(|config| config.request_timeout = Duration::from_secs(2))
+        .await;
     let edge = Edge::new(
         EdgeConfig {
             failed_bind_delay: Duration::from_millis(10),
@@ -97,7 +78,7 @@ async fn cluster() -> Cluster {
         },
         EdgeDeps {
             bus: bus.clone(),
-            rules,
+            rules: backing.rules_store().await,
             node_id: "edge-http".into(),
             session_slots: None,
             route_time_zone: herald_rules::model::UtcOffset::UTC,
@@ -115,8 +96,7 @@ async fn cluster() -> Cluster {
         .await
     });
     Cluster {
-        nats,
-        _etcd: etcd,
+        backing,
         bus,
         port,
         stop,
@@ -619,7 +599,7 @@ async fn with_the_bus_down_the_answer_is_503_promptly() {
     let mut cluster = cluster().await;
     let body = json!({ "from": "ACME", "to": "+447700900001", "text": "hi" });
     assert_eq!(post(cluster.port, ACME, body.clone()).await.status, 202);
-    cluster.nats.kill().await;
+    cluster.backing.nats.kill().await;
     // Each answer within the bus's request timeout (2 s here) plus slack; none is a 202.
     for _ in 0..2 {
         let answer = tokio::time::timeout(

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_bus::{Bus, BusConfig};
+use herald_bus::Bus;
 use herald_config::EdgeConfig;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::PATIENCE;
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_harness::{Backing, PATIENCE, seed};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindError, BindMode, SessionConfig, bind};
 use herald_smpp::types::{Address, COctetString};
 use herald_smpp::{CommandStatus, PduBody};
 use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
@@ -46,8 +46,7 @@ fn client_config(trusted: &CertificateDer<'static>) -> tokio_rustls::TlsConnecto
 }
 
 struct TlsEdge {
-    _nats: herald_harness::NatsServer,
-    _etcd: herald_harness::Etcd,
+    _backing: Backing,
     plain_port: u16,
     tls_port: u16,
     http_port: u16,
@@ -57,46 +56,14 @@ struct TlsEdge {
 }
 
 async fn start(cert_dir: &Path) -> TlsEdge {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let store = StoreConfig::new([etcd.client_url()]);
-    let client = RulesClient::connect(&store).await.unwrap();
-    let account = serde_json::json!({
-        "id": "bank",
-        "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 100 },
-        "tls_required": true,
-    });
-    client
-        .put_json(
-            Kind::Account,
-            "bank",
-            &account.to_string(),
-            Expected::Absent,
-        )
-        .await
-        .unwrap();
+    let backing = Backing::start().await;
+    let bank = json!({ "quota": { "tps": 100 }, "tls_required": true });
+    seed::account(&backing.rules, "bank", "secret", bank).await;
     // A carrier and a route for UK numbers: the edge refuses destinations no route takes.
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
-    let route = serde_json::json!({
-        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Any)
-        .await
-        .unwrap();
-    let rules = RulesStore::connect(store).await.unwrap();
-    let bus = Bus::connect(BusConfig::local(nats.client_url()))
-        .await
-        .unwrap();
+    seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, json!({})).await;
+    seed::route(&backing.rules, "uk", &["44"]).await;
+    let rules = backing.rules_store().await;
+    let bus = backing.bus().await;
     let edge = Edge::new(
         EdgeConfig {
             failed_bind_delay: Duration::from_millis(10),
@@ -140,8 +107,7 @@ async fn start(cert_dir: &Path) -> TlsEdge {
         reloader.abort();
     });
     TlsEdge {
-        _nats: nats,
-        _etcd: etcd,
+        _backing: backing,
         plain_port,
         tls_port,
         http_port,

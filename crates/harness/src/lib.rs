@@ -17,14 +17,19 @@
 //!
 //! - [`pki`]: [`TestPki`], the throw-away CA and certificates TLS servers and clients use.
 //! - [`wait`]: [`PATIENCE`] and [`eventually`], how every test waits for an outcome.
+//! - [`backing`]: [`Backing`], NATS and etcd with a rules client: what every role stands on.
+//! - [`seed`]: the accounts, carrier and routes tests start from, written through
+//!   herald-rules.
 //! - `nats_auth`: the `nats-server` configuration of users, tokens and operator JWTs.
 //!
 //! The binaries come from `scripts/install-deps.sh`; a missing one is an error, never a
 //! skipped test.
 #![forbid(unsafe_code)]
 
+pub mod backing;
 mod nats_auth;
 pub mod pki;
+pub mod seed;
 pub mod wait;
 
 use std::net::TcpListener;
@@ -36,6 +41,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
+pub use backing::Backing;
 pub use nats_auth::nkey_user;
 use nats_auth::{NatsAuth, NatsUser, Operator};
 pub use pki::TestPki;
