@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use herald_bus::kv::Stage;
 use herald_bus::lifecycle;
-use herald_bus::{BusError, Outgoing, PendingAck, StatusStore};
+use herald_bus::{BusError, Outgoing, PendingAck, RateCounters, StatusStore};
 use herald_proto::bus::v1::{self as bus, MessageStatus};
 use herald_rules::model::{Quota, UtcOffset};
 use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest};
@@ -270,7 +270,7 @@ fn metered(
     let shared = shared.clone();
     let account = account.to_owned();
     Box::pin(async move {
-        if take_token(&shared, &quota, SystemTime::now())
+        if take_token(shared.live_rate_counters(), &quota, SystemTime::now())
             .await
             .is_err()
         {
@@ -371,7 +371,7 @@ async fn accept(
     let now = SystemTime::now();
     let accepted = async {
         let checked = admit(shared.route_time_zone, snapshot, account, sm, now)?;
-        take_token(shared, quota, now).await?;
+        take_token(shared.live_rate_counters(), quota, now).await?;
         let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
         let ack = publish(shared, account, sm, &checked, &message_id, now).await?;
         Ok((message_id, ack))
@@ -425,19 +425,13 @@ pub(crate) fn admit(
 }
 
 /// Takes one message's token from the account's rate, counted against the second of
-/// `now`; `ESME_RTHROTTLED` when the account is over it.
+/// `now` (cluster-wide through `counters`, [`Shared::live_rate_counters`], else this
+/// edge's bucket alone); `ESME_RTHROTTLED` when the account is over it.
 pub(crate) async fn take_token(
-    shared: &Shared,
+    counters: Option<&RateCounters>,
     quota: &AccountQuota,
     now: SystemTime,
 ) -> Result<(), Rejection> {
-    // While the bus is disconnected the shared counter cannot answer: the local bucket
-    // alone decides at once, rather than after a request timeout (the publish that
-    // follows then fails within its own).
-    let counters = shared
-        .rate_counters
-        .as_ref()
-        .filter(|_| shared.bus.is_connected());
     if quota.try_acquire(counters, now).await {
         Ok(())
     } else {
@@ -993,5 +987,92 @@ mod tests {
             .to_bytes()
             .unwrap();
         assert_eq!(Pdu::decode(bytes).unwrap().quirks, Quirks::empty());
+    }
+
+    #[tokio::test]
+    async fn without_the_clusters_counters_the_edges_own_bucket_decides() {
+        let quota = AccountQuota::new("acme", 1, 1);
+        let now = SystemTime::now();
+        assert!(take_token(None, &quota, now).await.is_ok());
+        let refused = take_token(None, &quota, now).await.unwrap_err();
+        assert_eq!(refused.status, CommandStatus::ESME_RTHROTTLED);
+    }
+
+    #[test]
+    fn a_bus_that_is_full_asks_for_a_retry_and_any_other_failure_is_a_system_error() {
+        assert_eq!(
+            publish_status(&BusError::Full),
+            CommandStatus::ESME_RMSGQFUL
+        );
+        assert_eq!(
+            publish_status(&BusError::AckTimeout(Duration::from_secs(5))),
+            CommandStatus::ESME_RSYSERR
+        );
+    }
+
+    #[test]
+    fn query_sm_gives_a_final_date_only_for_a_final_state() {
+        // 2026-12-07 12:00:00 UTC.
+        let at = 1_796_644_800_000;
+        let record = |state: bus::MessageState| {
+            let mut record = MessageStatus {
+                updated_unix_ms: at,
+                ..MessageStatus::default()
+            };
+            record.set_state(state);
+            record
+        };
+        let delivered = query_response("M1", &record(bus::MessageState::Delivered));
+        assert_eq!(delivered.message_id.as_bytes(), b"M1");
+        assert_eq!(delivered.message_state, 2, "DELIVERED");
+        assert_eq!(delivered.final_date.as_bytes(), b"261207120000000+");
+        let enroute = query_response("M1", &record(bus::MessageState::Enroute));
+        assert_eq!(enroute.message_state, 1, "ENROUTE");
+        assert!(enroute.final_date.is_empty());
+        // A final state with no time recorded: no date rather than 1970.
+        let undated = MessageStatus {
+            updated_unix_ms: 0,
+            ..record(bus::MessageState::Undeliverable)
+        };
+        assert!(query_response("M1", &undated).final_date.is_empty());
+    }
+
+    #[test]
+    fn data_sm_becomes_the_submit_sm_it_means() {
+        let data = DataSm {
+            service_type: COctetString::from("WAP"),
+            source: Address::alphanumeric("ACME"),
+            dest: Address::international("447700900123"),
+            registered_delivery: herald_smpp::types::RegisteredDelivery(1),
+            data_coding: herald_smpp::types::DataCoding(8),
+            ..DataSm::default()
+        };
+        let sm = from_data_sm(data.clone());
+        assert_eq!(sm.service_type, data.service_type);
+        assert_eq!(sm.source, data.source);
+        assert_eq!(sm.dest, data.dest);
+        assert_eq!(sm.registered_delivery, data.registered_delivery);
+        assert_eq!(sm.data_coding, data.data_coding);
+        assert!(
+            sm.short_message.is_empty(),
+            "the text stays in message_payload"
+        );
+    }
+
+    #[test]
+    fn a_cancel_needs_an_id_and_only_herald_ids_are_ours() {
+        let cancel = |id: &str| CancelSm {
+            message_id: COctetString::from(id),
+            ..CancelSm::default()
+        };
+        assert_eq!(
+            cancel_target(&cancel("")),
+            Err(CommandStatus::ESME_RCANCELFAIL)
+        );
+        assert_eq!(cancel_target(&cancel("abc")).unwrap(), "abc");
+        assert_eq!(
+            herald_id("not-ours").unwrap_err(),
+            CommandStatus::ESME_RINVMSGID
+        );
     }
 }

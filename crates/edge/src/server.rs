@@ -122,6 +122,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The cluster-wide rate counters while the bus is connected. While it is not, they
+    /// cannot answer: the local bucket alone decides at once, rather than after a request
+    /// timeout (the publish that follows then fails within its own).
+    pub(crate) fn live_rate_counters(&self) -> Option<&RateCounters> {
+        self.rate_counters
+            .as_ref()
+            .filter(|_| self.bus.is_connected())
+    }
+
     /// The rate limit of `account`, made anew when its quota changed. Lock-free when the
     /// account's limiter exists; every caller gets the same limiter for the same quota.
     pub(crate) fn quota(&self, account: &Account) -> Arc<AccountQuota> {

@@ -396,7 +396,9 @@ async fn accept_destination(
         .collect::<Result<Vec<_>, _>>()
         .map_err(refused)?;
     for _ in messages {
-        take_token(shared, quota, now).await.map_err(refused)?;
+        take_token(shared.live_rate_counters(), quota, now)
+            .await
+            .map_err(refused)?;
     }
     let mut pending = Vec::with_capacity(messages.len());
     for ((sm, checked), message_id) in messages.iter().zip(&checked).zip(ids) {
