@@ -458,17 +458,14 @@ enum Fetched {
 
 /// How long a republished member still has to wait, if its not-before time is ahead.
 fn not_yet(message: &jetstream::Message) -> Option<Duration> {
-    let at: u64 = message
-        .headers
-        .as_ref()?
-        .get(NOT_BEFORE_HEADER)?
-        .as_str()
-        .parse()
-        .ok()?;
+    wait_before(message.headers.as_ref(), SystemTime::now())
+}
+
+/// How long after `now` the not-before time in `headers` is, if it is ahead.
+fn wait_before(headers: Option<&async_nats::HeaderMap>, now: SystemTime) -> Option<Duration> {
+    let at: u64 = headers?.get(NOT_BEFORE_HEADER)?.as_str().parse().ok()?;
     let at = std::time::UNIX_EPOCH + Duration::from_millis(at);
-    at.duration_since(SystemTime::now())
-        .ok()
-        .filter(|wait| !wait.is_zero())
+    at.duration_since(now).ok().filter(|wait| !wait.is_zero())
 }
 
 /// A message's delivery count (plus those of its earlier copies, for a republished
@@ -483,15 +480,20 @@ fn delivery_info(message: &jetstream::Message) -> (u32, u64) {
             )
         })
         .unwrap_or((1, 0));
-    let headers = message.headers.as_ref();
+    (attempts(delivered, message.headers.as_ref()), sequence)
+}
+
+/// The attempts a message delivered `delivered` times has had: its earlier copies' (a
+/// republished member carries their count), plus its own deliveries less the one spent
+/// waiting out a not-before time, which was no attempt.
+fn attempts(delivered: u32, headers: Option<&async_nats::HeaderMap>) -> u32 {
     let prior: u32 = headers
         .and_then(|h| h.get(PRIOR_DELIVERIES_HEADER))
         .and_then(|v| v.as_str().parse().ok())
         .unwrap_or(0);
-    // The deliveries spent waiting out a not-before time are not attempts.
     let waited =
         u32::from(delivered > 1 && headers.is_some_and(|h| h.get(NOT_BEFORE_HEADER).is_some()));
-    (prior.saturating_add(delivered - waited), sequence)
+    prior.saturating_add(delivered - waited)
 }
 
 /// A batch being worked on: acked when its last member is settled.
@@ -803,5 +805,59 @@ impl Delivery {
             action,
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> async_nats::HeaderMap {
+        let mut headers = async_nats::HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, *value);
+        }
+        headers
+    }
+
+    #[test]
+    fn a_plain_message_has_had_as_many_attempts_as_deliveries() {
+        assert_eq!(attempts(1, None), 1);
+        assert_eq!(attempts(4, Some(&headers(&[]))), 4);
+    }
+
+    #[test]
+    fn a_republished_member_counts_its_earlier_copies_but_not_its_wait() {
+        // Republished after 2 attempts in its batch, to wait out a retry delay.
+        let member = headers(&[
+            (PRIOR_DELIVERIES_HEADER, "2"),
+            (NOT_BEFORE_HEADER, "1796644800000"),
+        ]);
+        // First delivered before its time: nothing attempted yet beyond the two.
+        assert_eq!(attempts(1, Some(&member)), 3);
+        // Delivered again once its time came: the early delivery was no attempt.
+        assert_eq!(attempts(2, Some(&member)), 3);
+        assert_eq!(attempts(3, Some(&member)), 4);
+        // A count that does not parse is no count.
+        let garbled = headers(&[(PRIOR_DELIVERIES_HEADER, "many")]);
+        assert_eq!(attempts(1, Some(&garbled)), 1);
+    }
+
+    #[test]
+    fn a_not_before_time_ahead_is_waited_out_and_one_past_is_not() {
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(1_796_644_800_000);
+        let member = headers(&[(NOT_BEFORE_HEADER, "1796644800000")]);
+        assert_eq!(
+            wait_before(Some(&member), at - Duration::from_secs(3)),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(wait_before(Some(&member), at), None);
+        assert_eq!(
+            wait_before(Some(&member), at + Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(wait_before(None, at), None);
+        let garbled = headers(&[(NOT_BEFORE_HEADER, "soon")]);
+        assert_eq!(wait_before(Some(&garbled), at), None);
     }
 }

@@ -647,3 +647,35 @@ async fn next_event(
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use super::*;
+
+    fn carrier(mode: &str, binds: u32, receiver_binds: u32) -> Carrier {
+        serde_json::from_value(serde_json::json!({
+            "id": "sim", "host": "127.0.0.1", "port": 2775, "system_id": "herald",
+            "password": {"env": "X"}, "throughput": {"tps": 10},
+            "bind_mode": mode, "binds": binds, "receiver_binds": receiver_binds,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn transceivers_take_every_slot_and_need_no_receivers() {
+        let carrier = carrier("trx", 3, 2);
+        assert_eq!(slot_groups(&carrier), [(0..3, 3), (3..3, 0)]);
+        assert!((0..3).all(|slot| slot_mode(&carrier, slot) == BindMode::Transceiver));
+    }
+
+    #[test]
+    fn transmitters_come_first_then_the_receivers() {
+        let carrier = carrier("tx+rx", 2, 1);
+        assert_eq!(slot_groups(&carrier), [(0..2, 2), (2..3, 1)]);
+        assert_eq!(slot_mode(&carrier, 0), BindMode::Transmitter);
+        assert_eq!(slot_mode(&carrier, 1), BindMode::Transmitter);
+        assert_eq!(slot_mode(&carrier, 2), BindMode::Receiver);
+    }
+}
