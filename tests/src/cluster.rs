@@ -5,24 +5,19 @@
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use herald_bus::{Bus, BusConfig};
+use herald_bus::Bus;
 use herald_config::EdgeConfig;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Etcd, NatsServer};
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_harness::{Backing, seed};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// NATS, etcd and an edge; everything stops when dropped.
 pub struct Cluster {
-    /// The NATS server.
-    pub nats: NatsServer,
-    /// The etcd server.
-    pub etcd: Etcd,
+    /// NATS, etcd and a rules client for the test's own writes.
+    pub backing: Backing,
     /// A bus connection for the test's own use.
     pub bus: Bus,
-    /// A rules client for the test's own writes.
-    pub rules: RulesClient,
     /// The edge's SMPP port on 127.0.0.1.
     pub edge_port: u16,
     /// The edge's HTTP submit API port on 127.0.0.1.
@@ -44,48 +39,22 @@ impl Cluster {
     /// [`Cluster::start`] with the accounts `(system_id, password, max_binds)` and the
     /// edge configured by `config`.
     pub async fn start_with(accounts: &[(&str, &str, u32)], config: EdgeConfig) -> Result<Cluster> {
-        let nats = herald_harness::nats().run().await?;
-        let etcd = herald_harness::etcd().run().await?;
-        let store = StoreConfig::new([etcd.client_url()]);
-        let rules = RulesClient::connect(&store).await?;
+        let backing = Backing::start().await;
         for &(system_id, password, max_binds) in accounts {
-            let account = serde_json::json!({
-                "id": system_id,
-                "password_hash": PasswordHash::hash(password)?,
+            let settings = serde_json::json!({
                 "quota": { "tps": 1000 },
                 "window": 100,
                 "max_binds": max_binds,
             });
-            rules
-                .put_json(
-                    Kind::Account,
-                    system_id,
-                    &account.to_string(),
-                    Expected::Absent,
-                )
-                .await?;
+            seed::account(&backing.rules, system_id, password, settings).await;
         }
         // A carrier and a route for every number: the edge refuses destinations no route takes.
-        let carrier = serde_json::json!({
-            "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-            "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-        });
-        rules
-            .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-            .await?;
-        let route = serde_json::json!({
-            "id": "all", "priority": 10, "match": {},
-            "action": { "type": "carrier", "carrier": "sim" },
-        });
-        rules
-            .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
-            .await?;
-        let bus = Bus::connect(BusConfig::local(nats.client_url())).await?;
+        seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+        seed::route(&backing.rules, "all", &[]).await;
+        let bus = backing.bus().await;
         let mut cluster = Cluster {
-            nats,
-            etcd,
+            backing,
             bus,
-            rules,
             edge_port: 0,
             http_port: 0,
             _stop: Vec::new(),
@@ -97,7 +66,7 @@ impl Cluster {
     /// Starts one more edge on the same NATS and etcd, configured by `config`; its SMPP
     /// and HTTP ports on 127.0.0.1.
     pub async fn another_edge(&mut self, config: EdgeConfig) -> Result<(u16, u16)> {
-        let store = RulesStore::connect(StoreConfig::new([self.etcd.client_url()])).await?;
+        let store = self.backing.rules_store().await;
         let edge = Edge::new(
             config,
             EdgeDeps {

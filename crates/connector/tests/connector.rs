@@ -11,17 +11,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use herald_bus::{Bus, BusConfig, ConsumerSpec, Deliveries, Outgoing, StreamKind};
+use herald_bus::{Bus, ConsumerSpec, Deliveries, Outgoing, StreamKind};
 use herald_config::ConnectorConfig;
 use herald_connector::{BindState, Connector, ConnectorDeps, HEALTH_BUCKET};
-use herald_harness::{Etcd, NatsServer, PATIENCE, eventually_sync};
+use herald_harness::seed::{self, CARRIER};
+use herald_harness::{Backing, PATIENCE, eventually_sync};
 use herald_proto::bus::v1::{
     self as bus, CarrierHealth, Event, MessageState, MoMessage, MtMessage, Receipt, RouteDecision,
     event,
 };
-use herald_rules::{
-    Expected, Kind, NodeInfo, NodeRegistration, RulesClient, RulesStore, StoreConfig,
-};
+use herald_rules::{NodeInfo, NodeRegistration};
 use herald_sim::{Faults, SimConfig, SimSmsc};
 use herald_smpp::CommandStatus;
 use herald_smpp::types::Address;
@@ -29,36 +28,24 @@ use prost::Message as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const CARRIER: &str = "sim";
 const ACCOUNT: &str = "acme";
 
 struct Cluster {
-    _nats: NatsServer,
-    _etcd: Etcd,
+    backing: Backing,
     bus: Bus,
-    client: RulesClient,
-    store: StoreConfig,
     _dir: tempfile::TempDir,
     password_file: PathBuf,
 }
 
 async fn cluster() -> Cluster {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let store = StoreConfig::new([etcd.client_url()]);
-    let client = RulesClient::connect(&store).await.unwrap();
-    let bus = Bus::connect(BusConfig::local(nats.client_url()))
-        .await
-        .unwrap();
+    let backing = Backing::start().await;
+    let bus = backing.bus().await;
     let dir = tempfile::tempdir().unwrap();
     let password_file = dir.path().join("sim-password");
     std::fs::write(&password_file, "secret\n").unwrap();
     Cluster {
-        _nats: nats,
-        _etcd: etcd,
+        backing,
         bus,
-        client,
-        store,
         _dir: dir,
         password_file,
     }
@@ -117,9 +104,6 @@ impl Running {
 impl Cluster {
     async fn put_carrier(&self, sim: &SimSmsc, extra: serde_json::Value) {
         let mut carrier = serde_json::json!({
-            "id": CARRIER,
-            "host": "127.0.0.1",
-            "port": sim.local_addr().port(),
             "system_id": "carrier",
             "password": {"file": self.password_file},
             "binds": 2,
@@ -134,10 +118,7 @@ impl Cluster {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        self.client
-            .put_json(Kind::Carrier, CARRIER, &carrier.to_string(), Expected::Any)
-            .await
-            .unwrap();
+        seed::carrier(&self.backing.rules, sim.local_addr().port(), carrier).await;
     }
 
     async fn connector(&self, node: &str) -> Running {
@@ -146,18 +127,19 @@ impl Cluster {
 
     async fn connector_with(&self, node: &str, config: ConnectorConfig) -> Running {
         let registration = self
-            .client
+            .backing
+            .rules
             .register_node(
                 NodeInfo::new("connector", node, "test"),
                 Duration::from_secs(2),
             )
             .await
             .unwrap();
-        let rules = RulesStore::connect(self.store.clone()).await.unwrap();
+        let rules = self.backing.rules_store().await;
         let deps = ConnectorDeps {
             bus: self.bus.clone(),
             rules,
-            rules_client: self.client.clone(),
+            rules_client: self.backing.rules.clone(),
             node_id: node.to_owned(),
         };
         let connector = Arc::new(Connector::new(config, deps).await.unwrap());
@@ -486,7 +468,7 @@ async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() 
     assert_eq!(carrier_health.slots_total, 2);
     connector.shutdown().await;
     // Drained: the slots are free again.
-    let mut etcd = cluster.client.etcd_client();
+    let mut etcd = cluster.backing.rules.etcd_client();
     let left = etcd
         .get(
             "/herald/v1/binds/sim/",

@@ -21,16 +21,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing};
-use herald_harness::{Etcd, NatsServer, PATIENCE, eventually_sync};
+use herald_bus::{Bus, ConsumerSpec, Outgoing};
+use herald_harness::seed::{self, CARRIER};
+use herald_harness::{Backing, PATIENCE, eventually_sync};
 use herald_proto::bus::v1::{self as bus, Event, MessageState, MtMessage, Receipt, event};
-use herald_rules::{Expected, Kind, RulesClient, StoreConfig};
 use herald_sim::{Faults, SimConfig, SimSmsc};
 use herald_tests::NodeSmsc;
 use tokio::process::{Child, Command};
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
-const CARRIER: &str = "sim";
 const ACCOUNT: &str = "acme";
 /// The carrier's credentials; the connectors read the password from
 /// `HERALD_SIM_PASSWORD`, as the carrier's rules say.
@@ -39,37 +38,21 @@ const PASSWORD: &str = "simsecret";
 
 /// Real NATS and etcd, a rules client and a bus client on them.
 struct Cluster {
-    nats: NatsServer,
-    etcd: Etcd,
-    client: RulesClient,
+    backing: Backing,
     bus: Bus,
 }
 
 impl Cluster {
     async fn start() -> Cluster {
-        let nats = herald_harness::nats().run().await.unwrap();
-        let etcd = herald_harness::etcd().run().await.unwrap();
-        let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
-            .await
-            .unwrap();
-        let bus = Bus::connect(BusConfig::local(nats.client_url()))
-            .await
-            .unwrap();
-        Cluster {
-            nats,
-            etcd,
-            client,
-            bus,
-        }
+        let backing = Backing::start().await;
+        let bus = backing.bus().await;
+        Cluster { backing, bus }
     }
 
     /// The carrier at `127.0.0.1:port` (plus `extra` settings) and a route for every
     /// number to it.
     async fn seed(&self, port: u16, extra: serde_json::Value) {
         let mut carrier = serde_json::json!({
-            "id": CARRIER, "host": "127.0.0.1", "port": port, "system_id": SYSTEM_ID,
-            "password": { "env": "HERALD_SIM_PASSWORD" },
-            "throughput": { "tps": 1000 },
             "enquire_link_interval": "1s",
             "response_timeout": "2s",
             "retry_schedule": ["200ms"],
@@ -79,18 +62,8 @@ impl Cluster {
             .as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
-        self.client
-            .put_json(Kind::Carrier, CARRIER, &carrier.to_string(), Expected::Any)
-            .await
-            .unwrap();
-        let route = serde_json::json!({
-            "id": "all", "priority": 10, "match": {},
-            "action": { "type": "carrier", "carrier": CARRIER },
-        });
-        self.client
-            .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
-            .await
-            .unwrap();
+        seed::carrier(&self.backing.rules, port, carrier).await;
+        seed::route(&self.backing.rules, "all", &[]).await;
     }
 
     /// Starts `herald connector` as node `id` and waits for its registration.
@@ -99,8 +72,8 @@ impl Cluster {
         let child = Command::new(HERALD)
             .arg("connector")
             .env("HERALD_NODE__ID", id)
-            .env("HERALD_NATS__URLS", self.nats.client_url())
-            .env("HERALD_ETCD__ENDPOINTS", self.etcd.client_url())
+            .env("HERALD_NATS__URLS", self.backing.nats.client_url())
+            .env("HERALD_ETCD__ENDPOINTS", self.backing.etcd.client_url())
             .env("HERALD_ETCD__LEASE_TTL", "3s")
             .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
             .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
@@ -122,7 +95,12 @@ impl Cluster {
             .unwrap();
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let nodes = self.client.list_nodes(Some("connector")).await.unwrap();
+            let nodes = self
+                .backing
+                .rules
+                .list_nodes(Some("connector"))
+                .await
+                .unwrap();
             if nodes.iter().any(|n| n.id == id) {
                 return child;
             }
@@ -147,9 +125,10 @@ impl Cluster {
 
     /// Who holds each of the carrier's bind slots now (etcd's slot keys).
     async fn slot_holders(&self) -> BTreeMap<u32, String> {
-        let prefix = format!("{}binds/{CARRIER}/", self.client.prefix());
+        let prefix = format!("{}binds/{CARRIER}/", self.backing.rules.prefix());
         let response = self
-            .client
+            .backing
+            .rules
             .etcd_client()
             .get(
                 prefix.clone(),
