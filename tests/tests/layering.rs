@@ -65,6 +65,23 @@ fn no_role_crate_depends_on_another_role() {
 }
 
 #[test]
+fn the_test_harness_depends_on_no_role() {
+    // Every role's tests use the harness: a role among its dependencies would be a cycle.
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/harness/Cargo.toml");
+    let deps = dependencies(&std::fs::read_to_string(manifest).unwrap());
+    assert!(
+        deps.iter().any(|d| d == "herald-rules"),
+        "crates/harness: the parser found its shared crates ({deps:?})"
+    );
+    for role in ROLES.iter().map(|(_, package)| *package).chain(["herald"]) {
+        assert!(
+            !deps.iter().any(|d| d == role),
+            "herald-harness depends on {role}: what the tests share belongs in the harness or a shared crate"
+        );
+    }
+}
+
+#[test]
 fn the_parser_reads_both_dependency_tables_and_nothing_else() {
     let manifest = "[package]\nname = \"x\"\n[dependencies]\nherald-bus.workspace = true\n\
                     tokio = { workspace = true }\n# herald-edge\n[dev-dependencies]\n\
