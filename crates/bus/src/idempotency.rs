@@ -17,6 +17,7 @@ use herald_proto::bus::v1::IdempotentRequest;
 use prost::Message as _;
 use sha2::{Digest as _, Sha256};
 
+use crate::bucket::Bucket;
 use crate::error::BusError;
 use crate::kv::kv_error;
 use crate::publish::encode;
@@ -39,15 +40,12 @@ pub enum Claim {
 /// The idempotency-key bucket (cheap to clone).
 #[derive(Clone, Debug)]
 pub struct IdempotencyKeys {
-    store: kv::Store,
+    store: Bucket,
 }
 
 impl IdempotencyKeys {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = jetstream
-            .get_key_value(IDEMPOTENCY_BUCKET)
-            .await
-            .map_err(|source| kv_error(IDEMPOTENCY_BUCKET, "open", source))?;
+        let store = Bucket::open(jetstream, IDEMPOTENCY_BUCKET).await?;
         Ok(IdempotencyKeys { store })
     }
 

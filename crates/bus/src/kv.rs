@@ -13,6 +13,7 @@ use herald_proto::bus::v1::{CarrierIdMapping, MessageStatus};
 
 use prost::Message as _;
 
+use crate::bucket::Bucket;
 use crate::error::{BusError, NatsError};
 use crate::publish::encode;
 use crate::subject::kv_key;
@@ -57,7 +58,7 @@ impl Stage {
 /// Message status by Herald id: what `query_sm` and message lookup read.
 #[derive(Clone, Debug)]
 pub struct StatusStore {
-    store: kv::Store,
+    store: Bucket,
     /// For writes the server does not answer ([`StatusStore::put_unconfirmed`]).
     client: async_nats::Client,
 }
@@ -69,14 +70,7 @@ const ADVANCE_ATTEMPTS: usize = 32;
 
 impl StatusStore {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = jetstream
-            .get_key_value(STATUS_BUCKET)
-            .await
-            .map_err(|source| BusError::Kv {
-                bucket: STATUS_BUCKET,
-                action: "open",
-                source: Box::new(source),
-            })?;
+        let store = Bucket::open(jetstream, STATUS_BUCKET).await?;
         Ok(StatusStore {
             store,
             client: jetstream.client(),
@@ -94,12 +88,14 @@ impl StatusStore {
     /// server dying with it unreplicated) loses no message: `query_sm` then reports the
     /// stage before, and a crash-redelivered message is not known to have been sent.
     pub async fn put_unconfirmed(&self, status: &MessageStatus) -> Result<(), BusError> {
-        if self.store.use_jetstream_prefix {
+        let store = self.store.store();
+        if store.use_jetstream_prefix {
             // A JetStream domain prefix is not ours to rebuild: take the answered path.
             return self.advance(status).await.map(drop);
         }
-        let prefix = self.store.put_prefix.as_ref().unwrap_or(&self.store.prefix);
+        let prefix = store.put_prefix.as_ref().unwrap_or(&store.prefix);
         let subject = format!("{prefix}{}", kv_key(&status.message_id));
+        self.store.count_put_unanswered();
         self.client
             .publish(subject, encode(status))
             .await
@@ -220,20 +216,13 @@ impl StatusStore {
 /// connector that submitted, is matched without a round trip to the server.
 #[derive(Clone, Debug)]
 pub struct CarrierIdMap {
-    store: kv::Store,
+    store: Bucket,
     recent: Arc<RecentMappings>,
 }
 
 impl CarrierIdMap {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = jetstream
-            .get_key_value(CARRIER_ID_BUCKET)
-            .await
-            .map_err(|source| BusError::Kv {
-                bucket: CARRIER_ID_BUCKET,
-                action: "open",
-                source: Box::new(source),
-            })?;
+        let store = Bucket::open(jetstream, CARRIER_ID_BUCKET).await?;
         Ok(CarrierIdMap {
             store,
             recent: Arc::new(RecentMappings::new(RECENT_MAPPINGS)),
@@ -474,19 +463,12 @@ fn decode<M: prost::Message + Default>(bucket: &'static str, bytes: &[u8]) -> Re
 /// and spend them locally, so a counter sees one write per chunk, not per message.
 #[derive(Clone, Debug)]
 pub struct RateCounters {
-    store: kv::Store,
+    store: Bucket,
 }
 
 impl RateCounters {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = jetstream
-            .get_key_value(QUOTA_BUCKET)
-            .await
-            .map_err(|source| BusError::Kv {
-                bucket: QUOTA_BUCKET,
-                action: "open",
-                source: Box::new(source),
-            })?;
+        let store = Bucket::open(jetstream, QUOTA_BUCKET).await?;
         Ok(RateCounters { store })
     }
 
@@ -570,19 +552,12 @@ impl RateCounters {
 /// account can only cancel its own messages.
 #[derive(Clone, Debug)]
 pub struct CancelMarks {
-    store: kv::Store,
+    store: Bucket,
 }
 
 impl CancelMarks {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = jetstream
-            .get_key_value(CANCEL_BUCKET)
-            .await
-            .map_err(|source| BusError::Kv {
-                bucket: CANCEL_BUCKET,
-                action: "open",
-                source: Box::new(source),
-            })?;
+        let store = Bucket::open(jetstream, CANCEL_BUCKET).await?;
         Ok(CancelMarks { store })
     }
 
@@ -639,8 +614,8 @@ impl CancelMarks {
         let set = CancelledSet::default();
         set.inner.store(std::sync::Arc::new(present));
         let weak = std::sync::Arc::downgrade(&set.inner);
-        let store = self.store.clone();
-        let max_age = match self.store.status().await {
+        let store = self.store.store().clone();
+        let max_age = match store.status().await {
             Ok(status) if !status.max_age().is_zero() => status.max_age(),
             _ => std::time::Duration::from_secs(3 * 24 * 3600),
         };

@@ -25,6 +25,7 @@
 
 pub mod auth;
 pub mod batch;
+mod bucket;
 pub mod config;
 pub mod consume;
 pub mod error;
@@ -181,6 +182,17 @@ impl Bus {
     /// True while the client holds a connection to a server.
     pub fn is_connected(&self) -> bool {
         self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Copies the NATS client's own counts of messages sent and received into
+    /// `herald_bus_client_messages_total{op}`: called on an interval (the node does so every
+    /// second), since the client counts them itself and per message nothing more is paid.
+    pub fn record_client_statistics(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let statistics = self.client.statistics();
+        let count = |op: &'static str| metrics::counter!(herald_telemetry::names::BUS_CLIENT_MESSAGES_TOTAL, herald_telemetry::names::labels::OP => op);
+        count("out").absolute(statistics.out_messages.load(Relaxed));
+        count("in").absolute(statistics.in_messages.load(Relaxed));
     }
 
     /// Flushes what the client buffered and waits for the server to have it.

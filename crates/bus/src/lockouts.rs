@@ -18,6 +18,7 @@
 
 use async_nats::jetstream::{self, kv};
 
+use crate::bucket::Bucket;
 use crate::error::{BusError, NatsError};
 use crate::subject::kv_key;
 use crate::topology::LOCKOUT_BUCKET;
@@ -81,15 +82,12 @@ impl LockoutKey {
 /// The cluster's failure records, in the bus's `herald_lockouts` bucket.
 #[derive(Clone, Debug)]
 pub struct AuthFailures {
-    store: kv::Store,
+    store: Bucket,
 }
 
 impl AuthFailures {
     pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = jetstream
-            .get_key_value(LOCKOUT_BUCKET)
-            .await
-            .map_err(|source| error("open", source))?;
+        let store = Bucket::open(jetstream, LOCKOUT_BUCKET).await?;
         Ok(AuthFailures { store })
     }
 

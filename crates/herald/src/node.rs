@@ -462,6 +462,7 @@ fn follow_connections(
             metrics::gauge!(names::RULES_STALE).set(if rules.connected() { 0.0 } else { 1.0 });
             metrics::gauge!(names::BUS_CONNECTED).set(if bus.is_connected() { 1.0 } else { 0.0 });
             bus_ready.set(bus.is_connected());
+            bus.record_client_statistics();
             tokio::select! {
                 _ = changes.changed() => record_rules_reload(&rules),
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}

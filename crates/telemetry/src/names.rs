@@ -46,10 +46,16 @@ pub mod labels {
     /// A listener: the edge's `smpp`, `smpp_tls`, `http`, `https`; a node's own `admin`
     /// (HTTP), `control` (the admin gRPC API), `node_service`.
     pub const LISTENER: &str = "listener";
+    /// A KV bucket name (`herald_status`, ...).
+    pub const BUCKET: &str = "bucket";
+    /// An operation: a KV bucket's `get`, `put`, `create`, `update`, ...; a NATS client's
+    /// `out` (messages sent) or `in` (received).
+    pub const OP: &str = "op";
 }
 
 use labels::{
-    ACCOUNT, CARRIER, COMMAND, CONSUMER, LISTENER, MODE, NODE, ROLE, STATUS, STREAM, VERSION,
+    ACCOUNT, BUCKET, CARRIER, COMMAND, CONSUMER, LISTENER, MODE, NODE, OP, ROLE, STATUS, STREAM,
+    VERSION,
 };
 
 // Edge: SMPP server for ESMEs and HTTP submit API.
@@ -156,6 +162,12 @@ pub const BUS_BATCH_MEMBERS: &str = "herald_bus_batch_members";
 pub const BUS_CONSUME_TOTAL: &str = "herald_bus_consume_total";
 /// 1 while connected to NATS, 0 otherwise.
 pub const BUS_CONNECTED: &str = "herald_bus_connected";
+/// Operations on the bus's KV buckets, by bucket and operation (`get`, `put`, `create`,
+/// `update`, `put_unanswered`, `keys`): what a message costs in KV round trips.
+pub const BUS_KV_OPERATIONS_TOTAL: &str = "herald_bus_kv_operations_total";
+/// Messages this process's NATS connection sent (`op="out"`: publishes, acks, KV
+/// operations, pull requests) and received (`op="in"`), from the client's own count.
+pub const BUS_CLIENT_MESSAGES_TOTAL: &str = "herald_bus_client_messages_total";
 /// Messages stored in a stream (polled by routers).
 pub const BUS_STREAM_MESSAGES: &str = "herald_bus_stream_messages";
 /// Messages of a stream not yet delivered to a durable consumer (polled by routers).
@@ -488,6 +500,20 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[STATUS],
         "Messages consumed from the bus, by outcome.",
+    ),
+    def(
+        BUS_KV_OPERATIONS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[BUCKET, OP],
+        "Operations on the bus's KV buckets, by bucket and operation.",
+    ),
+    def(
+        BUS_CLIENT_MESSAGES_TOTAL,
+        Counter,
+        Unit::Count,
+        &[OP],
+        "Messages this process's NATS connection sent (out) and received (in).",
     ),
     def(
         BUS_STREAM_MESSAGES,
