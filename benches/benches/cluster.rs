@@ -8,7 +8,10 @@
 //! (b) 5,000 msgs/s offered for 10 s:
 //! end-to-end msgs/s with receipts, `submit_sm_resp` p50/p99, receipt latency p50/p99,
 //! loss, and CPU-seconds per 1,000 messages of each role process, `nats-server` and this
-//! process (load generator and simulator), from `/proc/<pid>/stat`.
+//! process (load generator and simulator), from `/proc/<pid>/stat`; and the bus operations
+//! per message: each role's NATS messages sent, stream publishes, settled deliveries and
+//! KV operations by bucket (from its `/metrics`), and the messages `nats-server` took in
+//! and sent out (from its `/varz`).
 //!
 //! `HERALD_BENCH_NATS` sets how the roles reach NATS: `plain` (the default), `auth` (a
 //! user and password, from a file), or `tls` (the same user, over TLS with a client
@@ -117,6 +120,7 @@ async fn bench(herald: std::path::PathBuf) {
 
     let mut children = Vec::new();
     let mut pids = Vec::new();
+    let mut admins = Vec::new();
     let mut smpp = String::new();
     for role in ["edge", "router", "connector"] {
         let (child, node) = spawn_role(
@@ -130,12 +134,17 @@ async fn bench(herald: std::path::PathBuf) {
         )
         .await;
         pids.push((role.to_owned(), child.id().unwrap()));
+        admins.push((role.to_owned(), node.addresses["admin"].clone()));
         if role == "edge" {
             smpp = node.addresses["smpp"].clone();
         }
         children.push(child);
     }
     pids.push(("nats-server".into(), nats_pid(nats.port())));
+    let counted = Counted {
+        roles: admins,
+        nats_monitor: format!("127.0.0.1:{}", nats.monitor_port()),
+    };
     pids.push(("bench (load+sim)".into(), std::process::id()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while sim.bound_now() < CARRIER_BINDS as usize {
@@ -183,6 +192,7 @@ async fn bench(herald: std::path::PathBuf) {
             ..base.clone()
         },
         &pids,
+        &counted,
     )
     .await;
     measure(
@@ -194,6 +204,7 @@ async fn bench(herald: std::path::PathBuf) {
             ..base.clone()
         },
         &pids,
+        &counted,
     )
     .await;
     for mut child in children {
@@ -201,10 +212,12 @@ async fn bench(herald: std::path::PathBuf) {
     }
 }
 
-async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)]) {
+async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)], counted: &Counted) {
+    let operations_before = counted.read().await;
     let before: Vec<u64> = pids.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
     let report: Report = herald_load::run(config).await.unwrap();
     let after: Vec<u64> = pids.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
+    let operations_after = counted.read().await;
     let thousands = report.messages as f64 / 1000.0;
     println!("{title}");
     println!(
@@ -232,6 +245,109 @@ async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)]) {
         })
         .collect();
     println!("  CPU-seconds per 1,000 msgs: {}", cpu.join(", "));
+    println!("  bus operations per message:");
+    let messages = report.messages as f64;
+    for (name, after) in &operations_after {
+        let before = operations_before.get(name).cloned().unwrap_or_default();
+        let per_message = |key: &str| {
+            (after.get(key).copied().unwrap_or(0.0) - before.get(key).copied().unwrap_or(0.0))
+                / messages
+        };
+        let mut keys: Vec<&String> = after.keys().collect();
+        keys.sort();
+        let figures: Vec<String> = keys
+            .into_iter()
+            .map(|key| (key, per_message(key)))
+            .filter(|(_, value)| *value >= 0.005)
+            .map(|(key, value)| format!("{key} {value:.2}"))
+            .collect();
+        println!("    {name}: {}", figures.join(", "));
+    }
+}
+
+/// Where the bus operations are counted: each role's admin port (`/metrics`) and the NATS
+/// server's monitoring port (`/varz`).
+struct Counted {
+    roles: Vec<(String, String)>,
+    nats_monitor: String,
+}
+
+/// Counts by process, then by what was counted.
+type Counts = std::collections::BTreeMap<String, std::collections::HashMap<String, f64>>;
+
+impl Counted {
+    /// Every count now. The roles copy their NATS client's message counts into their
+    /// metrics once a second: wait that out first, so that what came before is in.
+    async fn read(&self) -> Counts {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let mut counts = Counts::new();
+        for (role, admin) in &self.roles {
+            let text = http_get(admin, "/metrics").await;
+            counts.insert(role.clone(), bus_operations(&text));
+        }
+        let varz: serde_json::Value =
+            serde_json::from_str(&http_get(&self.nats_monitor, "/varz").await).unwrap();
+        let server = ["in_msgs", "out_msgs"]
+            .into_iter()
+            .map(|key| (key.to_owned(), varz[key].as_f64().unwrap_or(0.0)))
+            .collect();
+        counts.insert("nats-server".to_owned(), server);
+        counts
+    }
+}
+
+/// A role's bus operations from its metrics text: NATS messages sent (`nats_out`), stream
+/// publishes and settled deliveries by outcome, and KV operations as `<bucket>.<op>`.
+fn bus_operations(text: &str) -> std::collections::HashMap<String, f64> {
+    let mut counts = std::collections::HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Ok(value) = value.parse::<f64>() else {
+            continue;
+        };
+        let label = |name: &str| {
+            let start = series.find(&format!("{name}=\""))? + name.len() + 2;
+            let end = series[start..].find('"')?;
+            Some(series[start..start + end].to_owned())
+        };
+        let key = if series.starts_with("herald_bus_client_messages_total{") {
+            label("op")
+                .filter(|op| op == "out")
+                .map(|_| "nats_out".to_owned())
+        } else if series.starts_with("herald_bus_publish_total{") {
+            Some("publish".to_owned())
+        } else if series.starts_with("herald_bus_consume_total{") {
+            label("status").map(|status| format!("consume.{status}"))
+        } else if series.starts_with("herald_bus_kv_operations_total{") {
+            label("bucket")
+                .zip(label("op"))
+                .map(|(bucket, op)| format!("{}.{op}", bucket.trim_start_matches("herald_")))
+        } else {
+            None
+        };
+        if let Some(key) = key {
+            *counts.entry(key).or_insert(0.0) += value;
+        }
+    }
+    counts
+}
+
+/// The body of `GET path` from `addr` (`host:port`), over HTTP/1.0.
+async fn http_get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default()
 }
 
 /// The account, the carrier (the simulator) and a route for every number.
