@@ -18,6 +18,8 @@
 //! - [`pki`]: [`TestPki`], the throw-away CA and certificates TLS servers and clients use.
 //! - [`wait`]: [`PATIENCE`] and [`eventually`], how every test waits for an outcome.
 //! - [`backing`]: [`Backing`], NATS and etcd with a rules client: what every role stands on.
+//! - [`node`](mod@node): [`node()`], the `herald` binary started as one role on loopback,
+//!   waited on until it has registered.
 //! - [`seed`]: the accounts, carrier and routes tests start from, written through
 //!   herald-rules.
 //! - `nats_auth`: the `nats-server` configuration of users, tokens and operator JWTs.
@@ -28,6 +30,7 @@
 
 pub mod backing;
 mod nats_auth;
+pub mod node;
 pub mod pki;
 pub mod seed;
 pub mod wait;
@@ -44,6 +47,7 @@ use tokio::process::{Child, Command};
 pub use backing::Backing;
 pub use nats_auth::nkey_user;
 use nats_auth::{NatsAuth, NatsUser, Operator};
+pub use node::{NodeBuilder, node};
 pub use pki::TestPki;
 pub use wait::{PATIENCE, eventually, eventually_some, eventually_sync};
 

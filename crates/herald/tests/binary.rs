@@ -3,12 +3,12 @@
 //! the admin port, and on SIGTERM drains, deregisters and exits 0.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use bytes::Bytes;
 use herald_harness::PATIENCE;
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, StoreConfig};
+use herald_harness::seed;
+use herald_rules::{RulesClient, StoreConfig};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindMode, SessionConfig, bind};
 use herald_smpp::types::{Address, COctetString};
@@ -102,46 +102,14 @@ async fn spawn_role_with(
     client: &RulesClient,
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
-    let child = Command::new(HERALD)
-        .arg(role)
-        .env("HERALD_NODE__ID", id)
-        .env("HERALD_NATS__URLS", nats_urls)
-        .env("HERALD_ETCD__ENDPOINTS", etcd_urls)
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
-        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+    herald_harness::node(HERALD, role, id)
+        .nats(nats_urls)
+        .etcd(etcd_urls)
         .env("HERALD_SIM_PASSWORD", "simsecret")
         .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        // HERALD_TEST_LOGS=1 shows the roles' logs.
-        .stderr(if std::env::var_os("HERALD_TEST_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let mut child = child;
-    loop {
-        let nodes = client.list_nodes(Some(role)).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
-            return (child, node);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{role} exited before it registered: {status} (HERALD_TEST_LOGS=1 shows why)");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{role} never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .spawn(client)
+        .await
 }
 
 async fn seed_account(etcd: &herald_harness::Etcd) -> RulesClient {
@@ -153,38 +121,11 @@ async fn seed_account_at(endpoints: Vec<String>) -> RulesClient {
     let client = RulesClient::connect(&StoreConfig::new(endpoints))
         .await
         .unwrap();
-    let account = serde_json::json!({
-        "id": "acme",
-        "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 10000 },
-        "window": 100,
-    });
-    client
-        .put_json(
-            Kind::Account,
-            "acme",
-            &account.to_string(),
-            Expected::Absent,
-        )
-        .await
-        .unwrap();
+    let acme = serde_json::json!({ "quota": { "tps": 10000 }, "window": 100 });
+    seed::account(&client, "acme", "secret", acme).await;
     // A carrier and a route for every number: the edge refuses destinations no route takes.
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
-    let route = serde_json::json!({
-        "id": "all", "priority": 10, "match": {},
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(Kind::Route, "all", &route.to_string(), Expected::Any)
-        .await
-        .unwrap();
+    seed::carrier(&client, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    seed::route(&client, "all", &[]).await;
     client
 }
 
@@ -214,14 +155,7 @@ async fn simulated_carrier_with(
     })
     .await
     .unwrap();
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Any)
-        .await
-        .unwrap();
+    seed::carrier(client, sim.local_addr().port(), serde_json::json!({})).await;
     sim
 }
 

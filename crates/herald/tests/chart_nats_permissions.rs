@@ -21,23 +21,22 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use herald_bus::StreamKind;
-use herald_harness::{PATIENCE, eventually};
+use herald_harness::{PATIENCE, eventually, seed};
 use herald_proto::admin::v1::GetMessageRequest;
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, StoreConfig};
+use herald_rules::{Expected, Kind, RulesClient, StoreConfig};
 use herald_smpp::pdu::{Bind, CancelSm, QuerySm, ReplaceSm, SubmitSm};
 use herald_smpp::session::{BindMode, Inbox, Session, SessionConfig, bind};
 use herald_smpp::types::{Address, COctetString};
 use herald_smpp::{CommandStatus, PduBody, RegisteredDelivery};
 use serde::Deserialize;
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 const ROLES: [&str; 4] = ["edge", "router", "connector", "control"];
@@ -213,82 +212,41 @@ async fn spawn_role(
     password: &Path,
     env: &[(&str, &std::ffi::OsStr)],
 ) -> (Child, herald_rules::NodeInfo) {
-    let id = format!("{role}-chart-permissions");
-    let mut child = Command::new(HERALD)
-        .arg(role)
-        .env_remove("HERALD_CONFIG")
-        .env("HERALD_NODE__ID", &id)
-        .env("HERALD_NATS__URLS", nats.client_url())
+    herald_harness::node(HERALD, role, &format!("{role}-chart-permissions"))
+        .nats(nats.client_url())
+        .etcd(etcd.client_url())
         .env("HERALD_NATS__USER", role)
         .env("HERALD_NATS__PASSWORD__FILE", password)
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
-        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
         .env("HERALD_EDGE__HTTP_LISTEN", "127.0.0.1:0")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
         .env("HERALD_SIM_PASSWORD", "simsecret")
         .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("HERALD_TEST_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let nodes = client.list_nodes(Some(role)).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
-            return (child, node);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{role} exited before it registered: {status} (HERALD_TEST_LOGS=1 shows why)");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{role} never registered with its chart permissions (HERALD_TEST_NATS_LOG=<file> \
-             keeps the server's permission violations)"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .hint(
+            "with its chart permissions (HERALD_TEST_NATS_LOG=<file> keeps the server's \
+             permission violations)",
+        )
+        .spawn(client)
+        .await
 }
 
 /// The account `acme`, the carrier `sim` at the simulator, a route for every number and
 /// an MO route from the short code 80080 to `acme`.
 async fn seed(client: &RulesClient, sim_port: u16) {
-    let account = serde_json::json!({
-        "id": "acme",
-        "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 10000 },
-        "window": 100,
-    });
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sim_port, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    let route = serde_json::json!({
-        "id": "all", "priority": 10, "match": {},
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
+    let acme = serde_json::json!({ "quota": { "tps": 10000 }, "window": 100 });
+    seed::account(client, "acme", "secret", acme).await;
+    seed::carrier(client, sim_port, serde_json::json!({})).await;
+    seed::route(client, "all", &[]).await;
     let mo_route =
         serde_json::json!({ "id": "acme-mo", "destination": "80080", "account": "acme" });
-    for (kind, id, object) in [
-        (Kind::Account, "acme", account),
-        (Kind::Carrier, "sim", carrier),
-        (Kind::Route, "all", route),
-        (Kind::MoRoute, "acme-mo", mo_route),
-    ] {
-        client
-            .put_json(kind, id, &object.to_string(), Expected::Any)
-            .await
-            .unwrap();
-    }
+    client
+        .put_json(
+            Kind::MoRoute,
+            "acme-mo",
+            &mo_route.to_string(),
+            Expected::Any,
+        )
+        .await
+        .unwrap();
 }
 
 async fn bind_as(smpp: &str, password: &str) -> Result<(Session, Inbox), CommandStatus> {

@@ -12,11 +12,10 @@
 //!   message reaches a carrier at least once;
 //! - receipts the npm SMSC sends before its `submit_sm_resp` are matched to Herald's ids.
 //!
-//! Set `HERALD_TEST_LOG=1` to see the connectors' logs on stderr.
+//! Set `HERALD_TEST_LOGS=1` to see the connectors' logs on stderr.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::process::Stdio;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -27,7 +26,7 @@ use herald_harness::{Backing, PATIENCE, eventually_sync};
 use herald_proto::bus::v1::{self as bus, Event, MessageState, MtMessage, Receipt, event};
 use herald_sim::{Faults, SimConfig, SimSmsc};
 use herald_tests::NodeSmsc;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 const ACCOUNT: &str = "acme";
@@ -68,18 +67,8 @@ impl Cluster {
 
     /// Starts `herald connector` as node `id` and waits for its registration.
     async fn connector(&self, id: &str) -> Child {
-        let log = std::env::var_os("HERALD_TEST_LOG").is_some();
-        let child = Command::new(HERALD)
-            .arg("connector")
-            .env("HERALD_NODE__ID", id)
-            .env("HERALD_NATS__URLS", self.backing.nats.client_url())
-            .env("HERALD_ETCD__ENDPOINTS", self.backing.etcd.client_url())
-            .env("HERALD_ETCD__LEASE_TTL", "3s")
-            .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-            .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-            .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
-            .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
-            .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+        let (child, _) = herald_harness::node(HERALD, "connector", id)
+            .on(&self.backing)
             .env("HERALD_SIM_PASSWORD", PASSWORD)
             .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
             .env("HERALD_CONNECTOR__ACK_WAIT", "5s")
@@ -88,28 +77,9 @@ impl Cluster {
             .env("HERALD_CONNECTOR__RECONNECT_BACKOFF_MAX", "1s")
             .env("HERALD_CONNECTOR__REBALANCE_INTERVAL", "500ms")
             .env("HERALD_CONNECTOR__HEALTH_INTERVAL", "1s")
-            .stdout(Stdio::null())
-            .stderr(if log { Stdio::inherit() } else { Stdio::null() })
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        loop {
-            let nodes = self
-                .backing
-                .rules
-                .list_nodes(Some("connector"))
-                .await
-                .unwrap();
-            if nodes.iter().any(|n| n.id == id) {
-                return child;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "connector {id} never registered"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+            .spawn(&self.backing.rules)
+            .await;
+        child
     }
 
     /// Publishes messages `range` to the carrier's queue, as a router would.

@@ -4,17 +4,15 @@
 //! lists a connector's binds.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use herald_harness::PATIENCE;
+use herald_harness::{Backing, PATIENCE, seed};
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_proto::admin::v1::{
     DeleteRequest, DrainNodeRequest, ExplainRouteRequest, GetMessageRequest, GetRequest, Kind,
     ListBindsRequest, ListNodesRequest, ListRequest, ListSessionsRequest, Object, PutRequest,
 };
-use herald_rules::{Expected, PasswordHash, RulesClient, StoreConfig};
-use tokio::process::Command;
+use herald_rules::{Expected, PasswordHash, RulesClient};
 use tonic::Code;
 use tonic::transport::Channel;
 
@@ -31,34 +29,12 @@ async fn spawn_role(
     client: &RulesClient,
     env: &[(&str, &std::ffi::OsStr)],
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
-    let child = Command::new(HERALD)
-        .arg(role)
-        .env_remove("HERALD_CONFIG")
-        .env("HERALD_NODE__ID", id)
-        .env("HERALD_NATS__URLS", nats.client_url())
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+    herald_harness::node(HERALD, role, id)
+        .nats(nats.client_url())
+        .etcd(etcd.client_url())
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let nodes = client.list_nodes(Some(role)).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
-            return (child, node);
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{role} never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .spawn(client)
+        .await
 }
 
 /// Starts `herald control` with a tokens file; the process and its API address.
@@ -98,38 +74,14 @@ fn account_json(window: u32) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_routes() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
-        .await
-        .unwrap();
+    let Backing {
+        nats,
+        etcd,
+        rules: client,
+    } = Backing::start().await;
     // A carrier and a route to explain, seeded before the control node starts.
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Carrier,
-            "sim",
-            &carrier.to_string(),
-            Expected::Any,
-        )
-        .await
-        .unwrap();
-    let route = serde_json::json!({
-        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Route,
-            "uk",
-            &route.to_string(),
-            Expected::Any,
-        )
-        .await
-        .unwrap();
+    seed::carrier(&client, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    seed::route(&client, "uk", &["44"]).await;
 
     // A route open for the next two hours of +05:00 (the control node's
     // router.default_timezone), and so closed now in UTC: route explain must answer as a
@@ -327,46 +279,15 @@ async fn the_admin_api_lists_deletes_looks_up_messages_lists_sessions_and_drains
     use herald_smpp::types::{Address, COctetString};
     use herald_smpp::{CommandStatus, PduBody};
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
-        .await
-        .unwrap();
-    client
-        .put_json(
-            herald_rules::Kind::Account,
-            "acme",
-            &account_json(100),
-            Expected::Absent,
-        )
-        .await
-        .unwrap();
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Carrier,
-            "sim",
-            &carrier.to_string(),
-            Expected::Any,
-        )
-        .await
-        .unwrap();
-    let route = serde_json::json!({
-        "id": "all", "priority": 10, "match": {},
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Route,
-            "all",
-            &route.to_string(),
-            Expected::Any,
-        )
-        .await
-        .unwrap();
+    let Backing {
+        nats,
+        etcd,
+        rules: client,
+    } = Backing::start().await;
+    let acme = serde_json::json!({ "quota": { "tps": 100 }, "window": 100 });
+    seed::account(&client, "acme", "secret", acme).await;
+    seed::carrier(&client, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    seed::route(&client, "all", &[]).await;
 
     let dir = tempfile::tempdir().unwrap();
     let tokens = dir.path().join("tokens");
@@ -575,11 +496,11 @@ async fn the_admin_api_lists_deletes_looks_up_messages_lists_sessions_and_drains
 async fn the_admin_api_lists_a_connector_s_binds_to_a_carrier() {
     use herald_sim::{SimConfig, SimSmsc};
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
-        .await
-        .unwrap();
+    let Backing {
+        nats,
+        etcd,
+        rules: client,
+    } = Backing::start().await;
     let sim = SimSmsc::start_local(SimConfig {
         system_id: "herald".into(),
         password: "simsecret".into(),
@@ -587,19 +508,8 @@ async fn the_admin_api_lists_a_connector_s_binds_to_a_carrier() {
     })
     .await
     .unwrap();
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sim.local_addr().port(), "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "binds": 2, "throughput": { "tps": 100 },
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Carrier,
-            "sim",
-            &carrier.to_string(),
-            Expected::Any,
-        )
-        .await
-        .unwrap();
+    let carrier = serde_json::json!({ "binds": 2, "throughput": { "tps": 100 } });
+    seed::carrier(&client, sim.local_addr().port(), carrier).await;
     let env = [("HERALD_SIM_PASSWORD", "simsecret".as_ref())];
     let (_connector, _) = spawn_role(
         "connector",

@@ -7,15 +7,12 @@
 //! listen beyond loopback without a node token refuses to start (exit 64).
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
-use std::process::Stdio;
-use std::time::Duration;
-
-use herald_harness::PATIENCE;
+use herald_harness::{Backing, PATIENCE, seed};
 use herald_proto::admin::v1 as admin_api;
 use herald_proto::admin::v1::admin_service_client::AdminServiceClient;
 use herald_proto::node::v1::node_service_client::NodeServiceClient;
 use herald_proto::node::v1::{DrainRequest, InfoRequest, ListSessionsRequest};
-use herald_rules::{Expected, PasswordHash, RulesClient, StoreConfig};
+use herald_rules::RulesClient;
 use tokio::process::Command;
 use tonic::Code;
 
@@ -34,43 +31,12 @@ async fn spawn_role(
     client: &RulesClient,
     env: &[(&str, &std::ffi::OsStr)],
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
-    let mut child = Command::new(HERALD)
-        .arg(role)
-        .env_remove("HERALD_CONFIG")
-        .env("HERALD_NODE__ID", id)
-        .env("HERALD_NATS__URLS", nats.client_url())
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
-        .env("HERALD_ETCD__LEASE_TTL", "3s")
-        .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
-        .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
-        .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")
-        .env("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0")
-        .env("HERALD_TELEMETRY__LOG_FORMAT", "json")
+    herald_harness::node(HERALD, role, id)
+        .nats(nats.client_url())
+        .etcd(etcd.client_url())
         .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(if std::env::var_os("HERALD_TEST_LOGS").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        let nodes = client.list_nodes(Some(role)).await.unwrap();
-        if let Some(node) = nodes.into_iter().find(|n| n.id == id) {
-            return (child, node);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{role} exited before it registered: {status} (HERALD_TEST_LOGS=1 shows why)");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{role} never registered"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        .spawn(client)
+        .await
 }
 
 fn bearing<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
@@ -85,24 +51,13 @@ fn bearing<T>(message: T, token: Option<&str>) -> tonic::Request<T> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_service_refuses_anonymous_calls_and_answers_the_control_node() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
-        .await
-        .unwrap();
-    let account = serde_json::json!({
-        "id": "acme", "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 100 }, "window": 10,
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Account,
-            "acme",
-            &account.to_string(),
-            Expected::Absent,
-        )
-        .await
-        .unwrap();
+    let Backing {
+        nats,
+        etcd,
+        rules: client,
+    } = Backing::start().await;
+    let acme = serde_json::json!({ "quota": { "tps": 100 }, "window": 10 });
+    seed::account(&client, "acme", "secret", acme).await;
     let dir = tempfile::tempdir().unwrap();
     let node_token = dir.path().join("node-token");
     std::fs::write(&node_token, format!("{NODE_TOKEN}\n")).unwrap();
@@ -258,11 +213,11 @@ async fn a_node_service_beyond_loopback_without_a_node_token_refuses_to_start() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_service_over_tls_answers_the_control_node_and_no_one_in_clear() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
-        .await
-        .unwrap();
+    let Backing {
+        nats,
+        etcd,
+        rules: client,
+    } = Backing::start().await;
     let pki = herald_harness::TestPki::generate().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let node_token = dir.path().join("node-token");

@@ -141,20 +141,8 @@ async fn run_once(messages: usize, run: usize) {
     let etcd = herald_harness::etcd().run().await.unwrap();
     let client = seed_account(&etcd).await;
     let sink = Sink::start().await;
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": sink.port, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "binds": 2, "window": 100,
-        "throughput": { "tps": 50000 },
-    });
-    client
-        .put_json(
-            herald_rules::Kind::Carrier,
-            "sim",
-            &carrier.to_string(),
-            herald_rules::Expected::Any,
-        )
-        .await
-        .unwrap();
+    let carrier = serde_json::json!({ "binds": 2, "window": 100, "throughput": { "tps": 50000 } });
+    herald_harness::seed::carrier(&client, sink.port, carrier).await;
     let env = [
         // Redeliveries of what a killed node held come after the ack wait: keep it short.
         ("HERALD_ROUTER__ACK_WAIT", "5s"),
