@@ -11,7 +11,8 @@ use std::process::Output;
 use herald_config::ControlConfig;
 
 use crate::common::Served;
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_harness::{Backing, seed};
+use herald_rules::{Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 
 const TOKEN: &str = "heraldctl-test-token";
 
@@ -70,14 +71,8 @@ async fn heraldctl_gets_applies_and_reports_errors() {
     let server = format!("http://{}", served.addr);
 
     // get accounts -o json after seeding one.
-    let seeded = serde_json::json!({
-        "id": "acme", "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 100 }, "window": 10,
-    });
-    client
-        .put_json(Kind::Account, "acme", &seeded.to_string(), Expected::Absent)
-        .await
-        .unwrap();
+    let acme = serde_json::json!({ "quota": { "tps": 100 }, "window": 10 });
+    seed::account(&client, "acme", "secret", acme).await;
     let out = heraldctl(&server, TOKEN, &["get", "accounts", "-o", "json"]).await;
     assert!(out.status.success(), "{out:?}");
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -177,31 +172,13 @@ async fn heraldctl_gets_applies_and_reports_errors() {
 async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
     use herald_proto::bus::v1::{MessageState, MessageStatus};
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let store_config = StoreConfig::new([etcd.client_url()]);
-    let client = RulesClient::connect(&store_config).await.unwrap();
+    let backing = Backing::start().await;
     // A carrier and a route for UK numbers, seeded before the rules snapshot is loaded.
-    let carrier = serde_json::json!({
-        "id": "sim", "host": "127.0.0.1", "port": 2776, "system_id": "herald",
-        "password": { "env": "HERALD_SIM_PASSWORD" }, "throughput": { "tps": 1000 },
-    });
-    client
-        .put_json(Kind::Carrier, "sim", &carrier.to_string(), Expected::Absent)
-        .await
-        .unwrap();
-    let route = serde_json::json!({
-        "id": "uk", "priority": 10, "match": { "destination_prefixes": ["44"] },
-        "action": { "type": "carrier", "carrier": "sim" },
-    });
-    client
-        .put_json(Kind::Route, "uk", &route.to_string(), Expected::Absent)
-        .await
-        .unwrap();
-    let rules = RulesStore::connect(store_config).await.unwrap();
-    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
-        .await
-        .unwrap();
+    seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    seed::route(&backing.rules, "uk", &["44"]).await;
+    let rules = backing.rules_store().await;
+    let bus = backing.bus().await;
+    let client = backing.rules.clone();
     let status = bus.status_store().await.unwrap();
 
     let dir = tempfile::tempdir().unwrap();

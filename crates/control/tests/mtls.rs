@@ -13,7 +13,8 @@ use herald_config::{AdminRole, ControlConfig, ControlTlsConfig};
 use herald_control::Control;
 
 use crate::common::Served;
-use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_harness::seed;
+use herald_rules::{RulesClient, RulesStore, StoreConfig};
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
@@ -98,14 +99,8 @@ async fn a_client_certificate_or_a_token_authenticates_and_nothing_else_does() {
     let store_config = StoreConfig::new([etcd.client_url()]);
     let client = RulesClient::connect(&store_config).await.unwrap();
     let rules = RulesStore::connect(store_config).await.unwrap();
-    let seeded = serde_json::json!({
-        "id": "acme", "password_hash": PasswordHash::hash("secret").unwrap(),
-        "quota": { "tps": 100 }, "window": 10,
-    });
-    client
-        .put_json(Kind::Account, "acme", &seeded.to_string(), Expected::Absent)
-        .await
-        .unwrap();
+    let acme = serde_json::json!({ "quota": { "tps": 100 }, "window": 10 });
+    seed::account(&client, "acme", "secret", acme).await;
 
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use herald_harness::seed::SECRET_HASH;
 use herald_rules::RulesSnapshot;
 use herald_rules::model::UtcOffset;
 use herald_rules::routing::{
@@ -13,9 +14,6 @@ use herald_rules::routing::{
 };
 use proptest::prelude::*;
 use serde_json::{Value, json};
-
-/// The argon2id hash of `"secret"`.
-const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
 
 /// Monday 2024-01-01 09:30 UTC.
 fn monday_0930() -> SystemTime {

@@ -20,15 +20,12 @@ use std::time::Duration;
 
 use herald_bus::{Bus, BusConfig, ConsumerSpec, Outgoing};
 use herald_config::RouterConfig;
-use herald_harness::eventually;
+use herald_harness::{eventually, seed::SECRET_HASH};
 use herald_proto::bus::v1::{Address, Event, MtMessage, Receipt, Segment, event};
 use herald_router::{Router, RouterDeps};
 use herald_rules::{RulesClient, RulesSnapshot, RulesStore, StoreConfig};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
-
-/// The argon2id hash of `"secret"`.
-const HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
 
 /// A router configuration for tests: a short ack wait so a dead router's messages move
 /// on quickly.
@@ -82,12 +79,12 @@ fn base_rules() -> Vec<(String, Value)> {
     let mut rules = vec![
         (
             "accounts/acme".to_owned(),
-            json!({"id": "acme", "password_hash": HASH, "quota": {"tps": 1000},
+            json!({"id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 1000},
                    "numbering": {"country_code": "44"}}),
         ),
         (
             "accounts/beta".to_owned(),
-            json!({"id": "beta", "password_hash": HASH, "quota": {"tps": 1000}}),
+            json!({"id": "beta", "password_hash": SECRET_HASH, "quota": {"tps": 1000}}),
         ),
     ];
     for c in ["a", "b", "c"] {

@@ -14,11 +14,8 @@ mod store;
 
 use std::time::Duration;
 
-use herald_harness::eventually;
+use herald_harness::{eventually, seed::SECRET_HASH};
 use herald_rules::{Account, Carrier, StoreConfig};
-
-/// The argon2id hash of `"secret"`.
-const SECRET_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$h36T/2CbytHucVk5Xx4g0w$4AjfNxW0BDrHf6jqsAkMT9+RewRiH/T5exmLoRw/T1E";
 
 /// A configuration for `url` with short back-off, so tests do not sit in long sleeps.
 fn config(url: &str) -> StoreConfig {
