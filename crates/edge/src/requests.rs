@@ -89,100 +89,62 @@ async fn handle(
         tokio::spawn(async move { session.unbind().await });
         return None;
     };
-    let window = usize::try_from(account.window).unwrap_or(usize::MAX);
+    let Some(command) = metered_command(&pdu.body) else {
+        tracing::debug!(command = %pdu.body.command_id(), "not offered to ESMEs");
+        responder.respond(PduBody::GenericNack, CommandStatus::ESME_RINVCMDID);
+        return None;
+    };
+    // Every request here reads or writes the bus: each takes a window slot (and below, a
+    // token of the account's rate), so a flood of queries or cancels costs the account
+    // what a flood of submits would.
+    if in_flight >= usize::try_from(account.window).unwrap_or(usize::MAX) {
+        count_submit(account_id, command, CommandStatus::ESME_RTHROTTLED);
+        responder.respond_status(CommandStatus::ESME_RTHROTTLED);
+        return None;
+    }
     let quota = quota.get(shared, account);
-    match pdu.body {
+    let later = match pdu.body {
         PduBody::SubmitSm(sm) => {
-            if in_flight >= window {
-                return answer_throttled(account_id, "submit_sm", responder);
-            }
-            Some(
-                submit(
-                    shared,
-                    &snapshot,
-                    account,
-                    &quota,
-                    metrics,
-                    sm,
-                    Reply::SubmitSm(responder),
-                )
-                .await,
-            )
+            let reply = Reply::SubmitSm(responder);
+            submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::DataSm(data) => {
-            if in_flight >= window {
-                return answer_throttled(account_id, "data_sm", responder);
-            }
-            Some(
-                submit(
-                    shared,
-                    &snapshot,
-                    account,
-                    &quota,
-                    metrics,
-                    from_data_sm(data),
-                    Reply::DataSm(responder),
-                )
-                .await,
-            )
+            let (sm, reply) = (from_data_sm(data), Reply::DataSm(responder));
+            submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::SubmitMulti(multi) => {
-            if in_flight >= window {
-                return answer_throttled(account_id, "submit_multi", responder);
-            }
-            Some(submit_multi(shared, &snapshot, account, &quota, multi, responder).await)
+            submit_multi(shared, &snapshot, account, &quota, multi, responder).await
         }
-        // query_sm, cancel_sm and replace_sm each read or write the bus: they take a window
-        // slot and a token of the account's rate like a submit, so a flood of them costs
-        // the account what a flood of submits would.
-        PduBody::QuerySm(query) => {
-            if in_flight >= window {
-                return answer_throttled(account_id, "query_sm", responder);
-            }
+        PduBody::QuerySm(query) => metered(shared, account_id, quota, command, responder, {
             let id = account.id.clone();
-            Some(metered(
-                shared,
-                account_id,
-                quota,
-                "query_sm",
-                responder,
-                move |shared, responder| query_sm(&shared, id, query, responder),
-            ))
-        }
-        PduBody::CancelSm(cancel) => {
-            if in_flight >= window {
-                return answer_throttled(account_id, "cancel_sm", responder);
-            }
+            move |shared, responder| query_sm(&shared, id, query, responder)
+        }),
+        PduBody::CancelSm(cancel) => metered(shared, account_id, quota, command, responder, {
             let id = account.id.clone();
-            Some(metered(
-                shared,
-                account_id,
-                quota,
-                "cancel_sm",
-                responder,
-                move |shared, responder| cancel_sm(&shared, id, cancel, responder),
-            ))
-        }
-        PduBody::ReplaceSm(replace) => {
-            if in_flight >= window {
-                return answer_throttled(account_id, "replace_sm", responder);
-            }
+            move |shared, responder| cancel_sm(&shared, id, cancel, responder)
+        }),
+        PduBody::ReplaceSm(replace) => metered(shared, account_id, quota, command, responder, {
             let id = account.id.clone();
-            Some(metered(
-                shared,
-                account_id,
-                quota,
-                "replace_sm",
-                responder,
-                move |shared, responder| replace_sm(&shared, id, replace, responder),
-            ))
-        }
-        other => {
-            tracing::debug!(command = %other.command_id(), "not offered to ESMEs");
-            responder.respond(PduBody::GenericNack, CommandStatus::ESME_RINVCMDID);
-            None
-        }
-    }
+            move |shared, responder| replace_sm(&shared, id, replace, responder)
+        }),
+        // metered_command named only the requests above.
+        _ => return None,
+    };
+    Some(later)
+}
+
+/// The name (the `command` label) of a request an ESME may send the edge; `None` for one
+/// it may not (answered `generic_nack`).
+fn metered_command(body: &PduBody) -> Option<&'static str> {
+    Some(match body {
+        PduBody::SubmitSm(_) => "submit_sm",
+        PduBody::DataSm(_) => "data_sm",
+        PduBody::SubmitMulti(_) => "submit_multi",
+        PduBody::QuerySm(_) => "query_sm",
+        PduBody::CancelSm(_) => "cancel_sm",
+        PduBody::ReplaceSm(_) => "replace_sm",
+        _ => return None,
+    })
 }
 
 /// The bound session's account, if it may still send: deleted or disabled, its requests
@@ -280,16 +242,6 @@ fn metered(
         }
         request(shared, responder).await;
     })
-}
-
-fn answer_throttled(
-    account: &str,
-    command: &'static str,
-    responder: Responder,
-) -> Option<BoxFuture<'static, ()>> {
-    count_submit(account, command, CommandStatus::ESME_RTHROTTLED);
-    responder.respond_status(CommandStatus::ESME_RTHROTTLED);
-    None
 }
 
 /// Where a submit's answer goes: the response types differ, the logic does not.
