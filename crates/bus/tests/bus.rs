@@ -10,7 +10,7 @@ use bytes::Bytes;
 use herald_bus::consume::{DLQ_DELIVERIES_HEADER, DLQ_REASON_HEADER, DLQ_SUBJECT_HEADER};
 use herald_bus::kv::Stage;
 use herald_bus::{Bus, BusConfig, BusError, ConsumerSpec, Outgoing, StreamKind, subject};
-use herald_harness::{NatsServer, PATIENCE};
+use herald_harness::{NatsServer, PATIENCE, eventually_sync};
 use herald_proto::bus::v1::{
     Address, CarrierIdMapping, Event, MessageState, MessageStatus, MtMessage, Receipt, event,
 };
@@ -482,14 +482,10 @@ async fn cancel_marks_reach_followers_and_stay_with_their_account() {
         "marks present before following are there at once"
     );
     marks.mark("acme", "later").await.unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !(set.contains("acme", "early") && set.contains("acme", "later")) {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "marks never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually_sync("both marks arrive", || {
+        set.contains("acme", "early") && set.contains("acme", "later")
+    })
+    .await;
     assert!(
         !set.contains("other", "early"),
         "another account cannot cancel acme's message"

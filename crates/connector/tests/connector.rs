@@ -15,7 +15,7 @@ use herald_bus::{Bus, ConsumerSpec, Deliveries, Outgoing, StreamKind};
 use herald_config::ConnectorConfig;
 use herald_connector::{BindState, Connector, ConnectorDeps, HEALTH_BUCKET};
 use herald_harness::seed::{self, CARRIER};
-use herald_harness::{Backing, PATIENCE, eventually_sync};
+use herald_harness::{Backing, PATIENCE, eventually, eventually_some, eventually_sync};
 use herald_proto::bus::v1::{
     self as bus, CarrierHealth, Event, MessageState, MoMessage, MtMessage, Receipt, RouteDecision,
     event,
@@ -233,14 +233,10 @@ impl Cluster {
 
     /// Waits until the carrier queue is empty (everything on it acked).
     async fn queue_emptied(&self) {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
-        while self.stream_messages(StreamKind::Out).await > 0 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the carrier queue was not emptied"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        eventually("the carrier queue emptied", || async {
+            self.stream_messages(StreamKind::Out).await == 0
+        })
+        .await;
     }
 
     /// Messages stored in `stream`.
@@ -449,21 +445,15 @@ async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() 
         .get_key_value(HEALTH_BUCKET)
         .await
         .unwrap();
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let carrier_health = loop {
-        if let Some(value) = health
+    let carrier_health = eventually_some("health written", || async {
+        let value = health
             .get(herald_connector::health::health_key(CARRIER, "c1"))
             .await
-            .unwrap()
-        {
-            let h = CarrierHealth::decode(value.as_ref()).unwrap();
-            if h.binds_up == 2 {
-                break h;
-            }
-        }
-        assert!(tokio::time::Instant::now() < deadline, "health written");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+            .unwrap()?;
+        let h = CarrierHealth::decode(value.as_ref()).unwrap();
+        (h.binds_up == 2).then_some(h)
+    })
+    .await;
     assert_eq!(carrier_health.slots_held, 2);
     assert_eq!(carrier_health.slots_total, 2);
     connector.shutdown().await;
@@ -777,17 +767,16 @@ async fn throttling_slows_the_connector_down_and_loses_nothing() {
         cluster.publish(&mt(i, 0)).await;
     }
     let mut lowest_window = u32::MAX;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while arrivals(&sim).len() < 300 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "all messages submitted"
-        );
+    eventually_sync("all messages submitted", || {
+        if arrivals(&sim).len() >= 300 {
+            return true;
+        }
         for bind in connector.connector.binds() {
             lowest_window = lowest_window.min(bind.window);
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        false
+    })
+    .await;
     let seen = arrivals(&sim);
     assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), ids(0..300));
     let throttled = sim.counters().throttled.load(Ordering::Relaxed);

@@ -11,7 +11,7 @@ use herald_bus::{Bus, ConsumerSpec, Outgoing, StreamKind};
 use herald_config::EdgeConfig;
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Backing, PATIENCE, seed};
+use herald_harness::{Backing, PATIENCE, eventually_some, eventually_sync, seed};
 use herald_proto::bus::v1::{self as bus, Event, MtMessage, Receipt, event};
 use herald_rules::NodeInfo;
 use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
@@ -169,15 +169,12 @@ async fn binds_are_checked_against_the_accounts_in_etcd() {
     // One leaves; its bind is free again.
     bound.pop().unwrap().0.unbind().await;
     // The slot is freed when the edge has closed the session: wait for that, not a count.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    let mut again = None;
-    while again.is_none() && tokio::time::Instant::now() < deadline {
-        match esme(cluster.port, BindMode::Transmitter, "acme", "secret").await {
-            Ok(session) => again = Some(session),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-    assert!(again.is_some(), "a freed bind can be taken");
+    let _again = eventually_some("a freed bind can be taken", || async {
+        esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+            .await
+            .ok()
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -708,11 +705,10 @@ async fn receipts_go_to_their_own_account_on_whichever_edge_holds_it() {
     tokio::spawn(answer(acme_first, received_acme.clone()));
     tokio::spawn(answer(acme_second, received_acme.clone()));
     tokio::spawn(answer(metered, received_metered.clone()));
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while received_acme.lock().unwrap().len() < 20 || received_metered.lock().unwrap().len() < 20 {
-        assert!(tokio::time::Instant::now() < deadline, "receipts missing");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_sync("20 receipts each for acme and metered", || {
+        received_acme.lock().unwrap().len() >= 20 && received_metered.lock().unwrap().len() >= 20
+    })
+    .await;
     let acme: std::collections::HashSet<String> =
         received_acme.lock().unwrap().iter().cloned().collect();
     assert_eq!(

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use herald_bus::{Bus, ConsumerSpec, StreamKind};
 use herald_config::EdgeConfig;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Backing, PATIENCE, seed};
+use herald_harness::{Backing, PATIENCE, eventually, seed};
 use herald_proto::bus::v1::{self as bus, MessageStatus, MtMessage};
 use herald_smpp::text::{self, Encoding};
 use serde_json::{Value, json};
@@ -692,14 +692,10 @@ async fn a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_sends_n
     assert_eq!(on_the_bus, expected);
     // Every bus message was taken by those four: nothing else was published. (A batch
     // leaves the queue once its last member's ack reaches the server.)
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while messages_on_the_bus(&cluster.bus).await > 0 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "a bus message beyond the four answered"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no bus message beyond the four answered", || async {
+        messages_on_the_bus(&cluster.bus).await == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -825,11 +821,10 @@ async fn two_requests_racing_with_one_key_send_its_messages_once() {
         .collect();
     on_the_bus.sort();
     assert_eq!(on_the_bus, named);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while messages_on_the_bus(&cluster.bus).await > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "a second copy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no second copy", || async {
+        messages_on_the_bus(&cluster.bus).await == 0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -877,9 +872,8 @@ async fn a_client_that_hangs_up_gets_the_answer_when_it_retries_with_its_key() {
     // The message went once: the one the answer names.
     let on_the_bus = envelopes(&cluster.bus, 1).await;
     assert_eq!(on_the_bus[0].id, id);
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while messages_on_the_bus(&cluster.bus).await > 0 {
-        assert!(tokio::time::Instant::now() < deadline, "a second copy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("no second copy", || async {
+        messages_on_the_bus(&cluster.bus).await == 0
+    })
+    .await;
 }

@@ -12,7 +12,7 @@ use herald_bus::Bus;
 use herald_config::EdgeConfig;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
-use herald_harness::{Backing, PATIENCE, seed};
+use herald_harness::{Backing, eventually, seed};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindError, BindMode, SessionConfig, bind};
 use herald_smpp::types::{Address, COctetString};
@@ -178,24 +178,14 @@ async fn tls_binds_submit_and_a_renewed_certificate_applies_without_restart() {
 
     // A renewed certificate: new connections get it, no restart.
     let second = write_certificate(dir.path());
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
+    eventually("the new certificate served", || async {
         let io = TcpStream::connect(("127.0.0.1", edge.tls_port))
             .await
             .unwrap();
-        if client_config(&second)
-            .connect(name.clone(), io)
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the new certificate never served"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let connected = client_config(&second).connect(name.clone(), io).await;
+        connected.is_ok()
+    })
+    .await;
     // The session made with the first certificate carries on.
     let resp = session.request(PduBody::EnquireLink).await.unwrap();
     assert_eq!(resp.command_status, CommandStatus::ESME_ROK);

@@ -6,8 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_harness::PATIENCE;
-use herald_harness::seed;
+use herald_harness::{PATIENCE, eventually_sync, seed};
 use herald_rules::{RulesClient, StoreConfig};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindMode, SessionConfig, bind};
@@ -712,14 +711,7 @@ async fn cancel_sm_and_replace_sm_act_before_the_carrier_and_fail_after_it() {
 
     // The connector comes up, sends the message that was kept and skips the cancelled one.
     let (_connector, _) = spawn_role("connector", "connector-cancel", &nats, &etcd, &client).await;
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while sim.submitted().is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the kept message never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually_sync("the kept message arrives", || !sim.submitted().is_empty()).await;
     // query_sm shows the cancelled one as DELETED once the connector has recorded it.
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {

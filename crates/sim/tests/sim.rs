@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_harness::PATIENCE;
+use herald_harness::{PATIENCE, eventually_sync};
 use herald_sim::{Faults, SimConfig, SimSmsc};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::receipt::{DeliveryReceipt, MessageState, ReceiptTlvs};
@@ -110,11 +110,7 @@ async fn bind_limit_and_credentials() {
     assert_eq!(sim.peak_binds(), 2);
     a.0.unbind().await;
     // The freed slot can be taken again.
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while sim.bound_now() != 1 {
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually_sync("the slot freed", || sim.bound_now() == 1).await;
     let _c = esme(&sim, BindMode::Receiver, "secret").await.unwrap();
     drop(b);
     assert_eq!(sim.counters().binds_rejected.load(Ordering::Relaxed), 2);
