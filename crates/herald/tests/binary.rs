@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use herald_harness::{PATIENCE, eventually_sync, seed};
+use herald_harness::{Backing, PATIENCE, eventually_sync, seed};
 use herald_rules::{RulesClient, StoreConfig};
 use herald_smpp::pdu::{Bind, SubmitSm};
 use herald_smpp::session::{BindMode, SessionConfig, bind};
@@ -111,6 +111,18 @@ async fn spawn_role_with(
         .await
 }
 
+/// NATS and etcd, and the rules client on etcd that wrote [`seed_acme`].
+async fn seeded() -> (
+    herald_harness::NatsServer,
+    herald_harness::Etcd,
+    RulesClient,
+) {
+    let Backing { nats, etcd, rules } = Backing::start().await;
+    seed_acme(&rules).await;
+    (nats, etcd, rules)
+}
+
+/// [`seed_acme`] on `etcd`; the client that wrote it.
 async fn seed_account(etcd: &herald_harness::Etcd) -> RulesClient {
     seed_account_at(vec![etcd.client_url()]).await
 }
@@ -120,12 +132,18 @@ async fn seed_account_at(endpoints: Vec<String>) -> RulesClient {
     let client = RulesClient::connect(&StoreConfig::new(endpoints))
         .await
         .unwrap();
-    let acme = serde_json::json!({ "quota": { "tps": 10000 }, "window": 100 });
-    seed::account(&client, "acme", "secret", acme).await;
-    // A carrier and a route for every number: the edge refuses destinations no route takes.
-    seed::carrier(&client, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
-    seed::route(&client, "all", &[]).await;
+    seed_acme(&client).await;
     client
+}
+
+/// The account `acme` (password `secret`, 10,000 msg/s, window 100) and a route for every
+/// number, through `client`.
+async fn seed_acme(client: &RulesClient) {
+    let acme = serde_json::json!({ "quota": { "tps": 10000 }, "window": 100 });
+    seed::account(client, "acme", "secret", acme).await;
+    // A carrier and a route for every number: the edge refuses destinations no route takes.
+    seed::carrier(client, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    seed::route(client, "all", &[]).await;
 }
 
 /// A simulated carrier answering receipts after 20 ms, with the seeded carrier `sim`
@@ -186,9 +204,7 @@ fn submit_body(i: usize) -> PduBody {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_message_answered_ok_survives_an_edge_killed_mid_stream() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let (mut child, smpp, _) = spawn_edge("edge-crash-test", &nats, &etcd, &client).await;
 
     let io = TcpStream::connect(&smpp).await.unwrap();
@@ -272,9 +288,7 @@ async fn every_message_answered_ok_survives_an_edge_killed_mid_stream() {
 
 #[tokio::test]
 async fn herald_edge_registers_serves_and_drains_on_sigterm() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let (mut child, smpp, _grpc) = spawn_edge("edge-binary-test", &nats, &etcd, &client).await;
     let nodes = client.list_nodes(Some("edge")).await.unwrap();
     let node = nodes.iter().find(|n| n.id == "edge-binary-test").unwrap();
@@ -380,9 +394,7 @@ async fn node_service_tells_who_the_node_is_lists_sessions_and_drains_it() {
     use herald_proto::node::v1::node_service_client::NodeServiceClient;
     use herald_proto::node::v1::{DrainRequest, InfoRequest, ListSessionsRequest};
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let (mut child, smpp, grpc) = spawn_edge("edge-grpc-test", &nats, &etcd, &client).await;
     let mut node = NodeServiceClient::connect(format!("http://{grpc}"))
         .await
@@ -444,9 +456,7 @@ async fn node_service_tells_who_the_node_is_lists_sessions_and_drains_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edge_and_router_processes_bring_a_message_to_its_carriers_queue() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let (_edge, smpp, _) = spawn_edge("edge-e2e", &nats, &etcd, &client).await;
     let (mut router, _) = spawn_role("router", "router-e2e", &nats, &etcd, &client).await;
 
@@ -502,9 +512,7 @@ async fn edge_and_router_processes_bring_a_message_to_its_carriers_queue() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_reaches_the_carrier_and_its_receipt_comes_back_through_three_processes() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let sim = simulated_carrier(&client).await;
 
     let (_edge, smpp, _) = spawn_edge("edge-full", &nats, &etcd, &client).await;
@@ -563,9 +571,7 @@ async fn a_message_reaches_the_carrier_and_its_receipt_comes_back_through_three_
 async fn after_an_edge_is_killed_the_esme_rebinds_elsewhere_and_gets_its_pending_receipts() {
     use herald_proto::bus::v1::{Event, MessageState, Receipt, event};
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let (mut first, first_smpp, _) = spawn_edge("edge-doomed", &nats, &etcd, &client).await;
     let (_second, second_smpp, _) = spawn_edge("edge-survivor", &nats, &etcd, &client).await;
     let bind_to = |addr: String| async move {
@@ -651,9 +657,7 @@ async fn after_an_edge_is_killed_the_esme_rebinds_elsewhere_and_gets_its_pending
 async fn cancel_sm_and_replace_sm_act_before_the_carrier_and_fail_after_it() {
     use herald_smpp::pdu::{CancelSm, QuerySm};
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let sim = simulated_carrier_with(
         &client,
         herald_sim::SimConfig {
@@ -786,9 +790,7 @@ async fn one_message_is_one_trace_from_the_edge_through_router_and_connector_and
             .serve_with_incoming(incoming),
     );
 
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (nats, etcd, client) = seeded().await;
     let _sim = simulated_carrier(&client).await;
     // Export quickly rather than on the SDK's default 5 s schedule.
     let env = [

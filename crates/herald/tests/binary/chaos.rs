@@ -21,7 +21,7 @@ use std::time::Duration;
 use tokio::io::AsyncBufReadExt;
 use tokio::process::Command;
 
-use super::{seed_account, spawn_role_with};
+use super::{seeded, spawn_role_with};
 
 /// Where the Node peers live.
 fn node_peer(script: &str) -> PathBuf {
@@ -137,9 +137,7 @@ async fn counters(admin: &str, metric: &str) -> HashMap<String, f64> {
 
 /// One run of the plan with `messages` messages; panics if a receipt is lost.
 async fn run_once(messages: usize, run: usize) {
-    let mut nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
+    let (mut nats, etcd, client) = seeded().await;
     let sink = Sink::start().await;
     let carrier = serde_json::json!({ "binds": 2, "window": 100, "throughput": { "tps": 50000 } });
     herald_harness::seed::carrier(&client, sink.port, carrier).await;
