@@ -247,7 +247,7 @@ async fn pipelined_submits_each_get_their_own_id() {
     let mut deliveries = consumer.messages(64).await.unwrap();
     let mut on_bus = Vec::new();
     while on_bus.len() < 40 {
-        let delivery = tokio::time::timeout(Duration::from_secs(30), deliveries.next())
+        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
             .await
             .expect("every accepted message is on the bus")
             .unwrap()
