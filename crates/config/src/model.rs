@@ -475,6 +475,15 @@ pub struct EdgeConfig {
     /// password get the same answer (`ESME_RINVPASWD`, 401), so account names cannot be
     /// found by trying.
     pub detailed_bind_errors: bool,
+    /// Shed sessions when this edge holds clearly more than its share of the cluster's
+    /// (from the edges' node registrations), so that ESMEs reconnect to newer edges.
+    pub rebalance: bool,
+    /// How often the edge registers its session count and compares it with its share.
+    #[serde(with = "humantime_serde")]
+    pub rebalance_interval: Duration,
+    /// Sessions an edge unbinds at most per `rebalance_interval`, each after its in-flight
+    /// requests are answered.
+    pub rebalance_max_sheds: u32,
 }
 
 impl Default for EdgeConfig {
@@ -501,6 +510,9 @@ impl Default for EdgeConfig {
             lockout_failures: 10,
             lockout: secs(60),
             detailed_bind_errors: false,
+            rebalance: true,
+            rebalance_interval: secs(30),
+            rebalance_max_sheds: 4,
         }
     }
 }

@@ -257,6 +257,8 @@ impl Config {
         at_least_one(e, "edge.password_checks", c.password_checks as usize);
         at_least_one(e, "edge.lockout_failures", c.lockout_failures as usize);
         positive(e, "edge.lockout", c.lockout);
+        positive(e, "edge.rebalance_interval", c.rebalance_interval);
+        at_least_one(e, "edge.rebalance_max_sheds", c.rebalance_max_sheds as usize);
     }
 
     fn validate_router(&self, e: &mut ConfigErrors) {

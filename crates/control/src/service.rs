@@ -82,6 +82,7 @@ fn node(info: NodeInfo) -> api::Node {
         version: info.version,
         rules_revision: info.rules_revision,
         region: info.region.unwrap_or_default(),
+        sessions: info.sessions,
         addresses: info
             .addresses
             .into_iter()

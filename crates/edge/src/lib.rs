@@ -18,6 +18,7 @@
 //! - [`message_id`]: cluster-unique, time-sortable message ids made without coordination.
 //! - [`quota`]: the per-account rate limit, enforced across edges.
 //! - [`session_slots`]: the per-account bind limit, enforced across edges.
+//! - [`rebalance`]: sessions shed by an edge holding more than its share, after scale-up.
 //!
 //! With the `fuzzing` feature (off by default), a hidden `fuzzing` module exposes the
 //! synchronous decisions of [`requests`] to the fuzz target in `crates/edge/fuzz`.
@@ -34,6 +35,7 @@ pub mod http;
 pub mod idempotency;
 pub mod message_id;
 pub mod quota;
+pub mod rebalance;
 pub mod requests;
 pub mod server;
 pub mod session_slots;

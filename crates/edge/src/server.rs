@@ -34,6 +34,7 @@ use crate::delivery::Receivers;
 use crate::guard::AuthGuard;
 use crate::message_id::MessageIdGenerator;
 use crate::quota::AccountQuota;
+use crate::rebalance::Peers;
 use crate::requests;
 use crate::session_slots::{Claim, SessionSlots};
 use crate::tls::ReloadingAcceptor;
@@ -325,6 +326,13 @@ impl Edge {
         }
     }
 
+    /// Registers this edge's session count with `peers` every `edge.rebalance_interval`
+    /// and, with `edge.rebalance`, sheds sessions beyond its share ([`crate::rebalance`]),
+    /// until the returned task is aborted.
+    pub fn rebalance(&self, peers: Peers) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::rebalance::run(self.shared.clone(), peers))
+    }
+
     /// The sessions bound to this edge now.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared
@@ -485,6 +493,18 @@ pub(crate) struct SessionEntry {
     session: Session,
 }
 
+impl SessionEntry {
+    /// What the session is.
+    pub(crate) fn info(&self) -> &SessionInfo {
+        &self.info
+    }
+
+    /// Unbinds it, after its in-flight requests are answered.
+    pub(crate) async fn unbind(&self) {
+        self.session.unbind().await;
+    }
+}
+
 /// The sessions bound to this edge, for `max_binds`, draining and listing.
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
@@ -531,7 +551,7 @@ impl SessionTable {
         })
     }
 
-    fn all(&self) -> Vec<SessionEntry> {
+    pub(crate) fn all(&self) -> Vec<SessionEntry> {
         self.entries
             .lock()
             .map(|entries| entries.values().flatten().cloned().collect())

@@ -11,6 +11,7 @@ use herald_bus::{Bus, BusConfig, ClientCertificate, DepthPoller, NatsAuth, NatsT
 use herald_config::{Config, LogFormat, SecretRef as ConfigSecret};
 use herald_connector::{Connector, ConnectorDeps};
 use herald_control::{Control, ControlDeps, NodeAuth, NodeTls, NodeToken};
+use herald_edge::rebalance::Peers;
 use herald_edge::session_slots::SessionSlots;
 use herald_edge::tls::ReloadingAcceptor;
 use herald_edge::{Edge, EdgeDeps};
@@ -360,6 +361,8 @@ impl Node {
             .context("edge")?;
         node_service.service.edge = Some(edge.clone());
         self.serve_node_service(node_service);
+        let peers = Peers::new(self.registration.clone(), self.client.clone());
+        let _rebalance = AbortOnDrop(edge.rebalance(peers));
         run_edge(edge, listeners, self.until_stopped(), self.stop.clone()).await
     }
 

@@ -265,7 +265,11 @@ async fn spawn_edge(
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, String) {
-    let env = [("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0".as_ref())];
+    let env = [
+        ("HERALD_EDGE__SMPP_LISTEN", "127.0.0.1:0".as_ref()),
+        // The session count reaches the node registration within a second.
+        ("HERALD_EDGE__REBALANCE_INTERVAL", "1s".as_ref()),
+    ];
     let (child, node) = spawn_role("edge", id, nats, etcd, client, &env).await;
     (child, node.addresses["smpp"].clone())
 }
@@ -415,6 +419,24 @@ async fn the_admin_api_lists_deletes_looks_up_messages_lists_sessions_and_drains
         assert_eq!(sessions[0].account_id, "acme");
         assert_eq!(sessions[0].bind_mode, "transceiver");
     }
+    // The edge registers how many sessions it holds (what edges rebalance by).
+    herald_harness::eventually("the edge's session count in the cluster view", || {
+        let mut api = api.clone();
+        async move {
+            let nodes = api
+                .list_nodes(authed(ListNodesRequest {
+                    role: "edge".into(),
+                }))
+                .await
+                .unwrap()
+                .into_inner()
+                .nodes;
+            nodes
+                .iter()
+                .any(|n| n.node_id == "edge-admin-test" && n.sessions == Some(1))
+        }
+    })
+    .await;
     let nobody = api
         .list_sessions(authed(ListSessionsRequest {
             node_id: "no-such-edge".into(),

@@ -38,6 +38,10 @@ pub struct NodeInfo {
     /// The rules revision it serves.
     #[serde(default)]
     pub rules_revision: u64,
+    /// The SMPP sessions it holds (edges), as of its last registration update; `None` for
+    /// other roles and for edges of releases that did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions: Option<u32>,
     /// When the process started (RFC 3339).
     #[serde(with = "humantime_serde")]
     pub started_at: SystemTime,
@@ -53,6 +57,7 @@ impl NodeInfo {
             version: version.into(),
             region: None,
             rules_revision: 0,
+            sessions: None,
             started_at: SystemTime::now(),
         }
     }
@@ -162,6 +167,15 @@ impl NodeRegistration {
         self.info.send_if_modified(|info| {
             let changed = info.rules_revision != revision;
             info.rules_revision = revision;
+            changed
+        });
+    }
+
+    /// Registers how many SMPP sessions this node holds (if it changed).
+    pub fn set_sessions(&self, sessions: u32) {
+        self.info.send_if_modified(|info| {
+            let changed = info.sessions != Some(sessions);
+            info.sessions = Some(sessions);
             changed
         });
     }

@@ -64,6 +64,9 @@ use labels::{
 pub const EDGE_BINDS_TOTAL: &str = "herald_edge_binds_total";
 /// ESME sessions currently bound on this edge.
 pub const EDGE_SESSIONS: &str = "herald_edge_sessions";
+/// Sessions this edge unbound because it held more than its share of the cluster's
+/// (`edge.rebalance`).
+pub const EDGE_SESSIONS_SHED_TOTAL: &str = "herald_edge_sessions_shed_total";
 /// Connections this edge holds, bound or not, by listener.
 pub const EDGE_CONNECTIONS: &str = "herald_edge_connections";
 /// Connections closed as they were accepted because a limit was reached (`status`:
@@ -269,6 +272,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[ACCOUNT],
         "ESME sessions currently bound on this edge.",
+    ),
+    def(
+        EDGE_SESSIONS_SHED_TOTAL,
+        Counter,
+        Unit::Count,
+        &[],
+        "Sessions this edge unbound because it held more than its share of the cluster's.",
     ),
     def(
         EDGE_CONNECTIONS,

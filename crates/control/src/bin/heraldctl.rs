@@ -668,7 +668,7 @@ async fn nodes(admin: &mut Admin, output: Output) -> anyhow::Result<()> {
                 serde_json::json!({
                     "node_id": n.node_id, "role": n.role, "version": n.version,
                     "region": n.region, "rules_revision": n.rules_revision,
-                    "addresses": n.addresses,
+                    "sessions": n.sessions, "addresses": n.addresses,
                 })
             })
             .collect();
@@ -683,6 +683,7 @@ async fn nodes(admin: &mut Admin, output: Output) -> anyhow::Result<()> {
                 n.version.clone(),
                 n.region.clone(),
                 n.rules_revision.to_string(),
+                n.sessions.map(|s| s.to_string()).unwrap_or_default(),
                 n.addresses.join(","),
             ]
         })
@@ -696,6 +697,7 @@ async fn nodes(admin: &mut Admin, output: Output) -> anyhow::Result<()> {
                 "VERSION",
                 "REGION",
                 "RULES_REVISION",
+                "SESSIONS",
                 "ADDRESSES"
             ],
             rows
