@@ -258,7 +258,11 @@ impl Config {
         at_least_one(e, "edge.lockout_failures", c.lockout_failures as usize);
         positive(e, "edge.lockout", c.lockout);
         positive(e, "edge.rebalance_interval", c.rebalance_interval);
-        at_least_one(e, "edge.rebalance_max_sheds", c.rebalance_max_sheds as usize);
+        at_least_one(
+            e,
+            "edge.rebalance_max_sheds",
+            c.rebalance_max_sheds as usize,
+        );
     }
 
     fn validate_router(&self, e: &mut ConfigErrors) {
