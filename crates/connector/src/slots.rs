@@ -12,10 +12,10 @@
 //!
 //! A connector that dies stops renewing its lease; etcd deletes its keys when the lease
 //! runs out, and the others take the slots. A connector that cannot renew its lease for
-//! two thirds of the TTL (`LeaseState::Unreachable`) keeps the binds it holds but opens
-//! none, for at most `connector.etcd_unreachable_grace`; when etcd answers again it
+//! two thirds of the TTL (`LeaseState::Unreachable`) keeps the binds it holds but takes
+//! no slot, for at most `connector.etcd_unreachable_grace`; when etcd answers again it
 //! resumes the same lease, or takes a new one and claims its slots again
-//! ([`SlotStore::reclaim`]), closing the bind of any slot another connector took
+//! (`SlotStore::reclaim`), closing the bind of any slot another connector took
 //! meanwhile. docs/adr/0014 bounds the binds a carrier may see in between.
 //!
 //! Fair share: each connector holds at most `ceil(slots / live connectors)` of a carrier's
