@@ -631,6 +631,13 @@ pub struct ConnectorConfig {
     /// seconds): a connector that dies loses its slots to the others within it.
     #[serde(with = "humantime_serde")]
     pub slot_lease_ttl: Duration,
+    /// How long a connector that cannot reach etcd keeps the binds it holds (taking no
+    /// new slot) before it closes them; counted from etcd's last renewal of its slot lease.
+    /// While it lasts, another connector that reaches etcd may take slots whose lease
+    /// expired, so the carrier may see more binds than it allows (docs/adr/0014). `0s`
+    /// closes every bind as soon as the lease cannot be renewed.
+    #[serde(with = "humantime_serde")]
+    pub etcd_unreachable_grace: Duration,
     /// How often slots are rebalanced among the live connectors even when no etcd change
     /// wakes the connector earlier.
     #[serde(with = "humantime_serde")]
@@ -655,6 +662,7 @@ impl Default for ConnectorConfig {
             receipt_match_retry: secs(5),
             receipt_hold: secs(600),
             slot_lease_ttl: secs(10),
+            etcd_unreachable_grace: secs(600),
             rebalance_interval: secs(2),
             health_interval: secs(5),
             drain_timeout: secs(30),

@@ -33,6 +33,18 @@ fn an_idempotency_key_outlives_any_request() {
 }
 
 #[test]
+fn binds_may_be_dropped_as_soon_as_etcd_is_lost() {
+    let mut config = Config::default();
+    assert_eq!(
+        config.connector.etcd_unreachable_grace,
+        Duration::from_secs(600)
+    );
+    // Zero is the strictest setting, not a mistake: binds close with the lease.
+    config.connector.etcd_unreachable_grace = Duration::ZERO;
+    config.validate().unwrap();
+}
+
+#[test]
 fn several_problems_are_collected_at_once() {
     let mut config = Config::default();
     config.nats.urls.clear();

@@ -26,6 +26,7 @@ use herald_config::ConnectorConfig;
 use herald_rules::model::CarrierBindMode;
 use herald_rules::{Carrier, RulesClient, RulesStore};
 use herald_smpp::session::BindMode;
+use herald_telemetry::names;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -146,7 +147,6 @@ impl Connector {
             config.slot_lease_ttl,
             lease_tx,
             config.reconnect_backoff_min,
-            config.reconnect_backoff_max,
         )));
         let _health = AbortOnDrop(tokio::spawn(health::publish_loop(
             self.health.clone(),
@@ -163,6 +163,7 @@ impl Connector {
             slots: self.slots.clone(),
             lease: lease_rx,
             held_lease: None,
+            unleased_since: None,
             carriers: BTreeMap::new(),
         };
         let mut drain = self.drain.subscribe();
@@ -261,6 +262,9 @@ struct Supervisor {
     lease: watch::Receiver<LeaseState>,
     /// The lease the held slots hang on.
     held_lease: Option<i64>,
+    /// etcd's last renewal of `held_lease` when it stopped renewing it, until the slots are
+    /// confirmed on a lease again (resumed, or claimed again): the grace counts from it.
+    unleased_since: Option<tokio::time::Instant>,
     carriers: BTreeMap<String, CarrierRun>,
 }
 
@@ -275,6 +279,8 @@ impl Supervisor {
             if watch.is_none() && matches!(*self.lease.borrow(), LeaseState::Alive(_)) {
                 watch = self.slots.watch().await.ok();
             }
+            self.report_lease();
+            let grace_over = self.grace_deadline();
             tokio::select! {
                 () = &mut stop => break,
                 _ = tick.tick() => {}
@@ -288,9 +294,17 @@ impl Supervisor {
                         break;
                     }
                     let state = *self.lease.borrow_and_update();
-                    if state == LeaseState::Lost {
-                        self.abandon_all().await;
+                    if let LeaseState::Unreachable { since } = state {
+                        self.unleased_since.get_or_insert(since);
+                        let binds = self.binds_held();
+                        tracing::warn!(binds, grace = ?self.shared.config.etcd_unreachable_grace,
+                            "etcd unreachable: keeping the binds held, taking no slot");
                     }
+                }
+                () = sleep_until_some(grace_over) => {
+                    tracing::warn!(binds = self.binds_held(),
+                        "etcd unreachable for longer than connector.etcd_unreachable_grace: closing every bind");
+                    self.abandon_all().await;
                 }
                 message = next_event(&mut watch) => if !matches!(message, Ok(Some(_))) {
                     watch = None;
@@ -303,16 +317,44 @@ impl Supervisor {
         self.drain().await;
     }
 
+    /// Binds held now, across carriers.
+    fn binds_held(&self) -> usize {
+        self.carriers.values().map(|run| run.binds.len()).sum()
+    }
+
+    /// When the binds held without a lease must close: `etcd_unreachable_grace` after
+    /// etcd's last renewal; `None` while the slots are confirmed on a renewed lease (a
+    /// lease renewed again but slots not yet claimed again still count) or nothing is held.
+    fn grace_deadline(&self) -> Option<tokio::time::Instant> {
+        let since = self.unleased_since.filter(|_| !self.carriers.is_empty())?;
+        Some(since + self.shared.config.etcd_unreachable_grace)
+    }
+
+    /// The gauges operators alert on: is the lease renewed, and how many binds are held
+    /// without it.
+    fn report_lease(&self) {
+        let reachable = matches!(*self.lease.borrow(), LeaseState::Alive(_));
+        metrics::gauge!(names::CONNECTOR_ETCD_REACHABLE).set(if reachable { 1.0 } else { 0.0 });
+        let unleased = if self.unleased_since.is_some() {
+            self.binds_held()
+        } else {
+            0
+        };
+        metrics::gauge!(names::CONNECTOR_BINDS_UNLEASED).set(unleased as f64);
+    }
+
     /// Brings held slots in line with the rules and the fair share.
     async fn reconcile(&mut self) -> Result<(), ConnectorError> {
         let LeaseState::Alive(lease) = *self.lease.borrow() else {
+            // No lease to count on: keep what is held, take nothing (docs/adr/0014).
             return Ok(());
         };
         if self.held_lease.is_some_and(|held| held != lease) {
-            // Slots of an older lease are gone with it.
-            self.abandon_all().await;
+            // etcd lost our lease while it was out of reach: claim the slots again.
+            self.reclaim(lease).await?;
         }
         self.held_lease = Some(lease);
+        self.unleased_since = None;
         let snapshot = self.shared.rules.snapshot();
         let gone: Vec<String> = self
             .carriers
@@ -396,19 +438,40 @@ impl Supervisor {
                 continue;
             }
             let mut wanted = target - mine;
-            for slot in range.filter(|s| !holders.contains_key(s)) {
+            for slot in range {
                 if wanted == 0 {
                     break;
                 }
-                if self.slots.try_acquire(&id, slot, lease).await? {
+                let taken = match holders.get(&slot) {
+                    None => self.slots.try_acquire(&id, slot, lease).await?,
+                    // Ours without a bind: its bind was closed when etcd stayed out of
+                    // reach past the grace, and the lease came back with its keys.
+                    Some(&holder) => holder == lease && !self.has_bind(&id, slot),
+                };
+                if taken {
                     tracing::info!(carrier = %id, slot, "bind slot taken");
                     self.start_bind(&carrier, slot);
                     wanted -= 1;
                 }
             }
         }
+        // Keys on our lease beyond the share, with no bind: give them back.
+        for (&slot, &holder) in &holders {
+            if holder == lease
+                && !self.has_bind(&id, slot)
+                && let Err(error) = self.slots.release(&id, slot, lease).await
+            {
+                tracing::warn!(carrier = %id, slot, %error, "unused bind slot not released");
+            }
+        }
         self.publish_plan(&id);
         Ok(())
+    }
+
+    fn has_bind(&self, id: &str, slot: u32) -> bool {
+        self.carriers
+            .get(id)
+            .is_some_and(|run| run.binds.contains_key(&slot))
     }
 
     /// The run of `carrier`, started with its sender if new.
@@ -568,7 +631,37 @@ impl Supervisor {
         }
     }
 
-    /// The lease is lost (or replaced): close everything now; the slots went with it.
+    /// The binds held under a lease etcd no longer has are claimed under `lease`; a bind
+    /// whose slot another connector took meanwhile is surplus and closes after its
+    /// in-flight work. Bounded by `drain_timeout` per bind, and rare.
+    async fn reclaim(&mut self, lease: i64) -> Result<(), ConnectorError> {
+        let held: Vec<(String, u32)> = self
+            .carriers
+            .iter()
+            .flat_map(|(id, run)| run.binds.keys().map(move |slot| (id.clone(), *slot)))
+            .collect();
+        let mut surplus = Vec::new();
+        for (id, slot) in held {
+            let kept = self.slots.reclaim(&id, slot, lease).await?;
+            let status = if kept { "kept" } else { "surplus" };
+            metrics::counter!(names::CONNECTOR_SLOT_RECLAIMS_TOTAL,
+                names::labels::CARRIER => id.clone(), names::labels::STATUS => status)
+            .increment(1);
+            if kept {
+                tracing::info!(carrier = %id, slot, lease, "bind slot claimed again");
+            } else {
+                tracing::warn!(carrier = %id, slot, "bind slot taken by another connector while etcd was out of reach: closing its bind");
+                surplus.push((id, slot));
+            }
+        }
+        for (id, slot) in surplus {
+            self.close_bind(&id, slot).await;
+            self.publish_plan(&id);
+        }
+        Ok(())
+    }
+
+    /// Closes everything now: the grace without etcd ran out, or a drain without a lease.
     async fn abandon_all(&mut self) {
         let grace = self.shared.config.slot_lease_ttl / 3;
         let carriers = std::mem::take(&mut self.carriers);
@@ -585,12 +678,15 @@ impl Supervisor {
         }
         futures::future::join_all(joins).await;
         self.held_lease = None;
+        self.unleased_since = None;
     }
 
     /// Shutdown: give every carrier up (all at once), then the lease.
     async fn drain(&mut self) {
         tracing::info!("connector draining");
-        let Some(lease) = self.held_lease else {
+        let renewed = matches!(*self.lease.borrow(), LeaseState::Alive(lease) if Some(lease) == self.held_lease);
+        let Some(lease) = self.held_lease.filter(|_| renewed) else {
+            // etcd is out of reach: nothing to release; the keys expire with the lease.
             self.abandon_all().await;
             return;
         };
@@ -637,6 +733,14 @@ async fn give_up(
     }
     registry.remove_carrier(&id);
     tracing::info!(carrier = %id, "carrier given up");
+}
+
+/// Sleeps until `deadline`, or for ever without one.
+async fn sleep_until_some(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn next_event(

@@ -6,13 +6,17 @@
 //! valued with the holder's node id and attached to that connector's lease: it is taken
 //! with a transaction that creates the key only if absent, and given up with one that
 //! deletes it only if it still hangs on our lease. A connector opens a bind only for a
-//! slot it holds, and closes the bind before it gives the slot up, so open binds never
-//! exceed the keys, and the keys never exceed the limit.
+//! slot it holds, and closes the bind before it gives the slot up, so while every
+//! connector reaches etcd open binds never exceed the keys, and the keys never exceed the
+//! limit.
 //!
 //! A connector that dies stops renewing its lease; etcd deletes its keys when the lease
 //! runs out, and the others take the slots. A connector that cannot renew its lease for
-//! two thirds of the TTL closes all its binds before etcd can give them away
-//! (`LeaseState::Lost`), then starts over with a new lease.
+//! two thirds of the TTL (`LeaseState::Unreachable`) keeps the binds it holds but takes
+//! no slot, for at most `connector.etcd_unreachable_grace`; when etcd answers again it
+//! resumes the same lease, or takes a new one and claims its slots again
+//! (`SlotStore::reclaim`), closing the bind of any slot another connector took
+//! meanwhile. docs/adr/0014 bounds the binds a carrier may see in between.
 //!
 //! Fair share: each connector holds at most `ceil(slots / live connectors)` of a carrier's
 //! slots of each kind ([`target_slots`]), the live connectors being those registered under
@@ -47,47 +51,58 @@ pub(crate) enum LeaseState {
     Pending,
     /// Held and renewed: the id to attach slots to.
     Alive(i64),
-    /// Not renewed in time: every bind must close now; a new lease follows.
-    Lost,
+    /// Not renewed for two thirds of the TTL since `since`, etcd's last renewal: etcd may
+    /// expire the lease and give its slots away at any moment. The binds held stay up (no
+    /// new one opens) until etcd answers again, or until `connector.etcd_unreachable_grace`
+    /// after `since`, when they close (docs/adr/0014).
+    Unreachable {
+        /// When etcd last renewed the lease.
+        since: Instant,
+    },
 }
 
-/// Keeps a lease of `ttl` alive for ever, granting a new one whenever it is lost.
+/// Longest pause between two attempts to reach etcd again: an attempt is one small
+/// request, and every second of waiting after etcd is back is a second of binds held
+/// without a lease.
+const ETCD_RETRY_MAX: Duration = Duration::from_secs(2);
+
+/// Keeps a lease of `ttl` alive for ever. When etcd stops renewing it, it says
+/// [`LeaseState::Unreachable`] and keeps trying: first to resume the same lease (etcd
+/// keeps leases through its own restart and extends them when a leader is elected), and
+/// if etcd no longer has it, to grant a new one.
 pub(crate) async fn keep_lease(
     mut client: etcd_client::Client,
     ttl: Duration,
     state: watch::Sender<LeaseState>,
     backoff_min: Duration,
-    backoff_max: Duration,
 ) {
     let ttl_secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
-    let mut backoff = Backoff::new(backoff_min.min(Duration::from_secs(1)), backoff_max);
+    let mut backoff = Backoff::new(backoff_min.min(Duration::from_secs(1)), ETCD_RETRY_MAX);
+    // The lease our slots hang on, to resume before granting another.
+    let mut previous: Option<i64> = None;
     loop {
-        let granted = tokio::time::timeout(ETCD_TIMEOUT, async {
-            let lease = client.lease_grant(ttl_secs, None).await?.id();
-            let (keeper, stream) = client.lease_keep_alive(lease).await?;
-            Ok::<_, etcd_client::Error>((lease, keeper, stream))
-        })
-        .await;
-        let (lease, mut keeper, mut stream) = match granted {
-            Ok(Ok(granted)) => granted,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "cannot obtain a bind-slot lease");
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-            Err(_) => {
-                tracing::warn!("cannot obtain a bind-slot lease: etcd timed out");
-                tokio::time::sleep(backoff.next_delay()).await;
-                continue;
-            }
-        };
+        let (lease, mut keeper, mut stream) =
+            match obtain_lease(&mut client, previous, ttl_secs).await {
+                Ok(obtained) => obtained,
+                Err(reason) => {
+                    tracing::warn!(%reason, "cannot obtain a bind-slot lease");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                    continue;
+                }
+            };
         backoff.reset();
-        tracing::info!(lease, "bind-slot lease granted");
+        if previous == Some(lease) {
+            tracing::info!(lease, "bind-slot lease resumed");
+        } else {
+            tracing::info!(lease, "bind-slot lease granted");
+        }
+        previous = Some(lease);
         let _ = state.send(LeaseState::Alive(lease));
         let mut last_ok = Instant::now();
         let mut tick = tokio::time::interval((ttl / 3).max(Duration::from_millis(100)));
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        // Give up well before etcd could expire the lease and hand our slots out.
+        // Stop counting on the lease well before etcd could expire it and hand our slots
+        // out: from then on no slot may be taken on it.
         let limit = ttl * 2 / 3;
         let reason = 'renew: loop {
             let interruption = tokio::select! {
@@ -115,7 +130,7 @@ pub(crate) async fn keep_lease(
             };
             // The stream to one etcd member broke (that member died, say), but the lease
             // lives on in the cluster until its TTL: renew it through another member if
-            // one answers in time, rather than closing every carrier bind.
+            // one answers in time.
             tracing::warn!(lease, reason = %interruption, "bind-slot lease keep-alive interrupted; resuming it");
             match resume_keep_alive(&mut client, lease, last_ok + limit).await {
                 Some((resumed_keeper, resumed_stream)) => {
@@ -130,13 +145,48 @@ pub(crate) async fn keep_lease(
                 None => break 'renew interruption,
             }
         };
-        tracing::warn!(lease, %reason, "bind-slot lease lost: closing every bind");
-        let _ = state.send(LeaseState::Lost);
-        // If etcd still has it, it holds nothing we use any more.
-        // Best effort, bounded: a lease not revoked expires by its TTL.
-        let _ = tokio::time::timeout(Duration::from_secs(1), client.lease_revoke(lease)).await;
+        tracing::warn!(lease, %reason, "bind-slot lease not renewed: keeping the binds held, taking no slot, until etcd answers");
+        let _ = state.send(LeaseState::Unreachable { since: last_ok });
         tokio::time::sleep(backoff.next_delay()).await;
     }
+}
+
+/// Resumes `previous` if etcd still has it, or grants a new lease; with its keep-alive.
+async fn obtain_lease(
+    client: &mut etcd_client::Client,
+    previous: Option<i64>,
+    ttl_secs: i64,
+) -> Result<
+    (
+        i64,
+        etcd_client::LeaseKeeper,
+        etcd_client::LeaseKeepAliveStream,
+    ),
+    String,
+> {
+    let attempt = async {
+        if let Some(lease) = previous {
+            match client.lease_keep_alive(lease).await {
+                Ok((keeper, stream)) => return Ok((lease, keeper, stream)),
+                // Expired or revoked: a new one, and the slots are claimed again.
+                Err(error) if lease_not_found(&error) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        let lease = client.lease_grant(ttl_secs, None).await?.id();
+        let (keeper, stream) = client.lease_keep_alive(lease).await?;
+        Ok((lease, keeper, stream))
+    };
+    match tokio::time::timeout(ETCD_TIMEOUT, attempt).await {
+        Ok(Ok(obtained)) => Ok(obtained),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err("etcd timed out".to_owned()),
+    }
+}
+
+/// The client's answer when a keep-alive finds no such lease (etcd answers TTL 0).
+fn lease_not_found(error: &etcd_client::Error) -> bool {
+    error.to_string().contains("lease not found")
 }
 
 /// Opens a new keep-alive stream for `lease` (through whichever etcd member answers),
@@ -150,7 +200,7 @@ async fn resume_keep_alive(
         match tokio::time::timeout_at(deadline, client.lease_keep_alive(lease)).await {
             Ok(Ok(pair)) => return Some(pair),
             // Gone from etcd (expired, revoked): nothing to resume.
-            Ok(Err(error)) if error.to_string().contains("lease not found") => return None,
+            Ok(Err(error)) if lease_not_found(&error) => return None,
             Ok(Err(error)) => tracing::debug!(lease, %error, "keep-alive not resumed yet"),
             Err(_) => return None,
         }
@@ -256,6 +306,35 @@ impl SlotStore {
             )]);
         let mut client = self.client.clone();
         Ok(etcd("acquire slot", client.txn(txn)).await?.succeeded())
+    }
+
+    /// Claims `slot` of `carrier`, held by this connector before it lost etcd, under
+    /// `lease`: taken if nobody holds it, moved onto `lease` if its key still names this
+    /// node (it hangs on our old lease, or already on `lease`). False when another
+    /// connector took it meanwhile: the bind on it is surplus.
+    pub(crate) async fn reclaim(
+        &self,
+        carrier: &str,
+        slot: u32,
+        lease: i64,
+    ) -> Result<bool, ConnectorError> {
+        if self.try_acquire(carrier, slot, lease).await? {
+            return Ok(true);
+        }
+        let key = self.key(carrier, slot);
+        let txn = Txn::new()
+            .when([Compare::value(
+                key.clone(),
+                CompareOp::Equal,
+                self.node.clone(),
+            )])
+            .and_then([TxnOp::put(
+                key,
+                self.node.clone(),
+                Some(PutOptions::new().with_lease(lease)),
+            )]);
+        let mut client = self.client.clone();
+        Ok(etcd("reclaim slot", client.txn(txn)).await?.succeeded())
     }
 
     /// Gives `slot` up if it still hangs on `lease`.

@@ -61,6 +61,7 @@ fn config() -> ConnectorConfig {
         receipt_match_retry: Duration::from_secs(5),
         receipt_hold: Duration::from_secs(60),
         slot_lease_ttl: Duration::from_secs(2),
+        etcd_unreachable_grace: Duration::from_secs(600),
         rebalance_interval: Duration::from_millis(300),
         health_interval: Duration::from_millis(500),
         drain_timeout: Duration::from_secs(5),

@@ -22,6 +22,8 @@
 //!   waited on until it has registered.
 //! - [`seed`]: the accounts, carrier and routes tests start from, written through
 //!   herald-rules.
+//! - [`proxy`]: [`TcpProxy`], a loopback TCP proxy a test cuts to partition one client
+//!   from a server (a connector from etcd).
 //! - `nats_auth`: the `nats-server` configuration of users, tokens and operator JWTs.
 //!
 //! The binaries come from `scripts/install-deps.sh`; a missing one is an error, never a
@@ -32,6 +34,7 @@ pub mod backing;
 mod nats_auth;
 pub mod node;
 pub mod pki;
+pub mod proxy;
 pub mod seed;
 pub mod wait;
 
@@ -49,6 +52,7 @@ pub use nats_auth::nkey_user;
 use nats_auth::{NatsAuth, NatsUser, Operator};
 pub use node::{NodeBuilder, node};
 pub use pki::TestPki;
+pub use proxy::TcpProxy;
 pub use wait::{PATIENCE, eventually, eventually_some, eventually_sync};
 
 /// Why a server could not be started.

@@ -150,6 +150,17 @@ pub const CONNECTOR_BINDS_CONFIGURED: &str = "herald_connector_binds_configured"
 pub const CONNECTOR_TPS_LIMIT: &str = "herald_connector_tps_limit";
 /// The sum of this connector's current submit windows to the carrier.
 pub const CONNECTOR_WINDOW_SIZE: &str = "herald_connector_window_size";
+/// 1 while etcd renews this connector's bind-slot lease; 0 while it cannot (the binds
+/// held stay up, no slot is taken, for at most `connector.etcd_unreachable_grace`) or before the
+/// first lease.
+pub const CONNECTOR_ETCD_REACHABLE: &str = "herald_connector_etcd_reachable";
+/// Carrier binds this connector keeps while etcd does not renew its slot lease: other
+/// connectors may take their slots once the lease expires (docs/adr/0014).
+pub const CONNECTOR_BINDS_UNLEASED: &str = "herald_connector_binds_unleased";
+/// Bind slots claimed again under a new lease after etcd came back, by outcome: `kept`,
+/// or `surplus` (another connector took the slot meanwhile: its bind closes after its
+/// in-flight work).
+pub const CONNECTOR_SLOT_RECLAIMS_TOTAL: &str = "herald_connector_slot_reclaims_total";
 
 // Bus (JetStream).
 
@@ -475,6 +486,27 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[CARRIER],
         "The sum of this connector's current submit windows to the carrier.",
+    ),
+    def(
+        CONNECTOR_ETCD_REACHABLE,
+        Gauge,
+        Unit::Count,
+        &[],
+        "1 while etcd renews the connector's bind-slot lease, 0 while binds are held without it.",
+    ),
+    def(
+        CONNECTOR_BINDS_UNLEASED,
+        Gauge,
+        Unit::Count,
+        &[],
+        "Carrier binds kept while etcd does not renew the connector's bind-slot lease.",
+    ),
+    def(
+        CONNECTOR_SLOT_RECLAIMS_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER, STATUS],
+        "Bind slots claimed again after etcd came back, kept or surplus.",
     ),
     def(
         BUS_PUBLISH_TOTAL,
