@@ -14,12 +14,13 @@ where in what it does (docs/kubernetes.md, "What the pod check proves"):
   and starts more pods to scale;
 - the kubelet's share podman 4.3 lacks: Secret and ConfigMap volumes written out (items,
   modes, group fsGroup) and mounted as files (podman 4.3 ignores `items` and panics on
-  secret volumes), subPath mounts, env from secretKeyRef/configMapKeyRef/fieldRef
-  (metadata.name, status.podIP), `$(VAR)` expansion in env, command and args; a missing
-  Secret, ConfigMap or key fails the pod as the kubelet would (CreateContainerConfigError);
-  the startup, readiness and liveness probes (httpGet on the pod IP, named ports resolved
-  from the container's ports; podman would run them with curl inside the image, which has
-  none);
+  secret volumes), subPath mounts, emptyDirs (podman 4.3 makes one named volume shared by
+  every pod), env from secretKeyRef/configMapKeyRef/fieldRef (metadata.name, status.podIP),
+  `$(VAR)` expansion in env, command and args; a missing Secret, ConfigMap or key fails the
+  pod as the kubelet would; the startup, readiness and liveness probes (httpGet on the pod
+  IP, named ports resolved from the container's ports; podman would run them with curl
+  inside the image, which has none); containerPorts are dropped (podman 4.3 publishes each
+  on the host, so two pods collide), pods are reached at their IPs;
 - Services: no virtual IPs here. Each pod gets hostAliases: a Service's names (short,
   namespaced, FQDN) -> the IP of its ready backend pod, a StatefulSet pod's
   <pod>.<headless service> names -> its IP. Clients of the edge dial pod IPs.
@@ -100,8 +101,9 @@ def http_ok(url: str, timeout: float) -> tuple[bool, str]:
             return 200 <= resp.status < 400, f"HTTP {resp.status}"
     except urllib.error.HTTPError as e:
         return 200 <= e.code < 400, f"HTTP {e.code}"
-    except Exception as e:  # refused, timed out, reset: a failed probe
-        return False, f"{type(e).__name__}: {e}"
+    except Exception as e:  # refused, timed out, reset, not HTTP: a failed probe
+        text = "".join(ch if ch.isprintable() else "?" for ch in str(e))[:200]
+        return False, f"{type(e).__name__}: {text}"
 
 
 class Pod:
@@ -207,8 +209,9 @@ class Cluster:
                 if item["key"] not in store_data:
                     if optional:
                         continue
-                    raise Fail(f"pod {pod_name}: volume {volume['name']}: couldn't find key {item['key']} in "
-                               f"{label} {NAMESPACE}/{source_name} (the kubelet: MountVolume.SetUp failed)")
+                    raise Fail(f"pod {pod_name}: volume {volume['name']}: {label} {NAMESPACE}/{source_name} "
+                               f"has no key {item['key']} (the kubelet: MountVolume.SetUp failed, references "
+                               f"non-existent {kind.lower()} key: {item['key']}; the pod never starts)")
                 files[item["path"]] = (store_data[item["key"]], item.get("mode", mode))
         else:
             files = {k: (v, mode) for k, v in store_data.items()}
@@ -492,8 +495,8 @@ class Cluster:
 BREAKS = {
     "mount-path": "the edge's NodeService TLS Secret mounted at /etc/herald/node-tl (herald.toml reads "
                   "/etc/herald/node-tls/...)",
-    "secret-key": "the router's NATS password volume asks for key `router` of a NATS passwords Secret "
-                  "that lacks it",
+    "secret-key": "the etcd client certificate Secret without its tls.key, which every Herald pod's "
+                  "etcd-tls volume lists",
     "probe-port": "the connector's readiness probe on port 9091 (NodeService) instead of `admin` (9090)",
 }
 
@@ -515,10 +518,10 @@ def apply_break(objs: list[dict], kind: str) -> None:
         raise Fail("break mount-path: the edge mounts no node-tls volume")
     if kind == "secret-key":
         for o in objs:
-            if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-nats-passwords"):
-                o["data"].pop("router", None)
+            if o["kind"] == "Secret" and o["metadata"]["name"].endswith("-etcd-client-tls"):
+                o["data"].pop("tls.key", None)
                 return
-        raise Fail("break secret-key: no NATS passwords Secret in the render")
+        raise Fail("break secret-key: no etcd client certificate Secret in the render")
     if kind == "probe-port":
         c = deployment(objs, "connector")["spec"]["template"]["spec"]["containers"][0]
         c["readinessProbe"]["httpGet"]["port"] = 9091
