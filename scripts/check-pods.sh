@@ -123,7 +123,9 @@ if [ "$BREAKS" = 1 ]; then
     # Healthy pods are ready within ~15 s here: a shorter wait keeps the probe case short.
     out="$(run_once --break "$kind" --ready-timeout 45 2>&1)" && rc=0 || rc=$?
     if [ "$rc" -ne 0 ] && printf '%s\n' "$out" | grep -q '^FAIL '; then
-      printf 'ok   --break %s caught: %s\n' "$kind" "$(printf '%s\n' "$out" | grep -m1 -A3 '^FAIL ' | tr '\n' ' ' | cut -c1-400)"
+      # The failure: its FAIL line and what follows, up to the next log line.
+      why="$(printf '%s\n' "$out" | awk '/^FAIL /{on=1} on && /^\[check-pods\]/{exit} on' | tr '\n' ' ' | cut -c1-400)"
+      printf 'ok   --break %s caught: %s\n' "$kind" "$why"
     else
       printf 'FAIL --break %s: the check passed with a broken pod spec\n%s\n' "$kind" "$out"
       failed=1
