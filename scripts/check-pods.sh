@@ -13,8 +13,9 @@
 #   - a third-party ESME (PyPI smpplib, tests/interop/esme_smpplib.py) sends messages with
 #     receipts through each edge pod: each must be accepted, reach the simulator and come
 #     back as a receipt;
-#   - a router pod killed (SIGKILL) while messages flow: its replacement gets ready and
-#     registers, and every message still arrives with its receipt;
+#   - a router pod, then the connector holding the carrier's bind, killed (SIGKILL) while
+#     messages flow: each replacement gets ready and registers, and every message still
+#     arrives with its receipt;
 #   - the edge scaled to 3: binds to each edge pod, the new one included, deliver;
 #   - everything torn down (pods, volumes, the network).
 #

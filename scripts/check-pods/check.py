@@ -727,43 +727,58 @@ def main() -> int:
 
         # A pod killed while messages flow: the Deployment's replacement rejoins, nothing lost.
         # Sessions one after another (each within the account's window), alternating the
-        # edge pods, from before the kill until after the replacement is ready.
+        # edge pods, from before the kill until after the replacement is ready. A router
+        # first (messages it pulled and had not acked), then a connector (the carrier bind
+        # it held, and the submits in flight on it).
+        for role in ("router", "connector"):
+            victim = role_pods[role][0]
+            if role == "connector":
+                # The connector that holds the carrier's bind (the rules allow one).
+                listed = json.loads(ctl(cluster, control, control_token, "get", "binds", "-o", "json") or "{}")
+                holders = {b.get("node") for b in listed.get("binds") or [] if b.get("carrier") == "sim"}
+                held = [p for p in role_pods[role] if p.name in holders]
+                if not held:
+                    raise Fail(f"heraldctl get binds names no connector pod bound to the carrier: {listed}")
+                victim = held[0]
+            sessions, per = 8, max(10, args.messages // 2)
+            results: list[tuple[str, dict]] = []
 
-        victim = role_pods["router"][0]
-        sessions, per = 8, max(10, args.messages // 2)
-        results: list[tuple[str, dict]] = []
-
-        def sender() -> None:
-            for n in range(sessions):
-                edge = role_pods["edge"][n % len(role_pods["edge"])]
-                results.append((f"run2-kill{n}", esme(args.esme_python, args.root, edge.ip, 2775, "demo",
-                                                      "demopass", per, f"run2-kill{n} {{i}}", 90)))
-        th = threading.Thread(target=sender)
-        th.start()
-        time.sleep(2)
-        cluster.kill(victim)
-        log(f"killed {victim.name} (SIGKILL) while sessions were sending")
-        replacement = cluster.start(deployments["router"])
-        cluster.wait_ready([replacement], args.ready_timeout)
-        th.join()
-        problems = []
-        for marker, r in results:
-            problems += esme_problems(r, per, f"session {marker}")
-        if problems:
-            raise Fail("\n".join(problems))
-        dupes = sum(expect_at_carrier(cluster, marker, per) for marker, _ in results)
-        role_pods["router"] = [p for p in role_pods["router"] if p is not victim] + [replacement]
-        deadline = time.monotonic() + 20
-        while True:
-            node_ids = registered(cluster, control, control_token)
-            if replacement.name in node_ids:
-                break
-            if time.monotonic() > deadline:
-                raise Fail(f"the replacement {replacement.name} never registered: {sorted(node_ids)}")
-            time.sleep(1)
-        ok(f"router pod {victim.name} killed (SIGKILL) mid-traffic: replacement {replacement.name} ready in "
-           f"{replacement.ready_after:.1f}s and registered; all {sessions * per} messages of {sessions} sessions "
-           f"around the kill reached the carrier with receipts ({dupes} duplicates at the carrier)")
+            def sender(role: str = role, sessions: int = sessions, per: int = per,
+                       results: list = results) -> None:
+                for n in range(sessions):
+                    edge = role_pods["edge"][n % len(role_pods["edge"])]
+                    marker = f"run2-{role}-kill{n}"
+                    results.append((marker, esme(args.esme_python, args.root, edge.ip, 2775, "demo",
+                                                 "demopass", per, marker + " {i}", 120)))
+            th = threading.Thread(target=sender)
+            t_kill = time.monotonic()
+            th.start()
+            time.sleep(2)
+            cluster.kill(victim)
+            log(f"killed {victim.name} (SIGKILL) while sessions were sending")
+            replacement = cluster.start(deployments[role])
+            cluster.wait_ready([replacement], args.ready_timeout)
+            th.join()
+            problems = []
+            for marker, r in results:
+                problems += esme_problems(r, per, f"session {marker}")
+            if problems:
+                raise Fail(f"{role} pod {victim.name} killed mid-traffic:\n" + "\n".join(problems))
+            dupes = sum(expect_at_carrier(cluster, marker, per) for marker, _ in results)
+            role_pods[role] = [p for p in role_pods[role] if p is not victim] + [replacement]
+            deadline = time.monotonic() + 20
+            while True:
+                node_ids = registered(cluster, control, control_token)
+                if replacement.name in node_ids:
+                    break
+                if time.monotonic() > deadline:
+                    raise Fail(f"the replacement {replacement.name} never registered: {sorted(node_ids)}")
+                time.sleep(1)
+            what = "the carrier's bind holder, " if role == "connector" else ""
+            ok(f"{role} pod {victim.name} ({what}killed with SIGKILL) mid-traffic: replacement {replacement.name} ready "
+               f"in {replacement.ready_after:.1f}s and registered; all {sessions * per} messages of {sessions} "
+               f"sessions around the kill reached the carrier with receipts ({dupes} duplicates at the carrier; "
+               f"{time.monotonic() - t_kill:.1f}s)")
         # Traffic after the kill goes through the replacement too (both routers serve).
         r = esme(args.esme_python, args.root, role_pods["edge"][1].ip, 2775, "demo", "demopass",
                  args.messages, "run3-after {i}", 60)
