@@ -23,10 +23,12 @@
 # kubelet and the controllers would: docs/kubernetes.md, "What the pod check proves".
 #
 # Usage: scripts/check-pods.sh [--break mount-path|secret-key|probe-port] [--breaks]
-#                              [--build-images] [--messages N] [--keep]
+#                              [--build-images] [--values FILE] [--messages N] [--keep]
 #   --break KIND    run with one fault put into the rendered pod specs; the check must fail
 #   --breaks        run once per fault and pass only when each run fails as it should
 #   --build-images  rebuild the images first (scripts/build-images.sh)
+#   --values FILE   more chart values over values-local.yaml (e.g.
+#                   scripts/check-pods/cluster-values.yaml: 3 NATS servers, 3 etcd members)
 #   --keep          leave the pods running (remove with: podman pod rm -f <names>)
 #
 # One line per check ("ok ..." or "FAIL ..."); exits non-zero on any failure. Needs root
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
     --breaks) BREAKS=1 ;;
     --build-images) BUILD=1 ;;
     --messages) EXTRA+=(--messages "${2:?}"); shift ;;
+    --values) EXTRA+=(--extra-values "$(cd "$(dirname "${2:?}")" && pwd)/$(basename "$2")"); shift ;;
     --keep) EXTRA+=(--keep) KEEP=1 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument $1 (see --help)" ;;

@@ -134,6 +134,16 @@ class Cluster:
         self.network = network
         self.prefix = subnet.rsplit(".", 1)[0]
         self.next_host = 10
+        # A StatefulSet's pods keep their names: their IPs are set aside up front, so that
+        # every member's stable name resolves in every pod from the start (etcd's
+        # --initial-cluster, NATS's routes), as cluster DNS would once they run.
+        # pod name -> (IP, headless Service, pod labels)
+        self.stable: dict[str, tuple[str, str, dict]] = {}
+        for o in objs:
+            if o["kind"] == "StatefulSet":
+                labels = dict(o["spec"]["template"]["metadata"].get("labels") or {})
+                for n in range(o["spec"].get("replicas", 1)):
+                    self.stable[f"{o['metadata']['name']}-{n}"] = (self.ip(), o["spec"]["serviceName"], labels)
         self.run_id = run_id
         self.pods: dict[str, Pod] = {}
         self.volumes: list[str] = []
@@ -157,9 +167,10 @@ class Cluster:
         return ip
 
     # ------------------------------------------------------------ names (Services)
-    def host_aliases(self, own_name: str, own_ip: str) -> list[dict]:
-        """Every Service name -> the IP of a ready (else any) backend pod; StatefulSet pods'
-        stable names -> their IPs; the check's own names (the simulator)."""
+    def host_aliases(self) -> list[dict]:
+        """Every Service name -> the IP of a ready (else any) backend pod, or a StatefulSet's
+        first member; StatefulSet pods' stable names -> their IPs; the check's own names
+        (the simulator)."""
         by_ip: dict[str, list[str]] = {}
 
         def add(ip: str, *names: str) -> None:
@@ -170,7 +181,6 @@ class Cluster:
         def fqdn(name: str) -> list[str]:
             return [name, f"{name}.{NAMESPACE}", f"{name}.{NAMESPACE}.svc", f"{name}.{NAMESPACE}.svc.cluster.local"]
 
-        live = [p for p in self.pods.values()] + [Pod(own_name, {}, own_ip, {}, {})]
         for svc in (o for o in self.objs if o["kind"] == "Service"):
             selector = svc["spec"].get("selector") or {}
             backends = [p for p in self.pods.values()
@@ -178,10 +188,13 @@ class Cluster:
             backends.sort(key=lambda p: (p.ready_after is None, p.name))
             if backends:
                 add(backends[0].ip, *fqdn(svc["metadata"]["name"]))
-        for p in live:
-            if p.owner and p.owner.get("kind") == "StatefulSet":
-                headless = p.owner["spec"]["serviceName"]
-                add(p.ip, *fqdn(f"{p.name}.{headless}"))
+            else:  # a StatefulSet's Service before its pods run: its first member
+                members = [ip for _, (ip, _, labels) in sorted(self.stable.items())
+                           if selector and all(labels.get(k) == v for k, v in selector.items())]
+                if members:
+                    add(members[0], *fqdn(svc["metadata"]["name"]))
+        for pod_name, (ip, headless, _) in self.stable.items():
+            add(ip, *fqdn(f"{pod_name}.{headless}"))
         for name, ip in self.extra_hosts.items():
             add(ip, name)
         return [{"ip": ip, "hostnames": names} for ip, names in by_ip.items()]
@@ -344,7 +357,7 @@ class Cluster:
         pod_spec: dict[str, Any] = {
             "containers": containers,
             "volumes": volumes,
-            "hostAliases": self.host_aliases(name, ip),
+            "hostAliases": self.host_aliases(),
             "restartPolicy": "Never",
         }
         for key in ("securityContext", "terminationGracePeriodSeconds"):
@@ -374,7 +387,7 @@ class Cluster:
             rs = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[:10]
             suffix = "".join(secrets.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
             name = f"{owner['metadata']['name']}-{rs}-{suffix}"
-        ip = self.ip()
+        ip = self.stable[name][0] if name in self.stable else self.ip()
         manifest = self.pod_manifest(name, ip, template, hostname, claims)
         path = self.work / "pods" / f"{name}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -630,11 +643,21 @@ routes:
 """
 
 
+def merge(base: dict, over: dict) -> dict:
+    """Helm's way with several values files: maps merged key by key, the rest replaced."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 # ---------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--root", type=Path, required=True)
     ap.add_argument("--values", type=Path, required=True)
+    ap.add_argument("--extra-values", type=Path, action="append", default=[],
+                    help="more values, merged over --values (e.g. 3 NATS servers and 3 etcd members)")
     ap.add_argument("--network", required=True)
     ap.add_argument("--subnet", required=True)
     ap.add_argument("--work", type=Path, required=True)
@@ -647,12 +670,15 @@ def main() -> int:
 
     t0 = time.monotonic()
     values = yaml.safe_load(args.values.read_text()) or {}
+    for extra in args.extra_values:
+        values = merge(values, yaml.safe_load(extra.read_text()) or {})
     control_token = "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(32))
     sim_password = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(8))
     values.setdefault("control", {}).setdefault("tokens", {})["tokens"] = [control_token]
     values.setdefault("connector", {}).setdefault("carrierPasswords", {})["passwords"] = {"sim": sim_password}
     objs = chart_check.render(args.root / "helm/herald", values)
-    ok(f"helm template with {args.values.relative_to(args.root)}: {len(objs)} objects "
+    named = " + ".join(str(f) for f in [args.values.relative_to(args.root), *args.extra_values])
+    ok(f"helm template with {named}: {len(objs)} objects "
        f"(NATS users, etcd TLS, NodeService TLS on)")
     if args.break_kind:
         apply_break(objs, args.break_kind)
@@ -672,7 +698,12 @@ def main() -> int:
                      "securityContext": {"runAsNonRoot": True, "runAsUser": 65532},
                      "containers": [{"name": "sim", "image": "localhost/herald-sim:dev",
                                      "args": ["--listen", "0.0.0.0:2776", "--system-id", "herald",
-                                              "--password", sim_password, "--receipt-delay-ms", "200"],
+                                              "--password", sim_password, "--receipt-delay-ms", "200",
+                                              # As a carrier does, keep a receipt until a bind
+                                              # takes it (up to 2 min): when the connector
+                                              # holding the bind is killed, the bind moves to
+                                              # another once its slot's lease runs out (~10 s).
+                                              "--receipt-retries", "240", "--receipt-retry-delay-ms", "500"],
                                      "securityContext": {"readOnlyRootFilesystem": True,
                                                          "allowPrivilegeEscalation": False,
                                                          "capabilities": {"drop": ["ALL"]}}}]}}, sim_ip)

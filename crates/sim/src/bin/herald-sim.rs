@@ -4,7 +4,13 @@
 //! ```text
 //! herald-sim [--listen 0.0.0.0:2776] [--system-id herald] [--password secret]
 //!            [--max-binds 16] [--receipt-delay-ms 200]
+//!            [--receipt-retries 10] [--receipt-retry-delay-ms 500]
 //! ```
+//!
+//! A receipt that finds no bound receiver is tried again `--receipt-retries` times,
+//! `--receipt-retry-delay-ms` apart, then dropped: real carriers keep trying for hours, so
+//! a check that kills the connector holding the bind gives it long enough for the bind to
+//! move to another connector.
 //!
 //! Prints `listening <addr>` once, then one line per accepted submit on stdout:
 //! `submit id=<message id> dest=<destination> text=<user data, lossy UTF-8>`, so a check
@@ -19,7 +25,7 @@ use herald_sim::{SimConfig, SimSmsc};
 fn usage(problem: &str) -> ExitCode {
     eprintln!("herald-sim: {problem}");
     eprintln!(
-        "usage: herald-sim [--listen ADDR] [--system-id ID] [--password PW] [--max-binds N] [--receipt-delay-ms MS]"
+        "usage: herald-sim [--listen ADDR] [--system-id ID] [--password PW] [--max-binds N] [--receipt-delay-ms MS] [--receipt-retries N] [--receipt-retry-delay-ms MS]"
     );
     ExitCode::from(64)
 }
@@ -49,6 +55,14 @@ fn main() -> ExitCode {
             "--receipt-delay-ms" => match value.parse() {
                 Ok(ms) => config.receipt_delay = Duration::from_millis(ms),
                 Err(_) => return usage("--receipt-delay-ms: a number"),
+            },
+            "--receipt-retries" => match value.parse() {
+                Ok(n) => config.receipt_retries = n,
+                Err(_) => return usage("--receipt-retries: a number"),
+            },
+            "--receipt-retry-delay-ms" => match value.parse() {
+                Ok(ms) => config.receipt_retry_delay = Duration::from_millis(ms),
+                Err(_) => return usage("--receipt-retry-delay-ms: a number"),
             },
             _ => return usage(&format!("unknown flag {flag}")),
         }
