@@ -714,6 +714,26 @@ def main() -> int:
         backing = [cluster.start(s) for s in stateful for _ in range(s["spec"].get("replicas", 1))]
         cluster.wait_ready(backing, args.ready_timeout)
         ok(f"StatefulSets ready: {', '.join(f'{p.name} {p.ready_after:.1f}s' for p in backing)}")
+        # More than one NATS server: each must have routes to all the others (the route
+        # password and the members' stable names work).
+        nats_pods = [p for p in backing if p.labels.get("app.kubernetes.io/name") == "nats"]
+        if len(nats_pods) > 1:
+            deadline = time.monotonic() + 30
+            while True:
+                routes = {}
+                for p in nats_pods:
+                    try:
+                        with urllib.request.urlopen(f"http://{p.ip}:8222/routez", timeout=2) as resp:
+                            routes[p.name] = {r.get("remote_name") for r in json.load(resp).get("routes") or []}
+                    except Exception as e:  # not up yet
+                        routes[p.name] = {f"error: {e}"}
+                short = {p.name: {q.name for q in nats_pods} - {p.name} - routes[p.name] for p in nats_pods}
+                if not any(short.values()):
+                    break
+                if time.monotonic() > deadline:
+                    raise Fail(f"NATS servers missing routes to: {short}")
+                time.sleep(1)
+            ok(f"NATS cluster: each of {len(nats_pods)} servers routes to the others")
         deployments = {o["metadata"]["name"].rsplit("-", 1)[1]: o for o in objs if o["kind"] == "Deployment"}
         role_pods: dict[str, list[Pod]] = {}
         for role in ("control", "router", "connector", "edge"):
@@ -855,6 +875,20 @@ def main() -> int:
         ok(f"edge scaled to 3: {new_edge.name} ready in {new_edge.ready_after:.1f}s; a bind to each edge pod "
            f"(heraldctl get sessions saw them on {len(bound_on & {p.name for p in role_pods['edge']})} of 3 pods, "
            f"the new one included) delivered {args.messages} messages each with receipts")
+        # At the end, every pod still running, ready and alive (no crash, no failing probe
+        # after the traffic, the kills and the scaling).
+        problems = []
+        for pod in cluster.pods.values():
+            for c, status, code in cluster.state(pod):
+                if status != "running":
+                    problems.append(f"{pod.name}: container {c} {status} (exit {code})")
+            for kind in ("readinessProbe", "livenessProbe"):
+                good, why = cluster.probe(pod, kind)
+                if not good:
+                    problems.append(f"{pod.name}: {why}")
+        if problems:
+            raise Fail("at the end:\n" + "\n".join(problems))
+        ok(f"at the end all {len(cluster.pods)} pods are running, ready and alive")
         ok(f"pod check done in {time.monotonic() - t0:.1f}s")
     except Fail as e:
         failed = True
