@@ -10,8 +10,8 @@
 //! An IPv6 client is counted by its /64, the block one subscriber usually holds: a host
 //! has as many addresses in it as it likes.
 //!
-//! [`accept_admitted`] is every listener's accept: the admission above and the one
-//! accept-error policy ([`after_accept_error`]).
+//! `accept_admitted` is every listener's accept: the admission above and the one
+//! accept-error policy (`after_accept_error`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

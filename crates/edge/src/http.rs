@@ -29,6 +29,8 @@
 //! The modules, by concern: `listener` (connections, TLS, limits, drain), `auth` (the
 //! credentials), `body` (the JSON body read into SMPP fields), `submit` and `status` (the
 //! two endpoints), `answer` (errors, the status mapping, JSON responses).
+//!
+//! [`VerifiedPasswords`]: crate::bind::VerifiedPasswords
 
 use std::hash::BuildHasher as _;
 use std::sync::Arc;

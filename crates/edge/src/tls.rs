@@ -3,7 +3,7 @@
 //! takes effect for new connections without a restart. Open sessions keep the
 //! certificate they were made with.
 //!
-//! [`ReloadingAcceptor::handshake`] is the one TLS accept of the SMPP and HTTPS listeners.
+//! `ReloadingAcceptor::handshake` is the one TLS accept of the SMPP and HTTPS listeners.
 //!
 //! The files are polled for a change of modification time or size rather than watched
 //! with inotify: a mounted Secret changes by swapping a symlink, which polling sees
