@@ -283,6 +283,12 @@ impl CarrierIdMap {
             .transpose()
     }
 
+    /// The mapping of `carrier_message_id` if this process recorded it lately: memory
+    /// only, no bucket read.
+    pub fn recent(&self, carrier: &str, carrier_message_id: &str) -> Option<CarrierIdMapping> {
+        self.recent.get(&key(carrier, carrier_message_id))
+    }
+
     /// The Herald message `carrier` calls `carrier_message_id`, if recorded and not
     /// expired.
     pub async fn get(

@@ -379,8 +379,28 @@ async fn record_status(
     }
 }
 
+/// How long a receipt whose mapping is not in memory waits for it there before the bucket
+/// is asked: the `submit_sm_resp` and a receipt sent at once after it arrive together,
+/// and the receipt's task may run before the sender has recorded the mapping.
+const OVERTAKEN_RESPONSE_WAIT: [Duration; 3] = [
+    Duration::from_millis(1),
+    Duration::from_millis(2),
+    Duration::from_millis(4),
+];
+
 /// The mapping of `key`, retried with a growing pause for up to `receipt_match_retry`.
+///
+/// Memory first, and for a few milliseconds memory only: a carrier that receipts at once
+/// (intermediate and failure receipts often do) would otherwise cost a bucket read, and
+/// most likely a miss, for nearly every message. A receipt for a message this connector
+/// did not send (another connector's, or from before a restart) waits those 7 ms longer.
 async fn lookup(shared: &Shared, carrier: &str, key: &str) -> Option<CarrierIdMapping> {
+    for pause in OVERTAKEN_RESPONSE_WAIT {
+        if let Some(mapping) = shared.id_map.recent(carrier, key) {
+            return Some(mapping);
+        }
+        tokio::time::sleep(pause).await;
+    }
     let deadline = tokio::time::Instant::now() + shared.config.receipt_match_retry;
     let mut pause = Duration::from_millis(5);
     loop {
