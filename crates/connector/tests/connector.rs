@@ -6,16 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use herald_bus::{Bus, ConsumerSpec, Deliveries, Outgoing, StreamKind};
+use herald_bus::{ConsumerSpec, Deliveries, Outgoing, StreamKind};
 use herald_config::ConnectorConfig;
 use herald_connector::{BindState, Connector, ConnectorDeps, HEALTH_BUCKET};
 use herald_harness::seed::{self, CARRIER};
-use herald_harness::{Backing, PATIENCE, eventually, eventually_some, eventually_sync};
+use herald_harness::{PATIENCE, eventually, eventually_some, eventually_sync};
 use herald_proto::bus::v1::{
     self as bus, CarrierHealth, Event, MessageState, MoMessage, MtMessage, Receipt, RouteDecision,
     event,
@@ -28,28 +27,9 @@ use prost::Message as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-const ACCOUNT: &str = "acme";
+mod common;
 
-struct Cluster {
-    backing: Backing,
-    bus: Bus,
-    _dir: tempfile::TempDir,
-    password_file: PathBuf,
-}
-
-async fn cluster() -> Cluster {
-    let backing = Backing::start().await;
-    let bus = backing.bus().await;
-    let dir = tempfile::tempdir().unwrap();
-    let password_file = dir.path().join("sim-password");
-    std::fs::write(&password_file, "secret\n").unwrap();
-    Cluster {
-        backing,
-        bus,
-        _dir: dir,
-        password_file,
-    }
-}
+use common::{ACCOUNT, Cluster, cluster, ids, mt, now_ms};
 
 fn config() -> ConnectorConfig {
     ConnectorConfig {
@@ -295,38 +275,6 @@ impl Cluster {
     }
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
-fn mt(i: usize, registered_delivery: u32) -> MtMessage {
-    let id = format!("T{i:05}");
-    MtMessage {
-        payload: format!("msg {id}").into_bytes(),
-        id,
-        account_id: ACCOUNT.into(),
-        source: Some(bus::Address {
-            addr: "ACME".into(),
-            ton: 5,
-            npi: 0,
-        }),
-        destination: Some(bus::Address {
-            addr: format!("4477009{i:05}"),
-            ton: 1,
-            npi: 1,
-        }),
-        registered_delivery,
-        accepted_unix_ms: now_ms(),
-        ..MtMessage::default()
-    }
-}
-
 /// The next `n` receipts of the account's event stream, acked.
 async fn receipts(deliveries: &mut Deliveries, n: usize) -> Vec<Receipt> {
     let mut out = Vec::new();
@@ -382,10 +330,6 @@ fn arrivals(sim: &SimSmsc) -> BTreeMap<String, usize> {
         }
     }
     seen
-}
-
-fn ids(range: std::ops::Range<usize>) -> BTreeSet<String> {
-    range.map(|i| format!("T{i:05}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,48 +7,29 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use etcd_client::GetOptions;
 use herald_bus::{Bus, Outgoing};
 use herald_config::ConnectorConfig;
 use herald_connector::{BindState, Connector, ConnectorDeps};
-use herald_harness::{Backing, PATIENCE, TcpProxy, eventually, eventually_sync};
-use herald_proto::bus::v1::{self as bus, MtMessage};
+use herald_harness::{PATIENCE, TcpProxy, eventually, eventually_sync};
 use herald_rules::{Expected, Kind, NodeInfo, NodeRegistration, RulesClient, RulesStore};
 use herald_sim::{SimConfig, SimSmsc};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+mod common;
+
+use common::{Cluster, cluster, ids};
+
 const CARRIER: &str = "sim";
 
 /// The slot lease's TTL in these tests: every outage below outlasts it several times.
 const TTL: Duration = Duration::from_secs(2);
-
-struct Cluster {
-    backing: Backing,
-    bus: Bus,
-    _dir: tempfile::TempDir,
-    password_file: PathBuf,
-}
-
-async fn cluster() -> Cluster {
-    let backing = Backing::start().await;
-    let bus = backing.bus().await;
-    let dir = tempfile::tempdir().unwrap();
-    let password_file = dir.path().join("sim-password");
-    std::fs::write(&password_file, "secret\n").unwrap();
-    Cluster {
-        backing,
-        bus,
-        _dir: dir,
-        password_file,
-    }
-}
 
 fn config() -> ConnectorConfig {
     ConnectorConfig {
@@ -194,37 +175,6 @@ impl Cluster {
     }
 }
 
-fn now_ms() -> i64 {
-    i64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
-
-fn mt(i: usize) -> MtMessage {
-    let id = format!("T{i:05}");
-    MtMessage {
-        payload: format!("msg {id}").into_bytes(),
-        id,
-        account_id: "acme".into(),
-        source: Some(bus::Address {
-            addr: "ACME".into(),
-            ton: 5,
-            npi: 0,
-        }),
-        destination: Some(bus::Address {
-            addr: format!("4477009{i:05}"),
-            ton: 1,
-            npi: 1,
-        }),
-        accepted_unix_ms: now_ms(),
-        ..MtMessage::default()
-    }
-}
-
 /// The message ids that reached the carrier.
 fn arrived(sim: &SimSmsc) -> BTreeSet<String> {
     sim.submitted()
@@ -234,10 +184,6 @@ fn arrived(sim: &SimSmsc) -> BTreeSet<String> {
             text.strip_prefix("msg ").map(str::to_owned)
         })
         .collect()
-}
-
-fn ids(range: std::ops::Range<usize>) -> BTreeSet<String> {
-    range.map(|i| format!("T{i:05}")).collect()
 }
 
 /// Publishes a message every `every` until told to stop; counts what it published.
@@ -259,7 +205,7 @@ impl Load {
                 while !stop.load(Ordering::Relaxed) {
                     tick.tick().await;
                     publisher
-                        .publish_acked(Outgoing::routed(CARRIER, &mt(i)))
+                        .publish_acked(Outgoing::routed(CARRIER, &common::mt(i, 0)))
                         .await
                         .unwrap();
                     published.lock().unwrap().push(Instant::now());
@@ -488,7 +434,7 @@ async fn binds_close_when_etcd_stays_away_longer_than_the_grace() {
         cluster
             .bus
             .publisher()
-            .publish_acked(Outgoing::routed(CARRIER, &mt(i)))
+            .publish_acked(Outgoing::routed(CARRIER, &common::mt(i, 0)))
             .await
             .unwrap();
     }
@@ -521,7 +467,7 @@ async fn a_partitioned_connector_keeps_its_binds_and_gives_up_the_slots_taken_me
         async move {
             for i in range {
                 publisher
-                    .publish_acked(Outgoing::routed(CARRIER, &mt(i)))
+                    .publish_acked(Outgoing::routed(CARRIER, &common::mt(i, 0)))
                     .await
                     .unwrap();
             }
