@@ -43,6 +43,10 @@ impl Drop for RunningEdge {
 }
 
 async fn start_edge(backing: &Backing, bus: &Bus, id: &str) -> RunningEdge {
+    start_edge_with(backing, bus, id, true).await
+}
+
+async fn start_edge_with(backing: &Backing, bus: &Bus, id: &str, rebalance: bool) -> RunningEdge {
     let registration = Arc::new(
         backing
             .rules
@@ -54,6 +58,7 @@ async fn start_edge(backing: &Backing, bus: &Bus, id: &str) -> RunningEdge {
         EdgeConfig {
             rebalance_interval: Duration::from_millis(500),
             rebalance_max_sheds: MAX_SHEDS,
+            rebalance,
             ..EdgeConfig::default()
         },
         EdgeDeps {
@@ -106,8 +111,9 @@ fn submit() -> PduBody {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edge_holding_every_session_sheds_down_to_its_share_when_two_edges_join() {
+/// NATS and etcd with the account `acme` (up to 20 binds), a route for UK numbers, and a
+/// bus connection.
+async fn seeded() -> (Backing, Bus) {
     let backing = Backing::start().await;
     let acme = json!({
         "quota": { "tps": 1000 }, "window": 50, "max_binds": 20,
@@ -117,6 +123,12 @@ async fn an_edge_holding_every_session_sheds_down_to_its_share_when_two_edges_jo
     seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, json!({})).await;
     seed::route(&backing.rules, "uk", &["44"]).await;
     let bus = backing.bus().await;
+    (backing, bus)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_holding_every_session_sheds_down_to_its_share_when_two_edges_join() {
+    let (backing, bus) = seeded().await;
 
     let first = start_edge(&backing, &bus, "edge-a").await;
     let mut sessions = Vec::new();
@@ -185,4 +197,24 @@ async fn an_edge_holding_every_session_sheds_down_to_its_share_when_two_edges_jo
         assert_eq!(edge.edge.sessions().len(), 3);
     }
     assert!(rebound.iter().all(|s| s.close_reason().is_none()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_rebalancing_off_an_edge_registers_its_count_and_sheds_nothing() {
+    let (backing, bus) = seeded().await;
+    let first = start_edge_with(&backing, &bus, "edge-a", false).await;
+    let mut sessions = Vec::new();
+    for _ in 0..4 {
+        sessions.push(esme(first.port).await);
+    }
+    let second = start_edge_with(&backing, &bus, "edge-b", false).await;
+    eventually_sync("both edges register their counts", || {
+        first.registration.info().sessions == Some(4)
+            && second.registration.info().sessions == Some(0)
+    })
+    .await;
+    // Four against none would shed two with rebalancing on; several rounds pass.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(first.edge.sessions().len(), 4);
+    assert!(sessions.iter().all(|s| s.close_reason().is_none()));
 }
