@@ -486,10 +486,30 @@ def check_bundled(objs: list[dict], nats_server: str | None) -> list[str] | str:
 
 # ------------------------------------------------------------------ pods' files, live servers
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port free now, drawn from below the kernel's ephemeral range: one inside
+    it can become some process's outgoing connection (or `:0` listener) before our server
+    binds it. Never the same port twice in one run."""
+    import random
+    try:
+        ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    for _ in range(10000):
+        port = random.randint(10000, max(12000, ephemeral_low - 1))
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise SystemExit("no free loopback port below the ephemeral range")
 
 
 def self_signed(tmp: Path, name: str) -> tuple[bytes, bytes]:

@@ -323,8 +323,19 @@ def cmd_live(base):
 
 def cmd_free_ports(n):
     """n loopback ports free now; port p+4000 (NATS monitor) and p+1 (etcd peer) of the
-    first two are free too, as `herald dev` puts them there."""
+    first two are free too, as `herald dev` puts them there.
+
+    They are drawn from below the kernel's ephemeral range: a port inside it can be handed
+    to some process's outgoing connection (or a `:0` listener, which the roles here use
+    for their gRPC ports) between our check and the server's bind."""
     import random
+
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low, high = 10000, max(10000 + 4 * n, ephemeral_low - 4001)
 
     def free(p):
         with socket.socket() as s:
@@ -340,7 +351,7 @@ def cmd_free_ports(n):
         tries += 1
         if tries > 10000:
             raise SystemExit("no free ports")
-        p = random.randint(20000, 40000)
+        p = random.randint(low, high)
         if p in chosen or (p + 1) in chosen or (p + 4000) in chosen or not free(p):
             continue
         if len(chosen) == 0 and not free(p + 4000):
