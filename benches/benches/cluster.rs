@@ -13,6 +13,14 @@
 //! KV operations by bucket (from its `/metrics`), and the messages `nats-server` took in
 //! and sent out (from its `/varz`).
 //!
+//! `HERALD_BENCH_SCENARIO=failover` runs instead (c): availability through a rolling
+//! restart of NATS. Three NATS servers with every stream and bucket replicated three
+//! times (R3), etcd, the three roles and the simulator; 3,000 msgs/s offered for 40 s with
+//! receipts while each server in turn is SIGKILLed (5 s, 15 s and 25 s in) and started
+//! again 5 s later. It prints the submits refused (by status), `submit_sm_resp` p50, p99
+//! and max, and loss, once per `nats.publish_hold` in `HERALD_BENCH_HOLDS` (default
+//! `0s,10s`: without holding, then as shipped), each on a fresh cluster.
+//!
 //! `HERALD_BENCH_NATS` sets how the roles reach NATS: `plain` (the default), `auth` (a
 //! user and password, from a file), or `tls` (the same user, over TLS with a client
 //! certificate the server verifies: mutual TLS): the cost of securing the bus.
@@ -70,7 +78,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(bench(herald));
+    if std::env::var("HERALD_BENCH_SCENARIO").as_deref() == Ok("failover") {
+        runtime.block_on(failover(herald));
+    } else {
+        runtime.block_on(bench(herald));
+    }
 }
 
 fn build_herald() -> std::path::PathBuf {
@@ -100,19 +112,7 @@ async fn bench(herald: std::path::PathBuf) {
     let password_file = secrets.path().join("nats-password");
     std::fs::write(&password_file, NATS_PASSWORD).unwrap();
     let etcd = herald_harness::etcd().run().await.unwrap();
-    let sim = SimSmsc::start_local(SimConfig {
-        system_id: SIM_SYSTEM_ID.into(),
-        password: SIM_PASSWORD.into(),
-        max_binds: 16,
-        receipt_delay: Duration::ZERO,
-        session: SessionConfig {
-            inbound_window: CARRIER_WINDOW as usize * 2,
-            ..SessionConfig::default()
-        },
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = start_carrier(SimConfig::default()).await;
     let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
         .await
         .unwrap();
@@ -123,12 +123,12 @@ async fn bench(herald: std::path::PathBuf) {
     let mut admins = Vec::new();
     let mut smpp = String::new();
     for role in ["edge", "router", "connector"] {
+        let env = nats_env(&nats, security, &password_file);
         let (child, node) = spawn_role(
             &herald,
             role,
-            &nats,
-            security,
-            &password_file,
+            &format!("{role}-bench"),
+            &env,
             &etcd,
             &client,
         )
@@ -146,39 +146,14 @@ async fn bench(herald: std::path::PathBuf) {
         nats_monitor: format!("127.0.0.1:{}", nats.monitor_port()),
     };
     pids.push(("bench (load+sim)".into(), std::process::id()));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while sim.bound_now() < CARRIER_BINDS as usize {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the connector never bound"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (host, port) = smpp.rsplit_once(':').unwrap();
-    let base = LoadConfig {
-        host: host.to_owned(),
-        port: port.parse().unwrap(),
-        system_id: "load".into(),
-        password: "secret".into(),
-        sessions: 4,
-        window: 100,
-        registered_delivery: true,
-        grace: Duration::from_secs(10),
-        ..LoadConfig::default()
-    };
+    wait_bound(&sim).await;
+    let base = load_config(&smpp);
     eprintln!(
         "cluster up: edge {smpp}, carrier simulator {}",
         sim.local_addr()
     );
 
-    // Warm-up: connections, JetStream consumers, allocator.
-    let warm = herald_load::run(LoadConfig {
-        count: Some(2_000),
-        ..base.clone()
-    })
-    .await
-    .unwrap();
-    eprintln!("warm-up: {} receipts, {} lost", warm.receipts, warm.lost);
+    warm_up(&base).await;
 
     // HERALD_BENCH_COUNT sets (a)'s count: longer runs weigh the start-up less.
     let count: u64 = std::env::var("HERALD_BENCH_COUNT")
@@ -207,6 +182,164 @@ async fn bench(herald: std::path::PathBuf) {
         &counted,
     )
     .await;
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+}
+
+/// The carrier simulator, as the benches configure it over `config`: no receipt delay,
+/// binds and window for the connector's.
+async fn start_carrier(config: SimConfig) -> SimSmsc {
+    SimSmsc::start_local(SimConfig {
+        system_id: SIM_SYSTEM_ID.into(),
+        password: SIM_PASSWORD.into(),
+        max_binds: 16,
+        receipt_delay: Duration::ZERO,
+        session: SessionConfig {
+            inbound_window: CARRIER_WINDOW as usize * 2,
+            ..SessionConfig::default()
+        },
+        ..config
+    })
+    .await
+    .unwrap()
+}
+
+/// Waits until the connector holds all its binds to `sim`.
+async fn wait_bound(sim: &SimSmsc) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while sim.bound_now() < CARRIER_BINDS as usize {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the connector never bound"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The load generator's settings against the edge at `smpp` (`host:port`).
+fn load_config(smpp: &str) -> LoadConfig {
+    let (host, port) = smpp.rsplit_once(':').unwrap();
+    LoadConfig {
+        host: host.to_owned(),
+        port: port.parse().unwrap(),
+        system_id: "load".into(),
+        password: "secret".into(),
+        sessions: 4,
+        window: 100,
+        registered_delivery: true,
+        grace: Duration::from_secs(10),
+        ..LoadConfig::default()
+    }
+}
+
+/// Warm-up: connections, JetStream consumers, allocator.
+async fn warm_up(base: &LoadConfig) {
+    let warm = herald_load::run(LoadConfig {
+        count: Some(2_000),
+        ..base.clone()
+    })
+    .await
+    .unwrap();
+    eprintln!("warm-up: {} receipts, {} lost", warm.receipts, warm.lost);
+}
+
+/// (c): a rolling restart of NATS under load, once per publish hold.
+async fn failover(herald: std::path::PathBuf) {
+    let holds = std::env::var("HERALD_BENCH_HOLDS").unwrap_or_else(|_| "0s,10s".into());
+    for hold in holds.split(',') {
+        failover_run(&herald, hold.trim()).await;
+    }
+}
+
+async fn failover_run(herald: &std::path::Path, hold: &str) {
+    const RATE: f64 = 3_000.0;
+    const RUN: Duration = Duration::from_secs(40);
+    const DOWN: Duration = Duration::from_secs(5);
+    let mut nats = herald_harness::nats_cluster().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    // Like a real carrier, the simulator keeps offering a receipt Herald could not take
+    // while the bus elected leaders.
+    let sim = start_carrier(SimConfig {
+        receipt_retries: 240,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    seed(&client, sim.local_addr().port()).await;
+    let env: Vec<(String, String)> = [
+        ("HERALD_NATS__URLS", nats.client_urls().join(",")),
+        ("HERALD_NATS__REPLICAS", "3".into()),
+        ("HERALD_NATS__PUBLISH_HOLD", hold.into()),
+        // Redeliveries of what a dying server held come after the ack wait.
+        ("HERALD_ROUTER__ACK_WAIT", "5s".into()),
+        ("HERALD_CONNECTOR__ACK_WAIT", "5s".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let mut children = Vec::new();
+    let mut smpp = String::new();
+    for role in ["edge", "router", "connector"] {
+        let id = format!("{role}-failover");
+        let (child, node) = spawn_role(herald, role, &id, &env, &etcd, &client).await;
+        if role == "edge" {
+            smpp = node.addresses["smpp"].clone();
+        }
+        children.push(child);
+    }
+    wait_bound(&sim).await;
+    let base = LoadConfig {
+        // An ESME's response timer: SMPP leaves it to the client; 30 s is common.
+        response_timeout: Duration::from_secs(30),
+        grace: Duration::from_secs(90),
+        ..load_config(&smpp)
+    };
+    warm_up(&base).await;
+    let load = tokio::spawn(herald_load::run(LoadConfig {
+        count: None,
+        duration: Some(RUN),
+        rate: Rate::PerSecond(RATE),
+        ..base
+    }));
+    let start = tokio::time::Instant::now();
+    for member in 0..herald_harness::CLUSTER_SIZE {
+        tokio::time::sleep_until(start + Duration::from_secs(5 + 10 * member as u64)).await;
+        nats.stop(member).await;
+        eprintln!(
+            "{:>5.1} s: NATS server n{member} killed",
+            start.elapsed().as_secs_f64()
+        );
+        tokio::time::sleep(DOWN).await;
+        nats.start(member).await.unwrap();
+        eprintln!(
+            "{:>5.1} s: n{member} healthy again",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    let report = load.await.unwrap().unwrap();
+    println!(
+        "(c) rolling SIGKILL of each of 3 NATS servers (R3; {} s down, 10 s apart), {RATE:.0} msgs/s offered for {} s, nats.publish_hold {hold}",
+        DOWN.as_secs(),
+        RUN.as_secs()
+    );
+    println!(
+        "  submits {}: {} answered OK, {} refused or unanswered {:?}",
+        report.submits, report.submits_ok, report.submit_errors, report.errors
+    );
+    println!(
+        "  submit_sm_resp p50 {:.2} ms p99 {:.2} ms max {:.2} ms; receipt p99 {:.2} ms",
+        report.submit_latency.p50_ms,
+        report.submit_latency.p99_ms,
+        report.submit_latency.max_ms,
+        report.receipt_latency.p99_ms,
+    );
+    println!(
+        "  loss {} of {} receipts expected; unmatched receipts {}",
+        report.lost, report.receipts_expected, report.receipts_unmatched
+    );
     for mut child in children {
         let _ = child.kill().await;
     }
@@ -383,34 +516,47 @@ async fn seed(client: &RulesClient, sim_port: u16) {
         .unwrap();
 }
 
-/// Starts `herald <role>` and waits for its registration.
-async fn spawn_role(
-    herald: &std::path::Path,
-    role: &str,
+/// The environment that tells a role how to reach `nats` with `security`.
+fn nats_env(
     nats: &herald_harness::NatsServer,
     security: NatsSecurity,
     password_file: &std::path::Path,
+) -> Vec<(String, String)> {
+    let mut env = vec![("HERALD_NATS__URLS".to_owned(), nats.client_url())];
+    if security != NatsSecurity::Plain {
+        env.push(("HERALD_NATS__USER".into(), NATS_USER.into()));
+        env.push((
+            "HERALD_NATS__PASSWORD__FILE".into(),
+            password_file.display().to_string(),
+        ));
+    }
+    if let Some(pki) = nats.pki() {
+        for (name, path) in [
+            ("HERALD_NATS__TLS__CA", pki.ca()),
+            ("HERALD_NATS__TLS__CERT", pki.client_cert()),
+            ("HERALD_NATS__TLS__KEY", pki.client_key()),
+        ] {
+            env.push((name.into(), path.display().to_string()));
+        }
+    }
+    env
+}
+
+/// Starts `herald <role>` as node `id` with `env` added (at least `HERALD_NATS__URLS`)
+/// and waits for its registration.
+async fn spawn_role(
+    herald: &std::path::Path,
+    role: &str,
+    id: &str,
+    env: &[(String, String)],
     etcd: &herald_harness::Etcd,
     client: &RulesClient,
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
-    let id = format!("{role}-bench");
     let log = std::env::var_os("HERALD_BENCH_LOG").is_some();
-    let mut command = tokio::process::Command::new(herald);
-    if security != NatsSecurity::Plain {
-        command
-            .env("HERALD_NATS__USER", NATS_USER)
-            .env("HERALD_NATS__PASSWORD__FILE", password_file);
-    }
-    if let Some(pki) = nats.pki() {
-        command
-            .env("HERALD_NATS__TLS__CA", pki.ca())
-            .env("HERALD_NATS__TLS__CERT", pki.client_cert())
-            .env("HERALD_NATS__TLS__KEY", pki.client_key());
-    }
-    let child = command
+    let child = tokio::process::Command::new(herald)
         .arg(role)
-        .env("HERALD_NODE__ID", &id)
-        .env("HERALD_NATS__URLS", nats.client_url())
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("HERALD_NODE__ID", id)
         .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
         .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
         .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")

@@ -32,6 +32,9 @@ pub struct BusConfig {
     pub max_inflight_publishes: usize,
     /// Timeout of JetStream API calls and publish acks.
     pub request_timeout: Duration,
+    /// How long a publish is sent again after failures a NATS failover causes (a lost
+    /// connection, a stream electing a leader) before it fails; zero: never.
+    pub publish_hold: Duration,
     /// Timeout of the first connection.
     pub connect_timeout: Duration,
     /// Whether publishers may batch ([`crate::batch`]); off, every message is published
@@ -81,6 +84,7 @@ impl BusConfig {
             idempotency_ttl: Duration::from_secs(24 * 3600),
             max_inflight_publishes: 8192,
             request_timeout: Duration::from_secs(5),
+            publish_hold: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
             batching: true,
             auth: NatsAuth::None,

@@ -111,7 +111,11 @@ impl Bus {
 
     /// A publisher sharing this connection; cheap to clone.
     pub fn publisher(&self) -> Publisher {
-        Publisher::new(self.jetstream.clone(), self.config.request_timeout)
+        Publisher::new(
+            self.jetstream.clone(),
+            self.config.request_timeout,
+            self.config.publish_hold,
+        )
     }
 
     /// A publisher that batches what is published to one subject while an earlier

@@ -13,12 +13,24 @@
 //! The number of publishes awaiting acks is bounded by
 //! [`crate::BusConfig::max_inflight_publishes`]; past it, `publish` fails at once with
 //! [`BusError::Full`] instead of queueing without bound.
+//!
+//! **Held through a failover.** When a NATS server dies, the publishes it held get no
+//! ack (their connection is gone) and the streams it led have no leader until the
+//! others elect one. Neither is the message's fault, and both pass within seconds, so a
+//! publish that fails that way is sent again, same dedup id and all, until it is acked or
+//! [`crate::BusConfig::publish_hold`] has passed since it was first sent. The dedup id
+//! makes that safe: a copy the dead server did store is dropped as a duplicate. The
+//! caller sees one slower publish instead of a refusal (the edge: an ESME's submit
+//! answered late rather than `ESME_RSYSERR`). Errors a retry cannot cure (too many in
+//! flight, too large, a wrong expected sequence) fail at once.
 
 use std::future::IntoFuture;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::PublishErrorKind};
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::{self, publish::PublishAck};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use herald_proto::bus::v1::{Event, MoMessage, MtMessage, event};
@@ -198,10 +210,45 @@ enum Pending {
         timeout: Duration,
         sent: Instant,
         inflight: InflightPublish,
-        ack: jetstream::context::PublishAckFuture,
+        /// The first attempt's ack; `None` when its send already failed in a way a
+        /// resend may cure.
+        ack: Option<PublishAckFuture>,
+        /// What to send again while the bus fails over; `None` when nothing is held.
+        resend: Option<Box<Resend>>,
     },
     /// A member of a batch a [`crate::CoalescingPublisher`] forms: the batch's answer.
     Coalesced(tokio::sync::oneshot::Receiver<Result<Acked, BusError>>),
+}
+
+/// A publish kept to be sent again, unchanged, until `deadline`.
+struct Resend {
+    publisher: Publisher,
+    message: Outgoing,
+    deadline: Instant,
+}
+
+/// How long the first attempt of a held publish waits for its ack before it is sent
+/// again; each later attempt waits twice as long, up to the request timeout. An ack
+/// slower than this is not lost: the resend is dropped as a duplicate and answered.
+const FIRST_ATTEMPT_WAIT: Duration = Duration::from_secs(1);
+/// The pause before the first resend, doubling up to [`MAX_RESEND_PAUSE`]: short, since
+/// a lost connection is replaced in milliseconds; longer while a stream elects a leader.
+const FIRST_RESEND_PAUSE: Duration = Duration::from_millis(50);
+const MAX_RESEND_PAUSE: Duration = Duration::from_millis(800);
+
+/// Whether a failed publish may succeed if sent again: its connection was lost, no
+/// server answered for its stream (no leader yet), its ack did not come, or JetStream
+/// said it is unavailable for now.
+fn recoverable(error: &PublishError) -> bool {
+    match error.kind() {
+        PublishErrorKind::TimedOut
+        | PublishErrorKind::BrokenPipe
+        | PublishErrorKind::StreamNotFound => true,
+        PublishErrorKind::Other => std::error::Error::source(error)
+            .and_then(|source| source.downcast_ref::<jetstream::Error>())
+            .is_some_and(|api| api.code() == 503),
+        _ => false,
+    }
 }
 
 impl PendingAck {
@@ -248,74 +295,163 @@ impl IntoFuture for PendingAck {
     type IntoFuture = BoxFuture<'static, Self::Output>;
 
     fn into_future(self) -> Self::IntoFuture {
-        let (subject, timeout, sent, inflight, ack) = match self.inner {
+        match self.inner {
             Pending::Direct {
                 subject,
                 timeout,
                 sent,
                 inflight,
                 ack,
-            } => (subject, timeout, sent, inflight, ack),
-            Pending::Coalesced(answer) => {
-                return Box::pin(async move {
-                    // The coalescer answers every member it took; a closed channel means
-                    // it was dropped mid-publish, so the message may not be stored.
-                    answer.await.unwrap_or_else(|_| {
-                        Err(BusError::Nats("the batching publisher stopped".into()))
-                    })
-                });
-            }
-        };
-        Box::pin(async move {
-            let answer = ack.await;
-            drop(inflight);
-            let metrics = stats::publish_metrics();
-            match answer {
-                Ok(ack) => {
-                    metrics.seconds.record(sent.elapsed().as_secs_f64());
-                    if ack.duplicate {
-                        metrics.duplicate.increment(1);
-                    } else {
-                        metrics.ok.increment(1);
+                resend,
+            } => Box::pin(async move {
+                let answer = settle(ack, resend.as_deref(), timeout).await;
+                drop(inflight);
+                let metrics = stats::publish_metrics();
+                match answer {
+                    Ok(ack) => {
+                        metrics.seconds.record(sent.elapsed().as_secs_f64());
+                        if ack.duplicate {
+                            metrics.duplicate.increment(1);
+                        } else {
+                            metrics.ok.increment(1);
+                        }
+                        Ok(Acked {
+                            stream: ack.stream,
+                            sequence: ack.sequence,
+                            duplicate: ack.duplicate,
+                        })
                     }
-                    Ok(Acked {
-                        stream: ack.stream,
-                        sequence: ack.sequence,
-                        duplicate: ack.duplicate,
-                    })
+                    Err(err) if err.kind() == PublishErrorKind::TimedOut => {
+                        metrics.error.increment(1);
+                        Err(BusError::AckTimeout(timeout))
+                    }
+                    Err(err) if err.kind() == PublishErrorKind::MaxAckPending => {
+                        metrics.full.increment(1);
+                        Err(BusError::Full)
+                    }
+                    Err(err) => {
+                        metrics.error.increment(1);
+                        Err(BusError::Publish {
+                            subject,
+                            source: Box::new(err),
+                        })
+                    }
                 }
-                Err(err) if err.kind() == PublishErrorKind::TimedOut => {
-                    metrics.error.increment(1);
-                    Err(BusError::AckTimeout(timeout))
-                }
-                Err(err) => {
-                    metrics.error.increment(1);
-                    Err(BusError::Publish {
-                        subject,
-                        source: Box::new(err),
-                    })
-                }
+            }),
+            // The coalescer answers every member it took; a closed channel means it was
+            // dropped mid-publish, so the message may not be stored.
+            Pending::Coalesced(answer) => Box::pin(async move {
+                answer.await.unwrap_or_else(|_| {
+                    Err(BusError::Nats("the batching publisher stopped".into()))
+                })
+            }),
+        }
+    }
+}
+
+/// Waits for a publish's ack; with `resend`, sends it again after each recoverable
+/// failure until its deadline has passed.
+async fn settle(
+    first: Option<PublishAckFuture>,
+    resend: Option<&Resend>,
+    timeout: Duration,
+) -> Result<PublishAck, PublishError> {
+    let Some(resend) = resend else {
+        return match first {
+            Some(ack) => ack.await,
+            None => Err(PublishError::new(PublishErrorKind::BrokenPipe)),
+        };
+    };
+    let mut ack = first;
+    let mut wait = FIRST_ATTEMPT_WAIT.min(timeout);
+    let mut pause = FIRST_RESEND_PAUSE;
+    loop {
+        let attempt = match ack.take() {
+            Some(ack) => Ok(ack),
+            None => resend.publisher.send(resend.message.clone()).await,
+        };
+        let outcome = match attempt {
+            Ok(ack) => tokio::time::timeout(wait, ack.into_future())
+                .await
+                .unwrap_or_else(|_| Err(PublishError::new(PublishErrorKind::TimedOut))),
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Err(err) if recoverable(&err) && Instant::now() + pause < resend.deadline => {
+                tracing::debug!(subject = %resend.message.subject, error = %err, "publish sent again");
+                stats::publish_metrics().retries.increment(1);
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(MAX_RESEND_PAUSE);
+                wait = (wait * 2).min(timeout);
             }
-        })
+            outcome => return outcome,
+        }
     }
 }
 
 /// Publishes to JetStream with many publishes in flight. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Publisher {
-    jetstream: jetstream::Context,
+    jetstream: Arc<jetstream::Context>,
     timeout: Duration,
+    hold: Duration,
 }
 
 impl Publisher {
-    pub(crate) fn new(jetstream: jetstream::Context, timeout: Duration) -> Self {
-        Publisher { jetstream, timeout }
+    /// A publisher whose acks time out after `timeout` and whose publishes are sent again
+    /// through a failover for up to `hold` (zero: never).
+    pub(crate) fn new(jetstream: jetstream::Context, timeout: Duration, hold: Duration) -> Self {
+        Publisher {
+            jetstream: Arc::new(jetstream),
+            timeout,
+            hold,
+        }
     }
 
     /// Sends `message` and returns its pending ack without waiting for it.
     ///
     /// Fails at once with [`BusError::Full`] when too many acks are outstanding.
     pub async fn publish(&self, message: Outgoing) -> Result<PendingAck, BusError> {
+        let sent = Instant::now();
+        let metrics = stats::publish_metrics();
+        // Kept only when it may be sent again: the headers' copy is the one cost.
+        let resend = (!self.hold.is_zero()).then(|| {
+            Box::new(Resend {
+                publisher: self.clone(),
+                message: message.clone(),
+                deadline: sent + self.hold,
+            })
+        });
+        let subject = message.subject.clone();
+        let ack = match self.send(message).await {
+            Ok(ack) => Some(ack),
+            Err(err) if err.kind() == PublishErrorKind::MaxAckPending => {
+                metrics.full.increment(1);
+                return Err(BusError::Full);
+            }
+            Err(err) if resend.is_some() && recoverable(&err) => None,
+            Err(err) => {
+                metrics.error.increment(1);
+                return Err(BusError::Publish {
+                    subject,
+                    source: Box::new(err),
+                });
+            }
+        };
+        Ok(PendingAck {
+            inner: Pending::Direct {
+                subject,
+                timeout: self.timeout,
+                sent,
+                inflight: InflightPublish::new(),
+                ack,
+                resend,
+            },
+        })
+    }
+
+    /// One attempt: `message` handed to the client, its ack to come.
+    async fn send(&self, message: Outgoing) -> Result<PublishAckFuture, PublishError> {
         let Outgoing {
             subject,
             id,
@@ -326,30 +462,7 @@ impl Publisher {
             .payload(payload)
             .headers(headers)
             .message_id(id);
-        let sent = Instant::now();
-        let metrics = stats::publish_metrics();
-        match self.jetstream.send_publish(subject.clone(), publish).await {
-            Ok(ack) => Ok(PendingAck {
-                inner: Pending::Direct {
-                    subject,
-                    timeout: self.timeout,
-                    sent,
-                    inflight: InflightPublish::new(),
-                    ack,
-                },
-            }),
-            Err(err) if err.kind() == PublishErrorKind::MaxAckPending => {
-                metrics.full.increment(1);
-                Err(BusError::Full)
-            }
-            Err(err) => {
-                metrics.error.increment(1);
-                Err(BusError::Publish {
-                    subject,
-                    source: Box::new(err),
-                })
-            }
-        }
+        self.jetstream.send_publish(subject, publish).await
     }
 
     /// Sends `members` (all to one subject) as one JetStream message, a batch

@@ -27,6 +27,8 @@ pub(crate) struct PublishMetrics {
     pub(crate) seconds: Histogram,
     pub(crate) inflight: Gauge,
     pub(crate) batch_members: Histogram,
+    /// Publishes sent again through a failover.
+    pub(crate) retries: Counter,
 }
 
 /// Handles for the per-delivery outcome counters.
@@ -51,6 +53,7 @@ pub(crate) fn publish_metrics() -> &'static PublishMetrics {
             seconds: metrics::histogram!(names::BUS_PUBLISH_SECONDS),
             inflight: metrics::gauge!(names::BUS_INFLIGHT_PUBLISHES),
             batch_members: metrics::histogram!(names::BUS_BATCH_MEMBERS),
+            retries: metrics::counter!(names::BUS_PUBLISH_RETRIES_TOTAL),
         }
     })
 }

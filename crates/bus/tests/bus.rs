@@ -400,6 +400,69 @@ async fn publishing_and_consuming_resume_after_nats_restarts() {
 }
 
 #[tokio::test]
+async fn a_publish_made_while_nats_is_down_is_held_and_stored_once_when_it_is_back() {
+    // `BusConfig::local` holds a publish through a failover for 10 s, as production does.
+    let (mut nats, bus) = start().await;
+    let publisher = bus.publisher();
+    publisher
+        .publish_acked(Outgoing::accepted(&mt("before", "acme")))
+        .await
+        .unwrap();
+    nats.kill().await;
+    let held = tokio::spawn({
+        let publisher = publisher.clone();
+        async move {
+            publisher
+                .publish_acked(Outgoing::accepted(&mt("held", "acme")))
+                .await
+        }
+    });
+    // Long enough for the first attempt to be lost and sent again at least once.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!held.is_finished(), "held, not failed, while NATS is down");
+    nats.restart().await.unwrap();
+    let acked = held.await.unwrap().expect("acked once NATS is back");
+    assert_eq!(acked.stream, StreamKind::Mt.name());
+
+    // Every copy sent carried the same dedup id: the message is stored once.
+    assert_eq!(stream_messages(&bus, StreamKind::Mt).await, 2);
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let delivery = next(&mut deliveries).await;
+        ids.push(delivery.header("Herald-Msg-Id").unwrap().to_owned());
+        delivery.ack().await.unwrap();
+    }
+    ids.sort();
+    assert_eq!(ids, ["before", "held"]);
+}
+
+#[tokio::test]
+async fn with_no_hold_a_publish_fails_while_nats_is_down() {
+    let mut nats = herald_harness::nats().run().await.unwrap();
+    let bus = Bus::connect(BusConfig {
+        publish_hold: Duration::ZERO,
+        request_timeout: Duration::from_secs(1),
+        ..BusConfig::local(nats.client_url())
+    })
+    .await
+    .unwrap();
+    nats.kill().await;
+    let answer = bus
+        .publisher()
+        .publish_acked(Outgoing::accepted(&mt("lost", "acme")))
+        .await;
+    assert!(
+        matches!(
+            answer,
+            Err(BusError::AckTimeout(_) | BusError::Publish { .. })
+        ),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
 async fn raw_payloads_that_are_not_envelopes_are_reported_not_panicked_on() {
     let (_nats, bus) = start().await;
     bus.publisher()

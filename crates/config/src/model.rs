@@ -154,6 +154,10 @@ pub struct NatsConfig {
     /// Timeout of JetStream API calls and publish acks.
     #[serde(with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// How long a publish is sent again (same dedup id) after failures a NATS server's
+    /// loss causes, before it fails; `0s`: never.
+    #[serde(with = "humantime_serde")]
+    pub publish_hold: Duration,
     /// Publishes awaiting their ack, per process, before new ones are refused (the edge
     /// then answers `ESME_RMSGQFUL`).
     pub max_inflight_publishes: usize,
@@ -291,6 +295,7 @@ impl Default for NatsConfig {
             replicas: 1,
             connect_timeout: secs(5),
             request_timeout: secs(5),
+            publish_hold: secs(10),
             max_inflight_publishes: 8192,
             credentials: None,
             nkey_seed: None,

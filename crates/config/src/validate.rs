@@ -114,6 +114,16 @@ impl Config {
         }
         positive(e, "nats.connect_timeout", n.connect_timeout);
         positive(e, "nats.request_timeout", n.request_timeout);
+        if n.publish_hold > Duration::from_secs(60) {
+            // A submit held that long has been given up on by its ESME.
+            e.add(
+                "nats.publish_hold",
+                format!(
+                    "must be at most 60s, not {}",
+                    humantime_serde::re::humantime::format_duration(n.publish_hold)
+                ),
+            );
+        }
         at_least_one(e, "nats.max_inflight_publishes", n.max_inflight_publishes);
         validate_nats_auth(e, n);
         if let Some(tls) = &n.tls {

@@ -13,13 +13,18 @@
 //!   accepted count of a second is at most the limit, and at least the limit minus
 //!   one unspent chunk per edge.
 //!
-//! If the bus cannot be asked (it is down, so nothing can be accepted anyway), the local
-//! bucket alone decides.
+//! If the bus cannot be asked, or does not answer within [`COUNTER_WAIT`] (a NATS
+//! server's loss leaves the bucket without a leader for seconds), the local bucket alone
+//! decides, for the rest of that second and the next: one slow answer per account and
+//! failure, not one per message, and no submit waits the whole election out.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use herald_bus::RateCounters;
+
+/// How long a refill waits for the cluster's counter before the local limit decides.
+pub const COUNTER_WAIT: Duration = Duration::from_millis(250);
 
 /// A lock-free token bucket.
 #[derive(Debug)]
@@ -94,6 +99,8 @@ pub struct AccountQuota {
     local: RateLimiter,
     /// `second << 32 | tokens left` of the chunk this edge holds.
     chunk: AtomicU64,
+    /// The last second (Unix) decided by the local limit alone after the counter failed.
+    local_until: AtomicU64,
     refill: tokio::sync::Mutex<()>,
 }
 
@@ -105,6 +112,7 @@ impl AccountQuota {
             tps,
             local: RateLimiter::new(tps, burst),
             chunk: AtomicU64::new(0),
+            local_until: AtomicU64::new(0),
             refill: tokio::sync::Mutex::new(()),
         }
     }
@@ -119,7 +127,7 @@ impl AccountQuota {
             return true;
         };
         let second = unix_second(now);
-        if self.spend(second) {
+        if self.spend(second) || second <= self.local_until.load(Ordering::Relaxed) {
             return true;
         }
         // One refill at a time per account; the others wait for it, then spend.
@@ -128,7 +136,13 @@ impl AccountQuota {
             return true;
         }
         let want = (self.tps / 50).max(1);
-        match counters.take(&self.account, second, want, self.tps).await {
+        let taken = tokio::time::timeout(
+            COUNTER_WAIT,
+            counters.take(&self.account, second, want, self.tps),
+        )
+        .await
+        .unwrap_or_else(|_| Err(herald_bus::BusError::Nats("no answer in time".into())));
+        match taken {
             Ok(0) => false,
             Ok(granted) => {
                 // One of the granted tokens is this message's.
@@ -137,7 +151,8 @@ impl AccountQuota {
                 true
             }
             Err(err) => {
-                tracing::warn!(account = %self.account, error = %err, "rate counters unavailable; local limit only");
+                self.local_until.store(second + 1, Ordering::Relaxed);
+                tracing::warn!(account = %self.account, error = %err, "rate counters unavailable; local limit only until the next second");
                 true
             }
         }

@@ -69,7 +69,11 @@ async fn cluster() -> Cluster {
     seed::route(&backing.rules, "uk", &["44"]).await;
 
     let bus = backing
-        .bus_with(|config| config.request_timeout = Duration::from_secs(2))
+        .bus_with(|config| {
+            config.request_timeout = Duration::from_secs(2);
+            // A bus down for good: a submit is held this long, then refused.
+            config.publish_hold = Duration::from_secs(2);
+        })
         .await;
     let edge = Edge::new(
         EdgeConfig {
@@ -600,7 +604,7 @@ async fn with_the_bus_down_the_answer_is_503_promptly() {
     let body = json!({ "from": "ACME", "to": "+447700900001", "text": "hi" });
     assert_eq!(post(cluster.port, ACME, body.clone()).await.status, 202);
     cluster.backing.nats.kill().await;
-    // Each answer within the bus's request timeout (2 s here) plus slack; none is a 202.
+    // Each answer after the publish hold (2 s here) and one more ack wait; none is a 202.
     for _ in 0..2 {
         let answer = tokio::time::timeout(
             Duration::from_secs(15),

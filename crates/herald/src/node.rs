@@ -667,6 +667,7 @@ pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfi
         idempotency_ttl: nats.idempotency_ttl,
         max_inflight_publishes: nats.max_inflight_publishes,
         request_timeout: nats.request_timeout,
+        publish_hold: nats.publish_hold,
         connect_timeout: nats.connect_timeout,
         batching: nats.batching,
         auth: nats_auth(nats),

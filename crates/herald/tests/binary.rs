@@ -187,7 +187,13 @@ async fn bind_transceiver(
         interface_version: 0x34,
         ..Bind::default()
     };
-    let (session, inbox, _) = bind(io, SessionConfig::default(), BindMode::Transceiver, request)
+    // A patient ESME's response timer: longer than the edge holds a submit through a
+    // NATS failover (`nats.publish_hold`, 10 s).
+    let config = SessionConfig {
+        response_timeout: Duration::from_secs(30),
+        ..SessionConfig::default()
+    };
+    let (session, inbox, _) = bind(io, config, BindMode::Transceiver, request)
         .await
         .unwrap();
     (session, inbox)
@@ -906,7 +912,13 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
         nats.stop(member).await;
         eprintln!("killed NATS server n{member} (leader of HERALD_MT: {leader:?})");
     };
-    submit_through_a_crash(&node.addresses["smpp"], 400, crash).await;
+    submit_through_a_crash(
+        &node.addresses["smpp"],
+        400,
+        Duration::from_millis(5),
+        crash,
+    )
+    .await;
     assert_eq!(
         sim.counters()
             .receipts_failed
@@ -937,10 +949,16 @@ async fn persistent_carrier(client: &RulesClient) -> herald_sim::SimSmsc {
     .await
 }
 
-/// Binds to the edge at `smpp`, submits `count` messages asking for receipts (a refused
-/// one is submitted again 50 ms later, as an ESME does), runs `crash` after the first
-/// quarter, and waits until every message answered OK has its receipt.
-async fn submit_through_a_crash(smpp: &str, count: usize, crash: impl Future<Output = ()>) {
+/// Binds to the edge at `smpp`, submits `count` messages asking for receipts, one every
+/// `pace` (a refused one is submitted again 50 ms later, as an ESME does), runs `crash`
+/// alongside from the first quarter on, and waits until every message answered OK has its
+/// receipt. Returns how many submits were refused (or unanswered) meanwhile.
+async fn submit_through_a_crash(
+    smpp: &str,
+    count: usize,
+    pace: Duration,
+    crash: impl Future<Output = ()>,
+) -> usize {
     let (session, mut inbox) = bind_transceiver(smpp).await;
     // Answer every receipt as it comes, and note whose it is.
     let (receipts_tx, mut receipts) = tokio::sync::mpsc::unbounded_channel();
@@ -959,40 +977,54 @@ async fn submit_through_a_crash(smpp: &str, count: usize, crash: impl Future<Out
         }
     });
 
-    let mut crash = Some(crash);
-    let mut accepted = std::collections::HashSet::new();
-    let mut refused = 0;
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
-    for i in 0..count {
-        if i == count / 4
-            && let Some(crash) = crash.take()
-        {
+    let (crash_now, crash_when) = tokio::sync::oneshot::channel::<()>();
+    let crash = async move {
+        if crash_when.await.is_ok() {
             crash.await;
         }
-        loop {
-            let mut body = submit_body(i);
-            if let PduBody::SubmitSm(sm) = &mut body {
-                sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
+    };
+    let mut crash_now = Some(crash_now);
+    let mut accepted = std::collections::HashSet::new();
+    let mut refused = 0;
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
+    let submits = async {
+        for i in 0..count {
+            if i == count / 4
+                && let Some(now) = crash_now.take()
+            {
+                let _ = now.send(());
             }
-            match session.request(body).await {
-                Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => {
-                    let PduBody::SubmitSmResp(resp) = resp.body else {
-                        panic!("{resp:?}")
-                    };
-                    accepted.insert(resp.message_id.to_string_lossy());
-                    break;
+            tokio::time::sleep(pace).await;
+            loop {
+                let mut body = submit_body(i);
+                if let PduBody::SubmitSm(sm) = &mut body {
+                    sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
                 }
-                _ => {
-                    refused += 1;
-                    assert!(
-                        tokio::time::Instant::now() < give_up,
-                        "the cluster never took submits again ({refused} refused)"
-                    );
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                match session.request(body).await {
+                    Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => {
+                        let PduBody::SubmitSmResp(resp) = resp.body else {
+                            panic!("{resp:?}")
+                        };
+                        accepted.insert(resp.message_id.to_string_lossy());
+                        break;
+                    }
+                    other => {
+                        eprintln!(
+                            "submit {i} refused: {:?}",
+                            other.map(|resp| resp.command_status)
+                        );
+                        refused += 1;
+                        assert!(
+                            tokio::time::Instant::now() < give_up,
+                            "the cluster never took submits again ({refused} refused)"
+                        );
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
                 }
             }
         }
-    }
+    };
+    tokio::join!(crash, submits);
     eprintln!(
         "{} accepted, {refused} refusals while the cluster recovered",
         accepted.len()
@@ -1012,6 +1044,61 @@ async fn submit_through_a_crash(smpp: &str, count: usize, crash: impl Future<Out
         };
         receipted.insert(id);
     }
+    refused
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_of_nats_refuses_no_submit_and_loses_nothing() {
+    // Three NATS servers with every stream and bucket replicated three times. Each is
+    // SIGKILLed in turn and started again, as a Kubernetes upgrade restarts them, while an
+    // ESME submits: the edge holds a submit through the failover (ADR 0016) instead of
+    // refusing it, and every message reaches the carrier with its receipt.
+    let mut nats = herald_harness::nats_cluster().run().await.unwrap();
+    let joined = nats.client_urls().join(",");
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let client = seed_account(&etcd).await;
+    let sim = persistent_carrier(&client).await;
+    let env = [
+        ("HERALD_NATS__REPLICAS", "3"),
+        ("HERALD_ROUTER__ACK_WAIT", "5s"),
+        ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
+    ];
+    let etcd_url = etcd.client_url();
+    let spawn = |role, id| spawn_role_with(role, id, &joined, &etcd_url, &client, &env);
+    let (_edge, node) = spawn("edge", "edge-rolling").await;
+    let (_router, _) = spawn("router", "router-rolling").await;
+    let (_connector, _) = spawn("connector", "connector-rolling").await;
+
+    let rolling_restart = async {
+        for member in 0..herald_harness::CLUSTER_SIZE {
+            nats.stop(member).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            nats.start(member).await.unwrap();
+            eprintln!("NATS server n{member} killed and back");
+        }
+    };
+    let count = 600;
+    let refused = submit_through_a_crash(
+        &node.addresses["smpp"],
+        count,
+        Duration::from_millis(20),
+        rolling_restart,
+    )
+    .await;
+    assert_eq!(refused, 0, "a submit refused while NATS failed over");
+    assert_eq!(
+        sim.counters()
+            .receipts_failed
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "the carrier never gave up on a receipt"
+    );
+    assert!(
+        sim.counters()
+            .submits
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= count as u64
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1035,7 +1122,13 @@ async fn an_etcd_member_killed_mid_stream_loses_no_accepted_message_or_receipt()
         etcd.stop(0).await;
         eprintln!("killed etcd member 0");
     };
-    submit_through_a_crash(&node.addresses["smpp"], 400, crash).await;
+    submit_through_a_crash(
+        &node.addresses["smpp"],
+        400,
+        Duration::from_millis(5),
+        crash,
+    )
+    .await;
     assert_eq!(
         sim.counters()
             .receipts_failed

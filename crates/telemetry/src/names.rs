@@ -168,6 +168,9 @@ pub const CONNECTOR_SLOT_RECLAIMS_TOTAL: &str = "herald_connector_slot_reclaims_
 pub const BUS_PUBLISH_TOTAL: &str = "herald_bus_publish_total";
 /// Time from a publish to its JetStream ack.
 pub const BUS_PUBLISH_SECONDS: &str = "herald_bus_publish_seconds";
+/// Publishes sent again (same dedup id) after a failure the bus recovers from: a lost
+/// connection, a stream without a leader, an ack that did not come.
+pub const BUS_PUBLISH_RETRIES_TOTAL: &str = "herald_bus_publish_retries_total";
 /// Publishes currently awaiting their ack.
 pub const BUS_INFLIGHT_PUBLISHES: &str = "herald_bus_inflight_publishes";
 /// Messages per batch a batching publisher sent (1 when nothing was waiting).
@@ -521,6 +524,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Seconds,
         &[],
         "Time from a publish to its JetStream ack.",
+    ),
+    def(
+        BUS_PUBLISH_RETRIES_TOTAL,
+        Counter,
+        Unit::Count,
+        &[],
+        "Publishes sent again (same dedup id) while the bus fails over.",
     ),
     def(
         BUS_BATCH_MEMBERS,
