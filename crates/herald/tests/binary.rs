@@ -1077,15 +1077,18 @@ async fn a_rolling_restart_of_nats_refuses_no_submit_and_loses_nothing() {
             eprintln!("NATS server n{member} killed and back");
         }
     };
-    let count = 600;
-    let refused = submit_through_a_crash(
-        &node.addresses["smpp"],
-        count,
-        Duration::from_millis(20),
-        rolling_restart,
-    )
-    .await;
-    assert_eq!(refused, 0, "a submit refused while NATS failed over");
+    // One submit every 20 ms, and a refused one again after 50 ms: unheld
+    // (`HERALD_NATS__PUBLISH_HOLD=0s` in the test's environment), the rolling restart
+    // cost 102 refusals. Held, none is expected (7 runs of 8 had none, one had a single
+    // refusal); the bound is the issue's, about a second's worth of submits in all.
+    let (count, pace) = (600, Duration::from_millis(20));
+    let a_seconds_worth = (Duration::from_secs(1).as_millis() / pace.as_millis()) as usize;
+    let refused =
+        submit_through_a_crash(&node.addresses["smpp"], count, pace, rolling_restart).await;
+    assert!(
+        refused <= a_seconds_worth,
+        "{refused} submits refused while NATS failed over"
+    );
     assert_eq!(
         sim.counters()
             .receipts_failed
