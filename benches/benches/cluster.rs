@@ -21,6 +21,15 @@
 //! and max, and loss, once per `nats.publish_hold` in `HERALD_BENCH_HOLDS` (default
 //! `0s,10s`: without holding, then as shipped), each on a fresh cluster.
 //!
+//! `HERALD_BENCH_SCENARIO=scale-out` runs instead (d): the same flat-out load
+//! (`HERALD_BENCH_COUNT` messages, default 30,000) through three shapes of cluster in one
+//! run, each started fresh: one NATS server with one edge, router and connector (the
+//! baseline); three NATS servers (R3) and three etcd members with one of each role; and
+//! R3 with 3 edges, 2 routers and 2 connectors, the sessions spread over the edges
+//! (`herald-load --also`). Each prints what (a) prints, with CPU summed per role (each
+//! process in parentheses) and per NATS server, and which server leads each stream and
+//! bucket.
+//!
 //! `HERALD_BENCH_NATS` sets how the roles reach NATS: `plain` (the default), `auth` (a
 //! user and password, from a file), or `tls` (the same user, over TLS with a client
 //! certificate the server verifies: mutual TLS): the cost of securing the bus.
@@ -78,10 +87,13 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    if std::env::var("HERALD_BENCH_SCENARIO").as_deref() == Ok("failover") {
-        runtime.block_on(failover(herald));
-    } else {
-        runtime.block_on(bench(herald));
+    match std::env::var("HERALD_BENCH_SCENARIO").as_deref() {
+        Ok("failover") => runtime.block_on(failover(herald)),
+        Ok("scale-out") => runtime.block_on(scale_out(herald)),
+        Ok(other) if !other.is_empty() => {
+            panic!("HERALD_BENCH_SCENARIO={other}: failover or scale-out")
+        }
+        _ => runtime.block_on(bench(herald)),
     }
 }
 
@@ -129,7 +141,7 @@ async fn bench(herald: std::path::PathBuf) {
             role,
             &format!("{role}-bench"),
             &env,
-            &etcd,
+            &etcd.client_url(),
             &client,
         )
         .await;
@@ -143,7 +155,7 @@ async fn bench(herald: std::path::PathBuf) {
     pids.push(("nats-server".into(), nats_pid(nats.port())));
     let counted = Counted {
         roles: admins,
-        nats_monitor: format!("127.0.0.1:{}", nats.monitor_port()),
+        nats_monitors: vec![format!("127.0.0.1:{}", nats.monitor_port())],
     };
     pids.push(("bench (load+sim)".into(), std::process::id()));
     wait_bound(&sim).await;
@@ -284,7 +296,7 @@ async fn failover_run(herald: &std::path::Path, hold: &str) {
     let mut smpp = String::new();
     for role in ["edge", "router", "connector"] {
         let id = format!("{role}-failover");
-        let (child, node) = spawn_role(herald, role, &id, &env, &etcd, &client).await;
+        let (child, node) = spawn_role(herald, role, &id, &env, &etcd.client_url(), &client).await;
         if role == "edge" {
             smpp = node.addresses["smpp"].clone();
         }
@@ -345,6 +357,202 @@ async fn failover_run(herald: &std::path::Path, hold: &str) {
     }
 }
 
+/// A cluster's shape in scenario (d).
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    /// 1: one NATS server and one etcd; 3: three of each, streams and buckets R3.
+    servers: usize,
+    edges: usize,
+    routers: usize,
+    connectors: usize,
+}
+
+/// (d): the same load through each shape, one after the other.
+async fn scale_out(herald: std::path::PathBuf) {
+    let count: u64 = std::env::var("HERALD_BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
+    let shapes = [
+        Shape {
+            servers: 1,
+            edges: 1,
+            routers: 1,
+            connectors: 1,
+        },
+        Shape {
+            servers: 3,
+            edges: 1,
+            routers: 1,
+            connectors: 1,
+        },
+        Shape {
+            servers: 3,
+            edges: 3,
+            routers: 2,
+            connectors: 2,
+        },
+    ];
+    for shape in shapes {
+        scale_out_run(&herald, shape, count).await;
+    }
+}
+
+/// NATS for one shape: a server, or a cluster of three.
+enum NatsServers {
+    One(Box<herald_harness::NatsServer>),
+    Three(herald_harness::NatsCluster),
+}
+
+impl NatsServers {
+    fn urls(&self) -> Vec<String> {
+        match self {
+            NatsServers::One(server) => vec![server.client_url()],
+            NatsServers::Three(cluster) => cluster.client_urls(),
+        }
+    }
+
+    fn monitors(&self) -> Vec<String> {
+        let ports = match self {
+            NatsServers::One(server) => vec![server.monitor_port()],
+            NatsServers::Three(cluster) => cluster.monitor_ports(),
+        };
+        ports
+            .into_iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect()
+    }
+}
+
+/// etcd for one shape: a member, or a cluster of three.
+enum EtcdMembers {
+    One(Box<herald_harness::Etcd>),
+    Three(herald_harness::EtcdCluster),
+}
+
+impl EtcdMembers {
+    fn urls(&self) -> Vec<String> {
+        match self {
+            EtcdMembers::One(etcd) => vec![etcd.client_url()],
+            EtcdMembers::Three(cluster) => cluster.client_urls(),
+        }
+    }
+}
+
+async fn scale_out_run(herald: &std::path::Path, shape: Shape, count: u64) {
+    let (bus, rules) = if shape.servers == 1 {
+        (
+            NatsServers::One(Box::new(herald_harness::nats().run().await.unwrap())),
+            EtcdMembers::One(Box::new(herald_harness::etcd().run().await.unwrap())),
+        )
+    } else {
+        (
+            NatsServers::Three(herald_harness::nats_cluster().run().await.unwrap()),
+            EtcdMembers::Three(herald_harness::etcd_cluster().run().await.unwrap()),
+        )
+    };
+    let etcd_urls = rules.urls().join(",");
+    let sim = start_carrier(SimConfig::default()).await;
+    let client = RulesClient::connect(&StoreConfig::new(rules.urls()))
+        .await
+        .unwrap();
+    seed(&client, sim.local_addr().port()).await;
+    let env: Vec<(String, String)> = vec![
+        ("HERALD_NATS__URLS".into(), bus.urls().join(",")),
+        ("HERALD_NATS__REPLICAS".into(), shape.servers.to_string()),
+    ];
+    let mut children = Vec::new();
+    let mut pids = Vec::new();
+    let mut admins = Vec::new();
+    let mut edges = Vec::new();
+    let roles = [
+        ("edge", shape.edges),
+        ("router", shape.routers),
+        ("connector", shape.connectors),
+    ];
+    for (role, replicas) in roles {
+        for n in 1..=replicas {
+            let name = format!("{role}#{n}");
+            let id = format!("{role}-{n}");
+            let (child, node) = spawn_role(herald, role, &id, &env, &etcd_urls, &client).await;
+            pids.push((name.clone(), child.id().unwrap()));
+            admins.push((name, node.addresses["admin"].clone()));
+            if role == "edge" {
+                edges.push(node.addresses["smpp"].clone());
+            }
+            children.push(child);
+        }
+    }
+    for (n, url) in bus.urls().iter().enumerate() {
+        let port = url.rsplit_once(':').unwrap().1.parse().unwrap();
+        pids.push((format!("nats-server#n{n}"), nats_pid(port)));
+    }
+    pids.push(("bench (load+sim)".into(), std::process::id()));
+    let counted = Counted {
+        roles: admins,
+        nats_monitors: bus.monitors(),
+    };
+    wait_bound(&sim).await;
+    let base = LoadConfig {
+        sessions: 2 * shape.edges.max(2),
+        also: edges[1..].to_vec(),
+        ..load_config(&edges[0])
+    };
+    warm_up(&base).await;
+    let title = format!(
+        "(d) {} NATS server(s) (R{}), {} etcd, {} edge(s), {} router(s), {} connector(s): {count} msgs as fast as possible, {} sessions × window 100",
+        shape.servers,
+        shape.servers,
+        shape.servers,
+        shape.edges,
+        shape.routers,
+        shape.connectors,
+        base.sessions
+    );
+    measure(
+        &title,
+        LoadConfig {
+            count: Some(count),
+            ..base
+        },
+        &pids,
+        &counted,
+    )
+    .await;
+    println!("  leaders: {}", leaders(&bus).await);
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+}
+
+/// Which server leads the JetStream meta group and how many streams (KV buckets are
+/// streams) each server leads, from the first server's `/jsz`.
+async fn leaders(bus: &NatsServers) -> String {
+    let monitor = &bus.monitors()[0];
+    let jsz: serde_json::Value =
+        serde_json::from_str(&http_get(monitor, "/jsz?streams=true&accounts=true").await).unwrap();
+    let meta = jsz["meta_cluster"]["leader"]
+        .as_str()
+        .unwrap_or("-")
+        .to_owned();
+    let mut led: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for account in jsz["account_details"].as_array().into_iter().flatten() {
+        for stream in account["stream_detail"].as_array().into_iter().flatten() {
+            let name = stream["name"].as_str().unwrap_or("?").to_owned();
+            let leader = stream["cluster"]["leader"]
+                .as_str()
+                .unwrap_or("this server")
+                .to_owned();
+            led.entry(leader).or_default().push(name);
+        }
+    }
+    let streams: Vec<String> = led
+        .into_iter()
+        .map(|(server, names)| format!("{server} {} ({})", names.len(), names.join(" ")))
+        .collect();
+    format!("meta {meta}; streams {}", streams.join("; "))
+}
+
 async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)], counted: &Counted) {
     let operations_before = counted.read().await;
     let before: Vec<u64> = pids.iter().map(|(_, pid)| cpu_ticks(*pid)).collect();
@@ -369,12 +577,26 @@ async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)], counte
         "  loss {} of {}; errors {:?}; unmatched receipts {}",
         report.lost, report.receipts_expected, report.errors, report.receipts_unmatched
     );
-    let cpu: Vec<String> = pids
-        .iter()
-        .zip(before.iter().zip(&after))
-        .map(|((name, _), (b, a))| {
-            let seconds = (a - b) as f64 / ticks_per_second();
-            format!("{name} {:.3}", seconds / thousands)
+    // Processes named `<role>#<n>` are summed per role, each shown in parentheses.
+    let mut cpu: Vec<(String, f64, Vec<String>)> = Vec::new();
+    for ((name, _), (b, a)) in pids.iter().zip(before.iter().zip(&after)) {
+        let per_thousand = (a - b) as f64 / ticks_per_second() / thousands;
+        let (role, member) = name.split_once('#').unwrap_or((name, ""));
+        if !cpu.iter().any(|(r, _, _)| r == role) {
+            cpu.push((role.to_owned(), 0.0, Vec::new()));
+        }
+        if let Some((_, total, members)) = cpu.iter_mut().find(|(r, _, _)| r == role) {
+            *total += per_thousand;
+            if !member.is_empty() {
+                members.push(format!("{member} {per_thousand:.3}"));
+            }
+        }
+    }
+    let cpu: Vec<String> = cpu
+        .into_iter()
+        .map(|(role, total, members)| match members.len() {
+            0 | 1 => format!("{role} {total:.3}"),
+            _ => format!("{role} {total:.3} ({})", members.join(", ")),
         })
         .collect();
     println!("  CPU-seconds per 1,000 msgs: {}", cpu.join(", "));
@@ -402,7 +624,8 @@ async fn measure(title: &str, config: LoadConfig, pids: &[(String, u32)], counte
 /// server's monitoring port (`/varz`).
 struct Counted {
     roles: Vec<(String, String)>,
-    nats_monitor: String,
+    /// Every NATS server's monitoring address: their counts are summed.
+    nats_monitors: Vec<String>,
 }
 
 /// Counts by process, then by what was counted.
@@ -418,13 +641,15 @@ impl Counted {
             let text = http_get(admin, "/metrics").await;
             counts.insert(role.clone(), bus_operations(&text));
         }
-        let varz: serde_json::Value =
-            serde_json::from_str(&http_get(&self.nats_monitor, "/varz").await).unwrap();
-        let server = ["in_msgs", "out_msgs"]
-            .into_iter()
-            .map(|key| (key.to_owned(), varz[key].as_f64().unwrap_or(0.0)))
-            .collect();
-        counts.insert("nats-server".to_owned(), server);
+        let mut servers = std::collections::HashMap::new();
+        for monitor in &self.nats_monitors {
+            let varz: serde_json::Value =
+                serde_json::from_str(&http_get(monitor, "/varz").await).unwrap();
+            for key in ["in_msgs", "out_msgs"] {
+                *servers.entry(key.to_owned()).or_insert(0.0) += varz[key].as_f64().unwrap_or(0.0);
+            }
+        }
+        counts.insert("nats-server".to_owned(), servers);
         counts
     }
 }
@@ -549,7 +774,7 @@ async fn spawn_role(
     role: &str,
     id: &str,
     env: &[(String, String)],
-    etcd: &herald_harness::Etcd,
+    etcd_urls: &str,
     client: &RulesClient,
 ) -> (tokio::process::Child, herald_rules::NodeInfo) {
     let log = std::env::var_os("HERALD_BENCH_LOG").is_some();
@@ -557,7 +782,7 @@ async fn spawn_role(
         .arg(role)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .env("HERALD_NODE__ID", id)
-        .env("HERALD_ETCD__ENDPOINTS", etcd.client_url())
+        .env("HERALD_ETCD__ENDPOINTS", etcd_urls)
         .env("HERALD_ADMIN__LISTEN", "127.0.0.1:0")
         .env("HERALD_GRPC__LISTEN", "127.0.0.1:0")
         .env("HERALD_CONTROL__LISTEN", "127.0.0.1:0")

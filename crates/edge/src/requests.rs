@@ -40,7 +40,7 @@ use tracing::Instrument as _;
 use crate::message_id::MessageId;
 use crate::quota::AccountQuota;
 use crate::server::Shared;
-use crate::submit::{CheckedSubmit, Origin, Rejection, check_submit, envelope};
+use crate::submit::{CheckedSubmit, Origin, Rejection, check_submit, default_sender, envelope};
 
 /// Answers `session`'s requests until it closes.
 pub(crate) async fn serve(
@@ -104,15 +104,18 @@ async fn handle(
     }
     let quota = quota.get(shared, account);
     let later = match pdu.body {
-        PduBody::SubmitSm(sm) => {
+        PduBody::SubmitSm(mut sm) => {
+            default_sender(account, &mut sm.source);
             let reply = Reply::SubmitSm(responder);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::DataSm(data) => {
-            let (sm, reply) = (from_data_sm(data), Reply::DataSm(responder));
+            let (mut sm, reply) = (from_data_sm(data), Reply::DataSm(responder));
+            default_sender(account, &mut sm.source);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
-        PduBody::SubmitMulti(multi) => {
+        PduBody::SubmitMulti(mut multi) => {
+            default_sender(account, &mut multi.source);
             submit_multi(shared, &snapshot, account, &quota, multi, responder).await
         }
         PduBody::QuerySm(query) => metered(shared, account_id, quota, command, responder, {

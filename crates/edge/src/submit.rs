@@ -163,8 +163,9 @@ fn check_source(source: &Address) -> Result<(), Rejection> {
         ));
     }
     let addr = source.addr.as_bytes();
-    // An empty source asks for the account's default sender; alphanumeric senders pass
-    // as they are, however long or whatever their bytes (carriers truncate or reject).
+    // An empty source is the account's default sender's absence (filled in before, by
+    // [`default_sender`]): the carrier fills it in. Alphanumeric senders pass as they
+    // are, however long or whatever their bytes (carriers truncate or reject).
     if addr.is_empty() || source.ton == Ton::ALPHANUMERIC {
         return Ok(());
     }
@@ -343,6 +344,16 @@ pub fn address(address: &Address) -> bus::Address {
         addr: address.addr.to_string_lossy(),
         ton: u32::from(address.ton.0),
         npi: u32::from(address.npi.0),
+    }
+}
+
+/// An empty source takes the account's `default_sender`, if it has one: before the
+/// sender policy, routing and the envelope see the message.
+pub(crate) fn default_sender(account: &herald_rules::Account, source: &mut Address) {
+    if source.addr.is_empty()
+        && let Some(default) = account.default_source()
+    {
+        *source = default;
     }
 }
 

@@ -86,6 +86,8 @@ async fn cluster() -> Cluster {
     seed::route(rules, "uk", &["44"]).await;
     let metered = json!({ "quota": { "tps": 100 }, "window": 50 });
     seed::account(rules, "metered", "secret", metered).await;
+    let brand = json!({ "quota": { "tps": 100 }, "default_sender": "+447700900999" });
+    seed::account(rules, "brand", "secret", brand).await;
     let bus = backing
         .bus_with(|config| {
             config.request_timeout = Duration::from_secs(2);
@@ -207,6 +209,64 @@ async fn an_accepted_submit_is_on_the_bus_with_every_field() {
     assert_eq!(mt.payload, b"hello from the test");
     assert_eq!(mt.registered_delivery, 1);
     assert_eq!(mt.edge_node, "edge-test");
+}
+
+#[tokio::test]
+async fn an_empty_source_takes_the_accounts_default_sender() {
+    let cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transceiver, "brand", "secret")
+        .await
+        .unwrap();
+    let mut sm = SubmitSm {
+        dest: Address::international("447700900001"),
+        short_message: Bytes::from_static(b"no sender"),
+        ..SubmitSm::default()
+    };
+    let resp = session
+        .request(PduBody::SubmitSm(sm.clone()))
+        .await
+        .unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    sm.source = Address::alphanumeric("MINE");
+    let resp = session.request(PduBody::SubmitSm(sm)).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    let data = herald_smpp::pdu::DataSm {
+        dest: Address::international("447700900002"),
+        tlvs: [herald_smpp::Tlv::new(
+            herald_smpp::Tag::MESSAGE_PAYLOAD,
+            &b"data_sm"[..],
+        )]
+        .into_iter()
+        .collect(),
+        ..herald_smpp::pdu::DataSm::default()
+    };
+    let resp = session.request(PduBody::DataSm(data)).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+
+    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let mut sources = Vec::new();
+    while sources.len() < 3 {
+        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let mt: MtMessage = delivery.decode().unwrap();
+        let source = mt.source.unwrap_or_default();
+        sources.push((source.addr, source.ton, source.npi));
+        delivery.ack().await.unwrap();
+    }
+    sources.sort();
+    assert_eq!(
+        sources,
+        [
+            ("447700900999".into(), 1, 1),
+            ("447700900999".into(), 1, 1),
+            ("MINE".into(), 5, 0),
+        ],
+        "the default, international, for submit_sm and data_sm; the ESME's own kept"
+    );
 }
 
 #[tokio::test]

@@ -61,6 +61,14 @@ async fn cluster() -> Cluster {
             "remote",
             json!({ "quota": { "tps": 10 }, "allowed_ips": ["192.0.2.0/24"] }),
         ),
+        (
+            "brand",
+            json!({
+                "quota": { "tps": 10 },
+                "sender_ids": { "allowed": ["BRAND", "OTHER"] },
+                "default_sender": "BRAND",
+            }),
+        ),
     ];
     for (id, settings) in accounts {
         seed::account(&backing.rules, id, "secret", settings).await;
@@ -320,6 +328,39 @@ async fn a_posted_message_is_on_the_bus_before_the_202() {
     assert_eq!(mt.registered_delivery, 1, "receipts by default");
     let validity = mt.validity_unix_ms - mt.accepted_unix_ms;
     assert!((3_599_000..=3_600_000).contains(&validity), "{validity}");
+    cluster.shut_down().await;
+}
+
+#[tokio::test]
+async fn without_a_from_the_accounts_default_sender_is_used() {
+    let cluster = cluster().await;
+    let brand = ("brand", "secret");
+    let to = "+447700900001";
+    assert_eq!(
+        post(cluster.port, brand, json!({ "to": to, "text": "a" }))
+            .await
+            .status,
+        202
+    );
+    let own = json!({ "from": "OTHER", "to": to, "text": "b" });
+    assert_eq!(post(cluster.port, brand, own).await.status, 202);
+    // An account without one sends no sender, for the carrier to fill in.
+    assert_eq!(
+        post(cluster.port, ACME, json!({ "to": to, "text": "c" }))
+            .await
+            .status,
+        202
+    );
+    let sources: Vec<(String, u32)> = envelopes(&cluster.bus, 3)
+        .await
+        .into_iter()
+        .map(|mt| mt.source.unwrap_or_default())
+        .map(|source| (source.addr, source.ton))
+        .collect();
+    assert_eq!(
+        sources,
+        [("BRAND".into(), 5), ("OTHER".into(), 5), (String::new(), 0)]
+    );
     cluster.shut_down().await;
 }
 

@@ -827,6 +827,12 @@ impl NatsCluster {
             .collect()
     }
 
+    /// Monitoring ports of all members (`/varz`, `/jsz`, `/healthz`), in member order;
+    /// member `i` is server `n<i>`.
+    pub fn monitor_ports(&self) -> Vec<u16> {
+        self.members.iter().map(|m| m.health_port).collect()
+    }
+
     /// Kills member `i` with SIGKILL.
     pub async fn stop(&mut self, i: usize) {
         if let Some(mut child) = self.members.get_mut(i).and_then(|m| m.child.take()) {

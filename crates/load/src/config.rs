@@ -178,6 +178,10 @@ pub struct LoadConfig {
     pub host: String,
     /// The server's SMPP port.
     pub port: u16,
+    /// More servers (`host:port`) to spread the sessions over, for a cluster's edges
+    /// without a load balancer in front: session `n` goes to the `n`-th of
+    /// `host:port` and these, round robin.
+    pub also: Vec<String>,
     /// `system_id` to bind with.
     pub system_id: String,
     /// The password.
@@ -220,6 +224,7 @@ impl Default for LoadConfig {
         LoadConfig {
             host: "127.0.0.1".into(),
             port: 2775,
+            also: Vec::new(),
             system_id: "demo".into(),
             password: String::new(),
             system_type: String::new(),
@@ -269,7 +274,25 @@ impl LoadConfig {
         if self.source.is_empty() || self.source.len() > 20 {
             return Err(LoadError::invalid("source", "must be 1 to 20 characters"));
         }
+        if let Some(bad) = self.also.iter().find(|target| {
+            !target
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok())
+        }) {
+            return Err(LoadError::invalid(
+                "also",
+                format!("{bad:?} is not host:port"),
+            ));
+        }
         Ok(())
+    }
+
+    /// The server session `n` connects to (`host:port`).
+    pub fn target(&self, n: usize) -> String {
+        match n % (self.also.len() + 1) {
+            0 => format!("{}:{}", self.host, self.port),
+            i => self.also[i - 1].clone(),
+        }
     }
 }
 
@@ -333,6 +356,34 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
 
     use super::*;
+
+    #[test]
+    fn sessions_are_spread_round_robin_over_every_target() {
+        let config = LoadConfig {
+            host: "10.0.0.1".into(),
+            port: 2775,
+            also: vec!["10.0.0.2:2775".into(), "edge-3:2776".into()],
+            ..LoadConfig::default()
+        };
+        let targets: Vec<String> = (0..4).map(|n| config.target(n)).collect();
+        assert_eq!(
+            targets,
+            [
+                "10.0.0.1:2775",
+                "10.0.0.2:2775",
+                "edge-3:2776",
+                "10.0.0.1:2775"
+            ]
+        );
+        assert!(config.validate().is_ok());
+        for bad in ["edge-2", ":2775", "edge-2:port", "edge-2:70000"] {
+            let config = LoadConfig {
+                also: vec![bad.into()],
+                ..LoadConfig::default()
+            };
+            assert!(config.validate().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn the_mix_parses_and_spreads_exactly() {

@@ -27,6 +27,10 @@ struct Args {
     /// The server's SMPP port.
     #[arg(long, short, default_value_t = 2775)]
     port: u16,
+    /// Another server (host:port) to spread the sessions over, round robin with
+    /// --host/--port (a cluster's edges without a load balancer); repeat for more.
+    #[arg(long, value_name = "HOST:PORT")]
+    also: Vec<String>,
     /// system_id to bind with.
     #[arg(long, default_value = "demo")]
     system_id: String,
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
     let config = LoadConfig {
         host: args.host,
         port: args.port,
+        also: args.also,
         system_id: args.system_id,
         password: args.password,
         system_type: args.system_type,

@@ -153,8 +153,14 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "herald-load: {}:{} as {}, {} session(s) × window {}, {rate}, mix {}",
-            c.host, c.port, c.system_id, c.sessions, c.window, c.mix
+            "herald-load: {}:{}{} as {}, {} session(s) × window {}, {rate}, mix {}",
+            c.host,
+            c.port,
+            c.also.iter().map(|t| format!(", {t}")).collect::<String>(),
+            c.system_id,
+            c.sessions,
+            c.window,
+            c.mix
         )?;
         writeln!(
             f,

@@ -320,7 +320,7 @@ async fn open_session(
     config: &LoadConfig,
     n: usize,
 ) -> Result<(Session, herald_smpp::session::Inbox), LoadError> {
-    let addr = format!("{}:{}", config.host, config.port);
+    let addr = config.target(n);
     let io = TcpStream::connect(&addr)
         .await
         .map_err(|source| LoadError::Connect {

@@ -208,6 +208,18 @@ impl Address {
     pub fn alphanumeric(name: &str) -> Self {
         Self::new(Ton::ALPHANUMERIC, Npi::UNKNOWN, name)
     }
+
+    /// A sender as people write it: `+` and digits international (TON 1, NPI 1, the `+`
+    /// dropped), digits as written (TON 0, NPI 1: a short code or national number),
+    /// anything else a name (TON 5, NPI 0).
+    pub fn sender(text: &str) -> Self {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        match text.strip_prefix('+') {
+            Some(rest) if digits(rest) => Self::international(rest),
+            _ if digits(text) => Self::new(Ton::UNKNOWN, Npi::ISDN, text),
+            _ => Self::alphanumeric(text),
+        }
+    }
 }
 
 /// The `esm_class` octet (SMPP 5.0 §4.7.12): messaging mode, message type, GSM features.

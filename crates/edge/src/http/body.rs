@@ -75,6 +75,14 @@ pub(super) struct Submission {
     pub(super) segments: Vec<Segment>,
 }
 
+impl Submission {
+    /// Without a `from`, the account's `default_sender` (if it has one).
+    pub(super) fn with_default_sender(mut self, account: &herald_rules::Account) -> Self {
+        crate::submit::default_sender(account, &mut self.source);
+        self
+    }
+}
+
 /// The `submit_sm` of one segment to one destination.
 pub(super) fn segment_sm(submission: &Submission, dest: Address, segment: &Segment) -> SubmitSm {
     SubmitSm {
@@ -187,9 +195,8 @@ fn too_many_segments(segments: usize) -> ApiError {
     )
 }
 
-/// The SMPP source of `from`: `+` and digits international (TON 1, NPI 1), digits as
-/// written (TON 0, NPI 1), anything else a name (TON 5); none asks for the account's
-/// default sender.
+/// The SMPP source of `from` ([`Address::sender`]: `+` and digits international, digits
+/// as written, anything else a name); none asks for the account's `default_sender`.
 fn source(from: Option<&str>) -> Result<Address, ApiError> {
     let Some(from) = from.map(str::trim).filter(|f| !f.is_empty()) else {
         return Ok(Address::default());
@@ -200,21 +207,13 @@ fn source(from: Option<&str>) -> Result<Address, ApiError> {
             format!("`from` is longer than the {MAX_SOURCE_OCTETS} octets SMPP carries"),
         ));
     }
-    Ok(match from.strip_prefix('+') {
-        Some("") => {
-            return Err(ApiError::new(
-                CommandStatus::ESME_RINVSRCADR,
-                "`from` is `+` without digits",
-            ));
-        }
-        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => {
-            Address::international(digits)
-        }
-        _ if from.bytes().all(|b| b.is_ascii_digit()) => {
-            Address::new(Ton::UNKNOWN, Npi::ISDN, from)
-        }
-        _ => Address::alphanumeric(from),
-    })
+    if from == "+" {
+        return Err(ApiError::new(
+            CommandStatus::ESME_RINVSRCADR,
+            "`from` is `+` without digits",
+        ));
+    }
+    Ok(Address::sender(from))
 }
 
 /// The SMPP destination of `to`: `+` and digits international (TON 1, NPI 1); anything

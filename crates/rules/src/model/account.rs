@@ -10,9 +10,14 @@ use crate::error::ValidationError;
 use crate::kind::{Kind, RulesObject};
 use crate::model::{AddressPattern, Check, Cidr, NumberingPlan, Quota};
 use crate::password::PasswordHash;
+use herald_smpp::Address;
 
 /// The longest SMPP `system_id` (16 octets with the terminating NUL).
 pub const MAX_SYSTEM_ID_LEN: usize = 15;
+/// The longest alphanumeric sender a handset shows (GSM's 11 characters).
+pub(crate) const MAX_ALPHANUMERIC_SENDER: usize = 11;
+/// The longest numeric sender, in digits (SMPP's `source_addr` holds 20).
+pub(crate) const MAX_NUMERIC_SENDER: usize = 20;
 
 /// How an ESME binds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -111,6 +116,11 @@ pub struct Account {
     /// Which sender ids it may use.
     #[serde(default)]
     pub sender_ids: SenderIdPolicy,
+    /// The sender put on its messages submitted without one (an empty `source_addr`, an
+    /// HTTP request without `from`); absent: such messages go to the carrier with an
+    /// empty sender, for the carrier to fill in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_sender: Option<String>,
     /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
     #[serde(with = "humantime_serde", default = "default_receipt_retention")]
     pub receipt_retention: Duration,
@@ -132,6 +142,12 @@ impl Account {
     /// Whether it may bind from `ip` (an empty allow-list allows any address).
     pub fn permits_ip(&self, ip: IpAddr) -> bool {
         self.allowed_ips.is_empty() || self.allowed_ips.iter().any(|c| c.contains(ip))
+    }
+
+    /// The SMPP source address of its `default_sender` ([`Address::sender`]), if it has
+    /// one.
+    pub fn default_source(&self) -> Option<Address> {
+        self.default_sender.as_deref().map(Address::sender)
     }
 
     /// Whether it may bind as `mode`.
@@ -181,6 +197,31 @@ impl RulesObject for Account {
             "receipt_retention",
             "must be > 0",
         )?;
+        if let Some(sender) = &self.default_sender {
+            let digits = sender.strip_prefix('+').unwrap_or(sender);
+            let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+            c.ensure(
+                if numeric {
+                    digits.len() <= MAX_NUMERIC_SENDER
+                } else {
+                    (1..=MAX_ALPHANUMERIC_SENDER).contains(&sender.len())
+                        && !sender.starts_with('+')
+                        && sender.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
+                        && sender.trim() == sender
+                },
+                "default_sender",
+                format!(
+                    "{sender:?} is not a sender: up to {MAX_NUMERIC_SENDER} digits (optionally \
+                     after +), or a name of 1 to {MAX_ALPHANUMERIC_SENDER} printable ASCII \
+                     characters"
+                ),
+            )?;
+            c.ensure(
+                self.sender_ids.permits(sender),
+                "default_sender",
+                format!("{sender:?} is not allowed by the account's sender_ids"),
+            )?;
+        }
         c.id_list("groups", &self.groups)?;
         if let Some(plan) = &self.numbering {
             plan.check(&c, "numbering")?;
@@ -204,6 +245,52 @@ pub(crate) mod tests {
             "quota": {"tps": 100},
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_default_sender_must_be_a_sender_the_account_may_use() {
+        let with = |sender: &str, policy: serde_json::Value| -> Result<Account, ValidationError> {
+            let a: Account = serde_json::from_value(serde_json::json!({
+                "id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 100},
+                "sender_ids": policy, "default_sender": sender,
+            }))
+            .unwrap();
+            a.validate().map(|()| a)
+        };
+        let any = serde_json::json!({});
+        let acme = with("ACME", any.clone()).unwrap();
+        assert_eq!(acme.default_source(), Some(Address::alphanumeric("ACME")));
+        assert_eq!(
+            with("+447700900001", any.clone()).unwrap().default_source(),
+            Some(Address::international("447700900001"))
+        );
+        assert_eq!(
+            with("12345", any.clone()).unwrap().default_source(),
+            Some(Address::sender("12345"))
+        );
+        assert_eq!(account("acme").default_source(), None);
+        for bad in [
+            "",
+            "ACME TOO LONG",
+            " ACME",
+            "ACMÉ",
+            "+",
+            "123456789012345678901",
+        ] {
+            let refused = with(bad, any.clone());
+            assert!(
+                matches!(&refused, Err(ValidationError::Field { field, .. }) if field == "default_sender"),
+                "{bad:?}: {refused:?}"
+            );
+        }
+        let only_acme = serde_json::json!({"allowed": ["ACME"]});
+        assert!(with("ACME", only_acme.clone()).is_ok());
+        let refused = with("OTHER", only_acme);
+        assert!(
+            matches!(&refused, Err(ValidationError::Field { field, reason, .. })
+                if field == "default_sender" && reason.contains("sender_ids")),
+            "{refused:?}"
+        );
     }
 
     #[test]
