@@ -31,9 +31,11 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use herald_bus::{ConsumerSpec, Delivery, RecentIds};
 use herald_proto::bus::v1::{self as bus, Event, MoMessage, Receipt, event};
+use herald_rules::DefaultAlphabet;
 use herald_smpp::pdu::SubmitSm;
 use herald_smpp::receipt::{DeliveryReceipt, MessageState, NetworkErrorCode, ReceiptTlvs};
 use herald_smpp::session::Session;
+use herald_smpp::text::{self, Encoding};
 use herald_smpp::types::{Address, COctetString, DataCoding, EsmClass, Npi, Ton};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
 use herald_telemetry::{handles, names};
@@ -246,8 +248,8 @@ async fn pump(
                         (!list.is_empty()).then(|| list[turn % list.len()].1.clone())
                     };
                     in_flight.push({
-                        let retention = rules.load().account(account).map(|a| a.receipt_retention);
-                        Box::pin(deliver_one(delivery, session, account.to_owned(), retention, finals.clone()))
+                        let reading = rules.load().account(account).map(|a| (a.receipt_retention, a.default_alphabet));
+                        Box::pin(deliver_one(delivery, session, account.to_owned(), reading, finals.clone()))
                     });
                 }
                 Some(Err(err)) => tracing::debug!(%account, error = %err, "pull interrupted"),
@@ -277,9 +279,10 @@ async fn deliver_one(
     delivery: Delivery,
     session: Option<Session>,
     account: String,
-    retention: Option<Duration>,
+    reading: Option<(Duration, DefaultAlphabet)>,
     finals: Finals,
 ) {
+    let (retention, alphabet) = reading.unzip();
     // Past the account's receipt retention an event is dropped, not delivered late.
     if let (Some(retention), Some(published)) = (retention, delivery.published())
         && published.elapsed().is_ok_and(|age| age > retention)
@@ -319,7 +322,7 @@ async fn deliver_one(
             return;
         }
     };
-    let Some(sm) = deliver_sm(&event) else {
+    let Some(sm) = deliver_sm(&event, alphabet.unwrap_or_default()) else {
         let _ = delivery
             .dead_letter("event with neither receipt nor MO")
             .await;
@@ -434,11 +437,12 @@ fn final_receipt_of(event: &Event) -> Option<&str> {
     }
 }
 
-/// The `deliver_sm` that carries `event` to the ESME.
-pub fn deliver_sm(event: &Event) -> Option<SubmitSm> {
+/// The `deliver_sm` that carries `event` to an ESME whose `data_coding` 0 means
+/// `alphabet`.
+pub fn deliver_sm(event: &Event, alphabet: DefaultAlphabet) -> Option<SubmitSm> {
     match event.kind.as_ref()? {
         event::Kind::Receipt(receipt) => Some(receipt_sm(receipt)),
-        event::Kind::Mo(mo) => Some(mo_sm(mo)),
+        event::Kind::Mo(mo) => Some(mo_sm(mo, alphabet)),
     }
 }
 
@@ -479,20 +483,24 @@ pub fn receipt_sm(receipt: &Receipt) -> SubmitSm {
     sm
 }
 
-/// An MO as `deliver_sm`, text in `short_message` (or `message_payload` past 254 octets).
-pub fn mo_sm(mo: &MoMessage) -> SubmitSm {
+/// An MO as `deliver_sm`, text in `short_message` (or `message_payload` past 254 octets),
+/// for an ESME whose `data_coding` 0 means `alphabet` ([`in_default_alphabet`]).
+pub fn mo_sm(mo: &MoMessage, alphabet: DefaultAlphabet) -> SubmitSm {
+    let esm_class = u8::try_from(mo.esm_class & 0xC3).unwrap_or(0);
+    let data_coding = u8::try_from(mo.data_coding).unwrap_or(0);
+    let (data_coding, payload) =
+        in_default_alphabet(data_coding, &mo.payload, esm_class & 0x40 != 0, alphabet);
     let mut sm = SubmitSm {
         source: address(mo.source.as_ref()),
         dest: address(mo.destination.as_ref()),
-        esm_class: EsmClass(u8::try_from(mo.esm_class & 0xC3).unwrap_or(0)),
-        data_coding: DataCoding(u8::try_from(mo.data_coding).unwrap_or(0)),
+        esm_class: EsmClass(esm_class),
+        data_coding: DataCoding(data_coding),
         ..SubmitSm::default()
     };
-    if mo.payload.len() <= 254 {
-        sm.short_message = Bytes::from(mo.payload.clone());
+    if payload.len() <= 254 {
+        sm.short_message = Bytes::from(payload);
     } else {
-        sm.tlvs
-            .push(Tlv::new(Tag::MESSAGE_PAYLOAD, mo.payload.clone()));
+        sm.tlvs.push(Tlv::new(Tag::MESSAGE_PAYLOAD, payload));
     }
     for tlv in &mo.tlvs {
         if let Ok(tag) = u16::try_from(tlv.tag) {
@@ -519,6 +527,51 @@ pub fn mo_sm(mo: &MoMessage) -> SubmitSm {
     sm
 }
 
+/// An MO's text in `data_coding` 0 (GSM 7-bit, as carriers send it) re-encoded for an
+/// ESME whose `data_coding` 0 means another alphabet: in that alphabet, still as 0; or,
+/// when it lacks a character of the text, as UCS-2 (8), which every ESME reads. Anything
+/// else (other codings, GSM accounts, text that is not valid GSM 7-bit) goes unchanged.
+/// A UDH (`udhi`) is kept in front.
+pub fn in_default_alphabet(
+    data_coding: u8,
+    payload: &[u8],
+    udhi: bool,
+    alphabet: DefaultAlphabet,
+) -> (u8, Vec<u8>) {
+    let unchanged = || (data_coding, payload.to_vec());
+    let target = match alphabet {
+        DefaultAlphabet::Gsm7 => return unchanged(),
+        DefaultAlphabet::Latin1 => Encoding::Latin1,
+        DefaultAlphabet::Ascii => Encoding::Ia5,
+    };
+    if data_coding != 0 {
+        return unchanged();
+    }
+    let udh_len = if udhi {
+        match payload.first() {
+            Some(&n) if usize::from(n) < payload.len() => usize::from(n) + 1,
+            _ => return unchanged(),
+        }
+    } else {
+        0
+    };
+    let (udh, body) = payload.split_at(udh_len);
+    let Ok(text) = text::decode(body, Encoding::GSM7) else {
+        return unchanged();
+    };
+    let (coding, encoded) = match text::encode(&text, target) {
+        Ok(encoded) => (0, encoded),
+        Err(_) => match text::encode(&text, Encoding::Ucs2) {
+            Ok(encoded) => (Encoding::Ucs2.data_coding(), encoded),
+            Err(_) => return unchanged(),
+        },
+    };
+    let mut out = Vec::with_capacity(udh.len() + encoded.len());
+    out.extend_from_slice(udh);
+    out.extend_from_slice(&encoded);
+    (coding, out)
+}
+
 fn time(unix_ms: i64) -> Option<std::time::SystemTime> {
     let ms = u64::try_from(unix_ms).ok().filter(|&ms| ms > 0)?;
     Some(UNIX_EPOCH + Duration::from_millis(ms))
@@ -540,4 +593,60 @@ fn address(address: Option<&bus::Address>) -> Address {
         Npi(u8::try_from(address.npi).unwrap_or(0)),
         COctetString::from_bytes(Bytes::from(octets)).unwrap_or_default(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gsm(text: &str) -> Vec<u8> {
+        text::encode(text, Encoding::GSM7).expect("GSM 7-bit text")
+    }
+
+    #[test]
+    fn an_mo_in_gsm_is_re_encoded_for_an_esme_whose_default_alphabet_differs() {
+        let latin1 = DefaultAlphabet::Latin1;
+        // '@' is 0x00 in GSM 7-bit, 0x40 in Latin-1; 'é' 0x05 and 0xE9.
+        assert_eq!(
+            in_default_alphabet(0, &gsm("@é"), false, latin1),
+            (0, vec![0x40, 0xE9])
+        );
+        assert_eq!(
+            in_default_alphabet(0, &gsm("a@b"), false, DefaultAlphabet::Ascii),
+            (0, b"a@b".to_vec())
+        );
+        // A character the ESME's alphabet lacks: UCS-2, which it reads whatever its 0 is.
+        assert_eq!(
+            in_default_alphabet(0, &gsm("Ω"), false, latin1),
+            (8, vec![0x03, 0xA9])
+        );
+        // The UDH of a concatenated MO stays in front, untouched.
+        let udh = [0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+        let payload = [&udh[..], &gsm("@")].concat();
+        assert_eq!(
+            in_default_alphabet(0, &payload, true, latin1),
+            (0, [&udh[..], &[0x40]].concat())
+        );
+    }
+
+    #[test]
+    fn other_codings_gsm_accounts_and_bad_text_go_unchanged() {
+        let latin1 = DefaultAlphabet::Latin1;
+        let ucs2 = vec![0x00, 0x41];
+        assert_eq!(in_default_alphabet(8, &ucs2, false, latin1), (8, ucs2));
+        let at = gsm("@");
+        assert_eq!(
+            in_default_alphabet(0, &at, false, DefaultAlphabet::Gsm7),
+            (0, at)
+        );
+        // 0x80 is no GSM 7-bit code; a UDH longer than the payload is malformed.
+        assert_eq!(
+            in_default_alphabet(0, &[0x80], false, latin1),
+            (0, vec![0x80])
+        );
+        assert_eq!(
+            in_default_alphabet(0, &[0x09, 0x00], true, latin1),
+            (0, vec![0x09, 0x00])
+        );
+    }
 }

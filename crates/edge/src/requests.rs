@@ -40,7 +40,9 @@ use tracing::Instrument as _;
 use crate::message_id::MessageId;
 use crate::quota::AccountQuota;
 use crate::server::Shared;
-use crate::submit::{CheckedSubmit, Origin, Rejection, check_submit, default_sender, envelope};
+use crate::submit::{
+    CheckedSubmit, Origin, Rejection, check_submit, default_alphabet, default_sender, envelope,
+};
 
 /// Answers `session`'s requests until it closes.
 pub(crate) async fn serve(
@@ -106,16 +108,19 @@ async fn handle(
     let later = match pdu.body {
         PduBody::SubmitSm(mut sm) => {
             default_sender(account, &mut sm.source);
+            default_alphabet(account, &mut sm.data_coding);
             let reply = Reply::SubmitSm(responder);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::DataSm(data) => {
             let (mut sm, reply) = (from_data_sm(data), Reply::DataSm(responder));
             default_sender(account, &mut sm.source);
+            default_alphabet(account, &mut sm.data_coding);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::SubmitMulti(mut multi) => {
             default_sender(account, &mut multi.source);
+            default_alphabet(account, &mut multi.data_coding);
             submit_multi(shared, &snapshot, account, &quota, multi, responder).await
         }
         PduBody::QuerySm(query) => metered(shared, account_id, quota, command, responder, {

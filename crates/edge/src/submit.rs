@@ -34,7 +34,7 @@ use herald_proto::bus::v1 as bus;
 use herald_smpp::concat::{ConcatInfo, parse_udh};
 use herald_smpp::pdu::SubmitSm;
 use herald_smpp::time::SmppTime;
-use herald_smpp::types::{Address, Npi, Ton};
+use herald_smpp::types::{Address, DataCoding, Npi, Ton};
 use herald_smpp::{CommandStatus, Tag};
 
 /// Longest address Herald accepts, in characters (the C-octet field's 21 minus the NUL).
@@ -344,6 +344,15 @@ pub fn address(address: &Address) -> bus::Address {
         addr: address.addr.to_string_lossy(),
         ton: u32::from(address.ton.0),
         npi: u32::from(address.npi.0),
+    }
+}
+
+/// Text in `data_coding` 0 from an account whose `default_alphabet` is not GSM 7-bit
+/// gets that alphabet's explicit coding (Latin-1 0x03, IA5 0x01), before anything reads
+/// it: the checks, the parts count, the bus, a carrier's conversion.
+pub(crate) fn default_alphabet(account: &herald_rules::Account, data_coding: &mut DataCoding) {
+    if data_coding.0 == 0 {
+        data_coding.0 = account.default_alphabet.data_coding();
     }
 }
 

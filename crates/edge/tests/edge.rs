@@ -86,7 +86,9 @@ async fn cluster() -> Cluster {
     seed::route(rules, "uk", &["44"]).await;
     let metered = json!({ "quota": { "tps": 100 }, "window": 50 });
     seed::account(rules, "metered", "secret", metered).await;
-    let brand = json!({ "quota": { "tps": 100 }, "default_sender": "+447700900999" });
+    let brand = json!({
+        "quota": { "tps": 100 }, "default_sender": "+447700900999", "default_alphabet": "latin1",
+    });
     seed::account(rules, "brand", "secret", brand).await;
     let bus = backing
         .bus_with(|config| {
@@ -212,14 +214,15 @@ async fn an_accepted_submit_is_on_the_bus_with_every_field() {
 }
 
 #[tokio::test]
-async fn an_empty_source_takes_the_accounts_default_sender() {
+async fn an_empty_source_and_data_coding_0_take_the_accounts_defaults() {
     let cluster = cluster().await;
     let (session, _inbox) = esme(cluster.port, BindMode::Transceiver, "brand", "secret")
         .await
         .unwrap();
     let mut sm = SubmitSm {
         dest: Address::international("447700900001"),
-        short_message: Bytes::from_static(b"no sender"),
+        // "Hé" in Latin-1, the account's data_coding 0.
+        short_message: Bytes::from_static(b"H\xE9"),
         ..SubmitSm::default()
     };
     let resp = session
@@ -255,6 +258,10 @@ async fn an_empty_source_takes_the_accounts_default_sender() {
         let mt: MtMessage = delivery.decode().unwrap();
         let source = mt.source.unwrap_or_default();
         sources.push((source.addr, source.ton, source.npi));
+        assert_eq!(
+            mt.data_coding, 3,
+            "data_coding 0 named as the account's Latin-1"
+        );
         delivery.ack().await.unwrap();
     }
     sources.sort();

@@ -60,8 +60,8 @@ pub use config::{EtcdTls, EtcdUser, StoreConfig};
 pub use error::{Error, ValidationError};
 pub use kind::{Kind, RulesObject};
 pub use model::{
-    Account, AddressPattern, Carrier, Cidr, MoRoute, Network, OptOutList, PriceTable, Quota, Route,
-    RouteAction, SecretRef,
+    Account, AddressPattern, Carrier, Cidr, DefaultAlphabet, MoRoute, Network, OptOutList,
+    PriceTable, Quota, Route, RouteAction, SecretRef,
 };
 pub use nodes::{NodeInfo, NodeRegistration};
 pub use password::PasswordHash;

@@ -16,7 +16,7 @@ pub(crate) mod price;
 pub(crate) mod route;
 pub(crate) mod time_window;
 
-pub use account::{Account, BindMode, MAX_SYSTEM_ID_LEN, SenderIdPolicy};
+pub use account::{Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, SenderIdPolicy};
 pub use carrier::{
     AddressOverrides, Carrier, CarrierBindMode, CarrierTls, ContentAction, ContentPolicy,
     DataCodingPolicy, MAX_SYSTEM_TYPE_LEN, ReceiptIdFormat, SecretRef, SmppVersion,

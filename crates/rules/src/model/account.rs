@@ -33,6 +33,31 @@ pub enum BindMode {
     Transceiver,
 }
 
+/// What `data_coding` 0 (the "SMSC default alphabet") means to an account's ESME: SMPP
+/// leaves it to the SMSC, and ESMEs written for different SMSCs assume different ones.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultAlphabet {
+    /// The GSM 7-bit default alphabet, one character per octet: SMPP's usual reading.
+    #[default]
+    Gsm7,
+    /// ISO-8859-1 (Latin-1).
+    Latin1,
+    /// IA5, that is ASCII.
+    Ascii,
+}
+
+impl DefaultAlphabet {
+    /// The `data_coding` that names this alphabet explicitly (GSM 7-bit: 0 itself).
+    pub fn data_coding(self) -> u8 {
+        match self {
+            DefaultAlphabet::Gsm7 => 0x00,
+            DefaultAlphabet::Latin1 => 0x03,
+            DefaultAlphabet::Ascii => 0x01,
+        }
+    }
+}
+
 /// Which source addresses (sender ids) an account may use. Both empty: any.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderIdPolicy {
@@ -121,6 +146,10 @@ pub struct Account {
     /// empty sender, for the carrier to fill in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_sender: Option<String>,
+    /// What its `data_coding` 0 means, in its submits and in the MO it is sent; default
+    /// GSM 7-bit.
+    #[serde(default)]
+    pub default_alphabet: DefaultAlphabet,
     /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
     #[serde(with = "humantime_serde", default = "default_receipt_retention")]
     pub receipt_retention: Duration,
