@@ -1,4 +1,5 @@
-//! The per-account rate limit, enforced across every edge the account's sessions are on.
+//! Rate limits enforced across every edge: an account's (`quota`, over all its sessions)
+//! and a route's (`quota`, over every account's messages it takes).
 //!
 //! Two halves, both lock-free on the common path:
 //!
@@ -6,7 +7,7 @@
 //!   burst, as the generic cell rate algorithm (GCRA) on one atomic. It shapes bursts.
 //!   Unlike a minimum gap between messages (the complaint against Jasmin, #648), a
 //!   windowed client gets its full average rate.
-//! - [`AccountQuota`], shared by the cluster: each second (Unix time) has a counter per
+//! - [`ClusterQuota`], shared by the cluster: each second (Unix time) has a counter per
 //!   account in the bus's `herald_quota` bucket. An edge takes tokens from it in chunks
 //!   of 2% of the limit and spends them from one atomic; only when its chunk is spent
 //!   does it go back to the bucket (one compare-and-swap). Across all edges the
@@ -91,10 +92,12 @@ impl RateLimiter {
     }
 }
 
-/// An account's limit on this edge: the local bucket, then the cluster's per-second count.
+/// One limit on this edge (an account's or a route's): the local bucket, then the
+/// cluster's per-second count.
 #[derive(Debug)]
-pub struct AccountQuota {
-    account: String,
+pub struct ClusterQuota {
+    /// Its counter's key: the account id, or `route/<id>` (no account id has a `/`).
+    key: String,
     tps: u32,
     local: RateLimiter,
     /// `second << 32 | tokens left` of the chunk this edge holds.
@@ -104,11 +107,11 @@ pub struct AccountQuota {
     refill: tokio::sync::Mutex<()>,
 }
 
-impl AccountQuota {
+impl ClusterQuota {
     /// The quota of `account`: `tps` a second cluster-wide, bursts of `burst`.
     pub fn new(account: impl Into<String>, tps: u32, burst: u32) -> Self {
-        AccountQuota {
-            account: account.into(),
+        ClusterQuota {
+            key: account.into(),
             tps,
             local: RateLimiter::new(tps, burst),
             chunk: AtomicU64::new(0),
@@ -117,8 +120,13 @@ impl AccountQuota {
         }
     }
 
+    /// The quota of route `id`: `tps` a second cluster-wide, bursts of `burst`.
+    pub fn route(id: &str, tps: u32, burst: u32) -> Self {
+        Self::new(format!("route/{id}"), tps, burst)
+    }
+
     /// Admits one message accepted at `now` (its second is the one it counts against),
-    /// or says it is over the account's rate.
+    /// or says it is over the rate.
     pub async fn try_acquire(&self, counters: Option<&RateCounters>, now: SystemTime) -> bool {
         if !self.local.try_acquire() {
             return false;
@@ -138,7 +146,7 @@ impl AccountQuota {
         let want = (self.tps / 50).max(1);
         let taken = tokio::time::timeout(
             COUNTER_WAIT,
-            counters.take(&self.account, second, want, self.tps),
+            counters.take(&self.key, second, want, self.tps),
         )
         .await
         .unwrap_or_else(|_| Err(herald_bus::BusError::Nats("no answer in time".into())));
@@ -152,7 +160,7 @@ impl AccountQuota {
             }
             Err(err) => {
                 self.local_until.store(second + 1, Ordering::Relaxed);
-                tracing::warn!(account = %self.account, error = %err, "rate counters unavailable; local limit only until the next second");
+                tracing::warn!(quota = %self.key, error = %err, "rate counters unavailable; local limit only until the next second");
                 true
             }
         }

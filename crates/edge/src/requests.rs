@@ -38,7 +38,7 @@ use herald_telemetry::names;
 use tracing::Instrument as _;
 
 use crate::message_id::MessageId;
-use crate::quota::AccountQuota;
+use crate::quota::ClusterQuota;
 use crate::server::Shared;
 use crate::submit::{
     CheckedSubmit, Origin, Rejection, check_submit, default_alphabet, default_sender, envelope,
@@ -211,11 +211,11 @@ impl SessionMetrics {
 /// quota changes, so the shared table is not consulted per message.
 #[derive(Default)]
 struct QuotaCache {
-    current: Option<(Quota, Arc<AccountQuota>)>,
+    current: Option<(Quota, Arc<ClusterQuota>)>,
 }
 
 impl QuotaCache {
-    fn get(&mut self, shared: &Shared, account: &Account) -> Arc<AccountQuota> {
+    fn get(&mut self, shared: &Shared, account: &Account) -> Arc<ClusterQuota> {
         match &self.current {
             Some((quota, limiter)) if *quota == account.quota => limiter.clone(),
             _ => {
@@ -232,7 +232,7 @@ impl QuotaCache {
 fn metered(
     shared: &Arc<Shared>,
     account: &str,
-    quota: Arc<AccountQuota>,
+    quota: Arc<ClusterQuota>,
     command: &'static str,
     responder: Responder,
     request: impl FnOnce(Arc<Shared>, Responder) -> BoxFuture<'static, ()> + Send + 'static,
@@ -286,7 +286,7 @@ async fn submit(
     shared: &Arc<Shared>,
     snapshot: &RulesSnapshot,
     account: &Account,
-    quota: &AccountQuota,
+    quota: &ClusterQuota,
     metrics: &Arc<SessionMetrics>,
     sm: SubmitSm,
     reply: Reply,
@@ -323,7 +323,7 @@ async fn accept(
     shared: &Shared,
     snapshot: &RulesSnapshot,
     account: &Account,
-    quota: &AccountQuota,
+    quota: &ClusterQuota,
     sm: &SubmitSm,
     message_id: Option<String>,
     command: &'static str,
@@ -331,6 +331,7 @@ async fn accept(
     let now = SystemTime::now();
     let accepted = async {
         let checked = admit(shared.route_time_zone, snapshot, account, sm, now)?;
+        take_route_token(shared, &checked, now).await?;
         take_token(shared.live_rate_counters(), quota, now).await?;
         let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
         let ack = publish(shared, account, sm, &checked, &message_id, now).await?;
@@ -357,7 +358,7 @@ pub(crate) fn admit(
         tracing::debug!(account = %account.id, status = %rejection.status, reason = rejection.reason, "submit refused");
         rejection
     };
-    let checked = check_submit(sm, now).map_err(refused)?;
+    let mut checked = check_submit(sm, now).map_err(refused)?;
     let sender = sm.source.addr.to_text();
     if !sender.is_empty() && !account.sender_ids.permits(&sender) {
         return Err(refused(Rejection {
@@ -372,14 +373,17 @@ pub(crate) fn admit(
     let request = RouteRequest::new(&account.id, &sender, &destination, sm.data_coding.0, now)
         .destination_ton(sm.dest.ton.0)
         .default_time_zone(route_time_zone);
-    if matches!(
-        snapshot.evaluate(&request, &AllHealthy),
-        RouteOutcome::NoRoute
-    ) {
-        return Err(refused(Rejection {
-            status: CommandStatus::ESME_RINVDSTADR,
-            reason: "no route takes this destination",
-        }));
+    match snapshot.evaluate(&request, &AllHealthy) {
+        RouteOutcome::NoRoute => {
+            return Err(refused(Rejection {
+                status: CommandStatus::ESME_RINVDSTADR,
+                reason: "no route takes this destination",
+            }));
+        }
+        RouteOutcome::Route(pick) => {
+            checked.route_quota = pick.quota.map(|quota| (pick.rule_id.to_owned(), quota));
+        }
+        _ => {}
     }
     Ok(checked)
 }
@@ -389,7 +393,7 @@ pub(crate) fn admit(
 /// edge's bucket alone); `ESME_RTHROTTLED` when the account is over it.
 pub(crate) async fn take_token(
     counters: Option<&RateCounters>,
-    quota: &AccountQuota,
+    quota: &ClusterQuota,
     now: SystemTime,
 ) -> Result<(), Rejection> {
     if quota.try_acquire(counters, now).await {
@@ -400,6 +404,29 @@ pub(crate) async fn take_token(
             reason: "over the account's rate (quota.tps)",
         })
     }
+}
+
+/// Takes one message's token from its route's rate, when its route has a `quota`
+/// (`checked.route_quota`), as [`take_token`] does from the account's; `ESME_RTHROTTLED`
+/// when the route is over it, counted in `herald_edge_route_throttled_total`.
+pub(crate) async fn take_route_token(
+    shared: &Shared,
+    checked: &CheckedSubmit,
+    now: SystemTime,
+) -> Result<(), Rejection> {
+    let Some((route, quota)) = &checked.route_quota else {
+        return Ok(());
+    };
+    let limiter = shared.route_quota(route, *quota);
+    if limiter.try_acquire(shared.live_rate_counters(), now).await {
+        return Ok(());
+    }
+    metrics::counter!(names::EDGE_ROUTE_THROTTLED_TOTAL, names::labels::ROUTE => route.clone())
+        .increment(1);
+    Err(Rejection {
+        status: CommandStatus::ESME_RTHROTTLED,
+        reason: "over the route's rate (its quota.tps)",
+    })
 }
 
 /// Publishes an admitted message as `message_id`, accepted at `now`; returns at once with
@@ -516,7 +543,7 @@ async fn submit_multi(
     shared: &Arc<Shared>,
     snapshot: &RulesSnapshot,
     account: &Account,
-    quota: &AccountQuota,
+    quota: &ClusterQuota,
     multi: SubmitMulti,
     responder: Responder,
 ) -> BoxFuture<'static, ()> {
@@ -951,7 +978,7 @@ mod tests {
 
     #[tokio::test]
     async fn without_the_clusters_counters_the_edges_own_bucket_decides() {
-        let quota = AccountQuota::new("acme", 1, 1);
+        let quota = ClusterQuota::new("acme", 1, 1);
         let now = SystemTime::now();
         assert!(take_token(None, &quota, now).await.is_ok());
         let refused = take_token(None, &quota, now).await.unwrap_err();

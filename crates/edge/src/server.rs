@@ -33,7 +33,7 @@ use crate::connections::{Admitted, ConnectionLimits, Listener, accept_admitted};
 use crate::delivery::Receivers;
 use crate::guard::AuthGuard;
 use crate::message_id::MessageIdGenerator;
-use crate::quota::AccountQuota;
+use crate::quota::ClusterQuota;
 use crate::rebalance::Peers;
 use crate::requests;
 use crate::session_slots::{Claim, SessionSlots};
@@ -119,7 +119,9 @@ pub(crate) struct Shared {
     /// Each account's rate limit with the quota it was made for. Read without a lock (an
     /// HTTP request looks its account's up each time); replaced whole, copy on write, when
     /// an account is first seen or its quota changes.
-    limiters: ArcSwap<HashMap<String, (Quota, Arc<AccountQuota>)>>,
+    limiters: Limiters,
+    /// Each route's rate limit (routes with a `quota`), shared like the accounts'.
+    route_limiters: Limiters,
 }
 
 impl Shared {
@@ -134,36 +136,17 @@ impl Shared {
 
     /// The rate limit of `account`, made anew when its quota changed. Lock-free when the
     /// account's limiter exists; every caller gets the same limiter for the same quota.
-    pub(crate) fn quota(&self, account: &Account) -> Arc<AccountQuota> {
-        let current = |limiters: &HashMap<String, (Quota, Arc<AccountQuota>)>| {
-            limiters
-                .get(&account.id)
-                .filter(|(quota, _)| *quota == account.quota)
-                .map(|(_, limiter)| limiter.clone())
-        };
-        if let Some(limiter) = current(&self.limiters.load()) {
-            return limiter;
-        }
-        let quota = account.quota;
-        let made = Arc::new(AccountQuota::new(
-            &account.id,
-            quota.tps,
-            quota.burst.unwrap_or(quota.tps),
-        ));
-        let mut chosen = made.clone();
-        // A racing caller may have stored one meanwhile: the stored one wins, so an account
-        // never has two local buckets.
-        self.limiters.rcu(|limiters| {
-            if let Some(limiter) = current(limiters) {
-                chosen = limiter;
-                return Arc::clone(limiters);
-            }
-            chosen = made.clone();
-            let mut next = HashMap::clone(limiters);
-            next.insert(account.id.clone(), (quota, made.clone()));
-            Arc::new(next)
-        });
-        chosen
+    pub(crate) fn quota(&self, account: &Account) -> Arc<ClusterQuota> {
+        shared_limiter(&self.limiters, &account.id, account.quota, || {
+            ClusterQuota::new(&account.id, account.quota.tps, burst(account.quota))
+        })
+    }
+
+    /// The rate limit of route `id` with `quota`, as [`Shared::quota`] is an account's.
+    pub(crate) fn route_quota(&self, id: &str, quota: Quota) -> Arc<ClusterQuota> {
+        shared_limiter(&self.route_limiters, id, quota, || {
+            ClusterQuota::route(id, quota.tps, burst(quota))
+        })
     }
 }
 
@@ -201,6 +184,7 @@ impl Edge {
                 session_slots: deps.session_slots,
                 route_time_zone: deps.route_time_zone,
                 limiters: ArcSwap::default(),
+                route_limiters: ArcSwap::default(),
                 config,
                 rules: deps.rules,
                 bus: deps.bus,
@@ -598,4 +582,44 @@ impl Drop for Slot<'_> {
             self.table.total.fetch_sub(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Limiters by id, each with the quota it was made for.
+type Limiters = ArcSwap<HashMap<String, (Quota, Arc<ClusterQuota>)>>;
+
+fn burst(quota: Quota) -> u32 {
+    quota.burst.unwrap_or(quota.tps)
+}
+
+/// The limiter of `id` in `limiters` for `quota`, made (by `make`) when it has none or one
+/// for another quota. A racing caller may store one meanwhile: the stored one wins, so an
+/// id never has two local buckets.
+fn shared_limiter(
+    limiters: &Limiters,
+    id: &str,
+    quota: Quota,
+    make: impl FnOnce() -> ClusterQuota,
+) -> Arc<ClusterQuota> {
+    let current = |limiters: &HashMap<String, (Quota, Arc<ClusterQuota>)>| {
+        limiters
+            .get(id)
+            .filter(|(made_for, _)| *made_for == quota)
+            .map(|(_, limiter)| limiter.clone())
+    };
+    if let Some(limiter) = current(&limiters.load()) {
+        return limiter;
+    }
+    let made = Arc::new(make());
+    let mut chosen = made.clone();
+    limiters.rcu(|stored| {
+        if let Some(limiter) = current(stored) {
+            chosen = limiter;
+            return Arc::clone(stored);
+        }
+        chosen = made.clone();
+        let mut next = HashMap::clone(stored);
+        next.insert(id.to_owned(), (quota, made.clone()));
+        Arc::new(next)
+    });
+    chosen
 }

@@ -65,6 +65,9 @@ pub struct CheckedSubmit {
     pub schedule: Option<SystemTime>,
     /// When to give up, if the ESME said.
     pub validity: Option<SystemTime>,
+    /// The route that takes it and that route's quota, when the route has one (set by
+    /// the edge's route check; most routes have none, and cost nothing here).
+    pub route_quota: Option<(String, herald_rules::Quota)>,
 }
 
 /// Checks `sm` as received at `now`. Account policies (sender ids, quotas, routes) are
@@ -146,6 +149,7 @@ pub fn check_submit(sm: &SubmitSm, now: SystemTime) -> Result<CheckedSubmit, Rej
         segment,
         schedule,
         validity,
+        route_quota: None,
     })
 }
 

@@ -13,7 +13,7 @@ use herald_edge::session_slots::SessionSlots;
 use herald_edge::{Edge, EdgeDeps};
 use herald_harness::{Backing, PATIENCE, eventually_some, eventually_sync, seed};
 use herald_proto::bus::v1::{self as bus, Event, MtMessage, Receipt, event};
-use herald_rules::NodeInfo;
+use herald_rules::{Expected, Kind, NodeInfo};
 use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
 use herald_smpp::receipt::{MessageState, ReceiptTlvs};
 use herald_smpp::session::{BindError, BindMode, Inbox, Session, SessionConfig, bind};
@@ -84,6 +84,15 @@ async fn cluster() -> Cluster {
     // A carrier and a route for UK numbers: the edge refuses destinations no route takes.
     seed::carrier(rules, seed::NO_CARRIER_PORT, json!({})).await;
     seed::route(rules, "uk", &["44"]).await;
+    // UK mobiles on 4479 go by a route of their own, capped at 20/s whoever sends.
+    let capped = json!({
+        "id": "capped", "priority": 5, "match": { "destination_prefixes": ["4479"] },
+        "action": { "type": "carrier", "carrier": seed::CARRIER }, "quota": { "tps": 20 },
+    });
+    rules
+        .put_json(Kind::Route, "capped", &capped.to_string(), Expected::Any)
+        .await
+        .unwrap();
     let metered = json!({ "quota": { "tps": 100 }, "window": 50 });
     seed::account(rules, "metered", "secret", metered).await;
     let brand = json!({
@@ -650,6 +659,68 @@ async fn an_accounts_rate_holds_across_edges() {
             (90..=100).contains(&count),
             "within 10% of 100/s each second: {per_second:?}"
         );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routes_quota_holds_across_edges_and_accounts_and_spares_other_routes() {
+    let mut cluster = cluster().await;
+    let second_edge = cluster.another_edge().await;
+    // Two accounts on two edges, each offering far more than the capped route's 20/s,
+    // and a message to another route now and then, which the cap must not touch.
+    let mut offered = Vec::new();
+    for (port, account) in [(cluster.port, "acme"), (second_edge, "metered")] {
+        let (session, _inbox) = esme(port, BindMode::Transmitter, account, "secret")
+            .await
+            .unwrap();
+        offered.push(tokio::spawn(async move {
+            let until = tokio::time::Instant::now() + Duration::from_millis(3500);
+            let (mut capped_throttled, mut other_throttled) = (0u32, 0u32);
+            while tokio::time::Instant::now() < until {
+                let burst = (0..10).map(|_| session.request(submit("447900900001")));
+                for resp in futures::future::join_all(burst).await {
+                    if resp.unwrap().command_status == CommandStatus::ESME_RTHROTTLED {
+                        capped_throttled += 1;
+                    }
+                }
+                let other = session.request(submit("447700900001")).await.unwrap();
+                if other.command_status != CommandStatus::ESME_ROK {
+                    other_throttled += 1;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (capped_throttled, other_throttled)
+        }));
+    }
+    for task in offered {
+        let (capped, other) = task.await.unwrap();
+        assert!(capped > 0, "the offered load was over the route's limit");
+        assert_eq!(other, 0, "another route's messages are not held to the cap");
+    }
+
+    // What the capped route took, per whole second, from the envelopes themselves.
+    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(256).await.unwrap();
+    let mut per_second = std::collections::BTreeMap::<i64, u32>::new();
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
+    {
+        let mt: MtMessage = delivery.decode().unwrap();
+        if mt.destination.is_some_and(|d| d.addr.starts_with("4479")) {
+            *per_second.entry(mt.accepted_unix_ms / 1000).or_default() += 1;
+        }
+        delivery.ack().await.unwrap();
+    }
+    // The first second also holds the burst (20), which is allowed once.
+    let whole: Vec<u32> = per_second.values().copied().skip(1).collect();
+    let whole = &whole[..whole.len().saturating_sub(1)];
+    assert!(!whole.is_empty(), "{per_second:?}");
+    for &count in whole {
+        assert!(
+            count <= 20,
+            "at most the route's 20/s each second: {per_second:?}"
+        );
+        assert!(count >= 15, "and close to it, not starved: {per_second:?}");
     }
 }
 

@@ -12,6 +12,7 @@ use herald_config::EdgeConfig;
 use herald_edge::{Edge, EdgeDeps};
 use herald_harness::{Backing, PATIENCE, eventually, seed};
 use herald_proto::bus::v1::{self as bus, MessageStatus, MtMessage};
+use herald_rules::{Expected, Kind};
 use herald_smpp::text::{self, Encoding};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -75,6 +76,16 @@ async fn cluster() -> Cluster {
     }
     seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, json!({})).await;
     seed::route(&backing.rules, "uk", &["44"]).await;
+    // UK mobiles on 4479 by a route capped at 2/s whoever sends.
+    let capped = json!({
+        "id": "capped", "priority": 5, "match": { "destination_prefixes": ["4479"] },
+        "action": { "type": "carrier", "carrier": seed::CARRIER }, "quota": { "tps": 2 },
+    });
+    backing
+        .rules
+        .put_json(Kind::Route, "capped", &capped.to_string(), Expected::Any)
+        .await
+        .unwrap();
 
     let bus = backing
         .bus_with(|config| {
@@ -361,6 +372,24 @@ async fn without_a_from_the_accounts_default_sender_is_used() {
         sources,
         [("BRAND".into(), 5), ("OTHER".into(), 5), (String::new(), 0)]
     );
+    cluster.shut_down().await;
+}
+
+#[tokio::test]
+async fn over_its_routes_quota_a_message_gets_429_and_other_routes_do_not() {
+    let cluster = cluster().await;
+    let capped = json!({ "to": "+447900900001", "text": "hi" });
+    let mut answers = Vec::new();
+    for _ in 0..6 {
+        answers.push(post(cluster.port, ACME, capped.clone()).await);
+    }
+    let throttled: Vec<_> = answers.iter().filter(|a| a.status == 429).collect();
+    assert!(!throttled.is_empty(), "6 at once against 2/s: {answers:?}");
+    for answer in &throttled {
+        assert_eq!(answer.error_status(), "ESME_RTHROTTLED", "{answer:?}");
+    }
+    let other = json!({ "to": "+447700900001", "text": "hi" });
+    assert_eq!(post(cluster.port, ACME, other).await.status, 202);
     cluster.shut_down().await;
 }
 

@@ -7,7 +7,7 @@
 use std::time::SystemTime;
 
 use herald_bus::{Bus, BusConfig};
-use herald_edge::quota::AccountQuota;
+use herald_edge::quota::ClusterQuota;
 
 /// How often the quota bucket has been read (`entry`), from the process's metrics.
 fn quota_reads(metrics: &herald_telemetry::MetricsHandle) -> f64 {
@@ -29,7 +29,7 @@ async fn with_the_counter_unreachable_the_local_limit_decides_and_the_bucket_is_
         .unwrap();
     let counters = bus.rate_counters().await.unwrap();
     // 100/s: chunks of 2 from the bucket; a local burst of 100.
-    let quota = AccountQuota::new("acme", 100, 100);
+    let quota = ClusterQuota::new("acme", 100, 100);
     let now = SystemTime::now();
     assert!(quota.try_acquire(Some(&counters), now).await);
     assert!(
@@ -56,7 +56,7 @@ async fn with_the_counter_unreachable_the_local_limit_decides_and_the_bucket_is_
 }
 
 async fn offer(
-    quota: &AccountQuota,
+    quota: &ClusterQuota,
     counters: &herald_bus::RateCounters,
     now: SystemTime,
     offered: usize,

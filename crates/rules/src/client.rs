@@ -415,13 +415,11 @@ mod tests {
             canonical_json(Kind::Route, "r", &nested.to_string()),
             Err(ValidationError::UnknownField { field, .. }) if field == "action.split[0].wieght"
         ));
-        // Fields no code reads are not accepted as if they did something: a route's
-        // `quota` was documented once, never built.
         let route_quota = json!({"id": "r", "action": {"type": "carrier", "carrier": "a"},
-            "quota": {"tps": 5}});
+            "quota": {"tps": 0}});
         assert!(matches!(
             canonical_json(Kind::Route, "r", &route_quota.to_string()),
-            Err(ValidationError::UnknownField { field, .. }) if field == "quota"
+            Err(ValidationError::Field { field, .. }) if field == "quota.tps"
         ));
         let alphabet = json!({"id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 5},
             "default_alphabet": "latin2"});

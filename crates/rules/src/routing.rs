@@ -158,6 +158,8 @@ pub struct RoutePick<'s> {
     pub why: PickReason,
     /// Every usable carrier of the route, best first (the chosen one first).
     pub candidates: Candidates<'s>,
+    /// The route's cluster-wide rate limit, if it has one.
+    pub quota: Option<crate::model::Quota>,
 }
 
 /// What routing decided for a message.
@@ -290,6 +292,7 @@ impl RulesSnapshot {
                 carrier,
                 why,
                 candidates,
+                quota: route.quota,
             }),
             Ranking::None(reason) => RouteOutcome::Unreachable {
                 rule_id: &route.id,

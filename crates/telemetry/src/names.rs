@@ -51,11 +51,13 @@ pub mod labels {
     /// An operation: a KV bucket's `get`, `put`, `create`, `update`, ...; a NATS client's
     /// `out` (messages sent) or `in` (received).
     pub const OP: &str = "op";
+    /// A route's id.
+    pub const ROUTE: &str = "route";
 }
 
 use labels::{
-    ACCOUNT, BUCKET, CARRIER, COMMAND, CONSUMER, LISTENER, MODE, NODE, OP, ROLE, STATUS, STREAM,
-    VERSION,
+    ACCOUNT, BUCKET, CARRIER, COMMAND, CONSUMER, LISTENER, MODE, NODE, OP, ROLE, ROUTE, STATUS,
+    STREAM, VERSION,
 };
 
 // Edge: SMPP server for ESMEs and HTTP submit API.
@@ -86,6 +88,8 @@ pub const EDGE_HTTP_TIMEOUTS_TOTAL: &str = "herald_edge_http_timeouts_total";
 /// `submit_sm`, `data_sm` and `submit_multi` destinations answered, by command and
 /// response status name.
 pub const EDGE_SUBMIT_TOTAL: &str = "herald_edge_submit_total";
+/// Submits refused because their route was over its `quota`, by route.
+pub const EDGE_ROUTE_THROTTLED_TOTAL: &str = "herald_edge_route_throttled_total";
 /// Accepted messages whose publish the edge is waiting on the bus to acknowledge.
 pub const EDGE_INFLIGHT: &str = "herald_edge_inflight";
 /// Time from reading a `submit_sm` to writing its `submit_sm_resp` (includes the bus ack).
@@ -342,6 +346,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[ACCOUNT, COMMAND, STATUS],
         "submit_sm, data_sm and submit_multi destinations answered, by command and status.",
+    ),
+    def(
+        EDGE_ROUTE_THROTTLED_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ROUTE],
+        "Submits refused because their route was over its quota.",
     ),
     def(
         EDGE_INFLIGHT,

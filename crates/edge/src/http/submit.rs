@@ -27,8 +27,8 @@ use super::answer::{
 use super::auth::authenticate_request;
 use super::body::{Submission, body_error, destination, parse_submission, segment_sm};
 use crate::idempotency::{self, Begun, Settlement};
-use crate::quota::AccountQuota;
-use crate::requests::{admit, confirm, publish, take_token};
+use crate::quota::ClusterQuota;
+use crate::requests::{admit, confirm, publish, take_route_token, take_token};
 use crate::server::Shared;
 use crate::submit::Rejection;
 
@@ -351,7 +351,7 @@ struct Acceptance {
     shared: Arc<Shared>,
     /// The rules, as when the request began.
     snapshot: Arc<RulesSnapshot>,
-    quota: Arc<AccountQuota>,
+    quota: Arc<ClusterQuota>,
     account: Account,
     now: SystemTime,
     /// No publish starts after it ([`idempotency::PUBLISH_DEADLINE`]).
@@ -396,7 +396,10 @@ async fn accept_destination(
         .map(|sm| admit(shared.route_time_zone, snapshot, account, sm, now))
         .collect::<Result<Vec<_>, _>>()
         .map_err(refused)?;
-    for _ in messages {
+    for checked in &checked {
+        take_route_token(shared, checked, now)
+            .await
+            .map_err(refused)?;
         take_token(shared.live_rate_counters(), quota, now)
             .await
             .map_err(refused)?;

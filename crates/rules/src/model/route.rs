@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::ValidationError;
 use crate::kind::{Kind, RulesObject};
 use crate::model::network::is_mcc_mnc;
-use crate::model::{Account, AddressPattern, Check, MAX_NUMBER_LEN, TimeWindow};
+use crate::model::{Account, AddressPattern, Check, MAX_NUMBER_LEN, Quota, TimeWindow};
 
 /// What a route's message must look like. Empty criteria match everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +220,10 @@ pub struct Route {
     pub criteria: RouteMatch,
     /// What it does.
     pub action: RouteAction,
+    /// A cluster-wide limit on the messages this route takes, whatever their account:
+    /// past it the edges refuse its submits as throttled. Absent: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
 }
 
 impl RulesObject for Route {
@@ -256,6 +260,9 @@ impl RulesObject for Route {
             w.check(&c, "match.time_window")?;
         }
         self.action.check(&c)?;
+        if let Some(quota) = &self.quota {
+            quota.check(&c, "quota")?;
+        }
         Ok(())
     }
 }
