@@ -17,11 +17,9 @@ use herald_smpp::receipt::DeliveryReceipt;
 use herald_tests::Esme;
 use herald_tests::cluster::Cluster;
 
-/// Five short messages plus the parts of the long one (each library splits its own text:
-/// smpplib into three parts, npm smpp's client script into two).
-async fn third_party_esme_against_the_edge(esme: Esme, long_parts: usize) {
-    let submits = 5 + long_parts;
-    let cluster = Cluster::start("interop", "secret").await.unwrap();
+/// A stand-in for the router and connector: every message the edge accepts is answered
+/// with a DELIVRD receipt event at once. Returns the accepted envelopes, as they come.
+async fn receipt_everything(cluster: &Cluster) -> Arc<Mutex<Vec<MtMessage>>> {
     let accepted: Arc<Mutex<Vec<MtMessage>>> = Arc::default();
     let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
     let publisher = cluster.bus.publisher();
@@ -56,6 +54,15 @@ async fn third_party_esme_against_the_edge(esme: Esme, long_parts: usize) {
         }
     });
 
+    accepted
+}
+
+/// Five short messages plus the parts of the long one (each library splits its own text:
+/// smpplib into three parts, npm smpp's client script into two).
+async fn third_party_esme_against_the_edge(esme: Esme, long_parts: usize) {
+    let submits = 5 + long_parts;
+    let cluster = Cluster::start("interop", "secret").await.unwrap();
+    let accepted = receipt_everything(&cluster).await;
     let run = esme
         .run(
             cluster.edge_port,
@@ -147,4 +154,109 @@ async fn smpplib_binds_submits_and_gets_receipts_from_the_edge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_smpp_binds_submits_and_gets_receipts_from_the_edge() {
     third_party_esme_against_the_edge(Esme::NodeSmpp, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_smpp_submit_multi_and_data_sm_are_accepted_and_receipted() {
+    // npm `smpp` sends one submit_multi to three numbers and a distribution list, and two
+    // data_sm with their text in message_payload (issue 20: neither had been sent to the
+    // edge by a third-party ESME).
+    let cluster = Cluster::start("interop", "secret").await.unwrap();
+    let accepted = receipt_everything(&cluster).await;
+    let run = Esme::NodeSmpp
+        .run(
+            cluster.edge_port,
+            &[
+                "--system-id",
+                "interop",
+                "--password",
+                "secret",
+                "--count",
+                "0",
+                "--multi",
+                "3",
+                "--multi-dl",
+                "--data-sm",
+                "2",
+                "--expect-deliver",
+                "5",
+                "--timeout",
+                "30",
+            ],
+        )
+        .await
+        .unwrap();
+    let summary = &run.summary;
+    assert_eq!(run.code, 0, "{summary}");
+
+    // submit_multi: one id for the request, the list refused in unsuccess_sme with an
+    // empty address (Herald keeps no lists), the three numbers accepted as <id>-1..3.
+    let multi = &summary["multi"];
+    assert_eq!(multi["status"], 0, "{summary}");
+    let base = multi["message_id"].as_str().unwrap().to_owned();
+    assert_eq!(base.len(), 20, "{multi}");
+    assert_eq!(
+        multi["unsuccess"],
+        serde_json::json!([{ "destination_addr": "", "error_status_code": 0x34 }]),
+        "ESME_RINVDLNAME for the list: {multi}"
+    );
+    let mut ids: HashSet<String> = (1..=3).map(|n| format!("{base}-{n}")).collect();
+    // data_sm: answered with ids of their own.
+    let data_sm: Vec<_> = summary["submitted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["command"] == "data_sm")
+        .collect();
+    assert_eq!(data_sm.len(), 2, "{summary}");
+    for s in &data_sm {
+        assert_eq!(s["status"], 0, "{s}");
+        ids.insert(s["message_id"].as_str().unwrap().to_owned());
+    }
+
+    // On the bus: each destination of the submit_multi, and each data_sm's payload.
+    let accepted = accepted.lock().unwrap().clone();
+    let on_bus: HashSet<String> = accepted.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(on_bus, ids);
+    for n in 1..=3u64 {
+        let mt = accepted
+            .iter()
+            .find(|m| m.id == format!("{base}-{n}"))
+            .unwrap();
+        let to = mt.destination.as_ref().unwrap();
+        assert_eq!(
+            to.addr,
+            (491_700_000_000u64 + n).to_string(),
+            "in the order given"
+        );
+        assert_eq!(
+            mt.payload,
+            herald_smpp::text::encode(
+                "Herald interop submit_multi",
+                herald_smpp::text::Encoding::GSM7
+            )
+            .unwrap()
+        );
+    }
+    let texts: HashSet<String> = accepted
+        .iter()
+        .filter(|m| !m.id.starts_with(&base))
+        .map(|m| herald_smpp::text::decode(&m.payload, herald_smpp::text::Encoding::GSM7).unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        HashSet::from([
+            "Herald interop data_sm 1".to_owned(),
+            "Herald interop data_sm 2".to_owned()
+        ])
+    );
+
+    // One receipt for each, naming the id it was accepted under.
+    let receipted: HashSet<String> = summary["delivered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["receipted_message_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(receipted, ids, "{summary}");
 }

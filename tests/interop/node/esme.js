@@ -6,11 +6,16 @@
 //
 // Binds, submits --count messages (GSM 03.38 default alphabet, data_coding 0,
 // registered_delivery 1) and with --long one long message split here into
-// UDH-concatenated parts (the smpp package has no split helper), answers every
+// UDH-concatenated parts (the smpp package has no split helper); with --multi N one
+// submit_multi to N numbers (--dest-addr, +1, +2, ...; --multi-dl adds a distribution
+// list name among them, which an SMSC may refuse in unsuccess_sme) and with --data-sm K
+// K data_sm whose text is in message_payload. Answers every
 // deliver_sm with deliver_sm_resp, waits for --expect-deliver deliver_sm, sends one
 // enquire_link, unbinds and prints ONE JSON object on stdout, same shape as
 // ../esme_smpplib.py:
-//   {"bound":true,"bind_status":0,"system_id":"...","submitted":[{"seq":..,"status":..,"message_id":..,"part":..}],
+//   {"bound":true,"bind_status":0,"system_id":"...","submitted":[{"command":"submit_sm"|"data_sm",
+//                  "seq":..,"status":..,"message_id":..,"part":..}],
+//    "multi":null|{"status":..,"message_id":..,"destinations":[..],"unsuccess":[{"destination_addr":..,"error_status_code":..}]},
 //    "delivered":[{"seq":..,"source_addr":..,"destination_addr":..,"esm_class":..,"data_coding":..,
 //                  "short_message_hex":..,"receipted_message_id":..,"message_state":..}],
 //    "enquire_link_ok":true,"unbound":true,"elapsed_ms":..}
@@ -24,7 +29,8 @@ const USAGE = `usage: node esme.js --port P --system-id ID [--password PW] [--ho
                   [--bind trx|tx|rx] [--count 1] [--expect-deliver 0] [--timeout 10]
                   [--text "Herald interop {i}"] [--long] [--long-text T]
                   [--source-addr 12345] [--dest-addr 491700000001] [--registered-delivery 1]
-                  [--interface-version 0x34] [--allow-submit-errors]`;
+                  [--interface-version 0x34] [--allow-submit-errors]
+                  [--multi 0] [--multi-dl] [--data-sm 0]`;
 
 const DEFAULT_LONG_TEXT =
   'Herald interop long message from node smpp. This text is longer than one SMS, so ' +
@@ -57,6 +63,9 @@ try {
       // The smpp package defaults interface_version to 0x50 (SMPP 5.0); we speak 3.4.
       'interface-version': { type: 'string', default: '0x34' },
       'allow-submit-errors': { type: 'boolean', default: false },
+      multi: { type: 'string', default: '0' },
+      'multi-dl': { type: 'boolean', default: false },
+      'data-sm': { type: 'string', default: '0' },
       help: { type: 'boolean', default: false },
     },
   }).values;
@@ -78,6 +87,8 @@ const PORT = num('port');
 const COUNT = num('count');
 const EXPECT = num('expect-deliver');
 const TIMEOUT_MS = num('timeout') * 1000;
+const MULTI = num('multi');
+const DATA_SM = num('data-sm');
 if (opts.bind === 'rx' && (COUNT > 0 || opts.long)) usageError('--bind rx cannot submit: use --count 0 and no --long');
 
 function usageError(msg) {
@@ -100,6 +111,7 @@ const result = {
   bind_status: null,
   system_id: null,
   submitted: [],
+  multi: null,
   delivered: [],
   enquire_link_ok: false,
   unbound: false,
@@ -153,6 +165,9 @@ function verdict() {
   const bad = result.submitted.filter((s) => s.status !== 0);
   if (bad.length && !opts['allow-submit-errors']) {
     return `${bad.length} submit_sm_resp with error status (first: 0x${bad[0].status.toString(16).padStart(8, '0')})`;
+  }
+  if (result.multi && result.multi.status !== 0 && !opts['allow-submit-errors']) {
+    return `submit_multi_resp with error status 0x${result.multi.status.toString(16).padStart(8, '0')}`;
   }
   if (result.delivered.length < EXPECT) return `got ${result.delivered.length} deliver_sm, expected ${EXPECT}`;
   if (!result.enquire_link_ok) return 'no enquire_link_resp';
@@ -226,7 +241,7 @@ function submitPart(data, esm, label) {
     short_message: data,
   });
   const entry = {
-    seq: null, status: null, message_id: null, part: label,
+    command: 'submit_sm', seq: null, status: null, message_id: null, part: label,
     esm_class: esm, data_coding: 0, short_message_hex: data.toString('hex'),
   };
   pending += 1;
@@ -242,6 +257,75 @@ function submitPart(data, esm, label) {
 
 function submitText(text) {
   for (const p of splitConcat(gsmEncode(text))) submitPart(p.data, p.esm, p.label);
+}
+
+// The n-th number after --dest-addr (digits only).
+function destination(n) {
+  return (BigInt(opts['dest-addr']) + BigInt(n)).toString();
+}
+
+function submitMulti(count, withList) {
+  const destinations = [];
+  for (let i = 0; i < count; i++) {
+    destinations.push({
+      dest_addr_ton: Number(opts['dest-ton']),
+      dest_addr_npi: Number(opts['dest-npi']),
+      destination_addr: destination(i),
+    });
+  }
+  if (withList) destinations.push({ dl_name: 'friends' });
+  const data = gsmEncode('Herald interop submit_multi');
+  const pdu = new smpp.PDU('submit_multi', {
+    source_addr_ton: Number(opts['source-ton']),
+    source_addr_npi: Number(opts['source-npi']),
+    source_addr: opts['source-addr'],
+    dest_address: destinations,
+    registered_delivery: Number(opts['registered-delivery']),
+    data_coding: 0x00,
+    short_message: data,
+  });
+  result.multi = {
+    status: null,
+    message_id: null,
+    destinations: destinations.map((d) => d.destination_addr || `dl:${d.dl_name}`),
+    unsuccess: [],
+  };
+  pending += 1;
+  session.send(pdu, (resp) => {
+    pending -= 1;
+    result.multi.status = resp.command_status;
+    result.multi.message_id = resp.message_id === undefined ? null : resp.message_id;
+    result.multi.unsuccess = (resp.unsuccess_sme || []).map((u) => ({
+      destination_addr: u.destination_addr,
+      error_status_code: u.error_status_code,
+    }));
+    maybeDone();
+  });
+}
+
+function submitDataSm(i) {
+  const text = `Herald interop data_sm ${i}`;
+  const pdu = new smpp.PDU('data_sm', {
+    source_addr_ton: Number(opts['source-ton']),
+    source_addr_npi: Number(opts['source-npi']),
+    source_addr: opts['source-addr'],
+    dest_addr_ton: Number(opts['dest-ton']),
+    dest_addr_npi: Number(opts['dest-npi']),
+    destination_addr: opts['dest-addr'],
+    registered_delivery: Number(opts['registered-delivery']),
+    data_coding: 0x00,
+    message_payload: gsmEncode(text),
+  });
+  const entry = { command: 'data_sm', seq: null, status: null, message_id: null, part: null };
+  pending += 1;
+  session.send(pdu, (resp) => {
+    pending -= 1;
+    entry.status = resp.command_status;
+    entry.message_id = resp.command_status === 0 && resp.message_id !== undefined ? resp.message_id : null;
+    maybeDone();
+  });
+  entry.seq = pdu.sequence_number;
+  result.submitted.push(entry);
 }
 
 session.on('connect', () => {
@@ -262,6 +346,8 @@ session.on('connect', () => {
     result.system_id = pdu.system_id === undefined ? null : pdu.system_id;
     for (let i = 1; i <= COUNT; i++) submitText(opts.text.replaceAll('{i}', String(i)));
     if (opts.long) submitText(opts['long-text']);
+    if (MULTI > 0) submitMulti(MULTI, opts['multi-dl']);
+    for (let i = 1; i <= DATA_SM; i++) submitDataSm(i);
     session.enquire_link((resp) => {
       result.enquire_link_ok = resp.command_status === 0;
       maybeDone();
