@@ -173,6 +173,11 @@ impl Bus {
         RateCounters::open(&self.jetstream).await
     }
 
+    /// The settings it connected with.
+    pub fn config(&self) -> &BusConfig {
+        &self.config
+    }
+
     /// The underlying JetStream context, for tools and tests.
     pub fn jetstream(&self) -> &jetstream::Context {
         &self.jetstream

@@ -15,6 +15,7 @@
 //! [`publish_status`] and the checks of [`crate::submit`].
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::StreamExt as _;
@@ -33,7 +34,7 @@ use herald_smpp::pdu::{
 };
 use herald_smpp::session::{Inbound, Inbox, Responder, Session};
 use herald_smpp::types::{Address, COctetString};
-use herald_smpp::{CommandStatus, PduBody};
+use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
 use herald_telemetry::names;
 use tracing::Instrument as _;
 
@@ -44,13 +45,22 @@ use crate::submit::{
     CheckedSubmit, Origin, Rejection, check_submit, default_alphabet, default_sender, envelope,
 };
 
-/// Answers `session`'s requests until it closes.
+/// A bound session and what its bind said about how to answer it.
+struct BoundSession {
+    session: Session,
+    /// It bound with `interface_version` 0x50: its responses carry `congestion_state`.
+    smpp_50: bool,
+}
+
+/// Answers `session`'s requests until it closes; `smpp_50` when it bound as SMPP 5.0.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     account_id: String,
     session: Session,
     mut inbox: Inbox,
+    smpp_50: bool,
 ) {
+    let session = BoundSession { session, smpp_50 };
     let mut pending: FuturesUnordered<BoxFuture<'static, ()>> = FuturesUnordered::new();
     let mut quota = QuotaCache::default();
     let metrics = Arc::new(SessionMetrics::new(&account_id));
@@ -76,7 +86,7 @@ pub(crate) async fn serve(
 async fn handle(
     shared: &Arc<Shared>,
     account_id: &str,
-    session: &Session,
+    session: &BoundSession,
     inbound: Inbound,
     in_flight: usize,
     quota: &mut QuotaCache,
@@ -87,7 +97,7 @@ async fn handle(
     let Some(account) = bound_account(&snapshot, account_id) else {
         // Deleted or disabled while bound: refuse, and end the session.
         responder.respond_status(CommandStatus::ESME_RSUBMITFAIL);
-        let session = session.clone();
+        let session = session.session.clone();
         tokio::spawn(async move { session.unbind().await });
         return None;
     };
@@ -105,15 +115,23 @@ async fn handle(
         return None;
     }
     let quota = quota.get(shared, account);
+    let congestion = session.smpp_50.then(|| {
+        congestion_state(
+            in_flight,
+            account.window,
+            shared.awaiting_bus.load(Ordering::Relaxed),
+            shared.bus.config().max_inflight_publishes,
+        )
+    });
     let later = match pdu.body {
         PduBody::SubmitSm(mut sm) => {
             default_sender(account, &mut sm.source);
             default_alphabet(account, &mut sm.data_coding);
-            let reply = Reply::SubmitSm(responder);
+            let reply = Reply::SubmitSm(responder, congestion);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::DataSm(data) => {
-            let (mut sm, reply) = (from_data_sm(data), Reply::DataSm(responder));
+            let (mut sm, reply) = (from_data_sm(data), Reply::DataSm(responder, congestion));
             default_sender(account, &mut sm.source);
             default_alphabet(account, &mut sm.data_coding);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
@@ -252,33 +270,54 @@ fn metered(
     })
 }
 
-/// Where a submit's answer goes: the response types differ, the logic does not.
+/// Where a submit's answer goes: the response types differ, the logic does not. Each
+/// carries the `congestion_state` to report, for an SMPP 5.0 session.
 enum Reply {
-    SubmitSm(Responder),
-    DataSm(Responder),
+    SubmitSm(Responder, Option<u8>),
+    DataSm(Responder, Option<u8>),
 }
 
 impl Reply {
     fn command(&self) -> &'static str {
         match self {
-            Reply::SubmitSm(_) => "submit_sm",
-            Reply::DataSm(_) => "data_sm",
+            Reply::SubmitSm(..) => "submit_sm",
+            Reply::DataSm(..) => "data_sm",
         }
     }
 
     fn ok(self, message_id: &str) {
-        let resp = MessageIdResp::new(message_id);
+        let mut resp = MessageIdResp::new(message_id);
+        let (Reply::SubmitSm(_, congestion) | Reply::DataSm(_, congestion)) = &self;
+        if let Some(congestion) = congestion {
+            resp.tlvs.push(Tlv::u8(Tag::CONGESTION_STATE, *congestion));
+        }
         match self {
-            Reply::SubmitSm(r) => r.respond(PduBody::SubmitSmResp(resp), CommandStatus::ESME_ROK),
-            Reply::DataSm(r) => r.respond(PduBody::DataSmResp(resp), CommandStatus::ESME_ROK),
+            Reply::SubmitSm(r, _) => {
+                r.respond(PduBody::SubmitSmResp(resp), CommandStatus::ESME_ROK);
+            }
+            Reply::DataSm(r, _) => r.respond(PduBody::DataSmResp(resp), CommandStatus::ESME_ROK),
         }
     }
 
     fn fail(self, status: CommandStatus) {
         match self {
-            Reply::SubmitSm(r) | Reply::DataSm(r) => r.respond_status(status),
+            Reply::SubmitSm(r, _) | Reply::DataSm(r, _) => r.respond_status(status),
         }
     }
+}
+
+/// SMPP 5.0's `congestion_state` (§4.8.4.19: 0 idle, 80–89 optimum load, 90–99 nearing
+/// congestion, 100 congested) as this edge sees it for one session: whichever is fuller,
+/// the session's window (`in_flight` requests of the account's `window`; past it
+/// submits are throttled) or the edge's submits awaiting the bus (`awaiting` of
+/// `nats.max_inflight_publishes`; past it they are refused `ESME_RMSGQFUL`).
+pub(crate) fn congestion_state(in_flight: usize, window: u32, awaiting: usize, max: usize) -> u8 {
+    let percent = |used: usize, of: usize| match of {
+        0 => 100,
+        of => (used.saturating_mul(100) / of).min(100),
+    };
+    let window = usize::try_from(window).unwrap_or(usize::MAX);
+    u8::try_from(percent(in_flight, window).max(percent(awaiting, max))).unwrap_or(100)
 }
 
 /// Checks, limits, publishes; the returned future answers once the bus has acked.
@@ -294,9 +333,11 @@ async fn submit(
     let started = std::time::Instant::now();
     let command = reply.command();
     let metrics = metrics.clone();
+    let awaiting = shared.clone();
     match accept(shared, snapshot, account, quota, &sm, None, command).await {
         Ok((message_id, ack)) => Box::pin(async move {
             metrics.in_flight.increment(1.0);
+            awaiting.awaiting_bus.fetch_add(1, Ordering::Relaxed);
             match confirm(ack).await {
                 Ok(()) => {
                     metrics.accepted(command).increment(1);
@@ -308,6 +349,7 @@ async fn submit(
                 }
             }
             metrics.in_flight.decrement(1.0);
+            awaiting.awaiting_bus.fetch_sub(1, Ordering::Relaxed);
             metrics.latency.record(started.elapsed().as_secs_f64());
         }),
         Err(status) => {
@@ -944,6 +986,20 @@ mod tests {
     use herald_smpp::{Pdu, Quirks};
 
     use super::*;
+
+    #[test]
+    fn congestion_is_the_fuller_of_the_sessions_window_and_the_edges_bus_backlog() {
+        assert_eq!(congestion_state(0, 10, 0, 8192), 0, "idle");
+        assert_eq!(congestion_state(5, 10, 100, 8192), 50, "half the window");
+        assert_eq!(
+            congestion_state(1, 100, 7373, 8192),
+            90,
+            "the edge nears its limit"
+        );
+        assert_eq!(congestion_state(10, 10, 0, 8192), 100, "a full window");
+        assert_eq!(congestion_state(20, 10, 9000, 8192), 100, "never past 100");
+        assert_eq!(congestion_state(0, 0, 0, 8192), 100, "no window at all");
+    }
 
     #[test]
     fn refused_destinations_are_echoed_strictly_whatever_the_esme_sent() {

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -122,6 +122,9 @@ pub(crate) struct Shared {
     limiters: Limiters,
     /// Each route's rate limit (routes with a `quota`), shared like the accounts'.
     route_limiters: Limiters,
+    /// SMPP submits accepted and awaiting the bus's ack, across this edge's sessions: the
+    /// edge's share of SMPP 5.0's `congestion_state`.
+    pub(crate) awaiting_bus: AtomicUsize,
 }
 
 impl Shared {
@@ -185,6 +188,7 @@ impl Edge {
                 route_time_zone: deps.route_time_zone,
                 limiters: ArcSwap::default(),
                 route_limiters: ArcSwap::default(),
+                awaiting_bus: AtomicUsize::new(0),
                 config,
                 rules: deps.rules,
                 bus: deps.bus,
@@ -423,6 +427,8 @@ async fn connection<IO>(
             return;
         }
     };
+    // SMPP 5.0 ESMEs are told the edge's load in each response (`congestion_state`).
+    let smpp_50 = request.bind.interface_version >= herald_smpp::pdu::INTERFACE_VERSION_50;
     let (session, inbox) = match request.accept(SMSC_SYSTEM_ID).await {
         Ok(bound) => bound,
         Err(err) => {
@@ -444,7 +450,14 @@ async fn connection<IO>(
             .receivers
             .register(&shared, &account.id, session.clone())
     });
-    requests::serve(shared.clone(), account.id.clone(), session.clone(), inbox).await;
+    requests::serve(
+        shared.clone(),
+        account.id.clone(),
+        session.clone(),
+        inbox,
+        smpp_50,
+    )
+    .await;
     let reason = session.closed().await;
     metrics::counter!(names::EDGE_SESSION_ENDS_TOTAL, names::labels::STATUS => reason.name())
         .increment(1);

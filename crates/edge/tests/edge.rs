@@ -121,11 +121,22 @@ async fn esme(
     system_id: &str,
     password: &str,
 ) -> Result<(Session, Inbox), BindError> {
+    esme_speaking(0x34, port, mode, system_id, password).await
+}
+
+/// [`esme`] binding with `interface_version`.
+async fn esme_speaking(
+    interface_version: u8,
+    port: u16,
+    mode: BindMode,
+    system_id: &str,
+    password: &str,
+) -> Result<(Session, Inbox), BindError> {
     let io = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let request = Bind {
         system_id: COctetString::from(system_id),
         password: COctetString::from(password),
-        interface_version: 0x34,
+        interface_version,
         ..Bind::default()
     };
     let (session, inbox, _) = bind(io, SessionConfig::default(), mode, request).await?;
@@ -283,6 +294,49 @@ async fn an_empty_source_and_data_coding_0_take_the_accounts_defaults() {
         ],
         "the default, international, for submit_sm and data_sm; the ESME's own kept"
     );
+}
+
+#[tokio::test]
+async fn smpp_50_esmes_are_told_the_congestion_state_and_34_ones_are_not() {
+    let cluster = cluster().await;
+    let congestion = |resp: &herald_smpp::Pdu| match &resp.body {
+        PduBody::SubmitSmResp(r) => r
+            .tlvs
+            .iter()
+            .find(|t| t.tag == herald_smpp::Tag::CONGESTION_STATE)
+            .map(|t| t.value.to_vec()),
+        other => panic!("not a submit_sm_resp: {other:?}"),
+    };
+    let (v50, _inbox) = esme_speaking(0x50, cluster.port, BindMode::Transmitter, "acme", "secret")
+        .await
+        .unwrap();
+    let resp = v50.request(submit("447700900001")).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    // One request of a window of 50 in progress when it came, nothing else on the edge:
+    // 0 % (rounded down), as one octet.
+    assert_eq!(congestion(&resp), Some(vec![0]));
+    // Forty at once: the later ones came with part of the window in use.
+    let burst = (0..40).map(|_| v50.request(submit("447700900001")));
+    let states: Vec<u8> = futures::future::join_all(burst)
+        .await
+        .into_iter()
+        .map(|resp| congestion(&resp.unwrap()).unwrap()[0])
+        .collect();
+    assert!(states.iter().all(|&s| s <= 100), "{states:?}");
+    // Each is 2 % per request already in progress when it came (a window of 50); forty
+    // pipelined arrive faster than the bus acks them.
+    assert!(states.iter().all(|&s| s % 2 == 0), "{states:?}");
+    assert!(
+        states.iter().any(|&s| s >= 20),
+        "a window filling up is reported: {states:?}"
+    );
+
+    let (v34, _inbox) = esme(cluster.port, BindMode::Transmitter, "acme", "secret")
+        .await
+        .unwrap();
+    let resp = v34.request(submit("447700900001")).await.unwrap();
+    assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    assert_eq!(congestion(&resp), None, "SMPP 3.4 has no congestion_state");
 }
 
 #[tokio::test]
