@@ -31,6 +31,23 @@ pub enum SubmitOutcome {
     Permanent(CommandStatus),
 }
 
+/// The SMPP 5.0 `congestion_state` a carrier put in its answer (0 idle … 100 congested),
+/// if any.
+pub fn congestion_state(result: &Result<Pdu, SessionError>) -> Option<u8> {
+    match result {
+        Ok(Pdu {
+            body: PduBody::SubmitSmResp(resp) | PduBody::DataSmResp(resp),
+            ..
+        }) => resp
+            .tlvs
+            .iter()
+            .find(|tlv| tlv.tag == herald_smpp::Tag::CONGESTION_STATE)
+            .and_then(|tlv| tlv.value.first().copied())
+            .map(|state| state.min(100)),
+        _ => None,
+    }
+}
+
 impl SubmitOutcome {
     /// The `status` label of `herald_connector_submit_total`.
     pub fn label(&self, result: &Result<Pdu, SessionError>) -> &'static str {
@@ -88,6 +105,25 @@ mod tests {
 
     fn resp(status: CommandStatus) -> Result<Pdu, SessionError> {
         Ok(Pdu::new(2, PduBody::SubmitSmResp(MessageIdResp::new("ab12"))).with_status(status))
+    }
+
+    #[test]
+    fn a_congestion_state_is_read_from_the_answer_and_capped_at_100() {
+        let with = |value: u8| {
+            let mut body = MessageIdResp::new("ab12");
+            body.tlvs.push(herald_smpp::Tlv::u8(
+                herald_smpp::Tag::CONGESTION_STATE,
+                value,
+            ));
+            Ok(Pdu::new(2, PduBody::SubmitSmResp(body)))
+        };
+        assert_eq!(congestion_state(&with(92)), Some(92));
+        assert_eq!(congestion_state(&with(250)), Some(100));
+        assert_eq!(congestion_state(&resp(CommandStatus::ESME_ROK)), None);
+        assert_eq!(
+            congestion_state(&Err(SessionError::Timeout(Duration::from_secs(1)))),
+            None
+        );
     }
 
     #[test]

@@ -11,12 +11,22 @@
 //!   answer halves the factor (once per cool-down); after a cool-down without one it grows
 //!   back linearly by [`RECOVERY_PER_SECOND`].
 //!
+//! - A carrier that reports its load (SMPP 5.0 `congestion_state` in its answers) is slowed
+//!   before it throttles: from [`NEARING_CONGESTION`] (90, "nearing congestion") an
+//!   accepted submit counts as a throttle for both; from [`OPTIMUM_LOAD`] (80, "optimum
+//!   load") the window stops growing.
+//!
 //! Both are plain values owned by the carrier's sending task: no locks, and time is passed
 //! in, so tests drive them with any clock.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// `congestion_state` from which an accepted submit slows the sender as a throttle does.
+pub const NEARING_CONGESTION: u8 = 90;
+/// `congestion_state` from which the window stops growing.
+pub const OPTIMUM_LOAD: u8 = 80;
 
 /// Throttling answers within this long of a decrease do not decrease again.
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
@@ -57,6 +67,16 @@ impl Window {
     /// An accepted submit: grow by `1 / window`.
     pub fn on_success(&mut self) {
         self.current = (self.current + 1.0 / self.current.max(1.0)).min(f64::from(self.max));
+    }
+
+    /// An accepted submit whose answer said the carrier's `congestion_state`: grow below
+    /// [`OPTIMUM_LOAD`], hold up to [`NEARING_CONGESTION`], decrease as a throttle from it.
+    pub fn on_accepted(&mut self, congestion: Option<u8>, now: Instant) {
+        match congestion {
+            Some(state) if state >= NEARING_CONGESTION => self.on_throttle(now),
+            Some(state) if state >= OPTIMUM_LOAD => {}
+            _ => self.on_success(),
+        }
     }
 
     /// A throttling answer: halve, unless halved within the cool-down.
@@ -169,6 +189,33 @@ impl SendRate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carriers_congestion_state_grows_holds_or_shrinks_the_window() {
+        let now = Instant::now();
+        let mut window = Window::new(10);
+        window.on_throttle(now);
+        assert_eq!(window.limit(), 5);
+        let later = now + COOL_DOWN * 2;
+        for _ in 0..5 {
+            window.on_accepted(Some(85), later);
+        }
+        assert_eq!(window.limit(), 5, "optimum load: held");
+        for _ in 0..6 {
+            window.on_accepted(Some(10), later);
+        }
+        assert_eq!(window.limit(), 6, "light load: grows as on success");
+        window.on_accepted(Some(95), later);
+        assert_eq!(
+            window.limit(),
+            3,
+            "nearing congestion: halved as a throttle"
+        );
+        window.on_accepted(Some(100), later);
+        assert_eq!(window.limit(), 3, "once per cool-down, as throttles");
+        window.on_accepted(None, later + COOL_DOWN * 2);
+        assert_eq!(window.limit(), 3, "no state: grows by 1/window");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn window_halves_once_per_cool_down_and_grows_back() {

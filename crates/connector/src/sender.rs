@@ -12,7 +12,9 @@
 //!
 //! Each message is sent on the lane with the most free window, when a token is there; the
 //! answer is classified ([`crate::outcome`]) and settled ([`crate::settle`]):
-//! - accepted: status `submitted`, id map (until stored), ack;
+//! - accepted: status `submitted`, id map (until stored), ack; a carrier's SMPP 5.0
+//!   `congestion_state` in the answer slows the lane and the rate before it throttles
+//!   ([`crate::pacing`]);
 //! - throttled: lane window and send rate halve; the message waits a short pause and goes
 //!   again from this connector (it is not handed back to the bus, so throttling costs no
 //!   redelivery and no attempt), up to [`MAX_LOCAL_THROTTLES`] times;
@@ -47,8 +49,8 @@ use tokio::time::Instant;
 use crate::bind::BindEvent;
 use crate::connector::Shared;
 use crate::health::{BindStatus, CarrierStats};
-use crate::outcome::{SubmitOutcome, classify};
-use crate::pacing::{SendRate, Window};
+use crate::outcome::{SubmitOutcome, classify, congestion_state};
+use crate::pacing::{NEARING_CONGESTION, SendRate, Window};
 use crate::settle::{self, Failure, Job, fail, hand_back, temporary};
 use crate::submit::{is_expired, submit_sm};
 
@@ -192,6 +194,8 @@ struct State {
     token_at: Option<Instant>,
     draining: bool,
     counters: HashMap<&'static str, metrics::Counter>,
+    /// The carrier's last reported SMPP 5.0 `congestion_state`.
+    congestion: metrics::Gauge,
     /// Pulls while some lane is up and nothing stops the sender.
     puller: Option<Puller>,
     /// Since when no lane has been up (pulling goes on for [`NO_LANE_GRACE`]).
@@ -282,6 +286,10 @@ impl CarrierSender {
             token_at: None,
             draining: *self.stop.borrow(),
             counters: HashMap::new(),
+            congestion: metrics::gauge!(
+                names::CONNECTOR_CARRIER_CONGESTION,
+                names::labels::CARRIER => self.carrier_id.clone()
+            ),
             puller: None,
             no_lanes_since: None,
             next_lane: 0,
@@ -644,11 +652,20 @@ impl CarrierSender {
         match outcome {
             SubmitOutcome::Accepted { carrier_message_id } => {
                 self.stats.ok.fetch_add(1, Ordering::Relaxed);
+                let congestion = congestion_state(&result);
                 if let Some(lane) = lane {
                     lane.in_flight = lane.in_flight.saturating_sub(1);
-                    lane.window.on_success();
+                    lane.window.on_accepted(congestion, now);
                     lane.status.ok.fetch_add(1, Ordering::Relaxed);
                     lane.publish();
+                }
+                if let Some(state) = congestion {
+                    s.congestion.set(f64::from(state));
+                    if state >= NEARING_CONGESTION {
+                        // The carrier is nearly full: slow down before it throttles.
+                        s.rate.on_throttle(now);
+                        self.stats.set_rate(s.rate.rate());
+                    }
                 }
                 s.settling.push(Box::pin(async move {
                     settle::accepted(&shared, &carrier, job, carrier_message_id).await;

@@ -741,6 +741,46 @@ async fn throttling_slows_the_connector_down_and_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carrier_nearing_congestion_is_slowed_before_it_throttles() {
+    // The carrier throttles nothing, but says in every answer (SMPP 5.0 congestion_state)
+    // that it is nearing congestion: the connector's windows come down as they would for
+    // a throttle, and everything still arrives once.
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        faults: Faults {
+            congestion_state: Some(95),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    cluster.put_carrier(&sim, serde_json::json!({})).await;
+    let connector = cluster.connector("c1").await;
+    for i in 0..200 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    let mut lowest_window = u32::MAX;
+    eventually_sync("all messages submitted", || {
+        for bind in connector.connector.binds() {
+            lowest_window = lowest_window.min(bind.window);
+        }
+        arrivals(&sim).len() >= 200
+    })
+    .await;
+    assert_eq!(sim.counters().throttled.load(Ordering::Relaxed), 0);
+    assert!(
+        lowest_window < 10,
+        "the windows came down without a throttle: {lowest_window}"
+    );
+    let seen = arrivals(&sim);
+    assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), ids(0..200));
+    assert!(seen.values().all(|&n| n == 1), "duplicates: {seen:?}");
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_carrier_throttling_for_longer_than_the_ack_wait_gets_each_message_once() {
     // The carrier takes 40 a second and throttles a third of what it gets, so most
     // messages wait here far longer than the 1 s ack wait. Only what the windows can take

@@ -35,6 +35,9 @@ pub struct Faults {
     /// sends its receipt later) but drops the connection instead of answering: the
     /// "bind lost before the response" case. `None`: never.
     pub disconnect_every: Option<u64>,
+    /// The SMPP 5.0 `congestion_state` (0–100) put in every accepting `submit_sm_resp`
+    /// and `data_sm_resp`, as a loaded SMSC tells its ESMEs; `None`: no such TLV.
+    pub congestion_state: Option<u8>,
 }
 
 impl Default for Faults {
@@ -48,6 +51,7 @@ impl Default for Faults {
             slow_latency: Duration::from_secs(1),
             silent_percent: 0,
             disconnect_every: None,
+            congestion_state: None,
         }
     }
 }

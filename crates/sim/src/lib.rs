@@ -603,7 +603,13 @@ fn on_request(shared: &Arc<Shared>, connection: u64, session: &Session, inbound:
         }
         return;
     };
-    let resp = MessageIdResp::new(id.as_str());
+    let mut resp = MessageIdResp::new(id.as_str());
+    if let Some(congestion) = shared.faults.load().congestion_state {
+        resp.tlvs.push(herald_smpp::Tlv::u8(
+            herald_smpp::Tag::CONGESTION_STATE,
+            congestion,
+        ));
+    }
     let body = if is_data_sm {
         PduBody::DataSmResp(resp)
     } else {

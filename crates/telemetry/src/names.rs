@@ -154,6 +154,9 @@ pub const CONNECTOR_BINDS_CONFIGURED: &str = "herald_connector_binds_configured"
 pub const CONNECTOR_TPS_LIMIT: &str = "herald_connector_tps_limit";
 /// The sum of this connector's current submit windows to the carrier.
 pub const CONNECTOR_WINDOW_SIZE: &str = "herald_connector_window_size";
+/// The SMPP 5.0 `congestion_state` (0–100) in the carrier's latest accepting answer;
+/// absent for carriers that send none.
+pub const CONNECTOR_CARRIER_CONGESTION: &str = "herald_connector_carrier_congestion";
 /// 1 while etcd renews this connector's bind-slot lease; 0 while it cannot (the binds
 /// held stay up, no slot is taken, for at most `connector.etcd_unreachable_grace`) or before the
 /// first lease.
@@ -500,6 +503,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[CARRIER],
         "The sum of this connector's current submit windows to the carrier.",
+    ),
+    def(
+        CONNECTOR_CARRIER_CONGESTION,
+        Gauge,
+        Unit::Count,
+        &[CARRIER],
+        "The congestion_state (0-100) in the carrier's latest accepting answer.",
     ),
     def(
         CONNECTOR_ETCD_REACHABLE,
