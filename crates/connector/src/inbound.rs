@@ -269,8 +269,17 @@ pub(crate) async fn settle_receipt(
     mapping: &CarrierIdMapping,
 ) -> Result<&'static str, herald_bus::BusError> {
     let state = report.state;
+    if mapping.rerouted {
+        // A repeat of the failure receipt that already sent the message on.
+        return Ok("repeated");
+    }
     if mapping.resent && state.is_final() && has_final_status(shared, &mapping.message_id).await {
         return Ok("repeated");
+    }
+    if state.is_final()
+        && let Some(outcome) = reroute(shared, carrier, report, mapping).await?
+    {
+        return Ok(outcome);
     }
     let receipt = Receipt {
         message_id: mapping.message_id.clone(),
@@ -312,6 +321,61 @@ pub(crate) async fn settle_receipt(
     }
     record_status(shared, &receipt, mapping, state).await;
     Ok("matched")
+}
+
+/// Sends the message on to its route's next untried carrier when `carrier`'s
+/// `reroute_on_receipt` covers this final receipt (its state, its `err`, the reroutes the
+/// message had): the account gets no receipt now, and its one final receipt from the
+/// carrier that ends it. `Some("rerouted")` when sent on; `None` when the rule does not
+/// apply or the route has no carrier left, and the receipt is settled as usual.
+///
+/// The handed-back copy has dedup id `<id>:<attempt>`, so a repeat of this receipt within
+/// the duplicate window is dropped by the bus; the mapping is then marked `rerouted`, so
+/// a later repeat is answered and ignored.
+async fn reroute(
+    shared: &Shared,
+    carrier: &str,
+    report: &ReceiptReport,
+    mapping: &CarrierIdMapping,
+) -> Result<Option<&'static str>, herald_bus::BusError> {
+    let Some(mt) = &mapping.envelope else {
+        return Ok(None);
+    };
+    let (rule, id_format) = {
+        let snapshot = shared.rules.snapshot();
+        let Some(found) = snapshot.carrier(carrier) else {
+            return Ok(None);
+        };
+        match &found.reroute_on_receipt {
+            Some(rule) => (rule.clone(), found.receipt_id_format),
+            None => return Ok(None),
+        }
+    };
+    if !rule.applies(report.state.stat(), &report.error, mt.receipt_reroutes) {
+        return Ok(None);
+    }
+    let mut next = mt.clone();
+    next.receipt_reroutes = next.receipt_reroutes.saturating_add(1);
+    let span = receipt_span(mapping, carrier);
+    let Some(handed) = span.in_scope(|| Outgoing::handed_back(&next, carrier)) else {
+        return Ok(None);
+    };
+    shared
+        .publisher
+        .publish_acked(handed)
+        .instrument(span)
+        .await?;
+    tracing::info!(message = %mt.id, %carrier, state = report.state.stat(), error = %report.error, "failure receipt: sent on to the route's next carrier");
+    let marked = CarrierIdMapping {
+        rerouted: true,
+        envelope: None,
+        ..mapping.clone()
+    };
+    let key = receipt_key(id_format, &report.carrier_message_id);
+    if let Err(error) = shared.id_map.insert(carrier, &key, &marked).await {
+        tracing::warn!(message = %mt.id, %carrier, %error, "rerouted mapping not marked; a repeat of this receipt after the duplicate window would reroute again");
+    }
+    Ok(Some("rerouted"))
 }
 
 /// Whether `message_id` has a final status (a lookup error counts as no: a repeat is

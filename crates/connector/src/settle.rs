@@ -85,6 +85,8 @@ impl Job {
             registered_delivery: mt.registered_delivery,
             traceparent: herald_telemetry::traceparent_of(&self.span),
             resent: self.resent,
+            envelope: None,
+            rerouted: false,
         }
     }
 }
@@ -261,7 +263,11 @@ pub(crate) async fn accepted(
         tracing::warn!(message = %job.mt.id, carrier = %carrier.id, "carrier gave no message id: its receipt cannot be matched");
     } else {
         let key = response_key(carrier.receipt_id_format, &carrier_message_id);
-        let mapping = job.mapping(now);
+        let mut mapping = job.mapping(now);
+        if carrier.reroute_on_receipt.is_some() {
+            // Its failure receipt may send the message on: keep what to send.
+            mapping.envelope = Some(job.mt.clone());
+        }
         store_mapping(shared, &carrier.id, &key, &mapping, &mut job).await;
     }
     ack(job.delivery, &job.mt.id).await;

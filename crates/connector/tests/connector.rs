@@ -567,6 +567,88 @@ async fn a_message_with_no_record_is_sent_again_and_its_lost_attempts_receipt_is
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_receipt_the_carrier_reroutes_on_sends_the_message_to_the_next_carrier() {
+    // The carrier answers UNDELIV for everything, and its rules say UNDELIV reroutes once:
+    // the first message goes back to the routers for the route's next carrier, and its
+    // account hears nothing yet; the second, rerouted once already, ends with the receipt.
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        receipt_state: herald_smpp::receipt::MessageState::Undeliverable,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let rule = serde_json::json!({ "reroute_on_receipt": { "states": ["UNDELIV"] } });
+    cluster.put_carrier(&sim, rule).await;
+    let mut routers = cluster.pull(ConsumerSpec::routers()).await;
+    let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
+    let connector = cluster.connector("c1").await;
+    let routed = |mt: MtMessage| MtMessage {
+        route: Some(RouteDecision {
+            rule_id: "uk".into(),
+            carrier_id: CARRIER.into(),
+            candidates: vec![CARRIER.into(), "backup".into()],
+            ..RouteDecision::default()
+        }),
+        ..mt
+    };
+    let first = routed(mt(0, 1));
+    let spent = MtMessage {
+        receipt_reroutes: 1,
+        ..routed(mt(1, 1))
+    };
+    cluster.publish(&first).await;
+    cluster.publish(&spent).await;
+
+    let delivery = tokio::time::timeout(PATIENCE, routers.next())
+        .await
+        .expect("handed back in time")
+        .unwrap()
+        .unwrap();
+    let back: MtMessage = delivery.decode().unwrap();
+    delivery.ack().await.unwrap();
+    assert_eq!(back.id, first.id);
+    assert_eq!(back.payload, first.payload, "the whole message, as sent");
+    assert_eq!(back.attempt, 1);
+    assert_eq!(back.failed_carriers, [CARRIER]);
+    assert_eq!(back.receipt_reroutes, 1);
+
+    let got = receipts(&mut events, 1).await;
+    assert_eq!(
+        got[0].message_id, spent.id,
+        "past max_reroutes the failure stands"
+    );
+    assert_eq!(got[0].state(), MessageState::Undeliverable);
+
+    // The carrier repeats the first message's receipt: answered, not sent on again.
+    let carrier_id = sim
+        .submitted()
+        .into_iter()
+        .find(|r| r.user_data.as_ref() == first.payload.as_slice())
+        .unwrap()
+        .message_id;
+    let to = first.destination.clone().unwrap();
+    let repeat = sim
+        .send_receipt(
+            &carrier_id,
+            herald_smpp::receipt::MessageState::Undeliverable,
+            Address::alphanumeric("ACME"),
+            Address::international(&to.addr),
+        )
+        .await;
+    assert_eq!(repeat, Some(CommandStatus::ESME_ROK));
+    let again = tokio::time::timeout(Duration::from_secs(2), routers.next()).await;
+    assert!(again.is_err(), "sent on twice: {again:?}");
+    let receipt = tokio::time::timeout(Duration::from_secs(1), events.next()).await;
+    assert!(
+        receipt.is_err(),
+        "a receipt for the rerouted message: {receipt:?}"
+    );
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_sent_twice_under_two_mapped_ids_gets_one_final_receipt() {
     // The first attempt's mapping was stored but its `submitted` status lost: the
     // redelivery sends it again, and the receipts of both carrier ids are matched.

@@ -338,6 +338,7 @@ pub fn envelope(sm: &SubmitSm, checked: &CheckedSubmit, origin: Origin<'_>) -> b
         route: None,
         failed_carriers: Vec::new(),
         edge_node: origin.edge_node.to_owned(),
+        receipt_reroutes: 0,
     }
 }
 

@@ -19,8 +19,8 @@ pub(crate) mod time_window;
 pub use account::{Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, SenderIdPolicy};
 pub use carrier::{
     AddressOverrides, Carrier, CarrierBindMode, CarrierTls, ContentAction, ContentPolicy,
-    DataCodingPolicy, MAX_SYSTEM_TYPE_LEN, ReceiptIdFormat, SecretRef, SmppVersion,
-    UnsupportedCoding,
+    DataCodingPolicy, MAX_SYSTEM_TYPE_LEN, ReceiptIdFormat, RerouteOnReceipt, SecretRef,
+    SmppVersion, UnsupportedCoding,
 };
 pub use cidr::{Cidr, CidrParseError};
 pub use mo_route::{MAX_KEYWORD_LEN, MoRoute};

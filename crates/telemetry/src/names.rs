@@ -136,7 +136,8 @@ pub const CONNECTOR_INFLIGHT: &str = "herald_connector_inflight";
 /// Delivery receipts from carriers, by outcome: `matched`; `held` (no mapping yet: kept
 /// in the dead letters and matched again); `matched_late` (a held one that found its
 /// message); `repeated` (a carrier's resend, or the receipt of a message's duplicate
-/// send); `unmatched` (held past `connector.receipt_hold` without a match); `invalid`.
+/// send); `rerouted` (a failure receipt that sent the message to the route's next
+/// carrier); `unmatched` (held past `connector.receipt_hold` without a match); `invalid`.
 pub const CONNECTOR_RECEIPTS_TOTAL: &str = "herald_connector_receipts_total";
 /// Messages delivered to a connector again (a connector died, an ack was lost), by what
 /// became of them: `already_submitted` (not sent again), `mapping_repaired` (not sent

@@ -374,6 +374,71 @@ pub struct Carrier {
     /// Attempts before a message fails; default 5.
     #[serde(default = "default_max_attempts")]
     pub max_attempts: u32,
+    /// Which of its failure receipts send the message on to the route's next carrier
+    /// instead of ending it; absent: none do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reroute_on_receipt: Option<RerouteOnReceipt>,
+}
+
+/// Receipt states a failure receipt may report.
+const REROUTABLE_STATES: [&str; 4] = ["UNDELIV", "REJECTD", "EXPIRED", "UNKNOWN"];
+/// The most times a message may be rerouted on receipts.
+const MAX_RECEIPT_REROUTES: u32 = 5;
+
+/// A carrier's failure receipts that send the message to the route's next untried
+/// carrier (a failover after the carrier accepted it), so the account sees one final
+/// receipt: the last carrier's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RerouteOnReceipt {
+    /// Receipt states (`stat`) that reroute: `UNDELIV`, `REJECTD`, `EXPIRED`, `UNKNOWN`.
+    pub states: Vec<String>,
+    /// Only receipts with one of these `err` values (as the carrier writes them, `"001"`);
+    /// empty: any.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// How many times one message may be rerouted on receipts; default 1.
+    #[serde(default = "one")]
+    pub max_reroutes: u32,
+}
+
+impl RerouteOnReceipt {
+    /// Whether a final receipt of `stat` (a `stat` value) with `error` (its `err`) sends a
+    /// message rerouted `done` times so far on to the next carrier.
+    pub fn applies(&self, stat: &str, error: &str, done: u32) -> bool {
+        done < self.max_reroutes
+            && self.states.iter().any(|s| s.eq_ignore_ascii_case(stat))
+            && (self.errors.is_empty() || self.errors.iter().any(|e| e == error))
+    }
+
+    fn check(&self, c: &Check<'_>) -> Result<(), ValidationError> {
+        c.ensure(
+            !self.states.is_empty(),
+            "reroute_on_receipt.states",
+            "is empty",
+        )?;
+        for (i, state) in self.states.iter().enumerate() {
+            c.ensure(
+                REROUTABLE_STATES.contains(&state.as_str()),
+                format!("reroute_on_receipt.states[{i}]"),
+                format!("{state:?} is not a failure state: one of {REROUTABLE_STATES:?}"),
+            )?;
+        }
+        c.no_duplicates("reroute_on_receipt.states", &self.states)?;
+        for (i, error) in self.errors.iter().enumerate() {
+            c.ensure(
+                (1..=10).contains(&error.len()) && error.bytes().all(|b| b.is_ascii_graphic()),
+                format!("reroute_on_receipt.errors[{i}]"),
+                "must be 1 to 10 printable ASCII characters",
+            )?;
+        }
+        c.no_duplicates("reroute_on_receipt.errors", &self.errors)?;
+        c.ensure(
+            (1..=MAX_RECEIPT_REROUTES).contains(&self.max_reroutes),
+            "reroute_on_receipt.max_reroutes",
+            format!("must be 1 to {MAX_RECEIPT_REROUTES}"),
+        )
+    }
 }
 
 impl Carrier {
@@ -455,7 +520,11 @@ impl RulesObject for Carrier {
         for (i, d) in self.retry_schedule.iter().enumerate() {
             c.ensure(!d.is_zero(), format!("retry_schedule[{i}]"), "must be > 0")?;
         }
-        c.ensure(self.max_attempts > 0, "max_attempts", "must be > 0")
+        c.ensure(self.max_attempts > 0, "max_attempts", "must be > 0")?;
+        if let Some(reroute) = &self.reroute_on_receipt {
+            reroute.check(&c)?;
+        }
+        Ok(())
     }
 }
 
@@ -479,6 +548,59 @@ pub(crate) mod tests {
         match c.validate() {
             Err(ValidationError::Field { field, .. }) => field,
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reroute_on_receipt_names_failure_states_errors_and_a_bounded_count() {
+        let with = |rule: serde_json::Value| {
+            let mut c = carrier("c");
+            c.reroute_on_receipt = Some(serde_json::from_value(rule).unwrap());
+            c
+        };
+        let rule = with(serde_json::json!({"states": ["UNDELIV", "REJECTD"], "errors": ["001"]}));
+        assert!(rule.validate().is_ok());
+        let r = rule.reroute_on_receipt.unwrap();
+        assert_eq!(r.max_reroutes, 1);
+        assert!(r.applies("UNDELIV", "001", 0));
+        assert!(r.applies("undeliv", "001", 0), "stat is read case-blind");
+        assert!(!r.applies("UNDELIV", "002", 0), "another error");
+        assert!(!r.applies("EXPIRED", "001", 0), "another state");
+        assert!(
+            !r.applies("UNDELIV", "001", 1),
+            "rerouted max_reroutes times already"
+        );
+        let any_error = with(serde_json::json!({"states": ["EXPIRED"], "max_reroutes": 2}));
+        let r = any_error.reroute_on_receipt.unwrap();
+        assert!(r.applies("EXPIRED", "", 1) && !r.applies("EXPIRED", "", 2));
+
+        for (rule, field) in [
+            (
+                serde_json::json!({"states": []}),
+                "reroute_on_receipt.states",
+            ),
+            (
+                serde_json::json!({"states": ["DELIVRD"]}),
+                "reroute_on_receipt.states[0]",
+            ),
+            (
+                serde_json::json!({"states": ["UNDELIV", "UNDELIV"]}),
+                "reroute_on_receipt.states[1]",
+            ),
+            (
+                serde_json::json!({"states": ["UNDELIV"], "errors": [""]}),
+                "reroute_on_receipt.errors[0]",
+            ),
+            (
+                serde_json::json!({"states": ["UNDELIV"], "max_reroutes": 0}),
+                "reroute_on_receipt.max_reroutes",
+            ),
+            (
+                serde_json::json!({"states": ["UNDELIV"], "max_reroutes": 6}),
+                "reroute_on_receipt.max_reroutes",
+            ),
+        ] {
+            assert_eq!(field_of(with(rule)), field);
         }
     }
 
