@@ -24,6 +24,8 @@ use tokio::process::Command;
 
 #[path = "binary/chaos.rs"]
 mod chaos;
+#[path = "binary/rerouting.rs"]
+mod rerouting;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 
