@@ -320,6 +320,28 @@ async fn send_receipt(
     .await
 }
 
+/// Publishes messages `0..count` to the carrier queue and waits until each reached `sim`;
+/// the smallest window any of `connector`'s binds had meanwhile.
+async fn lowest_window_while_all_arrive(
+    cluster: &Cluster,
+    connector: &Running,
+    sim: &SimSmsc,
+    count: usize,
+) -> u32 {
+    for i in 0..count {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    let mut lowest_window = u32::MAX;
+    eventually_sync("all messages submitted", || {
+        for bind in connector.connector.binds() {
+            lowest_window = lowest_window.min(bind.window);
+        }
+        arrivals(sim).len() >= count
+    })
+    .await;
+    lowest_window
+}
+
 /// How many times each message id reached the carrier.
 fn arrivals(sim: &SimSmsc) -> BTreeMap<String, usize> {
     let mut seen = BTreeMap::new();
@@ -790,20 +812,7 @@ async fn throttling_slows_the_connector_down_and_loses_nothing() {
     .unwrap();
     cluster.put_carrier(&sim, serde_json::json!({})).await;
     let connector = cluster.connector("c1").await;
-    for i in 0..300 {
-        cluster.publish(&mt(i, 0)).await;
-    }
-    let mut lowest_window = u32::MAX;
-    eventually_sync("all messages submitted", || {
-        if arrivals(&sim).len() >= 300 {
-            return true;
-        }
-        for bind in connector.connector.binds() {
-            lowest_window = lowest_window.min(bind.window);
-        }
-        false
-    })
-    .await;
+    let lowest_window = lowest_window_while_all_arrive(&cluster, &connector, &sim, 300).await;
     let seen = arrivals(&sim);
     assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), ids(0..300));
     let throttled = sim.counters().throttled.load(Ordering::Relaxed);
@@ -840,17 +849,7 @@ async fn a_carrier_nearing_congestion_is_slowed_before_it_throttles() {
     .unwrap();
     cluster.put_carrier(&sim, serde_json::json!({})).await;
     let connector = cluster.connector("c1").await;
-    for i in 0..200 {
-        cluster.publish(&mt(i, 0)).await;
-    }
-    let mut lowest_window = u32::MAX;
-    eventually_sync("all messages submitted", || {
-        for bind in connector.connector.binds() {
-            lowest_window = lowest_window.min(bind.window);
-        }
-        arrivals(&sim).len() >= 200
-    })
-    .await;
+    let lowest_window = lowest_window_while_all_arrive(&cluster, &connector, &sim, 200).await;
     assert_eq!(sim.counters().throttled.load(Ordering::Relaxed), 0);
     assert!(
         lowest_window < 10,

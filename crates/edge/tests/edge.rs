@@ -663,6 +663,30 @@ async fn with_the_bus_down_submits_fail_promptly_and_never_hang() {
     }
 }
 
+/// Every accepted envelope on the bus that `keep` keeps, counted by the second (Unix) it
+/// was accepted in; and the counts of the whole seconds (the first and last were only
+/// partly offered).
+async fn accepted_per_whole_second(
+    bus: &Bus,
+    keep: impl Fn(&MtMessage) -> bool,
+) -> (std::collections::BTreeMap<i64, u32>, Vec<u32>) {
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(256).await.unwrap();
+    let mut per_second = std::collections::BTreeMap::<i64, u32>::new();
+    while let Ok(Some(Ok(delivery))) =
+        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
+    {
+        let mt: MtMessage = delivery.decode().unwrap();
+        if keep(&mt) {
+            *per_second.entry(mt.accepted_unix_ms / 1000).or_default() += 1;
+        }
+        delivery.ack().await.unwrap();
+    }
+    let mut whole: Vec<u32> = per_second.values().copied().skip(1).collect();
+    whole.pop();
+    (per_second, whole)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accounts_rate_holds_across_edges() {
     let mut cluster = cluster().await;
@@ -694,21 +718,9 @@ async fn an_accounts_rate_holds_across_edges() {
     assert!(throttled > 0, "the offered load was over the limit");
 
     // Count what was accepted in each whole second, from the envelopes themselves.
-    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
-    let mut deliveries = consumer.messages(256).await.unwrap();
-    let mut per_second = std::collections::BTreeMap::<i64, u32>::new();
-    while let Ok(Some(Ok(delivery))) =
-        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
-    {
-        let mt: MtMessage = delivery.decode().unwrap();
-        *per_second.entry(mt.accepted_unix_ms / 1000).or_default() += 1;
-        delivery.ack().await.unwrap();
-    }
-    // The first and last seconds were only partly offered.
-    let whole: Vec<u32> = per_second.values().copied().skip(1).collect::<Vec<_>>();
-    let whole = &whole[..whole.len().saturating_sub(1)];
+    let (per_second, whole) = accepted_per_whole_second(&cluster.bus, |_| true).await;
     assert!(whole.len() >= 2, "{per_second:?}");
-    for &count in whole {
+    for &count in &whole {
         assert!(
             (90..=100).contains(&count),
             "within 10% of 100/s each second: {per_second:?}"
@@ -753,23 +765,14 @@ async fn a_routes_quota_holds_across_edges_and_accounts_and_spares_other_routes(
     }
 
     // What the capped route took, per whole second, from the envelopes themselves.
-    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
-    let mut deliveries = consumer.messages(256).await.unwrap();
-    let mut per_second = std::collections::BTreeMap::<i64, u32>::new();
-    while let Ok(Some(Ok(delivery))) =
-        tokio::time::timeout(Duration::from_secs(2), deliveries.next()).await
-    {
-        let mt: MtMessage = delivery.decode().unwrap();
-        if mt.destination.is_some_and(|d| d.addr.starts_with("4479")) {
-            *per_second.entry(mt.accepted_unix_ms / 1000).or_default() += 1;
-        }
-        delivery.ack().await.unwrap();
-    }
-    // The first second also holds the burst (20), which is allowed once.
-    let whole: Vec<u32> = per_second.values().copied().skip(1).collect();
-    let whole = &whole[..whole.len().saturating_sub(1)];
+    let capped = |mt: &MtMessage| {
+        mt.destination
+            .as_ref()
+            .is_some_and(|d| d.addr.starts_with("4479"))
+    };
+    let (per_second, whole) = accepted_per_whole_second(&cluster.bus, capped).await;
     assert!(!whole.is_empty(), "{per_second:?}");
-    for &count in whole {
+    for &count in &whole {
         assert!(
             count <= 20,
             "at most the route's 20/s each second: {per_second:?}"

@@ -201,6 +201,27 @@ async fn bind_transceiver(
     (session, inbox)
 }
 
+/// Submits `count` messages asking for receipts on `session`, each answered OK; their ids.
+async fn submit_with_receipts(
+    session: &herald_smpp::session::Session,
+    count: usize,
+) -> std::collections::HashSet<String> {
+    let mut ids = std::collections::HashSet::new();
+    for i in 0..count {
+        let mut body = submit_body(i);
+        if let PduBody::SubmitSm(sm) = &mut body {
+            sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
+        }
+        let resp = session.request(body).await.unwrap();
+        assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+        let PduBody::SubmitSmResp(resp) = resp.body else {
+            panic!("{resp:?}")
+        };
+        ids.insert(resp.message_id.to_string_lossy());
+    }
+    ids
+}
+
 fn submit_body(i: usize) -> PduBody {
     PduBody::SubmitSm(SubmitSm {
         source: Address::international("447700900000"),
@@ -528,19 +549,7 @@ async fn a_message_reaches_the_carrier_and_its_receipt_comes_back_through_three_
     let (_connector, _) = spawn_role("connector", "connector-full", &nats, &etcd, &client).await;
 
     let (session, mut inbox) = bind_transceiver(&smpp).await;
-    let mut ids = std::collections::HashSet::new();
-    for i in 0..20 {
-        let mut body = submit_body(i);
-        if let PduBody::SubmitSm(sm) = &mut body {
-            sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
-        }
-        let resp = session.request(body).await.unwrap();
-        assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
-        let PduBody::SubmitSmResp(resp) = resp.body else {
-            panic!("{resp:?}")
-        };
-        ids.insert(resp.message_id.to_string_lossy());
-    }
+    let ids = submit_with_receipts(&session, 20).await;
     // Every message gets its DELIVRD receipt, naming the id the ESME was given.
     let mut receipted = std::collections::HashSet::new();
     while receipted.len() < ids.len() {
@@ -875,25 +884,10 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
     // and connector processes fail over between them. The server leading `HERALD_MT` is
     // SIGKILLed while an ESME submits: submits may fail while a new leader is elected,
     // but every message answered OK reaches the carrier and its receipt reaches the ESME.
-    let mut nats = herald_harness::nats_cluster().run().await.unwrap();
+    // Kept whole: its processes live as long as it does.
+    let mut cluster = R3Cluster::start("nats").await;
+    let (nats, sim, smpp) = (&mut cluster.nats, &cluster.sim, &cluster.smpp);
     let urls = nats.client_urls();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
-    // The simulator keeps offering a receipt Herald could not take while the bus elected
-    // new leaders.
-    let sim = persistent_carrier(&client).await;
-    let env = [
-        ("HERALD_NATS__REPLICAS", "3"),
-        // Redeliveries of what a dying server held come after the ack wait: keep it short.
-        ("HERALD_ROUTER__ACK_WAIT", "5s"),
-        ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
-    ];
-    let joined = urls.join(",");
-    let etcd_url = etcd.client_url();
-    let spawn = |role, id| spawn_role_with(role, id, &joined, &etcd_url, &client, &env);
-    let (_edge, node) = spawn("edge", "edge-nats").await;
-    let (_router, _) = spawn("router", "router-nats").await;
-    let (_connector, _) = spawn("connector", "connector-nats").await;
     let bus = herald_bus::Bus::connect(herald_bus::BusConfig {
         urls: urls.clone(),
         replicas: 3,
@@ -914,27 +908,70 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
         nats.stop(member).await;
         eprintln!("killed NATS server n{member} (leader of HERALD_MT: {leader:?})");
     };
-    submit_through_a_crash(
-        &node.addresses["smpp"],
-        400,
-        Duration::from_millis(5),
-        crash,
-    )
-    .await;
+    submit_through_a_crash(smpp, 400, Duration::from_millis(5), crash).await;
+    all_reached_the_carrier(sim, 400);
+}
+
+/// Three NATS servers (every stream and bucket R3), etcd seeded by [`seed_account`], a
+/// [`persistent_carrier`], and edge, router and connector processes failing over between
+/// the servers; the processes are killed on drop.
+struct R3Cluster {
+    nats: herald_harness::NatsCluster,
+    sim: herald_sim::SimSmsc,
+    /// The edge's SMPP address.
+    smpp: String,
+    _etcd: herald_harness::Etcd,
+    _roles: Vec<tokio::process::Child>,
+}
+
+impl R3Cluster {
+    /// Starts it, naming the nodes `<role>-<name>`.
+    async fn start(name: &str) -> R3Cluster {
+        let nats = herald_harness::nats_cluster().run().await.unwrap();
+        let etcd = herald_harness::etcd().run().await.unwrap();
+        let client = seed_account(&etcd).await;
+        // The simulator keeps offering a receipt Herald could not take while the bus
+        // elected new leaders.
+        let sim = persistent_carrier(&client).await;
+        let env = [
+            ("HERALD_NATS__REPLICAS", "3"),
+            // Redeliveries of what a dying server held come after the ack wait.
+            ("HERALD_ROUTER__ACK_WAIT", "5s"),
+            ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
+        ];
+        let (urls, etcd_url) = (nats.client_urls().join(","), etcd.client_url());
+        let mut roles = Vec::new();
+        let mut smpp = String::new();
+        for role in ["edge", "router", "connector"] {
+            let id = format!("{role}-{name}");
+            let (child, node) = spawn_role_with(role, &id, &urls, &etcd_url, &client, &env).await;
+            if role == "edge" {
+                smpp = node.addresses["smpp"].clone();
+            }
+            roles.push(child);
+        }
+        R3Cluster {
+            nats,
+            sim,
+            smpp,
+            _etcd: etcd,
+            _roles: roles,
+        }
+    }
+}
+
+/// The carrier never gave up on a receipt, and took at least `count` messages (a
+/// receipt is the carrier's word that a message reached it).
+fn all_reached_the_carrier(sim: &herald_sim::SimSmsc, count: u64) {
+    let counters = sim.counters();
     assert_eq!(
-        sim.counters()
+        counters
             .receipts_failed
             .load(std::sync::atomic::Ordering::Relaxed),
         0,
         "the carrier never gave up on a receipt"
     );
-    // Every accepted message reached the carrier (a receipt is the carrier's word for it).
-    assert!(
-        sim.counters()
-            .submits
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= 400
-    );
+    assert!(counters.submits.load(std::sync::atomic::Ordering::Relaxed) >= count);
 }
 
 /// A simulated carrier that, like a real one, keeps offering a receipt Herald could not
@@ -1055,21 +1092,9 @@ async fn a_rolling_restart_of_nats_refuses_no_submit_and_loses_nothing() {
     // SIGKILLed in turn and started again, as a Kubernetes upgrade restarts them, while an
     // ESME submits: the edge holds a submit through the failover (ADR 0016) instead of
     // refusing it, and every message reaches the carrier with its receipt.
-    let mut nats = herald_harness::nats_cluster().run().await.unwrap();
-    let joined = nats.client_urls().join(",");
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let client = seed_account(&etcd).await;
-    let sim = persistent_carrier(&client).await;
-    let env = [
-        ("HERALD_NATS__REPLICAS", "3"),
-        ("HERALD_ROUTER__ACK_WAIT", "5s"),
-        ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
-    ];
-    let etcd_url = etcd.client_url();
-    let spawn = |role, id| spawn_role_with(role, id, &joined, &etcd_url, &client, &env);
-    let (_edge, node) = spawn("edge", "edge-rolling").await;
-    let (_router, _) = spawn("router", "router-rolling").await;
-    let (_connector, _) = spawn("connector", "connector-rolling").await;
+    // Kept whole: its processes live as long as it does.
+    let mut cluster = R3Cluster::start("rolling").await;
+    let (nats, sim, smpp) = (&mut cluster.nats, &cluster.sim, &cluster.smpp);
 
     let rolling_restart = async {
         for member in 0..herald_harness::CLUSTER_SIZE {
@@ -1085,25 +1110,12 @@ async fn a_rolling_restart_of_nats_refuses_no_submit_and_loses_nothing() {
     // refusal); the bound is the issue's, about a second's worth of submits in all.
     let (count, pace) = (600, Duration::from_millis(20));
     let a_seconds_worth = (Duration::from_secs(1).as_millis() / pace.as_millis()) as usize;
-    let refused =
-        submit_through_a_crash(&node.addresses["smpp"], count, pace, rolling_restart).await;
+    let refused = submit_through_a_crash(smpp, count, pace, rolling_restart).await;
     assert!(
         refused <= a_seconds_worth,
         "{refused} submits refused while NATS failed over"
     );
-    assert_eq!(
-        sim.counters()
-            .receipts_failed
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0,
-        "the carrier never gave up on a receipt"
-    );
-    assert!(
-        sim.counters()
-            .submits
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= count as u64
-    );
+    all_reached_the_carrier(sim, count as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1134,12 +1146,7 @@ async fn an_etcd_member_killed_mid_stream_loses_no_accepted_message_or_receipt()
         crash,
     )
     .await;
-    assert_eq!(
-        sim.counters()
-            .receipts_failed
-            .load(std::sync::atomic::Ordering::Relaxed),
-        0
-    );
+    all_reached_the_carrier(&sim, 400);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //! reroute; the second delivers. The ESME hears one final receipt per message, the
 //! second carrier's.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -14,7 +14,7 @@ use herald_sim::{SimConfig, SimSmsc};
 use herald_smpp::receipt::{MessageState, ReceiptTlvs};
 use herald_smpp::{CommandStatus, PduBody};
 
-use super::{bind_transceiver, seeded, spawn_edge, spawn_role, submit_body};
+use super::{bind_transceiver, seeded, spawn_edge, spawn_role, submit_with_receipts};
 
 /// A simulated carrier with Herald's credentials, answering receipts in `state`.
 async fn carrier(state: MessageState) -> SimSmsc {
@@ -59,19 +59,7 @@ async fn a_failure_receipt_sends_the_message_to_the_next_carrier_and_the_esme_he
 
     let (session, mut inbox) = bind_transceiver(&smpp).await;
     let count = 10;
-    let mut ids = HashSet::new();
-    for i in 0..count {
-        let mut body = submit_body(i);
-        if let PduBody::SubmitSm(sm) = &mut body {
-            sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
-        }
-        let resp = session.request(body).await.unwrap();
-        assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
-        let PduBody::SubmitSmResp(resp) = resp.body else {
-            panic!("{resp:?}")
-        };
-        ids.insert(resp.message_id.to_string_lossy());
-    }
+    let ids = submit_with_receipts(&session, count).await;
 
     // Receipts until every message has one, then two quiet seconds for any extra one.
     let mut receipts: HashMap<String, Vec<MessageState>> = HashMap::new();
