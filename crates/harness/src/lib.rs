@@ -167,6 +167,20 @@ where
     Err(HarnessError::Unhealthy(name, STARTUP))
 }
 
+/// A temporary directory for a server's data: in memory (`/dev/shm`) where the machine
+/// has it, else on disk. etcd syncs every write to disk, and on a machine whose disk is
+/// busy (builds and other tests beside it) one stalled sync once held a lease grant past
+/// its 5 s timeout; the tests are about behaviour, not the disk.
+fn scratch_dir() -> std::io::Result<tempfile::TempDir> {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir()
+        && let Ok(dir) = tempfile::Builder::new().prefix("herald-").tempdir_in(shm)
+    {
+        return Ok(dir);
+    }
+    tempfile::tempdir()
+}
+
 /// Where a server keeps its data: a temporary directory deleted with it (tests), or a
 /// directory that outlives it (`herald dev`).
 #[derive(Debug)]
@@ -182,7 +196,7 @@ impl Storage {
                 std::fs::create_dir_all(&dir)?;
                 Storage::Kept(dir)
             }
-            None => Storage::Temporary(tempfile::tempdir()?),
+            None => Storage::Temporary(scratch_dir()?),
         })
     }
 
@@ -774,7 +788,7 @@ impl NatsClusterBuilder {
     }
 
     async fn start_once() -> Result<NatsCluster, HarnessError> {
-        let dir = tempfile::tempdir()?;
+        let dir = scratch_dir()?;
         let free = free_ports(3 * CLUSTER_SIZE)?;
         let ports: Vec<(u16, u16, u16)> = free.chunks(3).map(|p| (p[0], p[1], p[2])).collect();
         let routes = ports
@@ -883,7 +897,7 @@ impl EtcdClusterBuilder {
     }
 
     async fn start_once() -> Result<EtcdCluster, HarnessError> {
-        let dir = tempfile::tempdir()?;
+        let dir = scratch_dir()?;
         let free = free_ports(2 * CLUSTER_SIZE)?;
         let ports: Vec<(u16, u16)> = free.chunks(2).map(|p| (p[0], p[1])).collect();
         let initial = ports
