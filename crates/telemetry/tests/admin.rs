@@ -161,7 +161,7 @@ fn every_metric_is_named_by_convention_and_documented() {
     .unwrap();
     let allowed = [
         "account", "carrier", "status", "role", "node", "version", "mode", "command", "stream",
-        "consumer", "listener", "bucket", "op",
+        "consumer", "listener", "bucket", "op", "route",
     ];
     let mut seen = std::collections::HashSet::new();
     assert!(
