@@ -188,7 +188,8 @@ read -r NATS ETCD DEV_ADMIN DEV_CTL DEV_SMPP DEV_HTTP SIM CARRIER EDGE_ADMIN EDG
 L=127.0.0.1
 
 # The rules: an account that can send, one whose quota throttles, the built-in simulator
-# for most destinations and the MO-and-errors carrier for 4479.
+# for most destinations, the MO-and-errors carrier for 4479, and a route capped at 5/s
+# for 4478.
 cat >"$WORK/seed.yaml" <<EOF
 simulator:
   listen: $L:$SIM
@@ -207,6 +208,7 @@ carriers:
 routes:
   - {id: everything, priority: 100, action: {type: carrier, carrier: sim}}
   - {id: moerr, priority: 100, match: {destination_prefixes: ["4479"]}, action: {type: carrier, carrier: moerr}}
+  - {id: capped, priority: 100, match: {destination_prefixes: ["4478"]}, action: {type: carrier, carrier: sim}, quota: {tps: 5}}
 EOF
 echo "obs-check-token" >"$WORK/tokens"
 cat >"$WORK/prometheus.yml" <<EOF
@@ -253,7 +255,7 @@ done
 wait_http "http://$L:$PROM/-/ready" 30 "prometheus" || fail_live "prometheus did not become ready"
 
 # Traffic: receipts on, to both carriers, through the separate edge and the dev one; an
-# account over its quota; a failed bind; the HTTP API.
+# account over its quota; a route over its quota; a failed bind; the HTTP API.
 log "driving traffic with herald-load"
 LOADARGS=(--sessions 2 --window 50 --grace 5s -q)
 "$LOAD" --port "$EDGE_SMPP" --system-id demo --password demopass "${LOADARGS[@]}" --rate 300 --duration 6s --mix gsm=80,ucs2=10,long=10 >"$WORK/load-sim.log" 2>&1 &
@@ -264,6 +266,9 @@ l2=$!; PIDS+=("$l2")
 l3=$!; PIDS+=("$l3")
 waitfor "$LOAD" --port "$EDGE_SMPP" --system-id tiny --password tinypass --sessions 1 --rate 50 --duration 3s --grace 1s -q \
   >"$WORK/load-tiny.log" 2>&1 || true
+# A route over its own quota (5/s), whatever the account's.
+waitfor "$LOAD" --port "$EDGE_SMPP" --system-id obs2 --password obs2pass --sessions 1 --rate 50 --duration 2s --grace 1s -q \
+  --destination '4478########' >"$WORK/load-capped.log" 2>&1 || true
 waitfor "$LOAD" --port "$EDGE_SMPP" --system-id demo --password wrong --sessions 1 --count 1 --grace 0s -q \
   >"$WORK/load-badpass.log" 2>&1 || true
 for auth in http:httppass http:httppass http:wrong; do
