@@ -152,6 +152,14 @@ impl SendRate {
         Err(now + Duration::from_secs_f64(wait.clamp(0.0001, 60.0)))
     }
 
+    /// An accepted submit whose answer said the carrier's `congestion_state`: from
+    /// [`NEARING_CONGESTION`] it slows the rate as a throttle does.
+    pub fn on_accepted(&mut self, congestion: Option<u8>, now: Instant) {
+        if congestion.is_some_and(|state| state >= NEARING_CONGESTION) {
+            self.on_throttle(now);
+        }
+    }
+
     /// A throttling answer: halve the factor (once per cool-down) and empty the bucket.
     pub fn on_throttle(&mut self, now: Instant) {
         self.refill(now);
@@ -189,6 +197,22 @@ impl SendRate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_carrier_nearing_congestion_slows_the_rate_as_a_throttle_does() {
+        let t0 = Instant::now();
+        let mut r = SendRate::new(100.0, 100.0, t0);
+        r.on_accepted(Some(85), t0);
+        r.on_accepted(None, t0);
+        assert!(
+            (r.rate() - 100.0).abs() < 1e-9,
+            "optimum load or none: unchanged"
+        );
+        r.on_accepted(Some(95), t0);
+        assert!((r.rate() - 50.0).abs() < 1e-9, "nearing congestion: halved");
+        r.on_accepted(Some(100), t0 + COOL_DOWN / 2);
+        assert!((r.rate() - 50.0).abs() < 1e-9, "once per cool-down");
+    }
 
     #[test]
     fn a_carriers_congestion_state_grows_holds_or_shrinks_the_window() {

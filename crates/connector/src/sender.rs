@@ -50,7 +50,7 @@ use crate::bind::BindEvent;
 use crate::connector::Shared;
 use crate::health::{BindStatus, CarrierStats};
 use crate::outcome::{SubmitOutcome, classify, congestion_state};
-use crate::pacing::{NEARING_CONGESTION, SendRate, Window};
+use crate::pacing::{SendRate, Window};
 use crate::settle::{self, Failure, Job, fail, hand_back, temporary};
 use crate::submit::{is_expired, submit_sm};
 
@@ -661,11 +661,8 @@ impl CarrierSender {
                 }
                 if let Some(state) = congestion {
                     s.congestion.set(f64::from(state));
-                    if state >= NEARING_CONGESTION {
-                        // The carrier is nearly full: slow down before it throttles.
-                        s.rate.on_throttle(now);
-                        self.stats.set_rate(s.rate.rate());
-                    }
+                    s.rate.on_accepted(congestion, now);
+                    self.stats.set_rate(s.rate.rate());
                 }
                 s.settling.push(Box::pin(async move {
                     settle::accepted(&shared, &carrier, job, carrier_message_id).await;

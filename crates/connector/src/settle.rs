@@ -73,8 +73,10 @@ impl Job {
         }
     }
 
-    /// The carrier-id mapping of this message, submitted at `submit_unix_ms`.
-    fn mapping(&self, submit_unix_ms: i64) -> CarrierIdMapping {
+    /// The carrier-id mapping of this message, submitted at `submit_unix_ms`; with the
+    /// whole envelope when the carrier's failure receipts may send it on
+    /// (`reroute_on_receipt`), since the receipt comes after the queue forgot it.
+    fn mapping(&self, submit_unix_ms: i64, keep_envelope: bool) -> CarrierIdMapping {
         let mt = &self.mt;
         CarrierIdMapping {
             message_id: mt.id.clone(),
@@ -85,7 +87,7 @@ impl Job {
             registered_delivery: mt.registered_delivery,
             traceparent: herald_telemetry::traceparent_of(&self.span),
             resent: self.resent,
-            envelope: None,
+            envelope: keep_envelope.then(|| mt.clone()),
             rerouted: false,
         }
     }
@@ -156,7 +158,7 @@ pub(crate) async fn redelivered(shared: &Shared, carrier: &str, mut job: Job) ->
         let mapped = matches!(shared.id_map.get(carrier, &key).await, Ok(Some(_)));
         if !mapped {
             // The connector that sent it died between the status and the mapping.
-            let mapping = job.mapping(status.submit_unix_ms);
+            let mapping = job.mapping(status.submit_unix_ms, reroutes_on_receipt(shared, carrier));
             store_mapping(shared, carrier, &key, &mapping, &mut job).await;
             tracing::info!(message = %job.mt.id, %carrier, carrier_message_id = %status.carrier_message_id, "carrier id mapping repaired from the status");
             count_redelivered(carrier, "mapping_repaired");
@@ -165,6 +167,16 @@ pub(crate) async fn redelivered(shared: &Shared, carrier: &str, mut job: Job) ->
     count_redelivered(carrier, "already_submitted");
     ack(job.delivery, &job.mt.id).await;
     None
+}
+
+/// Whether `carrier`'s rules send a message on after some failure receipts, so its
+/// mappings keep the envelope (a rules lookup: off the send path, on redeliveries only).
+fn reroutes_on_receipt(shared: &Shared, carrier: &str) -> bool {
+    shared
+        .rules
+        .snapshot()
+        .carrier(carrier)
+        .is_some_and(|c| c.reroute_on_receipt.is_some())
 }
 
 /// Whether the status a redelivered message left says `carrier` took it already: this
@@ -190,7 +202,10 @@ async fn record_resend(shared: &Shared, carrier: &str, job: &Job) {
     let Some(to) = job.mt.destination.as_ref() else {
         return;
     };
-    let mapping = job.mapping(unix_ms(SystemTime::now()));
+    let mapping = job.mapping(
+        unix_ms(SystemTime::now()),
+        reroutes_on_receipt(shared, carrier),
+    );
     if let Err(error) = shared
         .id_map
         .record_resend(carrier, handset(&to.addr), &mapping)
@@ -263,11 +278,7 @@ pub(crate) async fn accepted(
         tracing::warn!(message = %job.mt.id, carrier = %carrier.id, "carrier gave no message id: its receipt cannot be matched");
     } else {
         let key = response_key(carrier.receipt_id_format, &carrier_message_id);
-        let mut mapping = job.mapping(now);
-        if carrier.reroute_on_receipt.is_some() {
-            // Its failure receipt may send the message on: keep what to send.
-            mapping.envelope = Some(job.mt.clone());
-        }
+        let mapping = job.mapping(now, carrier.reroute_on_receipt.is_some());
         store_mapping(shared, &carrier.id, &key, &mapping, &mut job).await;
     }
     ack(job.delivery, &job.mt.id).await;
