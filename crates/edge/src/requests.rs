@@ -309,8 +309,9 @@ impl Reply {
 /// SMPP 5.0's `congestion_state` (§4.8.4.19: 0 idle, 80–89 optimum load, 90–99 nearing
 /// congestion, 100 congested) as this edge sees it for one session: whichever is fuller,
 /// the session's window (`in_flight` requests of the account's `window`; past it
-/// submits are throttled) or the edge's submits awaiting the bus (`awaiting` of
-/// `nats.max_inflight_publishes`; past it they are refused `ESME_RMSGQFUL`).
+/// submits are throttled) or the edge's submits awaiting the bus's ack (`awaiting`,
+/// measured against `nats.max_inflight_publishes`, which the batching queue's bound
+/// matches; past either the edge answers `ESME_RMSGQFUL`).
 pub(crate) fn congestion_state(in_flight: usize, window: u32, awaiting: usize, max: usize) -> u8 {
     let percent = |used: usize, of: usize| match of {
         0 => 100,
