@@ -1291,3 +1291,79 @@ async fn binds_over_tls_verify_the_carrier() {
     eventually_sync("messages over TLS", || arrivals(&sim).len() == 5).await;
     connector.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binds_with_a_client_certificate_to_a_carrier_that_requires_one() {
+    let cluster = cluster().await;
+    let pki = herald_harness::pki::TestPki::generate().unwrap();
+    let server =
+        herald_sim::tls::server_config(&pki.server_cert(), &pki.server_key(), Some(&pki.ca()))
+            .unwrap();
+    let sim = SimSmsc::start_local(SimConfig {
+        tls: Some(server),
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let tls = |client: Option<(std::path::PathBuf, std::path::PathBuf)>| {
+        let mut tls =
+            serde_json::json!({"enabled": true, "ca_file": pki.ca(), "server_name": "localhost"});
+        if let Some((cert, key)) = client {
+            tls["client_cert_file"] = serde_json::json!(cert);
+            tls["client_key_file"] = serde_json::json!(key);
+        }
+        serde_json::json!({ "tls": tls })
+    };
+    let failures = || sim.counters().tls_failures.load(Ordering::Relaxed);
+    let binds = || sim.counters().binds.load(Ordering::Relaxed);
+
+    // No certificate: the carrier ends the handshake, the bind never happens.
+    cluster.put_carrier(&sim, tls(None)).await;
+    let connector = cluster.connector("c1").await;
+    eventually_sync("a refused handshake", || {
+        failures() >= 1
+            && connector
+                .connector
+                .binds()
+                .iter()
+                .any(|b| b.last_error.is_some())
+    })
+    .await;
+    assert_eq!(binds(), 0);
+
+    // A certificate from a CA the carrier does not trust: refused the same way.
+    let before = failures();
+    cluster
+        .put_carrier(
+            &sim,
+            tls(Some((pki.rogue_client_cert(), pki.rogue_client_key()))),
+        )
+        .await;
+    eventually_sync("the rogue certificate refused", || failures() > before).await;
+    assert_eq!(binds(), 0);
+    assert_eq!(
+        sim.counters()
+            .tls_client_certificates
+            .load(Ordering::Relaxed),
+        0
+    );
+
+    // The certificate the carrier issued for us: bound, and messages flow.
+    cluster
+        .put_carrier(&sim, tls(Some((pki.client_cert(), pki.client_key()))))
+        .await;
+    for i in 0..5 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually_sync("messages over mutual TLS", || arrivals(&sim).len() == 5).await;
+    assert!(binds() >= 1);
+    assert!(
+        sim.counters()
+            .tls_client_certificates
+            .load(Ordering::Relaxed)
+            >= binds(),
+        "every bound session presented the client certificate"
+    );
+    connector.shutdown().await;
+}

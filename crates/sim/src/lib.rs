@@ -12,11 +12,14 @@
 //! ([`Counters`]).
 //!
 //! - [`faults`]: the faults and the dice that pick them.
+//! - [`tls`]: the TLS server configuration from PEM files, with or without requiring a
+//!   client certificate.
 //!
 //! Tests, the local cluster and the benchmarks use it as "the carrier".
 #![forbid(unsafe_code)]
 
 pub mod faults;
+pub mod tls;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -83,7 +86,8 @@ pub struct SimConfig {
     pub mo_destination: String,
     /// Keep every accepted submit for [`SimSmsc::submitted`] (tests check what arrived).
     pub record_submits: bool,
-    /// Serve SMPP over TLS with this configuration (the carrier's certificate); `None`:
+    /// Serve SMPP over TLS with this configuration (the carrier's certificate, and the CA
+    /// of the client certificates it requires, if any: [`tls::server_config`]); `None`:
     /// plain TCP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Seed of the fault dice; 0: a random seed.
@@ -148,6 +152,11 @@ pub struct Counters {
     pub mo_acked: AtomicU64,
     /// MO messages that could not be delivered.
     pub mo_failed: AtomicU64,
+    /// TLS handshakes that failed or timed out (a client without the certificate a
+    /// mutual-TLS simulator requires lands here).
+    pub tls_failures: AtomicU64,
+    /// TLS sessions whose client presented a certificate the simulator verified.
+    pub tls_client_certificates: AtomicU64,
 }
 
 /// A submit the simulator accepted (kept with [`SimConfig::record_submits`]).
@@ -430,8 +439,19 @@ async fn serve(shared: Arc<Shared>, stream: TcpStream) {
                 tokio_rustls::TlsAcceptor::from(tls).accept(stream),
             )
             .await;
-            if let Ok(Ok(stream)) = accepted {
-                serve_session(shared, stream, socket).await;
+            match accepted {
+                Ok(Ok(stream)) => {
+                    if stream.get_ref().1.peer_certificates().is_some() {
+                        shared
+                            .counters
+                            .tls_client_certificates
+                            .fetch_add(1, Ordering::Relaxed);
+                    }
+                    serve_session(shared, stream, socket).await;
+                }
+                _ => {
+                    shared.counters.tls_failures.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         None => serve_session(shared, stream, socket).await,

@@ -5,7 +5,12 @@
 //! herald-sim [--listen 0.0.0.0:2776] [--system-id herald] [--password secret]
 //!            [--max-binds 16] [--receipt-delay-ms 200]
 //!            [--receipt-retries 10] [--receipt-retry-delay-ms 500]
+//!            [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]
 //! ```
+//!
+//! With `--tls-cert` and `--tls-key` (PEM) it serves SMPP over TLS; `--tls-client-ca`
+//! then makes it demand a client certificate issued by that CA, as carriers offering
+//! SMPP over the internet often do.
 //!
 //! A receipt that finds no bound receiver is tried again `--receipt-retries` times,
 //! `--receipt-retry-delay-ms` apart, then dropped: real carriers keep trying for hours, so
@@ -20,12 +25,14 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::path::PathBuf;
+
 use herald_sim::{SimConfig, SimSmsc};
 
 fn usage(problem: &str) -> ExitCode {
     eprintln!("herald-sim: {problem}");
     eprintln!(
-        "usage: herald-sim [--listen ADDR] [--system-id ID] [--password PW] [--max-binds N] [--receipt-delay-ms MS] [--receipt-retries N] [--receipt-retry-delay-ms MS]"
+        "usage: herald-sim [--listen ADDR] [--system-id ID] [--password PW] [--max-binds N] [--receipt-delay-ms MS] [--receipt-retries N] [--receipt-retry-delay-ms MS] [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]]"
     );
     ExitCode::from(64)
 }
@@ -39,6 +46,7 @@ fn main() -> ExitCode {
         record_submits: true,
         ..SimConfig::default()
     };
+    let (mut tls_cert, mut tls_key, mut tls_client_ca) = (None, None, None::<PathBuf>);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let Some(value) = args.next() else {
@@ -64,8 +72,24 @@ fn main() -> ExitCode {
                 Ok(ms) => config.receipt_retry_delay = Duration::from_millis(ms),
                 Err(_) => return usage("--receipt-retry-delay-ms: a number"),
             },
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value)),
+            "--tls-key" => tls_key = Some(PathBuf::from(value)),
+            "--tls-client-ca" => tls_client_ca = Some(PathBuf::from(value)),
             _ => return usage(&format!("unknown flag {flag}")),
         }
+    }
+    match (tls_cert, tls_key) {
+        (Some(cert), Some(key)) => {
+            match herald_sim::tls::server_config(&cert, &key, tls_client_ca.as_deref()) {
+                Ok(tls) => config.tls = Some(tls),
+                Err(error) => {
+                    eprintln!("herald-sim: {error}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (None, None) if tls_client_ca.is_none() => {}
+        _ => return usage("--tls-cert and --tls-key go together, and --tls-client-ca needs both"),
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
