@@ -43,6 +43,7 @@ use crate::quota::ClusterQuota;
 use crate::server::Shared;
 use crate::submit::{
     CheckedSubmit, Origin, Rejection, check_submit, default_alphabet, default_sender, envelope,
+    transliterate,
 };
 
 /// A bound session and what its bind said about how to answer it.
@@ -127,6 +128,8 @@ async fn handle(
         PduBody::SubmitSm(mut sm) => {
             default_sender(account, &mut sm.source);
             default_alphabet(account, &mut sm.data_coding);
+            let (coding, class) = (&mut sm.data_coding, sm.esm_class);
+            transliterate(account, coding, class, &mut sm.short_message, &mut sm.tlvs);
             let reply = Reply::SubmitSm(responder, congestion);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
@@ -134,11 +137,21 @@ async fn handle(
             let (mut sm, reply) = (from_data_sm(data), Reply::DataSm(responder, congestion));
             default_sender(account, &mut sm.source);
             default_alphabet(account, &mut sm.data_coding);
+            let (coding, class) = (&mut sm.data_coding, sm.esm_class);
+            transliterate(account, coding, class, &mut sm.short_message, &mut sm.tlvs);
             submit(shared, &snapshot, account, &quota, metrics, sm, reply).await
         }
         PduBody::SubmitMulti(mut multi) => {
             default_sender(account, &mut multi.source);
             default_alphabet(account, &mut multi.data_coding);
+            let (coding, class) = (&mut multi.data_coding, multi.esm_class);
+            transliterate(
+                account,
+                coding,
+                class,
+                &mut multi.short_message,
+                &mut multi.tlvs,
+            );
             submit_multi(shared, &snapshot, account, &quota, multi, responder).await
         }
         PduBody::QuerySm(query) => metered(shared, account_id, quota, command, responder, {

@@ -33,9 +33,10 @@ use bytes::Bytes;
 use herald_proto::bus::v1 as bus;
 use herald_smpp::concat::{ConcatInfo, parse_udh};
 use herald_smpp::pdu::SubmitSm;
+use herald_smpp::text::{self, Encoding, lookalike};
 use herald_smpp::time::SmppTime;
-use herald_smpp::types::{Address, DataCoding, Npi, Ton};
-use herald_smpp::{CommandStatus, Tag};
+use herald_smpp::types::{Address, DataCoding, EsmClass, Npi, Ton};
+use herald_smpp::{CommandStatus, Tag, Tlv, Tlvs};
 
 /// Longest address Herald accepts, in characters (the C-octet field's 21 minus the NUL).
 const MAX_ADDRESS_LEN: usize = 20;
@@ -358,6 +359,59 @@ pub fn address(address: &Address) -> bus::Address {
 pub(crate) fn default_alphabet(account: &herald_rules::Account, data_coding: &mut DataCoding) {
     if data_coding.0 == 0 {
         data_coding.0 = account.default_alphabet.data_coding();
+    }
+}
+
+/// The longest `short_message`; a longer text goes in `message_payload`.
+const MAX_SHORT_MESSAGE: usize = 254;
+
+/// UCS-2 text from an account with `transliterate` goes in GSM 7-bit (unpacked septets,
+/// `data_coding` 0) when replacing its typographic look-alikes is all that takes
+/// ([`lookalike::to_gsm7`]), before anything reads it: the checks, the parts count, the
+/// bus. A segment of a message the ESME split (a UDH, SAR TLVs) is left alone: its
+/// siblings were counted in UCS-2 and re-encoding one would change where they break.
+/// A text that outgrows `short_message` (three dots for each `…`) moves to
+/// `message_payload`.
+pub(crate) fn transliterate(
+    account: &herald_rules::Account,
+    data_coding: &mut DataCoding,
+    esm_class: EsmClass,
+    short_message: &mut Bytes,
+    tlvs: &mut Tlvs,
+) {
+    if !account.transliterate
+        || data_coding.0 != 0x08
+        || esm_class.udhi()
+        || [
+            Tag::SAR_MSG_REF_NUM,
+            Tag::SAR_TOTAL_SEGMENTS,
+            Tag::SAR_SEGMENT_SEQNUM,
+        ]
+        .into_iter()
+        .any(|tag| tlvs.get(tag).is_some())
+    {
+        return;
+    }
+    let in_payload = short_message.is_empty();
+    let ucs2 = match (in_payload, tlvs.message_payload()) {
+        (true, Some(payload)) => payload.clone(),
+        (false, None) => short_message.clone(),
+        // Both or neither: the checks refuse it as it came.
+        _ => return,
+    };
+    let Some(septets) = text::decode(&ucs2, Encoding::Ucs2)
+        .ok()
+        .and_then(|text| lookalike::to_gsm7(&text))
+        .and_then(|text| text::encode(&text, Encoding::GSM7).ok())
+    else {
+        return;
+    };
+    data_coding.0 = 0;
+    if in_payload || septets.len() > MAX_SHORT_MESSAGE {
+        *short_message = Bytes::new();
+        tlvs.set(Tlv::new(Tag::MESSAGE_PAYLOAD, septets));
+    } else {
+        *short_message = Bytes::from(septets);
     }
 }
 

@@ -4,6 +4,7 @@
 //! delivered and acked after `deliver_sm_resp`, and a bus outage answered promptly.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,7 +18,8 @@ use herald_rules::{Expected, Kind, NodeInfo};
 use herald_smpp::pdu::{Bind, BroadcastSm, MessageIdResp, SubmitSm};
 use herald_smpp::receipt::{MessageState, ReceiptTlvs};
 use herald_smpp::session::{BindError, BindMode, Inbox, Session, SessionConfig, bind};
-use herald_smpp::types::{Address, COctetString, Npi, Ton};
+use herald_smpp::text::Encoding;
+use herald_smpp::types::{Address, COctetString, DataCoding, Npi, Ton};
 use herald_smpp::{CommandStatus, PduBody, Tag, Tlv};
 use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
@@ -97,6 +99,7 @@ async fn cluster() -> Cluster {
     seed::account(rules, "metered", "secret", metered).await;
     let brand = json!({
         "quota": { "tps": 100 }, "default_sender": "+447700900999", "default_alphabet": "latin1",
+        "transliterate": true,
     });
     seed::account(rules, "brand", "secret", brand).await;
     let bus = backing
@@ -294,6 +297,61 @@ async fn an_empty_source_and_data_coding_0_take_the_accounts_defaults() {
         ],
         "the default, international, for submit_sm and data_sm; the ESME's own kept"
     );
+}
+
+#[tokio::test]
+async fn ucs2_look_alikes_go_in_gsm_for_an_account_that_transliterates() {
+    let cluster = cluster().await;
+    let (session, _inbox) = esme(cluster.port, BindMode::Transceiver, "brand", "secret")
+        .await
+        .unwrap();
+    let ucs2 = |text: &str| Bytes::from(herald_smpp::text::encode(text, Encoding::Ucs2).unwrap());
+    let submit = |dest: &str, short_message: Bytes, udhi: bool| SubmitSm {
+        source: Address::alphanumeric("ACME"),
+        dest: Address::international(dest),
+        esm_class: herald_smpp::EsmClass::default().with_udhi(udhi),
+        data_coding: DataCoding(8),
+        short_message,
+        ..SubmitSm::default()
+    };
+    let quoted = "\u{201C}Hi\u{201D} \u{2014} it\u{2019}s me";
+    let sent = [
+        // Typography only: GSM 7-bit.
+        submit("447700900001", ucs2(quoted), false),
+        // An emoji needs UCS-2 anyway: kept as written.
+        submit("447700900002", ucs2("\u{201C}Hi\u{201D} \u{1F600}"), false),
+        // One part of a message the ESME split (UDH): left alone.
+        submit(
+            "447700900003",
+            [&[5, 0, 3, 9, 2, 1][..], &ucs2(quoted)[..]].concat().into(),
+            true,
+        ),
+        // 100 ellipses: 300 septets, more than short_message holds.
+        submit("447700900004", ucs2(&"\u{2026}".repeat(100)), false),
+    ];
+    for sm in sent {
+        let resp = session.request(PduBody::SubmitSm(sm)).await.unwrap();
+        assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+    }
+    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let mut seen = BTreeMap::new();
+    while seen.len() < 4 {
+        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let mt: MtMessage = delivery.decode().unwrap();
+        let dest = mt.destination.clone().unwrap_or_default().addr;
+        seen.insert(dest, (mt.data_coding, mt.payload.clone()));
+        delivery.ack().await.unwrap();
+    }
+    let gsm = |text: &str| herald_smpp::text::encode(text, Encoding::GSM7).unwrap();
+    assert_eq!(seen["447700900001"], (0, gsm("\"Hi\" - it's me")));
+    assert_eq!(seen["447700900002"].0, 8);
+    assert_eq!(seen["447700900003"].0, 8);
+    assert_eq!(seen["447700900004"], (0, gsm(&".".repeat(300))));
 }
 
 #[tokio::test]

@@ -11,9 +11,12 @@
 //!   [`gsm7::unpack`] give the packed form.
 //! - [`plan`] picks the coding that needs the fewest SMS segments and says how many.
 //! - [`Alphabet`] maps data_coding octets to alphabets and back.
+//! - [`lookalike::to_gsm7`] replaces typographic look-alikes (curly quotes, dashes, odd
+//!   spaces) so that a text can stay in GSM 7-bit, for accounts that ask for it.
 
 mod coding;
 pub mod gsm7;
+pub mod lookalike;
 mod octet;
 mod plan;
 mod tables;

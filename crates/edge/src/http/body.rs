@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use herald_smpp::CommandStatus;
 use herald_smpp::concat::{Segment, SplitForm, SplitOptions, split_text};
 use herald_smpp::pdu::SubmitSm;
-use herald_smpp::text::{self, ConcatReference, Encoding, PlanOptions};
+use herald_smpp::text::{self, ConcatReference, Encoding, PlanOptions, lookalike};
 use herald_smpp::time::{AbsoluteTime, SmppTime};
 use herald_smpp::types::{
     Address, COctetString, DataCoding, EsmClass, Npi, RegisteredDelivery, Ton,
@@ -98,10 +98,13 @@ pub(super) fn segment_sm(submission: &Submission, dest: Address, segment: &Segme
 }
 
 /// Reads and checks a request body received at `now`; long texts carry `reference`.
+/// With `transliterate` (the account's), look-alikes are replaced when that lets the text
+/// go in GSM 7-bit ([`lookalike::to_gsm7`]), unless the request asked for UCS-2.
 pub(super) fn parse_submission(
     body: &[u8],
     now: SystemTime,
     reference: u8,
+    transliterate: bool,
 ) -> Result<Submission, ApiError> {
     let body: SubmitBody = serde_json::from_slice(body).map_err(|err| {
         ApiError::new(
@@ -130,7 +133,12 @@ pub(super) fn parse_submission(
             ));
         }
     };
-    let (encoding, segments) = encode_text(&body.text, coding, reference)?;
+    let replaced = match coding {
+        Coding::Auto | Coding::Gsm7 if transliterate => lookalike::to_gsm7(&body.text),
+        _ => None,
+    };
+    let text = replaced.as_deref().unwrap_or(&body.text);
+    let (encoding, segments) = encode_text(text, coding, reference)?;
     Ok(Submission {
         source: source(body.from.as_deref())?,
         destinations,
@@ -271,7 +279,7 @@ mod tests {
     }
 
     fn parse(json: &str) -> Result<Submission, ApiError> {
-        parse_submission(json.as_bytes(), now(), 7)
+        parse_submission(json.as_bytes(), now(), 7, false)
     }
 
     fn status_of(json: &str) -> CommandStatus {
@@ -389,5 +397,36 @@ mod tests {
             assert!(segment.udhi);
             assert_eq!(&segment.user_data[..6], &[5, 0, 3, 7, 3, n as u8 + 1]);
         }
+    }
+
+    #[test]
+    fn look_alikes_are_replaced_for_an_account_that_asks() {
+        // 100 characters with typographic quotes and a dash: two UCS-2 parts as written,
+        // one GSM 7-bit part once they are replaced.
+        let text = format!("\u{201C}{}\u{201D} \u{2014} it\u{2019}s", "a".repeat(91));
+        let body = |coding: &str| format!(r#"{{"to": "+44", "text": "{text}"{coding}}}"#);
+        let as_written = parse(&body("")).unwrap();
+        assert_eq!(
+            (as_written.data_coding, as_written.segments.len()),
+            (DataCoding(8), 2)
+        );
+        let replaced = parse_submission(body("").as_bytes(), now(), 7, true).unwrap();
+        assert_eq!(
+            (replaced.data_coding, replaced.segments.len()),
+            (DataCoding(0), 1)
+        );
+        let septets = &replaced.segments[0].user_data;
+        assert_eq!(
+            text::decode(septets, Encoding::GSM7).unwrap(),
+            format!("\"{}\" - it's", "a".repeat(91))
+        );
+        // Asked for GSM 7-bit: what would have been refused now goes.
+        let gsm = body(r#", "coding": "gsm7""#);
+        assert!(parse(&gsm).is_err());
+        assert!(parse_submission(gsm.as_bytes(), now(), 7, true).is_ok());
+        // Asked for UCS-2: kept as written.
+        let ucs2 = body(r#", "coding": "ucs2""#);
+        let kept = parse_submission(ucs2.as_bytes(), now(), 7, true).unwrap();
+        assert_eq!(kept.data_coding, DataCoding(8));
     }
 }

@@ -93,8 +93,8 @@ pub(super) async fn submit(
     let now = SystemTime::now();
     let parsed = idempotency::key(&headers).and_then(|key| {
         let body = body.map_err(body_error)?;
-        let submission =
-            parse_submission(&body, now, api.next_reference())?.with_default_sender(&account);
+        let submission = parse_submission(&body, now, api.next_reference(), account.transliterate)?
+            .with_default_sender(&account);
         Ok((key, body, submission))
     });
     let (idempotency_key, body, submission) = match parsed {

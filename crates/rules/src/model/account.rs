@@ -150,6 +150,10 @@ pub struct Account {
     /// GSM 7-bit.
     #[serde(default)]
     pub default_alphabet: DefaultAlphabet,
+    /// Replace typographic look-alikes (curly quotes, dashes, odd spaces) in its UCS-2
+    /// texts when that lets them go in GSM 7-bit, at a third of the parts; default false.
+    #[serde(default)]
+    pub transliterate: bool,
     /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
     #[serde(with = "humantime_serde", default = "default_receipt_retention")]
     pub receipt_retention: Duration,
