@@ -3,7 +3,7 @@
 //!
 //! | field | from |
 //! | --- | --- |
-//! | addresses | the message's, TON/NPI replaced where the carrier's `addressing` says |
+//! | addresses | the message's, TON/NPI replaced where the carrier's `addressing` says; the source rewritten first when one of the carrier's `senders` rules matches |
 //! | `esm_class` | messaging mode, UDHI and reply path of the message; never a receipt type |
 //! | `registered_delivery` | final receipts always requested (bits 1–0 = 01, so Herald learns every outcome), the ESME's SME-ack and intermediate bits kept; the ESME's own request travels in the id map and decides what it is sent |
 //! | `schedule_delivery_time`, `validity_period` | absolute UTC times (`…000+`) from the message; empty when absent or past |
@@ -22,7 +22,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use herald_proto::bus::v1::{self as bus, MtMessage};
 use herald_rules::Carrier;
-use herald_rules::model::{ContentAction, UnsupportedCoding};
+use herald_rules::model::{
+    ContentAction, SenderChange, SenderSubject, UnsupportedCoding, is_numeric_sender,
+    rewrite_sender,
+};
 use herald_smpp::CommandStatus;
 use herald_smpp::pdu::SubmitSm;
 use herald_smpp::text::{self, Alphabet, Encoding};
@@ -105,11 +108,26 @@ pub fn submit_sm(
         service_type = "";
     }
     let overrides = &carrier.addressing;
-    let source = address(
-        mt.source.as_ref(),
-        overrides.source_ton,
-        overrides.source_npi,
-    );
+    let source = match rewritten_sender(mt, carrier) {
+        Some(change) => {
+            herald_telemetry::handles::counter(
+                names::CONNECTOR_SENDERS_REWRITTEN_TOTAL,
+                &[(names::labels::CARRIER, &carrier.id)],
+            )
+            .increment(1);
+            let written = Address::sender(change.sender);
+            Address::new(
+                Ton(overrides.source_ton.unwrap_or(written.ton.0)),
+                Npi(overrides.source_npi.unwrap_or(written.npi.0)),
+                written.addr,
+            )
+        }
+        None => address(
+            mt.source.as_ref(),
+            overrides.source_ton,
+            overrides.source_npi,
+        ),
+    };
     let dest = address(
         mt.destination.as_ref(),
         overrides.destination_ton,
@@ -237,6 +255,32 @@ fn split_udh(payload: &[u8], udhi: bool) -> Option<(&[u8], &[u8])> {
 
 /// A bus address as SMPP's, with overrides; characters above U+00FF cannot come from SMPP
 /// and are replaced.
+/// The sender `carrier`'s `senders` rules give `mt`, if one changes it. An empty
+/// sender counts as alphanumeric: it is not a number, and a rule forcing numeric senders
+/// gives it one.
+fn rewritten_sender<'c>(mt: &MtMessage, carrier: &'c Carrier) -> Option<SenderChange<'c>> {
+    if carrier.senders.is_empty() {
+        return None;
+    }
+    let source = mt.source.as_ref();
+    let sender = source.map_or("", |s| s.addr.as_str());
+    let alphanumeric = source.is_some_and(|s| s.ton == u32::from(Ton::ALPHANUMERIC.0))
+        || !is_numeric_sender(sender);
+    let destination = mt.destination.as_ref().map_or("", |d| d.addr.as_str());
+    let subject = SenderSubject {
+        account: &mt.account_id,
+        sender,
+        alphanumeric,
+        destination: destination.trim_start_matches('+'),
+        network: mt
+            .route
+            .as_ref()
+            .map(|r| r.network.as_str())
+            .filter(|n| !n.is_empty()),
+    };
+    rewrite_sender(&carrier.senders, &subject)
+}
+
 fn address(address: Option<&bus::Address>, ton: Option<u8>, npi: Option<u8>) -> Address {
     let (addr, t, n) = match address {
         Some(a) => (
@@ -451,5 +495,42 @@ mod tests {
         assert_eq!(sm.data_coding, DataCoding(0));
         assert_eq!(&sm.short_message[..6], &[5, 0, 3, 7, 2, 1]);
         assert_eq!(sm.short_message.len(), 16);
+    }
+
+    #[test]
+    fn a_carriers_sender_rules_rewrite_the_source_then_its_overrides_apply() {
+        let c = carrier(serde_json::json!({
+            "addressing": {"source_npi": 9},
+            "senders": [
+                {"match": {"networks": ["234-15"]}, "action": {"type": "replace", "sender": "VODA"}},
+                {"match": {"destination_prefixes": ["44"]},
+                 "action": {"type": "numeric", "pool": ["+447700900100"]}},
+            ],
+        }));
+        // Alphanumeric to a UK number: the pool's number, international, NPI overridden.
+        let sm = submit_sm(&mt(), &c, SystemTime::now()).unwrap();
+        assert_eq!(sm.source.addr.as_bytes(), b"447700900100");
+        assert_eq!((sm.source.ton, sm.source.npi), (Ton(1), Npi(9)));
+        // The network the router found picks the first rule.
+        let mut routed = mt();
+        routed.route = Some(bus::RouteDecision {
+            network: "234-15".into(),
+            ..bus::RouteDecision::default()
+        });
+        let sm = submit_sm(&routed, &c, SystemTime::now()).unwrap();
+        assert_eq!(sm.source.addr.as_bytes(), b"VODA");
+        assert_eq!((sm.source.ton, sm.source.npi), (Ton(5), Npi(9)));
+        // A numeric sender is not touched by the numeric rule.
+        let mut numeric = mt();
+        numeric.source = Some(bus::Address {
+            addr: "447700900555".into(),
+            ton: 1,
+            npi: 1,
+        });
+        let sm = submit_sm(&numeric, &c, SystemTime::now()).unwrap();
+        assert_eq!(sm.source.addr.as_bytes(), b"447700900555");
+        // Another carrier, no rules: the sender as submitted.
+        let plain = submit_sm(&mt(), &carrier(serde_json::json!({})), SystemTime::now()).unwrap();
+        assert_eq!(plain.source.addr.as_bytes(), b"ACM\xC9");
     }
 }

@@ -1367,3 +1367,70 @@ async fn binds_with_a_client_certificate_to_a_carrier_that_requires_one() {
     );
     connector.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_carriers_sender_rules_rewrite_what_the_carrier_is_sent() {
+    let cluster = cluster().await;
+    let sim = SimSmsc::start_local(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let senders = serde_json::json!({"senders": [
+        {"match": {"networks": ["234-15"]}, "action": {"type": "replace", "sender": "VODA"}},
+        {"match": {"destination_prefixes": ["44"]},
+         "action": {"type": "numeric", "pool": ["+447700900100", "+447700900101"]}},
+    ]});
+    cluster.put_carrier(&sim, senders).await;
+    let connector = cluster.connector("c1").await;
+    let mut on_network = mt(0, 0);
+    on_network.route = Some(herald_proto::bus::v1::RouteDecision {
+        network: "234-15".into(),
+        ..Default::default()
+    });
+    let mut numeric = mt(1, 0);
+    numeric.source = Some(herald_proto::bus::v1::Address {
+        addr: "447700900555".into(),
+        ton: 1,
+        npi: 1,
+    });
+    cluster.publish(&on_network).await;
+    cluster.publish(&numeric).await;
+    for i in 2..12 {
+        cluster.publish(&mt(i, 0)).await;
+    }
+    eventually_sync("every message at the carrier", || {
+        arrivals(&sim).len() == 12
+    })
+    .await;
+    let sent: BTreeMap<String, (String, u8)> = sim
+        .submitted()
+        .into_iter()
+        .map(|r| {
+            let text = String::from_utf8_lossy(&r.user_data).into_owned();
+            let source = String::from_utf8_lossy(r.source.addr.as_bytes()).into_owned();
+            (text, (source, r.source.ton.0))
+        })
+        .collect();
+    assert_eq!(sent["msg T00000"], ("VODA".into(), 5), "the network's rule");
+    assert_eq!(
+        sent["msg T00001"],
+        ("447700900555".into(), 1),
+        "numeric: kept"
+    );
+    let pooled: BTreeSet<&str> = (2..12)
+        .map(|i| {
+            let (source, ton) = &sent[&format!("msg T{i:05}")];
+            assert_eq!(*ton, 1, "a pool number, international");
+            source.as_str()
+        })
+        .collect();
+    assert!(
+        pooled
+            .iter()
+            .all(|s| ["447700900100", "447700900101"].contains(s)),
+        "{pooled:?}"
+    );
+    connector.shutdown().await;
+}

@@ -541,12 +541,23 @@ impl AdminService for Control {
         } else {
             format!("{}: {}", explanation.outcome, explanation.reason)
         };
+        let route_quota = explanation
+            .quota
+            .map(|q| format!("{}/s, burst {}", q.tps, q.burst()))
+            .unwrap_or_default();
+        let (sender, sender_rule) = explanation
+            .sender
+            .map(|s| (s.sender, format!("senders[{}]", s.rule)))
+            .unwrap_or_default();
         Ok(Response::new(api::ExplainRouteResponse {
             rule_id: explanation.matched_rule.unwrap_or_default(),
             carrier_id: explanation.carrier.unwrap_or_default(),
             candidates,
             reason,
             rules_revision: explanation.revision,
+            route_quota,
+            sender,
+            sender_rule,
         }))
     }
 

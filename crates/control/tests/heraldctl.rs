@@ -12,7 +12,7 @@ use herald_config::ControlConfig;
 
 use crate::common::Served;
 use herald_harness::{Backing, seed};
-use herald_rules::{Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
+use herald_rules::{Expected, Kind, PasswordHash, RulesClient, RulesStore, StoreConfig};
 
 const TOKEN: &str = "heraldctl-test-token";
 
@@ -174,8 +174,20 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
 
     let backing = Backing::start().await;
     // A carrier and a route for UK numbers, seeded before the rules snapshot is loaded.
-    seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    // The carrier gives an alphanumeric (or empty) sender to UK numbers a number.
+    let senders = serde_json::json!({"senders": [{"match": {"destination_prefixes": ["44"]},
+        "action": {"type": "numeric", "pool": ["+447700900100"]}}]});
+    seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, senders).await;
     seed::route(&backing.rules, "uk", &["44"]).await;
+    // UK numbers on 4479 go by a route capped at 20/s.
+    let capped = serde_json::json!({"id": "capped", "priority": 5,
+        "match": {"destination_prefixes": ["4479"]}, "quota": {"tps": 20},
+        "action": {"type": "carrier", "carrier": seed::CARRIER}});
+    backing
+        .rules
+        .put_json(Kind::Route, "capped", &capped.to_string(), Expected::Any)
+        .await
+        .unwrap();
     let rules = backing.rules_store().await;
     let bus = backing.bus().await;
     let client = backing.rules.clone();
@@ -255,6 +267,11 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
     assert!(text.contains("rule:     uk"), "{text}");
     assert!(text.contains("carrier:  sim"), "{text}");
     assert!(text.contains("CANDIDATE"), "{text}");
+    assert!(
+        text.contains("sender:   +447700900100 (the carrier's senders[0])"),
+        "{text}"
+    );
+    assert!(!text.contains("quota:"), "{text}");
     let mut yaml_args = explain.to_vec();
     yaml_args.extend(["-o", "yaml"]);
     let out = heraldctl(&server, TOKEN, &yaml_args).await;
@@ -263,6 +280,28 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
     assert_eq!(yaml["rule_id"].as_str(), Some("uk"));
     assert_eq!(yaml["carrier_id"].as_str(), Some("sim"));
     assert_eq!(yaml["candidates"][0]["carrier_id"].as_str(), Some("sim"));
+    assert_eq!(yaml["sender"].as_str(), Some("+447700900100"));
+    // A numeric sender is kept; the capped route shows its quota.
+    let out = heraldctl(
+        &server,
+        TOKEN,
+        &[
+            "route",
+            "explain",
+            "--account",
+            "acme",
+            "--to",
+            "+447900900001",
+            "--from",
+            "447700900555",
+        ],
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let text = stdout(&out);
+    assert!(text.contains("rule:     capped"), "{text}");
+    assert!(text.contains("quota:    20/s, burst 20"), "{text}");
+    assert!(!text.contains("sender:"), "{text}");
     // A destination no route takes: no rule, no carrier.
     let out = heraldctl(
         &server,
@@ -279,8 +318,11 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
     let out = heraldctl(&server, TOKEN, &["get", "routes", "-o", "yaml"]).await;
     assert!(out.status.success(), "{out:?}");
     let yaml: serde_yaml::Value = serde_yaml::from_slice(&out.stdout).unwrap();
-    assert_eq!(yaml["routes"][0]["id"].as_str(), Some("uk"));
-    assert_eq!(yaml["routes"][0]["action"]["carrier"].as_str(), Some("sim"));
+    // Both routes, the capped one listed first.
+    assert_eq!(yaml["routes"][0]["id"].as_str(), Some("capped"));
+    assert_eq!(yaml["routes"][0]["quota"]["tps"].as_u64(), Some(20));
+    assert_eq!(yaml["routes"][1]["id"].as_str(), Some("uk"));
+    assert_eq!(yaml["routes"][1]["action"]["carrier"].as_str(), Some("sim"));
 
     served.stop().await;
 }

@@ -132,6 +132,7 @@ pub fn decide<H: CarrierHealth + ?Sized>(
                     candidates: pick.candidates.iter().map(str::to_owned).collect(),
                     rules_revision: snapshot.revision(),
                     reason: pick.why.to_string(),
+                    network: pick.network.map(str::to_owned).unwrap_or_default(),
                 },
                 normalized_destination: normalized,
                 rerouted: !mt.failed_carriers.is_empty(),

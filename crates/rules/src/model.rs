@@ -14,6 +14,7 @@ pub(crate) mod opt_out;
 pub(crate) mod pattern;
 pub(crate) mod price;
 pub(crate) mod route;
+pub(crate) mod sender;
 pub(crate) mod time_window;
 
 pub use account::{Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, SenderIdPolicy};
@@ -30,6 +31,10 @@ pub use opt_out::OptOutList;
 pub use pattern::{AddressPattern, MAX_PATTERN_LEN, PatternParseError};
 pub use price::{PriceEntry, PriceTable};
 pub use route::{RejectStatus, Route, RouteAction, RouteMatch, WeightedCarrier};
+pub use sender::{
+    MAX_SENDER_POOL, MAX_SENDER_RULES, SenderAction, SenderChange, SenderMatch, SenderRewrite,
+    SenderSubject, SenderType, is_numeric_sender, is_valid_sender, rewrite_sender,
+};
 pub use time_window::{TimeOfDay, TimeWindow, UtcOffset, Weekday};
 
 use serde::{Deserialize, Serialize};

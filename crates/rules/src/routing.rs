@@ -57,7 +57,7 @@ pub(crate) mod trie;
 use std::time::SystemTime;
 
 pub use action::{Candidates, MAX_CANDIDATES, NoCarrier, PickReason, split_seed};
-pub use explain::{CandidateVerdict, Explanation, Mismatch, RuleVerdict, Verdict};
+pub use explain::{CandidateVerdict, Explanation, Mismatch, RuleVerdict, SenderRewritten, Verdict};
 pub use health::{AllHealthy, CarrierHealth, UnhealthyCarriers};
 pub use number::{E164, MAX_E164_LEN, TON_INTERNATIONAL, TON_NATIONAL, normalize};
 pub(crate) use table::RouteTable;
@@ -160,6 +160,8 @@ pub struct RoutePick<'s> {
     pub candidates: Candidates<'s>,
     /// The route's cluster-wide rate limit, if it has one.
     pub quota: Option<crate::model::Quota>,
+    /// The destination's network (MCC-MNC), if the network table knows its number.
+    pub network: Option<&'s str>,
 }
 
 /// What routing decided for a message.
@@ -293,6 +295,7 @@ impl RulesSnapshot {
                 why,
                 candidates,
                 quota: route.quota,
+                network: subject.network().map(|(_, n)| n.id.as_str()),
             }),
             Ranking::None(reason) => RouteOutcome::Unreachable {
                 rule_id: &route.id,

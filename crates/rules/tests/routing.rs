@@ -75,11 +75,14 @@ fn world(routes: &[Value]) -> RulesSnapshot {
         ),
     ];
     for c in ["a", "b", "c", "d"] {
-        entries.push(entry(
-            format!("carriers/{c}"),
-            json!({"id": c, "host": "smsc", "port": 2775, "system_id": "h",
-                   "password": {"env": "PW"}, "throughput": {"tps": 10}}),
-        ));
+        let mut carrier = json!({"id": c, "host": "smsc", "port": 2775, "system_id": "h",
+                   "password": {"env": "PW"}, "throughput": {"tps": 10}});
+        if c == "c" {
+            // UK mobiles on network 234-15 see a numeric sender from carrier c.
+            carrier["senders"] = json!([{"match": {"networks": ["234-15"]},
+                "action": {"type": "numeric", "pool": ["+447700900100"]}}]);
+        }
+        entries.push(entry(format!("carriers/{c}"), carrier));
     }
     for r in routes {
         let id = r["id"].as_str().unwrap();
@@ -832,6 +835,25 @@ fn weighted_splits_are_deterministic_fair_and_keep_segments_together() {
         per_reference.extend(carriers);
     }
     assert_eq!(per_reference.len(), 3, "{per_reference:?}");
+}
+
+#[test]
+fn explain_shows_the_route_quota_and_the_carriers_sender_rewrite() {
+    let mut capped = route("to-c", 1, json!({"destination_prefixes": ["44"]}), to("c"));
+    capped["quota"] = json!({"tps": 20, "burst": 40});
+    let s = world(&[capped]);
+    let explain = |source: &'static str, to: &'static str| {
+        let r = RouteRequest::new("beta", source, to, 0, monday_0930());
+        s.explain(&r, &UnhealthyCarriers::new(Vec::<&str>::new()))
+    };
+    let e = explain("ACME", "447700900123");
+    assert_eq!(e.carrier.as_deref(), Some("c"));
+    assert_eq!(e.quota.map(|q| (q.tps, q.burst())), Some((20, 40)));
+    let sender = e.sender.expect("carrier c's rule rewrites ACME");
+    assert_eq!((sender.rule, sender.sender.as_str()), (0, "+447700900100"));
+    // A numeric sender, or a number on another network: no rewrite.
+    assert_eq!(explain("447700900555", "447700900123").sender, None);
+    assert_eq!(explain("ACME", "447800900123").sender, None);
 }
 
 #[test]

@@ -147,6 +147,8 @@ pub const CONNECTOR_REDELIVERED_TOTAL: &str = "herald_connector_redelivered_tota
 /// Messages whose ESME-set TLVs, `protocol_id` or `service_type` the carrier's content
 /// policy did not allow (`status`: `refused`, `stripped`).
 pub const CONNECTOR_CONTENT_POLICY_TOTAL: &str = "herald_connector_content_policy_total";
+/// Messages whose sender a carrier's `senders` rules rewrote.
+pub const CONNECTOR_SENDERS_REWRITTEN_TOTAL: &str = "herald_connector_senders_rewritten_total";
 /// MO messages received from carriers.
 pub const CONNECTOR_MO_TOTAL: &str = "herald_connector_mo_total";
 /// Binds the carrier's rules allow across the cluster.
@@ -476,6 +478,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[CARRIER, STATUS],
         "Messages with content the carrier's policy does not allow, refused or stripped.",
+    ),
+    def(
+        CONNECTOR_SENDERS_REWRITTEN_TOTAL,
+        Counter,
+        Unit::Count,
+        &[CARRIER],
+        "Messages whose sender the carrier's sender rewriting rules changed.",
     ),
     def(
         CONNECTOR_MO_TOTAL,

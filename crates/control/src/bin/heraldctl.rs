@@ -452,6 +452,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "carrier_id": answer.carrier_id,
                 "reason": answer.reason,
                 "rules_revision": answer.rules_revision,
+                "route_quota": answer.route_quota,
+                "sender": answer.sender,
+                "sender_rule": answer.sender_rule,
                 "candidates": answer.candidates.iter().map(|c| serde_json::json!({
                     "carrier_id": c.carrier_id, "healthy": c.healthy,
                     "price": c.price, "note": c.note,
@@ -463,6 +466,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("rule:     {}", or_dash(&answer.rule_id));
             println!("carrier:  {}", or_dash(&answer.carrier_id));
             println!("reason:   {}", answer.reason);
+            if !answer.route_quota.is_empty() {
+                println!(
+                    "quota:    {} (the route's, cluster-wide)",
+                    answer.route_quota
+                );
+            }
+            if !answer.sender.is_empty() {
+                println!(
+                    "sender:   {} (the carrier's {})",
+                    answer.sender, answer.sender_rule
+                );
+            }
             println!("revision: {}", answer.rules_revision);
             if !answer.candidates.is_empty() {
                 println!();

@@ -64,6 +64,10 @@ fn rules() -> Vec<(String, Value)> {
             "opt-outs/acme".into(),
             json!({"id": "acme", "account": "acme", "numbers": ["441100000666"]}),
         ),
+        (
+            "networks/234-11".into(),
+            json!({"id": "234-11", "prefixes": ["4411"]}),
+        ),
     ]
 }
 
@@ -148,6 +152,7 @@ async fn every_action_end_to_end() {
     assert_eq!(decision.carrier_id, "a");
     assert_eq!(decision.rules_revision, 7);
     assert_eq!(decision.candidates, ["a"]);
+    assert_eq!(decision.network, "234-11", "the network the connector's rules read");
     assert_eq!(
         one.destination.as_ref().unwrap().addr,
         "441100000001",
@@ -157,6 +162,8 @@ async fn every_action_end_to_end() {
     assert_eq!(national.destination.as_ref().unwrap().addr, "441100000002");
     assert_eq!(national.destination.as_ref().unwrap().ton, 1);
     assert_eq!(routed_to("healthy-first").0, "c", "b is down");
+    let unknown = routed_to("healthy-first").1.route.unwrap().network;
+    assert_eq!(unknown, "", "no network known for 4414");
     assert_eq!(
         routed_to("healthy-first").1.route.unwrap().candidates,
         ["c", "b"]

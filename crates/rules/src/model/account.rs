@@ -8,16 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
 use crate::kind::{Kind, RulesObject};
+use crate::model::sender::{is_valid_sender, sender_rules_text};
 use crate::model::{AddressPattern, Check, Cidr, NumberingPlan, Quota};
 use crate::password::PasswordHash;
 use herald_smpp::Address;
 
 /// The longest SMPP `system_id` (16 octets with the terminating NUL).
 pub const MAX_SYSTEM_ID_LEN: usize = 15;
-/// The longest alphanumeric sender a handset shows (GSM's 11 characters).
-pub(crate) const MAX_ALPHANUMERIC_SENDER: usize = 11;
-/// The longest numeric sender, in digits (SMPP's `source_addr` holds 20).
-pub(crate) const MAX_NUMERIC_SENDER: usize = 20;
 
 /// How an ESME binds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -231,23 +228,10 @@ impl RulesObject for Account {
             "must be > 0",
         )?;
         if let Some(sender) = &self.default_sender {
-            let digits = sender.strip_prefix('+').unwrap_or(sender);
-            let numeric = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
             c.ensure(
-                if numeric {
-                    digits.len() <= MAX_NUMERIC_SENDER
-                } else {
-                    (1..=MAX_ALPHANUMERIC_SENDER).contains(&sender.len())
-                        && !sender.starts_with('+')
-                        && sender.bytes().all(|b| b == b' ' || b.is_ascii_graphic())
-                        && sender.trim() == sender
-                },
+                is_valid_sender(sender),
                 "default_sender",
-                format!(
-                    "{sender:?} is not a sender: up to {MAX_NUMERIC_SENDER} digits (optionally \
-                     after +), or a name of 1 to {MAX_ALPHANUMERIC_SENDER} printable ASCII \
-                     characters"
-                ),
+                sender_rules_text(sender),
             )?;
             c.ensure(
                 self.sender_ids.permits(sender),

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ValidationError};
 use crate::kind::{Kind, RulesObject};
-use crate::model::{Check, Quota, durations};
+use crate::model::sender::check_rewrites;
+use crate::model::{Check, Quota, SenderRewrite, durations};
 
 /// The longest `system_type` (13 octets with the NUL).
 pub const MAX_SYSTEM_TYPE_LEN: usize = 12;
@@ -378,6 +379,10 @@ pub struct Carrier {
     /// instead of ending it; absent: none do.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reroute_on_receipt: Option<RerouteOnReceipt>,
+    /// How its messages' senders are rewritten ([`crate::model::rewrite_sender`]): the
+    /// first rule that matches decides; empty: sent as submitted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub senders: Vec<SenderRewrite>,
 }
 
 /// Receipt states a failure receipt may report.
@@ -521,6 +526,7 @@ impl RulesObject for Carrier {
             c.ensure(!d.is_zero(), format!("retry_schedule[{i}]"), "must be > 0")?;
         }
         c.ensure(self.max_attempts > 0, "max_attempts", "must be > 0")?;
+        check_rewrites(&c, "senders", &self.senders)?;
         if let Some(reroute) = &self.reroute_on_receipt {
             reroute.check(&c)?;
         }

@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::model::RouteAction;
+use crate::model::{Quota, RouteAction, SenderSubject, is_numeric_sender, rewrite_sender};
 use crate::routing::action::carrier_at;
 use crate::routing::health::CarrierHealth;
 use crate::routing::table::{
@@ -89,6 +89,15 @@ pub struct CandidateVerdict {
     pub rank: Option<usize>,
 }
 
+/// A sender the chosen carrier's rules rewrite.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SenderRewritten {
+    /// The rule that decided: its index in the carrier's `senders`.
+    pub rule: usize,
+    /// The sender the carrier is sent.
+    pub sender: String,
+}
+
 /// Why a message would be routed the way it would.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Explanation {
@@ -108,6 +117,10 @@ pub struct Explanation {
     pub candidates: Vec<CandidateVerdict>,
     /// The carrier chosen.
     pub carrier: Option<String>,
+    /// The deciding route's cluster-wide rate limit, if it has one (the edges enforce it).
+    pub quota: Option<Quota>,
+    /// What the chosen carrier's `senders` rules make of the sender, if they change it.
+    pub sender: Option<SenderRewritten>,
     /// The outcome's name, as [`RouteOutcome::name`].
     pub outcome: String,
     /// Why, in a sentence.
@@ -132,6 +145,8 @@ impl RulesSnapshot {
             matched_rule: None,
             candidates: Vec::new(),
             carrier: None,
+            quota: None,
+            sender: None,
             outcome: RouteOutcome::NoRoute.name().to_owned(),
             reason: String::new(),
         };
@@ -221,6 +236,7 @@ impl RulesSnapshot {
             return out;
         };
         out.matched_rule = Some(route.id.clone());
+        out.quota = route.quota;
         let outcome = self.act(route, request, &mut subject, health);
         out.outcome = outcome.name().to_owned();
         let ranked: Vec<&str> = match &outcome {
@@ -251,6 +267,20 @@ impl RulesSnapshot {
         out.reason = match outcome {
             RouteOutcome::Route(pick) => {
                 out.carrier = Some(pick.carrier.to_owned());
+                out.sender = self.carrier(pick.carrier).and_then(|carrier| {
+                    let subject = SenderSubject {
+                        account: request.account,
+                        sender: request.source,
+                        alphanumeric: !is_numeric_sender(request.source),
+                        destination: number,
+                        network: pick.network,
+                    };
+                    let change = rewrite_sender(&carrier.senders, &subject)?;
+                    Some(SenderRewritten {
+                        rule: change.rule,
+                        sender: change.sender.to_owned(),
+                    })
+                });
                 format!(
                     "route {} (priority {}) chose {}: {}",
                     route.id, route.priority, pick.carrier, pick.why
