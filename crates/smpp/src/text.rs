@@ -1,10 +1,10 @@
 //! SMS text codings: turning text into the octets of an SMPP `short_message` and back, and
 //! choosing the cheapest coding for a text.
 //!
-//! Supported: the GSM 7-bit default alphabet with its extension table and the Turkish, Spanish
-//! and Portuguese national language shift tables (3GPP TS 23.038 §6.2.1 and Annex A), UCS-2 as
-//! UTF-16BE, Latin-1, IA5 (ASCII), and 8-bit binary data, plus the data_coding octet that
-//! names each. No I/O happens here.
+//! Supported: the GSM 7-bit default alphabet with its extension table (3GPP TS 23.038
+//! §6.2.1) and every national language shift table of Annex A (Turkish, Spanish, Portuguese,
+//! and the ten Indian-language and Urdu tables), UCS-2 as UTF-16BE, Latin-1, IA5 (ASCII), and
+//! 8-bit binary data, plus the data_coding octet that names each. No I/O happens here.
 //!
 //! - [`encode`] / [`decode`] convert between text and octets for an [`Encoding`]. GSM 7-bit
 //!   octets are unpacked septets, as SMPP normally carries them; [`gsm7::pack`] and
