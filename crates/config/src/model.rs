@@ -581,6 +581,9 @@ pub struct RouterConfig {
     /// First words of an MO (case-insensitive) that take its sender off the receiving
     /// account's opt-out lists.
     pub opt_in_keywords: Vec<String>,
+    /// First words of an MO (case-insensitive) that ask for help: answered with the MO
+    /// route's `replies.help`, if it has one.
+    pub help_keywords: Vec<String>,
 }
 
 impl Default for RouterConfig {
@@ -600,6 +603,7 @@ impl Default for RouterConfig {
                 .map(String::from)
                 .to_vec(),
             opt_in_keywords: ["START", "UNSTOP"].map(String::from).to_vec(),
+            help_keywords: ["HELP", "INFO"].map(String::from).to_vec(),
         }
     }
 }

@@ -13,17 +13,27 @@
 //!    etcd; one of `router.opt_in_keywords` removes it (see [`crate::opt_out`]). If etcd
 //!    cannot be written the MO is retried later (it is not delivered without its
 //!    opt-out recorded).
-//! 4. The MO, with `account_id` set, is published to `herald.ev.<account>.mo` (dedup id:
+//! 4. If the matched MO route has `replies`, the subscriber is answered: a HELP keyword
+//!    (`router.help_keywords`) with `replies.help`, a recorded opt-out or opt-in with its
+//!    confirmation. The reply is an MT from the number the subscriber texted, published
+//!    straight to the outbound queue of the carrier the MO came from (short codes belong
+//!    to a carrier; and routing would refuse it, the number having just opted out), with
+//!    no receipt asked for the account; its id is the MO's id and `R`, so a redelivered
+//!    MO does not answer twice (the stream's dedup window).
+//! 5. The MO, with `account_id` set, is published to `herald.ev.<account>.mo` (dedup id:
 //!    the MO's id), and only then acknowledged.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use herald_bus::{Delivery, Outgoing};
-use herald_proto::bus::v1::{Event, MoMessage, event};
+use std::time::SystemTime;
+
+use herald_bus::lifecycle::unix_ms;
+use herald_proto::bus::v1::{Event, MoMessage, MtMessage, RouteDecision, event};
 use herald_rules::routing::normalize;
 use herald_smpp::concat::parse_udh;
-use herald_smpp::text::{Encoding, decode};
+use herald_smpp::text::{Encoding, PlanOptions, decode, encode, plan};
 use herald_telemetry::{handles, names};
 
 use crate::mt::{publish, retry, settle};
@@ -62,6 +72,34 @@ enum ListChange {
     OptIn,
 }
 
+/// The reply to `mo` with `text`: from the number it was sent to, to its sender, through
+/// the carrier it came from; GSM 7-bit when the text allows, else UCS-2.
+pub fn reply_to(mo: &MoMessage, account: &str, text: &str, now_unix_ms: i64) -> MtMessage {
+    let plan = plan(text, &PlanOptions::default());
+    let (data_coding, payload) = match encode(text, plan.encoding) {
+        Ok(octets) => (plan.data_coding, octets),
+        // Every text has a UCS-2 form; the planner's choice always encodes.
+        Err(_) => (0x08, encode(text, Encoding::Ucs2).unwrap_or_default()),
+    };
+    MtMessage {
+        id: format!("{}R", mo.id),
+        account_id: account.to_owned(),
+        source: mo.destination.clone(),
+        destination: mo.source.clone(),
+        data_coding: u32::from(data_coding),
+        payload,
+        registered_delivery: 0,
+        accepted_unix_ms: now_unix_ms,
+        route: Some(RouteDecision {
+            carrier_id: mo.carrier_id.clone(),
+            candidates: vec![mo.carrier_id.clone()],
+            reason: "reply to an MO keyword, by the carrier it came from".to_owned(),
+            ..RouteDecision::default()
+        }),
+        ..MtMessage::default()
+    }
+}
+
 /// Routes one delivery of the MO consumer; always settles it.
 pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
     let mut mo: MoMessage = match delivery.decode() {
@@ -83,21 +121,27 @@ pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
         .map_or((String::new(), 0), |a| (a.addr.clone(), a.ton));
     let destination = mo.destination.as_ref().map_or("", |a| a.addr.as_str());
     let snapshot = shared.rules.snapshot();
-    let (account, label) = match snapshot.mo_route_for(&mo.carrier_id, &source, destination, &text)
-    {
-        Some(route) => (route.account.clone(), "routed"),
-        None if !shared.config.mo_default_account.is_empty() => {
-            (shared.config.mo_default_account.clone(), "default")
-        }
-        None => {
-            tracing::debug!(mo = %mo.id, carrier = %mo.carrier_id, "no MO route; dropped");
-            count("", &mo.carrier_id, "no_route");
-            settle(delivery.ack().await);
-            return;
-        }
-    };
+    let (account, label, route_replies) =
+        match snapshot.mo_route_for(&mo.carrier_id, &source, destination, &text) {
+            Some(route) => (route.account.clone(), "routed", route.replies.clone()),
+            None if !shared.config.mo_default_account.is_empty() => {
+                (shared.config.mo_default_account.clone(), "default", None)
+            }
+            None => {
+                tracing::debug!(mo = %mo.id, carrier = %mo.carrier_id, "no MO route; dropped");
+                count("", &mo.carrier_id, "no_route");
+                settle(delivery.ack().await);
+                return;
+            }
+        };
 
+    let replies = route_replies.as_ref();
     let word = keyword(&text);
+    let mut reply = if shared.help_keywords.contains(&word) {
+        replies.and_then(|r| r.help.as_deref())
+    } else {
+        None
+    };
     let change = if shared.opt_out_keywords.contains(&word) {
         Some(ListChange::OptOut)
     } else if shared.opt_in_keywords.contains(&word) {
@@ -133,12 +177,34 @@ pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
                     settle(delivery.retry(&err.to_string()).await);
                     return;
                 }
-                label = match change {
-                    ListChange::OptOut => "opt_out",
-                    ListChange::OptIn => "opt_in",
+                (label, reply) = match change {
+                    ListChange::OptOut => ("opt_out", replies.and_then(|r| r.opt_out.as_deref())),
+                    ListChange::OptIn => ("opt_in", replies.and_then(|r| r.opt_in.as_deref())),
                 };
             }
         }
+    }
+
+    if let Some(text) = reply {
+        let answer = reply_to(&mo, &account, text, unix_ms(SystemTime::now()));
+        let carrier = mo.carrier_id.clone();
+        if let Err(err) = publish(&shared, Outgoing::routed(&carrier, &answer)).await {
+            count(&account, &carrier, "error");
+            retry(delivery, &err).await;
+            return;
+        }
+        let kind = match label {
+            "opt_out" | "opt_in" => label,
+            _ => "help",
+        };
+        handles::counter(
+            names::ROUTER_MO_REPLIES_TOTAL,
+            &[
+                (names::labels::ACCOUNT, &account),
+                (names::labels::STATUS, kind),
+            ],
+        )
+        .increment(1);
     }
 
     let carrier = mo.carrier_id.clone();

@@ -67,9 +67,10 @@ pub(crate) struct Shared {
     pub(crate) health: HealthView,
     pub(crate) node_id: String,
     pub(crate) default_time_zone: UtcOffset,
-    /// `opt_out_keywords` and `opt_in_keywords`, upper-cased once.
+    /// `opt_out_keywords`, `opt_in_keywords` and `help_keywords`, upper-cased once.
     pub(crate) opt_out_keywords: Vec<String>,
     pub(crate) opt_in_keywords: Vec<String>,
+    pub(crate) help_keywords: Vec<String>,
 }
 
 /// The router role.
@@ -101,6 +102,7 @@ impl Router {
                 health: HealthView::new(config.unhealthy_error_rate),
                 opt_out_keywords: upper(&config.opt_out_keywords),
                 opt_in_keywords: upper(&config.opt_in_keywords),
+                help_keywords: upper(&config.help_keywords),
                 default_time_zone,
                 config,
                 bus: deps.bus,

@@ -24,7 +24,7 @@ pub use carrier::{
     SmppVersion, UnsupportedCoding,
 };
 pub use cidr::{Cidr, CidrParseError};
-pub use mo_route::{MAX_KEYWORD_LEN, MoRoute};
+pub use mo_route::{MAX_KEYWORD_LEN, MoReplies, MoRoute};
 pub use network::Network;
 pub use numbering::NumberingPlan;
 pub use opt_out::OptOutList;

@@ -118,6 +118,8 @@ pub const ROUTER_ROUTE_SECONDS: &str = "herald_router_route_seconds";
 /// MO messages routed to accounts, by outcome (`routed`, `default` to the default
 /// account, `opt_out`, `opt_in`, `no_route` dropped, `invalid`, `error` retried).
 pub const ROUTER_MO_TOTAL: &str = "herald_router_mo_total";
+/// Replies sent to subscribers' keywords (`status`: `help`, `opt_out`, `opt_in`).
+pub const ROUTER_MO_REPLIES_TOTAL: &str = "herald_router_mo_replies_total";
 
 // Connector.
 
@@ -422,6 +424,13 @@ pub const ALL: &[MetricDef] = &[
         Unit::Count,
         &[ACCOUNT, CARRIER, STATUS],
         "MO messages routed to accounts, by outcome.",
+    ),
+    def(
+        ROUTER_MO_REPLIES_TOTAL,
+        Counter,
+        Unit::Count,
+        &[ACCOUNT, STATUS],
+        "Replies sent to subscribers' HELP, opt-out and opt-in keywords.",
     ),
     def(
         CONNECTOR_BINDS,

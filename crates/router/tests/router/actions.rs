@@ -152,7 +152,10 @@ async fn every_action_end_to_end() {
     assert_eq!(decision.carrier_id, "a");
     assert_eq!(decision.rules_revision, 7);
     assert_eq!(decision.candidates, ["a"]);
-    assert_eq!(decision.network, "234-11", "the network the connector's rules read");
+    assert_eq!(
+        decision.network, "234-11",
+        "the network the connector's rules read"
+    );
     assert_eq!(
         one.destination.as_ref().unwrap().addr,
         "441100000001",

@@ -146,3 +146,83 @@ async fn mo_routing_and_the_opt_out_round_trip() {
     .await;
     router.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_from() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let bus = bus(&nats.client_url()).await;
+    let client = RulesClient::connect(&store_config(&etcd.client_url()))
+        .await
+        .unwrap();
+    put_rules(
+        &client,
+        vec![(
+            "mo-routes/acme".into(),
+            json!({"id": "acme", "destination": "80080", "account": "acme", "replies": {
+                "help": "ACME alerts: 4 msgs/month. Reply STOP to end.",
+                "opt_out": "ACME: you are unsubscribed and will get no more messages.",
+                "opt_in": "ACME: welcome back \u{2014} reply STOP to end."}}),
+        )],
+    )
+    .await;
+    let store = RulesStore::connect(store_config(&etcd.client_url()))
+        .await
+        .unwrap();
+    let queues = carrier_queues(&bus, &["a"]).await;
+    let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
+    let router = Running::start(&bus, store.clone(), Some(client.clone()), router_config()).await;
+    let publisher = bus.publisher();
+    for (id, text) in [
+        ("mo-h", "help"),
+        ("mo-x", "hello there"),
+        ("mo-s", "STOP"),
+        ("mo-g", "Start"),
+    ] {
+        publisher
+            .publish_acked(Outgoing::mo(&mo(id, "447700900123", "80080", text)))
+            .await
+            .unwrap();
+    }
+    eventually("every MO is delivered to the account", || async {
+        mos(&acme).len() == 4
+    })
+    .await;
+    eventually("three replies queued for carrier a", || async {
+        queues["a"].len() == 3
+    })
+    .await;
+    let replies: BTreeMap<String, MtMessage> = queues["a"]
+        .all()
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    assert_eq!(
+        replies.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["mo-gR", "mo-hR", "mo-sR"],
+        "HELP, STOP and START answered; a plain MO not"
+    );
+    let text = |m: &MtMessage| {
+        let encoding =
+            herald_smpp::text::Encoding::from_data_coding(u8::try_from(m.data_coding).unwrap())
+                .unwrap();
+        herald_smpp::text::decode(&m.payload, encoding).unwrap()
+    };
+    let help = &replies["mo-hR"];
+    assert_eq!(text(help), "ACME alerts: 4 msgs/month. Reply STOP to end.");
+    assert_eq!(help.data_coding, 0, "GSM 7-bit");
+    assert_eq!(help.source.as_ref().unwrap().addr, "80080");
+    assert_eq!(help.destination.as_ref().unwrap().addr, "447700900123");
+    assert_eq!(help.account_id, "acme");
+    assert_eq!(help.registered_delivery, 0, "no receipt for the account");
+    assert_eq!(
+        text(&replies["mo-sR"]),
+        "ACME: you are unsubscribed and will get no more messages."
+    );
+    assert_eq!(replies["mo-gR"].data_coding, 8, "the dash needs UCS-2");
+    assert_eq!(
+        text(&replies["mo-gR"]),
+        "ACME: welcome back \u{2014} reply STOP to end."
+    );
+    router.stop().await;
+}

@@ -1,6 +1,7 @@
 //! MO routes: which account receives a mobile-originated message, by the number it was
 //! sent to, an optional keyword, the sender's prefix and the carrier it came from.
 
+use herald_smpp::text::PlanOptions;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ValidationError;
@@ -39,6 +40,49 @@ pub struct MoRoute {
     pub carriers: Vec<String>,
     /// The account that receives it.
     pub account: String,
+    /// What the subscriber is sent back when the text is a HELP, opt-out or opt-in keyword
+    /// (CTIA and similar rules ask for all three); absent: no reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replies: Option<MoReplies>,
+}
+
+/// The replies a number sends to a subscriber's keywords: from the number the subscriber
+/// texted, through the carrier the text came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MoReplies {
+    /// The answer to a HELP keyword (`router.help_keywords`): who sends, how to stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    /// The confirmation of an opt-out (`router.opt_out_keywords`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_out: Option<String>,
+    /// The confirmation of an opt-in (`router.opt_in_keywords`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opt_in: Option<String>,
+}
+
+impl MoReplies {
+    fn check(&self, c: &Check<'_>) -> Result<(), ValidationError> {
+        for (field, text) in [
+            ("replies.help", &self.help),
+            ("replies.opt_out", &self.opt_out),
+            ("replies.opt_in", &self.opt_in),
+        ] {
+            let Some(text) = text else { continue };
+            let plan = herald_smpp::text::plan(text, &PlanOptions::default());
+            c.ensure(
+                !text.trim().is_empty() && plan.segments == 1,
+                field,
+                format!(
+                    "must be a text of one SMS (160 GSM 7-bit characters, or 70 of UCS-2); \
+                     this one needs {} parts",
+                    plan.segments
+                ),
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl MoRoute {
@@ -86,7 +130,11 @@ impl RulesObject for MoRoute {
             c.digits("source_prefix", p, MAX_NUMBER_LEN)?;
         }
         c.id_list("carriers", &self.carriers)?;
-        c.id_field("account", &self.account)
+        c.id_field("account", &self.account)?;
+        match &self.replies {
+            Some(replies) => replies.check(&c),
+            None => Ok(()),
+        }
     }
 }
 
@@ -133,5 +181,41 @@ mod tests {
         assert!(bad(
             serde_json::json!({"id": "a", "destination": "1", "source_prefix": "+4", "account": "x"})
         ));
+    }
+
+    #[test]
+    fn replies_fit_one_sms() {
+        let route = |replies: serde_json::Value| {
+            mo(
+                serde_json::json!({"id": "a", "destination": "80080", "account": "x",
+                                  "replies": replies}),
+            )
+            .validate()
+        };
+        let field = |replies| match route(replies) {
+            Err(ValidationError::Field { field, .. }) => field,
+            other => panic!("not refused: {other:?}"),
+        };
+        assert!(
+            route(
+                serde_json::json!({"help": "ACME alerts. Reply STOP to end.",
+                                     "opt_out": "ACME: you will get no more messages.",
+                                     "opt_in": "ACME: welcome back."})
+            )
+            .is_ok()
+        );
+        assert!(route(serde_json::json!({"help": "G".repeat(160)})).is_ok());
+        assert_eq!(
+            field(serde_json::json!({"help": "G".repeat(161)})),
+            "replies.help"
+        );
+        assert_eq!(
+            field(serde_json::json!({"opt_out": "\u{1F600}".repeat(36)})),
+            "replies.opt_out"
+        );
+        assert_eq!(field(serde_json::json!({"opt_in": "  "})), "replies.opt_in");
+        let unknown = serde_json::from_value::<MoRoute>(serde_json::json!({"id": "a",
+            "destination": "1", "account": "x", "replies": {"stop": "no"}}));
+        assert!(unknown.is_err());
     }
 }
