@@ -103,6 +103,10 @@ pub enum BusError {
     /// A batch could not be formed (empty, or members for different subjects).
     #[error("invalid batch: {0}")]
     Batch(&'static str),
+    /// A value cannot be stored as given (a number that is not digits, a key of the
+    /// wrong form).
+    #[error("{0}")]
+    Invalid(String),
     /// Any other client error.
     #[error("NATS error")]
     Nats(#[source] NatsError),

@@ -33,6 +33,7 @@ pub mod idempotency;
 pub mod kv;
 pub mod lifecycle;
 pub mod lockouts;
+pub mod opt_outs;
 pub mod publish;
 pub mod stats;
 pub mod subject;
@@ -48,6 +49,7 @@ pub use error::BusError;
 pub use idempotency::{Claim, IdempotencyKeys};
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
 pub use lockouts::{AuthFailures, FailureRecord, LockoutKey};
+pub use opt_outs::{OptOutEntry, OptOutScope, OptOutSet, OptOutStore};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use stats::{DepthPoller, Depths};
 pub use topology::{StreamKind, Topology};
@@ -166,6 +168,11 @@ impl Bus {
     /// The failed authentications the edges count together.
     pub async fn auth_failures(&self) -> Result<AuthFailures, BusError> {
         AuthFailures::open(&self.jetstream).await
+    }
+
+    /// The subscriber opt-outs.
+    pub async fn opt_outs(&self) -> Result<OptOutStore, BusError> {
+        OptOutStore::open(&self.jetstream).await
     }
 
     /// The cluster-wide rate counters.

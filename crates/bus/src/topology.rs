@@ -104,6 +104,10 @@ pub const LOCKOUT_TTL: Duration = Duration::from_secs(3600);
 /// update too) until records age out, and each edge counts on its own meanwhile; the
 /// lockouts already in it still hold.
 pub const LOCKOUT_MAX_BYTES: i64 = 32 * 1024 * 1024;
+/// Subscriber opt-outs, one key per account, scope and number ([`crate::opt_outs`]).
+pub const OPT_OUT_BUCKET: &str = "herald_opt_outs";
+/// Revisions kept per opt-out key: the audit trail of who opted the number out or in.
+pub const OPT_OUT_HISTORY: i64 = 16;
 /// Revisions kept per status key: the message's recent status history.
 pub const STATUS_HISTORY: i64 = 8;
 
@@ -231,6 +235,20 @@ impl Topology {
         }
     }
 
+    /// The KV configuration of the opt-out bucket: on disk and replicated, kept forever
+    /// (an opt-out lasts until the subscriber or an operator lifts it), with the last
+    /// [`OPT_OUT_HISTORY`] changes of each number as its audit trail.
+    pub fn opt_out_bucket(&self) -> kv::Config {
+        kv::Config {
+            bucket: OPT_OUT_BUCKET.to_owned(),
+            description: "Herald subscriber opt-outs by account, scope and number".to_owned(),
+            history: OPT_OUT_HISTORY,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
     /// The KV configuration of the idempotency-key bucket: on disk and replicated, since
     /// a forgotten key lets a retry send its messages twice.
     pub fn idempotency_bucket(&self) -> kv::Config {
@@ -264,6 +282,7 @@ impl Topology {
             self.lockout_bucket(),
             self.cancel_bucket(),
             self.idempotency_bucket(),
+            self.opt_out_bucket(),
         ] {
             let name = bucket.bucket.clone();
             jetstream

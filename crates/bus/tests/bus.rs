@@ -557,6 +557,96 @@ async fn cancel_marks_reach_followers_and_stay_with_their_account() {
 }
 
 #[tokio::test]
+async fn opt_outs_are_followed_scoped_and_keep_who_changed_them() {
+    use herald_bus::OptOutScope::{Account, Sender};
+    use herald_proto::bus::v1::OptOut;
+
+    let (_nats, bus) = start().await;
+    let store = bus.opt_outs().await.unwrap();
+    let record = |opted_out: bool, by: &str| OptOut {
+        opted_out,
+        at_unix_ms: 1_764_115_200_000,
+        by: by.into(),
+        note: String::new(),
+    };
+    // An empty bucket: following returns at once, with nothing in it.
+    let empty = store.follow().await.unwrap();
+    assert!(empty.is_empty());
+    // 1,000 numbers present before following are all there when it returns.
+    for n in 0..1000 {
+        let number = format!("4477009{n:05}");
+        store
+            .record("acme", Account, &number, &record(true, "operator:import"))
+            .await
+            .unwrap();
+    }
+    store
+        .record(
+            "acme",
+            Sender("80080"),
+            "447711111111",
+            &record(true, "mo:voda"),
+        )
+        .await
+        .unwrap();
+    let set = store.follow().await.unwrap();
+    assert_eq!(set.len(), 1001);
+    assert!(set.contains("acme", "ANYONE", "447700900000"));
+    assert!(!set.contains("acme", "ANYONE", "+447711111111"));
+    assert!(
+        set.contains("acme", "80080", "447711111111"),
+        "scoped to 80080"
+    );
+    assert!(
+        !set.contains("other", "80080", "447711111111"),
+        "another account"
+    );
+    // Changes arrive: an opt-in (written, not deleted) and a new opt-out.
+    store
+        .record("acme", Account, "447700900000", &record(false, "mo:voda"))
+        .await
+        .unwrap();
+    store
+        .record("beta", Account, "15550100", &record(true, "operator:ops"))
+        .await
+        .unwrap();
+    eventually_sync("both changes followed", || {
+        !set.contains("acme", "X", "447700900000") && set.contains("beta", "X", "15550100")
+    })
+    .await;
+    // The audit trail: who changed it, oldest first; and the listing of an account.
+    let history = store
+        .history("acme", Account, "447700900000")
+        .await
+        .unwrap();
+    let by: Vec<(&str, bool)> = history
+        .iter()
+        .map(|r| (r.by.as_str(), r.opted_out))
+        .collect();
+    assert_eq!(by, [("operator:import", true), ("mo:voda", false)]);
+    assert!(
+        store
+            .history("acme", Account, "1")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = store.list("acme").await.unwrap();
+    assert_eq!(listed.len(), 1001);
+    let scoped: Vec<_> = listed.iter().filter(|e| e.sender.is_some()).collect();
+    assert_eq!(scoped.len(), 1);
+    assert_eq!(scoped[0].sender.as_deref(), Some("80080"));
+    assert!(store.list("nobody").await.unwrap().is_empty());
+    // What cannot be a key is refused, not stored.
+    assert!(matches!(
+        store
+            .record("acme", Account, "+44 7700", &record(true, "x"))
+            .await,
+        Err(BusError::Invalid(_))
+    ));
+}
+
+#[tokio::test]
 async fn depths_count_stored_undelivered_and_unacked_messages() {
     let (_nats, bus) = start().await;
     let publisher = bus.publisher();

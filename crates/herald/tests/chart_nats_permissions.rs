@@ -155,6 +155,7 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
         herald_bus::topology::LOCKOUT_BUCKET,
         herald_bus::topology::CANCEL_BUCKET,
         herald_bus::topology::IDEMPOTENCY_BUCKET,
+        herald_bus::topology::OPT_OUT_BUCKET,
     ] {
         declared.push(format!("KV_{bucket}"));
     }

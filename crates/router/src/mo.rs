@@ -26,11 +26,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use herald_bus::{Delivery, Outgoing};
+use herald_bus::{Delivery, OptOutScope, Outgoing};
 use std::time::SystemTime;
 
 use herald_bus::lifecycle::unix_ms;
-use herald_proto::bus::v1::{Event, MoMessage, MtMessage, RouteDecision, event};
+use herald_proto::bus::v1::{Event, MoMessage, MtMessage, OptOut, RouteDecision, event};
+use herald_rules::model::OptOutScope as AccountScope;
 use herald_rules::routing::normalize;
 use herald_smpp::concat::parse_udh;
 use herald_smpp::text::{Encoding, PlanOptions, decode, encode, plan};
@@ -100,6 +101,64 @@ pub fn reply_to(mo: &MoMessage, account: &str, text: &str, now_unix_ms: i64) -> 
     }
 }
 
+/// Records a subscriber's opt-out or opt-in of `account` in the opt-out bucket, on behalf
+/// of `mo:<carrier>`: an opt-out for the whole account, or (`by_sender`) only for the
+/// number `texted`; an opt-in lifts both, and takes the number off the account's opt-out
+/// lists in etcd too (where opt-outs were kept before the bucket, and operators' lists).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument named"
+)]
+async fn record(
+    shared: &Shared,
+    mo: &MoMessage,
+    account: &str,
+    keyword: &str,
+    change: &ListChange,
+    by_sender: bool,
+    texted: &str,
+    number: &str,
+) -> Result<(), String> {
+    let record = |opted_out: bool| OptOut {
+        opted_out,
+        at_unix_ms: unix_ms(SystemTime::now()),
+        by: format!("mo:{}", mo.carrier_id),
+        note: keyword.to_owned(),
+    };
+    let store = &shared.opt_out_store;
+    match change {
+        ListChange::OptOut => {
+            let scope = if by_sender && !texted.is_empty() {
+                OptOutScope::Sender(texted)
+            } else {
+                OptOutScope::Account
+            };
+            store
+                .record(account, scope, number, &record(true))
+                .await
+                .map_err(|e| e.to_string())
+        }
+        ListChange::OptIn => {
+            store
+                .record(account, OptOutScope::Account, number, &record(false))
+                .await
+                .map_err(|e| e.to_string())?;
+            if !texted.is_empty() {
+                store
+                    .record(account, OptOutScope::Sender(texted), number, &record(false))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            if let Some(writer) = &shared.writer {
+                crate::opt_out::remove(writer, account, number)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Routes one delivery of the MO consumer; always settles it.
 pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
     let mut mo: MoMessage = match delivery.decode() {
@@ -151,30 +210,30 @@ pub(crate) async fn route(shared: Arc<Shared>, delivery: Delivery) {
     };
     let mut label = label;
     if let Some(change) = change {
-        let plan = snapshot
-            .account(&account)
-            .and_then(|a| a.numbering.as_ref());
-        let number = normalize(&source, u8::try_from(source_ton).unwrap_or(0), plan);
-        match (&shared.writer, number) {
-            (None, _) => {
-                tracing::warn!(%account, keyword = %word, "opt-out keyword not recorded: no rules writer");
-            }
-            (Some(_), None) => {
+        let account_rules = snapshot.account(&account);
+        let plan = account_rules.and_then(|a| a.numbering.as_ref());
+        let by_sender = account_rules.is_some_and(|a| a.opt_out_scope == AccountScope::Sender);
+        match normalize(&source, u8::try_from(source_ton).unwrap_or(0), plan) {
+            None => {
                 tracing::warn!(%account, keyword = %word, "opt-out keyword from a sender that is not a number");
             }
-            (Some(writer), Some(number)) => {
-                let result = match change {
-                    ListChange::OptOut => crate::opt_out::add(writer, &account, number.as_str())
-                        .await
-                        .map(drop),
-                    ListChange::OptIn => crate::opt_out::remove(writer, &account, number.as_str())
-                        .await
-                        .map(drop),
-                };
+            Some(number) => {
+                let texted = destination.strip_prefix('+').unwrap_or(destination);
+                let result = record(
+                    &shared,
+                    &mo,
+                    &account,
+                    &word,
+                    &change,
+                    by_sender,
+                    texted,
+                    number.as_str(),
+                )
+                .await;
                 if let Err(err) = result {
                     tracing::warn!(%account, error = %err, "cannot record opt-out; MO retried later");
                     count(&account, &mo.carrier_id, "error");
-                    settle(delivery.retry(&err.to_string()).await);
+                    settle(delivery.retry(&err).await);
                     return;
                 }
                 (label, reply) = match change {

@@ -24,11 +24,13 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use herald_bus::kv::Stage;
-use herald_bus::{BusError, Delivery, Outgoing};
+use herald_bus::{BusError, Delivery, OptOutSet, Outgoing};
 use herald_proto::bus::v1::{Address, MessageState, MtMessage, RouteDecision};
 use herald_rules::RulesSnapshot;
 use herald_rules::model::UtcOffset;
-use herald_rules::routing::{CarrierHealth, RouteOutcome, RouteRequest, TON_INTERNATIONAL};
+use herald_rules::routing::{
+    CarrierHealth, RouteOutcome, RouteRequest, SubscriberOptOuts, TON_INTERNATIONAL,
+};
 use herald_telemetry::{handles, names};
 use tracing::Instrument as _;
 
@@ -79,11 +81,13 @@ fn refuse(state: MessageState, error: String, label: &'static str, rule: Option<
     })
 }
 
-/// Decides where `mt` goes, by `snapshot` and `health` at `now`.
+/// Decides where `mt` goes, by `snapshot`, `health` and the subscriber `opt_outs` at
+/// `now`.
 pub fn decide<H: CarrierHealth + ?Sized>(
     snapshot: &RulesSnapshot,
     mt: &MtMessage,
     health: &H,
+    opt_outs: &OptOutSet,
     max_attempts: u32,
     default_time_zone: UtcOffset,
     now: SystemTime,
@@ -102,6 +106,9 @@ pub fn decide<H: CarrierHealth + ?Sized>(
     }
     let destination = mt.destination.as_ref();
     let (dest_addr, dest_ton) = destination.map_or(("", 0), |d| (d.addr.as_str(), d.ton));
+    let sender = mt.source.as_ref().map_or("", |s| s.addr.as_str());
+    let scope = sender.strip_prefix('+').unwrap_or(sender);
+    let opted_out = |number: &str| opt_outs.contains(&mt.account_id, scope, number);
     let request = RouteRequest {
         message_id: &mt.id,
         account: &mt.account_id,
@@ -117,6 +124,7 @@ pub fn decide<H: CarrierHealth + ?Sized>(
             .map(|s| s.reference),
         failed_carriers: &mt.failed_carriers,
         default_time_zone,
+        subscriber_opt_outs: Some(SubscriberOptOuts(&opted_out)),
     };
     match snapshot.evaluate(&request, health) {
         RouteOutcome::Route(pick) => {
@@ -208,6 +216,7 @@ pub(crate) async fn route(shared: Arc<Shared>, group: Vec<Delivery>) {
                 &snapshot,
                 &mt,
                 &**health,
+                &shared.opt_outs,
                 shared.config.max_attempts,
                 shared.default_time_zone,
                 now,
@@ -494,7 +503,15 @@ mod tests {
     }
 
     fn decide_now(mt: &MtMessage, health: &dyn CarrierHealth) -> Decision {
-        decide(&snapshot(), mt, health, 3, UtcOffset::UTC, now())
+        decide(
+            &snapshot(),
+            mt,
+            health,
+            &OptOutSet::default(),
+            3,
+            UtcOffset::UTC,
+            now(),
+        )
     }
 
     #[test]

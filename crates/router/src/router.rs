@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
-use herald_bus::{Bus, BusError, ConsumerSpec, Delivery, Publisher, StatusStore};
+use herald_bus::{
+    Bus, BusError, ConsumerSpec, Delivery, OptOutSet, OptOutStore, Publisher, StatusStore,
+};
 use herald_config::RouterConfig;
 use herald_rules::model::UtcOffset;
 use herald_rules::routing::UnhealthyCarriers;
@@ -71,6 +73,9 @@ pub(crate) struct Shared {
     pub(crate) opt_out_keywords: Vec<String>,
     pub(crate) opt_in_keywords: Vec<String>,
     pub(crate) help_keywords: Vec<String>,
+    /// The subscriber opt-out bucket, and this router's copy of it.
+    pub(crate) opt_out_store: OptOutStore,
+    pub(crate) opt_outs: OptOutSet,
 }
 
 /// The router role.
@@ -92,6 +97,10 @@ impl Router {
     /// [`Router::run`].
     pub async fn new(config: RouterConfig, deps: RouterDeps) -> Result<Router, RouterError> {
         let status = deps.bus.status_store().await?;
+        // Every opt-out is in memory before the first MT is routed: a router that started
+        // routing first could send to a number that opted out.
+        let opt_out_store = deps.bus.opt_outs().await?;
+        let opt_outs = opt_out_store.follow().await?;
         let default_time_zone =
             UtcOffset::from_minutes(config.default_timezone.minutes()).unwrap_or(UtcOffset::UTC);
         let upper = |words: &[String]| words.iter().map(|w| w.to_uppercase()).collect();
@@ -103,6 +112,8 @@ impl Router {
                 opt_out_keywords: upper(&config.opt_out_keywords),
                 opt_in_keywords: upper(&config.opt_in_keywords),
                 help_keywords: upper(&config.help_keywords),
+                opt_out_store,
+                opt_outs,
                 default_time_zone,
                 config,
                 bus: deps.bus,

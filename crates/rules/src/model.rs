@@ -17,7 +17,9 @@ pub(crate) mod route;
 pub(crate) mod sender;
 pub(crate) mod time_window;
 
-pub use account::{Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, SenderIdPolicy};
+pub use account::{
+    Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, OptOutScope, SenderIdPolicy,
+};
 pub use carrier::{
     AddressOverrides, Carrier, CarrierBindMode, CarrierTls, ContentAction, ContentPolicy,
     DataCodingPolicy, MAX_SYSTEM_TYPE_LEN, ReceiptIdFormat, RerouteOnReceipt, SecretRef,

@@ -91,6 +91,21 @@ pub struct RouteRequest<'a> {
     pub failed_carriers: &'a [String],
     /// The offset of time windows that name none.
     pub default_time_zone: UtcOffset,
+    /// Opt-outs kept outside the rules (the router's copy of the opt-out bucket), asked
+    /// with the destination's E.164 digits; none: only the rules' opt-out lists count.
+    pub subscriber_opt_outs: Option<SubscriberOptOuts<'a>>,
+}
+
+/// Whether a number (E.164 digits) opted out of the message being routed: a check the
+/// router supplies from its copy of the opt-out bucket (`herald_bus::OptOutSet`), which
+/// the rules crate does not know.
+#[derive(Clone, Copy)]
+pub struct SubscriberOptOuts<'a>(pub &'a (dyn Fn(&str) -> bool + Sync));
+
+impl std::fmt::Debug for SubscriberOptOuts<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubscriberOptOuts")
+    }
 }
 
 impl<'a> RouteRequest<'a> {
@@ -113,7 +128,21 @@ impl<'a> RouteRequest<'a> {
             segment_reference: None,
             failed_carriers: &[],
             default_time_zone: UtcOffset::UTC,
+            subscriber_opt_outs: None,
         }
+    }
+
+    /// Checking `opt_outs` as well as the rules' opt-out lists.
+    pub fn subscriber_opt_outs(mut self, opt_outs: &'a (dyn Fn(&str) -> bool + Sync)) -> Self {
+        self.subscriber_opt_outs = Some(SubscriberOptOuts(opt_outs));
+        self
+    }
+
+    /// Whether `number` (E.164 digits) opted out of this message, by the rules' lists of
+    /// `snapshot` or the subscriber opt-outs.
+    pub(crate) fn opted_out(&self, snapshot: &RulesSnapshot, number: &str) -> bool {
+        snapshot.is_opted_out(self.account, number)
+            || self.subscriber_opt_outs.is_some_and(|check| (check.0)(number))
     }
 
     /// With this message id.
@@ -236,7 +265,7 @@ impl RulesSnapshot {
             return RouteOutcome::NoRoute;
         };
         let number = number.as_str();
-        if self.is_opted_out(request.account, number) {
+        if request.opted_out(self, number) {
             return RouteOutcome::OptedOut;
         }
         let mut subject = Subject::new(self, request, number);

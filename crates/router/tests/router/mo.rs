@@ -1,11 +1,11 @@
-//! MO: routing by MO rules and to the default account, and the opt-out round trip — STOP
-//! records the sender in etcd, the next MT from the account to it gets a failure receipt,
-//! START lifts it and MT flows again.
+//! MO: routing by MO rules and to the default account, the opt-out round trip — STOP
+//! records the sender in the opt-out bucket, the next MT from the account to it gets a
+//! failure receipt, START lifts it and MT flows again — opt-outs scoped to one sender, and
+//! the replies to HELP, STOP and START.
 
+use herald_bus::OptOutScope;
 use herald_bus::{ConsumerSpec, Outgoing};
 use herald_proto::bus::v1::{Event, MessageState, MoMessage};
-use herald_router::opt_out::managed_list_id;
-use herald_rules::model::OptOutList;
 
 use crate::*;
 
@@ -89,21 +89,35 @@ async fn mo_routing_and_the_opt_out_round_trip() {
     assert_eq!(mos(&acme)[0].id, "mo-1");
     assert_eq!(mos(&beta)[0].id, "mo-2");
 
-    // STOP: recorded in etcd, delivered to the account too.
+    // STOP: recorded in the opt-out bucket (who: the MO's carrier), delivered to the
+    // account too.
     publisher
         .publish_acked(Outgoing::mo(&mo("mo-3", "+447700900123", "80080", "Stop.")))
         .await
         .unwrap();
     eventually("the STOP is delivered", || async { mos(&acme).len() == 2 }).await;
-    let list = client
-        .get::<OptOutList>(&managed_list_id("acme"))
+    let opt_outs = bus.opt_outs().await.unwrap();
+    let recorded = opt_outs
+        .get("acme", OptOutScope::Account, "447700900123")
         .await
         .unwrap()
-        .expect("the managed list exists");
-    assert_eq!(list.value.numbers, ["447700900123"]);
-    assert_eq!(list.value.account.as_deref(), Some("acme"));
-    eventually("every node sees the opt-out", || async {
-        store.snapshot().is_opted_out("acme", "447700900123")
+        .expect("the opt-out is recorded");
+    assert!(recorded.opted_out);
+    assert_eq!(
+        (recorded.by.as_str(), recorded.note.as_str()),
+        ("mo:a", "STOP")
+    );
+    // An opt-out written in etcd before the bucket existed still counts.
+    put_rules(
+        &client,
+        vec![(
+            "opt-outs/legacy".into(),
+            json!({"id": "legacy", "account": "acme", "numbers": ["447700900124"]}),
+        )],
+    )
+    .await;
+    eventually("every node sees the etcd list", || async {
+        store.snapshot().is_opted_out("acme", "447700900124")
     })
     .await;
 
@@ -124,24 +138,40 @@ async fn mo_routing_and_the_opt_out_round_trip() {
     publish_all(&bus, [mt("from-beta", "beta", "447700900123", 0)]).await;
     eventually("beta's MT is routed", || async { queues["a"].len() == 1 }).await;
 
-    // START lifts it; the next MT is routed.
+    // START lifts it (the record says who); the next MT is routed.
     publisher
         .publish_acked(Outgoing::mo(&mo("mo-4", "447700900123", "80080", "start")))
         .await
         .unwrap();
-    eventually("the opt-out is lifted everywhere", || async {
-        !store.snapshot().is_opted_out("acme", "447700900123")
+    eventually("the opt-out is lifted", || async {
+        opt_outs
+            .get("acme", OptOutScope::Account, "447700900123")
+            .await
+            .unwrap()
+            .is_some_and(|r| !r.opted_out)
     })
     .await;
-    let list = client
-        .get::<OptOutList>(&managed_list_id("acme"))
+    let history = opt_outs
+        .history("acme", OptOutScope::Account, "447700900123")
         .await
-        .unwrap()
         .unwrap();
-    assert!(list.value.numbers.is_empty());
+    let trail: Vec<(bool, &str)> = history
+        .iter()
+        .map(|r| (r.opted_out, r.note.as_str()))
+        .collect();
+    assert_eq!(trail, [(true, "STOP"), (false, "START")]);
     publish_all(&bus, [mt("after-start", "acme", "447700900123", 1)]).await;
     eventually("the MT after START is routed", || async {
         queues["a"].all().iter().any(|m| m.id == "after-start")
+    })
+    .await;
+    // START also takes the number off the account's etcd lists.
+    publisher
+        .publish_acked(Outgoing::mo(&mo("mo-5", "447700900124", "80080", "UNSTOP")))
+        .await
+        .unwrap();
+    eventually("the etcd list loses the number", || async {
+        !store.snapshot().is_opted_out("acme", "447700900124")
     })
     .await;
     router.stop().await;
@@ -224,5 +254,74 @@ async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_
         text(&replies["mo-gR"]),
         "ACME: welcome back \u{2014} reply STOP to end."
     );
+    router.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_opt_out_scoped_to_a_short_code_stops_only_its_messages() {
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let bus = bus(&nats.client_url()).await;
+    let client = RulesClient::connect(&store_config(&etcd.client_url()))
+        .await
+        .unwrap();
+    put_rules(
+        &client,
+        vec![
+            (
+                "accounts/acme".into(),
+                json!({"id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 10},
+                       "opt_out_scope": "sender"}),
+            ),
+            (
+                "mo-routes/acme".into(),
+                json!({"id": "acme", "destination": "80080", "account": "acme"}),
+            ),
+            (
+                "routes/uk".into(),
+                json!({"id": "uk", "match": {"destination_prefixes": ["44"]},
+                       "action": {"type": "carrier", "carrier": "a"}}),
+            ),
+        ],
+    )
+    .await;
+    let store = RulesStore::connect(store_config(&etcd.client_url()))
+        .await
+        .unwrap();
+    let queues = carrier_queues(&bus, &["a"]).await;
+    let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
+    let router = Running::start(&bus, store, Some(client), router_config()).await;
+    bus.publisher()
+        .publish_acked(Outgoing::mo(&mo("mo-1", "447700900123", "80080", "STOP")))
+        .await
+        .unwrap();
+    let opt_outs = bus.opt_outs().await.unwrap();
+    eventually("the opt-out is recorded for 80080", || async {
+        opt_outs
+            .get("acme", OptOutScope::Sender("80080"), "447700900123")
+            .await
+            .unwrap()
+            .is_some_and(|r| r.opted_out)
+    })
+    .await;
+    let from = |id: &str, sender: &str| {
+        let mut m = mt(id, "acme", "447700900123", 1);
+        m.source.as_mut().unwrap().addr = sender.into();
+        m
+    };
+    publish_all(
+        &bus,
+        [from("from-80080", "80080"), from("from-80081", "80081")],
+    )
+    .await;
+    eventually("80081's message is routed", || async {
+        queues["a"].all().iter().any(|m| m.id == "from-80081")
+    })
+    .await;
+    eventually("80080's is refused with a receipt", || async {
+        receipts(&acme).iter().any(|r| r.message_id == "from-80080")
+    })
+    .await;
+    assert!(!queues["a"].all().iter().any(|m| m.id == "from-80080"));
     router.stop().await;
 }

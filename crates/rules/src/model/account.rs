@@ -55,6 +55,19 @@ impl DefaultAlphabet {
     }
 }
 
+/// What a subscriber's opt-out keyword stops: every message of the account, or only those
+/// from the number the keyword was sent to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptOutScope {
+    /// STOP to any of the account's numbers stops all its messages.
+    #[default]
+    Account,
+    /// STOP to a short code or number stops only the messages sent from it (an account
+    /// running several programmes, each on its own short code).
+    Sender,
+}
+
 /// Which source addresses (sender ids) an account may use. Both empty: any.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderIdPolicy {
@@ -151,6 +164,9 @@ pub struct Account {
     /// texts when that lets them go in GSM 7-bit, at a third of the parts; default false.
     #[serde(default)]
     pub transliterate: bool,
+    /// What an opt-out keyword from a subscriber stops; default all its messages.
+    #[serde(default)]
+    pub opt_out_scope: OptOutScope,
     /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
     #[serde(with = "humantime_serde", default = "default_receipt_retention")]
     pub receipt_retention: Duration,

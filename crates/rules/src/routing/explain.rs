@@ -160,7 +160,7 @@ impl RulesSnapshot {
         };
         let number = number.as_str();
         out.destination = Some(number.to_owned());
-        out.opted_out = self.is_opted_out(request.account, number);
+        out.opted_out = request.opted_out(self, number);
         let mut subject = Subject::new(self, request, number);
         let network = subject.network().map(|(_, n)| n.id.clone());
         out.network.clone_from(&network);
