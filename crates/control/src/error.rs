@@ -52,6 +52,9 @@ pub enum ControlError {
     /// Message lookup is not available: this control node has no status store.
     #[error("message lookup needs the bus, which this control node does not have")]
     NoStatusStore,
+    /// Opt-outs are not available: this control node has no opt-out store.
+    #[error("opt-outs need the bus, which this control node does not have")]
+    NoOptOutStore,
     /// The request is malformed (an unknown kind, a missing id).
     #[error("{0}")]
     InvalidArgument(String),
@@ -95,11 +98,13 @@ impl ControlError {
                 status
             }
             ControlError::Rules(R::Invalid(_) | R::RevisionOutOfRange(_))
+            | ControlError::Bus(herald_bus::BusError::Invalid(_))
             | ControlError::InvalidArgument(_) => Status::invalid_argument(message),
             ControlError::Rules(R::Timeout { .. } | R::Etcd { .. } | R::StreamEnded { .. })
             | ControlError::Bus(_)
             | ControlError::Audit(_)
-            | ControlError::NoStatusStore => Status::unavailable(message),
+            | ControlError::NoStatusStore
+            | ControlError::NoOptOutStore => Status::unavailable(message),
             ControlError::NotFound(_) => Status::not_found(message),
             ControlError::Node { code, .. } => Status::new(*code, message),
             ControlError::Rules(_)

@@ -39,6 +39,7 @@ mod audit;
 mod auth;
 mod error;
 mod node_auth;
+pub mod opt_outs;
 mod service;
 
 use std::future::Future;
@@ -46,7 +47,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_bus::StatusStore;
+use herald_bus::{OptOutStore, StatusStore};
 use herald_config::{ControlConfig, ControlTlsConfig};
 use herald_proto::admin::v1::admin_service_server::AdminServiceServer;
 use herald_rules::{RulesClient, RulesStore};
@@ -68,6 +69,9 @@ pub struct ControlDeps {
     pub rules: RulesStore,
     /// Message status by id (message lookup); `None`: lookup answers `UNAVAILABLE`.
     pub status: Option<StatusStore>,
+    /// Subscriber opt-outs (list, change, history, and route explain's check); `None`:
+    /// those calls answer `UNAVAILABLE` and explain checks the rules' lists alone.
+    pub opt_outs: Option<OptOutStore>,
     /// How long a call to a node's NodeService may take, connecting included.
     pub node_timeout: Duration,
     /// The node token presented to nodes' NodeService (`grpc.token_file`); `None`: calls

@@ -176,6 +176,44 @@ impl Control {
         Ok(request)
     }
 
+    /// The opt-out store, or why there is none.
+    fn opt_out_store(&self) -> Result<&herald_bus::OptOutStore, ControlError> {
+        self.deps
+            .opt_outs
+            .as_ref()
+            .ok_or(ControlError::NoOptOutStore)
+    }
+
+    /// Whether `destination` opted out of `account`'s messages (or those from `source`) in
+    /// the opt-out bucket; false when this node has none.
+    async fn subscriber_opted_out(
+        &self,
+        account: &str,
+        source: &str,
+        destination: &str,
+    ) -> Result<bool, ControlError> {
+        let Some(store) = &self.deps.opt_outs else {
+            return Ok(false);
+        };
+        let snapshot = self.deps.rules.load();
+        let Some(number) = snapshot.normalize_destination(account, destination, 0) else {
+            return Ok(false);
+        };
+        let sender = source.strip_prefix('+').unwrap_or(source);
+        let mut scopes = vec![herald_bus::OptOutScope::Account];
+        if !sender.is_empty() {
+            scopes.push(herald_bus::OptOutScope::Sender(sender));
+        }
+        for scope in scopes {
+            match store.get(account, scope, number.as_str()).await {
+                Ok(Some(record)) if record.opted_out => return Ok(true),
+                Ok(_) | Err(herald_bus::BusError::Invalid(_)) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(false)
+    }
+
     /// The audit record of `action` on `kind` `id` by `caller`, which found the object at
     /// `old_revision` (0: absent).
     fn audit_write(
@@ -502,6 +540,10 @@ impl AdminService for Control {
                 request.data_coding
             ))
         })?;
+        let opted_out = self
+            .subscriber_opted_out(&request.account_id, &request.source, &request.destination)
+            .await?;
+        let check = move |_: &str| opted_out;
         let snapshot = self.deps.rules.load();
         let route_request = RouteRequest::new(
             &request.account_id,
@@ -511,7 +553,8 @@ impl AdminService for Control {
             SystemTime::now(),
         )
         // The router's own default, so the explanation is the router's decision.
-        .default_time_zone(self.deps.route_time_zone);
+        .default_time_zone(self.deps.route_time_zone)
+        .subscriber_opt_outs(&check);
         let explanation = snapshot.explain(&route_request, &AllHealthy);
         let candidates = explanation
             .candidates
@@ -592,6 +635,74 @@ impl AdminService for Control {
             draining |= answer.into_inner().draining;
         }
         Ok(Response::new(api::DrainNodeResponse { draining }))
+    }
+
+    type ListOptOutsStream = std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<api::OptOutBatch, Status>> + Send + 'static>,
+    >;
+
+    async fn list_opt_outs(
+        &self,
+        request: Request<api::ListOptOutsRequest>,
+    ) -> Answer<Self::ListOptOutsStream> {
+        let request = request.into_inner();
+        require_id(&request.account_id)?;
+        let store = self.opt_out_store()?;
+        let batches =
+            crate::opt_outs::list(store, &request.account_id, request.include_lifted).await?;
+        let stream = futures::stream::iter(batches.into_iter().map(Ok));
+        Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn change_opt_outs(
+        &self,
+        request: Request<api::ChangeOptOutsRequest>,
+    ) -> Answer<api::ChangeOptOutsResponse> {
+        require_admin(&request, "changing opt-outs")?;
+        let caller = Caller::of(&request).cloned();
+        let request = request.into_inner();
+        require_id(&request.account_id)?;
+        let store = self.opt_out_store()?;
+        let now = i64::try_from(
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis(),
+        )
+        .unwrap_or(i64::MAX);
+        let answer = crate::opt_outs::change(store, caller.as_ref(), &request, now).await?;
+        // One audit record per call: an import of a million numbers is one operator action.
+        let action = if request.opted_out {
+            "opt-out"
+        } else {
+            "opt-in"
+        };
+        let what = format!("{} numbers", answer.changed);
+        let audit =
+            self.audit_write(caller.as_ref(), action, "opt-outs", &request.account_id, 0)?;
+        self.deps
+            .rules_client
+            .append_audit(&audit)
+            .await
+            .map_err(|e| {
+                ControlError::Audit(format!(
+                    "{what} changed for {}, but the audit record was not written: {e}",
+                    request.account_id
+                ))
+            })?;
+        Ok(Response::new(answer))
+    }
+
+    async fn opt_out_history(
+        &self,
+        request: Request<api::OptOutHistoryRequest>,
+    ) -> Answer<api::OptOutHistoryResponse> {
+        let request = request.into_inner();
+        require_id(&request.account_id)?;
+        let store = self.opt_out_store()?;
+        Ok(Response::new(
+            crate::opt_outs::history(store, &request).await?,
+        ))
     }
 
     async fn list_audit(

@@ -326,3 +326,140 @@ async fn heraldctl_shows_messages_explains_routes_and_prints_yaml() {
 
     served.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heraldctl_imports_exports_and_audits_opt_outs() {
+    let backing = Backing::start().await;
+    seed::carrier(&backing.rules, seed::NO_CARRIER_PORT, serde_json::json!({})).await;
+    seed::route(&backing.rules, "uk", &["44"]).await;
+    let rules = backing.rules_store().await;
+    let bus = backing.bus().await;
+    let client = backing.rules.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        format!("admin ops {TOKEN}\nviewer support viewer-token\n"),
+    )
+    .unwrap();
+    let config = ControlConfig {
+        tokens_file: Some(tokens),
+        ..ControlConfig::default()
+    };
+    let mut deps = common::deps(&client, rules, None);
+    deps.opt_outs = Some(bus.opt_outs().await.unwrap());
+    let served = Served::start(&config, deps).await;
+    let server = format!("http://{}", served.addr);
+
+    // Import a file: a header, three numbers, a line that is not one.
+    let file = dir.path().join("stops.csv");
+    std::fs::write(
+        &file,
+        "number,date\n+447700900001,2026-01-02\n447700900002\nnot-a-number\n447700900003\n",
+    )
+    .unwrap();
+    let file_arg = file.to_string_lossy().into_owned();
+    let args = [
+        "opt-outs",
+        "import",
+        "--account",
+        "acme",
+        "--note",
+        "old list",
+        &file_arg,
+    ];
+    let out = heraldctl(&server, TOKEN, &args).await;
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        stdout(&out).contains("imported 3 opt-outs for acme; 1 lines skipped"),
+        "{out:?}"
+    );
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(errors.contains("stops.csv:4: not a number"), "{errors}");
+    // A viewer may read, not write.
+    let args = ["opt-outs", "add", "--account", "acme", "447700900009"];
+    let out = heraldctl(&server, "viewer-token", &args).await;
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("permission denied"),
+        "{out:?}"
+    );
+
+    // Lift one; export what remains, and everything.
+    let args = [
+        "opt-outs",
+        "remove",
+        "--account",
+        "acme",
+        "--note",
+        "asked by phone",
+        "447700900002",
+    ];
+    assert!(heraldctl(&server, TOKEN, &args).await.status.success());
+    let out = heraldctl(
+        &server,
+        "viewer-token",
+        &["opt-outs", "export", "--account", "acme"],
+    )
+    .await;
+    assert!(out.status.success(), "{out:?}");
+    let csv = stdout(&out);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "number,sender,opted_out,at_unix_ms,by,note");
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[1].starts_with("447700900001,,true,"), "{csv}");
+    assert!(lines[1].ends_with(",operator:token:ops,old list"), "{csv}");
+    let args = ["opt-outs", "export", "--account", "acme", "--all"];
+    let all = stdout(&heraldctl(&server, TOKEN, &args).await);
+    assert!(all.contains("447700900002,,false,"), "{all}");
+
+    // The audit trail of one number: who opted it out, who lifted it.
+    let args = [
+        "opt-outs",
+        "history",
+        "--account",
+        "acme",
+        "447700900002",
+        "-o",
+        "json",
+    ];
+    let out = heraldctl(&server, TOKEN, &args).await;
+    assert!(out.status.success(), "{out:?}");
+    let history: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trail: Vec<(bool, &str)> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["opted_out"].as_bool().unwrap(),
+                r["note"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(trail, [(true, "old list"), (false, "asked by phone")]);
+
+    // route explain sees the bucket: an opted-out number is not routed.
+    let args = [
+        "route",
+        "explain",
+        "--account",
+        "acme",
+        "--to",
+        "+447700900003",
+    ];
+    let text = stdout(&heraldctl(&server, TOKEN, &args).await);
+    assert!(text.contains("reason:   opted_out"), "{text}");
+    let args = [
+        "route",
+        "explain",
+        "--account",
+        "acme",
+        "--to",
+        "+447700900002",
+    ];
+    let text = stdout(&heraldctl(&server, TOKEN, &args).await);
+    assert!(text.contains("rule:     uk"), "{text}");
+
+    served.stop().await;
+}

@@ -269,6 +269,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             rules_client: client.clone(),
             rules: rules.clone(),
             status: Some(bus.status_store().await?),
+            opt_outs: Some(bus.opt_outs().await?),
             node_timeout: Duration::from_secs(5),
             // The dev roles serve no NodeService (they register no grpc address).
             node_token: None,

@@ -1,9 +1,13 @@
 //! `heraldctl`: the command line for Herald's control plane (`herald.admin.v1.AdminService`).
 //!
-//! `get`, `msg`, `route explain`, `drain` and `apply -f rules.yaml`; human tables by
+//! `get`, `msg`, `route explain`, `drain`, `apply -f rules.yaml`, `audit` and `opt-outs`
+//! (export, import, add, remove, history); human tables by
 //! default, `-o json|yaml`. Errors print the gRPC code and message and exit with 1. See
 //! `docs/control.md`.
 #![forbid(unsafe_code)]
+
+#[path = "heraldctl/opt_outs.rs"]
+mod opt_outs;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -147,6 +151,11 @@ enum Command {
         /// At most this many records.
         #[arg(long, default_value_t = 100)]
         limit: u32,
+    },
+    /// Subscriber opt-outs: export, import, add, remove, history.
+    OptOuts {
+        #[command(subcommand)]
+        command: opt_outs::OptOutCommand,
     },
 }
 
@@ -526,6 +535,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             prune,
         } => apply(&mut admin, file, dry_run, prune).await,
         Command::Audit { limit } => audit(&mut admin, output, limit).await,
+        Command::OptOuts { command } => opt_outs::run(&mut admin, output, command).await,
     }
 }
 

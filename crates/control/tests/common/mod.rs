@@ -38,6 +38,7 @@ pub(crate) fn deps(
         rules_client: client.clone(),
         rules,
         status,
+        opt_outs: None,
         node_timeout: Duration::from_secs(2),
         node_token: None,
         node_tls: None,
