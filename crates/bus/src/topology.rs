@@ -108,6 +108,11 @@ pub const LOCKOUT_MAX_BYTES: i64 = 32 * 1024 * 1024;
 pub const OPT_OUT_BUCKET: &str = "herald_opt_outs";
 /// Revisions kept per opt-out key: the audit trail of who opted the number out or in.
 pub const OPT_OUT_HISTORY: i64 = 16;
+/// The most the opt-out bucket holds: some 25 million changes (about 170 bytes each on
+/// disk). Full, it refuses new opt-outs: the keyword's MO is retried rather than delivered
+/// without its opt-out (`herald_router_mo_total{status="error"}`), and operators' changes
+/// fail; the opt-outs already in it still hold.
+pub const OPT_OUT_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
 /// Revisions kept per status key: the message's recent status history.
 pub const STATUS_HISTORY: i64 = 8;
 
@@ -243,6 +248,7 @@ impl Topology {
             bucket: OPT_OUT_BUCKET.to_owned(),
             description: "Herald subscriber opt-outs by account, scope and number".to_owned(),
             history: OPT_OUT_HISTORY,
+            max_bytes: OPT_OUT_MAX_BYTES,
             storage: stream::StorageType::File,
             num_replicas: self.replicas,
             ..Default::default()
