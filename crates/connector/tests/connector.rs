@@ -357,12 +357,7 @@ fn arrivals(sim: &SimSmsc) -> BTreeMap<String, usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() {
     let cluster = cluster().await;
-    let sim = SimSmsc::start_local(SimConfig {
-        record_submits: true,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = recording_sim().await;
     cluster.put_carrier(&sim, serde_json::json!({})).await;
     let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
     let connector = cluster.connector("c1").await;
@@ -442,12 +437,7 @@ async fn a_carrier_resending_a_receipt_gets_ok_and_the_account_gets_it_once() {
     // OK and the account gets the receipt once: the connector remembers what it published
     // (a repeat landing in a batch would not be dropped by the bus's dedup window).
     let cluster = cluster().await;
-    let sim = SimSmsc::start_local(SimConfig {
-        record_submits: true,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = recording_sim().await;
     cluster.put_carrier(&sim, serde_json::json!({})).await;
     let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
     let connector = cluster.connector("c1").await;
@@ -941,12 +931,7 @@ async fn the_carrier_queue_consumer_deleted_under_a_connector_is_made_again() {
     // connector pulls from it: the pull fails, the connector declares the consumer again
     // and carries on with what is published next.
     let cluster = cluster().await;
-    let sim = SimSmsc::start_local(SimConfig {
-        record_submits: true,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = recording_sim().await;
     cluster.put_carrier(&sim, serde_json::json!({})).await;
     let connector = cluster.connector("c1").await;
     for i in 0..20 {
@@ -1371,12 +1356,7 @@ async fn binds_with_a_client_certificate_to_a_carrier_that_requires_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_carriers_sender_rules_rewrite_what_the_carrier_is_sent() {
     let cluster = cluster().await;
-    let sim = SimSmsc::start_local(SimConfig {
-        record_submits: true,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = recording_sim().await;
     let senders = serde_json::json!({"senders": [
         {"match": {"networks": ["234-15"]}, "action": {"type": "replace", "sender": "VODA"}},
         {"match": {"destination_prefixes": ["44"]},

@@ -214,6 +214,28 @@ impl Control {
         Ok(false)
     }
 
+    /// Appends the audit record of an action that is not a rules write (it has no
+    /// transaction to ride in); `done` says what already happened, for the error when the
+    /// record cannot be written.
+    async fn record_action(
+        &self,
+        caller: Option<&Caller>,
+        action: &str,
+        kind: &str,
+        id: &str,
+        done: &str,
+    ) -> Result<(), ControlError> {
+        let audit = self.audit_write(caller, action, kind, id, 0)?;
+        self.deps
+            .rules_client
+            .append_audit(&audit)
+            .await
+            .map(drop)
+            .map_err(|e| {
+                ControlError::Audit(format!("{done}, but its audit record was not written: {e}"))
+            })
+    }
+
     /// The audit record of `action` on `kind` `id` by `caller`, which found the object at
     /// `old_revision` (0: absent).
     fn audit_write(
@@ -621,17 +643,9 @@ impl AdminService for Control {
                 .await
                 .map_err(|s| Control::node_failed(&node, &s))?;
             tracing::info!(node = %node.id, role = %node.role, "drain requested");
-            let audit = self.audit_write(caller.as_ref(), "drain", "node", &node.id, 0)?;
-            self.deps
-                .rules_client
-                .append_audit(&audit)
-                .await
-                .map_err(|e| {
-                    ControlError::Audit(format!(
-                        "node {} is draining, but its audit record was not written: {e}",
-                        node.id
-                    ))
-                })?;
+            let done = format!("node {} is draining", node.id);
+            self.record_action(caller.as_ref(), "drain", "node", &node.id, &done)
+                .await?;
             draining |= answer.into_inner().draining;
         }
         Ok(Response::new(api::DrainNodeResponse { draining }))
@@ -677,19 +691,18 @@ impl AdminService for Control {
         } else {
             "opt-in"
         };
-        let what = format!("{} numbers", answer.changed);
-        let audit =
-            self.audit_write(caller.as_ref(), action, "opt-outs", &request.account_id, 0)?;
-        self.deps
-            .rules_client
-            .append_audit(&audit)
-            .await
-            .map_err(|e| {
-                ControlError::Audit(format!(
-                    "{what} changed for {}, but the audit record was not written: {e}",
-                    request.account_id
-                ))
-            })?;
+        let done = format!(
+            "{} numbers changed for {}",
+            answer.changed, request.account_id
+        );
+        self.record_action(
+            caller.as_ref(),
+            action,
+            "opt-outs",
+            &request.account_id,
+            &done,
+        )
+        .await?;
         Ok(Response::new(answer))
     }
 

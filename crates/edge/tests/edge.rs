@@ -269,23 +269,14 @@ async fn an_empty_source_and_data_coding_0_take_the_accounts_defaults() {
     let resp = session.request(PduBody::DataSm(data)).await.unwrap();
     assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
 
-    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
-    let mut deliveries = consumer.messages(8).await.unwrap();
     let mut sources = Vec::new();
-    while sources.len() < 3 {
-        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let mt: MtMessage = delivery.decode().unwrap();
+    for mt in accepted_mts(&cluster.bus, 3).await {
         let source = mt.source.unwrap_or_default();
         sources.push((source.addr, source.ton, source.npi));
         assert_eq!(
             mt.data_coding, 3,
             "data_coding 0 named as the account's Latin-1"
         );
-        delivery.ack().await.unwrap();
     }
     sources.sort();
     assert_eq!(
@@ -333,20 +324,14 @@ async fn ucs2_look_alikes_go_in_gsm_for_an_account_that_transliterates() {
         let resp = session.request(PduBody::SubmitSm(sm)).await.unwrap();
         assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
     }
-    let consumer = cluster.bus.consumer(ConsumerSpec::routers()).await.unwrap();
-    let mut deliveries = consumer.messages(8).await.unwrap();
-    let mut seen = BTreeMap::new();
-    while seen.len() < 4 {
-        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let mt: MtMessage = delivery.decode().unwrap();
-        let dest = mt.destination.clone().unwrap_or_default().addr;
-        seen.insert(dest, (mt.data_coding, mt.payload.clone()));
-        delivery.ack().await.unwrap();
-    }
+    let seen: BTreeMap<String, (u32, Vec<u8>)> = accepted_mts(&cluster.bus, 4)
+        .await
+        .into_iter()
+        .map(|mt| {
+            let dest = mt.destination.unwrap_or_default().addr;
+            (dest, (mt.data_coding, mt.payload))
+        })
+        .collect();
     let gsm = |text: &str| herald_smpp::text::encode(text, Encoding::GSM7).unwrap();
     assert_eq!(seen["447700900001"], (0, gsm("\"Hi\" - it's me")));
     assert_eq!(seen["447700900002"].0, 8);
@@ -719,6 +704,23 @@ async fn with_the_bus_down_submits_fail_promptly_and_never_hang() {
             resp.command_status
         );
     }
+}
+
+/// The first `count` messages the edges put on the bus for the routers, acked.
+async fn accepted_mts(bus: &Bus, count: usize) -> Vec<MtMessage> {
+    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    let mut deliveries = consumer.messages(8).await.unwrap();
+    let mut mts = Vec::new();
+    while mts.len() < count {
+        let delivery = tokio::time::timeout(PATIENCE, deliveries.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        mts.push(delivery.decode().unwrap());
+        delivery.ack().await.unwrap();
+    }
+    mts
 }
 
 /// Every accepted envelope on the bus that `keep` keeps, counted by the second (Unix) it

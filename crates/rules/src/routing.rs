@@ -142,7 +142,9 @@ impl<'a> RouteRequest<'a> {
     /// `snapshot` or the subscriber opt-outs.
     pub(crate) fn opted_out(&self, snapshot: &RulesSnapshot, number: &str) -> bool {
         snapshot.is_opted_out(self.account, number)
-            || self.subscriber_opt_outs.is_some_and(|check| (check.0)(number))
+            || self
+                .subscriber_opt_outs
+                .is_some_and(|check| (check.0)(number))
     }
 
     /// With this message id.

@@ -39,36 +39,72 @@ fn mos(events: &Collected<Event>) -> Vec<MoMessage> {
         .collect()
 }
 
+/// NATS, etcd with `rules`, a router with a rules writer, carrier `a`'s queue and
+/// `acme`'s events: what every MO test starts from.
+struct MoWorld {
+    _nats: herald_harness::NatsServer,
+    _etcd: herald_harness::Etcd,
+    bus: Bus,
+    client: RulesClient,
+    store: RulesStore,
+    queue: Collected<MtMessage>,
+    acme: Collected<Event>,
+    router: Running,
+}
+
+impl MoWorld {
+    async fn start(rules: Vec<(String, Value)>) -> MoWorld {
+        let nats = herald_harness::nats().run().await.unwrap();
+        let etcd = herald_harness::etcd().run().await.unwrap();
+        let bus = bus(&nats.client_url()).await;
+        let client = RulesClient::connect(&store_config(&etcd.client_url()))
+            .await
+            .unwrap();
+        put_rules(&client, rules).await;
+        let store = RulesStore::connect(store_config(&etcd.client_url()))
+            .await
+            .unwrap();
+        let queue = carrier_queues(&bus, &["a"]).await.remove("a").unwrap();
+        let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
+        let router =
+            Running::start(&bus, store.clone(), Some(client.clone()), router_config()).await;
+        MoWorld {
+            _nats: nats,
+            _etcd: etcd,
+            bus,
+            client,
+            store,
+            queue,
+            acme,
+            router,
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mo_routing_and_the_opt_out_round_trip() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let bus = bus(&nats.client_url()).await;
-    let client = RulesClient::connect(&store_config(&etcd.client_url()))
-        .await
-        .unwrap();
-    put_rules(
-        &client,
-        vec![
-            (
-                "mo-routes/acme".into(),
-                json!({"id": "acme", "destination": "80080", "account": "acme"}),
-            ),
-            (
-                "routes/uk".into(),
-                json!({"id": "uk", "match": {"destination_prefixes": ["44"]},
+    let MoWorld {
+        _nats,
+        _etcd,
+        bus,
+        client,
+        store,
+        queue,
+        acme,
+        router,
+    } = MoWorld::start(vec![
+        (
+            "mo-routes/acme".into(),
+            json!({"id": "acme", "destination": "80080", "account": "acme"}),
+        ),
+        (
+            "routes/uk".into(),
+            json!({"id": "uk", "match": {"destination_prefixes": ["44"]},
                        "action": {"type": "carrier", "carrier": "a"}}),
-            ),
-        ],
-    )
+        ),
+    ])
     .await;
-    let store = RulesStore::connect(store_config(&etcd.client_url()))
-        .await
-        .unwrap();
-    let queues = carrier_queues(&bus, &["a"]).await;
-    let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
     let beta = collect::<Event>(&bus, ConsumerSpec::account("beta")).await;
-    let router = Running::start(&bus, store.clone(), Some(client.clone()), router_config()).await;
     let publisher = bus.publisher();
 
     // Routing: by rule, and to the default account.
@@ -133,10 +169,10 @@ async fn mo_routing_and_the_opt_out_round_trip() {
         .unwrap();
     assert_eq!(receipt.state(), MessageState::Rejected);
     assert!(receipt.synthetic);
-    assert!(queues["a"].all().is_empty());
+    assert!(queue.all().is_empty());
     // Another account's MT to that number still goes.
     publish_all(&bus, [mt("from-beta", "beta", "447700900123", 0)]).await;
-    eventually("beta's MT is routed", || async { queues["a"].len() == 1 }).await;
+    eventually("beta's MT is routed", || async { queue.len() == 1 }).await;
 
     // START lifts it (the record says who); the next MT is routed.
     publisher
@@ -162,7 +198,7 @@ async fn mo_routing_and_the_opt_out_round_trip() {
     assert_eq!(trail, [(true, "STOP"), (false, "START")]);
     publish_all(&bus, [mt("after-start", "acme", "447700900123", 1)]).await;
     eventually("the MT after START is routed", || async {
-        queues["a"].all().iter().any(|m| m.id == "after-start")
+        queue.all().iter().any(|m| m.id == "after-start")
     })
     .await;
     // START also takes the number off the account's etcd lists.
@@ -179,29 +215,22 @@ async fn mo_routing_and_the_opt_out_round_trip() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_from() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let bus = bus(&nats.client_url()).await;
-    let client = RulesClient::connect(&store_config(&etcd.client_url()))
-        .await
-        .unwrap();
-    put_rules(
-        &client,
-        vec![(
-            "mo-routes/acme".into(),
-            json!({"id": "acme", "destination": "80080", "account": "acme", "replies": {
+    let MoWorld {
+        _nats,
+        _etcd,
+        bus,
+        queue,
+        acme,
+        router,
+        ..
+    } = MoWorld::start(vec![(
+        "mo-routes/acme".into(),
+        json!({"id": "acme", "destination": "80080", "account": "acme", "replies": {
                 "help": "ACME alerts: 4 msgs/month. Reply STOP to end.",
                 "opt_out": "ACME: you are unsubscribed and will get no more messages.",
                 "opt_in": "ACME: welcome back \u{2014} reply STOP to end."}}),
-        )],
-    )
+    )])
     .await;
-    let store = RulesStore::connect(store_config(&etcd.client_url()))
-        .await
-        .unwrap();
-    let queues = carrier_queues(&bus, &["a"]).await;
-    let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
-    let router = Running::start(&bus, store.clone(), Some(client.clone()), router_config()).await;
     let publisher = bus.publisher();
     for (id, text) in [
         ("mo-h", "help"),
@@ -219,14 +248,11 @@ async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_
     })
     .await;
     eventually("three replies queued for carrier a", || async {
-        queues["a"].len() == 3
+        queue.len() == 3
     })
     .await;
-    let replies: BTreeMap<String, MtMessage> = queues["a"]
-        .all()
-        .into_iter()
-        .map(|m| (m.id.clone(), m))
-        .collect();
+    let replies: BTreeMap<String, MtMessage> =
+        queue.all().into_iter().map(|m| (m.id.clone(), m)).collect();
     assert_eq!(
         replies.keys().map(String::as_str).collect::<Vec<_>>(),
         ["mo-gR", "mo-hR", "mo-sR"],
@@ -259,38 +285,31 @@ async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_opt_out_scoped_to_a_short_code_stops_only_its_messages() {
-    let nats = herald_harness::nats().run().await.unwrap();
-    let etcd = herald_harness::etcd().run().await.unwrap();
-    let bus = bus(&nats.client_url()).await;
-    let client = RulesClient::connect(&store_config(&etcd.client_url()))
-        .await
-        .unwrap();
-    put_rules(
-        &client,
-        vec![
-            (
-                "accounts/acme".into(),
-                json!({"id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 10},
+    let MoWorld {
+        _nats,
+        _etcd,
+        bus,
+        queue,
+        acme,
+        router,
+        ..
+    } = MoWorld::start(vec![
+        (
+            "accounts/acme".into(),
+            json!({"id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 10},
                        "opt_out_scope": "sender"}),
-            ),
-            (
-                "mo-routes/acme".into(),
-                json!({"id": "acme", "destination": "80080", "account": "acme"}),
-            ),
-            (
-                "routes/uk".into(),
-                json!({"id": "uk", "match": {"destination_prefixes": ["44"]},
+        ),
+        (
+            "mo-routes/acme".into(),
+            json!({"id": "acme", "destination": "80080", "account": "acme"}),
+        ),
+        (
+            "routes/uk".into(),
+            json!({"id": "uk", "match": {"destination_prefixes": ["44"]},
                        "action": {"type": "carrier", "carrier": "a"}}),
-            ),
-        ],
-    )
+        ),
+    ])
     .await;
-    let store = RulesStore::connect(store_config(&etcd.client_url()))
-        .await
-        .unwrap();
-    let queues = carrier_queues(&bus, &["a"]).await;
-    let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
-    let router = Running::start(&bus, store, Some(client), router_config()).await;
     bus.publisher()
         .publish_acked(Outgoing::mo(&mo("mo-1", "447700900123", "80080", "STOP")))
         .await
@@ -315,13 +334,13 @@ async fn an_opt_out_scoped_to_a_short_code_stops_only_its_messages() {
     )
     .await;
     eventually("80081's message is routed", || async {
-        queues["a"].all().iter().any(|m| m.id == "from-80081")
+        queue.all().iter().any(|m| m.id == "from-80081")
     })
     .await;
     eventually("80080's is refused with a receipt", || async {
         receipts(&acme).iter().any(|r| r.message_id == "from-80080")
     })
     .await;
-    assert!(!queues["a"].all().iter().any(|m| m.id == "from-80080"));
+    assert!(!queue.all().iter().any(|m| m.id == "from-80080"));
     router.stop().await;
 }
