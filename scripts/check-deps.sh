@@ -12,4 +12,8 @@ if ! [ -x "$root/bin/cargo-deny" ]; then
   printf 'installing cargo-deny %s into %s\n' "$CARGO_DENY_VERSION" "$root"
   cargo install --quiet --locked cargo-deny --version "$CARGO_DENY_VERSION" --root "$root"
 fi
+# cargo-deny reads `cargo metadata` for every platform, offline: the crates only other
+# platforms build (windows-sys and the like) must be in the local registry too, and a
+# machine that only ever built for itself has not downloaded them.
+cargo fetch --locked --quiet
 "$root/bin/cargo-deny" --offline check licenses bans sources
