@@ -10,8 +10,10 @@
 //! - [`router`]: [`Router`], its dependencies and [`Router::run`].
 //! - [`mt`]: the MT pipeline: decide ([`mt::decide`]), publish to the carrier, then ack;
 //!   refusals become synthetic failure receipts ([`herald_bus::lifecycle`]).
-//! - [`mo`]: MO routing by the MO rules, and opt-out keywords.
-//! - [`opt_out`]: editing opt-out lists in etcd with compare-and-swap.
+//! - [`mo`]: MO routing by the MO rules, opt-out keywords (recorded in the opt-out
+//!   bucket) and the replies to HELP, opt-out and opt-in.
+//! - [`opt_out`]: editing the rules' opt-out lists in etcd with compare-and-swap (an
+//!   opt-in takes the number off them).
 //! - [`health`]: the carrier health view built from the connectors' reports.
 //! - [`failover`]: the hand-back contract between connectors and routers.
 //!

@@ -35,9 +35,9 @@ pub struct RouterDeps {
     pub rules: RulesStore,
     /// This node's id (logs, consumer client name).
     pub node_id: String,
-    /// Where opt-out keywords are recorded (the account's opt-out list in etcd). `None`:
-    /// opt-out and opt-in keywords are delivered as MO but not recorded (a warning is
-    /// logged for each).
+    /// Lets an opt-in keyword also take the number off the account's opt-out lists in
+    /// etcd (opt-outs themselves are recorded in the bus's opt-out bucket). `None`: those
+    /// lists are left alone.
     pub rules_writer: Option<RulesClient>,
 }
 

@@ -86,9 +86,15 @@ async fn a_killed_router_s_messages_go_to_another() {
         .iter()
         .filter(|(_, m)| m.route.as_ref().unwrap().rules_revision == 1)
         .count();
+    // The child may have routed a message (it is in the carrier queue) without acking it:
+    // it is redelivered after the ack wait, routed again into the same dedup id, and only
+    // then leaves the routers' backlog.
     let consumer = bus.consumer(routers_spec()).await.unwrap();
-    let info = consumer.clone().backlog().await.unwrap();
-    assert_eq!(info, 0, "nothing left pending");
+    eventually("nothing left pending", || async {
+        consumer.clone().backlog().await.unwrap() == 0
+    })
+    .await;
+    assert_exactly_once(&queues, &all);
     println!(
         "child routed {by_child} before it was killed ({killed_after} seen at the kill); \
          the survivor routed the other {}",
