@@ -141,14 +141,22 @@ impl OptOutStore {
             .await
             .map_err(|source| kv_error("watch", source))?;
         let mut entries = Vec::new();
-        // A watch of an account without keys delivers nothing: the first wait that times
-        // out while nothing is pending ends the listing.
+        let mut received = 0usize;
         loop {
             let next = tokio::time::timeout(LIST_IDLE, watch.next()).await;
             let entry = match next {
                 Ok(Some(entry)) => entry.map_err(|source| kv_error("watch", source))?,
-                Ok(None) | Err(_) => break,
+                // A watch of an account without keys delivers nothing at all.
+                Err(_) if received == 0 => break,
+                // Silence with entries still to come: an incomplete listing is an error,
+                // never a shorter export.
+                Ok(None) | Err(_) => {
+                    return Err(BusError::Invalid(format!(
+                        "listing {account}'s opt-outs stalled after {received} entries"
+                    )));
+                }
             };
+            received += 1;
             if entry.operation == kv::Operation::Put
                 && let Some((_, sender, number)) = parse_key(&entry.key)
             {
@@ -203,15 +211,16 @@ impl OptOutStore {
     }
 }
 
-/// How long [`OptOutStore::list`] waits for the next entry before taking the listing as
-/// complete (only an account without keys gets none at all).
+/// How long [`OptOutStore::list`] waits for an entry: with none yet, the account has no
+/// keys; with some already, the listing stalled.
 const LIST_IDLE: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Builds how often the copy is swapped in while the initial load runs.
-const LOAD_BATCH: usize = 4096;
 
 /// Reads the whole bucket into a fresh copy, then applies changes until the watch ends;
 /// sends on `loaded` once the copy holds everything present.
+///
+/// The copy is swapped in only once it holds every opt-out: after a lost watch the bucket
+/// is read again from the start, and the set keeps answering from the last complete copy
+/// meanwhile rather than from a partial one (which would let opted-out numbers through).
 async fn follow_once(
     store: &kv::Store,
     weak: &std::sync::Weak<ArcSwap<Accounts>>,
@@ -223,35 +232,36 @@ async fn follow_once(
         .watch_with_history(">")
         .await
         .map_err(|source| kv_error("watch", source))?;
-    let mut caught_up = empty;
-    let mut since_store = 0;
-    if caught_up {
-        publish(weak, &known);
-        if let Some(tx) = loaded.take() {
-            let _ = tx.send(Ok(()));
+    let mut caught_up = false;
+    if empty {
+        caught_up = true;
+        if !caught_up_with(weak, &known, loaded) {
+            return Ok(());
         }
     }
     while let Some(entry) = watch.next().await {
         let entry = entry.map_err(|source| kv_error("watch", source))?;
         apply(&mut known, &entry);
-        since_store += 1;
-        if !caught_up && entry.delta == 0 {
-            caught_up = true;
-            if let Some(tx) = loaded.take() {
-                publish(weak, &known);
-                let _ = tx.send(Ok(()));
-                since_store = 0;
-                continue;
-            }
-        }
-        if caught_up || since_store >= LOAD_BATCH {
-            if !publish(weak, &known) {
-                return Ok(());
-            }
-            since_store = 0;
+        caught_up |= entry.delta == 0;
+        if caught_up && !caught_up_with(weak, &known, loaded) {
+            return Ok(());
         }
     }
     Ok(())
+}
+
+/// Swaps in the complete copy `known` and, the first time, says the set is loaded; false
+/// when the set is gone.
+fn caught_up_with(
+    weak: &std::sync::Weak<ArcSwap<Accounts>>,
+    known: &Accounts,
+    loaded: &mut Option<tokio::sync::oneshot::Sender<Result<(), BusError>>>,
+) -> bool {
+    let alive = publish(weak, known);
+    if let Some(tx) = loaded.take() {
+        let _ = tx.send(Ok(()));
+    }
+    alive
 }
 
 /// How many values the bucket's stream holds now (`kv::Store::status` answers from the

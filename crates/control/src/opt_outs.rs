@@ -2,7 +2,8 @@
 //! `herald_bus::opt_outs`): listing an account's, changes by operators (each record names
 //! the caller, so the bucket's history says who did what), and one number's history.
 
-use herald_bus::{OptOutEntry, OptOutScope, OptOutStore};
+use futures::StreamExt as _;
+use herald_bus::{BusError, OptOutEntry, OptOutScope, OptOutStore};
 use herald_proto::admin::v1 as api;
 use herald_proto::bus::v1::OptOut;
 
@@ -11,6 +12,8 @@ use crate::error::ControlError;
 
 /// The most numbers one `ChangeOptOuts` call may carry (heraldctl sends files in batches).
 pub const MAX_CHANGE: usize = 10_000;
+/// Writes of one `ChangeOptOuts` call in flight at once.
+const WRITES_IN_FLIGHT: usize = 64;
 /// Records per `OptOutBatch` of a listing.
 pub const LIST_BATCH: usize = 10_000;
 
@@ -71,16 +74,33 @@ pub async fn change(
         ),
         note: request.note.clone(),
     };
-    let scope = scope(&request.sender);
+    let sender = Some(request.sender.clone()).filter(|s| !s.is_empty());
+    let account = request.account_id.as_str();
+    // Each number is its own key: written concurrently, so an import of a large file is
+    // bounded by the bus's throughput rather than its round-trip time.
+    let results: Vec<(String, Result<(), BusError>)> =
+        futures::stream::iter(request.numbers.clone())
+            .map(|number| {
+                let (store, account, value) = (store.clone(), account.to_owned(), value.clone());
+                let sender = sender.clone();
+                async move {
+                    let scope = match &sender {
+                        Some(sender) => OptOutScope::Sender(sender),
+                        None => OptOutScope::Account,
+                    };
+                    let result = store.record(&account, scope, &number, &value).await;
+                    (number, result)
+                }
+            })
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .collect()
+            .await;
     let mut answer = api::ChangeOptOutsResponse::default();
-    for number in &request.numbers {
-        match store
-            .record(&request.account_id, scope, number, &value)
-            .await
-        {
+    for (number, result) in results {
+        match result {
             Ok(()) => answer.changed += 1,
-            Err(herald_bus::BusError::Invalid(_)) if is_account(&request.account_id) => {
-                answer.refused.push(number.clone());
+            Err(BusError::Invalid(_)) if is_account(account) => {
+                answer.refused.push(number);
             }
             Err(error) => return Err(error.into()),
         }

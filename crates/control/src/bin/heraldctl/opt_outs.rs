@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use herald_proto::admin::v1 as api;
 use serde_json::Value;
 
@@ -41,35 +41,9 @@ pub(crate) enum OptOutCommand {
         file: PathBuf,
     },
     /// Opts numbers out.
-    Add {
-        /// The account.
-        #[arg(long)]
-        account: String,
-        /// Only from this sender or short code.
-        #[arg(long, default_value = "")]
-        sender: String,
-        /// Why.
-        #[arg(long, default_value = "")]
-        note: String,
-        /// The numbers.
-        #[arg(required = true)]
-        numbers: Vec<String>,
-    },
+    Add(NumbersArgs),
     /// Opts numbers in again (the record is kept, marked as lifted).
-    Remove {
-        /// The account.
-        #[arg(long)]
-        account: String,
-        /// The sender or short code the opt-out was scoped to.
-        #[arg(long, default_value = "")]
-        sender: String,
-        /// Why.
-        #[arg(long, default_value = "")]
-        note: String,
-        /// The numbers.
-        #[arg(required = true)]
-        numbers: Vec<String>,
-    },
+    Remove(NumbersArgs),
     /// One number's changes, oldest first: who opted it out or in, when and why.
     History {
         /// The account.
@@ -81,6 +55,23 @@ pub(crate) enum OptOutCommand {
         /// The number.
         number: String,
     },
+}
+
+/// The numbers `add` and `remove` change, and where.
+#[derive(Debug, Args)]
+pub(crate) struct NumbersArgs {
+    /// The account.
+    #[arg(long)]
+    account: String,
+    /// Only from this sender or short code (`remove`: the one the opt-out was scoped to).
+    #[arg(long, default_value = "")]
+    sender: String,
+    /// Why, kept with each record.
+    #[arg(long, default_value = "")]
+    note: String,
+    /// The numbers.
+    #[arg(required = true)]
+    numbers: Vec<String>,
 }
 
 pub(crate) async fn run(
@@ -107,24 +98,14 @@ pub(crate) async fn run(
             );
             Ok(())
         }
-        OptOutCommand::Add {
-            account,
-            sender,
-            note,
-            numbers,
-        } => {
-            let changed = change(admin, &account, &sender, &note, numbers, true).await?;
-            println!("{changed} numbers opted out of {account}");
+        OptOutCommand::Add(a) => {
+            let changed = change(admin, &a.account, &a.sender, &a.note, a.numbers, true).await?;
+            println!("{changed} numbers opted out of {}", a.account);
             Ok(())
         }
-        OptOutCommand::Remove {
-            account,
-            sender,
-            note,
-            numbers,
-        } => {
-            let changed = change(admin, &account, &sender, &note, numbers, false).await?;
-            println!("{changed} numbers opted in to {account} again");
+        OptOutCommand::Remove(a) => {
+            let changed = change(admin, &a.account, &a.sender, &a.note, a.numbers, false).await?;
+            println!("{changed} numbers opted in to {} again", a.account);
             Ok(())
         }
         OptOutCommand::History {
