@@ -30,6 +30,14 @@
 //! process in parentheses) and per NATS server, and which server leads each stream and
 //! bucket.
 //!
+//! `HERALD_BENCH_SCENARIO=priority` runs instead (e): one-time passwords behind a bulk
+//! backlog at a slow carrier (`HERALD_BENCH_SLOW_TPS`, default 200 msgs/s). A stream of
+//! OTPs (`priority_flag` 1, 4 a second for 15 s) is sent to the idle cluster, then
+//! `HERALD_BENCH_BACKLOG` bulk messages (default 100,000) are queued and the same OTP
+//! stream sent again. It prints each stream's latency from `submit_sm_resp` to the
+//! carrier's receiving the message (p50, p99, max), the backlog still queued when the
+//! last OTP arrived, and how long a message at the back of the backlog waits.
+//!
 //! `HERALD_BENCH_NATS` sets how the roles reach NATS: `plain` (the default), `auth` (a
 //! user and password, from a file), or `tls` (the same user, over TLS with a client
 //! certificate the server verifies: mutual TLS): the cost of securing the bus.
@@ -90,8 +98,9 @@ fn main() {
     match std::env::var("HERALD_BENCH_SCENARIO").as_deref() {
         Ok("failover") => runtime.block_on(failover(herald)),
         Ok("scale-out") => runtime.block_on(scale_out(herald)),
+        Ok("priority") => runtime.block_on(priority(herald)),
         Ok(other) if !other.is_empty() => {
-            panic!("HERALD_BENCH_SCENARIO={other}: failover or scale-out")
+            panic!("HERALD_BENCH_SCENARIO={other}: failover, scale-out or priority")
         }
         _ => runtime.block_on(bench(herald)),
     }
@@ -128,7 +137,7 @@ async fn bench(herald: std::path::PathBuf) {
     let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
         .await
         .unwrap();
-    seed(&client, sim.local_addr().port()).await;
+    seed(&client, sim.local_addr().port(), 1_000_000).await;
 
     let mut children = Vec::new();
     let mut pids = Vec::new();
@@ -280,7 +289,7 @@ async fn failover_run(herald: &std::path::Path, hold: &str) {
     let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
         .await
         .unwrap();
-    seed(&client, sim.local_addr().port()).await;
+    seed(&client, sim.local_addr().port(), 1_000_000).await;
     let env: Vec<(String, String)> = [
         ("HERALD_NATS__URLS", nats.client_urls().join(",")),
         ("HERALD_NATS__REPLICAS", "3".into()),
@@ -355,6 +364,165 @@ async fn failover_run(herald: &std::path::Path, hold: &str) {
     for mut child in children {
         let _ = child.kill().await;
     }
+}
+
+/// (e): OTPs behind a bulk backlog at a slow carrier.
+async fn priority(herald: std::path::PathBuf) {
+    let env_number = |name: &str, default: u64| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let tps = u32::try_from(env_number("HERALD_BENCH_SLOW_TPS", 200)).unwrap();
+    let backlog = env_number("HERALD_BENCH_BACKLOG", 100_000);
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let sim = start_carrier(SimConfig {
+        record_submits: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    seed(&client, sim.local_addr().port(), tps).await;
+    let password_file = std::path::PathBuf::new();
+    let env = nats_env(&nats, NatsSecurity::Plain, &password_file);
+    let mut children = Vec::new();
+    let mut smpp = String::new();
+    for role in ["edge", "router", "connector"] {
+        let (child, node) = spawn_role(
+            &herald,
+            role,
+            &format!("{role}-bench"),
+            &env,
+            &etcd.client_url(),
+            &client,
+        )
+        .await;
+        if role == "edge" {
+            smpp = node.addresses["smpp"].clone();
+        }
+        children.push(child);
+    }
+    wait_bound(&sim).await;
+    eprintln!("cluster up: carrier at {tps} msgs/s");
+
+    let idle = otp_stream(&smpp, &sim, "idle").await;
+    let queued_at = std::time::Instant::now();
+    let bulk = herald_load::run(LoadConfig {
+        count: Some(backlog),
+        registered_delivery: false,
+        ..load_config(&smpp)
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "queued {} bulk messages in {:.1} s",
+        bulk.messages,
+        queued_at.elapsed().as_secs_f64()
+    );
+    let behind = otp_stream(&smpp, &sim, "behind").await;
+    let bulk_sent = sim
+        .submitted()
+        .iter()
+        .filter(|r| !r.user_data.starts_with(b"otp "))
+        .count() as u64;
+    let still_queued = bulk.messages.saturating_sub(bulk_sent);
+    println!("(e) OTPs (priority_flag 1, 4/s for 15 s) at a carrier taking {tps} msgs/s");
+    for (name, latencies) in [("idle", &idle), ("behind the backlog", &behind)] {
+        println!(
+            "  {name}: submit_sm_resp to carrier p50 {:.1} ms p99 {:.1} ms max {:.1} ms ({} OTPs)",
+            percentile(latencies, 0.50),
+            percentile(latencies, 0.99),
+            percentile(latencies, 1.0),
+            latencies.len()
+        );
+    }
+    println!(
+        "  backlog: {} bulk queued, {still_queued} still queued when the last OTP arrived; \
+         the last of them waits about {:.0} s at {tps} msgs/s (where an OTP in one FIFO would)",
+        bulk.messages,
+        bulk.messages as f64 / f64::from(tps)
+    );
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+}
+
+/// Sends 60 OTPs with `priority_flag` 1 at 4 a second over one transmitter session, and
+/// returns each one's milliseconds from its `submit_sm_resp` to its arrival at `sim`.
+async fn otp_stream(smpp: &str, sim: &SimSmsc, tag: &str) -> Vec<f64> {
+    use herald_smpp::pdu::{Bind, SubmitSm};
+    use herald_smpp::session::{BindMode, bind};
+    use herald_smpp::{Address, COctetString, CommandStatus, PduBody};
+
+    const OTPS: usize = 60;
+    let io = tokio::net::TcpStream::connect(smpp).await.unwrap();
+    let request = Bind {
+        system_id: COctetString::from("load"),
+        password: COctetString::from("secret"),
+        interface_version: 0x34,
+        ..Bind::default()
+    };
+    let (session, _inbox, _) = bind(io, SessionConfig::default(), BindMode::Transmitter, request)
+        .await
+        .unwrap();
+    let mut answered = std::collections::HashMap::new();
+    let mut ticks = tokio::time::interval(Duration::from_millis(250));
+    for i in 0..OTPS {
+        ticks.tick().await;
+        let text = format!("otp {tag} {i:03}");
+        let sm = SubmitSm {
+            source: Address::alphanumeric("BANK"),
+            dest: Address::international(&format!("4477009{i:05}")),
+            priority_flag: 1,
+            short_message: bytes::Bytes::from(text.clone().into_bytes()),
+            ..SubmitSm::default()
+        };
+        let resp = session.request(PduBody::SubmitSm(sm)).await.unwrap();
+        assert_eq!(resp.command_status, CommandStatus::ESME_ROK);
+        answered.insert(text, std::time::Instant::now());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let arrived: Vec<(String, std::time::Instant)> = sim
+            .submitted()
+            .into_iter()
+            .filter(|r| r.user_data.starts_with(format!("otp {tag} ").as_bytes()))
+            .map(|r| {
+                (
+                    String::from_utf8_lossy(&r.user_data).into_owned(),
+                    r.received,
+                )
+            })
+            .collect();
+        if arrived.len() >= OTPS {
+            let _ = session.unbind().await;
+            return arrived
+                .into_iter()
+                .filter_map(|(text, at)| {
+                    let answered = answered.get(&text)?;
+                    Some(at.saturating_duration_since(*answered).as_secs_f64() * 1000.0)
+                })
+                .collect();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of {OTPS} OTPs reached the carrier",
+            arrived.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The `q` quantile of `values` (nearest rank).
+fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+    sorted.get(rank - 1).copied().unwrap_or(0.0)
 }
 
 /// A cluster's shape in scenario (d).
@@ -456,7 +624,7 @@ async fn scale_out_run(herald: &std::path::Path, shape: Shape, count: u64) {
     let client = RulesClient::connect(&StoreConfig::new(rules.urls()))
         .await
         .unwrap();
-    seed(&client, sim.local_addr().port()).await;
+    seed(&client, sim.local_addr().port(), 1_000_000).await;
     let env: Vec<(String, String)> = vec![
         ("HERALD_NATS__URLS".into(), bus.urls().join(",")),
         ("HERALD_NATS__REPLICAS".into(), shape.servers.to_string()),
@@ -708,8 +876,9 @@ async fn http_get(addr: &str, path: &str) -> String {
         .unwrap_or_default()
 }
 
-/// The account, the carrier (the simulator) and a route for every number.
-async fn seed(client: &RulesClient, sim_port: u16) {
+/// The account, the carrier (the simulator, at `carrier_tps`) and a route for every
+/// number.
+async fn seed(client: &RulesClient, sim_port: u16, carrier_tps: u32) {
     let account = serde_json::json!({
         "id": "load",
         "password_hash": PasswordHash::hash("secret").unwrap(),
@@ -724,7 +893,7 @@ async fn seed(client: &RulesClient, sim_port: u16) {
     let carrier = serde_json::json!({
         "id": "sim", "host": "127.0.0.1", "port": sim_port, "system_id": SIM_SYSTEM_ID,
         "password": { "env": "HERALD_SIM_PASSWORD" },
-        "throughput": { "tps": 1_000_000 },
+        "throughput": { "tps": carrier_tps },
         "binds": CARRIER_BINDS, "window": CARRIER_WINDOW,
     });
     client

@@ -69,9 +69,14 @@ pub struct ConsumerSpec {
 }
 
 impl ConsumerSpec {
-    /// The routers' consumer of accepted MT.
+    /// The routers' consumer of accepted bulk MT.
     pub fn routers() -> Self {
-        ConsumerSpec::new(StreamKind::Mt, "routers", subject::MT_ALL)
+        ConsumerSpec::new(StreamKind::Mt, "routers", subject::MT_BULK)
+    }
+
+    /// The routers' consumer of accepted urgent MT.
+    pub fn urgent_routers() -> Self {
+        ConsumerSpec::new(StreamKind::Mt, "routers-urgent", subject::MT_URGENT)
     }
 
     /// The routers' consumer of carrier MO.
@@ -79,12 +84,22 @@ impl ConsumerSpec {
         ConsumerSpec::new(StreamKind::Mo, "routers", subject::MO_ALL)
     }
 
-    /// The consumer of `carrier`'s queue, shared by the connectors holding its binds.
+    /// The consumer of `carrier`'s bulk queue, shared by the connectors holding its binds.
     pub fn carrier(carrier: &str) -> Self {
         ConsumerSpec::new(
             StreamKind::Out,
             format!("carrier-{carrier}"),
             subject::out(carrier),
+        )
+    }
+
+    /// The consumer of `carrier`'s urgent queue, shared by the connectors holding its
+    /// binds.
+    pub fn urgent_carrier(carrier: &str) -> Self {
+        ConsumerSpec::new(
+            StreamKind::Out,
+            format!("carrier-{carrier}-urgent"),
+            subject::out_urgent(carrier),
         )
     }
 

@@ -63,6 +63,15 @@ pub struct Outgoing {
     pub(crate) headers: HeaderMap,
 }
 
+/// The accepted-MT subject of `mt`'s lane.
+fn accepted_subject(mt: &MtMessage) -> String {
+    if mt.urgent {
+        subject::mt_urgent(&mt.account_id)
+    } else {
+        subject::mt(&mt.account_id)
+    }
+}
+
 impl Outgoing {
     /// A message with `id` as its dedup id.
     pub fn new(subject: impl Into<String>, id: impl Into<String>, payload: Bytes) -> Self {
@@ -76,7 +85,7 @@ impl Outgoing {
 
     /// An accepted MT for the routers.
     pub fn accepted(mt: &MtMessage) -> Self {
-        Outgoing::new(subject::mt(&mt.account_id), mt.id.clone(), encode(mt))
+        Outgoing::new(accepted_subject(mt), mt.id.clone(), encode(mt))
             .header(MESSAGE_ID_HEADER, &mt.id)
             .header(ACCOUNT_HEADER, &mt.account_id)
             .with_trace_context()
@@ -86,7 +95,12 @@ impl Outgoing {
     /// failover to another carrier is not taken for a duplicate.
     pub fn routed(carrier: &str, mt: &MtMessage) -> Self {
         let id = format!("{}:{}", mt.id, mt.attempt);
-        Outgoing::new(subject::out(carrier), id, encode(mt))
+        let subject = if mt.urgent {
+            subject::out_urgent(carrier)
+        } else {
+            subject::out(carrier)
+        };
+        Outgoing::new(subject, id, encode(mt))
             .header(MESSAGE_ID_HEADER, &mt.id)
             .header(ACCOUNT_HEADER, &mt.account_id)
             .with_trace_context()
@@ -125,7 +139,7 @@ impl Outgoing {
         }
         Some(
             Outgoing::new(
-                subject::mt(&next.account_id),
+                accepted_subject(&next),
                 format!("{}:{}", next.id, next.attempt),
                 encode(&next),
             )

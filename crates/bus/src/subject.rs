@@ -9,12 +9,31 @@ pub fn mt(account: &str) -> String {
     format!("herald.mt.{account}")
 }
 
-/// Every accepted MT, the routers' filter.
+/// Accepted urgent MT for an account: `herald.mt.<account>.urgent`.
+pub fn mt_urgent(account: &str) -> String {
+    format!("herald.mt.{account}.{URGENT}")
+}
+
+/// The last token of an urgent lane's subjects.
+pub const URGENT: &str = "urgent";
+
+/// Every accepted MT, both lanes: the stream's subjects.
 pub const MT_ALL: &str = "herald.mt.>";
 
-/// A carrier's queue: `herald.out.<carrier>`.
+/// Every accepted bulk MT, the routers' bulk filter.
+pub const MT_BULK: &str = "herald.mt.*";
+
+/// Every accepted urgent MT, the routers' urgent filter.
+pub const MT_URGENT: &str = "herald.mt.*.urgent";
+
+/// A carrier's bulk queue: `herald.out.<carrier>`.
 pub fn out(carrier: &str) -> String {
     format!("herald.out.{carrier}")
+}
+
+/// A carrier's urgent queue: `herald.out.<carrier>.urgent`.
+pub fn out_urgent(carrier: &str) -> String {
+    format!("herald.out.{carrier}.{URGENT}")
 }
 
 /// Every carrier queue.
@@ -92,6 +111,12 @@ mod tests {
     fn subjects_follow_the_layout() {
         assert_eq!(mt("acme"), "herald.mt.acme");
         assert_eq!(out("vodafone-uk"), "herald.out.vodafone-uk");
+        assert_eq!(mt_urgent("acme"), "herald.mt.acme.urgent");
+        assert_eq!(out_urgent("tmo"), "herald.out.tmo.urgent");
+        assert_eq!(
+            dead_letter("herald.out.tmo.urgent"),
+            "herald.dlq.out.tmo.urgent"
+        );
         assert_eq!(receipt("acme"), "herald.ev.acme.dlr");
         assert_eq!(events_of("acme"), "herald.ev.acme.>");
         assert_eq!(dead_letter("herald.out.tmo"), "herald.dlq.out.tmo");

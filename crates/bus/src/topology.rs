@@ -2,8 +2,8 @@
 //!
 //! | stream | subjects | retention | consumers |
 //! | --- | --- | --- | --- |
-//! | `HERALD_MT` | `herald.mt.<account>` | work queue | `routers`, shared by every router |
-//! | `HERALD_OUT` | `herald.out.<carrier>` | work queue | `carrier-<id>`, one per carrier |
+//! | `HERALD_MT` | `herald.mt.<account>[.urgent]` | work queue | `routers` (bulk) and `routers-urgent`, shared by every router |
+//! | `HERALD_OUT` | `herald.out.<carrier>[.urgent]` | work queue | `carrier-<id>` (bulk) and `carrier-<id>-urgent`, per carrier |
 //! | `HERALD_EVENTS` | `herald.ev.<account>.{dlr,mo}` | limits, max age | `account-<id>`, one per account |
 //! | `HERALD_MO` | `herald.mo.<carrier>` | work queue | `routers` |
 //! | `HERALD_DLQ` | `herald.dlq.>` | limits, max age | read by operators |
@@ -12,6 +12,10 @@
 //! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory),
 //! `herald_lockouts` (failed authentications the edges count together, in memory),
 //! `herald_cancels` (messages cancelled before they reached a carrier).
+//!
+//! The urgent lane (`.urgent` subjects, ADR 0018) has consumers of its own, so urgent
+//! messages never wait behind a bulk backlog; the bulk consumers' filters name one token
+//! less, so the two never overlap (a work queue forbids overlapping consumers).
 //!
 //! Events use limits retention rather than work queue or interest: an account that has
 //! never bound has no consumer yet, and its receipts must wait for it rather than vanish.

@@ -4,13 +4,15 @@
 //! everything on the message path, so nothing on it takes a lock: the bound sessions
 //! ("lanes", each with its AIMD [`Window`]), the token bucket of this connector's share of
 //! the carrier's TPS ([`SendRate`]), the messages ready to send, and the futures of the
-//! submits in flight and of their settlement. A puller task (`sender/pull.rs`) fetches
-//! from the carrier's durable consumer into a channel of one, and the sending task takes
-//! from it only while some lane has a free window slot, so what this connector holds
+//! submits in flight and of their settlement. Two puller tasks (`sender/pull.rs`) fetch
+//! from the carrier's durable consumers, one per priority lane (bulk and urgent), and the
+//! sending task takes from them only while some lane has a free window slot, so what this connector holds
 //! unsent stays small (the pull batch is the sum of the windows). Settling each answer is
 //! [`crate::settle`]'s.
 //!
-//! Each message is sent on the lane with the most free window, when a token is there; the
+//! Urgent messages are sent before bulk ones, with a bound on starvation
+//! (`sender/ready.rs`). Each message is sent on the lane with the most free window, when a
+//! token is there; the
 //! answer is classified ([`crate::outcome`]) and settled ([`crate::settle`]):
 //! - accepted: status `submitted`, id map (until stored), ack; a carrier's SMPP 5.0
 //!   `congestion_state` in the answer slows the lane and the rate before it throttles
@@ -28,7 +30,7 @@
 //! (its mapping repaired if the crash came between the two records).
 //! A message whose validity passed is not sent: it gets an `EXPIRED` receipt.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
@@ -55,8 +57,10 @@ use crate::settle::{self, Failure, Job, fail, hand_back, temporary};
 use crate::submit::{is_expired, submit_sm};
 
 mod pull;
+mod ready;
 
 use pull::{Pulled, Puller, recv};
+use ready::Ready;
 
 /// Throttling answers one message may get before it goes back to the bus with the
 /// carrier's retry schedule.
@@ -186,7 +190,8 @@ pub(crate) struct CarrierSender {
 struct State {
     carrier: Arc<Carrier>,
     lanes: Vec<Lane>,
-    ready: VecDeque<Job>,
+    /// Pulled and not yet sent, urgent lane first ([`ready`]).
+    ready: Ready<Job>,
     submits: FuturesUnordered<BoxFuture<'static, Done>>,
     settling: FuturesUnordered<BoxFuture<'static, ()>>,
     waiting: FuturesUnordered<BoxFuture<'static, Option<Job>>>,
@@ -196,8 +201,10 @@ struct State {
     counters: HashMap<&'static str, metrics::Counter>,
     /// The carrier's last reported SMPP 5.0 `congestion_state`.
     congestion: metrics::Gauge,
-    /// Pulls while some lane is up and nothing stops the sender.
-    puller: Option<Puller>,
+    /// Pull the bulk and the urgent queue while some lane is up and nothing stops the
+    /// sender.
+    bulk_puller: Option<Puller>,
+    urgent_puller: Option<Puller>,
     /// Since when no lane has been up (pulling goes on for [`NO_LANE_GRACE`]).
     no_lanes_since: Option<Instant>,
     next_lane: u64,
@@ -234,10 +241,15 @@ enum Wake {
     Answered(Done),
     Settled,
     Waited(Option<Job>),
-    Pulled(Option<Pulled>),
+    Pulled {
+        urgent: bool,
+        pulled: Option<Pulled>,
+    },
     TokenDue,
     GraceOver,
-    PlanChanged { open: bool },
+    PlanChanged {
+        open: bool,
+    },
     Stop,
     KeepAlive,
 }
@@ -278,7 +290,7 @@ impl CarrierSender {
         let mut s = State {
             carrier: plan.carrier.clone(),
             lanes: Vec::new(),
-            ready: VecDeque::new(),
+            ready: Ready::default(),
             submits: FuturesUnordered::new(),
             settling: FuturesUnordered::new(),
             waiting: FuturesUnordered::new(),
@@ -290,7 +302,8 @@ impl CarrierSender {
                 names::CONNECTOR_CARRIER_CONGESTION,
                 names::labels::CARRIER => self.carrier_id.clone()
             ),
-            puller: None,
+            bulk_puller: None,
+            urgent_puller: None,
             no_lanes_since: None,
             next_lane: 0,
             events_open: true,
@@ -320,15 +333,13 @@ impl CarrierSender {
                 Wake::Settled | Wake::GraceOver => {}
                 Wake::TokenDue => s.token_at = None,
                 Wake::Waited(job) => on_waited(&mut s, job),
-                Wake::Pulled(pulled) => self.on_pulled(&mut s, pulled),
+                Wake::Pulled { urgent, pulled } => self.on_pulled(&mut s, urgent, pulled),
                 Wake::PlanChanged { open } => self.on_plan_changed(&mut s, open, &gauges),
                 Wake::Stop => s.draining = true,
                 Wake::KeepAlive => keep_ready_alive(&mut s, ack_wait).await,
             }
         }
-        if let Some(p) = s.puller.take() {
-            p.stop().await;
-        }
+        stop_pullers(&mut s).await;
         gauges.inflight.set(0.0);
         gauges.window.set(0.0);
         // A carrier gone from the rules (or disabled) must not look configured-but-down.
@@ -348,14 +359,17 @@ impl CarrierSender {
     /// cannot be sent soon handed back, ready messages sent, the next pull asked for.
     async fn prepare(&self, s: &mut State) {
         // Pull only while there is somewhere to send.
-        if !s.draining && !s.lanes.is_empty() && s.puller.is_none() {
-            s.puller = Some(self.start_puller(s));
+        if !s.draining && !s.lanes.is_empty() {
+            if s.bulk_puller.is_none() {
+                s.bulk_puller = Some(self.start_puller(s, false));
+            }
+            if s.urgent_puller.is_none() {
+                s.urgent_puller = Some(self.start_puller(s, true));
+            }
         }
         let idle_too_long = s.idle_too_long();
         if s.draining || idle_too_long {
-            if let Some(p) = s.puller.take() {
-                p.stop().await;
-            }
+            stop_pullers(s).await;
             // Nothing can be sent soon: hand back what waits.
             while let Some(job) = s.ready.pop_front() {
                 s.settling.push(Box::pin(hand_back(job)));
@@ -370,12 +384,14 @@ impl CarrierSender {
         // No more than a second's worth at the current rate either: a slow carrier's
         // messages wait on the bus, not here being kept alive.
         let per_second = s.rate.rate().ceil().max(1.0) as usize;
-        let want = usize::try_from(free)
-            .unwrap_or(0)
-            .min(per_second)
-            .saturating_sub(queued);
-        if let Some(p) = s.puller.as_mut() {
-            p.request(want, queued);
+        let room = usize::try_from(free).unwrap_or(0).min(per_second);
+        if let Some(p) = s.bulk_puller.as_mut() {
+            p.request(room.saturating_sub(queued), queued);
+        }
+        // Urgent messages are pulled whatever bulk holds here: they go before it.
+        let urgent_queued = s.ready.lane_len(true);
+        if let Some(p) = s.urgent_puller.as_mut() {
+            p.request(room.saturating_sub(urgent_queued), urgent_queued);
         }
     }
 
@@ -384,14 +400,15 @@ impl CarrierSender {
         let token_at = s.token_at;
         let grace_left = s
             .no_lanes_since
-            .filter(|_| s.puller.is_some())
+            .filter(|_| s.bulk_puller.is_some() || s.urgent_puller.is_some())
             .map(|since| since + NO_LANE_GRACE);
         tokio::select! {
             event = self.events.recv(), if s.events_open => Wake::Bind(event),
             Some(done) = s.submits.next(), if !s.submits.is_empty() => Wake::Answered(done),
             Some(()) = s.settling.next(), if !s.settling.is_empty() => Wake::Settled,
             Some(job) = s.waiting.next(), if !s.waiting.is_empty() => Wake::Waited(job),
-            pulled = recv(&mut s.puller) => Wake::Pulled(pulled),
+            pulled = recv(&mut s.urgent_puller) => Wake::Pulled { urgent: true, pulled },
+            pulled = recv(&mut s.bulk_puller) => Wake::Pulled { urgent: false, pulled },
             () = sleep_until(token_at), if token_at.is_some() => Wake::TokenDue,
             () = sleep_until(grace_left), if grace_left.is_some() => Wake::GraceOver,
             changed = self.plan.changed(), if s.plan_open => {
@@ -438,24 +455,30 @@ impl CarrierSender {
         }
     }
 
-    /// What the puller brought: a message to take, or the end of a request.
-    fn on_pulled(&self, s: &mut State, pulled: Option<Pulled>) {
+    /// What a puller (of the urgent or the bulk queue) brought: a message to take, or the
+    /// end of a request.
+    fn on_pulled(&self, s: &mut State, urgent: bool, pulled: Option<Pulled>) {
+        let puller = if urgent {
+            &mut s.urgent_puller
+        } else {
+            &mut s.bulk_puller
+        };
         match pulled {
             Some(Pulled::Message(delivery)) => {
-                if let Some(p) = s.puller.as_mut() {
+                if let Some(p) = puller.as_mut() {
                     p.observe(delivery.batch_len());
                 }
                 self.take(s, delivery);
             }
             Some(Pulled::Done) => {
-                if let Some(p) = s.puller.as_mut() {
+                if let Some(p) = puller.as_mut() {
                     p.done();
                 }
             }
             None => {
                 // The pull task ended on its own (it never should): start afresh.
-                tracing::warn!(carrier = %self.carrier_id, "puller ended; restarting it");
-                s.puller = None;
+                tracing::warn!(carrier = %self.carrier_id, urgent, "puller ended; restarting it");
+                *puller = None;
             }
         }
     }
@@ -475,7 +498,10 @@ impl CarrierSender {
         }
         s.carrier = plan.carrier;
         let batch = self.batch_size(s);
-        if let Some(p) = s.puller.as_mut() {
+        for p in [&mut s.bulk_puller, &mut s.urgent_puller]
+            .into_iter()
+            .flatten()
+        {
             p.set_batch(batch);
         }
         gauges.limits.set(&s.carrier);
@@ -492,10 +518,12 @@ impl CarrierSender {
             .clamp(1, self.shared.config.batch.max(1))
     }
 
-    fn start_puller(&self, s: &State) -> Puller {
+    /// Starts pulling the carrier's urgent or bulk queue.
+    fn start_puller(&self, s: &State, urgent: bool) -> Puller {
         Puller::start(
             self.shared.clone(),
             self.carrier_id.clone(),
+            urgent,
             self.batch_size(s),
         )
     }
@@ -551,7 +579,7 @@ impl CarrierSender {
                 settle::redelivered(&shared, &carrier, job).await
             }));
         } else {
-            s.ready.push_back(job);
+            s.ready.push_back(job.mt.urgent, job);
         }
     }
 
@@ -704,7 +732,7 @@ impl CarrierSender {
                 if s.draining {
                     s.settling.push(Box::pin(hand_back(job)));
                 } else {
-                    s.ready.push_front(job);
+                    s.ready.push_front(job.mt.urgent, job);
                 }
             }
             SubmitOutcome::Temporary(reason) => {
@@ -751,7 +779,17 @@ fn on_waited(s: &mut State, job: Option<Job>) {
     if s.draining {
         s.settling.push(Box::pin(hand_back(job)));
     } else {
-        s.ready.push_back(job);
+        s.ready.push_back(job.mt.urgent, job);
+    }
+}
+
+/// Stops both pullers; what their requests under way bring goes back to the bus.
+async fn stop_pullers(s: &mut State) {
+    for puller in [s.bulk_puller.take(), s.urgent_puller.take()]
+        .into_iter()
+        .flatten()
+    {
+        puller.stop().await;
     }
 }
 
@@ -759,7 +797,7 @@ fn on_waited(s: &mut State, job: Option<Job>) {
 /// batch share its ack wait: one in-progress each.
 async fn keep_ready_alive(s: &mut State, ack_wait: Duration) {
     let mut kept = std::collections::HashSet::new();
-    for job in &mut s.ready {
+    for job in s.ready.iter_mut() {
         if job.last_progress.elapsed() >= ack_wait / 3 {
             if !job.delivery.is_batch_member() || kept.insert(job.delivery.stream_sequence()) {
                 herald_bus::consume::settle_logged(job.delivery.in_progress().await);

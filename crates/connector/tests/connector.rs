@@ -2,7 +2,8 @@
 //! messages to the carrier and receipts back with the Herald id, the receipt that outruns
 //! its `submit_sm_resp`, throttling without loss, permanent errors (failure receipt or
 //! failover hand-back), expired messages, MO, bind slots shared by two connectors and
-//! taken over from a crashed one, and a carrier that drops its connections mid-stream.
+//! taken over from a crashed one, a carrier that drops its connections mid-stream, and
+//! urgent messages overtaking a bulk backlog.
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1412,5 +1413,76 @@ async fn a_carriers_sender_rules_rewrite_what_the_carrier_is_sent() {
             .all(|s| ["447700900100", "447700900101"].contains(s)),
         "{pooled:?}"
     );
+    connector.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn urgent_messages_overtake_a_bulk_backlog_at_a_slow_carrier() {
+    let cluster = cluster().await;
+    let sim = recording_sim().await;
+    // 50 messages a second: the backlog below takes ten seconds to send.
+    let slow = serde_json::json!({"binds": 1, "throughput": {"tps": 50}});
+    cluster.put_carrier(&sim, slow).await;
+    let bulk: Vec<MtMessage> = (0..500).map(|i| mt(i, 0)).collect();
+    for chunk in bulk.chunks(100) {
+        cluster.publish_batch(chunk).await;
+    }
+    let connector = cluster.connector("c1").await;
+    eventually_sync("the backlog is being sent", || arrivals(&sim).len() >= 20).await;
+    let urgent: Vec<MtMessage> = (1000..1005)
+        .map(|i| MtMessage {
+            urgent: true,
+            priority: 1,
+            ..mt(i, 0)
+        })
+        .collect();
+    let published_at = sim.submitted().len();
+    for m in &urgent {
+        cluster.publish(m).await;
+    }
+    eventually_sync("every urgent message at the carrier", || {
+        ids(1000..1005)
+            .iter()
+            .all(|id| arrivals(&sim).contains_key(id))
+    })
+    .await;
+    // Where each urgent one came in the carrier's arrivals: right after what was in
+    // flight or held when it was published, not after the ~480 bulk ones still queued.
+    let order: Vec<String> = sim
+        .submitted()
+        .iter()
+        .map(|r| String::from_utf8_lossy(&r.user_data).into_owned())
+        .collect();
+    for m in &urgent {
+        let at = order
+            .iter()
+            .position(|text| *text == format!("msg {}", m.id))
+            .unwrap();
+        assert!(
+            at < published_at + 100,
+            "{} came {} sends after it was published; {} bulk were queued",
+            m.id,
+            at - published_at.min(at),
+            500 - published_at
+        );
+    }
+    // And the bulk backlog still all arrives, each message once.
+    eventually_sync("the whole backlog at the carrier", || {
+        arrivals(&sim).len() == 505
+    })
+    .await;
+    assert!(arrivals(&sim).values().all(|n| *n == 1));
+    let queued = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Out.name())
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .state
+        .messages;
+    assert_eq!(queued, 0);
     connector.shutdown().await;
 }

@@ -517,7 +517,8 @@ pub(crate) async fn publish(
 }
 
 /// The envelope [`publish`] sends for an admitted message: accepted by `edge_node` for
-/// `account` at `now`, as `message_id`.
+/// `account` at `now`, as `message_id`, in the lane the account's `priority_lane` and
+/// the message's `priority_flag` give it.
 pub(crate) fn accepted_envelope(
     edge_node: &str,
     account: &Account,
@@ -526,7 +527,7 @@ pub(crate) fn accepted_envelope(
     message_id: &str,
     now: SystemTime,
 ) -> bus::MtMessage {
-    envelope(
+    let mut mt = envelope(
         sm,
         checked,
         Origin {
@@ -535,7 +536,9 @@ pub(crate) fn accepted_envelope(
             edge_node,
             accepted: now,
         },
-    )
+    );
+    mt.urgent = account.priority_lane.is_urgent(sm.priority_flag);
+    mt
 }
 
 /// Waits for a publish's ack: only then is the message durable and may be answered OK.

@@ -340,6 +340,8 @@ pub fn envelope(sm: &SubmitSm, checked: &CheckedSubmit, origin: Origin<'_>) -> b
         failed_carriers: Vec::new(),
         edge_node: origin.edge_node.to_owned(),
         receipt_reroutes: 0,
+        // The account's `priority_lane` decides; the caller has the account.
+        urgent: false,
     }
 }
 

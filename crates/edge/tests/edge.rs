@@ -102,6 +102,10 @@ async fn cluster() -> Cluster {
         "transliterate": true,
     });
     seed::account(rules, "brand", "secret", brand).await;
+    let otp = json!({ "quota": { "tps": 100 }, "priority_lane": "urgent" });
+    seed::account(rules, "otp", "secret", otp).await;
+    let promo = json!({ "quota": { "tps": 100 }, "priority_lane": "bulk" });
+    seed::account(rules, "promo", "secret", promo).await;
     let bus = backing
         .bus_with(|config| {
             config.request_timeout = Duration::from_secs(2);
@@ -337,6 +341,65 @@ async fn ucs2_look_alikes_go_in_gsm_for_an_account_that_transliterates() {
     assert_eq!(seen["447700900002"].0, 8);
     assert_eq!(seen["447700900003"].0, 8);
     assert_eq!(seen["447700900004"], (0, gsm(&".".repeat(300))));
+}
+
+#[tokio::test]
+async fn each_message_takes_the_lane_its_account_and_priority_flag_give_it() {
+    let cluster = cluster().await;
+    let with_priority = |dest: &str, priority_flag: u8| {
+        let PduBody::SubmitSm(sm) = submit(dest) else {
+            unreachable!("submit builds a submit_sm")
+        };
+        PduBody::SubmitSm(SubmitSm {
+            priority_flag,
+            ..sm
+        })
+    };
+    // account, destination, priority_flag
+    let sent = [
+        ("acme", "447700900001", 0),
+        ("acme", "447700900002", 1),
+        ("acme", "447700900003", 3),
+        ("otp", "447700900004", 0),
+        ("promo", "447700900005", 2),
+    ];
+    for (account, dest, flag) in sent {
+        let (session, _inbox) = esme(cluster.port, BindMode::Transmitter, account, "secret")
+            .await
+            .unwrap();
+        let resp = session.request(with_priority(dest, flag)).await.unwrap();
+        assert_eq!(
+            resp.command_status,
+            CommandStatus::ESME_ROK,
+            "{account} {dest}"
+        );
+    }
+    let lane = |mts: Vec<MtMessage>| -> BTreeMap<String, (bool, u32)> {
+        mts.into_iter()
+            .map(|mt| {
+                let dest = mt.destination.unwrap_or_default().addr;
+                (dest, (mt.urgent, mt.priority))
+            })
+            .collect()
+    };
+    let urgent = lane(accepted_in(&cluster.bus, ConsumerSpec::urgent_routers(), 3).await);
+    let bulk = lane(accepted_in(&cluster.bus, ConsumerSpec::routers(), 2).await);
+    // The flag travels to the carrier whichever lane the message takes.
+    assert_eq!(
+        urgent,
+        BTreeMap::from([
+            ("447700900002".to_owned(), (true, 1)),
+            ("447700900003".to_owned(), (true, 3)),
+            ("447700900004".to_owned(), (true, 0)),
+        ])
+    );
+    assert_eq!(
+        bulk,
+        BTreeMap::from([
+            ("447700900001".to_owned(), (false, 0)),
+            ("447700900005".to_owned(), (false, 2)),
+        ])
+    );
 }
 
 #[tokio::test]
@@ -708,7 +771,12 @@ async fn with_the_bus_down_submits_fail_promptly_and_never_hang() {
 
 /// The first `count` messages the edges put on the bus for the routers, acked.
 async fn accepted_mts(bus: &Bus, count: usize) -> Vec<MtMessage> {
-    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    accepted_in(bus, ConsumerSpec::routers(), count).await
+}
+
+/// The next `count` envelopes the routers' consumer `spec` (one lane's) takes, acked.
+async fn accepted_in(bus: &Bus, spec: ConsumerSpec, count: usize) -> Vec<MtMessage> {
+    let consumer = bus.consumer(spec).await.unwrap();
     let mut deliveries = consumer.messages(8).await.unwrap();
     let mut mts = Vec::new();
     while mts.len() < count {

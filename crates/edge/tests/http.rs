@@ -266,9 +266,14 @@ fn base64(bytes: &[u8]) -> String {
 
 const ACME: (&str, &str) = ("acme", "secret");
 
-/// The next `count` envelopes the routers would consume, acked.
+/// The next `count` envelopes the routers would consume from the bulk lane, acked.
 async fn envelopes(bus: &Bus, count: usize) -> Vec<MtMessage> {
-    let consumer = bus.consumer(ConsumerSpec::routers()).await.unwrap();
+    envelopes_in(bus, ConsumerSpec::routers(), count).await
+}
+
+/// The next `count` envelopes of the routers' consumer `spec` (one lane's), acked.
+async fn envelopes_in(bus: &Bus, spec: ConsumerSpec, count: usize) -> Vec<MtMessage> {
+    let consumer = bus.consumer(spec).await.unwrap();
     let mut deliveries = consumer.messages(64).await.unwrap();
     let mut out = Vec::new();
     while out.len() < count {
@@ -485,6 +490,35 @@ async fn credentials_are_checked_like_a_bind() {
 }
 
 #[tokio::test]
+async fn a_priority_puts_the_message_in_the_urgent_lane_and_reaches_the_carrier_as_the_flag() {
+    let cluster = cluster().await;
+    let urgent = json!({ "to": "+447700900001", "text": "code 1234", "priority": 2 });
+    assert_eq!(post(cluster.port, ACME, urgent).await.status, 202);
+    let bulk = json!({ "to": "+447700900002", "text": "sale", "priority": 0 });
+    assert_eq!(post(cluster.port, ACME, bulk).await.status, 202);
+    let lane = |mts: Vec<MtMessage>| -> Vec<(String, bool, u32)> {
+        mts.into_iter()
+            .map(|mt| {
+                (
+                    mt.destination.unwrap_or_default().addr,
+                    mt.urgent,
+                    mt.priority,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        lane(envelopes_in(&cluster.bus, ConsumerSpec::urgent_routers(), 1).await),
+        [("447700900001".to_owned(), true, 2)]
+    );
+    assert_eq!(
+        lane(envelopes(&cluster.bus, 1).await),
+        [("447700900002".to_owned(), false, 0)]
+    );
+    cluster.shut_down().await;
+}
+
+#[tokio::test]
 async fn bad_input_gets_the_status_that_names_it_and_publishes_nothing() {
     let cluster = cluster().await;
     let cases = [
@@ -520,6 +554,11 @@ async fn bad_input_gets_the_status_that_names_it_and_publishes_nothing() {
             "ESME_RINVNUMMSGS",
         ),
         (json!({ "to": "+447700900001" }), 400, "ESME_RSUBMITFAIL"),
+        (
+            json!({ "to": "+447700900001", "text": "hi", "priority": 4 }),
+            400,
+            "ESME_RINVPRTFLG",
+        ),
     ];
     for (body, status, smpp) in cases {
         let answer = post(cluster.port, ACME, body.clone()).await;

@@ -605,9 +605,10 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
     );
 
     // The HTTP API: a request with an Idempotency-Key, retried, is answered the same and
-    // sent once; its status is read back.
+    // sent once; its status is read back. Its priority puts it in the urgent lane, whose
+    // subjects and consumers are the roles' too.
     let http = edge.addresses["http"].clone();
-    let body = r#"{"from": "Herald", "to": "+447700900099", "text": "over http"}"#;
+    let body = r#"{"from": "Herald", "to": "+447700900099", "text": "over http", "priority": 1}"#;
     let (status, first) =
         http_request(&http, "POST", "/v1/messages", Some(("chart-key", body))).await;
     assert_eq!(status, 202, "{first}");
@@ -718,6 +719,9 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
         .await;
     edge.publish_refused("$JS.API.CONSUMER.MSG.NEXT.HERALD_OUT.carrier-sim")
         .await;
+    edge.publish_refused("$JS.API.CONSUMER.MSG.NEXT.HERALD_MT.routers-urgent")
+        .await;
+    edge.publish_refused("herald.out.sim.urgent").await;
     let _sub = edge.client.subscribe("herald.mt.>").await.unwrap();
     edge.client.flush().await.unwrap();
     edge.refused("Subscription", "herald.mt.>").await;

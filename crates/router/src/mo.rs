@@ -74,7 +74,8 @@ enum ListChange {
 }
 
 /// The reply to `mo` with `text`: from the number it was sent to, to its sender, through
-/// the carrier it came from; GSM 7-bit when the text allows, else UCS-2.
+/// the carrier it came from, in the urgent lane; GSM 7-bit when the text allows, else
+/// UCS-2.
 pub fn reply_to(mo: &MoMessage, account: &str, text: &str, now_unix_ms: i64) -> MtMessage {
     let plan = plan(text, &PlanOptions::default());
     let (data_coding, payload) = match encode(text, plan.encoding) {
@@ -91,6 +92,8 @@ pub fn reply_to(mo: &MoMessage, account: &str, text: &str, now_unix_ms: i64) -> 
         payload,
         registered_delivery: 0,
         accepted_unix_ms: now_unix_ms,
+        // The subscriber waits for it: it does not queue behind the account's bulk.
+        urgent: true,
         route: Some(RouteDecision {
             carrier_id: mo.carrier_id.clone(),
             candidates: vec![mo.carrier_id.clone()],

@@ -1,5 +1,5 @@
 //! [`Router`]: what a router process runs. It opens the consumers, starts the MT
-//! pipelines, the MO pipeline, the carrier health watcher and the revision reporter, and
+//! pipelines (bulk, and one for the urgent lane), the MO pipeline, the carrier health watcher and the revision reporter, and
 //! on shutdown stops pulling, finishes what it has in flight and returns.
 
 use herald_backoff::Backoff;
@@ -132,8 +132,12 @@ impl Router {
         // Declared here so that a bus that refuses them fails the start; the pipelines
         // declare them again whenever they restart their pull.
         let mt_spec = self.consumer_spec(ConsumerSpec::routers());
+        let urgent_spec = self.consumer_spec(ConsumerSpec::urgent_routers());
         let mo_spec = self.consumer_spec(ConsumerSpec::mo_routers());
+        // Bulk first: a stream from before the urgent lane has `routers` on every MT
+        // subject, which would overlap the urgent consumer until narrowed.
         self.shared.bus.consumer(mt_spec.clone()).await?;
+        self.shared.bus.consumer(urgent_spec.clone()).await?;
         self.shared.bus.consumer(mo_spec.clone()).await?;
         let (stop, stopping) = watch::channel(false);
 
@@ -156,6 +160,17 @@ impl Router {
                 move |group| crate::mt::route(shared.clone(), group),
             ));
         }
+        // The urgent lane has a pipeline of its own: an urgent message is pulled as soon
+        // as it is published, however many bulk ones wait (ADR 0018).
+        let shared = self.shared.clone();
+        pipelines.spawn(consume(
+            self.shared.bus.clone(),
+            urgent_spec,
+            config.batch,
+            config.in_flight,
+            stopping.clone(),
+            move |group| crate::mt::route(shared.clone(), group),
+        ));
         let shared = self.shared.clone();
         pipelines.spawn(consume(
             self.shared.bus.clone(),

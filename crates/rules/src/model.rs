@@ -18,7 +18,8 @@ pub(crate) mod sender;
 pub(crate) mod time_window;
 
 pub use account::{
-    Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, OptOutScope, SenderIdPolicy,
+    Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, OptOutScope, PriorityLane,
+    SenderIdPolicy,
 };
 pub use carrier::{
     AddressOverrides, Carrier, CarrierBindMode, CarrierTls, ContentAction, ContentPolicy,

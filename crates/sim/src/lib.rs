@@ -174,6 +174,8 @@ pub struct SubmitRecord {
     pub data_coding: u8,
     /// The user data (`short_message`, or `message_payload`).
     pub user_data: Bytes,
+    /// When it arrived (for latency to the carrier, in benchmarks).
+    pub received: std::time::Instant,
 }
 
 /// A running simulator; stops when dropped.
@@ -608,6 +610,7 @@ fn on_request(shared: &Arc<Shared>, connection: u64, session: &Session, inbound:
             registered_delivery: registered.0,
             data_coding,
             user_data: user_data.clone(),
+            received: std::time::Instant::now(),
         });
     }
     let state = pick_state(shared);

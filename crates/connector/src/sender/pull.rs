@@ -1,5 +1,5 @@
-//! Fetching one carrier's queue for its sender: a task that pulls from the carrier's
-//! durable consumer only when asked, and only as many as asked.
+//! Fetching one carrier's queue (its bulk or its urgent lane) for its sender: a task that
+//! pulls from the lane's durable consumer only when asked, and only as many as asked.
 //!
 //! The sender asks for what its windows can take now ([`Puller::request`]), so every
 //! message this connector holds is either being submitted or in its `ready` queue; a
@@ -55,11 +55,26 @@ pub(super) enum Pulled {
 }
 
 impl Puller {
-    /// Starts the puller of `carrier`'s queue, asking for at most `batch` at a time.
-    pub(super) fn start(shared: Arc<Shared>, carrier: String, batch: usize) -> Puller {
+    /// Starts the puller of `carrier`'s urgent or bulk queue, asking for at most `batch`
+    /// at a time.
+    pub(super) fn start(
+        shared: Arc<Shared>,
+        carrier: String,
+        urgent: bool,
+        batch: usize,
+    ) -> Puller {
         let (requests, requested) = mpsc::unbounded_channel();
         let (tx, pulled) = mpsc::unbounded_channel();
-        let task = tokio::spawn(pull(shared, carrier, requested, tx));
+        let spec = ConsumerSpec {
+            ack_wait: shared.config.ack_wait,
+            max_deliveries: shared.config.max_deliveries,
+            ..if urgent {
+                ConsumerSpec::urgent_carrier(&carrier)
+            } else {
+                ConsumerSpec::carrier(&carrier)
+            }
+        };
+        let task = tokio::spawn(pull(shared, carrier, spec, requested, tx));
         Puller {
             task,
             requests: Some(requests),
@@ -167,15 +182,11 @@ const PULL_GRACE: Duration = Duration::from_millis(500);
 async fn pull(
     shared: Arc<Shared>,
     carrier: String,
+    spec: ConsumerSpec,
     mut requests: mpsc::UnboundedReceiver<usize>,
     tx: mpsc::UnboundedSender<Pulled>,
 ) {
     let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
-    let spec = ConsumerSpec {
-        ack_wait: shared.config.ack_wait,
-        max_deliveries: shared.config.max_deliveries,
-        ..ConsumerSpec::carrier(&carrier)
-    };
     let mut consumer = None;
     while let Some(want) = requests.recv().await {
         match pull_once(&shared, &spec, &mut consumer, want, &tx).await {

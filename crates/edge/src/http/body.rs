@@ -45,6 +45,10 @@ struct SubmitBody {
     /// `auto` (default), `gsm7` or `ucs2`.
     #[serde(default)]
     coding: Option<String>,
+    /// SMPP's `priority_flag`, 0 (default) to 3: 1 and above go in the urgent lane unless
+    /// the account's `priority_lane` says otherwise, and reach the carrier as the flag.
+    #[serde(default)]
+    priority: Option<u8>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -72,6 +76,7 @@ pub(super) struct Submission {
     registered_delivery: RegisteredDelivery,
     validity_period: COctetString,
     data_coding: DataCoding,
+    priority_flag: u8,
     pub(super) segments: Vec<Segment>,
 }
 
@@ -92,6 +97,7 @@ pub(super) fn segment_sm(submission: &Submission, dest: Address, segment: &Segme
         registered_delivery: submission.registered_delivery,
         validity_period: submission.validity_period.clone(),
         data_coding: submission.data_coding,
+        priority_flag: submission.priority_flag,
         short_message: segment.user_data.clone(),
         ..SubmitSm::default()
     }
@@ -133,6 +139,16 @@ pub(super) fn parse_submission(
             ));
         }
     };
+    let priority_flag = match body.priority {
+        None => 0,
+        Some(flag @ 0..=3) => flag,
+        Some(other) => {
+            return Err(ApiError::new(
+                CommandStatus::ESME_RINVPRTFLG,
+                format!("priority {other} is not 0 to 3"),
+            ));
+        }
+    };
     let replaced = match coding {
         Coding::Auto | Coding::Gsm7 if transliterate => lookalike::to_gsm7(&body.text),
         _ => None,
@@ -145,6 +161,7 @@ pub(super) fn parse_submission(
         registered_delivery: RegisteredDelivery(u8::from(body.registered_delivery.unwrap_or(true))),
         validity_period: validity_period(body.validity.as_deref(), now)?,
         data_coding: DataCoding(encoding.data_coding()),
+        priority_flag,
         segments,
     })
 }

@@ -39,8 +39,8 @@ fn mos(events: &Collected<Event>) -> Vec<MoMessage> {
         .collect()
 }
 
-/// NATS, etcd with `rules`, a router with a rules writer, carrier `a`'s queue and
-/// `acme`'s events: what every MO test starts from.
+/// NATS, etcd with `rules`, a router with a rules writer, carrier `a`'s queues (bulk, and
+/// urgent where keyword replies go) and `acme`'s events: what every MO test starts from.
 struct MoWorld {
     _nats: herald_harness::NatsServer,
     _etcd: herald_harness::Etcd,
@@ -48,6 +48,7 @@ struct MoWorld {
     client: RulesClient,
     store: RulesStore,
     queue: Collected<MtMessage>,
+    urgent_queue: Collected<MtMessage>,
     acme: Collected<Event>,
     router: Running,
 }
@@ -65,6 +66,7 @@ impl MoWorld {
             .await
             .unwrap();
         let queue = carrier_queues(&bus, &["a"]).await.remove("a").unwrap();
+        let urgent_queue = collect::<MtMessage>(&bus, ConsumerSpec::urgent_carrier("a")).await;
         let acme = collect::<Event>(&bus, ConsumerSpec::account("acme")).await;
         let router =
             Running::start(&bus, store.clone(), Some(client.clone()), router_config()).await;
@@ -75,6 +77,7 @@ impl MoWorld {
             client,
             store,
             queue,
+            urgent_queue,
             acme,
             router,
         }
@@ -92,6 +95,7 @@ async fn mo_routing_and_the_opt_out_round_trip() {
         queue,
         acme,
         router,
+        ..
     } = MoWorld::start(vec![
         (
             "mo-routes/acme".into(),
@@ -220,6 +224,7 @@ async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_
         _etcd,
         bus,
         queue,
+        urgent_queue,
         acme,
         router,
         ..
@@ -247,12 +252,17 @@ async fn help_and_opt_out_keywords_are_answered_through_the_carrier_the_mo_came_
         mos(&acme).len() == 4
     })
     .await;
-    eventually("three replies queued for carrier a", || async {
-        queue.len() == 3
+    eventually("three replies queued for carrier a, urgent", || async {
+        urgent_queue.len() == 3
     })
     .await;
-    let replies: BTreeMap<String, MtMessage> =
-        queue.all().into_iter().map(|m| (m.id.clone(), m)).collect();
+    assert_eq!(queue.len(), 0, "no reply in the bulk lane");
+    let replies: BTreeMap<String, MtMessage> = urgent_queue
+        .all()
+        .into_iter()
+        .map(|m| (m.id.clone(), m))
+        .collect();
+    assert!(replies.values().all(|m| m.urgent));
     assert_eq!(
         replies.keys().map(String::as_str).collect::<Vec<_>>(),
         ["mo-gR", "mo-hR", "mo-sR"],

@@ -68,6 +68,31 @@ pub enum OptOutScope {
     Sender,
 }
 
+/// Which lane an account's messages travel in: the urgent lane overtakes the bulk lane in
+/// the router's and the connectors' queues (a bound keeps bulk from starving).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityLane {
+    /// The message's `priority_flag` decides: 1 or more (GSM's priority levels) is urgent.
+    #[default]
+    ByFlag,
+    /// Every message is urgent (a one-time-password account).
+    Urgent,
+    /// Every message is bulk, whatever its `priority_flag` (a marketing account).
+    Bulk,
+}
+
+impl PriorityLane {
+    /// Whether a message with `priority_flag` goes in the urgent lane.
+    pub fn is_urgent(self, priority_flag: u8) -> bool {
+        match self {
+            PriorityLane::ByFlag => priority_flag >= 1,
+            PriorityLane::Urgent => true,
+            PriorityLane::Bulk => false,
+        }
+    }
+}
+
 /// Which source addresses (sender ids) an account may use. Both empty: any.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SenderIdPolicy {
@@ -167,6 +192,9 @@ pub struct Account {
     /// What an opt-out keyword from a subscriber stops; default all its messages.
     #[serde(default)]
     pub opt_out_scope: OptOutScope,
+    /// Which lane its messages travel in; default by each message's `priority_flag`.
+    #[serde(default)]
+    pub priority_lane: PriorityLane,
     /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
     #[serde(with = "humantime_serde", default = "default_receipt_retention")]
     pub receipt_retention: Duration,
