@@ -13,13 +13,28 @@
 //! - `evaluate/catch_all`: destinations only the catch-all route takes;
 //! - `explain/matching`: the linear, allocating explanation, for scale.
 //!
+//! Number portability ([`PortingTable`]), built on first use of its benches: a generated
+//! CSV of `HERALD_BENCH_PORTED` numbers (default 10,000,000; 10,000 when not run with
+//! `--bench`) under 4 country codes (11- to 13-digit numbers), 20 networks (5- and
+//! 6-digit), in scattered order, plus 10,000 ranges of 1,000 numbers. Printed once: the
+//! import (parse, build), the table's `heap_bytes()` and RSS growth, the snapshot's size
+//! and encode/decode times, and an incremental update of 100,000 rows (changes, new
+//! numbers, deletes: parse, apply).
+//!
+//! - `porting/lookup_hit`: numbers with an entry of their own;
+//! - `porting/lookup_miss`: numbers of the same countries with no entry and in no range.
+//!
 //! `cargo bench -p herald-benches --bench routing -- --warm-up-time 1 --measurement-time 3`
+//! (`-- porting` for the porting benches alone)
 
+use std::cell::OnceCell;
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use herald_rules::RulesSnapshot;
+use herald_rules::porting::{PortingTable, parse_csv};
 use herald_rules::routing::{AllHealthy, RouteOutcome, RouteRequest, UnhealthyCarriers};
 use serde_json::{Value, json};
 
@@ -232,5 +247,202 @@ fn routing(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, routing);
+/// Country prefixes of the ported numbers, the digits after them, and their networks.
+const PORTED_COUNTRIES: [(u64, u32, [&str; 5]); 4] = [
+    (447, 9, ["23410", "23415", "23420", "23430", "23433"]),
+    (336, 8, ["20801", "20810", "20815", "20820", "20888"]),
+    (4917, 9, ["26201", "26202", "26203", "26207", "26208"]),
+    (1, 10, ["310260", "310410", "311480", "310120", "312530"]),
+];
+const PORTED_RANGES: u64 = 10_000;
+const PORTED_UPDATE: usize = 100_000;
+
+/// The `i`th ported number of a country: a bijection of `i` over its `10^digits`
+/// numbers (the multiplier is prime to 10), so numbers are distinct and scattered.
+fn ported_number(country: usize, i: u64) -> u64 {
+    let (prefix, digits, _) = PORTED_COUNTRIES[country % PORTED_COUNTRIES.len()];
+    let space = 10u64.pow(digits);
+    prefix * space + (i.wrapping_mul(2_654_435_761) + 12_345) % space
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn mib(bytes: impl Into<u64>) -> f64 {
+    bytes.into() as f64 / (1024.0 * 1024.0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+struct Porting {
+    table: PortingTable,
+    hits: Vec<String>,
+    misses: Vec<String>,
+}
+
+/// Generates the CSV, imports it and prints the figures; the lookups' inputs.
+fn porting_fixture() -> Porting {
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let count: u64 = std::env::var("HERALD_BENCH_PORTED")
+        .ok()
+        .and_then(|v| v.replace('_', "").parse().ok())
+        .unwrap_or(if quick { 10_000 } else { 10_000_000 });
+    let countries = PORTED_COUNTRIES.len() as u64;
+    let per_country = count / countries;
+    let mut rng = Lcg(11);
+
+    let mut csv = String::with_capacity(count as usize * 20 + 1024);
+    csv.push_str("# herald bench: ported numbers\nnumber,network,action\n");
+    for i in 0..per_country * countries {
+        let country = (i % countries) as usize;
+        let network = PORTED_COUNTRIES[country].2[rng.below(5)];
+        let number = ported_number(country, i / countries);
+        let _ = writeln!(csv, "{number},{network}");
+    }
+    for k in 0..PORTED_RANGES {
+        let start = 447_000_000_000 + k * 100_000;
+        let network = PORTED_COUNTRIES[0].2[rng.below(5)];
+        let _ = writeln!(csv, "{start}-{},{network}", start + 999);
+    }
+    let rss_before = rss_bytes();
+
+    let started = Instant::now();
+    let parsed = parse_csv(csv.as_bytes());
+    let parse_time = started.elapsed();
+    let rows = parsed.rows.len();
+    assert!(
+        parsed.errors.is_empty(),
+        "{:?}",
+        parsed.errors.kept().first()
+    );
+    let started = Instant::now();
+    let (table, errors) = PortingTable::from_rows(&parsed.rows);
+    let build_time = started.elapsed();
+    assert!(errors.is_empty(), "{:?}", errors.kept().first());
+    drop(parsed);
+    let rss_growth = rss_bytes().saturating_sub(rss_before);
+    eprintln!(
+        "porting: import of {rows} rows ({:.0} MiB of CSV): parse {:.0} ms + build {:.0} ms \
+         = {:.0} ms ({:.1} M rows/s); {} numbers, {} ranges, {} networks",
+        mib(csv.len() as u64),
+        ms(parse_time),
+        ms(build_time),
+        ms(parse_time + build_time),
+        rows as f64 / (parse_time + build_time).as_secs_f64() / 1e6,
+        table.len(),
+        table.ranges_len(),
+        table.networks().len(),
+    );
+    eprintln!(
+        "porting: memory: heap_bytes {:.1} MiB ({:.2} bytes/number), RSS growth after the \
+         import {:.1} MiB",
+        mib(table.heap_bytes() as u64),
+        table.heap_bytes() as f64 / table.len().max(1) as f64,
+        mib(rss_growth),
+    );
+    drop(csv);
+
+    let started = Instant::now();
+    let snapshot = table.encode();
+    let encode_time = started.elapsed();
+    let started = Instant::now();
+    let decoded = PortingTable::decode(&snapshot).expect("the snapshot decodes");
+    let decode_time = started.elapsed();
+    assert!(decoded == table, "decode(encode(table)) differs");
+    drop(decoded);
+    eprintln!(
+        "porting: snapshot {:.1} MiB; encode {:.0} ms, decode (checksum, validation) {:.0} ms",
+        mib(snapshot.len() as u64),
+        ms(encode_time),
+        ms(decode_time),
+    );
+    drop(snapshot);
+
+    // An update: 60% new networks for ported numbers, 20% numbers ported for the first
+    // time, 20% ported back home.
+    let mut update = String::from("number,network,action\n");
+    let per = per_country.max(1);
+    for j in 0..PORTED_UPDATE {
+        let country = rng.below(PORTED_COUNTRIES.len());
+        let network = PORTED_COUNTRIES[country].2[rng.below(5)];
+        let _ = match j % 5 {
+            0..=2 => writeln!(
+                update,
+                "{},{network}",
+                ported_number(country, rng.next() % per)
+            ),
+            3 => writeln!(
+                update,
+                "{},{network}",
+                ported_number(country, per + j as u64)
+            ),
+            _ => writeln!(
+                update,
+                "{},,delete",
+                ported_number(country, rng.next() % per)
+            ),
+        };
+    }
+    let started = Instant::now();
+    let parsed = parse_csv(update.as_bytes());
+    let parse_time = started.elapsed();
+    let started = Instant::now();
+    let (updated, errors) = table.apply(&parsed.rows);
+    let apply_time = started.elapsed();
+    assert!(errors.is_empty(), "{:?}", errors.kept().first());
+    eprintln!(
+        "porting: incremental update of {} rows: parse {:.1} ms + apply {:.0} ms; {} numbers \
+         after it",
+        parsed.rows.len(),
+        ms(parse_time),
+        ms(apply_time),
+        updated.len(),
+    );
+    drop(updated);
+
+    let hits: Vec<String> = (0..1024)
+        .map(|_| {
+            let country = rng.below(PORTED_COUNTRIES.len());
+            ported_number(country, rng.next() % per).to_string()
+        })
+        .collect();
+    assert!(hits.iter().all(|n| table.lookup(n).is_some()));
+    let misses: Vec<String> = (0u64..)
+        .map(|j| ported_number((j % countries) as usize, per + j).to_string())
+        .filter(|n| table.lookup(n).is_none())
+        .take(1024)
+        .collect();
+    Porting {
+        table,
+        hits,
+        misses,
+    }
+}
+
+fn porting(c: &mut Criterion) {
+    // Built on the first bench that runs, so other filters do not pay for it.
+    let fixture = OnceCell::new();
+    let mut group = c.benchmark_group("porting");
+    group.throughput(Throughput::Elements(1));
+    for (name, hit) in [("lookup_hit", true), ("lookup_miss", false)] {
+        let mut i = 0usize;
+        group.bench_function(name, |b| {
+            let f: &Porting = fixture.get_or_init(porting_fixture);
+            let numbers = if hit { &f.hits } else { &f.misses };
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                black_box(f.table.lookup(black_box(&numbers[i])).is_some())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, routing, porting);
 criterion_main!(benches);

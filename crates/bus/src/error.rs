@@ -91,6 +91,17 @@ pub enum BusError {
         #[source]
         source: NatsError,
     },
+    /// An object-store operation failed.
+    #[error("object store {bucket}: {action} failed")]
+    Object {
+        /// The bucket.
+        bucket: &'static str,
+        /// What was being done.
+        action: &'static str,
+        /// Why.
+        #[source]
+        source: NatsError,
+    },
     /// A payload was not the protobuf message it should be.
     #[error("cannot decode {what}")]
     Decode {

@@ -34,6 +34,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod lockouts;
 pub mod opt_outs;
+pub mod porting;
 pub mod publish;
 pub mod stats;
 pub mod subject;
@@ -50,6 +51,7 @@ pub use idempotency::{Claim, IdempotencyKeys};
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
 pub use lockouts::{AuthFailures, FailureRecord, LockoutKey};
 pub use opt_outs::{OptOutEntry, OptOutScope, OptOutSet, OptOutStore};
+pub use porting::{FollowedSnapshot, PortingStore, SnapshotInfo};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use stats::{DepthPoller, Depths};
 pub use topology::{StreamKind, Topology};
@@ -173,6 +175,11 @@ impl Bus {
     /// The subscriber opt-outs.
     pub async fn opt_outs(&self) -> Result<OptOutStore, BusError> {
         OptOutStore::open(&self.jetstream).await
+    }
+
+    /// The ported-numbers snapshot store.
+    pub async fn porting(&self) -> Result<PortingStore, BusError> {
+        PortingStore::open(&self.jetstream).await
     }
 
     /// The cluster-wide rate counters.

@@ -11,7 +11,8 @@
 //! Buckets: `herald_status` (message status by id), `herald_carrier_ids` (carrier message
 //! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory),
 //! `herald_lockouts` (failed authentications the edges count together, in memory),
-//! `herald_cancels` (messages cancelled before they reached a carrier).
+//! `herald_cancels` (messages cancelled before they reached a carrier), `herald_opt_outs`
+//! (subscriber opt-outs); the object store `herald_porting` (the ported-numbers snapshot).
 //!
 //! The urgent lane (`.urgent` subjects, ADR 0018) has consumers of its own, so urgent
 //! messages never wait behind a bulk backlog; the bulk consumers' filters name one token
@@ -117,6 +118,11 @@ pub const OPT_OUT_HISTORY: i64 = 16;
 /// without its opt-out (`herald_router_mo_total{status="error"}`), and operators' changes
 /// fail; the opt-outs already in it still hold.
 pub const OPT_OUT_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
+/// The ported-numbers snapshot, one object ([`crate::porting`]).
+pub const PORTING_BUCKET: &str = "herald_porting";
+/// The most the porting store holds: two snapshots of 100 million numbers (a new one is
+/// written in full before the old one's chunks are purged).
+pub const PORTING_MAX_BYTES: i64 = 4 * 1024 * 1024 * 1024;
 /// Revisions kept per status key: the message's recent status history.
 pub const STATUS_HISTORY: i64 = 8;
 
@@ -273,6 +279,18 @@ impl Topology {
         }
     }
 
+    /// The object-store configuration of the ported-numbers store: on disk, replicated.
+    pub fn porting_store(&self) -> jetstream::object_store::Config {
+        jetstream::object_store::Config {
+            bucket: PORTING_BUCKET.to_owned(),
+            description: Some("Herald ported numbers (number portability)".to_owned()),
+            max_bytes: PORTING_MAX_BYTES,
+            storage: stream::StorageType::File,
+            num_replicas: self.replicas,
+            ..Default::default()
+        }
+    }
+
     /// Creates what is missing and updates what differs. Never deletes a stream, a
     /// consumer or a message.
     pub async fn ensure(&self, jetstream: &jetstream::Context) -> Result<(), BusError> {
@@ -300,6 +318,16 @@ impl Topology {
                 .await
                 .map_err(|source| BusError::Topology {
                     what: format!("KV bucket {name}"),
+                    source: Box::new(source),
+                })?;
+        }
+        // An object store has no create-or-update: it is created once, as configured.
+        if jetstream.get_object_store(PORTING_BUCKET).await.is_err() {
+            jetstream
+                .create_object_store(self.porting_store())
+                .await
+                .map_err(|source| BusError::Topology {
+                    what: format!("object store {PORTING_BUCKET}"),
                     source: Box::new(source),
                 })?;
         }

@@ -1087,3 +1087,39 @@ async fn released_deliveries_hand_back_their_queued_members_and_the_batch_is_ack
     assert!(more.is_err(), "m0 is not redelivered");
     wait_until_empty(&bus, StreamKind::Mt).await;
 }
+
+#[tokio::test]
+async fn a_stored_porting_snapshot_is_followed_past_one_that_does_not_decode() {
+    let (_nats, bus) = start().await;
+    let store = bus.porting().await.unwrap();
+    assert_eq!(store.info().await.unwrap(), None);
+    // The decoder stands in for the porting table's: a snapshot is good when it is UTF-8.
+    let decode = |bytes: &[u8]| String::from_utf8(bytes.to_vec());
+    let followed = store.follow(decode).await.unwrap();
+    assert!(followed.load().is_none(), "nothing stored yet");
+
+    // A snapshot bigger than one chunk, stored with its metadata.
+    let big = "4477009".repeat(300_000);
+    let metadata = std::collections::HashMap::from([("numbers".to_owned(), "3".to_owned())]);
+    let info = store.put(big.as_bytes(), metadata.clone()).await.unwrap();
+    assert_eq!(info.size, big.len() as u64);
+    assert_eq!(info.metadata, metadata);
+    eventually_sync("the follower has the snapshot", || {
+        followed.load().is_some_and(|s| *s == big)
+    })
+    .await;
+    let (bytes, read) = store.get().await.unwrap().unwrap();
+    assert_eq!(bytes, big.as_bytes());
+    assert_eq!(read.nuid, info.nuid);
+
+    // A snapshot that does not decode is skipped; one that does replaces it.
+    store.put(&[0xFF, 0xFE], Default::default()).await.unwrap();
+    store.put(b"second", Default::default()).await.unwrap();
+    eventually_sync("the follower has the second snapshot", || {
+        followed.load().is_some_and(|s| *s == "second")
+    })
+    .await;
+    // A new follower starts from what is stored.
+    let late = store.follow(decode).await.unwrap();
+    assert_eq!(late.load().as_deref().map(String::as_str), Some("second"));
+}

@@ -55,6 +55,9 @@ pub enum ControlError {
     /// Opt-outs are not available: this control node has no opt-out store.
     #[error("opt-outs need the bus, which this control node does not have")]
     NoOptOutStore,
+    /// Ported numbers are not available: this control node has no porting store.
+    #[error("ported numbers need the bus, which this control node does not have")]
+    NoPortingStore,
     /// The request is malformed (an unknown kind, a missing id).
     #[error("{0}")]
     InvalidArgument(String),
@@ -104,7 +107,8 @@ impl ControlError {
             | ControlError::Bus(_)
             | ControlError::Audit(_)
             | ControlError::NoStatusStore
-            | ControlError::NoOptOutStore => Status::unavailable(message),
+            | ControlError::NoOptOutStore
+            | ControlError::NoPortingStore => Status::unavailable(message),
             ControlError::NotFound(_) => Status::not_found(message),
             ControlError::Node { code, .. } => Status::new(*code, message),
             ControlError::Rules(_)

@@ -40,6 +40,7 @@ mod auth;
 mod error;
 mod node_auth;
 pub mod opt_outs;
+pub mod porting;
 mod service;
 
 use std::future::Future;
@@ -47,9 +48,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_bus::{OptOutStore, StatusStore};
+use herald_bus::{FollowedSnapshot, OptOutStore, PortingStore, StatusStore};
 use herald_config::{ControlConfig, ControlTlsConfig};
 use herald_proto::admin::v1::admin_service_server::AdminServiceServer;
+use herald_rules::porting::PortingTable;
 use herald_rules::{RulesClient, RulesStore};
 use herald_telemetry::ports::{LimitedListener, PortLimits, grpc_server};
 use tokio::net::TcpListener;
@@ -72,6 +74,9 @@ pub struct ControlDeps {
     /// Subscriber opt-outs (list, change, history, and route explain's check); `None`:
     /// those calls answer `UNAVAILABLE` and explain checks the rules' lists alone.
     pub opt_outs: Option<OptOutStore>,
+    /// The ported-numbers store (import) and this node's copy of its table (route
+    /// explain); `None`: import answers `UNAVAILABLE` and explain goes by prefix.
+    pub porting: Option<(PortingStore, FollowedSnapshot<PortingTable>)>,
     /// How long a call to a node's NodeService may take, connecting included.
     pub node_timeout: Duration,
     /// The node token presented to nodes' NodeService (`grpc.token_file`); `None`: calls

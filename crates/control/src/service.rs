@@ -567,6 +567,7 @@ impl AdminService for Control {
             .await?;
         let check = move |_: &str| opted_out;
         let snapshot = self.deps.rules.load();
+        let porting = self.deps.porting.as_ref().and_then(|(_, p)| p.load());
         let route_request = RouteRequest::new(
             &request.account_id,
             &request.source,
@@ -576,7 +577,8 @@ impl AdminService for Control {
         )
         // The router's own default, so the explanation is the router's decision.
         .default_time_zone(self.deps.route_time_zone)
-        .subscriber_opt_outs(&check);
+        .subscriber_opt_outs(&check)
+        .porting(porting.as_deref());
         let explanation = snapshot.explain(&route_request, &AllHealthy);
         let candidates = explanation
             .candidates
@@ -623,6 +625,20 @@ impl AdminService for Control {
             route_quota,
             sender,
             sender_rule,
+            network: explanation.network.unwrap_or_default(),
+            ported: explanation
+                .ported
+                .map(|p| {
+                    let mut text = p.network;
+                    if let Some(range) = p.range {
+                        text.push_str(&format!(" (range {range})"));
+                    }
+                    if let Some(home) = p.by_prefix {
+                        text.push_str(&format!(", ported from {home}"));
+                    }
+                    text
+                })
+                .unwrap_or_default(),
         }))
     }
 
@@ -703,6 +719,40 @@ impl AdminService for Control {
             &done,
         )
         .await?;
+        Ok(Response::new(answer))
+    }
+
+    async fn import_ported_numbers(
+        &self,
+        request: Request<tonic::Streaming<api::PortedNumbersChunk>>,
+    ) -> Answer<api::ImportPortedNumbersResponse> {
+        require_admin(&request, "importing ported numbers")?;
+        let caller = Caller::of(&request).cloned();
+        let (store, _) = self
+            .deps
+            .porting
+            .as_ref()
+            .ok_or(ControlError::NoPortingStore)?;
+        let (csv, replace) = crate::porting::read_chunks(request.into_inner()).await?;
+        let by = format!(
+            "operator:{}",
+            caller.as_ref().map_or("anonymous", |c| c.name.as_str())
+        );
+        let answer = crate::porting::import(store, &csv, replace, &by).await?;
+        let done = format!(
+            "{} rows {} ({} refused): {} numbers, {} ranges",
+            answer.rows,
+            if replace {
+                "replaced the table"
+            } else {
+                "merged"
+            },
+            answer.error_count,
+            answer.numbers,
+            answer.ranges
+        );
+        self.record_action(caller.as_ref(), "import", "ported-numbers", "", &done)
+            .await?;
         Ok(Response::new(answer))
     }
 

@@ -270,6 +270,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             rules: rules.clone(),
             status: Some(bus.status_store().await?),
             opt_outs: Some(bus.opt_outs().await?),
+            porting: Some(herald_control::porting::open(&bus).await?),
             node_timeout: Duration::from_secs(5),
             // The dev roles serve no NodeService (they register no grpc address).
             node_token: None,

@@ -412,6 +412,11 @@ impl Node {
             rules: self.rules.clone(),
             status: Some(self.bus.status_store().await.context("status store")?),
             opt_outs: Some(self.bus.opt_outs().await.context("opt-out store")?),
+            porting: Some(
+                herald_control::porting::open(&self.bus)
+                    .await
+                    .context("porting store")?,
+            ),
             node_timeout: Duration::from_secs(5),
             node_token: node_service.access.token.clone(),
             node_tls: node_service.access.tls.clone(),

@@ -159,6 +159,7 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
     ] {
         declared.push(format!("KV_{bucket}"));
     }
+    declared.push(format!("OBJ_{}", herald_bus::topology::PORTING_BUCKET));
     for stream in &declared {
         for action in ["CREATE", "UPDATE"] {
             let subject = format!("$JS.API.STREAM.{action}.{stream}");
@@ -173,6 +174,10 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
     for role in ROLES {
         let lists = permissions.of(role);
         for subject in &lists.publish {
+            // Storing a new ported-numbers snapshot purges the old one's chunks.
+            if role == "control" && subject == "$JS.API.STREAM.PURGE.OBJ_herald_porting" {
+                continue;
+            }
             for bad in [
                 ".DELETE.",
                 ".PURGE.",
@@ -645,6 +650,25 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
         format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
     );
     let message = api.get_message(request).await.unwrap().into_inner();
+    // It stores ported numbers, twice: the second replaces the first (a purge of its
+    // chunks), and the routers follow the store.
+    for csv in ["447700900123,23430\n", "447700900124,23430\n"] {
+        let chunk = herald_proto::admin::v1::PortedNumbersChunk {
+            csv: csv.as_bytes().to_vec(),
+            replace: true,
+        };
+        let mut request = tonic::Request::new(futures::stream::iter(vec![chunk]));
+        request.metadata_mut().insert(
+            "authorization",
+            format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+        );
+        let imported = api
+            .import_ported_numbers(request)
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(imported.numbers, 1, "{imported:?}");
+    }
     assert_eq!(message.state, "delivered", "{message:?}");
     assert_eq!(
         message.history.last().map(|h| h.state.as_str()),
@@ -761,6 +785,9 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
 
     // Control: reads status only.
     control.publish_refused("herald.mt.acme").await;
+    router.publish_refused("$O.herald_porting.M.forged").await;
+    edge.publish_refused("$JS.API.STREAM.PURGE.OBJ_herald_porting")
+        .await;
     control.publish_refused("herald.out.sim").await;
     control.publish_refused("$KV.herald_status.x").await;
     control

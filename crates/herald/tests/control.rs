@@ -256,6 +256,53 @@ async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_ro
         .into_inner();
     assert!(nowhere.rule_id.is_empty(), "{nowhere:?}");
     assert!(nowhere.reason.starts_with("no_route"), "{nowhere:?}");
+
+    // Ported numbers: imported in two chunks, a bad row reported by its line and the rest
+    // imported; route explain then shows the destination's new network.
+    let chunks = vec![
+        herald_proto::admin::v1::PortedNumbersChunk {
+            csv: b"number,network\n447700900001,234-30\n".to_vec(),
+            replace: true,
+        },
+        herald_proto::admin::v1::PortedNumbersChunk {
+            csv: b"44770090x002,23430\n447700901000-447700901999,23433\n".to_vec(),
+            replace: true,
+        },
+    ];
+    let imported = api
+        .import_ported_numbers(authed(futures::stream::iter(chunks)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        (
+            imported.rows,
+            imported.numbers,
+            imported.ranges,
+            imported.error_count
+        ),
+        (2, 1, 1, 1),
+        "{imported:?}"
+    );
+    assert_eq!(imported.errors[0].line, 3, "{imported:?}");
+    let ported = herald_harness::eventually_some("route explain sees the ported number", || {
+        let mut api = api.clone();
+        async move {
+            let explained = api
+                .explain_route(authed(ExplainRouteRequest {
+                    account_id: "acme".into(),
+                    source: "Herald".into(),
+                    destination: "+447700900001".into(),
+                    data_coding: 0,
+                }))
+                .await
+                .unwrap()
+                .into_inner();
+            (!explained.ported.is_empty()).then_some(explained.ported)
+        }
+    })
+    .await;
+    assert_eq!(ported, "23430");
 }
 
 /// Starts `herald edge` as node `id` and waits for its registration; its SMPP address.

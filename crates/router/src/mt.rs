@@ -24,10 +24,11 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use herald_bus::kv::Stage;
-use herald_bus::{BusError, Delivery, OptOutSet, Outgoing};
+use herald_bus::{BusError, Delivery, FollowedSnapshot, OptOutSet, Outgoing};
 use herald_proto::bus::v1::{Address, MessageState, MtMessage, RouteDecision};
 use herald_rules::RulesSnapshot;
 use herald_rules::model::UtcOffset;
+use herald_rules::porting::PortingTable;
 use herald_rules::routing::{
     CarrierHealth, RouteOutcome, RouteRequest, SubscriberOptOuts, TON_INTERNATIONAL,
 };
@@ -81,13 +82,23 @@ fn refuse(state: MessageState, error: String, label: &'static str, rule: Option<
     })
 }
 
-/// Decides where `mt` goes, by `snapshot`, `health` and the subscriber `opt_outs` at
-/// `now`.
+/// What the router knows of numbers beyond the rules: the subscriber opt-outs and the
+/// ported numbers, each its copy of what the bus holds.
+#[derive(Clone, Debug, Default)]
+pub struct NumberLookups {
+    /// The opt-out bucket's opt-outs.
+    pub opt_outs: OptOutSet,
+    /// The porting store's table, if one is stored.
+    pub porting: Option<FollowedSnapshot<PortingTable>>,
+}
+
+/// Decides where `mt` goes, by `snapshot`, `health` and the `numbers` known (opt-outs,
+/// ported numbers) at `now`.
 pub fn decide<H: CarrierHealth + ?Sized>(
     snapshot: &RulesSnapshot,
     mt: &MtMessage,
     health: &H,
-    opt_outs: &OptOutSet,
+    numbers: &NumberLookups,
     max_attempts: u32,
     default_time_zone: UtcOffset,
     now: SystemTime,
@@ -108,7 +119,8 @@ pub fn decide<H: CarrierHealth + ?Sized>(
     let (dest_addr, dest_ton) = destination.map_or(("", 0), |d| (d.addr.as_str(), d.ton));
     let sender = mt.source.as_ref().map_or("", |s| s.addr.as_str());
     let scope = sender.strip_prefix('+').unwrap_or(sender);
-    let opted_out = |number: &str| opt_outs.contains(&mt.account_id, scope, number);
+    let opted_out = |number: &str| numbers.opt_outs.contains(&mt.account_id, scope, number);
+    let porting = numbers.porting.as_ref().and_then(FollowedSnapshot::load);
     let request = RouteRequest {
         message_id: &mt.id,
         account: &mt.account_id,
@@ -125,6 +137,7 @@ pub fn decide<H: CarrierHealth + ?Sized>(
         failed_carriers: &mt.failed_carriers,
         default_time_zone,
         subscriber_opt_outs: Some(SubscriberOptOuts(&opted_out)),
+        porting: porting.as_deref(),
     };
     match snapshot.evaluate(&request, health) {
         RouteOutcome::Route(pick) => {
@@ -216,7 +229,7 @@ pub(crate) async fn route(shared: Arc<Shared>, group: Vec<Delivery>) {
                 &snapshot,
                 &mt,
                 &**health,
-                &shared.opt_outs,
+                &shared.numbers,
                 shared.config.max_attempts,
                 shared.default_time_zone,
                 now,
@@ -507,7 +520,7 @@ mod tests {
             &snapshot(),
             mt,
             health,
-            &OptOutSet::default(),
+            &NumberLookups::default(),
             3,
             UtcOffset::UTC,
             now(),

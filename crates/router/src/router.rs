@@ -9,11 +9,10 @@ use std::time::Duration;
 
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt as _, StreamExt as _};
-use herald_bus::{
-    Bus, BusError, ConsumerSpec, Delivery, OptOutSet, OptOutStore, Publisher, StatusStore,
-};
+use herald_bus::{Bus, BusError, ConsumerSpec, Delivery, OptOutStore, Publisher, StatusStore};
 use herald_config::RouterConfig;
 use herald_rules::model::UtcOffset;
+use herald_rules::porting::PortingTable;
 use herald_rules::routing::UnhealthyCarriers;
 use herald_rules::{RulesClient, RulesStore};
 use herald_telemetry::names;
@@ -21,6 +20,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::health::HealthView;
+use crate::mt::NumberLookups;
 
 /// How long a shutdown waits for in-flight messages before abandoning them to the ack
 /// wait (they are redelivered to another router, never lost).
@@ -73,9 +73,10 @@ pub(crate) struct Shared {
     pub(crate) opt_out_keywords: Vec<String>,
     pub(crate) opt_in_keywords: Vec<String>,
     pub(crate) help_keywords: Vec<String>,
-    /// The subscriber opt-out bucket, and this router's copy of it.
+    /// The subscriber opt-out bucket.
     pub(crate) opt_out_store: OptOutStore,
-    pub(crate) opt_outs: OptOutSet,
+    /// This router's copies of the opt-outs and the ported numbers.
+    pub(crate) numbers: NumberLookups,
 }
 
 /// The router role.
@@ -101,6 +102,14 @@ impl Router {
         // routing first could send to a number that opted out.
         let opt_out_store = deps.bus.opt_outs().await?;
         let opt_outs = opt_out_store.follow().await?;
+        // The ported numbers too, when a snapshot is stored; one that does not decode is
+        // logged and routing goes by prefix until a good one is stored.
+        let porting = deps
+            .bus
+            .porting()
+            .await?
+            .follow(|bytes: &[u8]| PortingTable::decode(bytes))
+            .await?;
         let default_time_zone =
             UtcOffset::from_minutes(config.default_timezone.minutes()).unwrap_or(UtcOffset::UTC);
         let upper = |words: &[String]| words.iter().map(|w| w.to_uppercase()).collect();
@@ -113,7 +122,10 @@ impl Router {
                 opt_in_keywords: upper(&config.opt_in_keywords),
                 help_keywords: upper(&config.help_keywords),
                 opt_out_store,
-                opt_outs,
+                numbers: NumberLookups {
+                    opt_outs,
+                    porting: Some(porting),
+                },
                 default_time_zone,
                 config,
                 bus: deps.bus,

@@ -14,6 +14,9 @@
 //!   it records ([`AuditWrite`]) and read back newest first ([`RulesClient::list_audit`]).
 //! - [`nodes`]: [`NodeRegistration`], a process's key under a kept-alive lease.
 //! - [`password`]: [`PasswordHash`], argon2id PHC strings for account passwords.
+//! - [`porting`]: [`porting::PortingTable`], ported numbers and ranges → the MCC-MNC of
+//!   the network now serving them, looked up before the network prefixes; CSV import and
+//!   a checksummed snapshot form.
 //! - [`routing`]: the MT routing engine: [`RulesSnapshot::evaluate`] picks a carrier (or
 //!   a rejection) for a message, [`RulesSnapshot::explain`] says why.
 //! - [`config`]: [`StoreConfig`], the etcd endpoints, key prefix, timeouts and back-off,
@@ -50,6 +53,7 @@ pub mod kind;
 pub mod model;
 pub mod nodes;
 pub mod password;
+pub mod porting;
 pub mod routing;
 pub mod snapshot;
 pub mod store;

@@ -57,7 +57,9 @@ pub(crate) mod trie;
 use std::time::SystemTime;
 
 pub use action::{Candidates, MAX_CANDIDATES, NoCarrier, PickReason, split_seed};
-pub use explain::{CandidateVerdict, Explanation, Mismatch, RuleVerdict, SenderRewritten, Verdict};
+pub use explain::{
+    CandidateVerdict, Explanation, Mismatch, PortedExplained, RuleVerdict, SenderRewritten, Verdict,
+};
 pub use health::{AllHealthy, CarrierHealth, UnhealthyCarriers};
 pub use number::{E164, MAX_E164_LEN, TON_INTERNATIONAL, TON_NATIONAL, normalize};
 pub(crate) use table::RouteTable;
@@ -94,6 +96,9 @@ pub struct RouteRequest<'a> {
     /// Opt-outs kept outside the rules (the router's copy of the opt-out bucket), asked
     /// with the destination's E.164 digits; none: only the rules' opt-out lists count.
     pub subscriber_opt_outs: Option<SubscriberOptOuts<'a>>,
+    /// Ported numbers (the router's copy of the porting snapshot), consulted before the
+    /// network prefixes; none: networks by prefix only.
+    pub porting: Option<&'a crate::porting::PortingTable>,
 }
 
 /// Whether a number (E.164 digits) opted out of the message being routed: a check the
@@ -129,7 +134,14 @@ impl<'a> RouteRequest<'a> {
             failed_carriers: &[],
             default_time_zone: UtcOffset::UTC,
             subscriber_opt_outs: None,
+            porting: None,
         }
+    }
+
+    /// Looking destinations up in `porting` before the network prefixes.
+    pub fn porting(mut self, porting: Option<&'a crate::porting::PortingTable>) -> Self {
+        self.porting = porting;
+        self
     }
 
     /// Checking `opt_outs` as well as the rules' opt-out lists.

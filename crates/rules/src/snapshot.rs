@@ -481,6 +481,19 @@ impl RulesSnapshot {
         self.networks.values()
     }
 
+    /// The network of an MCC-MNC written without its dash (`23415`, as the porting table
+    /// keeps it); `None` when the rules do not list it.
+    pub fn network_by_mcc_mnc(&self, digits: &str) -> Option<&Network> {
+        let (mcc, mnc) = (digits.get(..3)?, digits.get(3..)?);
+        let mut id = [0u8; 7];
+        let len = mcc.len() + 1 + mnc.len();
+        let slot = id.get_mut(..len)?;
+        slot[..3].copy_from_slice(mcc.as_bytes());
+        slot[3] = b'-';
+        slot[4..].copy_from_slice(mnc.as_bytes());
+        self.networks.get(std::str::from_utf8(slot).ok()?)
+    }
+
     /// The network a number belongs to: the one with the longest matching prefix.
     pub fn network_of(&self, number: &str) -> Option<&Network> {
         self.network_match(number).map(|(_, n)| n)

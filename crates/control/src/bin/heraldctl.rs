@@ -8,6 +8,8 @@
 
 #[path = "heraldctl/opt_outs.rs"]
 mod opt_outs;
+#[path = "heraldctl/porting.rs"]
+mod porting;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -156,6 +158,11 @@ enum Command {
     OptOuts {
         #[command(subcommand)]
         command: opt_outs::OptOutCommand,
+    },
+    /// Ported numbers (number portability): import a CSV.
+    Porting {
+        #[command(subcommand)]
+        command: porting::PortingCommand,
     },
 }
 
@@ -464,6 +471,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 "route_quota": answer.route_quota,
                 "sender": answer.sender,
                 "sender_rule": answer.sender_rule,
+                "network": answer.network,
+                "ported": answer.ported,
                 "candidates": answer.candidates.iter().map(|c| serde_json::json!({
                     "carrier_id": c.carrier_id, "healthy": c.healthy,
                     "price": c.price, "note": c.note,
@@ -480,6 +489,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     "quota:    {} (the route's, cluster-wide)",
                     answer.route_quota
                 );
+            }
+            if !answer.network.is_empty() {
+                println!("network:  {}", answer.network);
+            }
+            if !answer.ported.is_empty() {
+                println!("ported:   {}", answer.ported);
             }
             if !answer.sender.is_empty() {
                 println!(
@@ -536,6 +551,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => apply(&mut admin, file, dry_run, prune).await,
         Command::Audit { limit } => audit(&mut admin, output, limit).await,
         Command::OptOuts { command } => opt_outs::run(&mut admin, output, command).await,
+        Command::Porting { command } => porting::run(&mut admin, command).await,
     }
 }
 

@@ -39,6 +39,7 @@ pub(crate) fn deps(
         rules,
         status,
         opt_outs: None,
+        porting: None,
         node_timeout: Duration::from_secs(2),
         node_token: None,
         node_tls: None,

@@ -1,7 +1,7 @@
 //! The router against real NATS (JetStream) and real etcd started by `herald-harness`:
 //! every action end to end on the bus, failover after a carrier failure, failure receipts,
 //! hot reload while messages flow, two routers sharing the work, a router killed with
-//! SIGKILL mid-stream, MO routing and the opt-out round trip, the urgent lane.
+//! SIGKILL mid-stream, MO routing and the opt-out round trip, the urgent lane, ported numbers.
 //!
 //! Nothing here plays the connector or the edge: the tests publish what an edge publishes
 //! (`Outgoing::accepted`), read the carrier queues and event subjects with their own
@@ -14,6 +14,7 @@ mod cluster;
 mod kill;
 mod lanes;
 mod mo;
+mod porting;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

@@ -98,6 +98,17 @@ pub struct SenderRewritten {
     pub sender: String,
 }
 
+/// A ported destination, as route explain shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PortedExplained {
+    /// The MCC-MNC it was ported to, as the porting table has it (`23415`).
+    pub network: String,
+    /// The range that holds it, `start-end`; `None`: the number has its own entry.
+    pub range: Option<String>,
+    /// The network its prefix would have given it (the one it left), if any.
+    pub by_prefix: Option<String>,
+}
+
 /// Why a message would be routed the way it would.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Explanation {
@@ -107,6 +118,8 @@ pub struct Explanation {
     pub destination: Option<String>,
     /// The destination's network (MCC-MNC), if its number has one.
     pub network: Option<String>,
+    /// Where the destination was ported to, when the porting table has it.
+    pub ported: Option<PortedExplained>,
     /// Whether the destination opted out of the account's messages.
     pub opted_out: bool,
     /// Every route, in table order (priority, then id).
@@ -140,6 +153,7 @@ impl RulesSnapshot {
             revision: self.revision(),
             destination: None,
             network: None,
+            ported: None,
             opted_out: false,
             rules: Vec::new(),
             matched_rule: None,
@@ -164,6 +178,11 @@ impl RulesSnapshot {
         let mut subject = Subject::new(self, request, number);
         let network = subject.network().map(|(_, n)| n.id.clone());
         out.network.clone_from(&network);
+        out.ported = subject.ported().map(|p| PortedExplained {
+            network: p.network.to_owned(),
+            range: p.range.map(|(start, end)| format!("{start}-{end}")),
+            by_prefix: self.network_match(number).map(|(_, n)| n.id.clone()),
+        });
 
         let table = self.route_table();
         let mut best: Option<(Key, usize)> = None;

@@ -67,6 +67,7 @@ pub(crate) struct Subject<'s, 'r> {
     pub(crate) default_time_zone: UtcOffset,
     network: Option<Option<(usize, &'s Network)>>,
     lookup: &'s crate::RulesSnapshot,
+    porting: Option<&'r crate::porting::PortingTable>,
 }
 
 impl<'s, 'r> Subject<'s, 'r> {
@@ -84,16 +85,32 @@ impl<'s, 'r> Subject<'s, 'r> {
             default_time_zone: request.default_time_zone,
             network: None,
             lookup: snapshot,
+            porting: request.porting,
         }
     }
 
     /// The destination's network (longest network prefix) and that prefix's length.
+    /// The destination's network: where a ported number now belongs, else the longest
+    /// network prefix. A ported number's network counts as longer than any prefix (for
+    /// price tables), and one the rules do not list is no known network at all: its
+    /// prefix's network is the one it left.
     pub(crate) fn network(&mut self) -> Option<(usize, &'s Network)> {
         let lookup = self.lookup;
         let number = self.number;
+        let porting = self.porting;
         *self
             .network
-            .get_or_insert_with(|| lookup.network_match(number))
+            .get_or_insert_with(|| match porting.and_then(|p| p.lookup(number)) {
+                Some(ported) => lookup
+                    .network_by_mcc_mnc(ported.network)
+                    .map(|n| (number.len() + 1, n)),
+                None => lookup.network_match(number),
+            })
+    }
+
+    /// Where the destination was ported to, if it was.
+    pub(crate) fn ported(&self) -> Option<crate::porting::Ported<'r>> {
+        self.porting.and_then(|p| p.lookup(self.number))
     }
 }
 
