@@ -18,8 +18,8 @@ pub(crate) mod sender;
 pub(crate) mod time_window;
 
 pub use account::{
-    Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, OptOutScope, PriorityLane,
-    SenderIdPolicy,
+    Account, BindMode, DefaultAlphabet, MAX_SYSTEM_ID_LEN, MAX_WEBHOOK_CONCURRENCY, OptOutScope,
+    PriorityLane, SenderIdPolicy, Webhook, WebhookEvent,
 };
 pub use carrier::{
     AddressOverrides, Carrier, CarrierBindMode, CarrierTls, ContentAction, ContentPolicy,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ValidationError;
 use crate::kind::{Kind, RulesObject};
 use crate::model::sender::{is_valid_sender, sender_rules_text};
-use crate::model::{AddressPattern, Check, Cidr, NumberingPlan, Quota};
+use crate::model::{AddressPattern, Check, Cidr, NumberingPlan, Quota, SecretRef};
 use crate::password::PasswordHash;
 use herald_smpp::Address;
 
@@ -90,6 +90,101 @@ impl PriorityLane {
             PriorityLane::Urgent => true,
             PriorityLane::Bulk => false,
         }
+    }
+}
+
+/// What an account's webhook is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookEvent {
+    /// Delivery receipts (carriers' and Herald's own).
+    Receipt,
+    /// Mobile-originated messages routed to the account.
+    Mo,
+}
+
+/// Where an account's receipts and MO are pushed over HTTP, signed with the Standard
+/// Webhooks scheme. Its SMPP receiver sessions, if it has any, still get everything.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    /// The endpoint: `https://`, or `http://` where the edges allow it
+    /// (`edge.webhooks.allow_http`, for private networks).
+    pub url: String,
+    /// What it is sent; default receipts and MO.
+    #[serde(default = "all_webhook_events")]
+    pub events: Vec<WebhookEvent>,
+    /// The signing secrets (`whsec_…`), read from the edges' environment or files, never
+    /// kept in etcd: one, or two while rotating (each delivery is signed with both).
+    pub secrets: Vec<SecretRef>,
+    /// Extra request headers (an API key the receiver wants, say).
+    #[serde(default)]
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// Deliveries in flight at once, cluster-wide per edge; default 8.
+    #[serde(default = "default_webhook_concurrency")]
+    pub concurrency: u32,
+    /// How long an event is retried (timeouts, 5xx, 429) before it is dead-lettered;
+    /// default 24 h.
+    #[serde(with = "humantime_serde", default = "default_webhook_retry_for")]
+    pub retry_for: Duration,
+    /// How long one attempt may take; default 10 s.
+    #[serde(with = "humantime_serde", default = "default_webhook_timeout")]
+    pub timeout: Duration,
+}
+
+fn all_webhook_events() -> Vec<WebhookEvent> {
+    vec![WebhookEvent::Receipt, WebhookEvent::Mo]
+}
+
+fn default_webhook_concurrency() -> u32 {
+    8
+}
+
+fn default_webhook_retry_for() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+
+fn default_webhook_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// The most deliveries of one webhook in flight at once, per edge.
+pub const MAX_WEBHOOK_CONCURRENCY: u32 = 256;
+
+impl Webhook {
+    fn check(&self, c: &Check<'_>) -> Result<(), ValidationError> {
+        let scheme_ok = self.url.starts_with("https://") || self.url.starts_with("http://");
+        c.ensure(
+            scheme_ok && self.url.len() <= 2048 && !self.url.contains(char::is_whitespace),
+            "webhook.url",
+            format!("{:?} is not an http(s) URL", self.url),
+        )?;
+        c.ensure(!self.events.is_empty(), "webhook.events", "is empty")?;
+        c.no_duplicates("webhook.events", &self.events)?;
+        c.ensure(
+            (1..=2).contains(&self.secrets.len()),
+            "webhook.secrets",
+            "one secret, or two while rotating",
+        )?;
+        for name in self.headers.keys() {
+            let reserved = name.to_ascii_lowercase().starts_with("webhook-")
+                || ["host", "content-type", "content-length"]
+                    .contains(&name.to_ascii_lowercase().as_str());
+            c.ensure(
+                !name.is_empty()
+                    && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                    && !reserved,
+                "webhook.headers",
+                format!("{name:?} is not a header Herald lets an account set"),
+            )?;
+        }
+        c.ensure(
+            (1..=MAX_WEBHOOK_CONCURRENCY).contains(&self.concurrency),
+            "webhook.concurrency",
+            format!("must be 1 to {MAX_WEBHOOK_CONCURRENCY}"),
+        )?;
+        c.ensure(!self.retry_for.is_zero(), "webhook.retry_for", "must be > 0")?;
+        c.ensure(!self.timeout.is_zero(), "webhook.timeout", "must be > 0")
     }
 }
 
@@ -195,6 +290,10 @@ pub struct Account {
     /// Which lane its messages travel in; default by each message's `priority_flag`.
     #[serde(default)]
     pub priority_lane: PriorityLane,
+    /// Where its receipts and MO are pushed over HTTP; absent: only to its SMPP
+    /// receivers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
     /// How long undelivered receipts and MO wait for a receiver bind; default 72 h.
     #[serde(with = "humantime_serde", default = "default_receipt_retention")]
     pub receipt_retention: Duration,
@@ -287,6 +386,9 @@ impl RulesObject for Account {
         if let Some(plan) = &self.numbering {
             plan.check(&c, "numbering")?;
         }
+        if let Some(webhook) = &self.webhook {
+            webhook.check(&c)?;
+        }
         Ok(())
     }
 }
@@ -352,6 +454,50 @@ pub(crate) mod tests {
                 if field == "default_sender" && reason.contains("sender_ids")),
             "{refused:?}"
         );
+    }
+
+    #[test]
+    fn a_webhook_is_checked_field_by_field() {
+        let with = |webhook: serde_json::Value| -> Result<Account, ValidationError> {
+            let a: Account = serde_json::from_value(serde_json::json!({
+                "id": "acme", "password_hash": SECRET_HASH, "quota": {"tps": 100},
+                "webhook": webhook,
+            }))
+            .map_err(|e| ValidationError::Field {
+                kind: Kind::Account,
+                id: "acme".into(),
+                field: "json".into(),
+                reason: e.to_string(),
+            })?;
+            a.validate().map(|()| a)
+        };
+        let good = serde_json::json!({
+            "url": "https://hooks.example.com/herald", "secrets": [{"env": "ACME_WHSEC"}],
+        });
+        let webhook = with(good.clone()).unwrap().webhook.unwrap();
+        assert_eq!(webhook.events, [WebhookEvent::Receipt, WebhookEvent::Mo]);
+        assert_eq!(webhook.concurrency, 8);
+        assert_eq!(webhook.retry_for, Duration::from_secs(24 * 3600));
+        let field_of = |refused: Result<Account, ValidationError>| match refused {
+            Err(ValidationError::Field { field, .. }) => field,
+            other => panic!("not refused by a field: {other:?}"),
+        };
+        let changed = |key: &str, value: serde_json::Value| {
+            let mut webhook = good.clone();
+            webhook[key] = value;
+            field_of(with(webhook))
+        };
+        assert_eq!(changed("url", "ftp://x".into()), "webhook.url");
+        assert_eq!(changed("events", serde_json::json!([])), "webhook.events");
+        assert_eq!(changed("secrets", serde_json::json!([])), "webhook.secrets");
+        assert_eq!(
+            changed("headers", serde_json::json!({"webhook-id": "forged"})),
+            "webhook.headers"
+        );
+        assert_eq!(changed("concurrency", 0.into()), "webhook.concurrency");
+        assert_eq!(changed("retry_for", "0s".into()), "webhook.retry_for");
+        // A secret is a reference, never the secret itself.
+        assert_eq!(changed("secrets", serde_json::json!(["whsec_abc"])), "json");
     }
 
     #[test]
