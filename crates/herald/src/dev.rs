@@ -237,6 +237,11 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     )
     .await?;
     let _depths = DepthPoller::start(bus.jetstream().clone(), crate::node::DEPTH_POLL_INTERVAL);
+    let _webhooks = config
+        .edge
+        .webhooks
+        .enabled
+        .then(|| crate::node::AbortOnDrop(edge.deliver_webhooks()));
     let router = Router::new(
         config.router.clone(),
         RouterDeps {

@@ -363,6 +363,12 @@ impl Node {
         self.serve_node_service(node_service);
         let peers = Peers::new(self.registration.clone(), self.client.clone());
         let _rebalance = AbortOnDrop(edge.rebalance(peers));
+        let _webhooks = self
+            .config
+            .edge
+            .webhooks
+            .enabled
+            .then(|| AbortOnDrop(edge.deliver_webhooks()));
         run_edge(edge, listeners, self.until_stopped(), self.stop.clone()).await
     }
 
@@ -618,7 +624,7 @@ fn serve_node_service(
 }
 
 /// Aborts a background task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

@@ -80,6 +80,11 @@ pub const EDGE_SESSION_ENDS_TOTAL: &str = "herald_edge_session_ends_total";
 /// Binds and HTTP authentications refused before their password was checked (`status`:
 /// `locked_out`, `queue_full`, `address_busy`).
 pub const EDGE_AUTH_REFUSED_TOTAL: &str = "herald_edge_auth_refused_total";
+/// Webhook delivery attempts by account and outcome (`status`: `delivered`, `retried`,
+/// `refused`, `expired`, `misconfigured`).
+pub const EDGE_WEBHOOK_DELIVERIES_TOTAL: &str = "herald_edge_webhook_deliveries_total";
+/// How long a webhook attempt took, by account.
+pub const EDGE_WEBHOOK_SECONDS: &str = "herald_edge_webhook_seconds";
 /// Lockouts begun after repeated failures (`status`: `account`, `address`).
 pub const EDGE_LOCKOUTS_TOTAL: &str = "herald_edge_lockouts_total";
 /// HTTP connections or requests cut off by a timeout (`status`: `header`, the headers or

@@ -183,7 +183,11 @@ impl Webhook {
             "webhook.concurrency",
             format!("must be 1 to {MAX_WEBHOOK_CONCURRENCY}"),
         )?;
-        c.ensure(!self.retry_for.is_zero(), "webhook.retry_for", "must be > 0")?;
+        c.ensure(
+            !self.retry_for.is_zero(),
+            "webhook.retry_for",
+            "must be > 0",
+        )?;
         c.ensure(!self.timeout.is_zero(), "webhook.timeout", "must be > 0")
     }
 }

@@ -1,0 +1,313 @@
+//! Webhooks: an account's receipts and MO pushed to its HTTP endpoint.
+//!
+//! Every edge (with `edge.webhooks.enabled`) runs one delivery task per account whose rules
+//! have a `webhook`, all pulling the account's durable `webhook-<id>` consumer of its
+//! events: any edge delivers, and a crashed edge's events reach the others after the ack
+//! wait. The consumer reads the same events as the account's SMPP receivers (`account-<id>`;
+//! the event stream keeps messages for every consumer), so an account with both gets each
+//! event on both, and its webhook's `events` choose what the webhook gets.
+//!
+//! Each event is posted signed (Standard Webhooks, `herald_webhook::sign`), with the bus
+//! message's dedup id as `webhook-id`, the same on every retry. The event is acked only
+//! after a 2xx. Timeouts, connection failures, 408, 429 and 5xx are retried from this edge
+//! with a growing pause (1 s doubling to 5 min, or the endpoint's `Retry-After` if
+//! longer), the delivery kept alive meanwhile, until the webhook's `retry_for` has passed
+//! since the event was published; then it is dead-lettered. Any other answer is
+//! dead-lettered at once with the status and the start of the body. Retrying in place
+//! rather than through the bus keeps a batch's other members, and the account's SMPP
+//! consumer, from seeing the event again. An endpoint that keeps failing holds at most
+//! `concurrency` events in retry and nothing more is pulled for it: it is probed, not
+//! hammered. Events of one bus message (a batch) go in order, one at a time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use herald_bus::{ConsumerSpec, Delivery, StreamKind, subject};
+use herald_proto::bus::v1::Event;
+use herald_rules::model::{Webhook, WebhookEvent};
+use herald_telemetry::names;
+use herald_webhook::event::{self, Kind};
+use herald_webhook::{Connection, Endpoint, Outcome, Secret, Signer};
+use tokio::task::JoinHandle;
+
+use crate::server::Shared;
+
+/// How long the bus waits for a webhook delivery's ack before giving it to another edge;
+/// a delivery being retried is kept alive well within it.
+const ACK_WAIT: Duration = Duration::from_secs(60);
+/// The first pause between attempts; it doubles up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_secs(1);
+/// The longest pause between attempts.
+const MAX_PAUSE: Duration = Duration::from_secs(300);
+
+/// Keeps one delivery task per account with a webhook, following the rules: a task is
+/// started for a new webhook, restarted when its webhook changes, stopped when it goes.
+pub(crate) async fn run(shared: Arc<Shared>) {
+    let mut changes = shared.rules.changes();
+    let mut tasks: HashMap<String, (Webhook, JoinHandle<()>)> = HashMap::new();
+    loop {
+        let wanted: HashMap<String, Webhook> = {
+            let snapshot = shared.rules.load();
+            snapshot
+                .accounts()
+                .filter(|a| a.enabled)
+                .filter_map(|a| Some((a.id.clone(), a.webhook.clone()?)))
+                .collect()
+        };
+        tasks.retain(|account, (webhook, task)| {
+            let keep = wanted.get(account) == Some(webhook);
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        for (account, webhook) in wanted {
+            if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(account) {
+                let task =
+                    tokio::spawn(deliver(shared.clone(), slot.key().clone(), webhook.clone()));
+                slot.insert((webhook, task));
+            }
+        }
+        if changes.changed().await.is_err() {
+            break;
+        }
+    }
+    for (_, (_, task)) in tasks {
+        task.abort();
+    }
+}
+
+/// What every delivery of one account's webhook uses.
+struct Target {
+    account: String,
+    endpoint: Endpoint,
+    signer: Signer,
+    events: Vec<WebhookEvent>,
+    retry_for: Duration,
+}
+
+/// Delivers `account`'s events to `webhook` until aborted.
+async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
+    let target = match target(&shared, &account, &webhook) {
+        Ok(target) => Arc::new(target),
+        Err(error) => {
+            // Nothing is pulled: the events wait on the bus until the rules or the
+            // secrets are fixed (the task restarts when the rules change).
+            tracing::error!(%account, %error, "webhook not delivered");
+            count(&account, "misconfigured");
+            return;
+        }
+    };
+    let spec = ConsumerSpec {
+        ack_wait: ACK_WAIT,
+        max_ack_pending: i64::from(webhook.concurrency),
+        max_deliveries: 100,
+        ..ConsumerSpec::new(
+            StreamKind::Events,
+            format!("webhook-{account}"),
+            subject::events_of(&account),
+        )
+    };
+    let concurrency = usize::try_from(webhook.concurrency.max(1)).unwrap_or(1);
+    let mut connections: Vec<Option<Connection>> = (0..concurrency).map(|_| None).collect();
+    let mut backoff =
+        herald_backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    loop {
+        let pulled = match shared.bus.consumer(spec.clone()).await {
+            Ok(consumer) => consumer.messages(concurrency).await,
+            Err(error) => Err(error),
+        };
+        let mut deliveries = match pulled {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                let delay = backoff.next_delay();
+                tracing::warn!(%account, %error, retry_in = ?delay, "cannot pull webhook events");
+                tokio::time::sleep(delay).await;
+                continue;
+            }
+        };
+        backoff.reset();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            tokio::select! {
+                Some(connection) = in_flight.next(), if !in_flight.is_empty() => {
+                    connections.push(connection);
+                }
+                next = deliveries.next_group(), if !connections.is_empty() => match next {
+                    Some(Ok(group)) => {
+                        let connection = connections.pop().flatten();
+                        in_flight.push(deliver_group(target.clone(), group, connection));
+                    }
+                    Some(Err(error)) => tracing::debug!(%account, %error, "webhook pull interrupted"),
+                    None => break,
+                },
+            }
+        }
+        while let Some(connection) = in_flight.next().await {
+            connections.push(connection);
+        }
+    }
+}
+
+fn target(shared: &Shared, account: &str, webhook: &Webhook) -> Result<Target, String> {
+    let headers = webhook
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let endpoint = Endpoint::new(
+        &webhook.url,
+        shared.config.webhooks.allow_http,
+        headers,
+        webhook.timeout,
+        None,
+    )
+    .map_err(|e| e.to_string())?;
+    let mut secrets = Vec::new();
+    for reference in &webhook.secrets {
+        let text = reference.resolve().map_err(|e| e.to_string())?;
+        secrets.push(Secret::parse(&text).map_err(|e| format!("{reference:?}: {e}"))?);
+    }
+    let signer = Signer::new(secrets).ok_or("no secret")?;
+    Ok(Target {
+        account: account.to_owned(),
+        endpoint,
+        signer,
+        events: webhook.events.clone(),
+        retry_for: webhook.retry_for,
+    })
+}
+
+/// Delivers the members of one bus message in order; gives the connection back.
+async fn deliver_group(
+    target: Arc<Target>,
+    group: Vec<Delivery>,
+    mut connection: Option<Connection>,
+) -> Option<Connection> {
+    for delivery in group {
+        deliver_one(&target, delivery, &mut connection).await;
+    }
+    connection
+}
+
+async fn deliver_one(target: &Target, delivery: Delivery, connection: &mut Option<Connection>) {
+    let event: Event = match delivery.decode() {
+        Ok(event) => event,
+        Err(error) => {
+            settle(
+                delivery
+                    .dead_letter(&format!("undecodable event: {error}"))
+                    .await,
+            );
+            return;
+        }
+    };
+    let id = delivery
+        .header(herald_bus::publish::MESSAGE_ID_HEADER)
+        .map_or_else(
+            || format!("seq-{}", delivery.stream_sequence()),
+            str::to_owned,
+        );
+    let Some((kind, body)) = event::body(&id, &event) else {
+        settle(delivery.ack().await);
+        return;
+    };
+    let wanted = match kind {
+        Kind::Receipt => WebhookEvent::Receipt,
+        Kind::Mo => WebhookEvent::Mo,
+    };
+    if !target.events.contains(&wanted) {
+        settle(delivery.ack().await);
+        return;
+    }
+    let body = Bytes::from(body);
+    let published = delivery.published().unwrap_or_else(SystemTime::now);
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let now = SystemTime::now();
+        let timestamp = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let headers = target.signer.headers(&id, timestamp, &body);
+        let started = std::time::Instant::now();
+        let outcome = target
+            .endpoint
+            .post(connection, &headers, body.clone())
+            .await;
+        metrics::histogram!(names::EDGE_WEBHOOK_SECONDS, names::labels::ACCOUNT => target.account.clone())
+            .record(started.elapsed().as_secs_f64());
+        match outcome {
+            Outcome::Delivered(_) => {
+                count(&target.account, "delivered");
+                settle(delivery.ack().await);
+                return;
+            }
+            Outcome::Refused { status, body } => {
+                count(&target.account, "refused");
+                tracing::warn!(account = %target.account, %id, status, "webhook refused; dead-lettered");
+                settle(
+                    delivery
+                        .dead_letter(&format!("webhook answered {status}: {body}"))
+                        .await,
+                );
+                return;
+            }
+            Outcome::Retry {
+                status,
+                reason,
+                after,
+            } => {
+                let waited = now.duration_since(published).unwrap_or_default();
+                if waited >= target.retry_for {
+                    count(&target.account, "expired");
+                    settle(
+                        delivery
+                            .dead_letter(&format!(
+                                "webhook still failing after {:?} ({reason})",
+                                target.retry_for
+                            ))
+                            .await,
+                    );
+                    return;
+                }
+                count(&target.account, "retried");
+                tracing::debug!(account = %target.account, %id, status, %reason, "webhook attempt failed");
+                let wait = after.map_or(pause, |a| a.max(pause)).min(MAX_PAUSE);
+                keep_alive_for(&delivery, wait).await;
+                pause = (pause * 2).min(MAX_PAUSE);
+            }
+        }
+    }
+}
+
+/// Waits `wait`, telling the bus the delivery is still being worked on.
+async fn keep_alive_for(delivery: &Delivery, wait: Duration) {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        tokio::time::sleep(left.min(ACK_WAIT / 3)).await;
+        if let Err(error) = delivery.in_progress().await {
+            tracing::debug!(%error, "could not keep a webhook event alive");
+        }
+    }
+}
+
+fn count(account: &str, outcome: &'static str) {
+    metrics::counter!(
+        names::EDGE_WEBHOOK_DELIVERIES_TOTAL,
+        names::labels::ACCOUNT => account.to_owned(),
+        names::labels::STATUS => outcome
+    )
+    .increment(1);
+}
+
+fn settle(result: Result<(), herald_bus::BusError>) {
+    herald_bus::consume::settle_logged(result);
+}

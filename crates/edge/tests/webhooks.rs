@@ -1,0 +1,296 @@
+//! Webhooks against real NATS and etcd and a receiver that verifies every delivery with
+//! the Standard Webhooks reference library (`tests/interop/webhook_receiver.py`, PyPI
+//! `standardwebhooks`): receipts and MO of an account reach its endpoint signed, a failing
+//! endpoint gets the event again until it answers, and a refusal is dead-lettered.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use std::collections::BTreeSet;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use herald_bus::consume::DLQ_REASON_HEADER;
+use herald_bus::{Outgoing, StreamKind};
+use herald_config::{EdgeConfig, EdgeWebhooksConfig};
+use herald_edge::{Edge, EdgeDeps};
+use herald_harness::{Backing, eventually_sync, seed};
+use herald_proto::bus::v1::{Address, Event, MessageState, MoMessage, Receipt, event};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+
+/// The secret the account's webhook signs with (24 key bytes), written to a file.
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// The receiver process and every line it printed.
+struct Receiver {
+    _child: tokio::process::Child,
+    port: u16,
+    lines: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Receiver {
+    async fn start(secrets: &[&str]) -> Receiver {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/interop/webhook_receiver.py"
+        );
+        let mut child = tokio::process::Command::new("python3")
+            .arg(script)
+            .args(secrets)
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("python3 with standardwebhooks (scripts/install-deps.sh)");
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = out.next_line().await.unwrap().expect("the receiver's port");
+        let port = first.strip_prefix("listening ").unwrap().parse().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let kept = lines.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = out.next_line().await {
+                kept.lock()
+                    .unwrap()
+                    .push(serde_json::from_str(&line).unwrap());
+            }
+        });
+        Receiver {
+            _child: child,
+            port,
+            lines,
+        }
+    }
+
+    fn verified_ids(&self) -> BTreeSet<String> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["verified"] == true)
+            .map(|l| l["id"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    fn line_of(&self, id: &str) -> Option<Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l["verified"] == true && l["id"] == id)
+            .cloned()
+    }
+
+    fn answered(&self, id: &str) -> Vec<u64> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["id"] == id)
+            .filter_map(|l| l["answered"].as_u64())
+            .collect()
+    }
+
+    async fn control(&self, plan: Value) {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let body = plan.to_string();
+        let request = format!(
+            "POST /control HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut stream, &mut answer)
+            .await
+            .unwrap();
+        assert!(answer.starts_with(b"HTTP/1.0 204") || answer.starts_with(b"HTTP/1.1 204"));
+    }
+}
+
+fn receipt(id: &str, state: MessageState) -> Event {
+    Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: id.into(),
+            account_id: "hooked".into(),
+            state: state.into(),
+            destination: Some(Address {
+                addr: "447700900123".into(),
+                ton: 1,
+                npi: 1,
+            }),
+            done_unix_ms: 1_764_115_200_000,
+            ..Receipt::default()
+        })),
+    }
+}
+
+async fn publish(backing_bus: &herald_bus::Bus, id: &str, event: &Event) {
+    backing_bus
+        .publisher()
+        .publish_acked(Outgoing::event("hooked", id, event))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refusals_dead_lettered()
+{
+    let backing = Backing::start().await;
+    let bus = backing.bus().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("whsec");
+    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
+    let receiver = Receiver::start(&[SECRET]).await;
+    let hooked = json!({
+        "quota": {"tps": 100},
+        "webhook": {
+            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+            "secrets": [{"file": secret_file}],
+            "concurrency": 4,
+            "timeout": "2s",
+        },
+    });
+    seed::account(&backing.rules, "hooked", "secret", hooked).await;
+    let edge = Edge::new(
+        EdgeConfig {
+            webhooks: EdgeWebhooksConfig {
+                enabled: true,
+                allow_http: true,
+            },
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules: backing.rules_store().await,
+            node_id: "edge-webhooks".into(),
+            session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
+        },
+    )
+    .await
+    .unwrap();
+    let _delivering = edge.deliver_webhooks();
+
+    // Receipts, some as one batch (as a connector publishes them under load), and an MO.
+    let ids: Vec<String> = (0..20).map(|i| format!("m{i}:final")).collect();
+    for id in &ids[..10] {
+        publish(
+            &bus,
+            id,
+            &receipt(id.trim_end_matches(":final"), MessageState::Delivered),
+        )
+        .await;
+    }
+    let batch = ids[10..]
+        .iter()
+        .map(|id| {
+            Outgoing::event(
+                "hooked",
+                id,
+                &receipt(id.trim_end_matches(":final"), MessageState::Undeliverable),
+            )
+        })
+        .collect();
+    bus.publisher()
+        .publish_batch(batch)
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let mo = Event {
+        kind: Some(event::Kind::Mo(MoMessage {
+            id: "mo-1".into(),
+            account_id: "hooked".into(),
+            source: Some(Address {
+                addr: "447700900123".into(),
+                ton: 1,
+                npi: 1,
+            }),
+            destination: Some(Address {
+                addr: "80080".into(),
+                ton: 0,
+                npi: 0,
+            }),
+            payload: b"STOP".to_vec(),
+            ..MoMessage::default()
+        })),
+    };
+    publish(&bus, "mo-1", &mo).await;
+    eventually_sync("every event at the endpoint, verified", || {
+        receiver.verified_ids().len() == 21
+    })
+    .await;
+    let mut want: BTreeSet<String> = ids.iter().cloned().collect();
+    want.insert("mo-1".into());
+    assert_eq!(receiver.verified_ids(), want);
+    let first = receiver.line_of("m0:final").unwrap();
+    assert_eq!(first["body"]["type"], "message.receipt");
+    assert_eq!(first["body"]["data"]["message_id"], "m0");
+    assert_eq!(first["body"]["data"]["state"], "delivered");
+    let batched = receiver.line_of("m15:final").unwrap();
+    assert_eq!(batched["body"]["data"]["state"], "undeliverable");
+    let text = receiver.line_of("mo-1").unwrap();
+    assert_eq!(text["body"]["type"], "message.mo");
+    assert_eq!(text["body"]["data"]["text"], "STOP");
+    assert!(
+        receiver
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|l| l["verified"] != false),
+        "a delivery did not verify"
+    );
+
+    // An endpoint failing for a while (503, then 429 with Retry-After) gets the event again,
+    // with the same webhook-id, until it takes it.
+    receiver
+        .control(json!({"status": 503, "times": 2, "retry_after": 1, "delay": 0}))
+        .await;
+    publish(
+        &bus,
+        "late:final",
+        &receipt("late", MessageState::Delivered),
+    )
+    .await;
+    eventually_sync("the failed event is delivered in the end", || {
+        receiver.line_of("late:final").is_some()
+    })
+    .await;
+    assert_eq!(receiver.answered("late:final"), [503, 503]);
+    assert_eq!(receiver.line_of("late:final").unwrap()["attempt"], 3);
+
+    // A refusal (400) is not retried: the event is dead-lettered with the answer.
+    receiver
+        .control(json!({"status": 400, "times": 1, "delay": 0}))
+        .await;
+    publish(&bus, "bad:final", &receipt("bad", MessageState::Delivered)).await;
+    let dlq = bus
+        .jetstream()
+        .get_stream(StreamKind::DeadLetters.name())
+        .await
+        .unwrap();
+    let letter = herald_harness::eventually_some("the refused event in the dead letters", || {
+        let dlq = dlq.clone();
+        async move {
+            dlq.get_last_raw_message_by_subject("herald.dlq.ev.hooked.dlr")
+                .await
+                .ok()
+        }
+    })
+    .await;
+    let reason = letter
+        .headers
+        .get(DLQ_REASON_HEADER)
+        .map(|v| v.as_str().to_owned())
+        .unwrap_or_default();
+    assert!(reason.contains("400"), "{reason}");
+    assert_eq!(receiver.answered("bad:final"), [400]);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        receiver.line_of("bad:final").is_none(),
+        "a refused event was sent again"
+    );
+}
