@@ -38,6 +38,13 @@
 //! carrier's receiving the message (p50, p99, max), the backlog still queued when the
 //! last OTP arrived, and how long a message at the back of the backlog waits.
 //!
+//! `HERALD_BENCH_SCENARIO=webhooks` runs instead (f): the account also has a webhook (a
+//! receiver in this process, plain HTTP on loopback, answering 204), and
+//! `HERALD_BENCH_COUNT` messages (default 30,000) go flat out with receipts. It prints the
+//! SMPP figures of (a) and, from the same run, receipts delivered by webhook per second
+//! and their latency from the connector's submit to the carrier to the webhook's arrival
+//! (p50, p99), and how many arrived.
+//!
 //! `HERALD_BENCH_NATS` sets how the roles reach NATS: `plain` (the default), `auth` (a
 //! user and password, from a file), or `tls` (the same user, over TLS with a client
 //! certificate the server verifies: mutual TLS): the cost of securing the bus.
@@ -99,8 +106,9 @@ fn main() {
         Ok("failover") => runtime.block_on(failover(herald)),
         Ok("scale-out") => runtime.block_on(scale_out(herald)),
         Ok("priority") => runtime.block_on(priority(herald)),
+        Ok("webhooks") => runtime.block_on(webhooks(herald)),
         Ok(other) if !other.is_empty() => {
-            panic!("HERALD_BENCH_SCENARIO={other}: failover, scale-out or priority")
+            panic!("HERALD_BENCH_SCENARIO={other}: failover, scale-out, priority or webhooks")
         }
         _ => runtime.block_on(bench(herald)),
     }
@@ -448,6 +456,148 @@ async fn priority(herald: std::path::PathBuf) {
     );
     for mut child in children {
         let _ = child.kill().await;
+    }
+}
+
+/// (f): receipts by webhook next to receipts over SMPP, in one run.
+async fn webhooks(herald: std::path::PathBuf) {
+    const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let count: u64 = std::env::var("HERALD_BENCH_COUNT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30_000);
+    let nats = herald_harness::nats().run().await.unwrap();
+    let etcd = herald_harness::etcd().run().await.unwrap();
+    let sim = start_carrier(SimConfig::default()).await;
+    let client = RulesClient::connect(&StoreConfig::new([etcd.client_url()]))
+        .await
+        .unwrap();
+    seed(&client, sim.local_addr().port(), 1_000_000).await;
+    let hook = WebhookSink::start().await;
+    let account = serde_json::json!({
+        "id": "load",
+        "password_hash": PasswordHash::hash("secret").unwrap(),
+        "quota": { "tps": 1_000_000 }, "window": 100, "max_binds": 16,
+        "webhook": {
+            "url": format!("http://{}/hook", hook.addr),
+            "secrets": [{"env": "HERALD_BENCH_WHSEC"}],
+            "events": ["receipt"], "concurrency": 64,
+        },
+    });
+    client
+        .put_json(Kind::Account, "load", &account.to_string(), Expected::Any)
+        .await
+        .unwrap();
+    let password_file = std::path::PathBuf::new();
+    let mut env = nats_env(&nats, NatsSecurity::Plain, &password_file);
+    env.push(("HERALD_EDGE__WEBHOOKS__ALLOW_HTTP".into(), "true".into()));
+    env.push(("HERALD_BENCH_WHSEC".into(), SECRET.into()));
+    let mut children = Vec::new();
+    let mut pids = Vec::new();
+    let mut admins = Vec::new();
+    let mut smpp = String::new();
+    for role in ["edge", "router", "connector"] {
+        let (child, node) = spawn_role(
+            &herald,
+            role,
+            &format!("{role}-bench"),
+            &env,
+            &etcd.client_url(),
+            &client,
+        )
+        .await;
+        pids.push((role.to_owned(), child.id().unwrap()));
+        admins.push((role.to_owned(), node.addresses["admin"].clone()));
+        if role == "edge" {
+            smpp = node.addresses["smpp"].clone();
+        }
+        children.push(child);
+    }
+    pids.push(("nats-server".into(), nats_pid(nats.port())));
+    pids.push(("bench (load+sim+webhook sink)".into(), std::process::id()));
+    let counted = Counted {
+        roles: admins,
+        nats_monitors: vec![format!("127.0.0.1:{}", nats.monitor_port())],
+    };
+    wait_bound(&sim).await;
+    let base = load_config(&smpp);
+    warm_up(&base).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while hook.arrivals().len() < 2_000 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    hook.clear();
+    measure(
+        &format!("(f) {count} msgs as fast as possible with receipts, over SMPP and by webhook"),
+        LoadConfig {
+            count: Some(count),
+            ..base.clone()
+        },
+        &pids,
+        &counted,
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while (hook.arrivals().len() as u64) < count && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let arrivals = hook.arrivals();
+    let latencies: Vec<f64> = arrivals
+        .iter()
+        .map(|(at_ms, submitted_ms)| (at_ms - submitted_ms) as f64)
+        .collect();
+    let first = arrivals.iter().map(|(at, _)| *at).min().unwrap_or(0);
+    let last = arrivals.iter().map(|(at, _)| *at).max().unwrap_or(0);
+    let seconds = ((last - first) as f64 / 1000.0).max(0.001);
+    println!(
+        "  by webhook: {} of {count} receipts, {:.0} receipts/s; submit-to-carrier to webhook p50 {:.1} ms p99 {:.1} ms",
+        arrivals.len(),
+        arrivals.len() as f64 / seconds,
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+    );
+    for mut child in children {
+        let _ = child.kill().await;
+    }
+}
+
+/// A webhook endpoint in this process (`herald_webhook::sink`, answering 204), keeping
+/// for each receipt when it arrived and when its message went to the carrier (Unix ms).
+struct WebhookSink {
+    addr: std::net::SocketAddr,
+    arrivals: std::sync::Arc<std::sync::Mutex<Vec<(i64, i64)>>>,
+}
+
+impl WebhookSink {
+    async fn start() -> WebhookSink {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, mut received) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(herald_webhook::sink::serve(listener, tx));
+        let arrivals = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = arrivals.clone();
+        tokio::spawn(async move {
+            while let Some(request) = received.recv().await {
+                let at_ms = request
+                    .at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as i64;
+                if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&request.body) {
+                    let submitted = event["data"]["submitted_at_ms"].as_i64().unwrap_or(at_ms);
+                    kept.lock().unwrap().push((at_ms, submitted));
+                }
+            }
+        });
+        WebhookSink { addr, arrivals }
+    }
+
+    fn arrivals(&self) -> Vec<(i64, i64)> {
+        self.arrivals.lock().unwrap().clone()
+    }
+
+    fn clear(&self) {
+        self.arrivals.lock().unwrap().clear();
     }
 }
 

@@ -13,8 +13,9 @@ false, and `error`, when the signature does not verify). It answers 204 when ver
 Misbehaving on demand: a POST to `/control` with JSON `{"status": 500, "times": 3,
 "retry_after": 1, "delay": 0}` makes the next `times` deliveries get `status` (with
 `Retry-After` when given) after `delay` seconds; `{"status": 0, "times": 2, "delay": 30}`
-holds the next two unanswered for 30 s (a timeout). Refused deliveries are printed too,
-with `"answered": <status>`.
+holds the next two unanswered for 30 s (a timeout); `{"status": null, "times": 50,
+"delay": 0.3}` answers the next 50 normally, each after 0.3 s (a slow endpoint). Refused
+deliveries are printed too, with `"answered": <status>`.
 """
 
 import json
@@ -79,13 +80,14 @@ class Handler(BaseHTTPRequestHandler):
         if planned is not None:
             if planned.get("delay"):
                 time.sleep(planned["delay"])
-            status = planned["status"]
+            status = planned.get("status")
             if status:
                 emit({"answered": status, "id": webhook_id, "attempt": attempt})
                 self.answer(status, planned.get("retry_after"))
-            else:
+                return
+            if status == 0:
                 self.close_connection = True
-            return
+                return
         parsed, error = verify(body, headers)
         record = {"verified": parsed is not None, "id": webhook_id, "attempt": attempt}
         if parsed is None:

@@ -36,9 +36,12 @@ use tokio::task::JoinHandle;
 
 use crate::server::Shared;
 
-/// How long the bus waits for a webhook delivery's ack before giving it to another edge;
-/// a delivery being retried is kept alive well within it.
-const ACK_WAIT: Duration = Duration::from_secs(60);
+/// How long the bus waits for a webhook delivery's ack before giving it to another edge:
+/// two attempts' timeouts and a margin, since nothing keeps the delivery alive during an
+/// attempt; between attempts it is kept alive every third of it.
+fn ack_wait(webhook: &Webhook) -> Duration {
+    webhook.timeout * 2 + Duration::from_secs(5)
+}
 /// The first pause between attempts; it doubles up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_secs(1);
 /// The longest pause between attempts.
@@ -88,6 +91,7 @@ struct Target {
     signer: Signer,
     events: Vec<WebhookEvent>,
     retry_for: Duration,
+    ack_wait: Duration,
 }
 
 /// Delivers `account`'s events to `webhook` until aborted.
@@ -103,7 +107,7 @@ async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
         }
     };
     let spec = ConsumerSpec {
-        ack_wait: ACK_WAIT,
+        ack_wait: ack_wait(&webhook),
         max_ack_pending: i64::from(webhook.concurrency),
         max_deliveries: 100,
         ..ConsumerSpec::new(
@@ -179,6 +183,7 @@ fn target(shared: &Shared, account: &str, webhook: &Webhook) -> Result<Target, S
         signer,
         events: webhook.events.clone(),
         retry_for: webhook.retry_for,
+        ack_wait: ack_wait(webhook),
     })
 }
 
@@ -277,22 +282,23 @@ async fn deliver_one(target: &Target, delivery: Delivery, connection: &mut Optio
                 count(&target.account, "retried");
                 tracing::debug!(account = %target.account, %id, status, %reason, "webhook attempt failed");
                 let wait = after.map_or(pause, |a| a.max(pause)).min(MAX_PAUSE);
-                keep_alive_for(&delivery, wait).await;
+                keep_alive_for(&delivery, wait, target.ack_wait).await;
                 pause = (pause * 2).min(MAX_PAUSE);
             }
         }
     }
 }
 
-/// Waits `wait`, telling the bus the delivery is still being worked on.
-async fn keep_alive_for(delivery: &Delivery, wait: Duration) {
+/// Waits `wait`, telling the bus the delivery (its ack wait `ack_wait`) is still being
+/// worked on.
+async fn keep_alive_for(delivery: &Delivery, wait: Duration, ack_wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if left.is_zero() {
             return;
         }
-        tokio::time::sleep(left.min(ACK_WAIT / 3)).await;
+        tokio::time::sleep(left.min(ack_wait / 3)).await;
         if let Err(error) = delivery.in_progress().await {
             tracing::debug!(%error, "could not keep a webhook event alive");
         }

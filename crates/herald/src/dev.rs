@@ -51,6 +51,15 @@ struct Seed {
     carriers: Vec<serde_json::Value>,
     #[serde(default)]
     routes: Vec<serde_json::Value>,
+    /// The webhook receiver `herald dev` runs (the demo account's webhook points at it).
+    #[serde(default)]
+    webhook_sink: Option<WebhookSinkSeed>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookSinkSeed {
+    listen: SocketAddr,
 }
 
 #[derive(Debug, Deserialize)]
@@ -79,6 +88,8 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
         }
     }
+    // The demo webhook receiver is plain HTTP on loopback.
+    config.edge.webhooks.allow_http = true;
     let _telemetry = herald_telemetry::init(&TelemetryConfig {
         log_format: herald_telemetry::LogFormat::Human,
         log_filter: config.telemetry.log_filter.clone(),
@@ -182,6 +193,21 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             ..SimConfig::default()
         },
     )?;
+    // The demo webhook receiver, and the secret the demo account's webhook signs with.
+    let webhook_sink = match &seed.webhook_sink {
+        Some(sink) => {
+            let secret = crate::dev_webhooks::demo_secret(&data_dir.join("demo-webhook-secret"))?;
+            let listener = TcpListener::bind(sink.listen)
+                .await
+                .with_context(|| format!("webhook receiver on {}", sink.listen))?;
+            let addr = listener.local_addr()?;
+            Some((
+                crate::node::AbortOnDrop(crate::dev_webhooks::start(listener, secret)),
+                addr,
+            ))
+        }
+        None => None,
+    };
     let store = store_config(&config);
     let client = RulesClient::connect(&store).await.context("etcd")?;
     let seeded = apply_seed(&client, &seed, &data_dir).await?;
@@ -321,6 +347,14 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         seed_name,
         smpp_addr.port(),
     );
+    if let Some((_, addr)) = &webhook_sink {
+        println!(
+            "Webhooks: {system_id}'s receipts and MO are also posted to http://{addr}/webhook, signed
+             with the secret in {}; each is printed here as `webhook  …`.
+",
+            data_dir.join("demo-webhook-secret").display()
+        );
+    }
 
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -389,6 +423,20 @@ async fn apply_seed(client: &RulesClient, seed: &Seed, data_dir: &Path) -> anyho
                 .context("an account password must be a string")?;
             let hash = PasswordHash::hash(clear)?;
             map.insert("password_hash".into(), serde_json::to_value(hash)?);
+        }
+        // Relative webhook secret files are the data directory's, like carrier passwords.
+        if let Some(secrets) = account
+            .pointer_mut("/webhook/secrets")
+            .and_then(serde_json::Value::as_array_mut)
+        {
+            for secret in secrets {
+                if let Some(file) = secret.get_mut("file")
+                    && let Some(path) = file.as_str()
+                    && Path::new(path).is_relative()
+                {
+                    *file = serde_json::Value::String(data_dir.join(path).display().to_string());
+                }
+            }
         }
         put(Kind::Account, account).await?;
     }

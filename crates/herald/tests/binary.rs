@@ -26,6 +26,8 @@ use tokio::process::Command;
 mod chaos;
 #[path = "binary/rerouting.rs"]
 mod rerouting;
+#[path = "binary/webhooks.rs"]
+mod webhooks;
 
 const HERALD: &str = env!("CARGO_BIN_EXE_herald");
 

@@ -60,6 +60,14 @@ impl Secret {
         Ok(Secret { key })
     }
 
+    /// A secret of `key` (24 to 64 bytes).
+    pub fn from_key(key: &[u8]) -> Result<Secret, SecretError> {
+        if !(MIN_KEY_BYTES..=MAX_KEY_BYTES).contains(&key.len()) {
+            return Err(SecretError::Length(key.len()));
+        }
+        Ok(Secret { key: key.to_vec() })
+    }
+
     /// The secret written as `whsec_<base64>`.
     pub fn to_whsec(&self) -> String {
         format!("{SECRET_PREFIX}{}", STANDARD.encode(&self.key))
@@ -90,6 +98,15 @@ impl Signer {
     /// A signer with `secrets` (one, or two while rotating); at least one.
     pub fn new(secrets: Vec<Secret>) -> Option<Signer> {
         (!secrets.is_empty()).then_some(Signer { secrets })
+    }
+
+    /// Whether `signature` (a `webhook-signature` value) holds a signature of `body` sent
+    /// as `id` at `timestamp` by one of these secrets.
+    pub fn verifies(&self, id: &str, timestamp: i64, signature: &str, body: &[u8]) -> bool {
+        let presented: Vec<&str> = signature.split(' ').collect();
+        self.secrets
+            .iter()
+            .any(|s| presented.contains(&s.signature(id, timestamp, body).as_str()))
     }
 
     /// The three headers of one attempt to deliver `body` as event `id` at `timestamp`
@@ -128,6 +145,8 @@ mod tests {
             signature.1,
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+        assert!(signer.verifies(&id.1, 1_614_265_330, &signature.1, body));
+        assert!(!signer.verifies(&id.1, 1_614_265_331, &signature.1, body));
     }
 
     #[test]

@@ -120,7 +120,7 @@ pub struct Webhook {
     /// Extra request headers (an API key the receiver wants, say).
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// Deliveries in flight at once, cluster-wide per edge; default 8.
+    /// Deliveries in flight at once, all edges together; default 8.
     #[serde(default = "default_webhook_concurrency")]
     pub concurrency: u32,
     /// How long an event is retried (timeouts, 5xx, 429) before it is dead-lettered;
