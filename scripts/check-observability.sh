@@ -184,20 +184,23 @@ fail_live() {
 }
 
 read -r NATS ETCD DEV_ADMIN DEV_CTL DEV_SMPP DEV_HTTP SIM CARRIER EDGE_ADMIN EDGE_SMPP EDGE_HTTP \
-  ROUTER_ADMIN CONN_ADMIN CTL_ADMIN CTL PROM < <(python3 "$HERE/obs.py" free-ports 16)
+  ROUTER_ADMIN CONN_ADMIN CTL_ADMIN CTL PROM HOOK < <(python3 "$HERE/obs.py" free-ports 17)
 L=127.0.0.1
 
-# The rules: an account that can send, one whose quota throttles, the built-in simulator
-# for most destinations, the MO-and-errors carrier for 4479, and a route capped at 5/s
-# for 4478.
+# The rules: an account that can send (with a webhook, to herald dev's receiver), one
+# whose quota throttles, the built-in simulator for most destinations, the MO-and-errors
+# carrier for 4479, and a route capped at 5/s for 4478.
 cat >"$WORK/seed.yaml" <<EOF
 simulator:
   listen: $L:$SIM
   system_id: herald
   password: sim-secret
   receipt_delay: 100ms
+webhook_sink:
+  listen: $L:$HOOK
 accounts:
-  - {id: demo, name: Demo, password: demopass, quota: {tps: 5000}, window: 100, max_binds: 16}
+  - {id: demo, name: Demo, password: demopass, quota: {tps: 5000}, window: 100, max_binds: 16,
+     webhook: {url: "http://$L:$HOOK/webhook", secrets: [{file: demo-webhook-secret}], events: [receipt]}}
   - {id: obs2, name: Second, password: obs2pass, quota: {tps: 5000}, window: 100, max_binds: 16}
   - {id: obs3, name: Third, password: obs3pass, quota: {tps: 5000}, window: 100, max_binds: 16}
   - {id: http, name: HTTP, password: httppass, quota: {tps: 100}, window: 10, max_binds: 2}
@@ -242,7 +245,8 @@ wait_http "http://$L:$DEV_ADMIN/readyz" 90 "herald dev" || fail_live "herald dev
 adopt_children "$DEV_PID"
 ROLE=(--set "grpc.listen=$L:0" --set "edge.smpp_listen=$L:0" --set "control.listen=$L:0")
 start edge "$HERALD" edge "${COMMON[@]}" "${ROLE[@]}" --set node.id=obs-edge --set "admin.listen=$L:$EDGE_ADMIN" \
-  --set "edge.smpp_listen=$L:$EDGE_SMPP" --set "edge.http_listen=$L:$EDGE_HTTP"
+  --set "edge.smpp_listen=$L:$EDGE_SMPP" --set "edge.http_listen=$L:$EDGE_HTTP" \
+  --set edge.webhooks.allow_http=true
 start router "$HERALD" router "${COMMON[@]}" "${ROLE[@]}" --set node.id=obs-router --set "admin.listen=$L:$ROUTER_ADMIN" \
   --set router.mo_default_account=http
 start connector "$HERALD" connector "${COMMON[@]}" "${ROLE[@]}" --set node.id=obs-connector \
