@@ -294,3 +294,58 @@ async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refus
         "a refused event was sent again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_a_secret_is_rotated_receivers_with_either_secret_verify() {
+    const NEW: &str = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let backing = Backing::start().await;
+    let bus = backing.bus().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (old_file, new_file) = (dir.path().join("old"), dir.path().join("new"));
+    std::fs::write(&old_file, SECRET).unwrap();
+    std::fs::write(&new_file, NEW).unwrap();
+    // The customer has moved to the new secret; Herald still signs with both.
+    let receiver = Receiver::start(&[NEW]).await;
+    let hooked = json!({
+        "quota": {"tps": 100},
+        "webhook": {
+            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+            "secrets": [{"file": old_file}, {"file": new_file}],
+        },
+    });
+    seed::account(&backing.rules, "hooked", "secret", hooked).await;
+    let edge = Edge::new(
+        EdgeConfig {
+            webhooks: EdgeWebhooksConfig {
+                enabled: true,
+                allow_http: true,
+            },
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules: backing.rules_store().await,
+            node_id: "edge-rotation".into(),
+            session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
+        },
+    )
+    .await
+    .unwrap();
+    let _delivering = edge.deliver_webhooks();
+    publish(&bus, "r1:final", &receipt("r1", MessageState::Delivered)).await;
+    eventually_sync("the receipt verified with the new secret alone", || {
+        receiver.line_of("r1:final").is_some()
+    })
+    .await;
+    assert!(
+        receiver
+            .lines
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|l| l["verified"] == true),
+        "{:?}",
+        receiver.lines.lock().unwrap()
+    );
+}
