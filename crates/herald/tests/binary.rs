@@ -1174,3 +1174,65 @@ async fn a_node_started_before_nats_waits_for_it_and_then_registers() {
     );
     assert_eq!(node.role, "router");
 }
+
+/// The MO path end to end, through three processes to a third-party ESME: the carrier
+/// sends an MO to a short code, the connector publishes it, the router's MO rules give it
+/// to `acme`, and the edge delivers it as a `deliver_sm` to PyPI `smpplib` bound as a
+/// receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mo_from_the_carrier_reaches_a_third_party_esme_through_three_processes() {
+    let (nats, etcd, client) = seeded().await;
+    let mo_route = serde_json::json!({"id": "acme", "destination": "80080", "account": "acme"});
+    client
+        .put_json(
+            herald_rules::Kind::MoRoute,
+            "acme",
+            &mo_route.to_string(),
+            herald_rules::Expected::Any,
+        )
+        .await
+        .unwrap();
+    let sim = simulated_carrier(&client).await;
+    let (_edge, smpp, _) = spawn_edge("edge-mo", &nats, &etcd, &client).await;
+    let (_router, _) = spawn_role("router", "router-mo", &nats, &etcd, &client).await;
+    let (_connector, _) = spawn_role("connector", "connector-mo", &nats, &etcd, &client).await;
+    eventually_sync("the connector binds to the carrier", || sim.bound_now() > 0).await;
+    assert_eq!(
+        sim.send_mo("447700900123", "80080", "Hello Herald").await,
+        Some(CommandStatus::ESME_ROK)
+    );
+
+    let port: u16 = smpp.rsplit_once(':').unwrap().1.parse().unwrap();
+    let run = herald_tests::Esme::Smpplib
+        .run(
+            port,
+            &[
+                "--system-id",
+                "acme",
+                "--password",
+                "secret",
+                "--bind",
+                "rx",
+                "--count",
+                "0",
+                "--expect-deliver",
+                "1",
+                "--timeout",
+                "30",
+            ],
+        )
+        .await
+        .unwrap();
+    let summary = &run.summary;
+    assert_eq!(run.code, 0, "{summary}");
+    let delivered = summary["delivered"].as_array().unwrap();
+    assert_eq!(delivered.len(), 1, "{summary}");
+    let mo = &delivered[0];
+    assert_eq!(mo["source_addr"], "447700900123", "{mo}");
+    assert_eq!(mo["destination_addr"], "80080", "{mo}");
+    assert_eq!(mo["esm_class"], 0, "an MO, not a receipt: {mo}");
+    assert_eq!(
+        mo["short_message_hex"], "48656c6c6f20486572616c64",
+        "the text, GSM 7-bit unpacked as the carrier sent it: {mo}"
+    );
+}
