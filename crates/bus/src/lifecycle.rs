@@ -110,6 +110,7 @@ pub fn failure_receipt(mt: &MtMessage, failure: Failure<'_>, now: SystemTime) ->
         submit_unix_ms: mt.accepted_unix_ms,
         done_unix_ms: unix_ms(now),
         synthetic: true,
+        client_ref: mt.client_ref.clone(),
     }
 }
 

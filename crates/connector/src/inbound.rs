@@ -294,6 +294,7 @@ pub(crate) async fn settle_receipt(
         submit_unix_ms: mapping.submit_unix_ms,
         done_unix_ms: report.done_unix_ms,
         synthetic: false,
+        client_ref: mapping.client_ref.clone(),
     };
     let wanted = receipt_wanted(mapping.registered_delivery, state);
     if wanted {

@@ -89,6 +89,7 @@ impl Job {
             resent: self.resent,
             envelope: keep_envelope.then(|| mt.clone()),
             rerouted: false,
+            client_ref: mt.client_ref.clone(),
         }
     }
 }

@@ -363,7 +363,12 @@ async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() 
     let mut events = cluster.pull(ConsumerSpec::account(ACCOUNT)).await;
     let connector = cluster.connector("c1").await;
     for i in 0..30 {
-        cluster.publish(&mt(i, 1)).await;
+        // The customer's reference of each message comes back in its receipt.
+        let with_ref = MtMessage {
+            client_ref: format!("ref-{i}"),
+            ..mt(i, 1)
+        };
+        cluster.publish(&with_ref).await;
     }
     let got = receipts(&mut events, 30).await;
     let by_id: BTreeMap<String, &Receipt> = got.iter().map(|r| (r.message_id.clone(), r)).collect();
@@ -374,6 +379,8 @@ async fn messages_reach_the_carrier_and_receipts_come_back_with_the_herald_id() 
         assert_eq!(receipt.account_id, ACCOUNT);
         assert_eq!(receipt.carrier_id, CARRIER);
         assert!(!receipt.synthetic);
+        let number: usize = receipt.message_id[1..].parse().unwrap();
+        assert_eq!(receipt.client_ref, format!("ref-{number}"));
         assert_eq!(receipt.destination.as_ref().unwrap().addr.len(), 12);
         // The carrier's own id for it, as its submit_sm_resp gave it.
         let record = records

@@ -390,7 +390,7 @@ async fn accept(
         take_route_token(shared, &checked, now).await?;
         take_token(shared.live_rate_counters(), quota, now).await?;
         let message_id = message_id.unwrap_or_else(|| shared.ids.next_id().to_string());
-        let ack = publish(shared, account, sm, &checked, &message_id, now).await?;
+        let ack = publish(shared, account, sm, &checked, &message_id, now, None).await?;
         Ok((message_id, ack))
     };
     accepted.await.map_err(|Rejection { status, .. }| {
@@ -485,8 +485,9 @@ pub(crate) async fn take_route_token(
     })
 }
 
-/// Publishes an admitted message as `message_id`, accepted at `now`; returns at once with
-/// the pending ack (await it with [`confirm`]).
+/// Publishes an admitted message as `message_id`, accepted at `now`, with the HTTP
+/// request's `client_ref` if it has one (an SMPP one comes in the PDU); returns at once
+/// with the pending ack (await it with [`confirm`]).
 pub(crate) async fn publish(
     shared: &Shared,
     account: &Account,
@@ -494,8 +495,12 @@ pub(crate) async fn publish(
     checked: &CheckedSubmit,
     message_id: &str,
     now: SystemTime,
+    client_ref: Option<&str>,
 ) -> Result<PendingAck, Rejection> {
-    let mt = accepted_envelope(&shared.node_id, account, sm, checked, message_id, now);
+    let mut mt = accepted_envelope(&shared.node_id, account, sm, checked, message_id, now);
+    if let Some(client_ref) = client_ref {
+        client_ref.clone_into(&mut mt.client_ref);
+    }
     // The first span of the message's trace: router, connector and the receipt's way back
     // all join it through the bus headers.
     let span = if herald_telemetry::message_spans() {

@@ -289,6 +289,15 @@ fn check_segmentation(
     Ok(from_udh.or(from_sar))
 }
 
+/// The ESME's `user_message_reference` TLV (its own reference for the message), if sent.
+fn user_message_reference(sm: &SubmitSm) -> Option<u16> {
+    let tlv = sm
+        .tlvs
+        .iter()
+        .find(|t| t.tag == Tag::USER_MESSAGE_REFERENCE)?;
+    Some(u16::from_be_bytes(tlv.value.get(..2)?.try_into().ok()?))
+}
+
 /// The bus envelope of a checked message.
 #[derive(Clone, Copy, Debug)]
 pub struct Origin<'a> {
@@ -342,6 +351,7 @@ pub fn envelope(sm: &SubmitSm, checked: &CheckedSubmit, origin: Origin<'_>) -> b
         receipt_reroutes: 0,
         // The account's `priority_lane` decides; the caller has the account.
         urgent: false,
+        client_ref: user_message_reference(sm).map_or_else(String::new, |r| r.to_string()),
     }
 }
 
@@ -711,6 +721,7 @@ mod tests {
             },
         );
         assert_eq!(mt.payload, b"long text");
+        assert_eq!(mt.client_ref, "9", "user_message_reference, in decimal");
         assert_eq!(
             mt.source.as_ref().unwrap().addr,
             "Café",

@@ -492,7 +492,8 @@ async fn credentials_are_checked_like_a_bind() {
 #[tokio::test]
 async fn a_priority_puts_the_message_in_the_urgent_lane_and_reaches_the_carrier_as_the_flag() {
     let cluster = cluster().await;
-    let urgent = json!({ "to": "+447700900001", "text": "code 1234", "priority": 2 });
+    let urgent = json!({ "to": "+447700900001", "text": "code 1234", "priority": 2,
+                         "client_ref": "otp-7" });
     assert_eq!(post(cluster.port, ACME, urgent).await.status, 202);
     let bulk = json!({ "to": "+447700900002", "text": "sale", "priority": 0 });
     assert_eq!(post(cluster.port, ACME, bulk).await.status, 202);
@@ -507,10 +508,12 @@ async fn a_priority_puts_the_message_in_the_urgent_lane_and_reaches_the_carrier_
             })
             .collect()
     };
+    let urgent = envelopes_in(&cluster.bus, ConsumerSpec::urgent_routers(), 1).await;
     assert_eq!(
-        lane(envelopes_in(&cluster.bus, ConsumerSpec::urgent_routers(), 1).await),
-        [("447700900001".to_owned(), true, 2)]
+        urgent[0].client_ref, "otp-7",
+        "the client's reference travels with it"
     );
+    assert_eq!(lane(urgent), [("447700900001".to_owned(), true, 2)]);
     assert_eq!(
         lane(envelopes(&cluster.bus, 1).await),
         [("447700900002".to_owned(), false, 0)]
@@ -558,6 +561,11 @@ async fn bad_input_gets_the_status_that_names_it_and_publishes_nothing() {
             json!({ "to": "+447700900001", "text": "hi", "priority": 4 }),
             400,
             "ESME_RINVPRTFLG",
+        ),
+        (
+            json!({ "to": "+447700900001", "text": "hi", "client_ref": "x".repeat(65) }),
+            400,
+            "ESME_RSUBMITFAIL",
         ),
     ];
     for (body, status, smpp) in cases {

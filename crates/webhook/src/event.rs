@@ -2,7 +2,8 @@
 //!
 //! ```json
 //! {"type": "message.receipt", "version": 1, "id": "<webhook id>",
-//!  "data": {"message_id": "…", "state": "delivered", "error": "", "error_code": 0,
+//!  "data": {"message_id": "…", "client_ref": "order-42", "state": "delivered",
+//!           "error": "", "error_code": 0,
 //!           "from": "ACME", "to": "447700900123",
 //!           "submitted_at_ms": 1764115200000, "done_at_ms": 1764115201000,
 //!           "synthetic": false}}
@@ -48,6 +49,7 @@ fn receipt_data(r: &Receipt) -> Value {
     let state = MessageState::try_from(r.state).unwrap_or(MessageState::Unknown);
     json!({
         "message_id": r.message_id,
+        "client_ref": r.client_ref,
         "state": state_name(state),
         "error": r.error,
         "error_code": r.network_error_code,
@@ -133,6 +135,7 @@ mod tests {
             }),
             submit_unix_ms: 1_000,
             done_unix_ms: 2_000,
+            client_ref: "order-42".into(),
             ..Receipt::default()
         };
         let (kind, body) = parsed(
@@ -146,6 +149,7 @@ mod tests {
         assert_eq!(body["version"], 1);
         assert_eq!(body["id"], "m1:final");
         assert_eq!(body["data"]["message_id"], "m1");
+        assert_eq!(body["data"]["client_ref"], "order-42");
         assert_eq!(body["data"]["state"], "undeliverable");
         assert_eq!(body["data"]["error_code"], 27);
         assert_eq!(body["data"]["to"], "447700900123");

@@ -21,6 +21,9 @@ use serde::Deserialize;
 use super::answer::ApiError;
 use super::{MAX_BODY_OCTETS, MAX_DESTINATIONS};
 
+/// Longest `client_ref`.
+const MAX_CLIENT_REF: usize = 64;
+
 /// Longest source address, in octets: the SMPP field's 21 less its NUL.
 const MAX_SOURCE_OCTETS: usize = 20;
 
@@ -45,6 +48,10 @@ struct SubmitBody {
     /// `auto` (default), `gsm7` or `ucs2`.
     #[serde(default)]
     coding: Option<String>,
+    /// The caller's own reference for the message, returned in its receipts; at most 64
+    /// printable ASCII characters.
+    #[serde(default)]
+    client_ref: Option<String>,
     /// SMPP's `priority_flag`, 0 (default) to 3: 1 and above go in the urgent lane unless
     /// the account's `priority_lane` says otherwise, and reach the carrier as the flag.
     #[serde(default)]
@@ -77,6 +84,7 @@ pub(super) struct Submission {
     validity_period: COctetString,
     data_coding: DataCoding,
     priority_flag: u8,
+    pub(super) client_ref: Option<String>,
     pub(super) segments: Vec<Segment>,
 }
 
@@ -149,6 +157,16 @@ pub(super) fn parse_submission(
             ));
         }
     };
+    if let Some(reference) = &body.client_ref
+        && (reference.is_empty()
+            || reference.len() > MAX_CLIENT_REF
+            || !reference.bytes().all(|b| b.is_ascii_graphic() || b == b' '))
+    {
+        return Err(ApiError::new(
+            CommandStatus::ESME_RSUBMITFAIL,
+            format!("`client_ref` is 1 to {MAX_CLIENT_REF} printable ASCII characters"),
+        ));
+    }
     let replaced = match coding {
         Coding::Auto | Coding::Gsm7 if transliterate => lookalike::to_gsm7(&body.text),
         _ => None,
@@ -162,6 +180,7 @@ pub(super) fn parse_submission(
         validity_period: validity_period(body.validity.as_deref(), now)?,
         data_coding: DataCoding(encoding.data_coding()),
         priority_flag,
+        client_ref: body.client_ref,
         segments,
     })
 }

@@ -145,6 +145,7 @@ async fn accept_and_settle(
         account: account.clone(),
         now,
         deadline,
+        client_ref: submission.client_ref.clone(),
     };
     // The checks first: a destination they refuse gets no ids, and a request they refuse
     // whole is answered without a key stored (a retry would be refused the same way).
@@ -356,6 +357,8 @@ struct Acceptance {
     now: SystemTime,
     /// No publish starts after it ([`idempotency::PUBLISH_DEADLINE`]).
     deadline: tokio::time::Instant,
+    /// The request's `client_ref`, put on every message of it.
+    client_ref: Option<String>,
 }
 
 /// Why a destination was not accepted, and whether some of its segments had already been
@@ -385,6 +388,7 @@ async fn accept_destination(
         account,
         now,
         deadline,
+        client_ref,
     } = acceptance;
     let (now, deadline) = (*now, *deadline);
     let refused = |rejection| NotAccepted {
@@ -416,12 +420,20 @@ async fn accept_destination(
                 published,
             });
         }
-        let ack = publish(shared, account, sm, checked, &message_id, now)
-            .await
-            .map_err(|rejection| NotAccepted {
-                rejection,
-                published,
-            })?;
+        let ack = publish(
+            shared,
+            account,
+            sm,
+            checked,
+            &message_id,
+            now,
+            client_ref.as_deref(),
+        )
+        .await
+        .map_err(|rejection| NotAccepted {
+            rejection,
+            published,
+        })?;
         pending.push((message_id, ack));
     }
     Ok(pending)
