@@ -28,6 +28,7 @@ pub mod batch;
 mod bucket;
 pub mod config;
 pub mod consume;
+pub mod dead_letters;
 pub mod error;
 pub mod idempotency;
 pub mod kv;
@@ -46,6 +47,7 @@ pub use auth::{NatsAuth, SecretRef};
 pub use batch::{BatchLimits, CoalescingPublisher};
 pub use config::{BusConfig, ClientCertificate, NatsTls};
 pub use consume::{ConsumerSpec, Deliveries, Delivery, WorkConsumer};
+pub use dead_letters::{DeadLetter, DeadLetters};
 pub use error::BusError;
 pub use idempotency::{Claim, IdempotencyKeys};
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
@@ -175,6 +177,11 @@ impl Bus {
     /// The subscriber opt-outs.
     pub async fn opt_outs(&self) -> Result<OptOutStore, BusError> {
         OptOutStore::open(&self.jetstream).await
+    }
+
+    /// The dead-letter stream, for listing and replaying.
+    pub async fn dead_letters(&self) -> Result<DeadLetters, BusError> {
+        DeadLetters::open(&self.jetstream, self.client.clone()).await
     }
 
     /// The ported-numbers snapshot store.

@@ -49,6 +49,39 @@ pub fn mo_event(account: &str) -> String {
     format!("herald.ev.{account}.mo")
 }
 
+/// A dead-lettered event replayed to `account`'s webhook alone:
+/// `herald.ev.<account>.hook.<kind>` (`dlr` or `mo`). The account's SMPP delivery acks
+/// these without sending them.
+pub fn webhook_replay(account: &str, kind: &str) -> String {
+    format!("herald.ev.{account}.{WEBHOOK_ONLY}.{kind}")
+}
+
+/// The token that marks an event for the webhook alone.
+pub const WEBHOOK_ONLY: &str = "hook";
+
+/// Whether `subject` is an event for the account's webhook alone ([`webhook_replay`]).
+pub fn is_webhook_only(subject: &str) -> bool {
+    let mut tokens = subject.split('.');
+    matches!(
+        (
+            tokens.next(),
+            tokens.next(),
+            tokens.next(),
+            tokens.next(),
+            tokens.next(),
+            tokens.next()
+        ),
+        (
+            Some("herald"),
+            Some("ev"),
+            Some(_),
+            Some(WEBHOOK_ONLY),
+            Some(_),
+            None
+        )
+    )
+}
+
 /// Everything for one account, the filter of its event consumer.
 pub fn events_of(account: &str) -> String {
     format!("herald.ev.{account}.>")
@@ -113,6 +146,10 @@ mod tests {
         assert_eq!(out("vodafone-uk"), "herald.out.vodafone-uk");
         assert_eq!(mt_urgent("acme"), "herald.mt.acme.urgent");
         assert_eq!(out_urgent("tmo"), "herald.out.tmo.urgent");
+        assert_eq!(webhook_replay("acme", "dlr"), "herald.ev.acme.hook.dlr");
+        assert!(is_webhook_only("herald.ev.acme.hook.mo"));
+        assert!(!is_webhook_only("herald.ev.acme.dlr"));
+        assert!(!is_webhook_only("herald.ev.hook.dlr"));
         assert_eq!(
             dead_letter("herald.out.tmo.urgent"),
             "herald.dlq.out.tmo.urgent"

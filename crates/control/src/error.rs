@@ -58,6 +58,9 @@ pub enum ControlError {
     /// Ported numbers are not available: this control node has no porting store.
     #[error("ported numbers need the bus, which this control node does not have")]
     NoPortingStore,
+    /// Dead letters are not available: this control node has no bus.
+    #[error("dead letters need the bus, which this control node does not have")]
+    NoDeadLetters,
     /// The request is malformed (an unknown kind, a missing id).
     #[error("{0}")]
     InvalidArgument(String),
@@ -108,7 +111,8 @@ impl ControlError {
             | ControlError::Audit(_)
             | ControlError::NoStatusStore
             | ControlError::NoOptOutStore
-            | ControlError::NoPortingStore => Status::unavailable(message),
+            | ControlError::NoPortingStore
+            | ControlError::NoDeadLetters => Status::unavailable(message),
             ControlError::NotFound(_) => Status::not_found(message),
             ControlError::Node { code, .. } => Status::new(*code, message),
             ControlError::Rules(_)

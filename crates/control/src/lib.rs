@@ -48,7 +48,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_bus::{FollowedSnapshot, OptOutStore, PortingStore, StatusStore};
+use herald_bus::{
+    DeadLetters, FollowedSnapshot, OptOutStore, PortingStore, Publisher, StatusStore,
+};
 use herald_config::{ControlConfig, ControlTlsConfig};
 use herald_proto::admin::v1::admin_service_server::AdminServiceServer;
 use herald_rules::porting::PortingTable;
@@ -74,6 +76,9 @@ pub struct ControlDeps {
     /// Subscriber opt-outs (list, change, history, and route explain's check); `None`:
     /// those calls answer `UNAVAILABLE` and explain checks the rules' lists alone.
     pub opt_outs: Option<OptOutStore>,
+    /// The dead-letter stream and a publisher to replay from it; `None`: those calls answer
+    /// `UNAVAILABLE`.
+    pub dead_letters: Option<(DeadLetters, Publisher)>,
     /// The ported-numbers store (import) and this node's copy of its table (route
     /// explain); `None`: import answers `UNAVAILABLE` and explain goes by prefix.
     pub porting: Option<(PortingStore, FollowedSnapshot<PortingTable>)>,

@@ -177,6 +177,40 @@ impl Control {
     }
 
     /// The opt-out store, or why there is none.
+    /// `at` in Unix milliseconds.
+    fn unix_ms_of(at: SystemTime) -> i64 {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    }
+
+    /// The dead letters `request` names.
+    async fn dead_letters_of(
+        &self,
+        request: &api::DeadLettersRequest,
+    ) -> Result<Vec<herald_bus::DeadLetter>, ControlError> {
+        require_id(&request.account_id)?;
+        let (dead_letters, _) = self
+            .deps
+            .dead_letters
+            .as_ref()
+            .ok_or(ControlError::NoDeadLetters)?;
+        let at = |ms: i64| {
+            SystemTime::UNIX_EPOCH
+                + std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+        };
+        let until = match request.until_unix_ms {
+            0 => SystemTime::now(),
+            ms => at(ms),
+        };
+        let limit = match request.limit {
+            0 => 1_000,
+            n => usize::try_from(n).unwrap_or(usize::MAX).min(100_000),
+        };
+        Ok(dead_letters
+            .account_events(&request.account_id, at(request.since_unix_ms), until, limit)
+            .await?)
+    }
+
     fn opt_out_store(&self) -> Result<&herald_bus::OptOutStore, ControlError> {
         self.deps
             .opt_outs
@@ -720,6 +754,62 @@ impl AdminService for Control {
         )
         .await?;
         Ok(Response::new(answer))
+    }
+
+    async fn list_dead_letters(
+        &self,
+        request: Request<api::DeadLettersRequest>,
+    ) -> Answer<api::ListDeadLettersResponse> {
+        let request = request.into_inner();
+        let letters = self.dead_letters_of(&request).await?;
+        Ok(Response::new(api::ListDeadLettersResponse {
+            letters: letters
+                .iter()
+                .map(|l| api::DeadLetterInfo {
+                    sequence: l.sequence,
+                    subject: l.subject.clone(),
+                    reason: l.reason.clone(),
+                    at_unix_ms: Self::unix_ms_of(l.at),
+                    message_id: l.message_id.clone(),
+                })
+                .collect(),
+        }))
+    }
+
+    async fn replay_dead_letters(
+        &self,
+        request: Request<api::DeadLettersRequest>,
+    ) -> Answer<api::ReplayDeadLettersResponse> {
+        require_admin(&request, "replaying dead letters")?;
+        let caller = Caller::of(&request).cloned();
+        let request = request.into_inner();
+        let letters = self.dead_letters_of(&request).await?;
+        let (dead_letters, publisher) = self
+            .deps
+            .dead_letters
+            .as_ref()
+            .ok_or(ControlError::NoDeadLetters)?;
+        let mut replayed = 0u64;
+        for letter in &letters {
+            dead_letters
+                .replay_to_webhook(publisher, &request.account_id, letter)
+                .await
+                .map_err(ControlError::from)?;
+            replayed += 1;
+        }
+        let done = format!(
+            "{replayed} dead letters of {} replayed to its webhook",
+            request.account_id
+        );
+        self.record_action(
+            caller.as_ref(),
+            "replay",
+            "dead-letters",
+            &request.account_id,
+            &done,
+        )
+        .await?;
+        Ok(Response::new(api::ReplayDeadLettersResponse { replayed }))
     }
 
     async fn import_ported_numbers(

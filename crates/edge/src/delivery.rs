@@ -282,6 +282,12 @@ async fn deliver_one(
     reading: Option<(Duration, DefaultAlphabet)>,
     finals: Finals,
 ) {
+    // An event replayed to the account's webhook alone (`heraldctl dead-letters replay`):
+    // its SMPP receivers had it already, or chose not to.
+    if herald_bus::subject::is_webhook_only(delivery.subject()) {
+        herald_bus::consume::settle_logged(delivery.ack().await);
+        return;
+    }
     let (retention, alphabet) = reading.unzip();
     // Past the account's receipt retention an event is dropped, not delivered late.
     if let (Some(retention), Some(published)) = (retention, delivery.published())

@@ -692,6 +692,62 @@ async fn a_final_receipt_delivered_once_is_not_delivered_again() {
 }
 
 #[tokio::test]
+async fn an_event_replayed_to_the_webhook_alone_is_not_sent_to_smpp_receivers() {
+    let cluster = cluster().await;
+    let receipt = |id: &str| Event {
+        kind: Some(event::Kind::Receipt(Receipt {
+            message_id: id.into(),
+            account_id: "acme".into(),
+            state: bus::MessageState::Delivered.into(),
+            ..Default::default()
+        })),
+    };
+    let publisher = cluster.bus.publisher();
+    let replayed = Outgoing::new(
+        herald_bus::subject::webhook_replay("acme", "dlr"),
+        "replayed",
+        herald_bus::publish::encode(&receipt("01JD00000000000000R1")),
+    );
+    publisher.publish_acked(replayed).await.unwrap();
+    publisher
+        .publish_acked(Outgoing::event(
+            "acme",
+            "dlr-n",
+            &receipt("01JD00000000000000N1"),
+        ))
+        .await
+        .unwrap();
+    let (_session, mut inbox) = esme(cluster.port, BindMode::Receiver, "acme", "secret")
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    while let Ok(Some(inbound)) = tokio::time::timeout(Duration::from_secs(3), inbox.recv()).await {
+        let PduBody::DeliverSm(sm) = &inbound.pdu.body else {
+            panic!("expected deliver_sm, got {:?}", inbound.pdu.body);
+        };
+        ids.push(
+            ReceiptTlvs::from_tlvs(&sm.tlvs)
+                .unwrap()
+                .receipted_message_id,
+        );
+        inbound.responder.respond(
+            PduBody::DeliverSmResp(MessageIdResp::default()),
+            CommandStatus::ESME_ROK,
+        );
+    }
+    assert_eq!(ids, [Some("01JD00000000000000N1".to_owned())]);
+    // And it was acked, not left waiting for a session.
+    let events = cluster
+        .bus
+        .jetstream()
+        .get_stream(StreamKind::Events.name())
+        .await
+        .unwrap();
+    let consumer = events.consumer_info("account-acme").await.unwrap();
+    assert_eq!(consumer.num_ack_pending + consumer.num_pending as usize, 0);
+}
+
+#[tokio::test]
 async fn a_receipt_the_esme_refuses_for_now_comes_again() {
     let cluster = cluster().await;
     let event = Event {

@@ -293,6 +293,29 @@ async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refus
         receiver.line_of("bad:final").is_none(),
         "a refused event was sent again"
     );
+
+    // Replayed from the dead letters (as `heraldctl dead-letters replay` does), it is
+    // posted again under its webhook-id.
+    let dead_letters = bus.dead_letters().await.unwrap();
+    let letters = dead_letters
+        .account_events(
+            "hooked",
+            std::time::SystemTime::UNIX_EPOCH,
+            std::time::SystemTime::now(),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].message_id, "bad:final");
+    dead_letters
+        .replay_to_webhook(&bus.publisher(), "hooked", &letters[0])
+        .await
+        .unwrap();
+    eventually_sync("the replayed event is delivered", || {
+        receiver.line_of("bad:final").is_some()
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -302,6 +302,7 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
             status: Some(bus.status_store().await?),
             opt_outs: Some(bus.opt_outs().await?),
             porting: Some(herald_control::porting::open(&bus).await?),
+            dead_letters: Some((bus.dead_letters().await?, bus.publisher())),
             node_timeout: Duration::from_secs(5),
             // The dev roles serve no NodeService (they register no grpc address).
             node_token: None,

@@ -418,6 +418,10 @@ impl Node {
             rules: self.rules.clone(),
             status: Some(self.bus.status_store().await.context("status store")?),
             opt_outs: Some(self.bus.opt_outs().await.context("opt-out store")?),
+            dead_letters: Some((
+                self.bus.dead_letters().await.context("dead letters")?,
+                self.bus.publisher(),
+            )),
             porting: Some(
                 herald_control::porting::open(&self.bus)
                     .await

@@ -669,6 +669,17 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
             .into_inner();
         assert_eq!(imported.numbers, 1, "{imported:?}");
     }
+    // It lists an account's dead letters (an ordered consumer on HERALD_DLQ).
+    let mut request = tonic::Request::new(herald_proto::admin::v1::DeadLettersRequest {
+        account_id: "acme".into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {ADMIN_TOKEN}").parse().unwrap(),
+    );
+    let listed = api.list_dead_letters(request).await.unwrap().into_inner();
+    assert!(listed.letters.is_empty(), "{listed:?}");
     assert_eq!(message.state, "delivered", "{message:?}");
     assert_eq!(
         message.history.last().map(|h| h.state.as_str()),

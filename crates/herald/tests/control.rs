@@ -303,6 +303,77 @@ async fn the_admin_api_authenticates_writes_with_cas_lists_nodes_and_explains_ro
     })
     .await;
     assert_eq!(ported, "23430");
+
+    // Dead letters: an account's given-up receipt listed, then replayed to its webhook
+    // alone, under its original id.
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig::local(nats.client_url()))
+        .await
+        .unwrap();
+    let receipt = herald_proto::bus::v1::Event {
+        kind: Some(herald_proto::bus::v1::event::Kind::Receipt(
+            herald_proto::bus::v1::Receipt {
+                message_id: "m-dead".into(),
+                account_id: "acme".into(),
+                ..Default::default()
+            },
+        )),
+    };
+    let letter = herald_bus::Outgoing::new(
+        "herald.dlq.ev.acme.dlr",
+        "m-dead:final:dlq",
+        herald_bus::publish::encode(&receipt),
+    )
+    .header(herald_bus::publish::MESSAGE_ID_HEADER, "m-dead:final")
+    .header(
+        herald_bus::consume::DLQ_SUBJECT_HEADER,
+        "herald.ev.acme.dlr",
+    )
+    .header(
+        herald_bus::consume::DLQ_REASON_HEADER,
+        "webhook answered 400: no",
+    );
+    bus.publisher().publish_acked(letter).await.unwrap();
+    let range = herald_proto::admin::v1::DeadLettersRequest {
+        account_id: "acme".into(),
+        ..Default::default()
+    };
+    let listed = api
+        .list_dead_letters(authed(range.clone()))
+        .await
+        .unwrap()
+        .into_inner()
+        .letters;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].message_id, "m-dead:final");
+    assert_eq!(listed[0].subject, "herald.ev.acme.dlr");
+    assert_eq!(listed[0].reason, "webhook answered 400: no");
+    let replayed = api
+        .replay_dead_letters(authed(range))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(replayed.replayed, 1);
+    let consumer = bus
+        .consumer(herald_bus::ConsumerSpec::new(
+            herald_bus::StreamKind::Events,
+            "replay-check",
+            "herald.ev.acme.hook.>",
+        ))
+        .await
+        .unwrap();
+    let mut deliveries = consumer.messages(1).await.unwrap();
+    let again = tokio::time::timeout(PATIENCE, deliveries.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.subject(), "herald.ev.acme.hook.dlr");
+    assert_eq!(
+        again.header(herald_bus::publish::MESSAGE_ID_HEADER),
+        Some("m-dead:final")
+    );
+    let event: herald_proto::bus::v1::Event = again.decode().unwrap();
+    assert_eq!(event, receipt);
 }
 
 /// Starts `herald edge` as node `id` and waits for its registration; its SMPP address.

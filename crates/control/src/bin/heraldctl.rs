@@ -6,6 +6,8 @@
 //! `docs/control.md`.
 #![forbid(unsafe_code)]
 
+#[path = "heraldctl/dead_letters.rs"]
+mod dead_letters;
 #[path = "heraldctl/opt_outs.rs"]
 mod opt_outs;
 #[path = "heraldctl/porting.rs"]
@@ -158,6 +160,11 @@ enum Command {
     OptOuts {
         #[command(subcommand)]
         command: opt_outs::OptOutCommand,
+    },
+    /// An account's given-up receipts and MO: list, replay to its webhook.
+    DeadLetters {
+        #[command(subcommand)]
+        command: dead_letters::DeadLetterCommand,
     },
     /// Ported numbers (number portability): import a CSV.
     Porting {
@@ -552,6 +559,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit { limit } => audit(&mut admin, output, limit).await,
         Command::OptOuts { command } => opt_outs::run(&mut admin, output, command).await,
         Command::Porting { command } => porting::run(&mut admin, command).await,
+        Command::DeadLetters { command } => dead_letters::run(&mut admin, output, command).await,
     }
 }
 

@@ -40,6 +40,7 @@ pub(crate) fn deps(
         status,
         opt_outs: None,
         porting: None,
+        dead_letters: None,
         node_timeout: Duration::from_secs(2),
         node_token: None,
         node_tls: None,
