@@ -125,6 +125,11 @@ impl ClusterQuota {
         Self::new(format!("route/{id}"), tps, burst)
     }
 
+    /// The rate of `account`'s webhook: `per_second` posts a second cluster-wide.
+    pub fn webhook(account: &str, per_second: u32) -> Self {
+        Self::new(format!("webhook/{account}"), per_second, per_second.max(1))
+    }
+
     /// Admits one message accepted at `now` (its second is the one it counts against),
     /// or says it is over the rate.
     pub async fn try_acquire(&self, counters: Option<&RateCounters>, now: SystemTime) -> bool {

@@ -92,6 +92,8 @@ struct Target {
     events: Vec<WebhookEvent>,
     retry_for: Duration,
     ack_wait: Duration,
+    /// The webhook's `rate`, cluster-wide, and the counters it is shared through.
+    rate: Option<(crate::quota::ClusterQuota, Option<herald_bus::RateCounters>)>,
 }
 
 /// Delivers `account`'s events to `webhook` until aborted.
@@ -184,6 +186,12 @@ fn target(shared: &Shared, account: &str, webhook: &Webhook) -> Result<Target, S
         events: webhook.events.clone(),
         retry_for: webhook.retry_for,
         ack_wait: ack_wait(webhook),
+        rate: webhook.rate.map(|per_second| {
+            (
+                crate::quota::ClusterQuota::webhook(account, per_second),
+                shared.live_rate_counters().cloned(),
+            )
+        }),
     })
 }
 
@@ -231,8 +239,14 @@ async fn deliver_one(target: &Target, delivery: Delivery, connection: &mut Optio
     }
     let body = Bytes::from(body);
     let published = delivery.published().unwrap_or_else(SystemTime::now);
-    let mut pause = FIRST_PAUSE;
+    let mut pauses = herald_backoff::Backoff::new(FIRST_PAUSE, MAX_PAUSE);
     loop {
+        if let Some((rate, counters)) = &target.rate {
+            // Over the webhook's rate: wait for the next second's tokens.
+            while !rate.try_acquire(counters.as_ref(), SystemTime::now()).await {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
         let now = SystemTime::now();
         let timestamp = now
             .duration_since(SystemTime::UNIX_EPOCH)
@@ -281,9 +295,11 @@ async fn deliver_one(target: &Target, delivery: Delivery, connection: &mut Optio
                 }
                 count(&target.account, "retried");
                 tracing::debug!(account = %target.account, %id, status, %reason, "webhook attempt failed");
+                // Doubling, with jitter, so endpoints that failed together are not all
+                // tried again in the same instant.
+                let pause = pauses.next_delay();
                 let wait = after.map_or(pause, |a| a.max(pause)).min(MAX_PAUSE);
                 keep_alive_for(&delivery, wait, target.ack_wait).await;
-                pause = (pause * 2).min(MAX_PAUSE);
             }
         }
     }

@@ -26,6 +26,8 @@ struct Receiver {
     _child: tokio::process::Child,
     port: u16,
     lines: Arc<Mutex<Vec<Value>>>,
+    /// When each verified delivery's line was read.
+    arrivals: Arc<Mutex<Vec<std::time::Instant>>>,
 }
 
 impl Receiver {
@@ -45,18 +47,22 @@ impl Receiver {
         let first = out.next_line().await.unwrap().expect("the receiver's port");
         let port = first.strip_prefix("listening ").unwrap().parse().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let kept = lines.clone();
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (kept, times) = (lines.clone(), arrivals.clone());
         tokio::spawn(async move {
             while let Ok(Some(line)) = out.next_line().await {
-                kept.lock()
-                    .unwrap()
-                    .push(serde_json::from_str(&line).unwrap());
+                let value: Value = serde_json::from_str(&line).unwrap();
+                if value["verified"] == true {
+                    times.lock().unwrap().push(std::time::Instant::now());
+                }
+                kept.lock().unwrap().push(value);
             }
         });
         Receiver {
             _child: child,
             port,
             lines,
+            arrivals,
         }
     }
 
@@ -371,4 +377,73 @@ async fn while_a_secret_is_rotated_receivers_with_either_secret_verify() {
         "{:?}",
         receiver.lines.lock().unwrap()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhooks_rate_bounds_its_posts_and_an_endpoint_down_for_a_while_gets_everything() {
+    let backing = Backing::start().await;
+    let bus = backing.bus().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("whsec");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let receiver = Receiver::start(&[SECRET]).await;
+    // Down at first: its first six requests are cut off unanswered.
+    receiver
+        .control(json!({"status": 0, "times": 6, "delay": 0}))
+        .await;
+    let hooked = json!({
+        "quota": {"tps": 100},
+        "webhook": {
+            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+            "secrets": [{"file": secret_file}],
+            "rate": 4, "concurrency": 8, "timeout": "1s",
+        },
+    });
+    seed::account(&backing.rules, "hooked", "secret", hooked).await;
+    let edge = Edge::new(
+        EdgeConfig {
+            webhooks: EdgeWebhooksConfig {
+                enabled: true,
+                allow_http: true,
+            },
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules: backing.rules_store().await,
+            node_id: "edge-rate".into(),
+            session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
+        },
+    )
+    .await
+    .unwrap();
+    let _delivering = edge.deliver_webhooks();
+    let ids: Vec<String> = (0..16).map(|i| format!("r{i}:final")).collect();
+    for id in &ids {
+        publish(
+            &bus,
+            id,
+            &receipt(id.trim_end_matches(":final"), MessageState::Delivered),
+        )
+        .await;
+    }
+    eventually_sync("every event delivered once the endpoint is back", || {
+        receiver.verified_ids().len() == ids.len()
+    })
+    .await;
+    assert_eq!(receiver.verified_ids(), ids.iter().cloned().collect());
+    // However fast the machine, no second saw more than the rate and its burst.
+    let arrivals = receiver.arrivals.lock().unwrap().clone();
+    let busiest = arrivals
+        .iter()
+        .map(|start| {
+            arrivals
+                .iter()
+                .filter(|t| **t >= *start && t.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(busiest <= 8, "{busiest} posts within one second at rate 4");
 }

@@ -123,6 +123,9 @@ pub struct Webhook {
     /// Deliveries in flight at once, all edges together; default 8.
     #[serde(default = "default_webhook_concurrency")]
     pub concurrency: u32,
+    /// Posts a second at most, all edges together; absent: only `concurrency` bounds it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<u32>,
     /// How long an event is retried (timeouts, 5xx, 429) before it is dead-lettered;
     /// default 24 h.
     #[serde(with = "humantime_serde", default = "default_webhook_retry_for")]
@@ -182,6 +185,11 @@ impl Webhook {
             (1..=MAX_WEBHOOK_CONCURRENCY).contains(&self.concurrency),
             "webhook.concurrency",
             format!("must be 1 to {MAX_WEBHOOK_CONCURRENCY}"),
+        )?;
+        c.ensure(
+            self.rate.is_none_or(|r| r > 0),
+            "webhook.rate",
+            "must be > 0 (leave it out for no limit)",
         )?;
         c.ensure(
             !self.retry_for.is_zero(),
@@ -499,6 +507,7 @@ pub(crate) mod tests {
             "webhook.headers"
         );
         assert_eq!(changed("concurrency", 0.into()), "webhook.concurrency");
+        assert_eq!(changed("rate", 0.into()), "webhook.rate");
         assert_eq!(changed("retry_for", "0s".into()), "webhook.retry_for");
         // A secret is a reference, never the secret itself.
         assert_eq!(changed("secrets", serde_json::json!(["whsec_abc"])), "json");
