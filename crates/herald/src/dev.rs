@@ -350,9 +350,8 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
     );
     if let Some((_, addr)) = &webhook_sink {
         println!(
-            "Webhooks: {system_id}'s receipts and MO are also posted to http://{addr}/webhook, signed
-             with the secret in {}; each is printed here as `webhook  …`.
-",
+            "Webhooks: {system_id}'s receipts and MO are also posted to http://{addr}/webhook, signed \
+             with the secret in {}; each is printed here as `webhook  …`.\n",
             data_dir.join("demo-webhook-secret").display()
         );
     }
