@@ -17,15 +17,15 @@
 //! rather than through the bus keeps a batch's other members, and the account's SMPP
 //! consumer, from seeing the event again. An endpoint that keeps failing holds at most
 //! `concurrency` events in retry and nothing more is pulled for it: it is probed, not
-//! hammered. Events of one bus message (a batch) go in order, one at a time.
+//! hammered. Each edge posts through `concurrency` lanes, each one event at a time on its
+//! own connection, and every event of one message goes to the same lane: on an edge, no
+//! event overtakes an earlier one of its message.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use futures::StreamExt as _;
-use futures::stream::FuturesUnordered;
 use herald_bus::{ConsumerSpec, Delivery, StreamKind, subject};
 use herald_proto::bus::v1::Event;
 use herald_rules::model::{Webhook, WebhookEvent};
@@ -118,8 +118,17 @@ async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
             subject::events_of(&account),
         )
     };
+    // One lane per event in flight, each with its connection, posting in order: every
+    // event of one message goes to the same lane, so none overtakes an earlier one.
     let concurrency = usize::try_from(webhook.concurrency.max(1)).unwrap_or(1);
-    let mut connections: Vec<Option<Connection>> = (0..concurrency).map(|_| None).collect();
+    let mut lane_tasks = tokio::task::JoinSet::new();
+    let lanes: Vec<Arc<Lane>> = (0..concurrency)
+        .map(|_| {
+            let lane = Arc::new(Lane::default());
+            lane_tasks.spawn(run_lane(target.clone(), lane.clone()));
+            lane
+        })
+        .collect();
     let mut backoff =
         herald_backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
@@ -137,24 +146,64 @@ async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
             }
         };
         backoff.reset();
-        let mut in_flight = FuturesUnordered::new();
-        loop {
-            tokio::select! {
-                Some(connection) = in_flight.next(), if !in_flight.is_empty() => {
-                    connections.push(connection);
+        while let Some(next) = deliveries.next().await {
+            let delivery = match next {
+                Ok(delivery) => delivery,
+                Err(error) => {
+                    tracing::debug!(%account, %error, "webhook pull interrupted");
+                    continue;
                 }
-                next = deliveries.next_group(), if !connections.is_empty() => match next {
-                    Some(Ok(group)) => {
-                        let connection = connections.pop().flatten();
-                        in_flight.push(deliver_group(target.clone(), group, connection));
-                    }
-                    Some(Err(error)) => tracing::debug!(%account, %error, "webhook pull interrupted"),
-                    None => break,
-                },
-            }
+            };
+            let event = delivery.decode::<Event>();
+            let key = match &event {
+                Ok(event) => ordering_key(event),
+                Err(_) => None,
+            };
+            let index = key.map_or(0, |key| {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                std::hash::Hash::hash(key, &mut hasher);
+                usize::try_from(std::hash::Hasher::finish(&hasher) % concurrency as u64)
+                    .unwrap_or(0)
+            });
+            let Some(lane) = lanes.get(index) else {
+                continue;
+            };
+            // Never waits for a busy lane: what one endpoint's retries hold up is only
+            // its own lane's events (at most `concurrency` are out at once anyway).
+            lane.queue.lock().await.push_back((delivery, event));
+            lane.ready.notify_one();
         }
-        while let Some(connection) = in_flight.next().await {
-            connections.push(connection);
+    }
+}
+
+/// The message an event is about: its receipt's message id, or the MO's id.
+fn ordering_key(event: &Event) -> Option<&str> {
+    match event.kind.as_ref()? {
+        herald_proto::bus::v1::event::Kind::Receipt(receipt) => Some(&receipt.message_id),
+        herald_proto::bus::v1::event::Kind::Mo(mo) => Some(&mo.id),
+    }
+}
+
+/// An event pulled and not yet posted, with what decoding it gave.
+type Queued = (Delivery, Result<Event, herald_bus::BusError>);
+
+/// One lane's events, in the order they were pulled.
+#[derive(Default)]
+struct Lane {
+    queue: tokio::sync::Mutex<std::collections::VecDeque<Queued>>,
+    ready: tokio::sync::Notify,
+}
+
+/// Posts `lane`'s events one after the other, on one connection.
+async fn run_lane(target: Arc<Target>, lane: Arc<Lane>) {
+    let mut connection = None;
+    loop {
+        let next = lane.queue.lock().await.pop_front();
+        match next {
+            Some((delivery, event)) => {
+                deliver_one(&target, &lane, delivery, event, &mut connection).await;
+            }
+            None => lane.ready.notified().await,
         }
     }
 }
@@ -195,20 +244,14 @@ fn target(shared: &Shared, account: &str, webhook: &Webhook) -> Result<Target, S
     })
 }
 
-/// Delivers the members of one bus message in order; gives the connection back.
-async fn deliver_group(
-    target: Arc<Target>,
-    group: Vec<Delivery>,
-    mut connection: Option<Connection>,
-) -> Option<Connection> {
-    for delivery in group {
-        deliver_one(&target, delivery, &mut connection).await;
-    }
-    connection
-}
-
-async fn deliver_one(target: &Target, delivery: Delivery, connection: &mut Option<Connection>) {
-    let event: Event = match delivery.decode() {
+async fn deliver_one(
+    target: &Target,
+    lane: &Lane,
+    delivery: Delivery,
+    event: Result<Event, herald_bus::BusError>,
+    connection: &mut Option<Connection>,
+) {
+    let event = match event {
         Ok(event) => event,
         Err(error) => {
             settle(
@@ -299,15 +342,15 @@ async fn deliver_one(target: &Target, delivery: Delivery, connection: &mut Optio
                 // tried again in the same instant.
                 let pause = pauses.next_delay();
                 let wait = after.map_or(pause, |a| a.max(pause)).min(MAX_PAUSE);
-                keep_alive_for(&delivery, wait, target.ack_wait).await;
+                keep_alive_for(&delivery, lane, wait, target.ack_wait).await;
             }
         }
     }
 }
 
-/// Waits `wait`, telling the bus the delivery (its ack wait `ack_wait`) is still being
-/// worked on.
-async fn keep_alive_for(delivery: &Delivery, wait: Duration, ack_wait: Duration) {
+/// Waits `wait`, telling the bus the delivery (its ack wait `ack_wait`) and the events
+/// queued behind it in its lane are still being worked on.
+async fn keep_alive_for(delivery: &Delivery, lane: &Lane, wait: Duration, ack_wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -317,6 +360,11 @@ async fn keep_alive_for(delivery: &Delivery, wait: Duration, ack_wait: Duration)
         tokio::time::sleep(left.min(ack_wait / 3)).await;
         if let Err(error) = delivery.in_progress().await {
             tracing::debug!(%error, "could not keep a webhook event alive");
+        }
+        for (queued, _) in lane.queue.lock().await.iter() {
+            if let Err(error) = queued.in_progress().await {
+                tracing::debug!(%error, "could not keep a queued webhook event alive");
+            }
         }
     }
 }

@@ -447,3 +447,62 @@ async fn a_webhooks_rate_bounds_its_posts_and_an_endpoint_down_for_a_while_gets_
         .unwrap_or(0);
     assert!(busiest <= 8, "{busiest} posts within one second at rate 4");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_never_overtakes_an_earlier_event_of_its_message() {
+    let backing = Backing::start().await;
+    let bus = backing.bus().await;
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("whsec");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    let receiver = Receiver::start(&[SECRET]).await;
+    let hooked = json!({
+        "quota": {"tps": 100},
+        "webhook": {
+            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+            "secrets": [{"file": secret_file}],
+            "concurrency": 8,
+        },
+    });
+    seed::account(&backing.rules, "hooked", "secret", hooked).await;
+    let edge = Edge::new(
+        EdgeConfig {
+            webhooks: EdgeWebhooksConfig {
+                enabled: true,
+                allow_http: true,
+            },
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules: backing.rules_store().await,
+            node_id: "edge-order".into(),
+            session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
+        },
+    )
+    .await
+    .unwrap();
+    // The first post (the message's ENROUTE) is refused for now: its DELIVRD, published
+    // right after, waits for it rather than arriving first.
+    receiver
+        .control(json!({"status": 503, "times": 1, "delay": 0}))
+        .await;
+    publish(&bus, "m:enroute", &receipt("m", MessageState::Enroute)).await;
+    publish(&bus, "m:final", &receipt("m", MessageState::Delivered)).await;
+    let _delivering = edge.deliver_webhooks();
+    eventually_sync("both events delivered", || {
+        receiver.verified_ids().len() == 2
+    })
+    .await;
+    let order: Vec<String> = receiver
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l["verified"] == true)
+        .map(|l| l["body"]["data"]["state"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(order, ["enroute", "delivered"]);
+    assert_eq!(receiver.answered("m:enroute"), [503]);
+}
