@@ -66,6 +66,9 @@ pub struct ConsumerSpec {
     /// The nak delay by attempt: the first retry waits `backoff[0]`, and attempts past the
     /// end of the list wait its last entry.
     pub backoff: Vec<Duration>,
+    /// A new durable starts at the messages published from now on, not at the stream's
+    /// first (a webhook added to an account gets what comes next, not its history).
+    pub only_new: bool,
 }
 
 impl ConsumerSpec {
@@ -124,6 +127,7 @@ impl ConsumerSpec {
             max_ack_pending: 20_000,
             max_deliveries: 10,
             backoff: [1, 5, 30, 120, 300].map(Duration::from_secs).to_vec(),
+            only_new: false,
         }
     }
 
@@ -146,6 +150,11 @@ impl ConsumerSpec {
             max_ack_pending: self.max_ack_pending,
             // See the module docs: the dead-letter decision is ours.
             max_deliver: -1,
+            deliver_policy: if self.only_new {
+                jetstream::consumer::DeliverPolicy::New
+            } else {
+                jetstream::consumer::DeliverPolicy::All
+            },
             ..Default::default()
         }
     }

@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
+use herald_bus::batch::PRIOR_DELIVERIES_HEADER;
 use herald_bus::{ConsumerSpec, Delivery, StreamKind, subject};
 use herald_proto::bus::v1::Event;
 use herald_rules::model::{Webhook, WebhookEvent};
@@ -51,7 +52,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(300);
 /// started for a new webhook, restarted when its webhook changes, stopped when it goes.
 pub(crate) async fn run(shared: Arc<Shared>) {
     let mut changes = shared.rules.changes();
-    let mut tasks: HashMap<String, (Webhook, JoinHandle<()>)> = HashMap::new();
+    // Aborted when dropped, so the account tasks stop with this one.
+    let mut tasks: HashMap<String, (Webhook, AbortOnDrop)> = HashMap::new();
     loop {
         let wanted: HashMap<String, Webhook> = {
             let snapshot = shared.rules.load();
@@ -61,26 +63,26 @@ pub(crate) async fn run(shared: Arc<Shared>) {
                 .filter_map(|a| Some((a.id.clone(), a.webhook.clone()?)))
                 .collect()
         };
-        tasks.retain(|account, (webhook, task)| {
-            let keep = wanted.get(account) == Some(webhook);
-            if !keep {
-                task.abort();
-            }
-            keep
-        });
+        tasks.retain(|account, (webhook, _)| wanted.get(account) == Some(webhook));
         for (account, webhook) in wanted {
             if let std::collections::hash_map::Entry::Vacant(slot) = tasks.entry(account) {
                 let task =
                     tokio::spawn(deliver(shared.clone(), slot.key().clone(), webhook.clone()));
-                slot.insert((webhook, task));
+                slot.insert((webhook, AbortOnDrop(task)));
             }
         }
         if changes.changed().await.is_err() {
             break;
         }
     }
-    for (_, (_, task)) in tasks {
-        task.abort();
+}
+
+/// A task aborted when its handle is dropped.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -112,6 +114,8 @@ async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
         ack_wait: ack_wait(&webhook),
         max_ack_pending: i64::from(webhook.concurrency),
         max_deliveries: 100,
+        // A webhook gets the events from when it was added, not the account's history.
+        only_new: true,
         ..ConsumerSpec::new(
             StreamKind::Events,
             format!("webhook-{account}"),
@@ -122,13 +126,15 @@ async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
     // event of one message goes to the same lane, so none overtakes an earlier one.
     let concurrency = usize::try_from(webhook.concurrency.max(1)).unwrap_or(1);
     let mut lane_tasks = tokio::task::JoinSet::new();
-    let lanes: Vec<Arc<Lane>> = (0..concurrency)
-        .map(|_| {
-            let lane = Arc::new(Lane::default());
-            lane_tasks.spawn(run_lane(target.clone(), lane.clone()));
-            lane
-        })
-        .collect();
+    let lanes: Arc<Lanes> = Arc::new(Lanes {
+        lanes: (0..concurrency).map(|_| Lane::default()).collect(),
+        owners: std::sync::Mutex::new(HashMap::new()),
+    });
+    for index in 0..concurrency {
+        lane_tasks.spawn(run_lane(target.clone(), lanes.clone(), index));
+    }
+    // Everything pulled and not yet posted is kept alive, queued or not.
+    lane_tasks.spawn(keep_queued_alive(lanes.clone(), target.ack_wait));
     let mut backoff =
         herald_backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
     loop {
@@ -154,24 +160,19 @@ async fn deliver(shared: Arc<Shared>, account: String, webhook: Webhook) {
                     continue;
                 }
             };
-            let event = delivery.decode::<Event>();
-            let key = match &event {
-                Ok(event) => ordering_key(event),
-                Err(_) => None,
-            };
-            let index = key.map_or(0, |key| {
-                let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                std::hash::Hash::hash(key, &mut hasher);
-                usize::try_from(std::hash::Hasher::finish(&hasher) % concurrency as u64)
-                    .unwrap_or(0)
-            });
-            let Some(lane) = lanes.get(index) else {
+            // A copy the account's SMPP delivery republished to retry it there (a batch
+            // member it could not deliver yet): this consumer had the event already.
+            if delivery.header(PRIOR_DELIVERIES_HEADER).is_some() {
+                herald_bus::consume::settle_logged(delivery.ack().await);
                 continue;
-            };
-            // Never waits for a busy lane: what one endpoint's retries hold up is only
-            // its own lane's events (at most `concurrency` are out at once anyway).
-            lane.queue.lock().await.push_back((delivery, event));
-            lane.ready.notify_one();
+            }
+            let event = delivery.decode::<Event>();
+            let key = event
+                .as_ref()
+                .ok()
+                .and_then(ordering_key)
+                .map(str::to_owned);
+            lanes.enqueue(key, (delivery, event)).await;
         }
     }
 }
@@ -187,23 +188,101 @@ fn ordering_key(event: &Event) -> Option<&str> {
 /// An event pulled and not yet posted, with what decoding it gave.
 type Queued = (Delivery, Result<Event, herald_bus::BusError>);
 
-/// One lane's events, in the order they were pulled.
+/// One lane's events, in the order they were pulled, and how many it holds (queued, and
+/// the one being posted).
 #[derive(Default)]
 struct Lane {
-    queue: tokio::sync::Mutex<std::collections::VecDeque<Queued>>,
+    queue: tokio::sync::Mutex<std::collections::VecDeque<(Option<String>, Queued)>>,
     ready: tokio::sync::Notify,
+    load: std::sync::atomic::AtomicUsize,
 }
 
-/// Posts `lane`'s events one after the other, on one connection.
-async fn run_lane(target: Arc<Target>, lane: Arc<Lane>) {
+/// The lanes of one webhook, and which lane holds events of which message.
+struct Lanes {
+    lanes: Vec<Lane>,
+    /// Message → (its lane, its events there): while a message has events in a lane, its
+    /// next ones go there too, behind them; otherwise to the least loaded lane, so one
+    /// event stuck in retry holds up only the events of its own message.
+    owners: std::sync::Mutex<HashMap<String, (usize, usize)>>,
+}
+
+impl Lanes {
+    async fn enqueue(&self, key: Option<String>, queued: Queued) {
+        let least_loaded = || {
+            self.lanes
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, l)| l.load.load(std::sync::atomic::Ordering::Relaxed))
+                .map_or(0, |(i, _)| i)
+        };
+        let index = match &key {
+            Some(key) => {
+                let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+                let (index, count) = owners.entry(key.clone()).or_insert((least_loaded(), 0));
+                *count += 1;
+                *index
+            }
+            None => least_loaded(),
+        };
+        let Some(lane) = self.lanes.get(index) else {
+            return;
+        };
+        lane.load.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        lane.queue.lock().await.push_back((key, queued));
+        lane.ready.notify_one();
+    }
+
+    /// One event of `key` is done in lane `index`.
+    fn done(&self, index: usize, key: Option<&str>) {
+        if let Some(lane) = self.lanes.get(index) {
+            lane.load.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        if let Some(key) = key {
+            let mut owners = self.owners.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, count)) = owners.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    owners.remove(key);
+                }
+            }
+        }
+    }
+}
+
+/// Posts lane `index`'s events one after the other, on one connection.
+async fn run_lane(target: Arc<Target>, lanes: Arc<Lanes>, index: usize) {
+    let Some(lane) = lanes.lanes.get(index) else {
+        return;
+    };
     let mut connection = None;
     loop {
         let next = lane.queue.lock().await.pop_front();
         match next {
-            Some((delivery, event)) => {
-                deliver_one(&target, &lane, delivery, event, &mut connection).await;
+            Some((key, (delivery, event))) => {
+                deliver_one(&target, delivery, event, &mut connection).await;
+                lanes.done(index, key.as_deref());
             }
             None => lane.ready.notified().await,
+        }
+    }
+}
+
+/// Marks every queued event in progress every third of the ack wait, so none is
+/// redelivered elsewhere while it waits its turn (the one being posted keeps itself alive
+/// between attempts).
+async fn keep_queued_alive(lanes: Arc<Lanes>, ack_wait: Duration) {
+    let mut tick = tokio::time::interval((ack_wait / 3).max(Duration::from_millis(100)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        for lane in &lanes.lanes {
+            // A batch's members share its ack wait: one in-progress each.
+            let mut kept = std::collections::HashSet::new();
+            for (_, (delivery, _)) in lane.queue.lock().await.iter() {
+                if !delivery.is_batch_member() || kept.insert(delivery.stream_sequence()) {
+                    herald_bus::consume::settle_logged(delivery.in_progress().await);
+                }
+            }
         }
     }
 }
@@ -246,7 +325,6 @@ fn target(shared: &Shared, account: &str, webhook: &Webhook) -> Result<Target, S
 
 async fn deliver_one(
     target: &Target,
-    lane: &Lane,
     delivery: Delivery,
     event: Result<Event, herald_bus::BusError>,
     connection: &mut Option<Connection>,
@@ -342,15 +420,15 @@ async fn deliver_one(
                 // tried again in the same instant.
                 let pause = pauses.next_delay();
                 let wait = after.map_or(pause, |a| a.max(pause)).min(MAX_PAUSE);
-                keep_alive_for(&delivery, lane, wait, target.ack_wait).await;
+                keep_alive_for(&delivery, wait, target.ack_wait).await;
             }
         }
     }
 }
 
-/// Waits `wait`, telling the bus the delivery (its ack wait `ack_wait`) and the events
-/// queued behind it in its lane are still being worked on.
-async fn keep_alive_for(delivery: &Delivery, lane: &Lane, wait: Duration, ack_wait: Duration) {
+/// Waits `wait`, telling the bus the delivery (its ack wait `ack_wait`) is still being
+/// worked on.
+async fn keep_alive_for(delivery: &Delivery, wait: Duration, ack_wait: Duration) {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -360,11 +438,6 @@ async fn keep_alive_for(delivery: &Delivery, lane: &Lane, wait: Duration, ack_wa
         tokio::time::sleep(left.min(ack_wait / 3)).await;
         if let Err(error) = delivery.in_progress().await {
             tracing::debug!(%error, "could not keep a webhook event alive");
-        }
-        for (queued, _) in lane.queue.lock().await.iter() {
-            if let Err(error) = queued.in_progress().await {
-                tracing::debug!(%error, "could not keep a queued webhook event alive");
-            }
         }
     }
 }

@@ -132,6 +132,21 @@ fn receipt(id: &str, state: MessageState) -> Event {
     }
 }
 
+/// Waits until the edge has declared the account's webhook consumer: a webhook gets the
+/// events published from then on.
+async fn webhook_consumer_ready(bus: &herald_bus::Bus) {
+    let stream = bus
+        .jetstream()
+        .get_stream(StreamKind::Events.name())
+        .await
+        .unwrap();
+    herald_harness::eventually("the webhook consumer is declared", || {
+        let stream = stream.clone();
+        async move { stream.consumer_info("webhook-hooked").await.is_ok() }
+    })
+    .await;
+}
+
 async fn publish(backing_bus: &herald_bus::Bus, id: &str, event: &Event) {
     backing_bus
         .publisher()
@@ -178,6 +193,7 @@ async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refus
     .await
     .unwrap();
     let _delivering = edge.deliver_webhooks();
+    webhook_consumer_ready(&bus).await;
 
     // Receipts, some as one batch (as a connector publishes them under load), and an MO.
     let ids: Vec<String> = (0..20).map(|i| format!("m{i}:final")).collect();
@@ -362,6 +378,7 @@ async fn while_a_secret_is_rotated_receivers_with_either_secret_verify() {
     .await
     .unwrap();
     let _delivering = edge.deliver_webhooks();
+    webhook_consumer_ready(&bus).await;
     publish(&bus, "r1:final", &receipt("r1", MessageState::Delivered)).await;
     eventually_sync("the receipt verified with the new secret alone", || {
         receiver.line_of("r1:final").is_some()
@@ -419,6 +436,7 @@ async fn a_webhooks_rate_bounds_its_posts_and_an_endpoint_down_for_a_while_gets_
     .await
     .unwrap();
     let _delivering = edge.deliver_webhooks();
+    webhook_consumer_ready(&bus).await;
     let ids: Vec<String> = (0..16).map(|i| format!("r{i}:final")).collect();
     for id in &ids {
         publish(
@@ -488,9 +506,10 @@ async fn a_receipt_never_overtakes_an_earlier_event_of_its_message() {
     receiver
         .control(json!({"status": 503, "times": 1, "delay": 0}))
         .await;
+    let _delivering = edge.deliver_webhooks();
+    webhook_consumer_ready(&bus).await;
     publish(&bus, "m:enroute", &receipt("m", MessageState::Enroute)).await;
     publish(&bus, "m:final", &receipt("m", MessageState::Delivered)).await;
-    let _delivering = edge.deliver_webhooks();
     eventually_sync("both events delivered", || {
         receiver.verified_ids().len() == 2
     })

@@ -90,6 +90,13 @@ async fn an_edge_killed_mid_delivery_loses_no_webhook_event() {
     let bus = Bus::connect(BusConfig::local(nats.client_url()))
         .await
         .unwrap();
+    // A webhook gets the events published once its consumer is declared.
+    let events = bus.jetstream().get_stream("HERALD_EVENTS").await.unwrap();
+    herald_harness::eventually("the webhook consumer is declared", || {
+        let events = events.clone();
+        async move { events.consumer_info("webhook-hooked").await.is_ok() }
+    })
+    .await;
     const EVENTS: usize = 40;
     for i in 0..EVENTS {
         let receipt = Event {
