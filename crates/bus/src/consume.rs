@@ -47,6 +47,8 @@ pub const DLQ_SUBJECT_HEADER: &str = "Herald-Dlq-Subject";
 pub const DLQ_DELIVERIES_HEADER: &str = "Herald-Dlq-Deliveries";
 /// Header on a dead letter: its stream and sequence, `HERALD_OUT:42`.
 pub const DLQ_ORIGIN_HEADER: &str = "Herald-Dlq-Origin";
+/// Header on a dead letter: the consumer that gave it up (`webhook-acme`, `account-acme`).
+pub const DLQ_CONSUMER_HEADER: &str = "Herald-Dlq-Consumer";
 
 /// A durable consumer: which stream, which subjects, and its redelivery policy.
 #[derive(Clone, Debug)]
@@ -781,9 +783,12 @@ impl Delivery {
     pub async fn dead_letter(self, reason: &str) -> Result<(), BusError> {
         let stream = self.shared.spec.stream.name();
         let origin = format!("{stream}:{}", self.stream_sequence);
+        // The consumer's name too: two consumers of one stream (an account's SMPP delivery
+        // and its webhook) may each give the same message up, and each letter must stay.
+        let durable = &self.shared.spec.durable;
         let id = match &self.body {
-            Body::Whole(_) => format!("dlq:{origin}"),
-            Body::Member { index, .. } => format!("dlq:{origin}:{index}"),
+            Body::Whole(_) => format!("dlq:{origin}:{durable}"),
+            Body::Member { index, .. } => format!("dlq:{origin}:{index}:{durable}"),
         };
         let mut letter = Outgoing::new(
             subject::dead_letter(self.subject()),
@@ -803,7 +808,8 @@ impl Delivery {
             .header(DLQ_REASON_HEADER, reason)
             .header(DLQ_SUBJECT_HEADER, self.subject())
             .header(DLQ_DELIVERIES_HEADER, &self.deliveries.to_string())
-            .header(DLQ_ORIGIN_HEADER, &origin);
+            .header(DLQ_ORIGIN_HEADER, &origin)
+            .header(DLQ_CONSUMER_HEADER, durable);
         self.shared.publisher.publish_acked(letter).await?;
         tracing::warn!(
             consumer = %self.shared.spec.durable,

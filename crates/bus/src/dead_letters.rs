@@ -16,7 +16,7 @@ use async_nats::jetstream::{self, consumer};
 use bytes::Bytes;
 use futures::StreamExt as _;
 
-use crate::consume::{DLQ_REASON_HEADER, DLQ_SUBJECT_HEADER};
+use crate::consume::{DLQ_CONSUMER_HEADER, DLQ_REASON_HEADER, DLQ_SUBJECT_HEADER};
 use crate::error::BusError;
 use crate::publish::{ACCOUNT_HEADER, MESSAGE_ID_HEADER, Outgoing, Publisher};
 use crate::subject;
@@ -34,6 +34,9 @@ pub struct DeadLetter {
     pub subject: String,
     /// Why it was given up.
     pub reason: String,
+    /// Who gave it up: `webhook-<account>` (its webhook) or `account-<account>` (its SMPP
+    /// delivery); empty for letters from before this was recorded.
+    pub consumer: String,
     /// When it was dead-lettered.
     pub at: SystemTime,
     /// Its `Herald-Msg-Id` (the webhook id of the event).
@@ -147,6 +150,7 @@ impl DeadLetters {
                 sequence,
                 subject: header(DLQ_SUBJECT_HEADER),
                 reason: header(DLQ_REASON_HEADER),
+                consumer: header(DLQ_CONSUMER_HEADER),
                 at,
                 message_id: header(MESSAGE_ID_HEADER),
                 payload: message.payload.clone(),
@@ -171,7 +175,15 @@ impl DeadLetters {
         };
         let message = Outgoing::new(
             subject::webhook_replay(account, kind),
-            format!("{}:replay:{}", letter.message_id, letter.sequence),
+            // Unique per replay: replaying again (the endpoint lost it again) posts again.
+            format!(
+                "{}:replay:{}:{}",
+                letter.message_id,
+                letter.sequence,
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
             letter.payload.clone(),
         )
         .header(MESSAGE_ID_HEADER, &letter.message_id)

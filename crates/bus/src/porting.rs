@@ -91,7 +91,8 @@ impl PortingStore {
             name: PORTING_OBJECT.to_owned(),
             description: Some("Herald ported numbers (encoded PortingTable)".to_owned()),
             // Fewer, larger chunks: a snapshot is read whole.
-            chunk_size: Some(1024 * 1024),
+            // Well under NATS's 1 MiB default max_payload.
+            chunk_size: Some(256 * 1024),
             metadata,
             headers: None,
         };
@@ -123,9 +124,13 @@ impl PortingStore {
         };
         let info = SnapshotInfo::of(object.info());
         let mut bytes = Vec::with_capacity(usize::try_from(info.size).unwrap_or(0));
-        object
-            .read_to_end(&mut bytes)
+        // A snapshot replaced while it is read has its chunks purged under the reader,
+        // which would then wait forever: give up after a generous time for its size, and
+        // the follower reads the new one.
+        let patience = Duration::from_secs(60) + Duration::from_secs(info.size / (10 << 20));
+        tokio::time::timeout(patience, object.read_to_end(&mut bytes))
             .await
+            .map_err(|_| store_error("read", "the snapshot's chunks stopped coming"))?
             .map_err(|e| store_error("read", e))?;
         Ok(Some((bytes, info)))
     }
@@ -137,9 +142,10 @@ impl PortingStore {
     pub async fn follow<T, E, F>(&self, decode: F) -> Result<FollowedSnapshot<T>, BusError>
     where
         T: Send + Sync + 'static,
-        E: Display,
+        E: Display + Send + 'static,
         F: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
     {
+        let decode = Arc::new(decode);
         let followed = FollowedSnapshot {
             current: Arc::new(ArcSwapOption::empty()),
         };
@@ -158,12 +164,17 @@ impl PortingStore {
     }
 
     /// Reads the current snapshot into `current` unless its nuid is `seen`.
-    async fn load<T, E: Display>(
+    async fn load<T, E, F>(
         &self,
         current: &ArcSwapOption<T>,
-        decode: &(impl Fn(&[u8]) -> Result<T, E> + Send + Sync),
+        decode: &Arc<F>,
         seen: &mut String,
-    ) -> Result<(), BusError> {
+    ) -> Result<(), BusError>
+    where
+        T: Send + Sync + 'static,
+        E: Display + Send + 'static,
+        F: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+    {
         let Some((bytes, info)) = self.get().await? else {
             current.store(None);
             seen.clear();
@@ -172,7 +183,13 @@ impl PortingStore {
         if info.nuid == *seen {
             return Ok(());
         }
-        match decode(&bytes) {
+        // Tens of millions of numbers take a few hundred milliseconds to check and decode:
+        // not on the runtime's workers, which route meanwhile.
+        let decoder = decode.clone();
+        let decoded = tokio::task::spawn_blocking(move || decoder(&bytes))
+            .await
+            .map_err(|e| store_error("decode", e))?;
+        match decoded {
             Ok(value) => {
                 current.store(Some(Arc::new(value)));
                 tracing::info!(bytes = info.size, "ported numbers loaded");
@@ -186,13 +203,17 @@ impl PortingStore {
         Ok(())
     }
 
-    async fn keep_following<T, E: Display>(
+    async fn keep_following<T, E, F>(
         self,
         current: Weak<ArcSwapOption<T>>,
-        decode: impl Fn(&[u8]) -> Result<T, E> + Send + Sync,
+        decode: Arc<F>,
         mut watch: object_store::Watch,
         mut seen: String,
-    ) {
+    ) where
+        T: Send + Sync + 'static,
+        E: Display + Send + 'static,
+        F: Fn(&[u8]) -> Result<T, E> + Send + Sync + 'static,
+    {
         let mut backoff =
             herald_backoff::Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {

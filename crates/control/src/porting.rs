@@ -52,26 +52,68 @@ pub(crate) async fn read_chunks(
 
 /// Imports `csv` into `store`: merged into the stored table, or replacing it; stores the
 /// new snapshot with who imported it, and answers with the counts and the refused rows.
+///
+/// Imports are meant one at a time (an operator's daily file): two merges at once would
+/// each start from the same stored table, and the later store would win.
 pub(crate) async fn import(
     store: &PortingStore,
-    csv: &[u8],
+    csv: Vec<u8>,
     replace: bool,
     by: &str,
 ) -> Result<api::ImportPortedNumbersResponse, ControlError> {
-    let parsed = parse_csv(csv);
-    let mut errors = parsed.errors;
-    let current = if replace {
+    let stored = if replace {
         None
     } else {
-        let stored = store.get().await.map_err(ControlError::from)?;
-        match stored {
-            Some((bytes, _)) => Some(PortingTable::decode(&bytes).map_err(|e| {
-                ControlError::InvalidArgument(format!(
-                    "the stored ported numbers do not decode ({e}); import with replace"
-                ))
-            })?),
-            None => None,
-        }
+        store
+            .get()
+            .await
+            .map_err(ControlError::from)?
+            .map(|(bytes, _)| bytes)
+    };
+    // Parsing, merging and encoding tens of millions of rows takes seconds: on a blocking
+    // thread, not the runtime's workers.
+    let built = tokio::task::spawn_blocking(move || build(&csv, stored.as_deref()))
+        .await
+        .map_err(|e| ControlError::InvalidArgument(format!("the import stopped: {e}")))??;
+    let metadata = HashMap::from([
+        ("numbers".to_owned(), built.numbers.to_string()),
+        ("ranges".to_owned(), built.ranges.to_string()),
+        ("imported_by".to_owned(), by.to_owned()),
+    ]);
+    store
+        .put(&built.snapshot, metadata)
+        .await
+        .map_err(ControlError::from)?;
+    Ok(api::ImportPortedNumbersResponse {
+        rows: built.applied as u64,
+        errors: row_errors(&built.errors),
+        error_count: built.errors.total() as u64,
+        numbers: built.numbers as u64,
+        ranges: built.ranges as u64,
+        snapshot_bytes: built.snapshot.len() as u64,
+    })
+}
+
+/// A new table, encoded, and what went into it.
+struct Built {
+    snapshot: Vec<u8>,
+    applied: usize,
+    errors: RowErrors,
+    numbers: usize,
+    ranges: usize,
+}
+
+/// Parses `csv` and applies it to the `stored` snapshot (or builds afresh without one).
+fn build(csv: &[u8], stored: Option<&[u8]>) -> Result<Built, ControlError> {
+    let parsed = parse_csv(csv);
+    let mut errors = parsed.errors;
+    let current = match stored {
+        Some(bytes) => Some(PortingTable::decode(bytes).map_err(|e| {
+            ControlError::InvalidArgument(format!(
+                "the stored ported numbers do not decode ({e}); import with replace"
+            ))
+        })?),
+        None => None,
     };
     let (table, build_errors) = match &current {
         Some(current) => current.apply(&parsed.rows),
@@ -79,23 +121,12 @@ pub(crate) async fn import(
     };
     let applied = parsed.rows.len().saturating_sub(build_errors.total());
     errors.append(build_errors);
-    let snapshot = table.encode();
-    let metadata = HashMap::from([
-        ("numbers".to_owned(), table.len().to_string()),
-        ("ranges".to_owned(), table.ranges_len().to_string()),
-        ("imported_by".to_owned(), by.to_owned()),
-    ]);
-    store
-        .put(&snapshot, metadata)
-        .await
-        .map_err(ControlError::from)?;
-    Ok(api::ImportPortedNumbersResponse {
-        rows: applied as u64,
-        errors: row_errors(&errors),
-        error_count: errors.total() as u64,
-        numbers: table.len() as u64,
-        ranges: table.ranges_len() as u64,
-        snapshot_bytes: snapshot.len() as u64,
+    Ok(Built {
+        snapshot: table.encode(),
+        applied,
+        errors,
+        numbers: table.len(),
+        ranges: table.ranges_len(),
     })
 }
 

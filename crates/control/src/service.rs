@@ -771,6 +771,7 @@ impl AdminService for Control {
                     reason: l.reason.clone(),
                     at_unix_ms: Self::unix_ms_of(l.at),
                     message_id: l.message_id.clone(),
+                    consumer: l.consumer.clone(),
                 })
                 .collect(),
         }))
@@ -828,7 +829,7 @@ impl AdminService for Control {
             "operator:{}",
             caller.as_ref().map_or("anonymous", |c| c.name.as_str())
         );
-        let answer = crate::porting::import(store, &csv, replace, &by).await?;
+        let answer = crate::porting::import(store, csv, replace, &by).await?;
         let done = format!(
             "{} rows {} ({} refused): {} numbers, {} ranges",
             answer.rows,

@@ -266,6 +266,17 @@ async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refus
         "a delivery did not verify"
     );
 
+    // A copy the account's SMPP delivery republished to retry a batch member there (it
+    // carries Herald-Prior-Deliveries) is not posted a second time.
+    let copy = Outgoing::new(
+        herald_bus::subject::receipt("hooked"),
+        "m15:final:r1",
+        herald_bus::publish::encode(&receipt("m15", MessageState::Undeliverable)),
+    )
+    .header(herald_bus::publish::MESSAGE_ID_HEADER, "m15:final")
+    .header(herald_bus::batch::PRIOR_DELIVERIES_HEADER, "1");
+    bus.publisher().publish_acked(copy).await.unwrap();
+
     // An endpoint failing for a while (503, then 429 with Retry-After) gets the event again,
     // with the same webhook-id, until it takes it.
     receiver
@@ -282,6 +293,14 @@ async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refus
     })
     .await;
     assert_eq!(receiver.answered("late:final"), [503, 503]);
+    let m15 = receiver
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l["verified"] == true && l["id"] == "m15:final")
+        .count();
+    assert_eq!(m15, 1, "the SMPP side's retry copy was posted again");
     assert_eq!(receiver.line_of("late:final").unwrap()["attempt"], 3);
 
     // A refusal (400) is not retried: the event is dead-lettered with the answer.

@@ -20,6 +20,8 @@ use tokio::net::TcpStream;
 
 /// How much of a refusing answer's body is kept for the dead letter.
 const KEPT_BODY: usize = 512;
+/// The largest answer body read; a bigger one fails the attempt (and the connection).
+const MAX_ANSWER: usize = 64 * 1024;
 
 /// Why an endpoint cannot be used at all.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -87,26 +89,28 @@ impl Endpoint {
         timeout: Duration,
         extra_ca: Option<&[u8]>,
     ) -> Result<Endpoint, EndpointError> {
-        let uri: Uri = url
-            .parse()
-            .map_err(|_| EndpointError::Url(url.to_owned()))?;
+        let uri: Uri = url.parse().map_err(|_| EndpointError::Url(redacted(url)))?;
         let host = uri
             .host()
             .filter(|h| !h.is_empty())
-            .ok_or_else(|| EndpointError::Url(url.to_owned()))?
+            .ok_or_else(|| EndpointError::Url(redacted(url)))?
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
         let (tls, default_port) = match uri.scheme_str() {
             Some("https") => (Some(tls_connector(extra_ca)), 443),
             Some("http") if allow_http => (None, 80),
-            Some("http") => return Err(EndpointError::NotHttps(url.to_owned())),
-            _ => return Err(EndpointError::Url(url.to_owned())),
+            Some("http") => return Err(EndpointError::NotHttps(redacted(url))),
+            _ => return Err(EndpointError::Url(redacted(url))),
         };
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(EndpointError::Url(redacted(url)));
+        }
         let port = uri.port_u16().unwrap_or(default_port);
-        let authority = uri
-            .authority()
-            .map_or_else(|| host.clone(), |a| a.as_str().to_owned());
+        let authority = match uri.port_u16() {
+            Some(port) => format!("{}:{port}", uri.host().unwrap_or_default()),
+            None => uri.host().unwrap_or_default().to_owned(),
+        };
         Ok(Endpoint {
             uri,
             host,
@@ -194,12 +198,12 @@ impl Endpoint {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        // Read the body whole (bounded by the timeout) so the connection can be reused.
-        let body = response
-            .into_body()
+        // Read the body whole (bounded by the timeout and in size) so the connection can
+        // be reused; an endpoint sending more is cut off.
+        let body = http_body_util::Limited::new(response.into_body(), MAX_ANSWER)
             .collect()
             .await
-            .map_err(|e| format!("answer cut short: {e}"))?
+            .map_err(|e| format!("answer cut short or too big: {e}"))?
             .to_bytes();
         Ok(classify(status, retry_after, &body))
     }
@@ -267,6 +271,11 @@ pub fn classify(status: StatusCode, retry_after: Option<Duration>, body: &[u8]) 
             body: String::from_utf8_lossy(kept).into_owned(),
         }
     }
+}
+
+/// `url` for logs: without its query (which may hold a token).
+fn redacted(url: &str) -> String {
+    url.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
 
 /// Where the system's CA bundle may be, in order (as for carriers' TLS).
@@ -376,5 +385,11 @@ mod tests {
             endpoint("/relative", true),
             Err(EndpointError::Url(_))
         ));
+        assert_eq!(
+            endpoint("https://user:pw@hooks.example.com/x?token=s3cret", false),
+            Err(EndpointError::Url(
+                "https://user:pw@hooks.example.com/x".into()
+            ))
+        );
     }
 }

@@ -120,7 +120,8 @@ pub struct Webhook {
     /// Extra request headers (an API key the receiver wants, say).
     #[serde(default)]
     pub headers: std::collections::BTreeMap<String, String>,
-    /// Deliveries in flight at once, all edges together; default 8.
+    /// Bus messages in delivery at once, all edges together (a batch of receipts counts
+    /// as one), and posts at a time per edge; default 8.
     #[serde(default = "default_webhook_concurrency")]
     pub concurrency: u32,
     /// Posts a second at most, all edges together; absent: only `concurrency` bounds it.
@@ -151,7 +152,7 @@ fn default_webhook_timeout() -> Duration {
     Duration::from_secs(10)
 }
 
-/// The most deliveries of one webhook in flight at once, per edge.
+/// The largest `concurrency` a webhook may have.
 pub const MAX_WEBHOOK_CONCURRENCY: u32 = 256;
 
 impl Webhook {
@@ -169,6 +170,25 @@ impl Webhook {
             "webhook.secrets",
             "one secret, or two while rotating",
         )?;
+        c.ensure(
+            !self
+                .url
+                .split("://")
+                .nth(1)
+                .and_then(|rest| rest.split(['/', '?', '#']).next())
+                .is_some_and(|authority| authority.contains('@')),
+            "webhook.url",
+            "must not hold credentials (put them in `headers`)",
+        )?;
+        for (name, value) in &self.headers {
+            c.ensure(
+                value
+                    .bytes()
+                    .all(|b| b == b'\t' || (b' '..=b'~').contains(&b)),
+                "webhook.headers",
+                format!("the value of {name:?} is not printable ASCII"),
+            )?;
+        }
         for name in self.headers.keys() {
             let reserved = name.to_ascii_lowercase().starts_with("webhook-")
                 || ["host", "content-type", "content-length"]
@@ -508,6 +528,14 @@ pub(crate) mod tests {
         );
         assert_eq!(changed("concurrency", 0.into()), "webhook.concurrency");
         assert_eq!(changed("rate", 0.into()), "webhook.rate");
+        assert_eq!(
+            changed("url", "https://user:pw@hooks.example.com/".into()),
+            "webhook.url"
+        );
+        assert_eq!(
+            changed("headers", serde_json::json!({"X-Key": "a\r\nInjected: 1"})),
+            "webhook.headers"
+        );
         assert_eq!(changed("retry_for", "0s".into()), "webhook.retry_for");
         // A secret is a reference, never the secret itself.
         assert_eq!(changed("secrets", serde_json::json!(["whsec_abc"])), "json");

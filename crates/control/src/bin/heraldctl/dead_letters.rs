@@ -74,6 +74,7 @@ pub(crate) async fn run(
                     .map(|l| serde_json::json!({
                         "sequence": l.sequence, "subject": l.subject, "reason": l.reason,
                         "at_unix_ms": l.at_unix_ms, "message_id": l.message_id,
+                    "consumer": l.consumer,
                     }))
                     .collect::<Vec<_>>()
             );
@@ -92,11 +93,15 @@ pub(crate) async fn run(
                         .to_string(),
                         l.subject.clone(),
                         l.message_id.clone(),
+                        l.consumer.clone(),
                         l.reason.clone(),
                     ]
                 })
                 .collect();
-            print!("{}", table(&["SEQ", "AT", "SUBJECT", "ID", "REASON"], rows));
+            print!(
+                "{}",
+                table(&["SEQ", "AT", "SUBJECT", "ID", "BY", "REASON"], rows)
+            );
             Ok(())
         }
         DeadLetterCommand::Replay(range) => {
