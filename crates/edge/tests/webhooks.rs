@@ -132,6 +132,49 @@ fn receipt(id: &str, state: MessageState) -> Event {
     }
 }
 
+/// The account `hooked` with `webhook` (its URL the receiver's) and an edge delivering its
+/// webhook, once its consumer is declared; the delivery stops when the handle is dropped.
+async fn delivering_edge(
+    backing: &Backing,
+    bus: &herald_bus::Bus,
+    receiver: &Receiver,
+    mut webhook: Value,
+) -> AbortOnDrop {
+    webhook["url"] = json!(format!("http://127.0.0.1:{}/herald", receiver.port));
+    let hooked = json!({"quota": {"tps": 100}, "webhook": webhook});
+    seed::account(&backing.rules, "hooked", "secret", hooked).await;
+    let edge = Edge::new(
+        EdgeConfig {
+            webhooks: EdgeWebhooksConfig {
+                enabled: true,
+                allow_http: true,
+            },
+            ..EdgeConfig::default()
+        },
+        EdgeDeps {
+            bus: bus.clone(),
+            rules: backing.rules_store().await,
+            node_id: "edge-webhooks".into(),
+            session_slots: None,
+            route_time_zone: herald_rules::model::UtcOffset::UTC,
+        },
+    )
+    .await
+    .unwrap();
+    let delivering = AbortOnDrop(edge.deliver_webhooks());
+    webhook_consumer_ready(bus).await;
+    delivering
+}
+
+/// A task aborted when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Waits until the edge has declared the account's webhook consumer: a webhook gets the
 /// events published from then on.
 async fn webhook_consumer_ready(bus: &herald_bus::Bus) {
@@ -164,36 +207,17 @@ async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refus
     let secret_file = dir.path().join("whsec");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let receiver = Receiver::start(&[SECRET]).await;
-    let hooked = json!({
-        "quota": {"tps": 100},
-        "webhook": {
-            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+    let _delivering = delivering_edge(
+        &backing,
+        &bus,
+        &receiver,
+        json!({
             "secrets": [{"file": secret_file}],
             "concurrency": 4,
-            "timeout": "2s",
-        },
-    });
-    seed::account(&backing.rules, "hooked", "secret", hooked).await;
-    let edge = Edge::new(
-        EdgeConfig {
-            webhooks: EdgeWebhooksConfig {
-                enabled: true,
-                allow_http: true,
-            },
-            ..EdgeConfig::default()
-        },
-        EdgeDeps {
-            bus: bus.clone(),
-            rules: backing.rules_store().await,
-            node_id: "edge-webhooks".into(),
-            session_slots: None,
-            route_time_zone: herald_rules::model::UtcOffset::UTC,
-        },
+            "timeout": "2s"
+        }),
     )
-    .await
-    .unwrap();
-    let _delivering = edge.deliver_webhooks();
-    webhook_consumer_ready(&bus).await;
+    .await;
 
     // Receipts, some as one batch (as a connector publishes them under load), and an MO.
     let ids: Vec<String> = (0..20).map(|i| format!("m{i}:final")).collect();
@@ -370,34 +394,15 @@ async fn while_a_secret_is_rotated_receivers_with_either_secret_verify() {
     std::fs::write(&new_file, NEW).unwrap();
     // The customer has moved to the new secret; Herald still signs with both.
     let receiver = Receiver::start(&[NEW]).await;
-    let hooked = json!({
-        "quota": {"tps": 100},
-        "webhook": {
-            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
-            "secrets": [{"file": old_file}, {"file": new_file}],
-        },
-    });
-    seed::account(&backing.rules, "hooked", "secret", hooked).await;
-    let edge = Edge::new(
-        EdgeConfig {
-            webhooks: EdgeWebhooksConfig {
-                enabled: true,
-                allow_http: true,
-            },
-            ..EdgeConfig::default()
-        },
-        EdgeDeps {
-            bus: bus.clone(),
-            rules: backing.rules_store().await,
-            node_id: "edge-rotation".into(),
-            session_slots: None,
-            route_time_zone: herald_rules::model::UtcOffset::UTC,
-        },
+    let _delivering = delivering_edge(
+        &backing,
+        &bus,
+        &receiver,
+        json!({
+            "secrets": [{"file": old_file}, {"file": new_file}]
+        }),
     )
-    .await
-    .unwrap();
-    let _delivering = edge.deliver_webhooks();
-    webhook_consumer_ready(&bus).await;
+    .await;
     publish(&bus, "r1:final", &receipt("r1", MessageState::Delivered)).await;
     eventually_sync("the receipt verified with the new secret alone", || {
         receiver.line_of("r1:final").is_some()
@@ -427,35 +432,16 @@ async fn a_webhooks_rate_bounds_its_posts_and_an_endpoint_down_for_a_while_gets_
     receiver
         .control(json!({"status": 0, "times": 6, "delay": 0}))
         .await;
-    let hooked = json!({
-        "quota": {"tps": 100},
-        "webhook": {
-            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+    let _delivering = delivering_edge(
+        &backing,
+        &bus,
+        &receiver,
+        json!({
             "secrets": [{"file": secret_file}],
-            "rate": 4, "concurrency": 8, "timeout": "1s",
-        },
-    });
-    seed::account(&backing.rules, "hooked", "secret", hooked).await;
-    let edge = Edge::new(
-        EdgeConfig {
-            webhooks: EdgeWebhooksConfig {
-                enabled: true,
-                allow_http: true,
-            },
-            ..EdgeConfig::default()
-        },
-        EdgeDeps {
-            bus: bus.clone(),
-            rules: backing.rules_store().await,
-            node_id: "edge-rate".into(),
-            session_slots: None,
-            route_time_zone: herald_rules::model::UtcOffset::UTC,
-        },
+            "rate": 4, "concurrency": 8, "timeout": "1s"
+        }),
     )
-    .await
-    .unwrap();
-    let _delivering = edge.deliver_webhooks();
-    webhook_consumer_ready(&bus).await;
+    .await;
     let ids: Vec<String> = (0..16).map(|i| format!("r{i}:final")).collect();
     for id in &ids {
         publish(
@@ -493,40 +479,21 @@ async fn a_receipt_never_overtakes_an_earlier_event_of_its_message() {
     let secret_file = dir.path().join("whsec");
     std::fs::write(&secret_file, SECRET).unwrap();
     let receiver = Receiver::start(&[SECRET]).await;
-    let hooked = json!({
-        "quota": {"tps": 100},
-        "webhook": {
-            "url": format!("http://127.0.0.1:{}/herald", receiver.port),
+    let _delivering = delivering_edge(
+        &backing,
+        &bus,
+        &receiver,
+        json!({
             "secrets": [{"file": secret_file}],
-            "concurrency": 8,
-        },
-    });
-    seed::account(&backing.rules, "hooked", "secret", hooked).await;
-    let edge = Edge::new(
-        EdgeConfig {
-            webhooks: EdgeWebhooksConfig {
-                enabled: true,
-                allow_http: true,
-            },
-            ..EdgeConfig::default()
-        },
-        EdgeDeps {
-            bus: bus.clone(),
-            rules: backing.rules_store().await,
-            node_id: "edge-order".into(),
-            session_slots: None,
-            route_time_zone: herald_rules::model::UtcOffset::UTC,
-        },
+            "concurrency": 8
+        }),
     )
-    .await
-    .unwrap();
+    .await;
     // The first post (the message's ENROUTE) is refused for now: its DELIVRD, published
     // right after, waits for it rather than arriving first.
     receiver
         .control(json!({"status": 503, "times": 1, "delay": 0}))
         .await;
-    let _delivering = edge.deliver_webhooks();
-    webhook_consumer_ready(&bus).await;
     publish(&bus, "m:enroute", &receipt("m", MessageState::Enroute)).await;
     publish(&bus, "m:final", &receipt("m", MessageState::Delivered)).await;
     eventually_sync("both events delivered", || {
