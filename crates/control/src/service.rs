@@ -176,7 +176,6 @@ impl Control {
         Ok(request)
     }
 
-    /// The opt-out store, or why there is none.
     /// `at` in Unix milliseconds.
     fn unix_ms_of(at: SystemTime) -> i64 {
         at.duration_since(SystemTime::UNIX_EPOCH)
@@ -211,6 +210,7 @@ impl Control {
             .await?)
     }
 
+    /// The opt-out store, or why there is none.
     fn opt_out_store(&self) -> Result<&herald_bus::OptOutStore, ControlError> {
         self.deps
             .opt_outs

@@ -89,7 +89,6 @@ impl<'s, 'r> Subject<'s, 'r> {
         }
     }
 
-    /// The destination's network (longest network prefix) and that prefix's length.
     /// The destination's network: where a ported number now belongs, else the longest
     /// network prefix. A ported number's network counts as longer than any prefix (for
     /// price tables), and one the rules do not list is no known network at all: its
