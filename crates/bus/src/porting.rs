@@ -277,6 +277,12 @@ impl<T> FollowedSnapshot<T> {
         self.current.load_full()
     }
 
+    /// The snapshot now, borrowed for a short read (one routing decision): no reference
+    /// count is touched, so readers on every worker do not contend.
+    pub fn guard(&self) -> arc_swap::Guard<Option<Arc<T>>> {
+        self.current.load()
+    }
+
     /// A handle that never has a snapshot (a role or a test without porting).
     pub fn none() -> Self {
         FollowedSnapshot {

@@ -120,7 +120,7 @@ pub fn decide<H: CarrierHealth + ?Sized>(
     let sender = mt.source.as_ref().map_or("", |s| s.addr.as_str());
     let scope = sender.strip_prefix('+').unwrap_or(sender);
     let opted_out = |number: &str| numbers.opt_outs.contains(&mt.account_id, scope, number);
-    let porting = numbers.porting.as_ref().and_then(FollowedSnapshot::load);
+    let porting = numbers.porting.as_ref().map(FollowedSnapshot::guard);
     let request = RouteRequest {
         message_id: &mt.id,
         account: &mt.account_id,
@@ -137,7 +137,7 @@ pub fn decide<H: CarrierHealth + ?Sized>(
         failed_carriers: &mt.failed_carriers,
         default_time_zone,
         subscriber_opt_outs: Some(SubscriberOptOuts(&opted_out)),
-        porting: porting.as_deref(),
+        porting: porting.as_ref().and_then(|p| p.as_deref()),
     };
     match snapshot.evaluate(&request, health) {
         RouteOutcome::Route(pick) => {
