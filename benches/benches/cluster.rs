@@ -26,7 +26,8 @@
 //! run, each started fresh: one NATS server with one edge, router and connector (the
 //! baseline); three NATS servers (R3) and three etcd members with one of each role; and
 //! R3 with 3 edges, 2 routers and 2 connectors, the sessions spread over the edges
-//! (`herald-load --also`). Each prints what (a) prints, with CPU summed per role (each
+//! (`herald-load --also`), first with one partition and then with the status and
+//! carrier-id buckets in three (`nats.partitions`, ADR 0021). Each prints what (a) prints, with CPU summed per role (each
 //! process in parentheses) and per NATS server, and which server leads each stream and
 //! bucket.
 //!
@@ -683,6 +684,8 @@ struct Shape {
     edges: usize,
     routers: usize,
     connectors: usize,
+    /// `nats.partitions`: the status and carrier-id buckets split this many ways.
+    partitions: u16,
 }
 
 /// (d): the same load through each shape, one after the other.
@@ -697,18 +700,28 @@ async fn scale_out(herald: std::path::PathBuf) {
             edges: 1,
             routers: 1,
             connectors: 1,
+            partitions: 1,
         },
         Shape {
             servers: 3,
             edges: 1,
             routers: 1,
             connectors: 1,
+            partitions: 1,
         },
         Shape {
             servers: 3,
             edges: 3,
             routers: 2,
             connectors: 2,
+            partitions: 1,
+        },
+        Shape {
+            servers: 3,
+            edges: 3,
+            routers: 2,
+            connectors: 2,
+            partitions: 3,
         },
     ];
     for shape in shapes {
@@ -778,6 +791,10 @@ async fn scale_out_run(herald: &std::path::Path, shape: Shape, count: u64) {
     let env: Vec<(String, String)> = vec![
         ("HERALD_NATS__URLS".into(), bus.urls().join(",")),
         ("HERALD_NATS__REPLICAS".into(), shape.servers.to_string()),
+        (
+            "HERALD_NATS__PARTITIONS".into(),
+            shape.partitions.to_string(),
+        ),
     ];
     let mut children = Vec::new();
     let mut pids = Vec::new();
@@ -818,9 +835,10 @@ async fn scale_out_run(herald: &std::path::Path, shape: Shape, count: u64) {
     };
     warm_up(&base).await;
     let title = format!(
-        "(d) {} NATS server(s) (R{}), {} etcd, {} edge(s), {} router(s), {} connector(s): {count} msgs as fast as possible, {} sessions × window 100",
+        "(d) {} NATS server(s) (R{}), {} partition(s), {} etcd, {} edge(s), {} router(s), {} connector(s): {count} msgs as fast as possible, {} sessions × window 100",
         shape.servers,
         shape.servers,
+        shape.partitions,
         shape.servers,
         shape.edges,
         shape.routers,

@@ -695,15 +695,36 @@ def read_permissions(chart_dir: Path) -> dict:
     return yaml.safe_load((chart_dir / "files/nats-permissions.yaml").read_text())
 
 
-def allowed(permissions: dict, role: str) -> dict[str, list[str]]:
-    """A role's allow lists as the chart renders them: common, then its own, each once."""
+def partitioned_subjects(subjects: list[str], partitioned: list[str], count: int) -> list[str]:
+    """Each subject, followed (when it names a partitioned bucket) by the same subject for
+    every partition past the first: `<bucket>_p<i>` (ADR 0021)."""
+    out: list[str] = []
+    for subject in subjects:
+        out.append(subject)
+        for bucket in partitioned:
+            if bucket in subject:
+                out += [subject.replace(bucket, f"{bucket}_p{i}") for i in range(1, count)]
+    return out
+
+
+def declared_partitions(toml: dict) -> int:
+    """How many partitions of each partitioned bucket a node with this herald.toml declares."""
+    nats = toml.get("nats", {})
+    return max(int(nats.get("partitions", 1)), int(nats.get("partitions_also_read", 1)))
+
+
+def allowed(permissions: dict, role: str, partitions: int = 1) -> dict[str, list[str]]:
+    """A role's allow lists as the chart renders them: common, then its own, each once,
+    with every partition of the partitioned buckets."""
     own = permissions["roles"][role] or {}
+    partitioned = permissions.get("partitioned") or []
     out: dict[str, list[str]] = {}
     for kind in ("publish", "subscribe"):
         seen: list[str] = []
-        for s in (permissions["common"].get(kind) or []) + (own.get(kind) or []):
-            if s not in seen:
-                seen.append(s)
+        for lists in (permissions["common"], own):
+            for s in partitioned_subjects(lists.get(kind) or [], partitioned, partitions):
+                if s not in seen:
+                    seen.append(s)
         out[kind] = seen
     return out
 
@@ -766,8 +787,10 @@ def check_nats_auth(chart_dir: Path, objs: list[dict], nats_server: str | None) 
         problems.append(f"auth.conf has the users {sorted(users)}, files/nats-permissions.yaml the roles "
                         f"{sorted(permissions['roles'])}")
     for role in users:
-        if role in permissions["roles"] and users[role] != allowed(permissions, role):
-            problems.append(f"auth.conf: {role}'s lists are not common + its own of files/nats-permissions.yaml")
+        partitions = declared_partitions(tomls[role]) if role in tomls else 1
+        if role in permissions["roles"] and users[role] != allowed(permissions, role, partitions):
+            problems.append(f"auth.conf: {role}'s lists are not common + its own of files/nats-permissions.yaml "
+                            f"with {partitions} partition(s)")
     if 'include "../nats-auth/auth.conf"' not in conf:
         problems.append("nats.conf does not include ../nats-auth/auth.conf")
 

@@ -63,17 +63,27 @@ impl Bucket {
         jetstream: &jetstream::Context,
         name: &'static str,
     ) -> Result<Self, BusError> {
+        Bucket::open_partition(jetstream, name, 0).await
+    }
+
+    /// Opens partition `index` of the bucket `base` ([`crate::partition`]); its
+    /// operations are counted under `base`.
+    pub(crate) async fn open_partition(
+        jetstream: &jetstream::Context,
+        base: &'static str,
+        index: usize,
+    ) -> Result<Self, BusError> {
         let store = jetstream
-            .get_key_value(name)
+            .get_key_value(crate::partition::bucket_name(base, index))
             .await
             .map_err(|source| BusError::Kv {
-                bucket: name,
+                bucket: base,
                 action: "open",
                 source: Box::new(source),
             })?;
         Ok(Bucket {
             store,
-            ops: Ops::of(name),
+            ops: Ops::of(base),
         })
     }
 

@@ -15,6 +15,8 @@ pub struct BusConfig {
     pub name: String,
     /// Stream and bucket replicas: 1 for a single server, 3 in a cluster.
     pub replicas: usize,
+    /// How the per-message buckets are split ([`crate::partition`]).
+    pub partitions: crate::Partitions,
     /// How long a message id is remembered to drop a republished copy.
     pub duplicate_window: Duration,
     /// How long receipts and MO wait for their account's sessions.
@@ -76,6 +78,7 @@ impl BusConfig {
             urls: vec![url.into()],
             name: "herald".into(),
             replicas: 1,
+            partitions: crate::Partitions::ONE,
             duplicate_window: Duration::from_secs(120),
             events_max_age: Duration::from_secs(3 * 24 * 3600),
             dead_letter_max_age: Duration::from_secs(14 * 24 * 3600),

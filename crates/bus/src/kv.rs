@@ -15,6 +15,7 @@ use prost::Message as _;
 
 use crate::bucket::Bucket;
 use crate::error::{BusError, NatsError};
+use crate::partition::{PartitionedBucket, Partitions};
 use crate::publish::encode;
 use crate::subject::kv_key;
 use crate::topology::{CANCEL_BUCKET, CARRIER_ID_BUCKET, QUOTA_BUCKET, STATUS_BUCKET};
@@ -55,10 +56,11 @@ impl Stage {
     }
 }
 
-/// Message status by Herald id: what `query_sm` and message lookup read.
+/// Message status by Herald id: what `query_sm` and message lookup read. Split over
+/// [`Partitions`] by the key's hash.
 #[derive(Clone, Debug)]
 pub struct StatusStore {
-    store: Bucket,
+    store: PartitionedBucket,
     /// For writes the server does not answer ([`StatusStore::put_unconfirmed`]).
     client: async_nats::Client,
 }
@@ -69,8 +71,11 @@ pub struct StatusStore {
 const ADVANCE_ATTEMPTS: usize = 32;
 
 impl StatusStore {
-    pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = Bucket::open(jetstream, STATUS_BUCKET).await?;
+    pub(crate) async fn open(
+        jetstream: &jetstream::Context,
+        partitions: Partitions,
+    ) -> Result<Self, BusError> {
+        let store = PartitionedBucket::open(jetstream, STATUS_BUCKET, partitions).await?;
         Ok(StatusStore {
             store,
             client: jetstream.client(),
@@ -88,28 +93,39 @@ impl StatusStore {
     /// server dying with it unreplicated) loses no message: `query_sm` then reports the
     /// stage before, and a crash-redelivered message is not known to have been sent.
     pub async fn put_unconfirmed(&self, status: &MessageStatus) -> Result<(), BusError> {
-        let store = self.store.store();
+        let key = kv_key(&status.message_id);
+        let bucket = self.store.of(&key);
+        let store = bucket.store();
         if store.use_jetstream_prefix {
             // A JetStream domain prefix is not ours to rebuild: take the answered path.
             return self.advance(status).await.map(drop);
         }
         let prefix = store.put_prefix.as_ref().unwrap_or(&store.prefix);
-        let subject = format!("{prefix}{}", kv_key(&status.message_id));
-        self.store.count_put_unanswered();
+        let subject = format!("{prefix}{key}");
+        bucket.count_put_unanswered();
         self.client
             .publish(subject, encode(status))
             .await
             .map_err(|source| kv_error(STATUS_BUCKET, "write", source))
     }
 
-    /// The latest status of `message_id`, if known and not expired.
+    /// The latest status of `message_id`, if known and not expired. While the partition
+    /// count changes, the further advanced of its records under the two layouts.
     pub async fn get(&self, message_id: &str) -> Result<Option<MessageStatus>, BusError> {
-        let value = self
-            .store
-            .get(kv_key(message_id))
-            .await
-            .map_err(|source| kv_error(STATUS_BUCKET, "get", source))?;
-        value.map(|bytes| decode(STATUS_BUCKET, &bytes)).transpose()
+        let key = kv_key(message_id);
+        let current = status_in(self.store.of(&key), &key).await?;
+        let Some(other) = self.store.other(&key) else {
+            return Ok(current);
+        };
+        let before = status_in(other, &key).await?;
+        Ok(match (current, before) {
+            (Some(current), Some(before))
+                if Stage::parse(&before.stage) > Stage::parse(&current.stage) =>
+            {
+                Some(before)
+            }
+            (current, before) => current.or(before),
+        })
     }
 
     /// Records `status` if its stage is not behind the stored one; returns whether it
@@ -118,13 +134,14 @@ impl StatusStore {
     /// hides a "final".
     pub async fn advance(&self, status: &MessageStatus) -> Result<bool, BusError> {
         let key = kv_key(&status.message_id);
+        let bucket = self.store.of(&key);
         let stage = Stage::parse(&status.stage);
         let value = encode(status);
         // Nothing stands above a final status, so it needs no read: one write. Earlier
         // stages racing it compare revisions and see it (a second final, a carrier's
         // repeated receipt, replaces the first).
         if stage == Some(Stage::Final) {
-            self.store
+            bucket
                 .put(&key, value)
                 .await
                 .map_err(|e| kv_error(STATUS_BUCKET, "write", e))?;
@@ -134,21 +151,20 @@ impl StatusStore {
         // one round trip instead of a read and a write. Only if it exists already do the
         // read-compare-write below decide.
         if stage.is_some_and(|s| s <= Stage::Submitted) {
-            match self.store.create(&key, value.clone()).await {
+            match bucket.create(&key, value.clone()).await {
                 Ok(_) => return Ok(true),
                 Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => {}
                 Err(e) => return Err(kv_error(STATUS_BUCKET, "write", e)),
             }
         }
         for _ in 0..ADVANCE_ATTEMPTS {
-            let current = self
-                .store
+            let current = bucket
                 .entry(key.clone())
                 .await
                 .map_err(|source| kv_error(STATUS_BUCKET, "get", source))?;
             let written: Result<u64, (bool, NatsError)> =
                 match current.filter(|e| e.operation == kv::Operation::Put) {
-                    None => self.store.create(&key, value.clone()).await.map_err(|e| {
+                    None => bucket.create(&key, value.clone()).await.map_err(|e| {
                         (
                             e.kind() == kv::CreateErrorKind::AlreadyExists,
                             Box::new(e) as _,
@@ -159,7 +175,7 @@ impl StatusStore {
                         if stage < Stage::parse(&stored.stage) {
                             return Ok(false);
                         }
-                        self.store
+                        bucket
                             .update(&key, value.clone(), entry.revision)
                             .await
                             .map_err(|e| {
@@ -189,23 +205,47 @@ impl StatusStore {
         })
     }
 
-    /// The stored revisions of `message_id`, oldest first: its recent status history.
+    /// The stored revisions of `message_id`, oldest first: its recent status history
+    /// (while the partition count changes, the other layout's revisions first, since
+    /// they were written before the change).
     pub async fn history(&self, message_id: &str) -> Result<Vec<MessageStatus>, BusError> {
-        use futures::StreamExt as _;
-        let mut entries = self
-            .store
-            .history(kv_key(message_id))
-            .await
-            .map_err(|source| kv_error(STATUS_BUCKET, "history", source))?;
+        let key = kv_key(message_id);
         let mut history = Vec::new();
-        while let Some(entry) = entries.next().await {
-            let entry = entry.map_err(|source| kv_error(STATUS_BUCKET, "history", source))?;
-            if entry.operation == kv::Operation::Put {
-                history.push(decode(STATUS_BUCKET, &entry.value)?);
-            }
+        if let Some(other) = self.store.other(&key) {
+            history_in(other, &key, &mut history).await?;
         }
+        history_in(self.store.of(&key), &key, &mut history).await?;
         Ok(history)
     }
+}
+
+/// `key`'s status in one partition.
+async fn status_in(bucket: &Bucket, key: &str) -> Result<Option<MessageStatus>, BusError> {
+    let value = bucket
+        .get(key)
+        .await
+        .map_err(|source| kv_error(STATUS_BUCKET, "get", source))?;
+    value.map(|bytes| decode(STATUS_BUCKET, &bytes)).transpose()
+}
+
+/// Appends `key`'s revisions in one partition, oldest first.
+async fn history_in(
+    bucket: &Bucket,
+    key: &str,
+    history: &mut Vec<MessageStatus>,
+) -> Result<(), BusError> {
+    use futures::StreamExt as _;
+    let mut entries = bucket
+        .history(key)
+        .await
+        .map_err(|source| kv_error(STATUS_BUCKET, "history", source))?;
+    while let Some(entry) = entries.next().await {
+        let entry = entry.map_err(|source| kv_error(STATUS_BUCKET, "history", source))?;
+        if entry.operation == kv::Operation::Put {
+            history.push(decode(STATUS_BUCKET, &entry.value)?);
+        }
+    }
+    Ok(())
 }
 
 /// Carrier message id → Herald message, for matching receipts.
@@ -216,13 +256,16 @@ impl StatusStore {
 /// connector that submitted, is matched without a round trip to the server.
 #[derive(Clone, Debug)]
 pub struct CarrierIdMap {
-    store: Bucket,
+    store: PartitionedBucket,
     recent: Arc<RecentMappings>,
 }
 
 impl CarrierIdMap {
-    pub(crate) async fn open(jetstream: &jetstream::Context) -> Result<Self, BusError> {
-        let store = Bucket::open(jetstream, CARRIER_ID_BUCKET).await?;
+    pub(crate) async fn open(
+        jetstream: &jetstream::Context,
+        partitions: Partitions,
+    ) -> Result<Self, BusError> {
+        let store = PartitionedBucket::open(jetstream, CARRIER_ID_BUCKET, partitions).await?;
         Ok(CarrierIdMap {
             store,
             recent: Arc::new(RecentMappings::new(RECENT_MAPPINGS)),
@@ -242,6 +285,7 @@ impl CarrierIdMap {
         // matched at once, and still matched here if the bucket write fails.
         self.recent.insert(key.clone(), mapping.clone());
         self.store
+            .of(&key)
             .put(&key, encode(mapping))
             .await
             .map_err(|source| kv_error(CARRIER_ID_BUCKET, "put", source))?;
@@ -259,8 +303,10 @@ impl CarrierIdMap {
         handset: &str,
         mapping: &CarrierIdMapping,
     ) -> Result<(), BusError> {
+        let key = resend_key(carrier, handset);
         self.store
-            .put(resend_key(carrier, handset), encode(mapping))
+            .of(&key)
+            .put(&key, encode(mapping))
             .await
             .map_err(|source| kv_error(CARRIER_ID_BUCKET, "put", source))?;
         Ok(())
@@ -273,14 +319,7 @@ impl CarrierIdMap {
         carrier: &str,
         handset: &str,
     ) -> Result<Option<CarrierIdMapping>, BusError> {
-        let value = self
-            .store
-            .get(resend_key(carrier, handset))
-            .await
-            .map_err(|source| kv_error(CARRIER_ID_BUCKET, "get", source))?;
-        value
-            .map(|bytes| decode(CARRIER_ID_BUCKET, &bytes))
-            .transpose()
+        self.stored(&resend_key(carrier, handset)).await
     }
 
     /// The mapping of `carrier_message_id` if this process recorded it lately: memory
@@ -300,14 +339,22 @@ impl CarrierIdMap {
         if let Some(mapping) = self.recent.get(&key) {
             return Ok(Some(mapping));
         }
-        let value = self
-            .store
-            .get(key)
-            .await
-            .map_err(|source| kv_error(CARRIER_ID_BUCKET, "get", source))?;
-        value
-            .map(|bytes| decode(CARRIER_ID_BUCKET, &bytes))
-            .transpose()
+        self.stored(&key).await
+    }
+
+    /// `key`'s mapping in the bucket: its partition, then (while the partition count
+    /// changes) its partition under the other layout.
+    async fn stored(&self, key: &str) -> Result<Option<CarrierIdMapping>, BusError> {
+        for bucket in std::iter::once(self.store.of(key)).chain(self.store.other(key)) {
+            let value = bucket
+                .get(key)
+                .await
+                .map_err(|source| kv_error(CARRIER_ID_BUCKET, "get", source))?;
+            if let Some(bytes) = value {
+                return decode(CARRIER_ID_BUCKET, &bytes).map(Some);
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -16,6 +16,7 @@
 //!   [`CoalescingPublisher`] under load, handed out member by member.
 //! - [`consume`]: durable pull consumers; ack, retry with backoff, in-progress, dead letters.
 //! - [`kv`]: the status store and the carrier-id map.
+//! - [`partition`]: how those two are split over several buckets by key hash.
 //! - [`idempotency`]: the HTTP API's requests by their client's idempotency key.
 //! - [`stats`]: publish and consume counters, and stream and consumer depths.
 //!
@@ -35,6 +36,7 @@ pub mod kv;
 pub mod lifecycle;
 pub mod lockouts;
 pub mod opt_outs;
+pub mod partition;
 pub mod porting;
 pub mod publish;
 pub mod stats;
@@ -53,6 +55,7 @@ pub use idempotency::{Claim, IdempotencyKeys};
 pub use kv::{CancelMarks, CancelledSet, CarrierIdMap, RateCounters, RecentIds, StatusStore};
 pub use lockouts::{AuthFailures, FailureRecord, LockoutKey};
 pub use opt_outs::{OptOutEntry, OptOutScope, OptOutSet, OptOutStore};
+pub use partition::Partitions;
 pub use porting::{FollowedSnapshot, PortingStore, SnapshotInfo};
 pub use publish::{Acked, Outgoing, PendingAck, Publisher};
 pub use stats::{DepthPoller, Depths};
@@ -151,12 +154,12 @@ impl Bus {
 
     /// The message status store.
     pub async fn status_store(&self) -> Result<StatusStore, BusError> {
-        StatusStore::open(&self.jetstream).await
+        StatusStore::open(&self.jetstream, self.config.partitions).await
     }
 
     /// The carrier-id map.
     pub async fn carrier_id_map(&self) -> Result<CarrierIdMap, BusError> {
-        CarrierIdMap::open(&self.jetstream).await
+        CarrierIdMap::open(&self.jetstream, self.config.partitions).await
     }
 
     /// The cancel marks.

@@ -9,7 +9,8 @@
 //! | `HERALD_DLQ` | `herald.dlq.>` | limits, max age | read by operators |
 //!
 //! Buckets: `herald_status` (message status by id), `herald_carrier_ids` (carrier message
-//! id → Herald id), `herald_quota` (cluster-wide rate counters, in memory),
+//! id → Herald id), each split over `nats.partitions` buckets by key hash
+//! (`herald_status`, `herald_status_p1`, ...: [`crate::partition`]), `herald_quota` (cluster-wide rate counters, in memory),
 //! `herald_lockouts` (failed authentications the edges count together, in memory),
 //! `herald_cancels` (messages cancelled before they reached a carrier), `herald_opt_outs`
 //! (subscriber opt-outs); the object store `herald_porting` (the ported-numbers snapshot).
@@ -30,7 +31,7 @@ use async_nats::jetstream::{self, kv, stream};
 
 use crate::config::BusConfig;
 use crate::error::BusError;
-use crate::subject;
+use crate::{partition, subject};
 
 /// The streams Herald uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +131,7 @@ pub const STATUS_HISTORY: i64 = 8;
 #[derive(Clone, Debug)]
 pub struct Topology {
     replicas: usize,
+    partitions: crate::Partitions,
     duplicate_window: Duration,
     events_max_age: Duration,
     dead_letter_max_age: Duration,
@@ -143,6 +145,7 @@ impl Topology {
     pub fn new(config: &BusConfig) -> Self {
         Topology {
             replicas: config.replicas.max(1),
+            partitions: config.partitions,
             duplicate_window: config.duplicate_window,
             events_max_age: config.events_max_age,
             dead_letter_max_age: config.dead_letter_max_age,
@@ -179,10 +182,15 @@ impl Topology {
         }
     }
 
-    /// The KV configuration of the status bucket.
+    /// The KV configuration of the status bucket (its first partition).
     pub fn status_bucket(&self) -> kv::Config {
+        self.status_partition(0)
+    }
+
+    /// The KV configuration of partition `index` of the status bucket.
+    pub fn status_partition(&self, index: usize) -> kv::Config {
         kv::Config {
-            bucket: STATUS_BUCKET.to_owned(),
+            bucket: partition::bucket_name(STATUS_BUCKET, index),
             description: "Herald message status by message id".to_owned(),
             history: STATUS_HISTORY,
             max_age: self.status_ttl,
@@ -192,10 +200,15 @@ impl Topology {
         }
     }
 
-    /// The KV configuration of the carrier-id bucket.
+    /// The KV configuration of the carrier-id bucket (its first partition).
     pub fn carrier_id_bucket(&self) -> kv::Config {
+        self.carrier_id_partition(0)
+    }
+
+    /// The KV configuration of partition `index` of the carrier-id bucket.
+    pub fn carrier_id_partition(&self, index: usize) -> kv::Config {
         kv::Config {
-            bucket: CARRIER_ID_BUCKET.to_owned(),
+            bucket: partition::bucket_name(CARRIER_ID_BUCKET, index),
             description: "Herald message id by carrier and carrier message id".to_owned(),
             history: 1,
             max_age: self.id_map_ttl,
@@ -303,15 +316,18 @@ impl Topology {
                     source: Box::new(source),
                 })?;
         }
-        for bucket in [
-            self.status_bucket(),
-            self.carrier_id_bucket(),
+        let partitions = 0..usize::from(self.partitions.declared());
+        let partitioned = partitions
+            .clone()
+            .map(|index| self.status_partition(index))
+            .chain(partitions.map(|index| self.carrier_id_partition(index)));
+        for bucket in partitioned.chain([
             self.quota_bucket(),
             self.lockout_bucket(),
             self.cancel_bucket(),
             self.idempotency_bucket(),
             self.opt_out_bucket(),
-        ] {
+        ]) {
             let name = bucket.bucket.clone();
             jetstream
                 .create_or_update_key_value(bucket)

@@ -39,6 +39,8 @@ mod load;
 mod model;
 mod validate;
 
+pub use validate::MAX_NATS_PARTITIONS;
+
 pub use error::{ConfigError, ConfigErrors, Problem};
 pub use load::{ENV_PREFIX, ENV_SEPARATOR, EnvSource, LoadOptions, ProcessEnv};
 pub use model::{

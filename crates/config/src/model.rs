@@ -148,6 +148,14 @@ pub struct NatsConfig {
     pub urls: Vec<String>,
     /// Replicas of every stream and bucket: 1 for a single server, 3 in a cluster (1 to 5).
     pub replicas: usize,
+    /// Buckets the status store and the carrier-id map are each split over by key hash,
+    /// so that no one NATS server leads every message's writes (1 to 16; ADR 0021). Every
+    /// node must agree: change it in the two steps of docs/operations.md.
+    pub partitions: u16,
+    /// While `partitions` changes: the other count, whose buckets are read too. Unset:
+    /// none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partitions_also_read: Option<u16>,
     /// Timeout of the first connection to NATS.
     #[serde(with = "humantime_serde")]
     pub connect_timeout: Duration,
@@ -293,6 +301,8 @@ impl Default for NatsConfig {
         NatsConfig {
             urls: vec!["nats://127.0.0.1:4222".to_owned()],
             replicas: 1,
+            partitions: 1,
+            partitions_also_read: None,
             connect_timeout: secs(5),
             request_timeout: secs(5),
             publish_hold: secs(10),

@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use crate::{Config, ConfigErrors, SecretRef};
 
+/// The most `nats.partitions` may be: `herald_bus::partition::MAX_PARTITIONS`, which the
+/// node's tests check it equals (this crate does not depend on the bus).
+pub const MAX_NATS_PARTITIONS: u16 = 16;
+
 /// Shortest `nats.idempotency_ttl`: well past the longest an HTTP request may run.
 const MIN_IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);
 
@@ -111,6 +115,18 @@ impl Config {
                 "nats.replicas",
                 format!("must be from 1 to 5, not {}", n.replicas),
             );
+        }
+        let max_partitions = MAX_NATS_PARTITIONS;
+        for (key, count) in [
+            ("nats.partitions", Some(n.partitions)),
+            ("nats.partitions_also_read", n.partitions_also_read),
+        ] {
+            if let Some(count) = count.filter(|c| !(1..=max_partitions).contains(c)) {
+                e.add(
+                    key,
+                    format!("must be from 1 to {max_partitions}, not {count}"),
+                );
+            }
         }
         positive(e, "nats.connect_timeout", n.connect_timeout);
         positive(e, "nats.request_timeout", n.request_timeout);

@@ -115,6 +115,8 @@ fn urls_endpoints_and_names_are_checked() {
     config.telemetry.otlp_endpoint = Some("collector:4317".into());
     config.node.id = Some("edge/1".into());
     config.nats.replicas = 7;
+    config.nats.partitions = 0;
+    config.nats.partitions_also_read = Some(17);
     config.etcd.lease_ttl = Duration::from_millis(1500);
     config.connector.reconnect_backoff_min = Duration::from_secs(120);
     assert_eq!(
@@ -123,6 +125,8 @@ fn urls_endpoints_and_names_are_checked() {
             "node.id",
             "nats.urls[1]",
             "nats.replicas",
+            "nats.partitions",
+            "nats.partitions_also_read",
             "etcd.endpoints[0]",
             "etcd.lease_ttl",
             "telemetry.otlp_endpoint",

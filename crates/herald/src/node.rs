@@ -675,6 +675,10 @@ pub(crate) fn bus_config(config: &Config, role: &str, node_id: &str) -> BusConfi
         name: format!("{role}-{node_id}"),
         inbox_prefix: Some(format!("_INBOX_{role}")),
         replicas: nats.replicas,
+        partitions: herald_bus::Partitions {
+            count: nats.partitions,
+            also_read: nats.partitions_also_read,
+        },
         duplicate_window: nats.duplicate_window,
         events_max_age: nats.events_max_age,
         dead_letter_max_age: nats.dead_letter_max_age,
@@ -834,6 +838,28 @@ mod tests {
         assert_eq!(topology.cancel_bucket().max_age, hours(13));
         assert_eq!(topology.carrier_id_bucket().max_age, hours(14));
         assert_eq!(topology.idempotency_bucket().max_age, hours(15));
+    }
+
+    #[test]
+    fn the_partition_keys_reach_the_bus_and_agree_on_their_limit() {
+        let mut config = herald_config::Config::default();
+        assert_eq!(
+            bus_config(&config, "edge", "e1").partitions,
+            herald_bus::Partitions::ONE
+        );
+        config.nats.partitions = 3;
+        config.nats.partitions_also_read = Some(1);
+        let bus = bus_config(&config, "edge", "e1");
+        assert_eq!(bus.partitions.count, 3);
+        assert_eq!(bus.partitions.also_read, Some(1));
+        assert_eq!(
+            Topology::new(&bus).carrier_id_partition(2).bucket,
+            "herald_carrier_ids_p2"
+        );
+        assert_eq!(
+            herald_config::MAX_NATS_PARTITIONS,
+            herald_bus::partition::MAX_PARTITIONS
+        );
     }
 
     #[test]

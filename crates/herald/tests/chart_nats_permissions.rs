@@ -48,9 +48,16 @@ const INSPECTOR: &str = "inspector";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Permissions {
+    /// Buckets split over `nats.partitions` (ADR 0021): the chart adds their partitions'
+    /// names to every subject that names one.
+    partitioned: Vec<String>,
     common: Lists,
     roles: BTreeMap<String, Lists>,
 }
+
+/// The partitions the test's roles run with (`nats.partitions`), so the partitioned
+/// buckets' permissions are exercised past the first.
+const PARTITIONS: u16 = 2;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -73,8 +80,8 @@ fn permissions() -> Permissions {
 }
 
 impl Permissions {
-    /// What `role`'s user may publish and subscribe to: `common` and its own, as the
-    /// chart renders them.
+    /// What `role`'s user may publish and subscribe to: `common` and its own, with the
+    /// partitioned buckets' [`PARTITIONS`], as the chart renders them.
     fn of(&self, role: &str) -> Lists {
         let own = self
             .roles
@@ -83,8 +90,10 @@ impl Permissions {
         let join = |a: &[String], b: &[String]| {
             let mut all: Vec<String> = Vec::new();
             for s in a.iter().chain(b) {
-                if !all.contains(s) {
-                    all.push(s.clone());
+                for s in self.with_partitions(s) {
+                    if !all.contains(&s) {
+                        all.push(s);
+                    }
                 }
             }
             all
@@ -93,6 +102,23 @@ impl Permissions {
             publish: join(&self.common.publish, &own.publish),
             subscribe: join(&self.common.subscribe, &own.subscribe),
         }
+    }
+
+    /// `subject`, then (when it names a partitioned bucket) the same subject for each
+    /// partition past the first, as `herald.partitionedSubjects` in the chart makes them.
+    fn with_partitions(&self, subject: &str) -> Vec<String> {
+        let mut all = vec![subject.to_owned()];
+        for bucket in &self.partitioned {
+            if subject.contains(bucket.as_str()) {
+                all.extend((1..PARTITIONS).map(|i| {
+                    subject.replace(
+                        bucket.as_str(),
+                        &herald_bus::partition::bucket_name(bucket, usize::from(i)),
+                    )
+                }));
+            }
+        }
+        all
     }
 }
 
@@ -142,8 +168,16 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
     want.sort_unstable();
     assert_eq!(roles, want, "the roles the chart deploys");
 
-    // Every role declares the topology when it connects (Topology::ensure).
-    let common = &permissions.common.publish;
+    // Every role declares the topology when it connects (Topology::ensure), every
+    // partition of the partitioned buckets too.
+    assert_eq!(
+        permissions.partitioned,
+        [
+            herald_bus::topology::STATUS_BUCKET,
+            herald_bus::topology::CARRIER_ID_BUCKET
+        ]
+    );
+    let common = &permissions.of("edge").publish;
     let mut declared: Vec<String> = StreamKind::ALL
         .iter()
         .map(|k| k.name().to_owned())
@@ -158,6 +192,12 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
         herald_bus::topology::OPT_OUT_BUCKET,
     ] {
         declared.push(format!("KV_{bucket}"));
+    }
+    for bucket in &permissions.partitioned {
+        for index in 1..usize::from(PARTITIONS) {
+            let name = herald_bus::partition::bucket_name(bucket, index);
+            declared.push(format!("KV_{name}"));
+        }
     }
     declared.push(format!("OBJ_{}", herald_bus::topology::PORTING_BUCKET));
     for stream in &declared {
@@ -226,6 +266,7 @@ async fn spawn_role(
         .env("HERALD_EDGE__HTTP_LISTEN", "127.0.0.1:0")
         .env("HERALD_SIM_PASSWORD", "simsecret")
         .env("HERALD_CONNECTOR__SLOT_LEASE_TTL", "3s")
+        .env("HERALD_NATS__PARTITIONS", PARTITIONS.to_string())
         .envs(env.iter().copied())
         .hint(
             "with its chart permissions (HERALD_TEST_NATS_LOG=<file> keeps the server's \
@@ -739,6 +780,9 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
     // carrier-id map, no taking the routers' MT, no listening to MT.
     edge.publish_refused("herald.out.sim").await;
     edge.publish_refused("$KV.herald_status.x").await;
+    edge.publish_refused("$KV.herald_status_p1.x").await;
+    edge.publish_refused("$KV.herald_carrier_ids_p1.sim.deadbeef")
+        .await;
     edge.publish_refused("herald.dlq.receipts.sim").await;
     edge.publish_refused("$KV.herald_carrier_ids.sim.deadbeef")
         .await;
@@ -818,22 +862,26 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
     }
     let after = stream_sequences(&inspector).await;
     assert_eq!(before, after, "a refused publish reached a stream");
-    let status = inspector.get_key_value("herald_status").await.unwrap();
-    for key in ["x", "forged"] {
-        assert!(
-            status.get(key).await.unwrap().is_none(),
-            "a forged status {key}"
-        );
+    for bucket in ["herald_status", "herald_status_p1"] {
+        let status = inspector.get_key_value(bucket).await.unwrap();
+        for key in ["x", "forged"] {
+            assert!(
+                status.get(key).await.unwrap().is_none(),
+                "a forged status {key} in {bucket}"
+            );
+        }
     }
     assert!(
         lockouts.get("account.forged").await.unwrap().is_none(),
         "a forged lockout"
     );
-    let carrier_ids = inspector.get_key_value("herald_carrier_ids").await.unwrap();
-    assert!(
-        carrier_ids.get("sim.deadbeef").await.unwrap().is_none(),
-        "a forged carrier id"
-    );
+    for bucket in ["herald_carrier_ids", "herald_carrier_ids_p1"] {
+        let carrier_ids = inspector.get_key_value(bucket).await.unwrap();
+        assert!(
+            carrier_ids.get("sim.deadbeef").await.unwrap().is_none(),
+            "a forged carrier id in {bucket}"
+        );
+    }
     assert_eq!(sim.submitted().len(), sent.len(), "nothing more was sent");
 
     // No one without a password, nor with another's.

@@ -179,7 +179,42 @@ users the NATS subchart takes passwords for (nats.auth.users). */}}
 {{- if ne (toJson $roles) (toJson $users) -}}
 {{- fail (printf "files/nats-permissions.yaml has the roles %v but nats.auth.users is %v: they must be the same" $roles $users) -}}
 {{- end -}}
-{{- toJson $perms -}}
+{{- $count := include "herald.natsPartitions" . | int -}}
+{{- $expand := dict "partitioned" ($perms.partitioned | default list) "count" $count -}}
+{{- $lists := dict "publish" (include "herald.partitionedSubjects" (merge (dict "list" ($perms.common.publish | default list)) $expand) | fromJsonArray) "subscribe" (include "herald.partitionedSubjects" (merge (dict "list" ($perms.common.subscribe | default list)) $expand) | fromJsonArray) -}}
+{{- $out := dict "common" $lists "roles" dict -}}
+{{- range $role := $roles -}}
+{{- $own := index $perms.roles $role | default dict -}}
+{{- $_ := set $out.roles $role (dict "publish" (include "herald.partitionedSubjects" (merge (dict "list" ($own.publish | default list)) $expand) | fromJsonArray) "subscribe" (include "herald.partitionedSubjects" (merge (dict "list" ($own.subscribe | default list)) $expand) | fromJsonArray)) -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
+{{/* How many partitions of each partitioned bucket the nodes declare (nats.partitions and
+partitions_also_read, ADR 0021, in config or a role's config): the largest. */}}
+{{- define "herald.natsPartitions" -}}
+{{- $count := 1 -}}
+{{- range $config := list .Values.config .Values.edge.config .Values.router.config .Values.connector.config .Values.control.config -}}
+{{- $nats := (($config | default dict).nats) | default dict -}}
+{{- $count = max $count (int ($nats.partitions | default 1)) (int ($nats.partitions_also_read | default 1)) -}}
+{{- end -}}
+{{- $count -}}
+{{- end -}}
+{{/* A permissions list with each subject that names a partitioned bucket followed by the
+same subject for its partitions past the first (`<bucket>_p<i>`). Call with (dict "list"
+... "partitioned" ... "count" ...). */}}
+{{- define "herald.partitionedSubjects" -}}
+{{- $out := list -}}
+{{- range $subject := .list -}}
+{{- $out = append $out $subject -}}
+{{- range $bucket := $.partitioned -}}
+{{- if contains $bucket $subject -}}
+{{- range $i := untilStep 1 (int $.count) 1 -}}
+{{- $out = append $out (replace $bucket (printf "%s_p%d" $bucket $i) $subject) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
 {{- end -}}
 
 {{/* Whether the bundled etcd serves TLS with client certificates (etcd.tls). */}}
