@@ -695,15 +695,22 @@ def read_permissions(chart_dir: Path) -> dict:
     return yaml.safe_load((chart_dir / "files/nats-permissions.yaml").read_text())
 
 
-def partitioned_subjects(subjects: list[str], partitioned: list[str], count: int) -> list[str]:
-    """Each subject, followed (when it names a partitioned bucket) by the same subject for
-    every partition past the first: `<bucket>_p<i>` (ADR 0021)."""
+def partitioned_subjects(subjects: list[str], partitioned: dict, count: int) -> list[str]:
+    """Each subject, followed (when it names a partitioned bucket or stream) by the same
+    subject for every partition past the first: `<bucket>_p<i>`, `<STREAM>_P<i>` and
+    `herald.<token>-p<i>.` (ADR 0021, 0022), as the chart's herald.partitionedSubjects."""
     out: list[str] = []
     for subject in subjects:
         out.append(subject)
-        for bucket in partitioned:
-            if bucket in subject:
-                out += [subject.replace(bucket, f"{bucket}_p{i}") for i in range(1, count)]
+        for i in range(1, count):
+            marked = subject
+            for bucket in partitioned.get("buckets") or []:
+                marked = marked.replace(bucket, f"{bucket}_p{i}")
+            for stream, token in sorted((partitioned.get("streams") or {}).items()):
+                marked = marked.replace(stream, f"{stream}_P{i}")
+                marked = marked.replace(f"herald.{token}.", f"herald.{token}-p{i}.")
+            if marked != subject:
+                out.append(marked)
     return out
 
 
@@ -717,7 +724,7 @@ def allowed(permissions: dict, role: str, partitions: int = 1) -> dict[str, list
     """A role's allow lists as the chart renders them: common, then its own, each once,
     with every partition of the partitioned buckets."""
     own = permissions["roles"][role] or {}
-    partitioned = permissions.get("partitioned") or []
+    partitioned = permissions.get("partitioned") or {}
     out: dict[str, list[str]] = {}
     for kind in ("publish", "subscribe"):
         seen: list[str] = []

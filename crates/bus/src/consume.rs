@@ -35,6 +35,7 @@ use herald_proto::bus::v1::BatchMember;
 
 use crate::batch::{self, BATCH_HEADER, NOT_BEFORE_HEADER, PRIOR_DELIVERIES_HEADER};
 use crate::error::BusError;
+use crate::partition::Partitions;
 use crate::publish::{Outgoing, Publisher};
 use crate::topology::StreamKind;
 use crate::{stats, subject};
@@ -162,10 +163,11 @@ impl ConsumerSpec {
     }
 }
 
-/// A handle to a durable pull consumer.
+/// A handle to a durable pull consumer: on one stream, or (for a partitioned stream,
+/// ADR 0022) the same durable on each partition it reads, pulled together.
 #[derive(Clone, Debug)]
 pub struct WorkConsumer {
-    consumer: jetstream::consumer::Consumer<pull::Config>,
+    consumers: Vec<jetstream::consumer::Consumer<pull::Config>>,
     shared: Arc<Shared>,
 }
 
@@ -178,26 +180,45 @@ struct Shared {
     publisher: Publisher,
 }
 
+/// Messages of several partitions' consumers, as they arrive from any.
+type Merged = futures::stream::SelectAll<
+    futures::stream::BoxStream<'static, Result<jetstream::Message, async_nats::Error>>,
+>;
+
 impl WorkConsumer {
     pub(crate) async fn create(
         jetstream: &jetstream::Context,
         dead_letters: Publisher,
         spec: ConsumerSpec,
+        partitions: Partitions,
     ) -> Result<Self, BusError> {
-        let topology_error = |source: async_nats::Error| BusError::Topology {
-            what: format!("consumer {} on {}", spec.durable, spec.stream.name()),
-            source,
+        let indices = if spec.stream.partitioned() {
+            partitions.read_by(&spec.filter)
+        } else {
+            vec![0]
         };
-        let stream = jetstream
-            .get_stream(spec.stream.name())
-            .await
-            .map_err(|e| topology_error(Box::new(e)))?;
-        let consumer = stream
-            .create_consumer(spec.server_config())
-            .await
-            .map_err(|e| topology_error(Box::new(e)))?;
+        let mut consumers = Vec::with_capacity(indices.len());
+        for index in indices {
+            let name = spec.stream.partition_name(index);
+            let topology_error = |source: async_nats::Error| BusError::Topology {
+                what: format!("consumer {} on {name}", spec.durable),
+                source,
+            };
+            let stream = jetstream
+                .get_stream(name.as_ref())
+                .await
+                .map_err(|e| topology_error(Box::new(e)))?;
+            let mut config = spec.server_config();
+            config.filter_subject = subject::in_partition(&spec.filter, index).into_owned();
+            consumers.push(
+                stream
+                    .create_consumer(config)
+                    .await
+                    .map_err(|e| topology_error(Box::new(e)))?,
+            );
+        }
         Ok(WorkConsumer {
-            consumer,
+            consumers,
             shared: Arc::new(Shared {
                 spec,
                 publisher: dead_letters,
@@ -210,17 +231,29 @@ impl WorkConsumer {
         &self.shared.spec
     }
 
-    /// Starts pulling, `batch` messages per pull request.
+    /// Starts pulling, `batch` messages per pull request (from each partition read).
     pub async fn messages(&self, batch: usize) -> Result<Deliveries, BusError> {
-        let stream = self
-            .consumer
-            .stream()
-            .max_messages_per_batch(batch.max(1))
-            .messages()
-            .await
-            .map_err(|source| self.error("pull", Box::new(source)))?;
+        let mut streams = Vec::with_capacity(self.consumers.len());
+        for consumer in &self.consumers {
+            streams.push(
+                consumer
+                    .stream()
+                    .max_messages_per_batch(batch.max(1))
+                    .messages()
+                    .await
+                    .map_err(|source| self.error("pull", Box::new(source)))?,
+            );
+        }
+        let source = if streams.len() == 1 {
+            Source::Stream(streams.remove(0))
+        } else {
+            Source::Merged(futures::stream::select_all(streams.into_iter().map(|s| {
+                s.map(|m| m.map_err(|e| Box::new(e) as async_nats::Error))
+                    .boxed()
+            })))
+        };
         Ok(Deliveries {
-            source: Source::Stream(stream),
+            source,
             shared: self.shared.clone(),
             members: VecDeque::new(),
         })
@@ -228,21 +261,35 @@ impl WorkConsumer {
 
     /// One pull request: at most `max` messages, those the server has now and those that
     /// arrive within `expires`; the deliveries end when `max` came or `expires` passed.
+    /// Reading several partitions (only while the partition count changes, for a keyed
+    /// consumer), `max` is shared among them.
     ///
     /// For a consumer that must not hold more than it can work on: unlike
     /// [`WorkConsumer::messages`], nothing is prefetched beyond `max`, so no message
     /// waits unseen in a client buffer while its ack wait runs out.
     pub async fn pull(&self, max: usize, expires: Duration) -> Result<Deliveries, BusError> {
-        let batch = self
-            .consumer
-            .batch()
-            .max_messages(max.max(1))
-            .expires(expires)
-            .messages()
-            .await
-            .map_err(|source| self.error("pull", Box::new(source)))?;
+        let share = max.max(1).div_ceil(self.consumers.len()).max(1);
+        let mut batches = Vec::with_capacity(self.consumers.len());
+        for consumer in &self.consumers {
+            batches.push(
+                consumer
+                    .batch()
+                    .max_messages(share)
+                    .expires(expires)
+                    .messages()
+                    .await
+                    .map_err(|source| self.error("pull", Box::new(source)))?,
+            );
+        }
+        let source = if batches.len() == 1 {
+            Source::Batch(batches.remove(0))
+        } else {
+            Source::Merged(futures::stream::select_all(
+                batches.into_iter().map(futures::StreamExt::boxed),
+            ))
+        };
         Ok(Deliveries {
-            source: Source::Batch(batch),
+            source,
             shared: self.shared.clone(),
             members: VecDeque::new(),
         })
@@ -251,17 +298,16 @@ impl WorkConsumer {
     /// Messages the server holds for this consumer that nobody has pulled yet, plus those
     /// pulled and not acked.
     pub async fn backlog(&mut self) -> Result<u64, BusError> {
-        let durable = self.shared.spec.durable.clone();
-        let info = self
-            .consumer
-            .info()
-            .await
-            .map_err(|source| BusError::Consume {
-                consumer: durable,
+        let mut backlog = 0;
+        for consumer in &mut self.consumers {
+            let info = consumer.info().await.map_err(|source| BusError::Consume {
+                consumer: self.shared.spec.durable.clone(),
                 action: "info",
                 source: Box::new(source),
             })?;
-        Ok(info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0))
+            backlog += info.num_pending + u64::try_from(info.num_ack_pending).unwrap_or(0);
+        }
+        Ok(backlog)
     }
 
     fn error(&self, action: &'static str, source: async_nats::Error) -> BusError {
@@ -281,10 +327,12 @@ pub struct Deliveries {
     members: VecDeque<Delivery>,
 }
 
-/// Where [`Deliveries`] come from: a continuous pull, or one pull request.
+/// Where [`Deliveries`] come from: a continuous pull, or one pull request; of several
+/// partitions, either merged.
 enum Source {
     Stream(pull::Stream),
     Batch(pull::Batch),
+    Merged(Merged),
 }
 
 impl std::fmt::Debug for Deliveries {
@@ -361,6 +409,7 @@ impl Deliveries {
                     .await?
                     .map_err(|e| Box::new(e) as async_nats::Error),
                 Source::Batch(batch) => batch.next().await?,
+                Source::Merged(merged) => merged.next().await?,
             };
             let message = match next {
                 Ok(message) => message,
@@ -781,7 +830,11 @@ impl Delivery {
     /// to be stored, then terminates it so it is never redelivered (a member: counts it
     /// off its batch instead, like an ack).
     pub async fn dead_letter(self, reason: &str) -> Result<(), BusError> {
-        let stream = self.shared.spec.stream.name();
+        // The partition's stream it was read from (its reply subject names it).
+        let stream = self
+            .message()
+            .info()
+            .map_or(self.shared.spec.stream.name(), |info| info.stream);
         let origin = format!("{stream}:{}", self.stream_sequence);
         // The consumer's name too: two consumers of one stream (an account's SMPP delivery
         // and its webhook) may each give the same message up, and each letter must stay.

@@ -124,6 +124,7 @@ impl Bus {
             self.jetstream.clone(),
             self.config.request_timeout,
             self.config.publish_hold,
+            self.config.partitions,
         )
     }
 
@@ -149,7 +150,13 @@ impl Bus {
 
     /// Creates or updates the durable consumer `spec` and returns a handle to pull from it.
     pub async fn consumer(&self, spec: ConsumerSpec) -> Result<WorkConsumer, BusError> {
-        WorkConsumer::create(&self.jetstream, self.publisher(), spec).await
+        WorkConsumer::create(
+            &self.jetstream,
+            self.publisher(),
+            spec,
+            self.config.partitions,
+        )
+        .await
     }
 
     /// The message status store.

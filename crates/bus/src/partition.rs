@@ -1,6 +1,12 @@
-//! Partitions of the per-message buckets: the status store and the carrier-id map split by
-//! key hash over several KV buckets, so that no one bucket's leader orders every
-//! message's writes (ADR 0021).
+//! Partitions: the per-message buckets (the status store and the carrier-id map) split by
+//! key hash over several KV buckets (ADR 0021), and the accepted-MT, carrier-queue and
+//! event streams split by account or carrier (ADR 0022), so that no one leader orders
+//! every message's writes.
+//!
+//! Streams: partition `i` of `HERALD_MT` is `HERALD_MT_P<i>` past the first, holding the
+//! subjects whose kind token carries `-p<i>` ([`crate::subject`]); the roles publish and
+//! consume logical subjects and the bus places them ([`Partitions::place`],
+//! [`Partitions::read_by`]).
 //!
 //! Partition `i` of bucket `herald_status` is the bucket `herald_status` when `i` is 0 and
 //! `herald_status_p<i>` otherwise: a bucket's name depends on its index only, not on the
@@ -12,10 +18,13 @@
 //! goes up in two rolling steps, first teaching every reader the new layout, then writing
 //! it (docs/operations.md, "Changing the partition count").
 
+use std::borrow::Cow;
+
 use async_nats::jetstream;
 
 use crate::bucket::Bucket;
 use crate::error::BusError;
+use crate::subject;
 
 /// The most partitions a bucket may have: the chart lists each partition's bucket in every
 /// role's NATS permissions, and 16 leaders per bucket is more than a NATS cluster of
@@ -68,6 +77,45 @@ impl Partitions {
     pub fn other_read_index(self, key: &str) -> Option<usize> {
         let other = index(key, self.also_read?);
         (other != self.write_index(key)).then_some(other)
+    }
+}
+
+impl Partitions {
+    /// `subject` as published under this layout: a partitioned stream's subject gets the
+    /// mark of its key's partition ([`crate::subject::in_partition`]); any other, and one
+    /// already marked for another count, is placed by its logical subject. Allocates only
+    /// when the subject is or was marked.
+    pub fn place(self, subject: &str) -> Cow<'_, str> {
+        let logical = subject::logical(subject);
+        let index = match subject::partition_key(&logical) {
+            Some(key) if self.count > 1 => index(key, self.count),
+            _ => 0,
+        };
+        match (logical, index) {
+            (Cow::Borrowed(logical), 0) => Cow::Borrowed(logical),
+            (Cow::Borrowed(logical), index) => {
+                Cow::Owned(subject::in_partition(logical, index).into_owned())
+            }
+            (Cow::Owned(logical), index) => {
+                Cow::Owned(subject::in_partition(&logical, index).into_owned())
+            }
+        }
+    }
+
+    /// The partitions a consumer with `filter` reads: every declared one for a filter over
+    /// every key (`herald.mt.*`), else its key's partition and, while the count changes,
+    /// its partition under the other count; `[0]` for a stream that is not partitioned.
+    pub fn read_by(self, filter: &str) -> Vec<usize> {
+        match subject::partition_key(filter) {
+            None => vec![0],
+            Some("*" | ">") => (0..usize::from(self.declared())).collect(),
+            Some(key) => {
+                let mut indices = vec![index(key, self.count)];
+                indices.extend(self.also_read.map(|other| index(key, other)));
+                indices.dedup();
+                indices
+            }
+        }
     }
 }
 
@@ -132,6 +180,51 @@ impl PartitionedBucket {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn subjects_are_placed_by_their_key_and_consumers_read_what_they_need() {
+        let one = Partitions::ONE;
+        assert!(matches!(
+            one.place("herald.mt.acme"),
+            Cow::Borrowed("herald.mt.acme")
+        ));
+        assert_eq!(one.place("herald.mt-p2.acme"), "herald.mt.acme");
+        let three = Partitions::new(3);
+        let marked = three.place("herald.out.tmo.urgent");
+        let expected = index("tmo", 3);
+        assert_eq!(
+            marked,
+            subject::in_partition("herald.out.tmo.urgent", expected)
+        );
+        // Placing is idempotent, and a retry from another count's partition moves.
+        assert_eq!(three.place(&marked), marked);
+        assert_eq!(
+            Partitions::new(5).place(&marked),
+            Partitions::new(5).place("herald.out.tmo.urgent")
+        );
+        assert_eq!(three.place("herald.mo.tmo"), "herald.mo.tmo");
+        assert_eq!(three.place("herald.dlq.mt.acme"), "herald.dlq.mt.acme");
+
+        assert_eq!(three.read_by("herald.mt.*"), [0, 1, 2]);
+        assert_eq!(three.read_by("herald.mo.>"), [0]);
+        assert_eq!(three.read_by("herald.ev.acme.>"), [index("acme", 3)]);
+        let changing = Partitions {
+            count: 3,
+            also_read: Some(1),
+        };
+        let key_partition = index("acme", 3);
+        let expected: Vec<usize> = if key_partition == 0 {
+            vec![0]
+        } else {
+            vec![key_partition, 0]
+        };
+        assert_eq!(changing.read_by("herald.ev.acme.>"), expected);
+        let learning = Partitions {
+            count: 1,
+            also_read: Some(4),
+        };
+        assert_eq!(learning.read_by("herald.mt.*.urgent"), [0, 1, 2, 3]);
+    }
 
     #[test]
     fn one_partition_is_the_bucket_as_it_was() {

@@ -24,6 +24,7 @@
 //! answered late rather than `ESME_RSYSERR`). Errors a retry cannot cure (too many in
 //! flight, too large, a wrong expected sequence) fail at once.
 
+use std::borrow::Cow;
 use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,6 +37,7 @@ use futures::future::BoxFuture;
 use herald_proto::bus::v1::{Event, MoMessage, MtMessage, event};
 
 use crate::error::BusError;
+use crate::partition::Partitions;
 use crate::{stats, subject};
 
 /// Header carrying the Herald message id on every bus message.
@@ -409,23 +411,35 @@ pub struct Publisher {
     jetstream: Arc<jetstream::Context>,
     timeout: Duration,
     hold: Duration,
+    partitions: Partitions,
 }
 
 impl Publisher {
-    /// A publisher whose acks time out after `timeout` and whose publishes are sent again
-    /// through a failover for up to `hold` (zero: never).
-    pub(crate) fn new(jetstream: jetstream::Context, timeout: Duration, hold: Duration) -> Self {
+    /// A publisher whose acks time out after `timeout`, whose publishes are sent again
+    /// through a failover for up to `hold` (zero: never), and which places each subject in
+    /// its stream's partition under `partitions`.
+    pub(crate) fn new(
+        jetstream: jetstream::Context,
+        timeout: Duration,
+        hold: Duration,
+        partitions: Partitions,
+    ) -> Self {
         Publisher {
             jetstream: Arc::new(jetstream),
             timeout,
             hold,
+            partitions,
         }
     }
 
-    /// Sends `message` and returns its pending ack without waiting for it.
+    /// Sends `message` and returns its pending ack without waiting for it. A subject of a
+    /// partitioned stream goes to its key's partition ([`Partitions::place`]).
     ///
     /// Fails at once with [`BusError::Full`] when too many acks are outstanding.
-    pub async fn publish(&self, message: Outgoing) -> Result<PendingAck, BusError> {
+    pub async fn publish(&self, mut message: Outgoing) -> Result<PendingAck, BusError> {
+        if let Cow::Owned(placed) = self.partitions.place(&message.subject) {
+            message.subject = placed;
+        }
         let sent = Instant::now();
         let metrics = stats::publish_metrics();
         // Kept only when it may be sent again: the headers' copy is the one cost.

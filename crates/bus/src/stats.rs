@@ -75,8 +75,8 @@ pub(crate) fn consume_metrics() -> &'static ConsumeMetrics {
 /// One stream's or consumer's counts, as last polled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConsumerDepth {
-    /// The stream's name.
-    pub stream: &'static str,
+    /// The stream's name (a partition's: `HERALD_MT_P1`).
+    pub stream: String,
     /// The durable consumer's name.
     pub consumer: String,
     /// Messages in the stream the consumer has not been given yet.
@@ -88,26 +88,39 @@ pub struct ConsumerDepth {
 /// The counts of every Herald stream and its consumers.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Depths {
-    /// `(stream, messages stored)` for every stream.
-    pub streams: Vec<(&'static str, u64)>,
+    /// `(stream, messages stored)` for every stream, each partition on its own.
+    pub streams: Vec<(String, u64)>,
     /// Every durable consumer of those streams.
     pub consumers: Vec<ConsumerDepth>,
 }
 
 impl Depths {
-    /// Asks the server for the counts of every Herald stream and consumer.
-    pub async fn fetch(jetstream: &jetstream::Context) -> Result<Depths, BusError> {
+    /// Asks the server for the counts of every Herald stream (every partition `partitions`
+    /// declares) and consumer.
+    pub async fn fetch(
+        jetstream: &jetstream::Context,
+        partitions: crate::Partitions,
+    ) -> Result<Depths, BusError> {
         let mut depths = Depths::default();
-        for kind in StreamKind::ALL {
-            let name = kind.name();
+        let topology_partitions = |kind: StreamKind| {
+            if kind.partitioned() {
+                usize::from(partitions.declared())
+            } else {
+                1
+            }
+        };
+        let names = StreamKind::ALL
+            .into_iter()
+            .flat_map(|kind| (0..topology_partitions(kind)).map(move |i| kind.partition_name(i)));
+        for name in names {
             let stream = jetstream
-                .get_stream(name)
+                .get_stream(name.as_ref())
                 .await
                 .map_err(|e| BusError::Nats(Box::new(e)))?;
             // Looking the stream up fetched its info already.
             depths
                 .streams
-                .push((name, stream.cached_info().state.messages));
+                .push((name.to_string(), stream.cached_info().state.messages));
             let consumers: Vec<_> = stream
                 .consumers()
                 .try_collect()
@@ -115,7 +128,7 @@ impl Depths {
                 .map_err(|e| BusError::Nats(Box::new(e)))?;
             for consumer in consumers {
                 depths.consumers.push(ConsumerDepth {
-                    stream: name,
+                    stream: name.to_string(),
                     consumer: consumer.name,
                     pending: consumer.num_pending,
                     ack_pending: u64::try_from(consumer.num_ack_pending).unwrap_or(0),
@@ -136,7 +149,7 @@ impl Depths {
                 .any(|c| c.stream == p.stream && c.consumer == p.consumer)
         }) {
             let labels = [
-                (names::labels::STREAM, gone.stream.to_owned()),
+                (names::labels::STREAM, gone.stream.clone()),
                 (names::labels::CONSUMER, gone.consumer.clone()),
             ];
             metrics::gauge!(names::BUS_CONSUMER_PENDING, &labels).set(0.0);
@@ -148,12 +161,12 @@ impl Depths {
     /// Sets the depth gauges to these counts.
     pub fn record(&self) {
         for (stream, messages) in &self.streams {
-            metrics::gauge!(names::BUS_STREAM_MESSAGES, names::labels::STREAM => *stream)
+            metrics::gauge!(names::BUS_STREAM_MESSAGES, names::labels::STREAM => stream.clone())
                 .set(*messages as f64);
         }
         for c in &self.consumers {
             let labels = [
-                (names::labels::STREAM, c.stream.to_owned()),
+                (names::labels::STREAM, c.stream.clone()),
                 (names::labels::CONSUMER, c.consumer.clone()),
             ];
             metrics::gauge!(names::BUS_CONSUMER_PENDING, &labels).set(c.pending as f64);
@@ -169,15 +182,20 @@ pub struct DepthPoller {
 }
 
 impl DepthPoller {
-    /// Starts polling on `jetstream`; a failed poll is logged and tried again next time.
-    pub fn start(jetstream: jetstream::Context, interval: Duration) -> DepthPoller {
+    /// Starts polling on `jetstream`, every stream `partitions` declares; a failed poll is
+    /// logged and tried again next time.
+    pub fn start(
+        jetstream: jetstream::Context,
+        partitions: crate::Partitions,
+        interval: Duration,
+    ) -> DepthPoller {
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let mut previous = Depths::default();
             loop {
                 tick.tick().await;
-                match Depths::fetch(&jetstream).await {
+                match Depths::fetch(&jetstream, partitions).await {
                     Ok(depths) => {
                         depths.record_after(&previous);
                         previous = depths;

@@ -3,6 +3,14 @@
 //! Account and carrier ids are validated by the rules store to `[a-z0-9_-]`, so they are
 //! single NATS tokens as they are. Carrier message ids are the carriers' own strings and
 //! may hold anything, so [`kv_key`] escapes them.
+//!
+//! The roles name subjects as below. With `nats.partitions` above 1 the accepted-MT,
+//! carrier-queue and event streams are partitioned by the subject's third token (the
+//! account or carrier, ADR 0022): in partition `i` past the first, the kind token carries
+//! `-p<i>` (`herald.mt-p2.acme`). The bus adds the mark when it publishes
+//! ([`crate::Partitions::place`]) and when it creates a consumer; [`logical`] removes it.
+
+use std::borrow::Cow;
 
 /// Accepted MT for an account: `herald.mt.<account>`.
 pub fn mt(account: &str) -> String {
@@ -61,6 +69,7 @@ pub const WEBHOOK_ONLY: &str = "hook";
 
 /// Whether `subject` is an event for the account's webhook alone ([`webhook_replay`]).
 pub fn is_webhook_only(subject: &str) -> bool {
+    let subject = logical(subject);
     let mut tokens = subject.split('.');
     matches!(
         (
@@ -100,12 +109,66 @@ pub const MO_ALL: &str = "herald.mo.>";
 
 /// Where a message that cannot be processed goes: `herald.dlq.<rest of its subject>`.
 pub fn dead_letter(original: &str) -> String {
-    let rest = original.strip_prefix("herald.").unwrap_or(original);
+    // Named by the logical subject: a dead letter's subject does not depend on the
+    // partition its message was in (listings filter by account).
+    let original = logical(original);
+    let rest = original.strip_prefix("herald.").unwrap_or(&original);
     format!("herald.dlq.{rest}")
 }
 
 /// Every dead letter.
 pub const DLQ_ALL: &str = "herald.dlq.>";
+
+/// The kind tokens of the partitioned streams' subjects: accepted MT, carrier queues,
+/// events.
+pub const PARTITIONED_KINDS: [&str; 3] = ["mt", "out", "ev"];
+
+/// The mark a kind token carries in partition `index` (none in partition 0).
+const PARTITION_MARK: &str = "-p";
+
+/// `subject` without its partition mark: the subject as the roles name it.
+pub fn logical(subject: &str) -> Cow<'_, str> {
+    let mut tokens = subject.splitn(3, '.');
+    let (Some(root), Some(kind), rest) = (tokens.next(), tokens.next(), tokens.next()) else {
+        return Cow::Borrowed(subject);
+    };
+    match kind.split_once(PARTITION_MARK) {
+        Some((base, index))
+            if PARTITIONED_KINDS.contains(&base) && index.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            Cow::Owned(match rest {
+                Some(rest) => format!("{root}.{base}.{rest}"),
+                None => format!("{root}.{base}"),
+            })
+        }
+        _ => Cow::Borrowed(subject),
+    }
+}
+
+/// The key a partitioned subject is placed by (its account or carrier), if `logical` is
+/// one of [`PARTITIONED_KINDS`]; `*` or `>` when it is a filter over every key.
+pub fn partition_key(logical: &str) -> Option<&str> {
+    let mut tokens = logical.split('.');
+    let (Some("herald"), Some(kind), Some(key)) = (tokens.next(), tokens.next(), tokens.next())
+    else {
+        return None;
+    };
+    PARTITIONED_KINDS.contains(&kind).then_some(key)
+}
+
+/// `logical` as published or filtered in partition `index` of its stream.
+pub fn in_partition(logical: &str, index: usize) -> Cow<'_, str> {
+    if index == 0 || partition_key(logical).is_none() {
+        return Cow::Borrowed(logical);
+    }
+    let mut tokens = logical.splitn(3, '.');
+    match (tokens.next(), tokens.next(), tokens.next()) {
+        (Some(root), Some(kind), Some(rest)) => {
+            Cow::Owned(format!("{root}.{kind}{PARTITION_MARK}{index}.{rest}"))
+        }
+        _ => Cow::Borrowed(logical),
+    }
+}
 
 /// Encodes an arbitrary string as a KV key token: `[A-Za-z0-9_-]` stay, every other byte
 /// becomes `=XX` (upper-case hex). Injective, so distinct ids never share a key.
@@ -157,6 +220,37 @@ mod tests {
         assert_eq!(receipt("acme"), "herald.ev.acme.dlr");
         assert_eq!(events_of("acme"), "herald.ev.acme.>");
         assert_eq!(dead_letter("herald.out.tmo"), "herald.dlq.out.tmo");
+    }
+
+    #[test]
+    fn partitions_mark_the_kind_token_and_are_removed_again() {
+        assert_eq!(
+            in_partition("herald.mt.acme.urgent", 2),
+            "herald.mt-p2.acme.urgent"
+        );
+        assert_eq!(in_partition("herald.out.tmo", 0), "herald.out.tmo");
+        assert_eq!(in_partition("herald.ev.acme.>", 11), "herald.ev-p11.acme.>");
+        assert_eq!(in_partition("herald.mo.tmo", 1), "herald.mo.tmo");
+        assert_eq!(in_partition("herald.dlq.mt.acme", 1), "herald.dlq.mt.acme");
+        for subject in [
+            "herald.mt.acme.urgent",
+            "herald.ev.a-b.hook.dlr",
+            "herald.out.x",
+        ] {
+            for index in [0, 1, 15] {
+                assert_eq!(logical(&in_partition(subject, index)), subject);
+            }
+        }
+        assert_eq!(logical("herald.mo-p1.x"), "herald.mo-p1.x");
+        assert_eq!(logical("herald.mt-px.x"), "herald.mt-px.x");
+        assert_eq!(partition_key("herald.mt.*"), Some("*"));
+        assert_eq!(partition_key("herald.ev.acme.>"), Some("acme"));
+        assert_eq!(partition_key("herald.mo.tmo"), None);
+        assert_eq!(
+            dead_letter("herald.out-p2.tmo.urgent"),
+            "herald.dlq.out.tmo.urgent"
+        );
+        assert!(is_webhook_only("herald.ev-p3.acme.hook.mo"));
     }
 
     #[test]

@@ -1,5 +1,9 @@
 //! The streams, and the buckets, Herald declares at start.
 //!
+//! `HERALD_MT`, `HERALD_OUT` and `HERALD_EVENTS` are each split over `nats.partitions`
+//! streams by account or carrier (`HERALD_MT_P1`, ... with subjects `herald.mt-p1.>`, ...:
+//! [`crate::partition`], ADR 0022); the table names the first.
+//!
 //! | stream | subjects | retention | consumers |
 //! | --- | --- | --- | --- |
 //! | `HERALD_MT` | `herald.mt.<account>[.urgent]` | work queue | `routers` (bulk) and `routers-urgent`, shared by every router |
@@ -66,6 +70,21 @@ impl StreamKind {
             StreamKind::Events => "HERALD_EVENTS",
             StreamKind::Mo => "HERALD_MO",
             StreamKind::DeadLetters => "HERALD_DLQ",
+        }
+    }
+
+    /// Whether it is split over `nats.partitions` streams by account or carrier (ADR 0022).
+    pub const fn partitioned(self) -> bool {
+        matches!(self, StreamKind::Mt | StreamKind::Out | StreamKind::Events)
+    }
+
+    /// The name of its partition `index`: [`StreamKind::name`] for the first,
+    /// `<name>_P<index>` for the others.
+    pub fn partition_name(self, index: usize) -> std::borrow::Cow<'static, str> {
+        if index == 0 {
+            std::borrow::Cow::Borrowed(self.name())
+        } else {
+            std::borrow::Cow::Owned(format!("{}_P{index}", self.name()))
         }
     }
 
@@ -155,8 +174,15 @@ impl Topology {
         }
     }
 
-    /// The JetStream configuration of `kind`.
+    /// The JetStream configuration of `kind` (its first partition).
     pub fn stream(&self, kind: StreamKind) -> stream::Config {
+        self.stream_partition(kind, 0)
+    }
+
+    /// The JetStream configuration of partition `index` of `kind`: its name and subjects
+    /// marked for the partition ([`StreamKind::partition_name`],
+    /// [`crate::subject::in_partition`]), the rest as the first's.
+    pub fn stream_partition(&self, kind: StreamKind, index: usize) -> stream::Config {
         let (retention, max_age) = match kind {
             StreamKind::Mt | StreamKind::Out | StreamKind::Mo => {
                 (stream::RetentionPolicy::WorkQueue, Duration::ZERO)
@@ -165,8 +191,8 @@ impl Topology {
             StreamKind::DeadLetters => (stream::RetentionPolicy::Limits, self.dead_letter_max_age),
         };
         stream::Config {
-            name: kind.name().to_owned(),
-            subjects: vec![kind.subjects().to_owned()],
+            name: kind.partition_name(index).into_owned(),
+            subjects: vec![subject::in_partition(kind.subjects(), index).into_owned()],
             retention,
             max_age,
             storage: stream::StorageType::File,
@@ -179,6 +205,16 @@ impl Topology {
             deny_delete: true,
             allow_direct: true,
             ..Default::default()
+        }
+    }
+
+    /// How many partitions of `kind` are declared: every one either layout uses for a
+    /// partitioned stream, else one.
+    pub fn stream_partitions(&self, kind: StreamKind) -> usize {
+        if kind.partitioned() {
+            usize::from(self.partitions.declared())
+        } else {
+            1
         }
     }
 
@@ -308,13 +344,17 @@ impl Topology {
     /// consumer or a message.
     pub async fn ensure(&self, jetstream: &jetstream::Context) -> Result<(), BusError> {
         for kind in StreamKind::ALL {
-            jetstream
-                .create_or_update_stream(self.stream(kind))
-                .await
-                .map_err(|source| BusError::Topology {
-                    what: format!("stream {}", kind.name()),
-                    source: Box::new(source),
-                })?;
+            for index in 0..self.stream_partitions(kind) {
+                let config = self.stream_partition(kind, index);
+                let what = format!("stream {}", config.name);
+                jetstream
+                    .create_or_update_stream(config)
+                    .await
+                    .map_err(|source| BusError::Topology {
+                        what,
+                        source: Box::new(source),
+                    })?;
+            }
         }
         let partitions = 0..usize::from(self.partitions.declared());
         let partitioned = partitions

@@ -664,7 +664,9 @@ async fn depths_count_stored_undelivered_and_unacked_messages() {
 
     let depths = tokio::time::timeout(PATIENCE, async {
         loop {
-            let depths = herald_bus::Depths::fetch(bus.jetstream()).await.unwrap();
+            let depths = herald_bus::Depths::fetch(bus.jetstream(), bus.config().partitions)
+                .await
+                .unwrap();
             let routers = depths
                 .consumers
                 .iter()
@@ -678,13 +680,17 @@ async fn depths_count_stored_undelivered_and_unacked_messages() {
     })
     .await
     .expect("the deliveries show as ack pending");
-    let stored: Vec<_> = depths.streams.iter().map(|(name, _)| *name).collect();
+    let stored: Vec<_> = depths
+        .streams
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
     assert_eq!(
         stored,
         StreamKind::ALL.map(StreamKind::name).to_vec(),
         "every stream is reported"
     );
-    assert!(depths.streams.contains(&("HERALD_MT", 5)));
+    assert!(depths.streams.contains(&("HERALD_MT".to_owned(), 5)));
     let routers = depths
         .consumers
         .iter()
@@ -698,8 +704,10 @@ async fn depths_count_stored_undelivered_and_unacked_messages() {
     drop(deliveries);
     tokio::time::timeout(PATIENCE, async {
         loop {
-            let depths = herald_bus::Depths::fetch(bus.jetstream()).await.unwrap();
-            if depths.streams.contains(&("HERALD_MT", 3)) {
+            let depths = herald_bus::Depths::fetch(bus.jetstream(), bus.config().partitions)
+                .await
+                .unwrap();
+            if depths.streams.contains(&("HERALD_MT".to_owned(), 3)) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -713,18 +721,18 @@ async fn depths_count_stored_undelivered_and_unacked_messages() {
 fn a_consumer_gone_since_the_last_poll_reads_zero_not_its_last_backlog() {
     let metrics = herald_telemetry::install_metrics().unwrap();
     let consumer = |name: &str, pending| herald_bus::stats::ConsumerDepth {
-        stream: "HERALD_EVENTS",
+        stream: "HERALD_EVENTS".into(),
         consumer: name.to_owned(),
         pending,
         ack_pending: 1,
     };
     let before = herald_bus::Depths {
-        streams: vec![("HERALD_EVENTS", 50)],
+        streams: vec![("HERALD_EVENTS".into(), 50)],
         consumers: vec![consumer("account-gone", 40), consumer("account-kept", 10)],
     };
     before.record();
     let after = herald_bus::Depths {
-        streams: vec![("HERALD_EVENTS", 12)],
+        streams: vec![("HERALD_EVENTS".into(), 12)],
         consumers: vec![consumer("account-kept", 12)],
     };
     after.record_after(&before);

@@ -148,12 +148,13 @@ pub struct NatsConfig {
     pub urls: Vec<String>,
     /// Replicas of every stream and bucket: 1 for a single server, 3 in a cluster (1 to 5).
     pub replicas: usize,
-    /// Buckets the status store and the carrier-id map are each split over by key hash,
-    /// so that no one NATS server leads every message's writes (1 to 16; ADR 0021). Every
-    /// node must agree: change it in the two steps of docs/operations.md.
+    /// Partitions of the per-message buckets (status, carrier ids: by key hash) and of the
+    /// accepted-MT, carrier-queue and event streams (by account or carrier), so that no one
+    /// NATS server leads every message's writes (1 to 16; ADR 0021, 0022). Every node must
+    /// agree: change it in the two steps of docs/operations.md.
     pub partitions: u16,
-    /// While `partitions` changes: the other count, whose buckets are read too. Unset:
-    /// none.
+    /// While `partitions` changes: the other count, whose buckets and streams are read
+    /// too. Unset: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub partitions_also_read: Option<u16>,
     /// Timeout of the first connection to NATS.

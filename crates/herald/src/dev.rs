@@ -262,7 +262,11 @@ pub(crate) async fn run(mut config: Config, options: DevOptions) -> anyhow::Resu
         },
     )
     .await?;
-    let _depths = DepthPoller::start(bus.jetstream().clone(), crate::node::DEPTH_POLL_INTERVAL);
+    let _depths = DepthPoller::start(
+        bus.jetstream().clone(),
+        bus.config().partitions,
+        crate::node::DEPTH_POLL_INTERVAL,
+    );
     let _webhooks = config
         .edge
         .webhooks

@@ -374,7 +374,11 @@ impl Node {
 
     async fn run_router(&self, node_service: NodeServicePort) -> anyhow::Result<()> {
         // Routers are in every deployment, so they report the bus's depths.
-        let _depths = DepthPoller::start(self.bus.jetstream().clone(), DEPTH_POLL_INTERVAL);
+        let _depths = DepthPoller::start(
+            self.bus.jetstream().clone(),
+            self.bus.config().partitions,
+            DEPTH_POLL_INTERVAL,
+        );
         let deps = RouterDeps {
             bus: self.bus.clone(),
             rules: self.rules.clone(),

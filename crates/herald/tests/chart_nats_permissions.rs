@@ -48,9 +48,9 @@ const INSPECTOR: &str = "inspector";
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Permissions {
-    /// Buckets split over `nats.partitions` (ADR 0021): the chart adds their partitions'
+    /// What `nats.partitions` splits (ADR 0021, 0022): the chart adds each partition's
     /// names to every subject that names one.
-    partitioned: Vec<String>,
+    partitioned: Partitioned,
     common: Lists,
     roles: BTreeMap<String, Lists>,
 }
@@ -58,6 +58,14 @@ struct Permissions {
 /// The partitions the test's roles run with (`nats.partitions`), so the partitioned
 /// buckets' permissions are exercised past the first.
 const PARTITIONS: u16 = 2;
+
+/// The partitioned buckets, and the partitioned streams with their subjects' kind token.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Partitioned {
+    buckets: Vec<String>,
+    streams: BTreeMap<String, String>,
+}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -104,18 +112,25 @@ impl Permissions {
         }
     }
 
-    /// `subject`, then (when it names a partitioned bucket) the same subject for each
-    /// partition past the first, as `herald.partitionedSubjects` in the chart makes them.
+    /// `subject`, then (when it names a partitioned bucket or stream) the same subject for
+    /// each partition past the first, as `herald.partitionedSubjects` in the chart makes
+    /// them.
     fn with_partitions(&self, subject: &str) -> Vec<String> {
         let mut all = vec![subject.to_owned()];
-        for bucket in &self.partitioned {
-            if subject.contains(bucket.as_str()) {
-                all.extend((1..PARTITIONS).map(|i| {
-                    subject.replace(
-                        bucket.as_str(),
-                        &herald_bus::partition::bucket_name(bucket, usize::from(i)),
-                    )
-                }));
+        for index in 1..usize::from(PARTITIONS) {
+            let mut marked = subject.to_owned();
+            for bucket in &self.partitioned.buckets {
+                let name = herald_bus::partition::bucket_name(bucket, index);
+                marked = marked.replace(bucket.as_str(), &name);
+            }
+            for (stream, token) in &self.partitioned.streams {
+                marked = marked.replace(stream.as_str(), &format!("{stream}_P{index}"));
+                let logical = format!("herald.{token}.");
+                let placed = herald_bus::subject::in_partition(&logical, index);
+                marked = marked.replace(&logical, &placed);
+            }
+            if marked != subject {
+                all.push(marked);
             }
         }
         all
@@ -171,11 +186,31 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
     // Every role declares the topology when it connects (Topology::ensure), every
     // partition of the partitioned buckets too.
     assert_eq!(
-        permissions.partitioned,
+        permissions.partitioned.buckets,
         [
             herald_bus::topology::STATUS_BUCKET,
             herald_bus::topology::CARRIER_ID_BUCKET
         ]
+    );
+    let partitioned_streams: Vec<(String, String)> = StreamKind::ALL
+        .into_iter()
+        .filter(|kind| kind.partitioned())
+        .map(|kind| {
+            let token = kind.subjects().split('.').nth(1).unwrap_or_default();
+            (kind.name().to_owned(), token.to_owned())
+        })
+        .collect();
+    let listed: Vec<(String, String)> = permissions
+        .partitioned
+        .streams
+        .iter()
+        .map(|(stream, token)| (stream.clone(), token.clone()))
+        .collect();
+    let mut sorted = partitioned_streams.clone();
+    sorted.sort();
+    assert_eq!(
+        listed, sorted,
+        "the partitioned streams and their kind tokens"
     );
     let common = &permissions.of("edge").publish;
     let mut declared: Vec<String> = StreamKind::ALL
@@ -193,10 +228,13 @@ fn the_permissions_file_covers_every_chart_role_and_the_whole_topology_and_nothi
     ] {
         declared.push(format!("KV_{bucket}"));
     }
-    for bucket in &permissions.partitioned {
-        for index in 1..usize::from(PARTITIONS) {
+    for index in 1..usize::from(PARTITIONS) {
+        for bucket in &permissions.partitioned.buckets {
             let name = herald_bus::partition::bucket_name(bucket, index);
             declared.push(format!("KV_{name}"));
+        }
+        for (stream, _) in &partitioned_streams {
+            declared.push(format!("{stream}_P{index}"));
         }
     }
     declared.push(format!("OBJ_{}", herald_bus::topology::PORTING_BUCKET));
@@ -454,7 +492,10 @@ async fn stream_sequences(inspector: &async_nats::jetstream::Context) -> Vec<(St
     let mut sequences = Vec::new();
     for name in [
         "HERALD_MT",
+        "HERALD_MT_P1",
         "HERALD_OUT",
+        "HERALD_OUT_P1",
+        "HERALD_EVENTS_P1",
         "HERALD_MO",
         "HERALD_DLQ",
         "KV_herald_cancels",
@@ -862,6 +903,15 @@ async fn each_role_works_with_its_chart_permissions_and_is_refused_the_others_su
     }
     let after = stream_sequences(&inspector).await;
     assert_eq!(before, after, "a refused publish reached a stream");
+    // `acme` is in partition 1 of 2: its MT and events went through the partitions'
+    // streams, under the chart's permissions for them.
+    for partitioned in ["HERALD_MT_P1", "HERALD_EVENTS_P1"] {
+        let sequence = after
+            .iter()
+            .find(|(name, _)| name == partitioned)
+            .map(|(_, s)| *s);
+        assert!(sequence > Some(0), "nothing went through {partitioned}");
+    }
     for bucket in ["herald_status", "herald_status_p1"] {
         let status = inspector.get_key_value(bucket).await.unwrap();
         for key in ["x", "forged"] {

@@ -180,7 +180,8 @@ users the NATS subchart takes passwords for (nats.auth.users). */}}
 {{- fail (printf "files/nats-permissions.yaml has the roles %v but nats.auth.users is %v: they must be the same" $roles $users) -}}
 {{- end -}}
 {{- $count := include "herald.natsPartitions" . | int -}}
-{{- $expand := dict "partitioned" ($perms.partitioned | default list) "count" $count -}}
+{{- $partitioned := $perms.partitioned | default dict -}}
+{{- $expand := dict "buckets" ($partitioned.buckets | default list) "streams" ($partitioned.streams | default dict) "count" $count -}}
 {{- $lists := dict "publish" (include "herald.partitionedSubjects" (merge (dict "list" ($perms.common.publish | default list)) $expand) | fromJsonArray) "subscribe" (include "herald.partitionedSubjects" (merge (dict "list" ($perms.common.subscribe | default list)) $expand) | fromJsonArray) -}}
 {{- $out := dict "common" $lists "roles" dict -}}
 {{- range $role := $roles -}}
@@ -199,18 +200,25 @@ partitions_also_read, ADR 0021, in config or a role's config): the largest. */}}
 {{- end -}}
 {{- $count -}}
 {{- end -}}
-{{/* A permissions list with each subject that names a partitioned bucket followed by the
-same subject for its partitions past the first (`<bucket>_p<i>`). Call with (dict "list"
-... "partitioned" ... "count" ...). */}}
+{{/* A permissions list with each subject that names a partitioned bucket or stream
+followed by the same subject for each partition past the first: buckets `<bucket>_p<i>`,
+streams `<STREAM>_P<i>`, their subjects `herald.<token>-p<i>.` (ADR 0021, 0022). Call with
+(dict "list" ... "buckets" ... "streams" ... "count" ...). */}}
 {{- define "herald.partitionedSubjects" -}}
 {{- $out := list -}}
 {{- range $subject := .list -}}
 {{- $out = append $out $subject -}}
-{{- range $bucket := $.partitioned -}}
-{{- if contains $bucket $subject -}}
 {{- range $i := untilStep 1 (int $.count) 1 -}}
-{{- $out = append $out (replace $bucket (printf "%s_p%d" $bucket $i) $subject) -}}
+{{- $marked := $subject -}}
+{{- range $bucket := $.buckets -}}
+{{- $marked = replace $bucket (printf "%s_p%d" $bucket $i) $marked -}}
 {{- end -}}
+{{- range $stream, $token := $.streams -}}
+{{- $marked = replace $stream (printf "%s_P%d" $stream $i) $marked -}}
+{{- $marked = replace (printf "herald.%s." $token) (printf "herald.%s-p%d." $token $i) $marked -}}
+{{- end -}}
+{{- if ne $marked $subject -}}
+{{- $out = append $out $marked -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
