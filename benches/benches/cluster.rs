@@ -19,7 +19,8 @@
 //! receipts while each server in turn is SIGKILLed (5 s, 15 s and 25 s in) and started
 //! again 5 s later. It prints the submits refused (by status), `submit_sm_resp` p50, p99
 //! and max, and loss, once per `nats.publish_hold` in `HERALD_BENCH_HOLDS` (default
-//! `0s,10s`: without holding, then as shipped), each on a fresh cluster.
+//! `0s,10s`: without holding, then as shipped), each on a fresh cluster, with
+//! `HERALD_BENCH_PARTITIONS` partitions (`nats.partitions`, default 1).
 //!
 //! `HERALD_BENCH_SCENARIO=scale-out` runs instead (d): the same flat-out load
 //! (`HERALD_BENCH_COUNT` messages, default 30,000) through three shapes of cluster in one
@@ -274,6 +275,11 @@ async fn warm_up(base: &LoadConfig) {
     eprintln!("warm-up: {} receipts, {} lost", warm.receipts, warm.lost);
 }
 
+/// `nats.partitions` for the failover scenario: `HERALD_BENCH_PARTITIONS`, default 1.
+fn partitions() -> String {
+    std::env::var("HERALD_BENCH_PARTITIONS").unwrap_or_else(|_| "1".into())
+}
+
 /// (c): a rolling restart of NATS under load, once per publish hold.
 async fn failover(herald: std::path::PathBuf) {
     let holds = std::env::var("HERALD_BENCH_HOLDS").unwrap_or_else(|_| "0s,10s".into());
@@ -303,6 +309,7 @@ async fn failover_run(herald: &std::path::Path, hold: &str) {
         ("HERALD_NATS__URLS", nats.client_urls().join(",")),
         ("HERALD_NATS__REPLICAS", "3".into()),
         ("HERALD_NATS__PUBLISH_HOLD", hold.into()),
+        ("HERALD_NATS__PARTITIONS", partitions()),
         // Redeliveries of what a dying server held come after the ack wait.
         ("HERALD_ROUTER__ACK_WAIT", "5s".into()),
         ("HERALD_CONNECTOR__ACK_WAIT", "5s".into()),
@@ -351,9 +358,10 @@ async fn failover_run(herald: &std::path::Path, hold: &str) {
     }
     let report = load.await.unwrap().unwrap();
     println!(
-        "(c) rolling SIGKILL of each of 3 NATS servers (R3; {} s down, 10 s apart), {RATE:.0} msgs/s offered for {} s, nats.publish_hold {hold}",
+        "(c) rolling SIGKILL of each of 3 NATS servers (R3; {} s down, 10 s apart), {RATE:.0} msgs/s offered for {} s, nats.publish_hold {hold}, nats.partitions {}",
         DOWN.as_secs(),
-        RUN.as_secs()
+        RUN.as_secs(),
+        partitions()
     );
     println!(
         "  submits {}: {} answered OK, {} refused or unanswered {:?}",

@@ -914,48 +914,222 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
     all_reached_the_carrier(sim, 400);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nats_server_leading_a_partition_killed_under_load_through_three_edges_loses_nothing() {
+    // Issue 17's loss test on the partitioned layout (ADR 0021, 0022): three NATS
+    // servers, every stream and bucket R3 and in three partitions, three edges with a
+    // session each. The server leading the partition that holds `acme`'s accepted MT is
+    // SIGKILLed while the three sessions submit: every message answered OK reaches the
+    // carrier and its receipt comes back (on any of the account's sessions).
+    // Kept whole: its processes live as long as it does.
+    let mut cluster = R3Cluster::start_with("partitions", 3, 3).await;
+    let urls = cluster.nats.client_urls();
+    let bus = herald_bus::Bus::connect(herald_bus::BusConfig {
+        urls: urls.clone(),
+        replicas: 3,
+        partitions: herald_bus::Partitions::new(3),
+        ..herald_bus::BusConfig::local(urls[0].clone())
+    })
+    .await
+    .unwrap();
+    let partition = herald_bus::partition::index("acme", 3);
+    let stream_name = herald_bus::StreamKind::Mt.partition_name(partition);
+    let mut stream = bus
+        .jetstream()
+        .get_stream(stream_name.as_ref())
+        .await
+        .unwrap();
+    let before = stream.info().await.unwrap().state.last_sequence;
+    let (nats, sim, edges) = (&mut cluster.nats, &cluster.sim, &cluster.edges);
+
+    let crash = async {
+        let info = stream.info().await.unwrap();
+        let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+        let member = leader
+            .as_deref()
+            .and_then(|name| name.strip_prefix('n'))
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        nats.stop(member).await;
+        eprintln!("killed NATS server n{member} (leader of {stream_name}: {leader:?})");
+    };
+    let (accepted, _refused) =
+        submit_through_edges_and_a_crash(edges, 600, Duration::from_millis(5), crash).await;
+    assert_eq!(accepted, 600);
+    all_reached_the_carrier(sim, 600);
+    // The account's messages went through its own partition's stream.
+    let after = stream.info().await.unwrap().state.last_sequence;
+    assert!(after > before, "nothing went through {stream_name}");
+}
+
+/// Binds one session to each edge of `edges`, submits `count` messages asking for
+/// receipts spread over them (each session one every `pace`, a refused one submitted
+/// again 50 ms later), runs `crash` alongside from the first quarter on, and waits until
+/// every message answered OK has its receipt on any of the sessions. Returns how many
+/// were answered OK and how many submits were refused (or unanswered) meanwhile.
+async fn submit_through_edges_and_a_crash(
+    edges: &[String],
+    count: usize,
+    pace: Duration,
+    crash: impl Future<Output = ()>,
+) -> (usize, usize) {
+    let (receipts_tx, mut receipts) = tokio::sync::mpsc::unbounded_channel();
+    let mut sessions = Vec::new();
+    for smpp in edges {
+        let (session, mut inbox) = bind_transceiver(smpp).await;
+        let receipts_tx = receipts_tx.clone();
+        tokio::spawn(async move {
+            while let Some(inbound) = inbox.recv().await {
+                if let PduBody::DeliverSm(sm) = &inbound.pdu.body
+                    && let Ok(tlvs) = herald_smpp::receipt::ReceiptTlvs::from_tlvs(&sm.tlvs)
+                    && let Some(id) = tlvs.receipted_message_id
+                {
+                    let _ = receipts_tx.send(id);
+                }
+                inbound.responder.respond(
+                    PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
+                    CommandStatus::ESME_ROK,
+                );
+            }
+        });
+        sessions.push(session);
+    }
+    let (crash_now, crash_when) = tokio::sync::oneshot::channel::<()>();
+    let crash = async move {
+        if crash_when.await.is_ok() {
+            crash.await;
+        }
+    };
+    let crash_now = std::sync::Mutex::new(Some(crash_now));
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
+    let per_session = count.div_ceil(sessions.len());
+    let submit_all = sessions.iter().enumerate().map(|(s, session)| {
+        let crash_now = &crash_now;
+        async move {
+            let mut accepted = Vec::new();
+            let mut refused = 0;
+            for i in (s * per_session)..((s + 1) * per_session).min(count) {
+                if i == count / 4
+                    && let Some(now) = crash_now.lock().unwrap().take()
+                {
+                    let _ = now.send(());
+                }
+                tokio::time::sleep(pace).await;
+                loop {
+                    let mut body = submit_body(i);
+                    if let PduBody::SubmitSm(sm) = &mut body {
+                        sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
+                    }
+                    match session.request(body).await {
+                        Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => {
+                            let PduBody::SubmitSmResp(resp) = resp.body else {
+                                panic!("{resp:?}")
+                            };
+                            accepted.push(resp.message_id.to_string_lossy());
+                            break;
+                        }
+                        other => {
+                            eprintln!(
+                                "submit {i} refused: {:?}",
+                                other.map(|resp| resp.command_status)
+                            );
+                            refused += 1;
+                            assert!(
+                                tokio::time::Instant::now() < give_up,
+                                "the cluster never took submits again ({refused} refused)"
+                            );
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+            }
+            (accepted, refused)
+        }
+    });
+    let ((), results) = tokio::join!(crash, futures::future::join_all(submit_all));
+    let mut accepted = std::collections::HashSet::new();
+    let mut refused = 0;
+    for (ids, refusals) in results {
+        accepted.extend(ids);
+        refused += refusals;
+    }
+    eprintln!(
+        "{} accepted through {} edges, {refused} refusals while the cluster recovered",
+        accepted.len(),
+        edges.len()
+    );
+    let mut receipted = std::collections::HashSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    while !accepted.is_subset(&receipted) {
+        let Ok(Some(id)) = tokio::time::timeout_at(deadline, receipts.recv()).await else {
+            let lost: Vec<_> = accepted.difference(&receipted).take(10).collect();
+            panic!(
+                "{} of {} accepted messages got no receipt, e.g. {lost:?}",
+                accepted.difference(&receipted).count(),
+                accepted.len()
+            );
+        };
+        receipted.insert(id);
+    }
+    (accepted.len(), refused)
+}
+
 /// Three NATS servers (every stream and bucket R3), etcd seeded by [`seed_account`], a
 /// [`persistent_carrier`], and edge, router and connector processes failing over between
 /// the servers; the processes are killed on drop.
 struct R3Cluster {
     nats: herald_harness::NatsCluster,
     sim: herald_sim::SimSmsc,
-    /// The edge's SMPP address.
+    /// The (first) edge's SMPP address.
     smpp: String,
+    /// Every edge's SMPP address.
+    edges: Vec<String>,
     _etcd: herald_harness::Etcd,
     _roles: Vec<tokio::process::Child>,
 }
 
 impl R3Cluster {
-    /// Starts it, naming the nodes `<role>-<name>`.
+    /// Starts it with one edge and one partition, naming the nodes `<role>-<name>`.
     async fn start(name: &str) -> R3Cluster {
+        R3Cluster::start_with(name, 1, 1).await
+    }
+
+    /// Starts it with `edges` edges and the streams and buckets in `partitions`
+    /// partitions (`nats.partitions`).
+    async fn start_with(name: &str, partitions: u16, edges: usize) -> R3Cluster {
         let nats = herald_harness::nats_cluster().run().await.unwrap();
         let etcd = herald_harness::etcd().run().await.unwrap();
         let client = seed_account(&etcd).await;
         // The simulator keeps offering a receipt Herald could not take while the bus
         // elected new leaders.
         let sim = persistent_carrier(&client).await;
+        let partitions = partitions.to_string();
         let env = [
             ("HERALD_NATS__REPLICAS", "3"),
+            ("HERALD_NATS__PARTITIONS", partitions.as_str()),
             // Redeliveries of what a dying server held come after the ack wait.
             ("HERALD_ROUTER__ACK_WAIT", "5s"),
             ("HERALD_CONNECTOR__ACK_WAIT", "5s"),
         ];
         let (urls, etcd_url) = (nats.client_urls().join(","), etcd.client_url());
         let mut roles = Vec::new();
-        let mut smpp = String::new();
-        for role in ["edge", "router", "connector"] {
-            let id = format!("{role}-{name}");
+        let mut smpp = Vec::new();
+        let nodes = (1..=edges)
+            .map(|n| ("edge", n))
+            .chain([("router", 1), ("connector", 1)]);
+        for (role, n) in nodes {
+            let id = format!("{role}-{name}-{n}");
             let (child, node) = spawn_role_with(role, &id, &urls, &etcd_url, &client, &env).await;
             if role == "edge" {
-                smpp = node.addresses["smpp"].clone();
+                smpp.push(node.addresses["smpp"].clone());
             }
             roles.push(child);
         }
         R3Cluster {
             nats,
             sim,
-            smpp,
+            smpp: smpp[0].clone(),
+            edges: smpp,
             _etcd: etcd,
             _roles: roles,
         }
@@ -1000,91 +1174,9 @@ async fn submit_through_a_crash(
     pace: Duration,
     crash: impl Future<Output = ()>,
 ) -> usize {
-    let (session, mut inbox) = bind_transceiver(smpp).await;
-    // Answer every receipt as it comes, and note whose it is.
-    let (receipts_tx, mut receipts) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(inbound) = inbox.recv().await {
-            if let PduBody::DeliverSm(sm) = &inbound.pdu.body
-                && let Ok(tlvs) = herald_smpp::receipt::ReceiptTlvs::from_tlvs(&sm.tlvs)
-                && let Some(id) = tlvs.receipted_message_id
-            {
-                let _ = receipts_tx.send(id);
-            }
-            inbound.responder.respond(
-                PduBody::DeliverSmResp(herald_smpp::pdu::MessageIdResp::default()),
-                CommandStatus::ESME_ROK,
-            );
-        }
-    });
-
-    let (crash_now, crash_when) = tokio::sync::oneshot::channel::<()>();
-    let crash = async move {
-        if crash_when.await.is_ok() {
-            crash.await;
-        }
-    };
-    let mut crash_now = Some(crash_now);
-    let mut accepted = std::collections::HashSet::new();
-    let mut refused = 0;
-    let give_up = tokio::time::Instant::now() + Duration::from_secs(120);
-    let submits = async {
-        for i in 0..count {
-            if i == count / 4
-                && let Some(now) = crash_now.take()
-            {
-                let _ = now.send(());
-            }
-            tokio::time::sleep(pace).await;
-            loop {
-                let mut body = submit_body(i);
-                if let PduBody::SubmitSm(sm) = &mut body {
-                    sm.registered_delivery = herald_smpp::RegisteredDelivery(1);
-                }
-                match session.request(body).await {
-                    Ok(resp) if resp.command_status == CommandStatus::ESME_ROK => {
-                        let PduBody::SubmitSmResp(resp) = resp.body else {
-                            panic!("{resp:?}")
-                        };
-                        accepted.insert(resp.message_id.to_string_lossy());
-                        break;
-                    }
-                    other => {
-                        eprintln!(
-                            "submit {i} refused: {:?}",
-                            other.map(|resp| resp.command_status)
-                        );
-                        refused += 1;
-                        assert!(
-                            tokio::time::Instant::now() < give_up,
-                            "the cluster never took submits again ({refused} refused)"
-                        );
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                }
-            }
-        }
-    };
-    tokio::join!(crash, submits);
-    eprintln!(
-        "{} accepted, {refused} refusals while the cluster recovered",
-        accepted.len()
-    );
-    assert_eq!(accepted.len(), count);
-
-    let mut receipted = std::collections::HashSet::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    while !accepted.is_subset(&receipted) {
-        let Ok(Some(id)) = tokio::time::timeout_at(deadline, receipts.recv()).await else {
-            let lost: Vec<_> = accepted.difference(&receipted).take(10).collect();
-            panic!(
-                "{} of {} accepted messages got no receipt, e.g. {lost:?}",
-                accepted.difference(&receipted).count(),
-                accepted.len()
-            );
-        };
-        receipted.insert(id);
-    }
+    let (accepted, refused) =
+        submit_through_edges_and_a_crash(&[smpp.to_owned()], count, pace, crash).await;
+    assert_eq!(accepted, count);
     refused
 }
 
