@@ -26,10 +26,10 @@ use crate::bucket::Bucket;
 use crate::error::BusError;
 use crate::subject;
 
-/// The most partitions a bucket may have: the chart lists each partition's bucket in every
-/// role's NATS permissions, and 16 leaders per bucket is more than a NATS cluster of
-/// sensible size spreads.
-pub const MAX_PARTITIONS: u16 = 16;
+/// The most partitions a bucket or stream may have: enough for the million messages a
+/// second of docs/capacity.md (about 50 leaders of each per-message bucket at R3), few
+/// enough that the chart's permissions, which name each partition, stay readable.
+pub const MAX_PARTITIONS: u16 = 64;
 
 /// How the per-message buckets are split.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -150,7 +150,7 @@ pub struct NatsConfig {
     pub replicas: usize,
     /// Partitions of the per-message buckets (status, carrier ids: by key hash) and of the
     /// accepted-MT, carrier-queue and event streams (by account or carrier), so that no one
-    /// NATS server leads every message's writes (1 to 16; ADR 0021, 0022). Every node must
+    /// NATS server leads every message's writes (1 to 64; ADR 0021, 0022). Every node must
     /// agree: change it in the two steps of docs/operations.md.
     pub partitions: u16,
     /// While `partitions` changes: the other count, whose buckets and streams are read

@@ -8,7 +8,7 @@ use crate::{Config, ConfigErrors, SecretRef};
 
 /// The most `nats.partitions` may be: `herald_bus::partition::MAX_PARTITIONS`, which the
 /// node's tests check it equals (this crate does not depend on the bus).
-pub const MAX_NATS_PARTITIONS: u16 = 16;
+pub const MAX_NATS_PARTITIONS: u16 = 64;
 
 /// Shortest `nats.idempotency_ttl`: well past the longest an HTTP request may run.
 const MIN_IDEMPOTENCY_TTL: Duration = Duration::from_secs(600);

@@ -116,7 +116,7 @@ fn urls_endpoints_and_names_are_checked() {
     config.node.id = Some("edge/1".into());
     config.nats.replicas = 7;
     config.nats.partitions = 0;
-    config.nats.partitions_also_read = Some(17);
+    config.nats.partitions_also_read = Some(65);
     config.etcd.lease_ttl = Duration::from_millis(1500);
     config.connector.reconnect_backoff_min = Duration::from_secs(120);
     assert_eq!(
