@@ -702,34 +702,30 @@ async fn scale_out(herald: std::path::PathBuf) {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30_000);
+    let one_of_each = Shape {
+        servers: 1,
+        edges: 1,
+        routers: 1,
+        connectors: 1,
+        partitions: 1,
+    };
+    let spread = Shape {
+        servers: 3,
+        edges: 3,
+        routers: 2,
+        connectors: 2,
+        partitions: 1,
+    };
     let shapes = [
-        Shape {
-            servers: 1,
-            edges: 1,
-            routers: 1,
-            connectors: 1,
-            partitions: 1,
-        },
+        one_of_each,
         Shape {
             servers: 3,
-            edges: 1,
-            routers: 1,
-            connectors: 1,
-            partitions: 1,
+            ..one_of_each
         },
+        spread,
         Shape {
-            servers: 3,
-            edges: 3,
-            routers: 2,
-            connectors: 2,
-            partitions: 1,
-        },
-        Shape {
-            servers: 3,
-            edges: 3,
-            routers: 2,
-            connectors: 2,
             partitions: 3,
+            ..spread
         },
     ];
     for shape in shapes {

@@ -900,15 +900,7 @@ async fn a_nats_server_killed_mid_stream_loses_no_accepted_message_or_receipt() 
 
     let crash = async {
         let mut stream = bus.jetstream().get_stream("HERALD_MT").await.unwrap();
-        let info = stream.info().await.unwrap();
-        let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
-        let member = leader
-            .as_deref()
-            .and_then(|name| name.strip_prefix('n'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-        nats.stop(member).await;
-        eprintln!("killed NATS server n{member} (leader of HERALD_MT: {leader:?})");
+        kill_the_leader_of(nats, &mut stream).await;
     };
     submit_through_a_crash(smpp, 400, Duration::from_millis(5), crash).await;
     all_reached_the_carrier(sim, 400);
@@ -942,17 +934,7 @@ async fn a_nats_server_leading_a_partition_killed_under_load_through_three_edges
     let before = stream.info().await.unwrap().state.last_sequence;
     let (nats, sim, edges) = (&mut cluster.nats, &cluster.sim, &cluster.edges);
 
-    let crash = async {
-        let info = stream.info().await.unwrap();
-        let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
-        let member = leader
-            .as_deref()
-            .and_then(|name| name.strip_prefix('n'))
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(0);
-        nats.stop(member).await;
-        eprintln!("killed NATS server n{member} (leader of {stream_name}: {leader:?})");
-    };
+    let crash = kill_the_leader_of(nats, &mut stream);
     let (accepted, _refused) =
         submit_through_edges_and_a_crash(edges, 600, Duration::from_millis(5), crash).await;
     assert_eq!(accepted, 600);
@@ -960,6 +942,25 @@ async fn a_nats_server_leading_a_partition_killed_under_load_through_three_edges
     // The account's messages went through its own partition's stream.
     let after = stream.info().await.unwrap().state.last_sequence;
     assert!(after > before, "nothing went through {stream_name}");
+}
+
+/// SIGKILLs the server of `nats` that leads `stream` (the first, if none does).
+async fn kill_the_leader_of(
+    nats: &mut herald_harness::NatsCluster,
+    stream: &mut async_nats::jetstream::stream::Stream,
+) {
+    let info = stream.info().await.unwrap();
+    let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+    let member = leader
+        .as_deref()
+        .and_then(|name| name.strip_prefix('n'))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(0);
+    nats.stop(member).await;
+    eprintln!(
+        "killed NATS server n{member} (leader of {}: {leader:?})",
+        info.config.name
+    );
 }
 
 /// Binds one session to each edge of `edges`, submits `count` messages asking for
