@@ -475,11 +475,7 @@ impl RecentIds {
 /// A stable shard for `key` (FNV-1a over its bytes: cheap, and keys are not chosen by an
 /// attacker who could gain from collisions; the maps themselves use the std hasher).
 fn shard_index(key: &str) -> usize {
-    let mut hash: u32 = 0x811c_9dc5;
-    for byte in key.bytes() {
-        hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
-    }
-    hash as usize % RECENT_SHARDS
+    crate::partition::fnv1a(key) as usize % RECENT_SHARDS
 }
 
 fn key(carrier: &str, carrier_message_id: &str) -> String {

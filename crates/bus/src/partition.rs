@@ -123,11 +123,17 @@ impl Partitions {
 /// platforms, which a layout shared by every node needs; keys are not chosen by anyone
 /// who gains from a skew).
 pub fn index(key: &str, count: u16) -> usize {
+    (fnv1a(key) % u32::from(count.max(1))) as usize
+}
+
+/// FNV-1a, 32 bits, over `key`'s bytes: the bus's one stable hash (partitions here, the
+/// shards of [`crate::kv`]'s memory of recent mappings).
+pub(crate) fn fnv1a(key: &str) -> u32 {
     let mut hash: u32 = 0x811c_9dc5;
     for byte in key.bytes() {
         hash = (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193);
     }
-    (hash % u32::from(count.max(1))) as usize
+    hash
 }
 
 /// The name of partition `index` of the bucket `base`.

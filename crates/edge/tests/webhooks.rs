@@ -132,6 +132,35 @@ fn receipt(id: &str, state: MessageState) -> Event {
     }
 }
 
+/// What most tests here start from: NATS and etcd, a bus client, a receiver verifying
+/// with [`SECRET`], and the secret in a file (`contents` as written, to show trailing
+/// newlines are trimmed).
+struct World {
+    backing: Backing,
+    bus: herald_bus::Bus,
+    receiver: Receiver,
+    secret_file: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start(contents: &str) -> World {
+        let backing = Backing::start().await;
+        let bus = backing.bus().await;
+        let dir = tempfile::tempdir().unwrap();
+        let secret_file = dir.path().join("whsec");
+        std::fs::write(&secret_file, contents).unwrap();
+        let receiver = Receiver::start(&[SECRET]).await;
+        World {
+            backing,
+            bus,
+            receiver,
+            secret_file,
+            _dir: dir,
+        }
+    }
+}
+
 /// The account `hooked` with `webhook` (its URL the receiver's) and an edge delivering its
 /// webhook, once its consumer is declared; the delivery stops when the handle is dropped.
 async fn delivering_edge(
@@ -201,12 +230,13 @@ async fn publish(backing_bus: &herald_bus::Bus, id: &str, event: &Event) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn receipts_and_mo_reach_the_endpoint_signed_retried_until_taken_and_refusals_dead_lettered()
 {
-    let backing = Backing::start().await;
-    let bus = backing.bus().await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret_file = dir.path().join("whsec");
-    std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
-    let receiver = Receiver::start(&[SECRET]).await;
+    let World {
+        backing,
+        bus,
+        receiver,
+        secret_file,
+        _dir,
+    } = World::start(&format!("{SECRET}\n")).await;
     let _delivering = delivering_edge(
         &backing,
         &bus,
@@ -422,12 +452,13 @@ async fn while_a_secret_is_rotated_receivers_with_either_secret_verify() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_webhooks_rate_bounds_its_posts_and_an_endpoint_down_for_a_while_gets_everything() {
-    let backing = Backing::start().await;
-    let bus = backing.bus().await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret_file = dir.path().join("whsec");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let receiver = Receiver::start(&[SECRET]).await;
+    let World {
+        backing,
+        bus,
+        receiver,
+        secret_file,
+        _dir,
+    } = World::start(SECRET).await;
     // Down at first: its first six requests are cut off unanswered.
     receiver
         .control(json!({"status": 0, "times": 6, "delay": 0}))
@@ -473,12 +504,13 @@ async fn a_webhooks_rate_bounds_its_posts_and_an_endpoint_down_for_a_while_gets_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_never_overtakes_an_earlier_event_of_its_message() {
-    let backing = Backing::start().await;
-    let bus = backing.bus().await;
-    let dir = tempfile::tempdir().unwrap();
-    let secret_file = dir.path().join("whsec");
-    std::fs::write(&secret_file, SECRET).unwrap();
-    let receiver = Receiver::start(&[SECRET]).await;
+    let World {
+        backing,
+        bus,
+        receiver,
+        secret_file,
+        _dir,
+    } = World::start(SECRET).await;
     let _delivering = delivering_edge(
         &backing,
         &bus,
